@@ -1,0 +1,140 @@
+"""What every command shares: the context, error-to-exit-code mapping, --from, reporting.
+
+The library never prints or exits; this layer does both. A SageSyncError becomes its message
+and exit code; anything else is a bug: a short message, and the traceback in STATE/logs/.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sagesync.errors import ExitCode, SageSyncError, UsageError
+from sagesync.pipeline.checkpoint import Checkpoint, open_checkpoint
+from sagesync.recipe import Recipe, load_recipe
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Context:
+    recipe_path: Path | None = None
+    state_dir: Path | None = None
+    verbose: bool = False
+
+    def recipe(self, fallback: Checkpoint | None = None) -> Recipe:
+        """The -r recipe, else the one recorded in the input checkpoint's manifest."""
+        path = self.recipe_path or (fallback.recipe_path if fallback else None)
+        if path is None:
+            raise UsageError("No recipe: pass -r/--recipe RECIPE.toml.")
+        recipe = load_recipe(path)
+        if self.state_dir is not None:
+            recipe = replace(recipe, state_dir=self.state_dir.resolve())
+        return recipe
+
+
+def _set_recipe(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Context).recipe_path = value
+
+
+def _set_state_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Context).state_dir = value
+
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Context).verbose = True
+
+
+def global_options(func: F) -> F:
+    """-r, --state-dir and -v, accepted before or after the command name."""
+    options = [
+        click.option("-r", "--recipe", "recipe_path", type=click.Path(dir_okay=False,
+                     path_type=Path), expose_value=False, callback=_set_recipe,
+                     help="The recipe (TOML). Later steps default to the one in their input "
+                          "manifest."),
+        click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+                     expose_value=False, callback=_set_state_dir,
+                     help="Override the recipe's state_dir (ledger, checkpoints, logs)."),
+        click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbose,
+                     help="Show tracebacks and more detail."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def say(message: str, *, err: bool = True) -> None:
+    click.echo(message, err=err)
+
+
+def emit_manifest(path: Path) -> None:
+    """The one line a step prints on stdout: what the next step reads."""
+    click.echo(str(path))
+
+
+def read_from(value: str | None) -> Checkpoint:
+    """Resolve --from: a path, or '-' (the default when stdin is a pipe) for the last line."""
+    if value is None:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("Missing --from: pass the manifest printed by the previous step, "
+                             "or pipe the previous step into this one.")
+        value = "-"
+    if value == "-":
+        lines = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+        if not lines:
+            raise UsageError("--from -: nothing came in on standard input (did the previous "
+                             "step fail?).")
+        value = lines[-1]
+    return open_checkpoint(Path(value))
+
+
+def write_crash_log(state_dir: Path | None) -> Path | None:
+    folder = (state_dir or Path.cwd() / ".sagesync") / "logs"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"crash-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.txt"
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+        return path
+    except OSError:
+        return None
+
+
+def handle_errors(func: F) -> F:
+    """Map errors to the documented exit codes; never show a traceback unless -v."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        obj: Context = ctx.obj
+        try:
+            return func(*args, **kwargs)
+        except SageSyncError as error:
+            if obj.verbose:
+                traceback.print_exc()
+            say(f"error: {error}")
+            ctx.exit(int(error.exit_code))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            say("interrupted: nothing half-done is kept; rerun to continue.")
+            ctx.exit(int(ExitCode.RETRY_LATER))
+        except Exception as error:  # a bug: keep the evidence, say little
+            log = write_crash_log(obj.state_dir)
+            if obj.verbose:
+                traceback.print_exc()
+            where = f" The traceback is in {log}." if log else ""
+            say(f"internal error: {type(error).__name__}: {error}.{where} Please report it.")
+            ctx.exit(int(ExitCode.BUG))
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,237 @@
+"""The pipeline commands: export-orders, transform, import-sage and run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from sagesync.errors import ExitCode, UsageError
+from sagesync.pipeline.checkpoint import new_run_id
+from sagesync.pipeline.export_step import ExportResult, export_orders, parse_utc
+from sagesync.pipeline.import_step import ImportResult, import_sage
+from sagesync.pipeline.ledger import Ledger
+from sagesync.pipeline.lock import run_lock
+from sagesync.pipeline.transform_step import TransformResult, transform
+from sagesync.recipe import Recipe
+
+from .common import Context, emit_manifest, global_options, handle_errors, read_from, say
+
+
+class UtcTime(click.ParamType):
+    name = "UTC-TIME"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_utc(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS' (UTC)", param, ctx)
+
+
+def _ledger(recipe: Recipe) -> Ledger:
+    return Ledger(recipe.state_dir / "ledger.sqlite")
+
+
+def _report_export(result: ExportResult) -> int:
+    counts = ", ".join(f"{n} {e}" for e, n in result.counts.items())
+    say(f"exported {counts} from {result.pages} pages"
+        + (f" ({result.duplicates} repeated rows dropped)" if result.duplicates else ""))
+    for bad in result.bad_pages:
+        say(f"bad input: {bad}")
+    return ExitCode.BAD_INPUT if result.bad_pages else ExitCode.OK
+
+
+def _report_transform(result: TransformResult, *, show_held: bool = True) -> int:
+    say(f"transformed {result.documents} documents ({len(result.held)} held, "
+        f"{result.new_accounts} new accounts)")
+    for warning in result.warnings:
+        say(f"warning: {warning}")
+    if show_held:
+        for held in result.held:
+            say(f"held: {held}")
+    return ExitCode.HELD if result.held else ExitCode.OK
+
+
+def _report_import(result: ImportResult, dry_run: bool) -> int:
+    for note in result.recovered:
+        say(f"recovered: {note}")
+    for warning in result.warnings:
+        say(f"warning: {warning}")
+    for held in result.held:
+        say(f"held: {held}")
+    for amended in result.amended:
+        say(f"amended after sending (not resent; correct it in Sage): {amended}")
+    verb = "would deliver" if dry_run else "delivered"
+    say(f"{verb} {result.delivered} documents in {len(result.files)} files"
+        f" ({result.already_sent} already sent earlier, {len(result.held)} held)")
+    for path in result.files:
+        say(f"  {path}")
+    return ExitCode.HELD if result.held else ExitCode.OK
+
+
+@click.command("export-orders")
+@click.option("--source", metavar="DIR|URL",
+              help="A folder of saved REST pages or a store's REST base URL; overrides the recipe.")
+@click.option("--since", type=UtcTime(), help="Only records updated at or after this UTC time.")
+@click.option("--until", type=UtcTime(), help="Only records updated at or before this UTC time.")
+@global_options
+@click.pass_obj
+@handle_errors
+def export_orders_command(obj: Context, source: str | None, since: datetime | None,
+                          until: datetime | None) -> None:
+    """Pull orders, invoices, credit memos and customers from Magento into a checkpoint.
+
+    Prints the checkpoint's manifest path on stdout.
+
+    \b
+    Example:
+      sagesync export-orders -r recipes/demo.toml | sagesync transform | sagesync import-sage
+    """
+    if obj.recipe_path is None:
+        raise UsageError("export-orders needs a recipe: pass -r/--recipe RECIPE.toml.")
+    recipe = obj.recipe()
+    with run_lock(recipe.state_dir, "export-orders"):
+        result = export_orders(recipe, new_run_id(), source=source, since=since, until=until)
+    code = _report_export(result)
+    emit_manifest(result.manifest)
+    click.get_current_context().exit(code)
+
+
+@click.command("transform")
+@click.option("--from", "from_", metavar="PATH|-",
+              help="The export manifest (default: read it from stdin when piped).")
+@click.option("--dry-run", is_flag=True, help="Write the checkpoint but remember no accounts.")
+@global_options
+@click.pass_obj
+@handle_errors
+def transform_command(obj: Context, from_: str | None, dry_run: bool) -> None:
+    """Turn an export checkpoint into Sage documents, split by nominal and tax code.
+
+    \b
+    Example:
+      sagesync transform --from STATE/runs/RUN/export-orders/manifest.json
+    """
+    export = read_from(from_)
+    if export.kind != "magento-export":
+        raise UsageError(f"{export.path} is a '{export.kind}' checkpoint; transform reads the "
+                         "one export-orders prints.")
+    recipe = obj.recipe(export)
+    with run_lock(recipe.state_dir, "transform"):
+        ledger = _ledger(recipe)
+        try:
+            result = transform(recipe, export, ledger, export.run_id,
+                               remember_accounts=not dry_run)
+        finally:
+            ledger.close()
+    code = _report_transform(result)
+    emit_manifest(result.manifest)
+    click.get_current_context().exit(code)
+
+
+@click.command("import-sage")
+@click.option("--from", "from_", metavar="PATH|-",
+              help="The transform manifest (default: read it from stdin when piped).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Deliver into this folder instead of the recipe's [delivery] path.")
+@click.option("--dry-run", is_flag=True,
+              help="Write the files into the checkpoint's preview/ folder; send nothing and "
+                   "change no ledger state.")
+@global_options
+@click.pass_obj
+@handle_errors
+def import_sage_command(obj: Context, from_: str | None, out: Path | None,
+                        dry_run: bool) -> None:
+    """Write Sage import files for every document not yet delivered, and deliver them.
+
+    \b
+    Example:
+      sagesync import-sage --from STATE/runs/RUN/transform/manifest.json --out sage-in/
+    """
+    documents = read_from(from_)
+    if documents.kind != "sage-documents":
+        raise UsageError(f"{documents.path} is a '{documents.kind}' checkpoint; import-sage "
+                         "reads the one transform prints.")
+    recipe = obj.recipe(documents)
+    with run_lock(recipe.state_dir, "import-sage"):
+        ledger = _ledger(recipe)
+        try:
+            result = import_sage(recipe, documents, ledger, documents.run_id,
+                                 out_dir=out.resolve() if out else None, dry_run=dry_run)
+        finally:
+            ledger.close()
+    code = _report_import(result, dry_run)
+    emit_manifest(result.manifest)
+    click.get_current_context().exit(code)
+
+
+@click.command("run")
+@click.argument("recipe_file", metavar="RECIPE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--source", metavar="DIR|URL", help="Override the recipe's Magento source.")
+@click.option("--since", type=UtcTime(), help="Only records updated at or after this UTC time.")
+@click.option("--until", type=UtcTime(), help="Only records updated at or before this UTC time.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Deliver into this folder instead of the recipe's [delivery] path.")
+@click.option("--dry-run", is_flag=True, help="Preview files only; send nothing.")
+@global_options
+@click.pass_obj
+@handle_errors
+def run_command(obj: Context, recipe_file: Path, source: str | None, since: datetime | None,
+                until: datetime | None, out: Path | None, dry_run: bool) -> None:
+    """Run a whole recipe (export, transform, import) in one process.
+
+    Writes the same checkpoints as the separate commands and prints the last manifest.
+
+    \b
+    Example:
+      sagesync run recipes/demo.toml
+    """
+    obj.recipe_path = recipe_file
+    recipe = obj.recipe()
+    run_id = new_run_id()
+    with run_lock(recipe.state_dir, f"run {recipe.name}"):
+        exported = export_orders(recipe, run_id, source=source, since=since, until=until)
+        codes = [_report_export(exported)]
+        from sagesync.pipeline.checkpoint import open_checkpoint
+
+        ledger = _ledger(recipe)
+        try:
+            transformed = transform(recipe, open_checkpoint(exported.manifest), ledger, run_id,
+                                    remember_accounts=not dry_run)
+            codes.append(_report_transform(transformed, show_held=False))
+            imported = import_sage(recipe, open_checkpoint(transformed.manifest), ledger, run_id,
+                                   out_dir=out.resolve() if out else None, dry_run=dry_run)
+        finally:
+            ledger.close()
+    codes.append(_report_import(imported, dry_run))
+    _summary_table(recipe, imported, dry_run)
+    emit_manifest(imported.manifest)
+    click.get_current_context().exit(_worst(codes))
+
+
+def _worst(codes: list[int]) -> int:
+    """Bad input outranks held records, which outrank success."""
+    for code in (ExitCode.BAD_INPUT, ExitCode.HELD):
+        if code in codes:
+            return int(code)
+    return int(ExitCode.OK)
+
+
+def _summary_table(recipe: Recipe, result: ImportResult, dry_run: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"sagesync {recipe.name}: {'dry run' if dry_run else 'delivered'}")
+    table.add_column("What")
+    table.add_column("Count / total", justify="right")
+    table.add_row("Documents delivered", str(result.delivered))
+    table.add_row("Already sent before", str(result.already_sent))
+    table.add_row("Held for review", str(len(result.held)))
+    for kind, amount in sorted(result.totals.items()):
+        table.add_row(f"{kind} net + tax", f"{amount:.2f}")
+    for path in result.files:
+        table.add_row("File", str(path))
+    Console(stderr=True).print(table)

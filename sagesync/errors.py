@@ -1,0 +1,66 @@
+"""Errors that carry their exit code, so the CLI can map any library failure to DESIGN.md §5.
+
+The library raises these and never exits; the CLI prints the message and exits with `.exit_code`.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The exit-code contract of every command (DESIGN.md §5)."""
+
+    OK = 0
+    HELD = 1  # some records failed validation and are held; the rest went on
+    USAGE = 2  # usage or recipe error
+    BAD_INPUT = 65  # malformed input file (quarantined)
+    BUG = 70  # an internal error; traceback in STATE/logs/
+    RETRY_LATER = 75  # transient: nothing lost, retried next cycle
+    AUTH = 77  # authentication or permission failure: halted, alert sent
+
+
+class SageSyncError(Exception):
+    """Base of every error a user can act on. The message is meant for people."""
+
+    exit_code: ExitCode = ExitCode.BUG
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n{self.hint}"
+
+
+class UsageError(SageSyncError):
+    """A wrong option, a missing file named on the command line, a bad --from."""
+
+    exit_code = ExitCode.USAGE
+
+
+class RecipeError(UsageError):
+    """A recipe key is unknown, missing or invalid; the message names key, file and allowed."""
+
+
+class InputFormatError(SageSyncError):
+    """An input file cannot be read as what it claims to be (file, line, column, expected)."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class TransientError(SageSyncError):
+    """The other side is busy, locked or unreachable: nothing is lost, try next cycle."""
+
+    exit_code = ExitCode.RETRY_LATER
+
+
+class RunLockedError(TransientError):
+    """Another run holds this state folder's lock."""
+
+
+class AuthError(SageSyncError):
+    """Credentials were refused: the sync halts until a person fixes them."""
+
+    exit_code = ExitCode.AUTH

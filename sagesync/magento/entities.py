@@ -1,0 +1,196 @@
+"""Typed views of the Magento REST entities sagesync reads.
+
+Only the fields the pipeline uses are declared: msgspec skips every other key while decoding,
+which is what makes parsing large exports cheap (the order JSON is mostly fields nobody books).
+Money is declared as Decimal, so JSON numbers are decoded exactly (no float on the way).
+Magento omits null keys (magento-rest.md §3.7), so every field has a default of None.
+Field names and types follow the 2.4.8 REST schema (`sales-data-order-interface` and friends).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+import msgspec
+
+Money = Decimal | None
+T = TypeVar("T")
+
+
+class Address(msgspec.Struct, kw_only=True):
+    """`sales-data-order-address-interface` / customer address (the fields a Sage account needs)."""
+
+    firstname: str | None = None
+    lastname: str | None = None
+    company: str | None = None
+    street: list[str] | None = None
+    city: str | None = None
+    region: str | None = None
+    postcode: str | None = None
+    country_id: str | None = None
+    telephone: str | None = None
+    email: str | None = None
+    vat_id: str | None = None
+
+
+class OrderItem(msgspec.Struct, kw_only=True):
+    """`sales-data-order-item-interface`."""
+
+    item_id: int | None = None
+    parent_item_id: int | None = None
+    product_type: str | None = None
+    sku: str
+    name: str | None = None
+    qty_ordered: Money = None
+    tax_percent: Money = None
+    row_total: Money = None
+    base_row_total: Money = None
+    tax_amount: Money = None
+    base_tax_amount: Money = None
+    discount_amount: Money = None
+    base_discount_amount: Money = None
+    discount_tax_compensation_amount: Money = None
+    base_discount_tax_compensation_amount: Money = None
+
+
+class Order(msgspec.Struct, kw_only=True):
+    """`sales-data-order-interface`: one element of `GET /V1/orders` items."""
+
+    entity_id: int
+    increment_id: str | None = None
+    store_id: int | None = None
+    state: str | None = None
+    status: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    customer_id: int | None = None
+    customer_is_guest: int | None = None
+    customer_email: str | None = None
+    customer_firstname: str | None = None
+    customer_lastname: str | None = None
+    customer_taxvat: str | None = None
+    base_currency_code: str | None = None
+    order_currency_code: str | None = None
+    grand_total: Money = None
+    base_grand_total: Money = None
+    subtotal: Money = None
+    base_subtotal: Money = None
+    tax_amount: Money = None
+    base_tax_amount: Money = None
+    discount_amount: Money = None
+    base_discount_amount: Money = None
+    discount_tax_compensation_amount: Money = None
+    base_discount_tax_compensation_amount: Money = None
+    shipping_amount: Money = None
+    base_shipping_amount: Money = None
+    shipping_tax_amount: Money = None
+    base_shipping_tax_amount: Money = None
+    shipping_discount_amount: Money = None
+    base_shipping_discount_amount: Money = None
+    shipping_discount_tax_compensation_amount: Money = None
+    base_shipping_discount_tax_compensation_amnt: Money = None
+    billing_address: Address | None = None
+    items: list[OrderItem] = msgspec.field(default_factory=list)
+
+
+class DocumentItem(msgspec.Struct, kw_only=True):
+    """An invoice or credit-memo line (`sales-data-invoice-item-interface` and the memo twin)."""
+
+    order_item_id: int
+    sku: str | None = None
+    name: str | None = None
+    qty: Money = None
+    row_total: Money = None
+    base_row_total: Money = None
+    tax_amount: Money = None
+    base_tax_amount: Money = None
+    discount_amount: Money = None
+    base_discount_amount: Money = None
+    discount_tax_compensation_amount: Money = None
+    base_discount_tax_compensation_amount: Money = None
+
+
+class Invoice(msgspec.Struct, kw_only=True):
+    """`sales-data-invoice-interface`: header discount is negative (magento-rest.md §6.1)."""
+
+    entity_id: int
+    increment_id: str | None = None
+    order_id: int
+    store_id: int | None = None
+    state: int | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    grand_total: Money = None
+    base_grand_total: Money = None
+    subtotal: Money = None
+    base_subtotal: Money = None
+    tax_amount: Money = None
+    base_tax_amount: Money = None
+    discount_amount: Money = None
+    base_discount_amount: Money = None
+    discount_tax_compensation_amount: Money = None
+    base_discount_tax_compensation_amount: Money = None
+    shipping_amount: Money = None
+    base_shipping_amount: Money = None
+    shipping_tax_amount: Money = None
+    base_shipping_tax_amount: Money = None
+    shipping_discount_tax_compensation_amount: Money = None
+    base_shipping_discount_tax_compensation_amnt: Money = None
+    items: list[DocumentItem] = msgspec.field(default_factory=list)
+
+
+class Creditmemo(Invoice, kw_only=True):
+    """`sales-data-creditmemo-interface`: adjustments are positive numbers (§6.1)."""
+
+    invoice_id: int | None = None
+    adjustment_positive: Money = None
+    base_adjustment_positive: Money = None
+    adjustment_negative: Money = None
+    base_adjustment_negative: Money = None
+
+
+class CustomerAddress(Address, kw_only=True):
+    """`customer-data-address-interface`: `region` is an object there, and ids mark defaults."""
+
+    id: int | None = None
+    region: dict[str, object] | None = None  # type: ignore[assignment]
+    default_billing: bool | None = None
+
+
+class Customer(msgspec.Struct, kw_only=True):
+    """`customer-data-customer-interface`: one element of `GET /V1/customers/search` items."""
+
+    id: int
+    email: str
+    firstname: str | None = None
+    lastname: str | None = None
+    group_id: int | None = None
+    website_id: int | None = None
+    store_id: int | None = None
+    taxvat: str | None = None
+    default_billing: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    addresses: list[CustomerAddress] = msgspec.field(default_factory=list)
+
+
+class SearchPage(msgspec.Struct, Generic[T], kw_only=True):
+    """The searchCriteria envelope: `total_count` is the full match count (§3.2)."""
+
+    items: list[T] = msgspec.field(default_factory=list)
+    total_count: int = 0
+
+
+ENTITY_TYPES: dict[str, type[msgspec.Struct]] = {
+    "orders": Order,
+    "invoices": Invoice,
+    "creditmemos": Creditmemo,
+    "customers": Customer,
+}
+
+# One decoder per entity, built once: decoders are reusable and hold the compiled type info.
+PAGE_DECODERS: dict[str, msgspec.json.Decoder] = {
+    name: msgspec.json.Decoder(SearchPage[cls])  # type: ignore[valid-type]
+    for name, cls in ENTITY_TYPES.items()
+}

@@ -1,0 +1,131 @@
+"""Arrow schemas of every table kind that travels between steps, defined once.
+
+Money columns are decimal128: four places for Magento amounts (Magento stores decimal(12,4)),
+two places for what goes into Sage. Times are UTC timestamps.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+MAGENTO_MONEY = pa.decimal128(18, 4)
+SAGE_MONEY = pa.decimal128(18, 2)
+UTC_TIME = pa.timestamp("s", tz="UTC")
+
+_ADDRESS = [
+    ("billing_company", pa.string()), ("billing_firstname", pa.string()),
+    ("billing_lastname", pa.string()), ("billing_street", pa.string()),
+    ("billing_city", pa.string()), ("billing_region", pa.string()),
+    ("billing_postcode", pa.string()), ("billing_country_id", pa.string()),
+    ("billing_telephone", pa.string()), ("billing_vat_id", pa.string()),
+]
+
+
+def _money(*names: str) -> list[tuple[str, pa.DataType]]:
+    """Each amount twice: in the order currency and in the website's base currency."""
+    return [(prefix + name, MAGENTO_MONEY) for name in names for prefix in ("", "base_")]
+
+
+_DOC_MONEY = _money("grand_total", "subtotal", "tax_amount", "discount_amount",
+                    "discount_tax_compensation_amount", "shipping_amount", "shipping_tax_amount",
+                    "shipping_discount_tax_compensation_amount")
+_LINE_MONEY = _money("row_total", "tax_amount", "discount_amount",
+                     "discount_tax_compensation_amount")
+
+ORDERS = pa.schema([
+    ("entity_id", pa.int64()), ("increment_id", pa.string()), ("store_id", pa.int64()),
+    ("state", pa.string()), ("status", pa.string()),
+    ("created_at", UTC_TIME), ("updated_at", UTC_TIME),
+    ("customer_id", pa.int64()), ("customer_is_guest", pa.bool_()),
+    ("customer_email", pa.string()), ("customer_firstname", pa.string()),
+    ("customer_lastname", pa.string()), ("customer_taxvat", pa.string()),
+    ("base_currency_code", pa.string()), ("order_currency_code", pa.string()),
+    *_DOC_MONEY, *_money("shipping_discount_amount"),
+    *_ADDRESS,
+    ("content_hash", pa.string()),
+])
+
+ORDER_ITEMS = pa.schema([
+    ("order_id", pa.int64()), ("item_id", pa.int64()), ("parent_item_id", pa.int64()),
+    ("product_type", pa.string()), ("sku", pa.string()), ("name", pa.string()),
+    ("qty_ordered", MAGENTO_MONEY), ("tax_percent", MAGENTO_MONEY),
+    *_LINE_MONEY,
+])
+
+INVOICES = pa.schema([
+    ("entity_id", pa.int64()), ("increment_id", pa.string()), ("order_id", pa.int64()),
+    ("store_id", pa.int64()), ("state", pa.int64()),
+    ("created_at", UTC_TIME), ("updated_at", UTC_TIME),
+    *_DOC_MONEY,
+    ("content_hash", pa.string()),
+])
+
+CREDITMEMOS = pa.schema([
+    *INVOICES,
+    ("invoice_id", pa.int64()),
+    *_money("adjustment_positive", "adjustment_negative"),
+])
+
+DOCUMENT_ITEMS = pa.schema([
+    ("document_id", pa.int64()), ("order_item_id", pa.int64()), ("sku", pa.string()),
+    ("name", pa.string()), ("qty", MAGENTO_MONEY),
+    *_LINE_MONEY,
+])
+
+CUSTOMERS = pa.schema([
+    ("id", pa.int64()), ("email", pa.string()), ("firstname", pa.string()),
+    ("lastname", pa.string()), ("group_id", pa.int64()), ("website_id", pa.int64()),
+    ("store_id", pa.int64()), ("taxvat", pa.string()),
+    ("created_at", UTC_TIME), ("updated_at", UTC_TIME),
+    *_ADDRESS,
+    ("content_hash", pa.string()),
+])
+
+# The tables of the export checkpoint, by file stem.
+MAGENTO_TABLES: dict[str, pa.Schema] = {
+    "orders": ORDERS,
+    "order_items": ORDER_ITEMS,
+    "invoices": INVOICES,
+    "invoice_items": DOCUMENT_ITEMS,
+    "creditmemos": CREDITMEMOS,
+    "creditmemo_items": DOCUMENT_ITEMS,
+    "customers": CUSTOMERS,
+}
+
+# A Sage document: one posting (SI or SC) made from one Magento document.
+SAGE_DOCUMENTS = pa.schema([
+    ("document_key", pa.string()),  # e.g. "invoice:12" — the ledger key with the store
+    ("entity_type", pa.string()), ("entity_id", pa.int64()), ("store_id", pa.int64()),
+    ("order_id", pa.int64()), ("order_increment_id", pa.string()),
+    ("increment_id", pa.string()),
+    ("transaction_type", pa.string()),  # SI or SC
+    ("account_ref", pa.string()), ("posting_date", pa.date32()),
+    ("reference", pa.string()), ("extra_reference", pa.string()), ("details", pa.string()),
+    ("currency_code", pa.string()), ("grand_total", SAGE_MONEY),
+    ("content_hash", pa.string()),
+    ("status", pa.string()),  # "ready" or "held"
+    ("hold_reason", pa.string()),
+    ("warnings", pa.string()),
+])
+
+# One row per (nominal, tax code) split of a Sage document, in posting order.
+SAGE_SPLITS = pa.schema([
+    ("document_key", pa.string()), ("split_no", pa.int32()),
+    ("nominal_code", pa.string()), ("tax_code", pa.string()), ("department", pa.int32()),
+    ("details", pa.string()), ("net_amount", SAGE_MONEY), ("tax_amount", SAGE_MONEY),
+])
+
+# A customer account sagesync asks Sage to create (reference §1.3).
+SAGE_ACCOUNTS = pa.schema([
+    ("account_ref", pa.string()), ("customer_key", pa.string()), ("name", pa.string()),
+    ("street1", pa.string()), ("street2", pa.string()), ("town", pa.string()),
+    ("county", pa.string()), ("postcode", pa.string()), ("contact_name", pa.string()),
+    ("telephone", pa.string()), ("email", pa.string()), ("vat_number", pa.string()),
+    ("country_code", pa.string()),
+])
+
+SAGE_TABLES: dict[str, pa.Schema] = {
+    "documents": SAGE_DOCUMENTS,
+    "splits": SAGE_SPLITS,
+    "accounts": SAGE_ACCOUNTS,
+}

@@ -1,0 +1,177 @@
+"""Checkpoints: a folder of typed tables plus a manifest, one per step of a run.
+
+`STATE/runs/<run-id>/<step>/` holds Parquet tables and `manifest.json`. The manifest is written
+last, to a temporary name then renamed, so a folder without one is an interrupted step and is
+never read. Pipes between commands carry the manifest's path, never the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sagesync.errors import UsageError
+from sagesync.recipe import Recipe
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable by time, unique across machines sharing a state folder."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary name, flush to disk, then rename over the target."""
+    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class CheckpointWriter:
+    """Collects a step's tables; `finish()` writes the manifest that makes them visible."""
+
+    def __init__(self, state_dir: Path, run_id: str, step: str, kind: str,
+                 recipe: Recipe, parents: list[Path]) -> None:
+        self.run_id = run_id
+        self.step = step
+        self.kind = kind
+        self.recipe = recipe
+        self.parents = parents
+        run_dir = state_dir / "runs" / run_id
+        folder = run_dir / step
+        n = 2
+        while (folder / MANIFEST).exists() or (folder.exists() and any(folder.iterdir())):
+            folder = run_dir / f"{step}-{n}"
+            n += 1
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._rows: dict[str, int] = {}
+        self._schemas: dict[str, pa.Schema] = {}
+
+    def declare(self, name: str, schema: pa.Schema) -> None:
+        """A table that exists even when no row is written (readers need its schema)."""
+        self._schemas[name] = schema
+        self._rows.setdefault(name, 0)
+
+    def write(self, name: str, batch: pa.RecordBatch | pa.Table) -> None:
+        writer = self._writers.get(name)
+        if writer is None:
+            self._schemas[name] = batch.schema
+            writer = pq.ParquetWriter(self.folder / f"{name}.parquet", batch.schema,
+                                      compression="zstd")
+            self._writers[name] = writer
+        if isinstance(batch, pa.RecordBatch):
+            writer.write_batch(batch)
+        else:
+            writer.write_table(batch)
+        self._rows[name] = self._rows.get(name, 0) + batch.num_rows
+
+    def finish(self, summary: dict[str, Any] | None = None,
+               files: dict[str, Path] | None = None) -> Path:
+        """Close every table, then write the manifest last. Returns the manifest's path."""
+        for name, schema in self._schemas.items():
+            if name not in self._writers:
+                pq.write_table(schema.empty_table(), self.folder / f"{name}.parquet")
+        for writer in self._writers.values():
+            writer.close()
+        tables = {}
+        for name in sorted(self._schemas):
+            path = self.folder / f"{name}.parquet"
+            tables[name] = {"file": path.name, "rows": self._rows.get(name, 0),
+                            "sha256": file_sha256(path)}
+        manifest = {
+            "kind": self.kind,
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "step": self.step,
+            "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "recipe": {"name": self.recipe.name, "path": str(self.recipe.path or ""),
+                       "sha256": self.recipe.sha256},
+            "parents": [str(p) for p in self.parents],
+            "tables": tables,
+            "files": {k: {"path": str(p), "sha256": file_sha256(p)}
+                      for k, p in (files or {}).items()},
+            "summary": summary or {},
+        }
+        path = self.folder / MANIFEST
+        write_atomically(path, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
+        return path
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A finished step, read back through its manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def kind(self) -> str:
+        return str(self.manifest["kind"])
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest["run_id"])
+
+    @property
+    def recipe_path(self) -> Path | None:
+        value = self.manifest.get("recipe", {}).get("path")
+        return Path(value) if value else None
+
+    def table(self, name: str) -> pa.Table:
+        entry = self.manifest["tables"].get(name)
+        if entry is None:
+            raise UsageError(f"Checkpoint {self.path} has no table '{name}'.")
+        return pq.read_table(self.folder / entry["file"])
+
+
+def open_checkpoint(path: Path | str, expect_kind: str | None = None) -> Checkpoint:
+    """Read a manifest (or the folder holding one) and check it is the kind a step needs."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST
+    if not path.exists():
+        where = path.parent if path.name == MANIFEST else path
+        raise UsageError(
+            f"Not a finished checkpoint: {where} (no {MANIFEST}; the step that wrote it was "
+            "interrupted, or the path is wrong). Pass the manifest printed by the previous step.")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        kind = manifest["kind"]
+        version = manifest["schema_version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UsageError(f"{path} is not a sagesync manifest.") from None
+    if version != SCHEMA_VERSION:
+        raise UsageError(f"{path} has schema version {version}; this sagesync reads "
+                         f"version {SCHEMA_VERSION}. Rerun the step that wrote it.")
+    if expect_kind and kind != expect_kind:
+        raise UsageError(f"{path} is a '{kind}' checkpoint; this step needs '{expect_kind}'.")
+    return Checkpoint(path=path.resolve(), manifest=manifest)

@@ -1,0 +1,197 @@
+"""The import-sage step: a Sage documents checkpoint -> Sage import files, delivered once.
+
+Every ready document not yet delivered is rendered through the product's templates. A document
+that breaks a template rule is held (with its reason in the ledger) and the rest go on. Files
+are split at `max_lines_per_file` without splitting a document. The customers file sorts first,
+because Sage needs an account before it can post to it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sagesync.delivery.folder import deliver_file, prepare_folder, remove_temporaries
+from sagesync.errors import UsageError
+from sagesync.model.money import ZERO
+from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
+from sagesync.pipeline.ledger import BatchPlan, Ledger, RecordKey
+from sagesync.recipe import Recipe
+from sagesync.render import RowRejected, RowRenderer, load_spec, write_csv
+
+KIND = "sage-import"
+MAX_AMOUNT = Decimal("99999999.99")  # Sage 50 "Decimal 11": 8 digits + 2 places (§1.2)
+NEGATIVE_ALLOWED = ("discount", "adjustment_fee")
+
+
+@dataclass
+class ImportResult:
+    manifest: Path
+    files: list[Path] = field(default_factory=list)
+    delivered: int = 0
+    already_sent: int = 0
+    held: list[str] = field(default_factory=list)
+    amended: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    totals: dict[str, Decimal] = field(default_factory=dict)
+
+
+def _key(doc: dict[str, Any]) -> RecordKey:
+    return RecordKey(doc["entity_type"], doc["entity_id"], doc["store_id"])
+
+
+def recover(ledger: Ledger, folder: Path) -> list[str]:
+    """Finish or roll back a batch a crash interrupted: what reached the folder counts as sent."""
+    notes = []
+    for batch_id, plan in ledger.unfinished_batches():
+        files = [str(f) for f in plan.get("files", [])]  # type: ignore[union-attr]
+        delivered = {f for f in files if Path(f).exists()}
+        ledger.finish_batch(batch_id, delivered)
+        notes.append(f"batch {batch_id} was interrupted: {len(delivered)} of {len(files)} files "
+                     "had been delivered and are recorded; the rest is queued again")
+    remove_temporaries(folder)
+    return notes
+
+
+def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: str, *,
+                out_dir: Path | None, dry_run: bool) -> ImportResult:
+    folder = out_dir or recipe.delivery.path
+    if folder is None:
+        raise UsageError("No delivery folder: set [delivery] path in the recipe or pass --out.")
+    writer = CheckpointWriter(recipe.state_dir, run_id, "import-sage", KIND, recipe,
+                              [documents.path])
+    result = ImportResult(manifest=Path())
+    if not dry_run:
+        prepare_folder(folder)
+        result.recovered = recover(ledger, folder)
+    docs = sorted(documents.table("documents").to_pylist(),
+                  key=lambda d: (d["transaction_type"] != "SI", d["entity_type"], d["entity_id"]))
+    splits: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for split in documents.table("splits").to_pylist():
+        splits[split["document_key"]].append(split)
+    accounts = {a["account_ref"]: a for a in documents.table("accounts").to_pylist()}
+
+    templates = recipe.sage.templates
+    audit = RowRenderer(load_spec(recipe.sage.product, "audit_trail", templates),
+                        recipe.sage.encoding)
+    states = ledger.record_states(_key(d) for d in docs)
+    chosen: list[tuple[dict[str, Any], list[list[str]]]] = []
+    for doc in docs:
+        key = _key(doc)
+        label = f"{key} ({doc['increment_id']})"
+        known = states.get(key)
+        if known and known[0] in ("sent", "confirmed", "amended"):
+            if known[1] != doc["content_hash"] and known[0] != "amended":
+                result.amended.append(label)
+                if not dry_run:
+                    ledger.mark_amended(key, doc["content_hash"])
+            result.already_sent += 1
+            continue
+        reason = doc["hold_reason"] or _amount_problem(splits[doc["document_key"]])
+        rows: list[list[str]] = []
+        if reason is None:
+            try:
+                rows = [audit.render({**doc, **s}) for s in splits[doc["document_key"]]]
+            except RowRejected as rejected:
+                reason = str(rejected)
+        if reason is not None:
+            result.held.append(f"{label}: {reason}")
+            if not dry_run:
+                ledger.hold(key, doc["content_hash"], reason, doc["increment_id"],
+                            doc["order_increment_id"])
+            continue
+        chosen.append((doc, rows))
+    result.warnings.extend(audit.warnings)
+
+    delivered_accounts = ledger.delivered_accounts()
+    new_accounts = sorted({d["account_ref"] for d, _ in chosen if d["account_ref"] in accounts
+                           and accounts[d["account_ref"]]["customer_key"]
+                           not in delivered_accounts})
+    customer_renderer = RowRenderer(load_spec(recipe.sage.product, "customers", templates),
+                                    recipe.sage.encoding)
+    account_rows = [customer_renderer.render(accounts[r]) for r in new_accounts]
+    result.warnings.extend(customer_renderer.warnings)
+
+    if chosen or account_rows:
+        batch_id = 0 if dry_run else ledger.begin_batch(run_id)
+        stem = "PREVIEW" if dry_run else f"B{batch_id:06d}"
+        plan_files = _plan_files(recipe, stem, audit.spec, chosen, account_rows,
+                                 customer_renderer.spec)
+        target = writer.folder / "preview" if dry_run else folder
+        plan = BatchPlan(
+            files=[str(target / name) for name, _, _ in plan_files],
+            records=[(_key(d), d["content_hash"], str(target / name), d["increment_id"],
+                      d["order_increment_id"]) for name, _, group in plan_files for d in group],
+            accounts=[accounts[r]["customer_key"] for r in new_accounts],
+            accounts_file=str(target / plan_files[0][0]) if account_rows else None)
+        if dry_run:
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            ledger.set_plan(batch_id, plan)
+        for name, data, _ in plan_files:
+            result.files.append(deliver_file(target, name, data))
+        if not dry_run:
+            ledger.finish_batch(batch_id, {str(p) for p in result.files})
+        result.delivered = len(chosen)
+    result.totals = _totals(chosen, splits)
+    result.manifest = writer.finish(
+        summary={"delivered": result.delivered, "already_sent": result.already_sent,
+                 "held": len(result.held), "amended": len(result.amended),
+                 "dry_run": dry_run, "new_accounts": len(account_rows),
+                 "totals": {k: str(v) for k, v in result.totals.items()}},
+        files={p.name: p for p in result.files})
+    return result
+
+
+def _amount_problem(splits: list[dict[str, Any]]) -> str | None:
+    for split in splits:
+        for column in ("net_amount", "tax_amount"):
+            value: Decimal = split[column]
+            if abs(value) > MAX_AMOUNT:
+                return f"{column.split('_')[0]} {value} is more than Sage 50 holds ({MAX_AMOUNT})"
+    total = sum((s["net_amount"] + s["tax_amount"] for s in splits), ZERO)
+    if total < ZERO:
+        return f"the document totals {total}: a Sage 50 SI/SC total cannot be negative"
+    return None
+
+
+def _plan_files(recipe: Recipe, stem: str, spec: Any,
+                chosen: list[tuple[dict[str, Any], list[list[str]]]],
+                account_rows: list[list[str]], customer_spec: Any
+                ) -> list[tuple[str, bytes, list[dict[str, Any]]]]:
+    """(file name, bytes, documents in it); audit-trail files split without splitting a document."""
+    header, encoding = recipe.sage.header_row, recipe.sage.encoding
+    planned: list[tuple[str, bytes, list[dict[str, Any]]]] = []
+    if account_rows:
+        planned.append((f"{stem}-1-customers.csv",
+                        write_csv(customer_spec, account_rows, header=header, encoding=encoding),
+                        []))
+    limit = recipe.sage.max_lines_per_file
+    parts: list[list[tuple[dict[str, Any], list[list[str]]]]] = [[]]
+    lines = 0
+    for doc, rows in chosen:
+        if limit and parts[-1] and lines + len(rows) > limit:
+            parts.append([])
+            lines = 0
+        parts[-1].append((doc, rows))
+        lines += len(rows)
+    for n, part in enumerate(p for p in parts if p):
+        suffix = "" if len(parts) == 1 else f"-{n + 1:03d}"
+        data = write_csv(spec, [r for _, rows in part for r in rows], header=header,
+                         encoding=encoding)
+        planned.append((f"{stem}-2-audit_trail{suffix}.csv", data, [d for d, _ in part]))
+    return planned
+
+
+def _totals(chosen: list[tuple[dict[str, Any], list[list[str]]]],
+            splits: dict[str, list[dict[str, Any]]]) -> dict[str, Decimal]:
+    """Net + tax per transaction type, for the summary a bookkeeper checks against Magento."""
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for doc, _ in chosen:
+        for split in splits[doc["document_key"]]:
+            totals[doc["transaction_type"]] += split["net_amount"] + split["tax_amount"]
+    return dict(totals)

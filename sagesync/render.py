@@ -1,0 +1,214 @@
+"""Template specs -> Sage-native file bytes: validation, neutralising, encoding, splitting.
+
+A template (`templates/<product>/<file>.toml`) lists columns declaratively; see the comment at
+the top of `templates/sage50_uk/audit_trail.toml`. Rendering is per document, so a document that
+breaks a rule (a code too long, a required field empty, a character the encoding cannot hold in
+a code) is held as a whole and never half-written; descriptive text that is too long is cut with
+a warning instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from sagesync.errors import RecipeError
+from sagesync.model.money import format_amount
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+KINDS = ("code", "text", "money", "date", "integer")
+_COLUMN_KEYS = ("name", "field", "value", "template", "kind", "max_length", "required", "pattern")
+_FILE_KEYS = ("description", "rows", "delimiter", "line_ending", "date_format")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_JINJA = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
+
+
+class RowRejected(Exception):
+    """A value breaks the template's rules; the document it belongs to is held."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str = "text"
+    field: str | None = None
+    value: str | None = None
+    template: jinja2.Template | None = None
+    max_length: int | None = None
+    required: bool = False
+    pattern: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A parsed template: the file rules and its columns in order."""
+
+    name: str
+    description: str
+    rows: str
+    delimiter: str
+    line_ending: str
+    date_format: str
+    columns: tuple[Column, ...]
+
+    @property
+    def header(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def load_spec(product: str, name: str, override_dir: Path | None = None) -> FileSpec:
+    """Read `<name>.toml` from the recipe's template folder if it has one, else the shipped one."""
+    candidates = [d / f"{name}.toml" for d in (override_dir,) if d] + \
+        [TEMPLATES_DIR / product / f"{name}.toml"]
+    path = next((p for p in candidates if p.exists()), None)
+    if path is None:
+        raise RecipeError(f"No template '{name}' for {product} (looked in "
+                          f"{', '.join(str(c.parent) for c in candidates)}).")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"{path}: not valid TOML: {exc}") from None
+    return _parse_spec(path, name, data)
+
+
+def _parse_spec(path: Path, name: str, data: dict[str, Any]) -> FileSpec:
+    def fail(where: str, expected: str) -> RecipeError:
+        return RecipeError(f"{path}: {where}: expected {expected}.")
+
+    rules = data.get("file", {})
+    for key in rules:
+        if key not in _FILE_KEYS:
+            raise fail(f"unknown key 'file.{key}'", "one of " + ", ".join(_FILE_KEYS))
+    columns = []
+    for n, raw in enumerate(data.get("columns", []), start=1):
+        where = f"column {n} ({raw.get('name', '?')})"
+        for key in raw:
+            if key not in _COLUMN_KEYS:
+                raise fail(f"{where}: unknown key '{key}'", "one of " + ", ".join(_COLUMN_KEYS))
+        sources = [k for k in ("field", "value", "template") if k in raw]
+        if len(sources) != 1 or "name" not in raw:
+            raise fail(where, "a name and exactly one of field, value or template")
+        kind = raw.get("kind", "text")
+        if kind not in KINDS:
+            raise fail(f"{where}: kind", "one of " + ", ".join(KINDS))
+        try:
+            template = _JINJA.from_string(raw["template"]) if "template" in raw else None
+            pattern = re.compile(raw["pattern"]) if "pattern" in raw else None
+        except (jinja2.TemplateSyntaxError, re.error) as exc:
+            raise fail(where, f"a valid template or pattern ({exc})") from None
+        columns.append(Column(name=raw["name"], kind=kind, field=raw.get("field"),
+                              value=raw.get("value"), template=template,
+                              max_length=raw.get("max_length"),
+                              required=bool(raw.get("required", False)), pattern=pattern))
+    if not columns:
+        raise fail("columns", "at least one [[columns]] entry")
+    return FileSpec(name=name, description=rules.get("description", name),
+                    rows=rules.get("rows", "splits"), delimiter=rules.get("delimiter", ","),
+                    line_ending=rules.get("line_ending", "\r\n"),
+                    date_format=rules.get("date_format", "%d/%m/%Y"), columns=tuple(columns))
+
+
+def neutralise(text: str) -> str:
+    """Stop a spreadsheet from running text as a formula (OWASP CSV injection advice)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+@dataclass
+class RowRenderer:
+    """Turns mappings of fields into validated rows of strings for one file spec."""
+
+    spec: FileSpec
+    encoding: str
+    warnings: list[str] = field(default_factory=list)
+
+    def render(self, record: Mapping[str, Any]) -> list[str]:
+        return [self._cell(column, record) for column in self.spec.columns]
+
+    def _cell(self, column: Column, record: Mapping[str, Any]) -> str:
+        if column.field is not None:
+            value = record.get(column.field)
+        elif column.template is not None:
+            value = column.template.render(**record)
+        else:
+            value = column.value
+        if value is None or value == "":
+            if column.required:
+                raise RowRejected(f"'{column.name}' is required but empty")
+            return ""
+        if column.kind == "money":
+            return format_amount(Decimal(value))
+        if column.kind == "date":
+            if not isinstance(value, date):
+                raise RowRejected(f"'{column.name}' is not a date: {value!r}")
+            return value.strftime(self.spec.date_format)
+        if column.kind == "integer":
+            return str(int(value))
+        text = str(value).replace('"', "'").replace("\r", " ").replace("\n", ", ").strip()
+        if column.kind == "code":
+            return self._code(column, text)
+        return self._text(column, text)
+
+    def _code(self, column: Column, text: str) -> str:
+        if column.max_length and len(text) > column.max_length:
+            raise RowRejected(f"'{column.name}' is {len(text)} characters, Sage allows "
+                              f"{column.max_length}: {text!r}")
+        if column.pattern and not column.pattern.fullmatch(text):
+            raise RowRejected(f"'{column.name}' {text!r} does not match {column.pattern.pattern}")
+        try:
+            text.encode(self.encoding)
+        except UnicodeEncodeError:
+            raise RowRejected(f"'{column.name}' {text!r} has characters {self.encoding} "
+                              "cannot hold") from None
+        return text
+
+    def _text(self, column: Column, text: str) -> str:
+        text = neutralise(text)
+        text = self._encodable(column, text)
+        if column.max_length and len(text) > column.max_length:
+            self.warnings.append(f"'{column.name}' cut to {column.max_length} characters: "
+                                 f"{text!r}")
+            text = text[: column.max_length]
+        return text
+
+    def _encodable(self, column: Column, text: str) -> str:
+        """Fold accents the encoding lacks (Ł stays as '?'), and say so: never silently."""
+        try:
+            text.encode(self.encoding)
+            return text
+        except UnicodeEncodeError:
+            pass
+        out = []
+        for char in text:
+            try:
+                char.encode(self.encoding)
+                out.append(char)
+            except UnicodeEncodeError:
+                folded = unicodedata.normalize("NFKD", char).encode(self.encoding, "ignore")
+                out.append(folded.decode(self.encoding) or "?")
+        result = "".join(out)
+        self.warnings.append(f"'{column.name}': {self.encoding} cannot hold every character of "
+                             f"{text!r}; written as {result!r}")
+        return result
+
+
+def write_csv(spec: FileSpec, rows: Iterable[Sequence[str]], *, header: bool,
+              encoding: str) -> bytes:
+    """The exact bytes of one file: the spec's delimiter and line ending, minimal quoting."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=spec.delimiter, lineterminator=spec.line_ending,
+                        quoting=csv.QUOTE_MINIMAL)
+    if header:
+        writer.writerow(spec.header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode(encoding)
