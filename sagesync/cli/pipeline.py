@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import click
 
 from sagesync.errors import ExitCode, UsageError
-from sagesync.pipeline.checkpoint import new_run_id
+from sagesync.pipeline.checkpoint import Checkpoint, new_run_id, open_checkpoint
 from sagesync.pipeline.export_step import ExportResult, export_orders, parse_utc
 from sagesync.pipeline.import_step import ImportResult, import_sage
 from sagesync.pipeline.ledger import Ledger
@@ -32,14 +34,30 @@ class UtcTime(click.ParamType):
             self.fail(f"{value!r} is not 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS' (UTC)", param, ctx)
 
 
-def _ledger(recipe: Recipe) -> Ledger:
-    return Ledger(recipe.state_dir / "ledger.sqlite")
+@contextmanager
+def step_session(recipe: Recipe, command: str, run_id: str) -> Iterator[Ledger]:
+    """The run lock, the ledger, and the run's entry in the ledger's run history.
+
+    The run is recorded as finished with exit code 75 unless the step sets another; a step
+    that fails before it reports (Magento unreachable, say) is then visible in `status`."""
+    with run_lock(recipe.state_dir, command):
+        ledger = Ledger(recipe.state_dir / "ledger.sqlite", run_id)
+        ledger.start_run(command)
+        ledger.outcome = (int(ExitCode.RETRY_LATER), {})  # type: ignore[attr-defined]
+        try:
+            yield ledger
+        finally:
+            code, summary = ledger.outcome  # type: ignore[attr-defined]
+            ledger.finish_run(code, summary)
+            ledger.close()
 
 
 def _report_export(result: ExportResult) -> int:
     counts = ", ".join(f"{n} {e}" for e, n in result.counts.items())
     say(f"exported {counts} from {result.pages} pages"
         + (f" ({result.duplicates} repeated rows dropped)" if result.duplicates else ""))
+    for key in result.amended:
+        say(f"amended after sending (not resent; correct it in Sage): {key}")
     for bad in result.bad_pages:
         say(f"bad input: {bad}")
     return ExitCode.BAD_INPUT if result.bad_pages else ExitCode.OK
@@ -63,14 +81,16 @@ def _report_import(result: ImportResult, dry_run: bool) -> int:
         say(f"warning: {warning}")
     for held in result.held:
         say(f"held: {held}")
-    for amended in result.amended:
-        say(f"amended after sending (not resent; correct it in Sage): {amended}")
+    for label in result.needs_attention:
+        say(f"needs attention (failed too often; see `sagesync trace`): {label}")
+    for label in result.stale:
+        say(f"skipped, a newer version is queued (transform the latest export): {label}")
     verb = "would deliver" if dry_run else "delivered"
     say(f"{verb} {result.delivered} documents in {len(result.files)} files"
         f" ({result.already_sent} already sent earlier, {len(result.held)} held)")
     for path in result.files:
         say(f"  {path}")
-    return ExitCode.HELD if result.held else ExitCode.OK
+    return ExitCode.HELD if result.held or result.needs_attention else ExitCode.OK
 
 
 @click.command("export-orders")
@@ -94,40 +114,45 @@ def export_orders_command(obj: Context, source: str | None, since: datetime | No
     if obj.recipe_path is None:
         raise UsageError("export-orders needs a recipe: pass -r/--recipe RECIPE.toml.")
     recipe = obj.recipe()
-    with run_lock(recipe.state_dir, "export-orders"):
-        result = export_orders(recipe, new_run_id(), source=source, since=since, until=until)
-    code = _report_export(result)
+    run_id = new_run_id()
+    with step_session(recipe, "export-orders", run_id) as ledger:
+        result = export_orders(recipe, run_id, ledger, source=source, since=since, until=until)
+        code = _report_export(result)
+        ledger.outcome = (code, {"counts": result.counts})  # type: ignore[attr-defined]
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
+
+
+def _expect(checkpoint: Checkpoint, kind: str, reader: str) -> None:
+    if checkpoint.kind != kind:
+        raise UsageError(f"{checkpoint.path} is a '{checkpoint.kind}' checkpoint; {reader} "
+                         f"reads a '{kind}' checkpoint.")
 
 
 @click.command("transform")
 @click.option("--from", "from_", metavar="PATH|-",
               help="The export manifest (default: read it from stdin when piped).")
-@click.option("--dry-run", is_flag=True, help="Write the checkpoint but remember no accounts.")
+@click.option("--dry-run", is_flag=True, help="Write the checkpoint but change no ledger state.")
 @global_options
 @click.pass_obj
 @handle_errors
 def transform_command(obj: Context, from_: str | None, dry_run: bool) -> None:
     """Turn an export checkpoint into Sage documents, split by nominal and tax code.
 
+    Queued records that earlier exports hold are included, so nothing waits for Magento to
+    change again.
+
     \b
     Example:
       sagesync transform --from STATE/runs/RUN/export-orders/manifest.json
     """
     export = read_from(from_)
-    if export.kind != "magento-export":
-        raise UsageError(f"{export.path} is a '{export.kind}' checkpoint; transform reads the "
-                         "one export-orders prints.")
+    _expect(export, "magento-export", "transform")
     recipe = obj.recipe(export)
-    with run_lock(recipe.state_dir, "transform"):
-        ledger = _ledger(recipe)
-        try:
-            result = transform(recipe, export, ledger, export.run_id,
-                               remember_accounts=not dry_run)
-        finally:
-            ledger.close()
-    code = _report_transform(result)
+    with step_session(recipe, "transform", export.run_id) as ledger:
+        result = transform(recipe, export, None if dry_run else ledger, export.run_id)
+        code = _report_transform(result)
+        ledger.outcome = (code, {"documents": result.documents})  # type: ignore[attr-defined]
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
 
@@ -145,25 +170,20 @@ def transform_command(obj: Context, from_: str | None, dry_run: bool) -> None:
 @handle_errors
 def import_sage_command(obj: Context, from_: str | None, out: Path | None,
                         dry_run: bool) -> None:
-    """Write Sage import files for every document not yet delivered, and deliver them.
+    """Write Sage import files for every queued document and deliver them, exactly once.
 
     \b
     Example:
       sagesync import-sage --from STATE/runs/RUN/transform/manifest.json --out sage-in/
     """
     documents = read_from(from_)
-    if documents.kind != "sage-documents":
-        raise UsageError(f"{documents.path} is a '{documents.kind}' checkpoint; import-sage "
-                         "reads the one transform prints.")
+    _expect(documents, "sage-documents", "import-sage")
     recipe = obj.recipe(documents)
-    with run_lock(recipe.state_dir, "import-sage"):
-        ledger = _ledger(recipe)
-        try:
-            result = import_sage(recipe, documents, ledger, documents.run_id,
-                                 out_dir=out.resolve() if out else None, dry_run=dry_run)
-        finally:
-            ledger.close()
-    code = _report_import(result, dry_run)
+    with step_session(recipe, "import-sage", documents.run_id) as ledger:
+        result = import_sage(recipe, documents, ledger, documents.run_id,
+                             out_dir=out.resolve() if out else None, dry_run=dry_run)
+        code = _report_import(result, dry_run)
+        ledger.outcome = (code, {"delivered": result.delivered})  # type: ignore[attr-defined]
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
 
@@ -175,7 +195,8 @@ def import_sage_command(obj: Context, from_: str | None, out: Path | None,
 @click.option("--until", type=UtcTime(), help="Only records updated at or before this UTC time.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Deliver into this folder instead of the recipe's [delivery] path.")
-@click.option("--dry-run", is_flag=True, help="Preview files only; send nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Preview files only; send nothing and change no ledger state.")
 @global_options
 @click.pass_obj
 @handle_errors
@@ -192,24 +213,21 @@ def run_command(obj: Context, recipe_file: Path, source: str | None, since: date
     obj.recipe_path = recipe_file
     recipe = obj.recipe()
     run_id = new_run_id()
-    with run_lock(recipe.state_dir, f"run {recipe.name}"):
-        exported = export_orders(recipe, run_id, source=source, since=since, until=until)
+    with step_session(recipe, "run", run_id) as ledger:
+        writable = None if dry_run else ledger
+        exported = export_orders(recipe, run_id, writable, source=source, since=since,
+                                 until=until)
         codes = [_report_export(exported)]
-        from sagesync.pipeline.checkpoint import open_checkpoint
-
-        ledger = _ledger(recipe)
-        try:
-            transformed = transform(recipe, open_checkpoint(exported.manifest), ledger, run_id,
-                                    remember_accounts=not dry_run)
-            codes.append(_report_transform(transformed, show_held=False))
-            imported = import_sage(recipe, open_checkpoint(transformed.manifest), ledger, run_id,
-                                   out_dir=out.resolve() if out else None, dry_run=dry_run)
-        finally:
-            ledger.close()
-    codes.append(_report_import(imported, dry_run))
+        transformed = transform(recipe, open_checkpoint(exported.manifest), writable, run_id)
+        codes.append(_report_transform(transformed, show_held=False))
+        imported = import_sage(recipe, open_checkpoint(transformed.manifest), ledger, run_id,
+                               out_dir=out.resolve() if out else None, dry_run=dry_run)
+        codes.append(_report_import(imported, dry_run))
+        code = _worst(codes)
+        ledger.outcome = (code, {"delivered": imported.delivered})  # type: ignore[attr-defined]
     _summary_table(recipe, imported, dry_run)
     emit_manifest(imported.manifest)
-    click.get_current_context().exit(_worst(codes))
+    click.get_current_context().exit(code)
 
 
 def _worst(codes: list[int]) -> int:

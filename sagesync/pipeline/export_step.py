@@ -29,7 +29,9 @@ from sagesync.magento.source import (
 )
 from sagesync.magento.tables import MagentoTableBuilder
 from sagesync.model.schemas import MAGENTO_TABLES
-from sagesync.pipeline.checkpoint import CheckpointWriter
+from sagesync.pipeline.checkpoint import CheckpointWriter, open_checkpoint
+from sagesync.pipeline.ledger import Ledger
+from sagesync.pipeline.transform_step import exported_records
 from sagesync.recipe import Recipe
 
 KIND = "magento-export"
@@ -43,6 +45,7 @@ class ExportResult:
     pages: int = 0
     duplicates: int = 0
     bad_pages: list[str] = field(default_factory=list)
+    amended: list[str] = field(default_factory=list)
 
 
 def open_source(recipe: Recipe, override: str | None) -> tuple[PageSource, str]:
@@ -85,8 +88,20 @@ def _quarantine(state_dir: Path, run_id: str, page: RawPage, problem: str) -> st
     return f"{page.origin}: {problem} (copied to {target})"
 
 
-def export_orders(recipe: Recipe, run_id: str, *, source: str | None = None,
-                  since: datetime | None = None, until: datetime | None = None) -> ExportResult:
+def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
+                  source: str | None = None, since: datetime | None = None,
+                  until: datetime | None = None) -> ExportResult:
+    """Export, then tell the ledger what was seen (unless this is a dry run: ledger None)."""
+    result = _export(recipe, run_id, source, since, until)
+    if ledger is not None:
+        records = exported_records(recipe, open_checkpoint(result.manifest))
+        result.amended = [str(k) for k in ledger.register_exported(records,
+                                                                   str(result.manifest))]
+    return result
+
+
+def _export(recipe: Recipe, run_id: str, source: str | None, since: datetime | None,
+            until: datetime | None) -> ExportResult:
     page_source, description = open_source(recipe, source)
     window = Window(since, until, recipe.magento.store_ids)
     writer = CheckpointWriter(recipe.state_dir, run_id, "export-orders", KIND, recipe, [])

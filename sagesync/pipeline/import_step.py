@@ -18,6 +18,7 @@ from sagesync.delivery.folder import deliver_file, prepare_folder, remove_tempor
 from sagesync.errors import UsageError
 from sagesync.model.money import ZERO
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
+from sagesync.pipeline.faults import crash_point
 from sagesync.pipeline.ledger import BatchPlan, Ledger, RecordKey
 from sagesync.recipe import Recipe
 from sagesync.render import RowRejected, RowRenderer, load_spec, write_csv
@@ -34,7 +35,8 @@ class ImportResult:
     delivered: int = 0
     already_sent: int = 0
     held: list[str] = field(default_factory=list)
-    amended: list[str] = field(default_factory=list)
+    needs_attention: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
     totals: dict[str, Decimal] = field(default_factory=dict)
@@ -45,16 +47,60 @@ def _key(doc: dict[str, Any]) -> RecordKey:
 
 
 def recover(ledger: Ledger, folder: Path) -> list[str]:
-    """Finish or roll back a batch a crash interrupted: what reached the folder counts as sent."""
+    """Finish a batch a crash interrupted: what reached the folder counts as sent, the rest
+    stays queued; temporary files are removed."""
     notes = []
     for batch_id, plan in ledger.unfinished_batches():
-        files = [str(f) for f in plan.get("files", [])]  # type: ignore[union-attr]
+        files = [str(f) for f in plan.get("files", [])]
         delivered = {f for f in files if Path(f).exists()}
-        ledger.finish_batch(batch_id, delivered)
+        sent = ledger.finish_batch(batch_id, delivered)
         notes.append(f"batch {batch_id} was interrupted: {len(delivered)} of {len(files)} files "
-                     "had been delivered and are recorded; the rest is queued again")
+                     f"had been delivered ({sent} documents recorded as sent); the rest stays "
+                     "queued")
     remove_temporaries(folder)
     return notes
+
+
+def _select(docs: list[dict[str, Any]], splits: dict[str, list[dict[str, Any]]],
+            ledger: Ledger, audit: RowRenderer, result: ImportResult, dry_run: bool
+            ) -> list[tuple[dict[str, Any], list[list[str]]]]:
+    """The documents to deliver now, rendered; the rest are counted and explained."""
+    states = ledger.states_of(_key(d) for d in docs)
+    if not dry_run:
+        ledger.ensure_records([(_key(d), d["content_hash"], d["increment_id"], d["order_id"],
+                                d["order_increment_id"]) for d in docs
+                               if _key(d) not in states and not d["hold_reason"]])
+    chosen: list[tuple[dict[str, Any], list[list[str]]]] = []
+    for doc in docs:
+        key = _key(doc)
+        label = f"{key} ({doc['increment_id']})"
+        state, known_hash = states.get(key, ("queued", doc["content_hash"]))
+        if state in ("sent", "confirmed", "amended"):
+            result.already_sent += 1
+            continue
+        if state == "needs_attention":
+            result.needs_attention.append(label)
+            continue
+        if doc["hold_reason"] or state == "held":
+            result.held.append(f"{label}: {doc['hold_reason'] or 'on hold in the ledger'}")
+            continue
+        if known_hash != doc["content_hash"]:
+            result.stale.append(label)
+            continue
+        reason = _amount_problem(splits[doc["document_key"]])
+        rows: list[list[str]] = []
+        if reason is None:
+            try:
+                rows = [audit.render({**doc, **s}) for s in splits[doc["document_key"]]]
+            except RowRejected as rejected:
+                reason = str(rejected)
+        if reason is not None:
+            result.held.append(f"{label}: {reason}")
+            if not dry_run:
+                ledger.hold_for_validation(key, reason)
+            continue
+        chosen.append((doc, rows))
+    return chosen
 
 
 def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: str, *,
@@ -78,33 +124,7 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     templates = recipe.sage.templates
     audit = RowRenderer(load_spec(recipe.sage.product, "audit_trail", templates),
                         recipe.sage.encoding)
-    states = ledger.record_states(_key(d) for d in docs)
-    chosen: list[tuple[dict[str, Any], list[list[str]]]] = []
-    for doc in docs:
-        key = _key(doc)
-        label = f"{key} ({doc['increment_id']})"
-        known = states.get(key)
-        if known and known[0] in ("sent", "confirmed", "amended"):
-            if known[1] != doc["content_hash"] and known[0] != "amended":
-                result.amended.append(label)
-                if not dry_run:
-                    ledger.mark_amended(key, doc["content_hash"])
-            result.already_sent += 1
-            continue
-        reason = doc["hold_reason"] or _amount_problem(splits[doc["document_key"]])
-        rows: list[list[str]] = []
-        if reason is None:
-            try:
-                rows = [audit.render({**doc, **s}) for s in splits[doc["document_key"]]]
-            except RowRejected as rejected:
-                reason = str(rejected)
-        if reason is not None:
-            result.held.append(f"{label}: {reason}")
-            if not dry_run:
-                ledger.hold(key, doc["content_hash"], reason, doc["increment_id"],
-                            doc["order_increment_id"])
-            continue
-        chosen.append((doc, rows))
+    chosen = _select(docs, splits, ledger, audit, result, dry_run)
     result.warnings.extend(audit.warnings)
 
     delivered_accounts = ledger.delivered_accounts()
@@ -116,16 +136,16 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     account_rows = [customer_renderer.render(accounts[r]) for r in new_accounts]
     result.warnings.extend(customer_renderer.warnings)
 
-    if chosen or account_rows:
-        batch_id = 0 if dry_run else ledger.begin_batch(run_id)
+    if chosen:
+        batch_id = 0 if dry_run else ledger.begin_batch()
         stem = "PREVIEW" if dry_run else f"B{batch_id:06d}"
         plan_files = _plan_files(recipe, stem, audit.spec, chosen, account_rows,
                                  customer_renderer.spec)
         target = writer.folder / "preview" if dry_run else folder
         plan = BatchPlan(
             files=[str(target / name) for name, _, _ in plan_files],
-            records=[(_key(d), d["content_hash"], str(target / name), d["increment_id"],
-                      d["order_increment_id"]) for name, _, group in plan_files for d in group],
+            records=[(_key(d), d["content_hash"], str(target / name))
+                     for name, _, group in plan_files for d in group],
             accounts=[accounts[r]["customer_key"] for r in new_accounts],
             accounts_file=str(target / plan_files[0][0]) if account_rows else None)
         if dry_run:
@@ -134,13 +154,14 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
             ledger.set_plan(batch_id, plan)
         for name, data, _ in plan_files:
             result.files.append(deliver_file(target, name, data))
+            crash_point("after-file")
         if not dry_run:
             ledger.finish_batch(batch_id, {str(p) for p in result.files})
         result.delivered = len(chosen)
     result.totals = _totals(chosen, splits)
     result.manifest = writer.finish(
         summary={"delivered": result.delivered, "already_sent": result.already_sent,
-                 "held": len(result.held), "amended": len(result.amended),
+                 "held": len(result.held), "needs_attention": len(result.needs_attention),
                  "dry_run": dry_run, "new_accounts": len(account_rows),
                  "totals": {k: str(v) for k, v in result.totals.items()}},
         files={p.name: p for p in result.files})

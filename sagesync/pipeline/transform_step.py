@@ -9,10 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from sagesync.model.schemas import SAGE_ACCOUNTS, SAGE_DOCUMENTS, SAGE_SPLITS
-from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
-from sagesync.pipeline.ledger import Ledger
+from sagesync.errors import UsageError
+from sagesync.model.schemas import (
+    MAGENTO_MONEY,
+    SAGE_ACCOUNTS,
+    SAGE_DOCUMENTS,
+    SAGE_SPLITS,
+    SAGE_TABLES,
+)
+from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
+from sagesync.pipeline.ledger import Exported, Ledger, RecordKey
 from sagesync.recipe import Recipe
 from sagesync.transform.accounts import AccountAllocator, customer_key
 from sagesync.transform.documents import DocumentBuilder, SageDocument, split_details
@@ -30,6 +38,9 @@ class TransformResult:
     new_accounts: int = 0
 
 
+SLICE = 5_000  # documents converted to Python objects at a time: memory stays flat
+
+
 def _grouped(table: pa.Table, key: str) -> dict[int, list[dict[str, Any]]]:
     groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in table.to_pylist():
@@ -37,75 +48,187 @@ def _grouped(table: pa.Table, key: str) -> dict[int, list[dict[str, Any]]]:
     return groups
 
 
-def _documents(recipe: Recipe, export: Checkpoint, orders: dict[int, dict[str, Any]],
-               order_items: dict[int, list[dict[str, Any]]]
-               ) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
-    """(kind, document row, its lines) for everything that becomes a Sage posting, in order."""
-    if recipe.sage.post_from == "orders":
-        states = set(recipe.magento.order_states)
-        for order_id in sorted(orders):
-            order = orders[order_id]
-            if order.get("state") in states:
-                yield "order", order, order_items.get(order_id, [])
+def _rows_with(table: pa.Table, column: str, values: list[int]) -> pa.Table:
+    return table.filter(pc.is_in(table[column], value_set=pa.array(values, pa.int64())))
+
+
+def _columns(table: pa.Table, currency: str) -> pa.Table:
+    """Drop the money columns of the currency the recipe does not post in (half the work)."""
+    money = {f.name for f in table.schema if f.type == MAGENTO_MONEY}
+    unwanted = "base_" if currency == "order" else ""
+    drop = {n for n in money if n.startswith("base_") == bool(unwanted)
+            and (n.removeprefix("base_") if unwanted else f"base_{n}") in money}
+    return table.select([n for n in table.column_names if n not in drop])
+
+
+@dataclass
+class _Export:
+    """The export's tables, kept columnar; rows become Python objects one slice at a time."""
+
+    orders: pa.Table
+    order_items: pa.Table
+    customers: pa.Table
+
+    def slice_context(self, order_ids: list[int]
+                      ) -> tuple[dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+        orders = {r["entity_id"]: r for r in _rows_with(self.orders, "entity_id",
+                                                        order_ids).to_pylist()}
+        items = _grouped(_rows_with(self.order_items, "order_id", order_ids), "order_id")
+        return orders, items
+
+    def customer(self, customer_id: int | None) -> dict[str, Any] | None:
+        if customer_id is None:
+            return None
+        rows = _rows_with(self.customers, "id", [customer_id]).to_pylist()
+        return rows[0] if rows else None
+
+
+POSTED = {"order": "orders", "invoice": "invoices", "creditmemo": "creditmemos"}
+LINES = {"order": "order_items", "invoice": "invoice_items", "creditmemo": "creditmemo_items"}
+
+
+def posted_kinds(recipe: Recipe) -> tuple[str, ...]:
+    """The Magento documents that become Sage postings under this recipe."""
+    return ("order" if recipe.sage.post_from == "orders" else "invoice", "creditmemo")
+
+
+def posted_documents(recipe: Recipe, export: Checkpoint, kind: str) -> pa.Table:
+    """The rows of one kind that are posted: orders in the recipe's states, invoices and
+    credit memos that are not cancelled (state 3), sorted by entity id."""
+    table = export.table(POSTED[kind])
+    if kind == "order":
+        states = pa.array(list(recipe.magento.order_states), pa.string())
+        table = table.filter(pc.is_in(table["state"], value_set=states))
     else:
-        lines = _grouped(export.table("invoice_items"), "document_id")
-        for invoice in sorted(export.table("invoices").to_pylist(), key=lambda r: r["entity_id"]):
-            if invoice.get("state") != 3:  # 3 = canceled
-                yield "invoice", invoice, lines.get(invoice["entity_id"], [])
-    lines = _grouped(export.table("creditmemo_items"), "document_id")
-    for memo in sorted(export.table("creditmemos").to_pylist(), key=lambda r: r["entity_id"]):
-        if memo.get("state") != 3:
-            yield "creditmemo", memo, lines.get(memo["entity_id"], [])
+        table = table.filter(pc.fill_null(pc.not_equal(table["state"], 3), True))
+    return table.sort_by("entity_id")
 
 
-def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger, run_id: str,
-              *, remember_accounts: bool = True) -> TransformResult:
-    """Build every Sage document of an export and write the sage-documents checkpoint."""
-    orders = {row["entity_id"]: row for row in export.table("orders").to_pylist()}
-    order_items = _grouped(export.table("order_items"), "order_id")
-    customers = {row["id"]: row for row in export.table("customers").to_pylist()}
+def exported_records(recipe: Recipe, export: Checkpoint) -> list[Exported]:
+    """What the ledger should know of an export: every document that will be posted."""
+    orders = export.table("orders").select(["entity_id", "increment_id"]).to_pydict()
+    increments = dict(zip(orders["entity_id"], orders["increment_id"], strict=True))
+    found = []
+    for kind in posted_kinds(recipe):
+        columns = posted_documents(recipe, export, kind).select(
+            ["entity_id", "store_id", "increment_id", "content_hash",
+             "entity_id" if kind == "order" else "order_id"]).to_pylist()
+        for row in columns:
+            order_id = row["entity_id"] if kind == "order" else row["order_id"]
+            found.append(Exported(RecordKey(kind, row["entity_id"], row["store_id"] or 0),
+                                  row["increment_id"] or "", order_id,
+                                  increments.get(order_id) or "", row["content_hash"]))
+    return found
+
+
+def _document_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | None = None
+                     ) -> Iterator[tuple[str, list[dict[str, Any]], pa.Table]]:
+    """(kind, a slice of document rows, the lines table) for every posting, in order."""
+    currency = recipe.sage.currency
+    for kind in posted_kinds(recipe):
+        table = _columns(posted_documents(recipe, export, kind), currency)
+        if only is not None:
+            ids = [k.entity_id for k in only if k.entity_type == kind]
+            table = _rows_with(table, "entity_id", ids)
+        lines = _columns(export.table(LINES[kind]), currency)
+        for start in range(0, table.num_rows, SLICE):
+            yield kind, table.slice(start, SLICE).to_pylist(), lines
+
+
+def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id: str
+              ) -> TransformResult:
+    """Build every Sage document of an export, plus the ledger's queued records that earlier
+    exports hold, and write the sage-documents checkpoint. Without a ledger (dry run) nothing
+    is remembered."""
     builder = DocumentBuilder(recipe.mapping,
                               NominalMap.load(recipe.mapping.nominals_csv,
                                               recipe.mapping.default_sales_nominal),
                               recipe.zone, recipe.sage.currency)
     allocator = AccountAllocator(recipe.mapping,
                                  load_customer_accounts(recipe.mapping.customers_csv),
-                                 ledger.account_refs())
-    docs: list[SageDocument] = []
+                                 ledger.account_refs() if ledger else {})
+    writer = CheckpointWriter(recipe.state_dir, run_id, "transform", KIND, recipe, [export.path])
+    for name, schema in SAGE_TABLES.items():
+        writer.declare(name, schema)
+    result = TransformResult(manifest=Path())
     account_rows: dict[str, dict[str, Any]] = {}
-    missing_orders: list[SageDocument] = []
-    for kind, row, lines in _documents(recipe, export, orders, order_items):
-        order = orders.get(row["order_id"] if kind != "order" else row["entity_id"])
+    sources: list[tuple[Checkpoint, set[RecordKey] | None]] = [(export, None)]
+    if ledger is not None:
+        for path, keys in sorted(ledger.pending_elsewhere(str(export.path),
+                                                          posted_kinds(recipe)).items()):
+            try:
+                sources.append((open_checkpoint(Path(path), "magento-export"), set(keys)))
+            except UsageError:
+                result.warnings.append(f"{len(keys)} queued records point at {path}, which is "
+                                       "gone; re-export them (widen --since)")
+    ready: list[tuple[RecordKey, str]] = []
+    held: list[tuple[RecordKey, str, str]] = []
+    for source, only in sources:
+        currency = recipe.sage.currency
+        tables = _Export(_columns(source.table("orders"), currency),
+                         _columns(source.table("order_items"), currency),
+                         source.table("customers"))
+        for kind, rows, lines_table in _document_slices(recipe, source, only):
+            docs = _build_slice(kind, rows, lines_table, tables, builder, allocator,
+                                account_rows)
+            _write_documents(writer, docs, recipe.mapping.department)
+            result.documents += len(docs)
+            for d in docs:
+                key = RecordKey(d.entity_type, d.entity_id, d.store_id)
+                if d.hold_reason:
+                    held.append((key, d.content_hash, d.hold_reason))
+                    result.held.append(f"{key} ({d.increment_id}): {d.hold_reason}")
+                else:
+                    ready.append((key, d.content_hash))
+                result.warnings += [f"{key} ({d.increment_id}): {w}" for w in d.warnings]
+    if ledger is not None:
+        ledger.add_accounts(allocator.new)
+        ledger.mark_transformed(ready, held)
+    writer.write("accounts", pa.Table.from_pylist(
+        [account_rows[r] for r in sorted(account_rows)], schema=SAGE_ACCOUNTS))
+    result.new_accounts = len(allocator.new)
+    result.manifest = writer.finish({"documents": result.documents, "held": len(result.held),
+                                     "accounts": len(account_rows),
+                                     "from_earlier_exports": len(sources) - 1})
+    return result
+
+
+def _build_slice(kind: str, rows: list[dict[str, Any]], lines_table: pa.Table, tables: _Export,
+                 builder: DocumentBuilder, allocator: AccountAllocator,
+                 account_rows: dict[str, dict[str, Any]]) -> list[SageDocument]:
+    order_ids = sorted({r["entity_id"] if kind == "order" else r["order_id"] for r in rows})
+    orders, order_items = tables.slice_context(order_ids)
+    if kind == "order":
+        lines = order_items
+    else:
+        lines = _grouped(_rows_with(lines_table, "document_id",
+                                    [r["entity_id"] for r in rows]), "document_id")
+    docs: list[SageDocument] = []
+    for row in rows:
+        order = orders.get(row["entity_id"] if kind == "order" else row["order_id"])
         if order is None:
-            missing_orders.append(_orphan(kind, row))
+            docs.append(_orphan(kind, row))
             continue
         ref, origin = allocator.account_for(order)
-        docs.append(builder.build(kind, row, lines, order, order_items.get(order["entity_id"],
-                                                                           []), ref))
+        docs.append(builder.build(kind, row, lines.get(row["entity_id"], []), order,
+                                  order_items.get(order["entity_id"], []), ref))
         key = customer_key(order)
         if origin == "generated" and key and ref not in account_rows:
-            account_rows[ref] = _account_row(ref, key, order, customers.get(order["customer_id"]))
-    docs.extend(missing_orders)
-    if remember_accounts:
-        ledger.add_accounts(allocator.new)
+            account_rows[ref] = _account_row(ref, key, order,
+                                             tables.customer(order.get("customer_id")))
+    return docs
 
-    writer = CheckpointWriter(recipe.state_dir, run_id, "transform", KIND, recipe, [export.path])
+
+def _write_documents(writer: CheckpointWriter, docs: list[SageDocument],
+                     department: int | None) -> None:
     writer.write("documents", pa.Table.from_pylist([_document_row(d) for d in docs],
                                                    schema=SAGE_DOCUMENTS))
     writer.write("splits", pa.Table.from_pylist(
         [{"document_key": d.document_key, "split_no": n, "nominal_code": s.nominal_code,
-          "tax_code": s.tax_code, "department": recipe.mapping.department,
-          "details": split_details(d, s), "net_amount": s.net_amount, "tax_amount": s.tax_amount}
+          "tax_code": s.tax_code, "department": department, "details": split_details(d, s),
+          "net_amount": s.net_amount, "tax_amount": s.tax_amount}
          for d in docs if not d.hold_reason for n, s in enumerate(d.splits, start=1)],
         schema=SAGE_SPLITS))
-    writer.write("accounts", pa.Table.from_pylist(
-        [account_rows[r] for r in sorted(account_rows)], schema=SAGE_ACCOUNTS))
-    held = [f"{d.document_key} ({d.increment_id}): {d.hold_reason}" for d in docs
-            if d.hold_reason]
-    warnings = [f"{d.document_key} ({d.increment_id}): {w}" for d in docs for w in d.warnings]
-    summary = {"documents": len(docs), "held": len(held), "accounts": len(account_rows)}
-    manifest = writer.finish(summary)
-    return TransformResult(manifest, len(docs), held, warnings, len(allocator.new))
 
 
 def _orphan(kind: str, row: dict[str, Any]) -> SageDocument:

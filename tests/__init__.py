@@ -1,0 +1,1 @@
+"""Test package (a package so `from tests.magento_sim import ...` works from conftest)."""

@@ -1,0 +1,46 @@
+"""Shared fixtures: the Magento simulator, the repository's paths, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from sagesync.cli.main import cli
+from tests.fixtures_magento import *  # noqa: F403 - magento_sim, make_magento_sim
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+DEMO_RECIPE = ROOT / "recipes" / "demo.toml"
+SAGESYNC = [sys.executable, "-m", "sagesync"]
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Invoke the CLI in-process with stdin closed-off unless given; returns click's Result."""
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        runner = CliRunner()
+        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def demo_copy(tmp_path: Path) -> Path:
+    """A copy of the demo recipe, its samples and mappings, so tests may break them freely."""
+    shutil.copytree(SAMPLES, tmp_path / "samples")
+    (tmp_path / "recipes").mkdir()
+    shutil.copy(DEMO_RECIPE, tmp_path / "recipes" / "demo.toml")
+    return tmp_path / "recipes" / "demo.toml"
+
+
+def subprocess_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("SAGESYNC_CRASH_AT", None)
+    env["PYTHONPATH"] = str(ROOT)
+    return env

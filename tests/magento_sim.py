@@ -1,0 +1,1130 @@
+"""HTTP simulator of the parts of Magento 2's REST API that sagesync reads.
+
+Stdlib only, so the test suite and a developer's laptop need nothing beyond Python. The
+behaviour follows /work/shared/reference/magento-rest.md (§3 searchCriteria, §4 auth, §8
+issues): where Magento versions differ (page past the end, default page size, page-size cap)
+the difference is a constructor option, so one test can pin each behaviour.
+
+Run by hand::
+
+    python tests/magento_sim.py --data samples/magento --port 8080 --token T
+
+Deliberate simplifications (documented so nobody mistakes them for Magento facts):
+
+* Filters on a field no row has act as if the column were NULL (real Magento answers 500
+  "Column not found"); the simulator cannot know the table schema.
+* String comparisons (eq, like, in, ranges, sorting) are case-insensitive, as with MySQL's
+  default ``*_general_ci`` collation; values are compared as numbers when both sides look
+  numeric, and a date-only value is widened to ``YYYY-MM-DD 00:00:00`` against datetimes.
+* An unknown ``condition_type`` (e.g. ``moreq``) falls through to ``=`` - that is what the
+  fallback branch of ``Pdo\\Mysql::prepareSqlCondition`` does [inferred from the code path].
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import copy
+import functools
+import hmac
+import json
+import math
+import re
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+__all__ = [
+    "ENTITY_ID_KEYS",
+    "ApiError",
+    "Fault",
+    "FaultPlan",
+    "MagentoSimulator",
+    "RecordedRequest",
+    "parse_php_query",
+]
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+_LIST_ENTITIES = ("orders", "invoices", "creditmemos")  # GET /V1/<name> takes searchCriteria
+
+#: The list endpoints' entities and the key that identifies a row of each.
+ENTITY_ID_KEYS: dict[str, str] = {
+    "orders": "entity_id",
+    "invoices": "entity_id",
+    "creditmemos": "entity_id",
+    "customers": "id",
+}
+
+# Magento message templates (placeholders are filled client-side from "parameters").
+MSG_REQUIRED = '"%fieldName" is required. Enter and try again.'
+MSG_SORT_DIRECTION = (
+    "The sort order has to be specified as ASC for ascending order or DESC for descending order."
+)
+MSG_MAX_PAGE_SIZE = "Maximum SearchCriteria pageSize is %max"
+MSG_UNAUTHORIZED = "The consumer isn't authorized to access %resources."
+MSG_NO_ROUTE = "Request does not match any route."
+MSG_NO_ENTITY = "The entity that was requested doesn't exist. Verify the entity and try again."
+MSG_NO_SUCH_FIELD = "No such entity with %fieldName = %fieldValue"
+MSG_BAD_TYPE = (
+    'The "%value" value\'s type is invalid. The "%type" type was expected. Verify and try again.'
+)
+MSG_DUPLICATE_ID = (
+    'Item (Magento\\Sales\\Model\\Order\\Interceptor) with the same ID "%s" already exists.'
+)
+
+_GATEWAY_TITLES = {
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
+
+
+# --------------------------------------------------------------------------- data types
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the simulator saw it, kept so tests can assert what a client sent."""
+
+    method: str
+    path: str  # full URL path, e.g. /rest/default/V1/orders
+    query: dict[str, str]  # raw keys, e.g. {"searchCriteria[pageSize]": "50"}; last value wins
+    headers: dict[str, str]
+    body: bytes = b""
+    endpoint: str = ""  # path below base_path, e.g. /V1/orders ("" when outside base_path)
+    acl_resource: str | None = None  # ACL resource of the matched route, set before authorize()
+    received_at: float = field(default_factory=time.monotonic)
+    raw_query: str | None = field(default=None, repr=False)  # undecoded query string
+
+    def header(self, name: str) -> str | None:
+        """Case-insensitive header lookup (HTTP header names are case-insensitive)."""
+        lname = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lname), None)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Query decoded the way PHP does (nested dicts), as Magento receives it."""
+        if self.raw_query is None:
+            return parse_php_query(self.query.items())
+        return parse_php_query(parse_qsl(self.raw_query, keep_blank_values=True))
+
+    @property
+    def search_criteria(self) -> dict[str, Any] | None:
+        """The searchCriteria tree with keys normalised to snake_case, or None if absent."""
+        raw = self.params.get("searchCriteria")
+        return _snake_tree(raw) if isinstance(raw, dict) else None
+
+    @property
+    def current_page(self) -> int | None:
+        """Effective page number (Magento treats absent or <= 0 as 1); None if not an int."""
+        sc = self.search_criteria or {}
+        return _effective_page(sc.get("current_page"))
+
+    @property
+    def page_size(self) -> int | None:
+        """pageSize as sent (None when absent or not an integer)."""
+        sc = self.search_criteria or {}
+        return _maybe_int(sc.get("page_size"))
+
+
+@dataclass(eq=False)
+class ApiError(Exception):
+    """An error response; raised inside handlers, returned by authorize()."""
+
+    status: int
+    message: str
+    parameters: Mapping[str, Any] | list[Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # more body keys, e.g. {"trace": None}
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status}: {self.message} {self.parameters or ''}".rstrip()
+
+    def body(self) -> dict[str, Any]:
+        """Magento's error envelope: ``parameters`` only when there are any."""
+        out: dict[str, Any] = {"message": self.message}
+        if self.parameters:
+            out["parameters"] = self.parameters
+        out.update(self.extra)
+        return out
+
+
+FaultKind = Literal["status", "duplicate_id_500"]
+
+
+@dataclass
+class Fault:
+    """One injected failure; see FaultPlan.add for the meaning of each field."""
+
+    path_prefix: str = "/V1/"
+    status: int | None = None
+    delay: float = 0.0
+    drop: bool = False
+    kind: FaultKind | None = None
+    current_page: int | None = None
+    method: str | None = None
+    times: int | None = 1  # None = every matching request
+    retry_after: str | None = None
+    body: bytes | str | dict[str, Any] | None = None
+    content_type: str | None = None
+    duplicate_id: str = "93310"
+    hits: int = 0
+
+    def matches(self, req: RecordedRequest) -> bool:
+        """Whether this fault applies to ``req`` (path prefix on full path or endpoint)."""
+        if self.method is not None and self.method.upper() != req.method:
+            return False
+        if not (req.path.startswith(self.path_prefix) or req.endpoint.startswith(self.path_prefix)):
+            return False
+        return self.current_page is None or req.current_page == self.current_page
+
+    @property
+    def exhausted(self) -> bool:
+        """True once the fault has fired ``times`` times."""
+        return self.times is not None and self.hits >= self.times
+
+
+class FaultPlan:
+    """Queue of faults; the first unexhausted match fires on a request and is consumed.
+
+    Faults act before routing and auth, as a proxy, rate limiter or crashing PHP worker would.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(
+        self,
+        path_prefix: str = "/V1/",
+        *,
+        status: int | None = None,
+        delay: float = 0.0,
+        drop: bool = False,
+        kind: FaultKind | None = None,
+        current_page: int | None = None,
+        method: str | None = None,
+        times: int | None = 1,
+        retry_after: float | str | None = None,
+        body: bytes | str | dict[str, Any] | None = None,
+        content_type: str | None = None,
+        duplicate_id: str | int = "93310",
+    ) -> Fault:
+        """Queue a fault.
+
+        ``path_prefix`` matches the full path or the path below base_path (``/V1/orders``).
+        ``status`` sends that status with a realistic body (429: Retry-After + Magento's JSON;
+        500: Magento's masked "Internal Error"; 502/503/504: an HTML gateway/maintenance page);
+        ``delay`` sleeps first (alone it just slows the request, which is then served);
+        ``drop`` closes the connection without any response; ``kind="duplicate_id_500"`` sends
+        the magento2#32306 body. ``times`` = how many matching requests it hits (None = all).
+        """
+        if kind == "duplicate_id_500":
+            status = 500
+        if status is None and not drop and delay <= 0:
+            raise ValueError("a fault needs status, kind, drop or delay")
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        fault = Fault(
+            path_prefix=path_prefix,
+            status=status,
+            delay=delay,
+            drop=drop,
+            kind=kind,
+            current_page=current_page,
+            method=method,
+            times=times,
+            retry_after=None if retry_after is None else _fmt_retry_after(retry_after),
+            body=body,
+            content_type=content_type,
+            duplicate_id=str(duplicate_id),
+        )
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def too_many_requests(self, path_prefix: str = "/V1/", *, retry_after: float | str = 1,
+                          **kw: Any) -> Fault:
+        """429 with ``Retry-After`` (what Adobe's own ACCS sample client honours)."""
+        return self.add(path_prefix, status=429, retry_after=retry_after, **kw)
+
+    def status(self, status: int, path_prefix: str = "/V1/", **kw: Any) -> Fault:
+        """Plain HTTP error status, e.g. 500, 502, 503, 504."""
+        return self.add(path_prefix, status=status, **kw)
+
+    def delay(self, seconds: float, path_prefix: str = "/V1/", **kw: Any) -> Fault:
+        """Slow one request down (then serve it normally), e.g. to trip a client timeout."""
+        return self.add(path_prefix, delay=seconds, **kw)
+
+    def drop(self, path_prefix: str = "/V1/", **kw: Any) -> Fault:
+        """Close the TCP connection without answering."""
+        return self.add(path_prefix, drop=True, **kw)
+
+    def duplicate_id_500(self, path_prefix: str = "/V1/orders", **kw: Any) -> Fault:
+        """500 "Item ... with the same ID already exists." (magento2#32306)."""
+        return self.add(path_prefix, kind="duplicate_id_500", **kw)
+
+    def take(self, req: RecordedRequest) -> Fault | None:
+        """Consume and return the first fault matching ``req`` (thread-safe)."""
+        with self._lock:
+            for fault in self._faults:
+                if not fault.exhausted and fault.matches(req):
+                    fault.hits += 1
+                    return fault
+        return None
+
+    @property
+    def pending(self) -> list[Fault]:
+        """Faults that can still fire."""
+        with self._lock:
+            return [f for f in self._faults if not f.exhausted]
+
+    def clear(self) -> None:
+        """Forget all faults."""
+        with self._lock:
+            self._faults.clear()
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+
+def _fmt_retry_after(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# --------------------------------------------------------------------------- query decoding
+
+
+_SEGMENT = re.compile(r"\[([^\]]*)\]")
+
+
+def parse_php_query(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Decode ``a[b][0][c]=v`` pairs into nested dicts the way PHP's parse_str does.
+
+    Lists stay dicts keyed by index string (order = order in the URL), because that is what
+    Magento iterates over; ``[]`` appends the next integer index.
+    """
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        bracket = key.find("[")
+        name = key if bracket < 0 else key[:bracket]
+        if not name:
+            continue
+        segments = _SEGMENT.findall(key[bracket:]) if bracket >= 0 else []
+        if bracket >= 0 and not segments:  # "a[" - PHP keeps the literal name
+            name, segments = key, []
+        node = root
+        path = [name, *segments]
+        for i, seg in enumerate(path):
+            if seg == "":
+                ints = [int(k) for k in node if k.lstrip("-").isdigit()]
+                seg = str(max(ints) + 1 if ints else 0)
+            if i == len(path) - 1:
+                node[seg] = value
+            else:
+                child = node.get(seg)
+                if not isinstance(child, dict):
+                    child = {}
+                    node[seg] = child
+                node = child
+    return root
+
+
+_CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _snake(key: str) -> str:
+    """filterGroups -> filter_groups; filter_groups unchanged (Magento accepts both)."""
+    return _CAMEL_BOUNDARY.sub("_", key).lower()
+
+
+def _snake_tree(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {_snake(k): _snake_tree(v) for k, v in node.items()}
+    return node
+
+
+def _maybe_int(value: Any) -> int | None:
+    try:
+        return _to_int(value)
+    except ApiError:
+        return None
+
+
+def _to_int(value: Any) -> int | None:
+    """Magento's int coercion of a query value: numeric -> int, anything else -> 400."""
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*", value):
+        return int(float(value))
+    raise ApiError(400, MSG_BAD_TYPE, {"value": value if isinstance(value, str) else "Array",
+                                       "type": "int"})
+
+
+def _effective_page(value: Any) -> int | None:
+    page = _maybe_int(value) if value is not None else 1
+    if page is None:
+        return None
+    return max(page, 1)
+
+
+# --------------------------------------------------------------------------- comparisons
+
+_NUMERIC = re.compile(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and _NUMERIC.fullmatch(value):
+        return float(value)
+    return None
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _norm_datetime(text: str, other: str) -> str:
+    """Widen a date to a datetime when the other side is one (MySQL casts the literal)."""
+    if _DATETIME.fullmatch(other) and _DATE.fullmatch(text):
+        return text + " 00:00:00"
+    if _DATETIME.fullmatch(text):
+        return text.replace("T", " ")
+    return text
+
+
+def _cmp(a: Any, b: Any) -> int:
+    """Three-way compare of two non-NULL SQL values: numeric if both numeric, else text (ci)."""
+    na, nb = _as_number(a), _as_number(b)
+    if na is not None and nb is not None:
+        return (na > nb) - (na < nb)
+    ta, tb = _as_text(a), _as_text(b)
+    ta, tb = _norm_datetime(ta, tb).casefold(), _norm_datetime(tb, ta).casefold()
+    return (ta > tb) - (ta < tb)
+
+
+def _like(value: Any, pattern: str) -> bool:
+    """SQL LIKE: % any run, _ one char, backslash escapes; case-insensitive (ci collation)."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
+    return re.fullmatch("".join(out), _as_text(value), re.IGNORECASE | re.DOTALL) is not None
+
+
+def _finset(value: Any, needle: str) -> bool:
+    return any(_cmp(part, needle) == 0 for part in _as_text(value).split(","))
+
+
+def _filter_matches(row: Mapping[str, Any], flt: Mapping[str, Any]) -> bool:
+    """One filter against one row, with SQL NULL semantics (NULL fails every test but null)."""
+    cond = str(flt.get("condition_type") or "eq").lower()
+    value = flt.get("value")
+    actual = row.get(str(flt["field"]))
+    if cond == "null":
+        return actual is None
+    if cond == "notnull":
+        return actual is not None
+    if actual is None:
+        return False
+    text = "" if value is None else str(value)
+    if cond in ("like", "nlike", "fulltext"):
+        pattern = f"%{text}%" if cond == "fulltext" else text
+        return _like(actual, pattern) != (cond == "nlike")
+    if cond in ("in", "nin"):
+        hit = any(_cmp(actual, v) == 0 for v in text.split(","))
+        return hit != (cond == "nin")
+    if cond in ("finset", "nfinset"):
+        return _finset(actual, text) != (cond == "nfinset")
+    c = _cmp(actual, text)
+    checks: dict[str, bool] = {
+        "neq": c != 0,
+        "gt": c > 0,
+        "lt": c < 0,
+        "gteq": c >= 0,
+        "from": c >= 0,
+        "lteq": c <= 0,
+        "to": c <= 0,
+    }
+    return checks.get(cond, c == 0)  # eq, and the prepareSqlCondition fallback for unknown types
+
+
+def _sort_cmp(a: Any, b: Any) -> int:
+    """ORDER BY comparison: NULL sorts first (MySQL), then _cmp."""
+    if a is None or b is None:
+        return (a is not None) - (b is not None)
+    return _cmp(a, b)
+
+
+# --------------------------------------------------------------------------- fields= filter
+
+
+def _parse_fields(spec: str) -> dict[str, Any]:
+    """``items[a,b[c]],total_count`` -> {"items": {"a": None, "b": {"c": None}}, ...}."""
+    pos = 0
+
+    def parse_list() -> dict[str, Any]:
+        nonlocal pos
+        out: dict[str, Any] = {}
+        while pos < len(spec):
+            start = pos
+            while pos < len(spec) and spec[pos] not in ",[]":
+                pos += 1
+            name = spec[start:pos].strip()
+            sub: dict[str, Any] | None = None
+            if pos < len(spec) and spec[pos] == "[":
+                pos += 1
+                sub = parse_list()
+                pos += 1  # the closing "]"
+            if name:
+                out[name] = sub
+            if pos < len(spec) and spec[pos] == ",":
+                pos += 1
+                continue
+            break
+        return out
+
+    return parse_list()
+
+
+def _project(data: Any, spec: Mapping[str, Any]) -> Any:
+    """Keep only the fields in ``spec`` (applied to each element of a list)."""
+    if isinstance(data, list):
+        return [_project(x, spec) for x in data]
+    if not isinstance(data, dict):
+        return data
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in spec:
+            sub = spec[key]
+            out[key] = value if sub is None else _project(value, sub)
+    return out
+
+
+# --------------------------------------------------------------------------- simulator
+
+
+class MagentoSimulator:
+    """Magento 2 REST stand-in on 127.0.0.1 for client tests, benchmarks and manual runs.
+
+    Thread-safe: the server answers from worker threads while a test mutates rows.
+    """
+
+    #: ACL resource per list/get route, used in the 401 body. Orders as observed in the field
+    #: (magento-rest.md §4/§8); the others are from Magento's webapi.xml files.
+    ACL_RESOURCES: ClassVar[dict[str, str]] = {
+        "orders": "Magento_Sales::actions_view",
+        "invoices": "Magento_Sales::sales_invoice",
+        "creditmemos": "Magento_Sales::sales_creditmemo",
+        "customers": "Magento_Customer::customer",
+        "store": "Magento_Backend::store",
+    }
+
+    #: Fixed store structure; override on a subclass/instance for multi-website tests.
+    WEBSITES: ClassVar[list[dict[str, Any]]] = [
+        {"id": 1, "code": "base", "name": "Main Website", "default_group_id": 1},
+    ]
+    STORE_VIEWS: ClassVar[list[dict[str, Any]]] = [
+        {"id": 1, "code": "default", "name": "Default Store View", "website_id": 1,
+         "store_group_id": 1, "is_active": 1},
+        {"id": 2, "code": "fr", "name": "French Store View", "website_id": 1,
+         "store_group_id": 1, "is_active": 1},
+    ]
+
+    #: PHP's json_encode escapes "/" by default; Magento's REST renderer uses it.
+    ESCAPE_SLASHES = True
+
+    _CACHE_SIZE = 16
+
+    def __init__(
+        self,
+        entities: dict[str, list[dict[str, Any]]] | None = None,
+        *,
+        token: str | None = "sim-token",
+        past_end: Literal["empty", "repeat_last"] = "empty",
+        max_page_size: int | None = None,
+        default_page_size_when_absent: int | None = None,
+        base_path: str = "/rest/default",
+    ) -> None:
+        """``token=None`` disables auth (handy by hand). Options map to Magento versions:
+        past_end "empty" = 2.4, "repeat_last" = <= 2.3; default_page_size_when_absent=20 =
+        2.4.3 (or 2.4.4+ with input limits on); max_page_size=300 = 2.4.4+ with input limits on.
+        """
+        if past_end not in ("empty", "repeat_last"):
+            raise ValueError(f"past_end must be 'empty' or 'repeat_last', not {past_end!r}")
+        self.token = token
+        self.past_end = past_end
+        self.max_page_size = max_page_size
+        self.default_page_size_when_absent = default_page_size_when_absent
+        self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+        self.requests: list[RecordedRequest] = []
+        self.faults = FaultPlan()
+        self.errors: list[str] = []  # tracebacks of simulator bugs / failing hooks
+        self._latency = 0.0
+        self._hooks: list[Callable[[RecordedRequest], None]] = []
+        self._lock = threading.RLock()
+        self._rows: dict[str, list[dict[str, Any]]] = {name: [] for name in ENTITY_ID_KEYS}
+        self._version: dict[str, int] = dict.fromkeys(ENTITY_ID_KEYS, 0)
+        self._pos: dict[str, dict[str, int]] = {name: {} for name in ENTITY_ID_KEYS}  # id -> index
+        self._cache: collections.OrderedDict[tuple[str, str], tuple[int, list[dict[str, Any]]]]
+        self._cache = collections.OrderedDict()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        for name, rows in (entities or {}).items():
+            self._check_entity(name)
+            for row in rows:
+                self._put(name, row, merge=False)
+
+    # ----------------------------------------------------------------- construction
+
+    @classmethod
+    def from_folder(cls, folder: Path | str, **kw: Any) -> MagentoSimulator:
+        """Load ``<folder>/<entity>/page-*.json`` (saved ``{"items": [...]}`` pages).
+
+        Pages load in numeric order; a row seen twice (a capture from a store that repeats
+        the last page or has magento2#39031-style duplicates) keeps its first position and
+        its last content. Missing or empty folders give an empty entity.
+        """
+        folder = Path(folder)
+        entities: dict[str, list[dict[str, Any]]] = {}
+        for name, id_key in ENTITY_ID_KEYS.items():
+            rows: dict[str, dict[str, Any]] = {}
+            anonymous: list[dict[str, Any]] = []
+            for page in sorted((folder / name).glob("page-*.json"), key=_natural_key):
+                try:
+                    data = json.loads(page.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    raise ValueError(f"cannot load {page}: {exc}") from exc
+                items = data.get("items", []) if isinstance(data, dict) else data
+                for item in items or []:
+                    if isinstance(item, dict) and item.get(id_key) is not None:
+                        rows[str(item[id_key])] = item
+                    elif isinstance(item, dict):
+                        anonymous.append(item)
+            entities[name] = [*rows.values(), *anonymous]
+        return cls(entities, **kw)
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> MagentoSimulator:
+        """Bind (port 0 = any free port) and serve from a daemon thread."""
+        if self._server is not None:
+            return self
+        handler = type("_BoundHandler", (_Handler,), {"sim": self})
+        server = _Server((host, port), handler)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.01},
+            name=f"magento-sim-{server.server_address[1]}", daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port; safe to call twice."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> MagentoSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """Bound TCP port (only while started)."""
+        if self._server is None:
+            raise RuntimeError("simulator not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL the client appends ``/V1/orders`` to."""
+        host = self._server.server_address[0] if self._server else "127.0.0.1"
+        return f"http://{host}:{self.port}{self.base_path}"
+
+    # ----------------------------------------------------------------- test controls
+
+    def set_latency(self, seconds: float) -> None:
+        """Sleep this long before every response (benchmarks, timeout tests)."""
+        self._latency = max(0.0, float(seconds))
+
+    def on_request(self, hook: Callable[[RecordedRequest], None]) -> None:
+        """Call ``hook(request)`` before each request is served (after it is recorded)."""
+        self._hooks.append(hook)
+
+    def upsert(self, entity: str, item: dict[str, Any], *, touch: bool = True) -> dict[str, Any]:
+        """Change (merge into) or append a row while a client may be paging.
+
+        Like MySQL's ``updated_at ... ON UPDATE current_timestamp()``, a change sets
+        ``updated_at`` to the current UTC second unless ``item`` gives one or touch=False.
+        Returns the stored row.
+        """
+        self._check_entity(entity)
+        item = dict(item)
+        if touch and "updated_at" not in item:
+            item["updated_at"] = utc_now()
+        return copy.deepcopy(self._put(entity, item, merge=True))
+
+    def delete(self, entity: str, entity_id: Any) -> bool:
+        """Remove a row (rows after it shift one place up on later pages)."""
+        self._check_entity(entity)
+        with self._lock:
+            i = self._pos[entity].get(str(entity_id))
+            if i is None:
+                return False
+            del self._rows[entity][i]
+            self._reindex(entity)
+            self._version[entity] += 1
+            return True
+
+    def rows(self, entity: str) -> list[dict[str, Any]]:
+        """Deep copy of the stored rows, in insertion order."""
+        self._check_entity(entity)
+        with self._lock:
+            return copy.deepcopy(self._rows[entity])
+
+    def _check_entity(self, entity: str) -> None:
+        if entity not in ENTITY_ID_KEYS:
+            raise ValueError(f"unknown entity {entity!r}; expected one of {list(ENTITY_ID_KEYS)}")
+
+    def _put(self, entity: str, item: dict[str, Any], *, merge: bool) -> dict[str, Any]:
+        # Rows are replaced, never mutated in place, so a response being encoded from a
+        # snapshot list cannot see half an update.
+        key = ENTITY_ID_KEYS[entity]
+        new = copy.deepcopy(item)
+        with self._lock:
+            rows, pos = self._rows[entity], self._pos[entity]
+            self._version[entity] += 1
+            i = pos.get(str(new[key])) if new.get(key) is not None else None
+            if i is not None:
+                rows[i] = {**rows[i], **new} if merge else new
+                return rows[i]
+            if new.get(key) is not None:
+                pos[str(new[key])] = len(rows)
+            rows.append(new)
+            return new
+
+    def _reindex(self, entity: str) -> None:
+        key = ENTITY_ID_KEYS[entity]
+        self._pos[entity] = {str(r[key]): i for i, r in enumerate(self._rows[entity])
+                             if r.get(key) is not None}
+
+    # ----------------------------------------------------------------- auth extension point
+
+    def authorize(self, request: RecordedRequest) -> ApiError | None:
+        """Return None to let ``request`` through, or the error to send.
+
+        Extension point: OAuth 1.0a (HMAC-SHA256) and admin tokens will override/extend this.
+        ``request.acl_resource`` holds the matched route's ACL resource. The bearer parsing
+        mirrors Magento's TokenUserContext: exactly "<type> <token>", type case-insensitive.
+        """
+        if self.token is None:
+            return None
+        header = request.header("Authorization") or ""
+        pieces = header.split(" ")
+        if (len(pieces) == 2 and pieces[0].lower() == "bearer"
+                and hmac.compare_digest(pieces[1].encode(), self.token.encode())):
+            return None
+        return ApiError(401, MSG_UNAUTHORIZED,
+                        {"resources": request.acl_resource or self.ACL_RESOURCES["orders"]})
+
+    # ----------------------------------------------------------------- request handling
+
+    def handle(self, req: RecordedRequest) -> tuple[int, dict[str, str], bytes] | None:
+        """Answer one request: (status, headers, body), or None to drop the connection."""
+        with self._lock:
+            self.requests.append(req)
+        try:
+            for hook in list(self._hooks):
+                hook(req)
+        except Exception as exc:  # a failing hook must reach the test
+            self.errors.append(f"on_request hook failed: {exc!r}")
+            return self._error_response(ApiError(500, f"simulator hook failed: {exc!r}"))
+        fault = self.faults.take(req)
+        if fault is not None:
+            if fault.delay > 0:
+                time.sleep(fault.delay)
+            if fault.drop:
+                return None
+            if fault.status is not None:
+                return self._fault_response(fault)
+        if self._latency > 0:
+            time.sleep(self._latency)
+        try:
+            status, payload = self._dispatch(req)
+            fields = req.query.get("fields")
+            if fields:
+                payload = _project(payload, _parse_fields(fields))
+            return status, {"Content-Type": JSON_CONTENT_TYPE}, self.encode(payload)
+        except ApiError as err:
+            return self._error_response(err)
+        except Exception as exc:  # report like Magento, keep details for tests
+            self.errors.append(f"{req.method} {req.path}: {exc!r}")
+            return self._error_response(_internal_error())
+
+    def encode(self, payload: Any) -> bytes:
+        """Compact JSON the way PHP's json_encode writes it (ASCII, escaped slashes)."""
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+        if self.ESCAPE_SLASHES:
+            text = text.replace("/", "\\/")
+        return text.encode("ascii")
+
+    def _error_response(self, err: ApiError) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Content-Type": JSON_CONTENT_TYPE, **err.headers}
+        return err.status, headers, self.encode(err.body())
+
+    def _fault_response(self, fault: Fault) -> tuple[int, dict[str, str], bytes]:
+        status = int(fault.status or 500)
+        headers: dict[str, str] = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = fault.retry_after
+        body: bytes | str | dict[str, Any] | None = fault.body
+        ctype = fault.content_type
+        if body is None:
+            if fault.kind == "duplicate_id_500":
+                body = {"message": MSG_DUPLICATE_ID % fault.duplicate_id}
+            elif status == 429:
+                body = {"message": "Too Many Requests", "trace": None}
+            elif status in _GATEWAY_TITLES:
+                body = _gateway_page(status)
+                ctype = ctype or "text/html"
+            elif status == 500:
+                body = _internal_error().body()
+            else:
+                body = {"message": f"Simulated HTTP {status}"}
+        if isinstance(body, dict):
+            raw = self.encode(body)
+            ctype = ctype or JSON_CONTENT_TYPE
+        else:
+            raw = body.encode("utf-8") if isinstance(body, str) else body
+            ctype = ctype or "text/plain; charset=utf-8"
+        headers["Content-Type"] = ctype
+        return status, headers, raw
+
+    def _dispatch(self, req: RecordedRequest) -> tuple[int, Any]:
+        if not req.endpoint or req.method != "GET":
+            raise ApiError(404, MSG_NO_ROUTE)
+        parts = req.endpoint.strip("/").split("/")
+        route: tuple[str, Callable[[], Any]] | None = None
+        if len(parts) == 2 and parts[0] == "V1" and parts[1] in _LIST_ENTITIES:
+            name = parts[1]
+            route = (name, lambda: self._search(name, req))
+        elif parts == ["V1", "customers", "search"]:
+            route = ("customers", lambda: self._search("customers", req))
+        elif len(parts) == 3 and parts[0] == "V1" and parts[1] in ("orders", "invoices"):
+            name, raw_id = parts[1], parts[2]
+            route = (name, lambda: self._get_one(name, raw_id, "id"))
+        elif len(parts) == 3 and parts[:2] == ["V1", "creditmemo"]:
+            raw_id = parts[2]
+            route = ("creditmemos", lambda: self._get_one("creditmemos", raw_id, "id"))
+        elif len(parts) == 3 and parts[:2] == ["V1", "customers"]:
+            raw_id = parts[2]
+            route = ("customers", lambda: self._get_one("customers", raw_id, "customerId"))
+        elif parts == ["V1", "store", "storeViews"]:
+            route = ("store", lambda: copy.deepcopy(self.STORE_VIEWS))
+        elif parts == ["V1", "store", "websites"]:
+            route = ("store", lambda: copy.deepcopy(self.WEBSITES))
+        if route is None:
+            raise ApiError(404, MSG_NO_ROUTE)
+        acl_key, action = route
+        req.acl_resource = self.ACL_RESOURCES.get(acl_key)
+        denied = self.authorize(req)
+        if denied is not None:
+            raise denied
+        return 200, action()
+
+    def _get_one(self, entity: str, raw_id: str, param: str) -> dict[str, Any]:
+        entity_id = _to_int(raw_id)
+        with self._lock:
+            i = self._pos[entity].get(str(entity_id))
+            if i is not None:
+                return self._rows[entity][i]
+        if entity == "customers":
+            raise ApiError(404, MSG_NO_SUCH_FIELD, {"fieldName": param, "fieldValue": entity_id})
+        raise ApiError(404, MSG_NO_ENTITY)
+
+    def _search(self, entity: str, req: RecordedRequest) -> dict[str, Any]:
+        params = req.params
+        if "searchCriteria" not in params:
+            raise ApiError(400, MSG_REQUIRED, {"fieldName": "searchCriteria"})
+        raw = params["searchCriteria"]
+        sc = _snake_tree(raw) if isinstance(raw, dict) else {}  # "searchCriteria=" = no criteria
+
+        groups = _criteria_list(sc.get("filter_groups"))
+        norm_groups: list[list[dict[str, Any]]] = []
+        for group in groups:
+            filters = _criteria_list(group.get("filters"))
+            for flt in filters:
+                if flt.get("field") in (None, ""):
+                    raise _internal_error()  # Magento: SQL error on an empty column name
+            norm_groups.append(filters)
+
+        sort_orders: list[tuple[str, str | None]] = []
+        for order in _criteria_list(sc.get("sort_orders")):
+            direction = order.get("direction")
+            if direction is not None:
+                direction = str(direction).upper()
+                if direction not in ("ASC", "DESC"):
+                    raise ApiError(400, MSG_SORT_DIRECTION)
+            if order.get("field") not in (None, ""):
+                sort_orders.append((str(order["field"]), direction))
+
+        page_size = _to_int(sc.get("page_size"))
+        if page_size is None:
+            page_size = self.default_page_size_when_absent
+        cap = self.max_page_size
+        if cap is not None and page_size is not None and page_size > cap:
+            raise ApiError(400, MSG_MAX_PAGE_SIZE, {"max": self.max_page_size})
+        current_sent = _to_int(sc.get("current_page"))
+
+        matched = self._matching_rows(entity, norm_groups, sort_orders)
+        total = len(matched)
+        if page_size is None or page_size <= 0:  # no LIMIT at all: currentPage is ignored
+            items = matched
+        else:
+            page = max(current_sent or 1, 1)
+            last = max(1, math.ceil(total / page_size))
+            if page > last and self.past_end == "repeat_last":
+                page = last  # <= 2.3 Collection::getCurPage() clamps
+            items = matched[(page - 1) * page_size: page * page_size]
+
+        echo: dict[str, Any] = {"filter_groups": [
+            {"filters": [_echo_filter(f) for f in filters]} for filters in norm_groups
+        ]}
+        if sort_orders:
+            echo["sort_orders"] = [
+                {"field": f, **({"direction": d} if d else {})} for f, d in sort_orders
+            ]
+        if page_size is not None:
+            echo["page_size"] = page_size
+        if current_sent is not None:
+            echo["current_page"] = current_sent
+        return {"items": items, "search_criteria": echo, "total_count": total}
+
+    def _matching_rows(self, entity: str, groups: list[list[dict[str, Any]]],
+                       sort_orders: list[tuple[str, str | None]]) -> list[dict[str, Any]]:
+        """Filtered + sorted snapshot, cached per (criteria, data version) for big benchmarks."""
+        cache_key = (entity, json.dumps([groups, sort_orders], sort_keys=True, default=str))
+        with self._lock:
+            version = self._version[entity]
+            hit = self._cache.get(cache_key)
+            if hit is not None and hit[0] == version:
+                self._cache.move_to_end(cache_key)
+                return hit[1]
+            rows = list(self._rows[entity])
+        # AND between groups, OR within a group (magento-rest.md §3.1).
+        matched = [r for r in rows
+                   if all(any(_filter_matches(r, f) for f in group) for group in groups if group)]
+        if sort_orders:
+            def compare(a: dict[str, Any], b: dict[str, Any]) -> int:
+                for fld, direction in sort_orders:
+                    c = _sort_cmp(a.get(fld), b.get(fld))
+                    if c:
+                        # SortingProcessor: "== ASC ? ASC : DESC" - a missing direction is DESC.
+                        return c if direction == "ASC" else -c
+                return 0
+
+            matched.sort(key=functools.cmp_to_key(compare))
+        with self._lock:
+            if self._version[entity] == version:
+                self._cache[cache_key] = (version, matched)
+                while len(self._cache) > self._CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return matched
+
+
+def _criteria_list(node: Any) -> list[dict[str, Any]]:
+    """PHP-array-as-dict (or list) -> list of the dict entries, in URL order."""
+    if isinstance(node, dict):
+        return [v for v in node.values() if isinstance(v, dict)]
+    if isinstance(node, list):
+        return [v for v in node if isinstance(v, dict)]
+    return []
+
+
+def _echo_filter(flt: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"field": flt.get("field")}
+    if flt.get("value") is not None:
+        out["value"] = flt["value"]
+    out["condition_type"] = flt.get("condition_type") or "eq"  # Filter::getConditionType default
+    return out
+
+
+def _internal_error() -> ApiError:
+    """Production-mode Magento masks unexpected exceptions behind a report id."""
+    report = "webapi-" + secrets.token_hex(7)[:13]
+    return ApiError(500, f"Internal Error. Details are available in Magento log file. "
+                         f"Report ID: {report}")
+
+
+def _gateway_page(status: int) -> str:
+    title = f"{status} {_GATEWAY_TITLES[status]}"
+    return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+            "</body>\r\n</html>\r\n")
+
+
+def _natural_key(path: Path) -> tuple[int, str]:
+    m = re.search(r"(\d+)", path.stem)
+    return (int(m.group(1)) if m else -1, path.name)
+
+
+def utc_now() -> str:
+    """Current UTC second in Magento's ``YYYY-MM-DD HH:MM:SS`` format."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# --------------------------------------------------------------------------- HTTP layer
+
+
+class _Server(ThreadingHTTPServer):
+    """Threaded server that does not print tracebacks when a client hangs up."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Thin HTTP adapter; all behaviour lives in MagentoSimulator.handle."""
+
+    sim: MagentoSimulator  # set on the per-server subclass
+    protocol_version = "HTTP/1.1"  # keep-alive, like a real server behind nginx
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid 40 ms stalls
+    server_version = "nginx"
+    sys_version = ""
+    timeout = 30  # idle keep-alive connections give up eventually
+    quiet = True
+
+    def _serve(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        base = self.sim.base_path
+        endpoint = ""
+        if split.path.startswith(base + "/"):
+            endpoint = split.path[len(base):]
+        req = RecordedRequest(
+            method=self.command,
+            path=split.path,
+            query=dict(parse_qsl(split.query, keep_blank_values=True)),
+            headers=dict(self.headers.items()),
+            body=body,
+            endpoint=endpoint,
+            raw_query=split.query,
+        )
+        result = self.sim.handle(req)
+        if result is None:  # injected drop: no status line at all
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        status, headers, payload = result
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (e.g. its timeout hit a delay)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if not self.quiet:
+            super().log_message(format, *args)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve saved pages by hand: ``python tests/magento_sim.py --data samples/magento``."""
+    ap = argparse.ArgumentParser(description="Magento 2 REST simulator (127.0.0.1)")
+    ap.add_argument("--data", type=Path, help="folder with orders/, invoices/, ... page-*.json")
+    ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("--token", default="sim-token", help="bearer token to accept")
+    ap.add_argument("--no-auth", action="store_true", help="accept any request")
+    ap.add_argument("--past-end", choices=["empty", "repeat_last"], default="empty",
+                    help="page past the end: empty (2.4) or repeat_last (<= 2.3)")
+    ap.add_argument("--max-page-size", type=int, help="400 above this (2.4.4+ input limits)")
+    ap.add_argument("--default-page-size", type=int,
+                    help="page size when none is sent (2.4.3 used 20)")
+    ap.add_argument("--base-path", default="/rest/default")
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds added to each response")
+    ap.add_argument("--verbose", action="store_true", help="log each request")
+    args = ap.parse_args(argv)
+
+    kw: dict[str, Any] = {
+        "token": None if args.no_auth else args.token,
+        "past_end": args.past_end,
+        "max_page_size": args.max_page_size,
+        "default_page_size_when_absent": args.default_page_size,
+        "base_path": args.base_path,
+    }
+    sim = MagentoSimulator.from_folder(args.data, **kw) if args.data else MagentoSimulator(**kw)
+    _Handler.quiet = not args.verbose
+    sim.set_latency(args.latency)
+    sim.start(port=args.port)
+    counts = ", ".join(f"{name}={len(sim.rows(name))}" for name in ENTITY_ID_KEYS)
+    print(f"Magento simulator at {sim.url}  ({counts})", flush=True)
+    if sim.token is not None:
+        print(f"Authorization: Bearer {sim.token}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill PID` stops cleanly too
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
