@@ -139,6 +139,7 @@ class DocumentBuilder:
         counted = money_item_ids(order_items, self.mapping.bundle)
         netted = self.mapping.discount == "net"
         line_discounts = ZERO
+        line_compensation = ZERO
         for line in doc_items:
             item_id = line["item_id"] if kind == "order" else line["order_item_id"]
             order_item = order_item_by_id.get(item_id)
@@ -152,6 +153,7 @@ class DocumentBuilder:
             compensation = self.amount(line, "discount_tax_compensation_amount")
             tax = self.amount(line, "tax_amount")
             line_discounts += discount
+            line_compensation += compensation
             rate = rate_of(order_item)
             if rate is None and tax == ZERO:
                 rate = Decimal(0)
@@ -165,7 +167,7 @@ class DocumentBuilder:
                     add("discount", self.mapping.discount_nominal, code,
                         -(discount - compensation), ZERO)
 
-        self._carriage(doc, line_discounts, add)
+        self._carriage(doc, line_discounts, line_compensation, add)
         if kind == "creditmemo":
             refund = self.amount(doc, "adjustment_positive")
             fee = self.amount(doc, "adjustment_negative")
@@ -179,11 +181,14 @@ class DocumentBuilder:
         return result or [Split("goods", self.mapping.default_sales_nominal,
                                 self.tax_code(Decimal(0), "an empty document"))]
 
-    def _carriage(self, doc: Row, line_discounts: Decimal, add: Any) -> None:
+    def _carriage(self, doc: Row, line_discounts: Decimal, line_compensation: Decimal,
+                  add: Any) -> None:
         """Shipping as its own split on the carriage nominal, with its own tax code.
 
-        Invoices have no shipping-discount field: the header discount (negative) covers lines
-        and shipping, so the shipping share is what the lines do not explain.
+        Invoices and credit memos have no shipping-discount field: the header discount
+        (negative) covers lines and shipping, so the shipping share is what the lines do not
+        explain. Likewise their header discount tax compensation includes shipping's (Magento's
+        Invoice/Creditmemo Total/Tax collectors), while an order's covers the lines only.
         """
         shipping = self.amount(doc, "shipping_amount")
         shipping_tax = self.amount(doc, "shipping_tax_amount")
@@ -191,7 +196,9 @@ class DocumentBuilder:
         shipping_discount = header_discount - line_discounts
         if abs(shipping_discount) <= CENT / 2:
             shipping_discount = ZERO
-        compensation = self.amount(doc, "shipping_discount_tax_compensation_amount")
+        compensation = self.amount(doc, "discount_tax_compensation_amount") - line_compensation
+        if compensation == ZERO:
+            compensation = self.amount(doc, "shipping_discount_tax_compensation_amount")
         net = shipping - shipping_discount + compensation
         if net == ZERO and shipping_tax == ZERO:
             return

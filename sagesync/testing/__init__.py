@@ -1,0 +1,1 @@
+"""Test and benchmark helpers: builders of realistic Magento REST payloads (see `factory`)."""
