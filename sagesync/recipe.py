@@ -1,0 +1,462 @@
+"""Load and validate a recipe: a TOML file that says where data comes from and where it goes.
+
+`${VAR}` anywhere in a string value is replaced from the environment, after loading a `.env`
+file that sits beside the recipe (the environment wins). Secrets therefore never live in the
+recipe itself, and the recipe's text (which is what checkpoints record) never holds them.
+Every key is checked: an unknown or invalid key is a RecipeError naming the key, the file and
+what is allowed, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from sagesync.errors import RecipeError
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+SAGE_PRODUCTS = ("sage50_uk",)
+POST_FROM = ("invoices", "orders")
+DISCOUNT_MODES = ("net", "nominal")
+ACCOUNT_RULES = ("name", "id")
+CONFIGURABLE_RULES = ("parent",)
+BUNDLE_RULES = ("auto", "children", "parent")
+CURRENCIES = ("base", "order")
+DELIVERY_KINDS = ("folder",)
+ENTITIES = ("orders", "invoices", "creditmemos", "customers")
+
+
+@dataclass(frozen=True)
+class MagentoSettings:
+    """Where Magento data comes from: a folder of saved REST pages, or a live store."""
+
+    source: Path | None = None
+    base_url: str | None = None
+    token: str | None = field(default=None, repr=False)
+    store_ids: tuple[int, ...] = ()
+    page_size: int = 100
+    timeout_seconds: float = 30.0
+    order_states: tuple[str, ...] = ("processing", "complete", "closed")
+
+
+@dataclass(frozen=True)
+class SageSettings:
+    """Which Sage product the files are for, and the file rules that vary per site."""
+
+    product: str = "sage50_uk"
+    post_from: str = "invoices"
+    timezone: str = "Europe/London"
+    currency: str = "base"
+    encoding: str = "cp1252"
+    header_row: bool = True
+    max_lines_per_file: int = 0  # 0: no limit
+    templates: Path | None = None  # a folder overriding the shipped templates
+
+
+@dataclass(frozen=True)
+class MappingSettings:
+    """How Magento documents become Sage postings: nominals, tax codes, accounts."""
+
+    default_sales_nominal: str = "4000"
+    carriage_nominal: str = "4905"
+    discount: str = "net"
+    discount_nominal: str = "4009"
+    adjustment_nominal: str = "4000"
+    adjustment_tax_code: str = "T9"
+    nominals_csv: Path | None = None
+    tax_codes: dict[Decimal, str] = field(default_factory=lambda: {Decimal("20"): "T1",
+                                                                  Decimal("5"): "T5",
+                                                                  Decimal("0"): "T0"})
+    guest_account: str = "WEBSALES"
+    customers_csv: Path | None = None
+    account_ref: str = "name"
+    configurable: str = "parent"
+    bundle: str = "auto"
+    department: int | None = None
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """Where finished Sage files are put."""
+
+    kind: str = "folder"
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    """When a failing record needs a person, and when an unconfirmed one is flagged."""
+
+    max_attempts: int = 3
+    unconfirmed_after_runs: int = 3
+
+
+@dataclass(frozen=True)
+class StatusSettings:
+    """Thresholds `sagesync status --check` enforces, for monitoring."""
+
+    max_pending_hours: float = 24.0
+    max_held: int = 0
+    max_needs_attention: int = 0
+    max_unconfirmed: int = 0
+    max_hours_since_success: float = 24.0
+
+
+@dataclass(frozen=True)
+class AckSettings:
+    """How to read Sage's confirmation export (column names are the site's report layout)."""
+
+    reference_column: str = "Reference"
+    type_column: str | None = "Type"
+    sage_number_column: str = "Transaction Number"
+    invoice_number_column: str | None = None
+    status_column: str | None = None
+    error_column: str | None = None
+    ok_values: tuple[str, ...] = ("OK", "Posted", "Imported", "Success")
+    delimiter: str = ","
+    encoding: str = "utf-8-sig"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A validated recipe. `path` and `sha256` identify the file it came from."""
+
+    name: str
+    state_dir: Path
+    magento: MagentoSettings
+    sage: SageSettings
+    mapping: MappingSettings
+    delivery: DeliverySettings
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    status: StatusSettings = field(default_factory=StatusSettings)
+    ack: AckSettings = field(default_factory=AckSettings)
+    path: Path | None = None
+    sha256: str = ""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.sage.timezone)
+
+
+def load_recipe(path: Path | str) -> Recipe:
+    """Read, substitute and validate a recipe file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RecipeError(f"Recipe file not found: {path}") from None
+    except OSError as exc:
+        raise RecipeError(f"Cannot read recipe {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RecipeError(f"{path}: a recipe must be UTF-8 text.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(f"{path}: not valid TOML: {exc}") from None
+    env = {**{k: v for k, v in dotenv_values(path.parent / ".env").items() if v is not None},
+           **os.environ}
+    data = _substitute(data, env, path, "")
+    recipe = _RecipeReader(path, data).read()
+    return _with_identity(recipe, path, raw)
+
+
+def _with_identity(recipe: Recipe, path: Path, raw: bytes) -> Recipe:
+    from dataclasses import replace
+
+    return replace(recipe, path=path.resolve(), sha256=hashlib.sha256(raw).hexdigest())
+
+
+def _substitute(value: Any, env: dict[str, str], path: Path, key: str) -> Any:
+    """Replace ${VAR} in every string; a variable that is not set is an error naming it."""
+    if isinstance(value, str):
+        def repl(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise RecipeError(
+                    f"{path}: key '{key}' uses ${{{name}}}, but {name} is not set in the "
+                    f"environment or in {path.parent / '.env'}.")
+            return env[name]
+        return _VAR.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, env, path, f"{key}.{k}" if key else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, env, path, key) for v in value]
+    return value
+
+
+class _RecipeReader:
+    """Walks the TOML tree once, converting and checking each key."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.base = path.parent
+        self.data = data
+
+    def fail(self, key: str, expected: str, got: Any = None) -> RecipeError:
+        shown = "" if got is None else f" (got {got!r})"
+        return RecipeError(f"{self.path}: key '{key}': expected {expected}{shown}.")
+
+    def section(self, name: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        value = self.data.get(name, {})
+        if not isinstance(value, dict):
+            raise self.fail(name, "a [table]", value)
+        self.check_keys(name, value, allowed)
+        return value
+
+    def check_keys(self, where: str, table: dict[str, Any], allowed: tuple[str, ...]) -> None:
+        for key in table:
+            if key not in allowed:
+                place = f"{where}.{key}" if where else key
+                raise RecipeError(
+                    f"{self.path}: unknown key '{place}'. Allowed here: {', '.join(allowed)}.")
+
+    def string(self, table: dict[str, Any], where: str, key: str, default: str | None,
+               choices: tuple[str, ...] | None = None) -> str | None:
+        if key not in table:
+            return default
+        value = table[key]
+        if not isinstance(value, str) or not value:
+            raise self.fail(f"{where}.{key}", "a non-empty string", value)
+        if choices and value not in choices:
+            raise self.fail(f"{where}.{key}", "one of " + ", ".join(repr(c) for c in choices),
+                            value)
+        return value
+
+    def integer(self, table: dict[str, Any], where: str, key: str, default: int | None,
+                low: int, high: int) -> int | None:
+        if key not in table:
+            return default
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(f"{where}.{key}", f"a whole number from {low} to {high}", value)
+        return value
+
+    def boolean(self, table: dict[str, Any], where: str, key: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{where}.{key}", "true or false", value)
+        return value
+
+    def file_path(self, table: dict[str, Any], where: str, key: str, *,
+                  must_exist: bool) -> Path | None:
+        value = self.string(table, where, key, None)
+        if value is None:
+            return None
+        resolved = (self.base / Path(value)).resolve() if not Path(value).is_absolute() \
+            else Path(value)
+        if must_exist and not resolved.exists():
+            raise RecipeError(f"{self.path}: key '{where}.{key}': {resolved} does not exist.")
+        return resolved
+
+    def read(self) -> Recipe:
+        self.check_keys("", self.data, ("name", "state_dir", "magento", "sage", "mapping",
+                                        "delivery", "ledger", "status", "ack"))
+        name = self.string(self.data, "", "name", None)
+        if name is None:
+            raise RecipeError(f"{self.path}: missing key 'name' (a short name for this recipe).")
+        state = self.string(self.data, "", "state_dir", None)
+        if state is None:
+            raise RecipeError(f"{self.path}: missing key 'state_dir' (the folder where sagesync "
+                              "keeps its ledger, checkpoints and logs).")
+        return Recipe(name=name, state_dir=(self.base / state).resolve(),
+                      magento=self.magento(), sage=self.sage(), mapping=self.mapping(),
+                      delivery=self.delivery(), ledger=self.ledger(), status=self.status(),
+                      ack=self.ack())
+
+    def magento(self) -> MagentoSettings:
+        t = self.section("magento", ("source", "base_url", "token", "store_ids", "page_size",
+                                     "timeout_seconds", "order_states"))
+        source = self.file_path(t, "magento", "source", must_exist=False)
+        base_url = self.string(t, "magento", "base_url", None)
+        if (source is None) == (base_url is None):
+            raise RecipeError(f"{self.path}: [magento] needs exactly one of 'source' (a folder of "
+                              "saved REST pages) or 'base_url' (a live store, with 'token').")
+        if base_url and not re.match(r"^https?://", base_url):
+            raise self.fail("magento.base_url", "an http:// or https:// URL", base_url)
+        token = self.string(t, "magento", "token", None)
+        if base_url and not token:
+            raise RecipeError(f"{self.path}: [magento] base_url needs 'token' "
+                              "(write token = \"${MAGENTO_TOKEN}\" and set it in .env).")
+        store_ids = t.get("store_ids", [])
+        if not isinstance(store_ids, list) or not all(
+                isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in store_ids):
+            raise self.fail("magento.store_ids", "a list of store view ids", store_ids)
+        states = t.get("order_states", list(MagentoSettings.order_states))
+        if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
+            raise self.fail("magento.order_states", "a list of order states", states)
+        timeout = t.get("timeout_seconds", 30.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise self.fail("magento.timeout_seconds", "a positive number of seconds", timeout)
+        return MagentoSettings(
+            source=source, base_url=base_url.rstrip("/") if base_url else None, token=token,
+            store_ids=tuple(store_ids),
+            page_size=self.integer(t, "magento", "page_size", 100, 1, 300) or 100,
+            timeout_seconds=float(timeout), order_states=tuple(states))
+
+    def sage(self) -> SageSettings:
+        t = self.section("sage", ("product", "post_from", "timezone", "currency", "encoding",
+                                  "header_row", "max_lines_per_file", "templates"))
+        if "product" not in t:
+            raise RecipeError(f"{self.path}: missing key 'sage.product' "
+                              f"(one of {', '.join(SAGE_PRODUCTS)}).")
+        timezone = self.string(t, "sage", "timezone", "Europe/London") or "Europe/London"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail("sage.timezone", "an IANA time zone such as 'Europe/London'",
+                            timezone) from None
+        encoding = self.string(t, "sage", "encoding", "cp1252") or "cp1252"
+        try:
+            "".encode(encoding)
+        except LookupError:
+            raise self.fail("sage.encoding", "a text encoding such as 'cp1252' or 'utf-8'",
+                            encoding) from None
+        return SageSettings(
+            product=self.string(t, "sage", "product", None, SAGE_PRODUCTS) or "sage50_uk",
+            post_from=self.string(t, "sage", "post_from", "invoices", POST_FROM) or "invoices",
+            timezone=timezone,
+            currency=self.string(t, "sage", "currency", "base", CURRENCIES) or "base",
+            encoding=encoding,
+            header_row=self.boolean(t, "sage", "header_row", True),
+            max_lines_per_file=self.integer(t, "sage", "max_lines_per_file", 0, 0, 10_000_000)
+            or 0,
+            templates=self.file_path(t, "sage", "templates", must_exist=True))
+
+    def mapping(self) -> MappingSettings:
+        allowed = ("default_sales_nominal", "carriage_nominal", "discount", "discount_nominal",
+                   "adjustment_nominal", "adjustment_tax_code", "nominals_csv", "tax_codes",
+                   "guest_account", "customers_csv", "account_ref", "configurable", "bundle",
+                   "department")
+        t = self.section("mapping", allowed)
+        d = MappingSettings()
+        codes = dict(d.tax_codes)
+        if "tax_codes" in t:
+            table = t["tax_codes"]
+            if not isinstance(table, dict) or not table:
+                raise self.fail("mapping.tax_codes",
+                                'a table of rate = "code", e.g. { "20" = "T1", "5" = "T5" }',
+                                table)
+            codes = {}
+            for rate, code in table.items():
+                try:
+                    key = Decimal(rate).normalize()
+                except InvalidOperation:
+                    raise self.fail(f"mapping.tax_codes.{rate}", "a tax rate in percent",
+                                    rate) from None
+                if not isinstance(code, str) or not re.fullmatch(r"T\d{1,2}", code):
+                    raise self.fail(f"mapping.tax_codes.{rate}", "a Sage tax code T0..T99", code)
+                codes[key] = code
+        return MappingSettings(
+            default_sales_nominal=self._nominal(t, "default_sales_nominal",
+                                                d.default_sales_nominal),
+            carriage_nominal=self._nominal(t, "carriage_nominal", d.carriage_nominal),
+            discount=self.string(t, "mapping", "discount", d.discount, DISCOUNT_MODES)
+            or d.discount,
+            discount_nominal=self._nominal(t, "discount_nominal", d.discount_nominal),
+            adjustment_nominal=self._nominal(t, "adjustment_nominal", d.adjustment_nominal),
+            adjustment_tax_code=self._tax_code(t, "adjustment_tax_code", d.adjustment_tax_code),
+            nominals_csv=self.file_path(t, "mapping", "nominals_csv", must_exist=True),
+            tax_codes={k.normalize(): v for k, v in codes.items()},
+            guest_account=self._account(t, "guest_account", d.guest_account),
+            customers_csv=self.file_path(t, "mapping", "customers_csv", must_exist=True),
+            account_ref=self.string(t, "mapping", "account_ref", d.account_ref, ACCOUNT_RULES)
+            or d.account_ref,
+            configurable=self.string(t, "mapping", "configurable", d.configurable,
+                                     CONFIGURABLE_RULES) or d.configurable,
+            bundle=self.string(t, "mapping", "bundle", d.bundle, BUNDLE_RULES) or d.bundle,
+            department=self.integer(t, "mapping", "department", None, 0, 999))
+
+    def _nominal(self, t: dict[str, Any], key: str, default: str) -> str:
+        value = self.string(t, "mapping", key, default) or default
+        if not re.fullmatch(r"[A-Za-z0-9]{1,8}", value):
+            raise self.fail(f"mapping.{key}", "a Sage nominal code of 1 to 8 letters or digits",
+                            value)
+        return value
+
+    def _tax_code(self, t: dict[str, Any], key: str, default: str) -> str:
+        value = self.string(t, "mapping", key, default) or default
+        if not re.fullmatch(r"T\d{1,2}", value):
+            raise self.fail(f"mapping.{key}", "a Sage tax code T0..T99", value)
+        return value
+
+    def _account(self, t: dict[str, Any], key: str, default: str) -> str:
+        value = self.string(t, "mapping", key, default) or default
+        if not re.fullmatch(r"[A-Z0-9]{1,8}", value):
+            raise self.fail(f"mapping.{key}",
+                            "a Sage account reference: 1 to 8 capital letters or digits", value)
+        return value
+
+    def delivery(self) -> DeliverySettings:
+        t = self.section("delivery", ("kind", "path"))
+        kind = self.string(t, "delivery", "kind", "folder", DELIVERY_KINDS) or "folder"
+        path = self.file_path(t, "delivery", "path", must_exist=False)
+        return DeliverySettings(kind=kind, path=path)
+
+    def ledger(self) -> LedgerSettings:
+        t = self.section("ledger", ("max_attempts", "unconfirmed_after_runs"))
+        d = LedgerSettings()
+        return LedgerSettings(
+            max_attempts=self.integer(t, "ledger", "max_attempts", d.max_attempts, 1, 100)
+            or d.max_attempts,
+            unconfirmed_after_runs=self.integer(t, "ledger", "unconfirmed_after_runs",
+                                                d.unconfirmed_after_runs, 1, 1000)
+            or d.unconfirmed_after_runs)
+
+    def number(self, table: dict[str, Any], where: str, key: str, default: float) -> float:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise self.fail(f"{where}.{key}", "a number of zero or more", value)
+        return float(value)
+
+    def status(self) -> StatusSettings:
+        t = self.section("status", ("max_pending_hours", "max_held", "max_needs_attention",
+                                    "max_unconfirmed", "max_hours_since_success"))
+        d = StatusSettings()
+        count = self.integer
+        return StatusSettings(
+            max_pending_hours=self.number(t, "status", "max_pending_hours", d.max_pending_hours),
+            max_held=count(t, "status", "max_held", d.max_held, 0, 10**9) or 0,
+            max_needs_attention=count(t, "status", "max_needs_attention",
+                                      d.max_needs_attention, 0, 10**9) or 0,
+            max_unconfirmed=count(t, "status", "max_unconfirmed", d.max_unconfirmed, 0, 10**9)
+            or 0,
+            max_hours_since_success=self.number(t, "status", "max_hours_since_success",
+                                                d.max_hours_since_success))
+
+    def ack(self) -> AckSettings:
+        keys = ("reference_column", "type_column", "sage_number_column",
+                "invoice_number_column", "status_column", "error_column", "ok_values",
+                "delimiter", "encoding")
+        t = self.section("ack", keys)
+        d = AckSettings()
+        ok_values = t.get("ok_values", list(d.ok_values))
+        if not isinstance(ok_values, list) or not all(isinstance(v, str) for v in ok_values):
+            raise self.fail("ack.ok_values", "a list of texts", ok_values)
+        delimiter = self.string(t, "ack", "delimiter", d.delimiter) or d.delimiter
+        if len(delimiter) != 1:
+            raise self.fail("ack.delimiter", "one character", delimiter)
+        encoding = self.string(t, "ack", "encoding", d.encoding) or d.encoding
+        try:
+            "".encode(encoding)
+        except LookupError:
+            raise self.fail("ack.encoding", "a text encoding", encoding) from None
+        return AckSettings(
+            reference_column=self.string(t, "ack", "reference_column", d.reference_column)
+            or d.reference_column,
+            type_column=self.string(t, "ack", "type_column", d.type_column),
+            sage_number_column=self.string(t, "ack", "sage_number_column",
+                                           d.sage_number_column) or d.sage_number_column,
+            invoice_number_column=self.string(t, "ack", "invoice_number_column", None),
+            status_column=self.string(t, "ack", "status_column", None),
+            error_column=self.string(t, "ack", "error_column", None),
+            ok_values=tuple(ok_values), delimiter=delimiter, encoding=encoding)
