@@ -5,6 +5,14 @@ from __future__ import annotations
 import click
 
 from .common import Context, global_options
+from .ops import (
+    ack_command,
+    hold_command,
+    release_command,
+    retry_command,
+    status_command,
+    trace_command,
+)
 from .pipeline import export_orders_command, import_sage_command, run_command, transform_command
 
 
@@ -23,7 +31,9 @@ def cli(ctx: click.Context) -> None:
     ctx.ensure_object(Context)
 
 
-for command in (export_orders_command, transform_command, import_sage_command, run_command):
+for command in (export_orders_command, transform_command, import_sage_command, run_command,
+                status_command, trace_command, retry_command, hold_command, release_command,
+                ack_command):
     cli.add_command(command)
 
 

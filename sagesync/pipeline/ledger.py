@@ -506,8 +506,12 @@ class Ledger:
         return _row(rows[0]) if len(rows) == 1 else None
 
     def rows(self, states: Sequence[str] | None = None, order_increment: str | None = None,
-             limit: int | None = None) -> list[RecordRow]:
-        clauses, params = [], []
+             limit: int | None = None, increment_id: str | None = None) -> list[RecordRow]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if increment_id is not None:
+            clauses.append("increment_id = ?")
+            params.append(increment_id)
         if states:
             clauses.append(f"state IN ({','.join('?' * len(states))})")
             params.extend(states)

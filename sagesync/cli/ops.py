@@ -1,0 +1,217 @@
+"""Commands to see and fix: status, trace, retry, hold, release, ack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from sagesync.errors import ExitCode
+from sagesync.ops.ack import apply_ack
+from sagesync.ops.fixup import FixupResult, hold, release, retry, trace
+from sagesync.ops.status import flow_status
+from sagesync.pipeline.checkpoint import new_run_id
+from sagesync.pipeline.ledger import Ledger
+from sagesync.pipeline.lock import run_lock
+from sagesync.recipe import Recipe
+
+from .common import Context, global_options, handle_errors, say
+from .pipeline import step_session
+
+
+def _read_ledger(recipe: Recipe) -> Ledger:
+    """Reading needs no lock: SQLite in WAL mode gives a consistent snapshot."""
+    return Ledger(recipe.state_dir / "ledger.sqlite")
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
+@click.option("--check", is_flag=True,
+              help="Exit 1 when a threshold of the recipe's [status] section is breached.")
+@global_options
+@click.pass_obj
+@handle_errors
+def status_command(obj: Context, as_json: bool, check: bool) -> None:
+    """Show each flow's last successful run, records per state, and what needs a person.
+
+    \b
+    Example:
+      sagesync -r recipes/demo.toml status
+      sagesync -r recipes/demo.toml status --check --json   # for monitoring
+    """
+    recipe = obj.recipe()
+    with _read_ledger(recipe) as ledger:
+        status = flow_status(recipe, ledger)
+    if as_json:
+        click.echo(json.dumps(status.as_dict(), indent=2, default=str))
+    else:
+        _print_status(recipe, status)
+    if check and status.breaches:
+        for breach in status.breaches:
+            say(f"check failed: {breach}")
+        click.get_current_context().exit(int(ExitCode.HELD))
+
+
+def _print_status(recipe: Recipe, status: object) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=False)
+    s = status  # FlowStatus
+    last = s.last_success  # type: ignore[attr-defined]
+    console.print(f"[bold]{recipe.name}[/bold]: Magento orders -> {recipe.sage.product}")
+    console.print("  last successful run: "
+                  + (f"{last['finished_at']} ({last['command']}, run {last['run_id']})"
+                     if last else "none yet"))
+    table = Table("state", "records")
+    for state, count in s.counts.items():  # type: ignore[attr-defined]
+        table.add_row(state, str(count))
+    console.print(table)
+    age = s.oldest_pending_hours  # type: ignore[attr-defined]
+    console.print(f"  oldest pending record: {'none' if age is None else f'{age:g} h old'}")
+    for title, rows in (("needs attention", s.needs_attention),  # type: ignore[attr-defined]
+                        ("held", s.held),  # type: ignore[attr-defined]
+                        ("sent, not confirmed", s.unconfirmed)):  # type: ignore[attr-defined]
+        if rows:
+            console.print(f"  {title}:")
+            for row in rows:
+                console.print(f"    {row['key']} ({row['increment_id']}, order {row['order']}): "
+                              f"{row['reason'] or row['file'] or ''}", markup=False)
+
+
+@click.command("trace")
+@click.argument("order")
+@global_options
+@click.pass_obj
+@handle_errors
+def trace_command(obj: Context, order: str) -> None:
+    """Follow a Magento order to its Sage documents: invoices, credit memos, files, numbers.
+
+    \b
+    Example:
+      sagesync -r recipes/demo.toml trace 000000002
+    """
+    recipe = obj.recipe()
+    with _read_ledger(recipe) as ledger:
+        entries = trace(ledger, order)
+    for entry in entries:
+        row = entry.row
+        click.echo(f"{row.key}  Magento {row.increment_id} (order {row.order_increment_id})")
+        click.echo(f"  state: {row.state}" + (f" after {row.attempts} attempts"
+                                               if row.attempts else ""))
+        if row.last_error:
+            click.echo(f"  reason: {row.last_error}")
+        if row.file:
+            click.echo(f"  batch {row.batch_id}: {row.file}")
+        if row.sage_ref or row.sage_invoice_ref:
+            click.echo(f"  Sage: {row.sage_ref or '?'}"
+                       + (f", invoice {row.sage_invoice_ref}" if row.sage_invoice_ref else ""))
+        for at, event, detail in entry.events:
+            click.echo(f"    {at}  {event}" + (f": {detail}" if detail else ""))
+
+
+def _report_fixup(verb: str, result: FixupResult) -> None:
+    for item in result.changed:
+        say(f"{verb}: {item}")
+    for item in result.unchanged:
+        say(f"not changed (its state does not allow it): {item}")
+    if not result.changed and not result.unchanged:
+        say("nothing matched.")
+
+
+def _fixup(obj: Context, command: str, apply: object) -> FixupResult:
+    recipe = obj.recipe()
+    with run_lock(recipe.state_dir, command), Ledger(recipe.state_dir / "ledger.sqlite",
+                                                     new_run_id()) as ledger:
+        return apply(ledger)  # type: ignore[operator, no-any-return]
+
+
+@click.command("retry")
+@click.argument("keys", nargs=-1)
+@click.option("--all-held", is_flag=True, help="Every held record.")
+@click.option("--all-rejected", is_flag=True, help="Every rejected or needs-attention record.")
+@global_options
+@click.pass_obj
+@handle_errors
+def retry_command(obj: Context, keys: tuple[str, ...], all_held: bool,
+                  all_rejected: bool) -> None:
+    """Queue records again; the next run re-validates and sends them.
+
+    KEY is a record key as status prints it (invoice:12@1) or a Magento increment id.
+
+    \b
+    Example:
+      sagesync -r recipes/demo.toml retry invoice:12@1
+      sagesync -r recipes/demo.toml retry --all-held
+    """
+    result = _fixup(obj, "retry", lambda ledger: retry(ledger, list(keys), all_held=all_held,
+                                                      all_rejected=all_rejected))
+    _report_fixup("queued again", result)
+
+
+@click.command("hold")
+@click.argument("keys", nargs=-1, required=True)
+@global_options
+@click.pass_obj
+@handle_errors
+def hold_command(obj: Context, keys: tuple[str, ...]) -> None:
+    """Keep records out of Sage until `release` (for example while a refund is disputed).
+
+    \b
+    Example:
+      sagesync -r recipes/demo.toml hold invoice:12@1
+    """
+    _report_fixup("held", _fixup(obj, "hold", lambda ledger: hold(ledger, list(keys))))
+
+
+@click.command("release")
+@click.argument("keys", nargs=-1, required=True)
+@global_options
+@click.pass_obj
+@handle_errors
+def release_command(obj: Context, keys: tuple[str, ...]) -> None:
+    """Release records a person held; the next run sends them.
+
+    \b
+    Example:
+      sagesync -r recipes/demo.toml release invoice:12@1
+    """
+    _report_fixup("released", _fixup(obj, "release",
+                                     lambda ledger: release(ledger, list(keys))))
+
+
+@click.command("ack")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@global_options
+@click.pass_obj
+@handle_errors
+def ack_command(obj: Context, file: Path) -> None:
+    """Read Sage's export of imported documents: confirm them, or reject them for a retry.
+
+    The recipe's [ack] section names the file's columns. A rejected record is sent again by
+    the next run; after [ledger] max_attempts it needs a person.
+
+    \b
+    Example:
+      sagesync -r recipes/demo.toml ack sage-exports/audit-trail.csv
+    """
+    recipe = obj.recipe()
+    with step_session(recipe, "ack", new_run_id()) as ledger:
+        result = apply_ack(recipe, ledger, file)
+        for item in result.confirmed:
+            say(f"confirmed: {item}")
+        for item in result.rejected:
+            say(f"rejected by Sage, queued for the next run: {item}")
+        for item in result.needs_attention:
+            say(f"NEEDS ATTENTION (failed {recipe.ledger.max_attempts} times): {item}")
+        for item in result.unmatched:
+            say(f"no sent record matches {item}")
+        for item in result.ambiguous:
+            say(f"ambiguous, not applied: {item}")
+        code = ExitCode.HELD if (result.needs_attention or result.unmatched
+                                 or result.ambiguous) else ExitCode.OK
+        ledger.outcome = (int(code), {"confirmed": len(result.confirmed)})  # type: ignore[attr-defined]
+    say(f"{len(result.confirmed)} confirmed, {len(result.rejected)} rejected, "
+        f"{len(result.needs_attention)} need attention, {len(result.unmatched)} unmatched")
+    click.get_current_context().exit(int(code))

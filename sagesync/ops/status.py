@@ -1,0 +1,80 @@
+"""`sagesync status`: what a person (or a monitor) needs to know about one state folder."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sagesync.pipeline.ledger import Ledger
+from sagesync.recipe import Recipe
+
+FLOW = "orders"
+STATES = ("exported", "queued", "held", "sent", "confirmed", "rejected", "needs_attention",
+          "amended")
+
+
+def _age_hours(stamp: str | None, now: datetime) -> float | None:
+    if not stamp:
+        return None
+    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return round((now - moment).total_seconds() / 3600, 2)
+
+
+@dataclass
+class FlowStatus:
+    flow: str
+    last_success: dict[str, Any] | None
+    last_run: dict[str, Any] | None
+    counts: dict[str, int]
+    oldest_pending_hours: float | None
+    needs_attention: list[dict[str, Any]] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)
+    unconfirmed: list[dict[str, Any]] = field(default_factory=list)
+    breaches: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _brief(row: Any) -> dict[str, Any]:
+    return {"key": str(row.key), "increment_id": row.increment_id,
+            "order": row.order_increment_id, "state": row.state, "attempts": row.attempts,
+            "reason": row.last_error, "file": row.file, "since": row.updated_at}
+
+
+def flow_status(recipe: Recipe, ledger: Ledger, now: datetime | None = None) -> FlowStatus:
+    now = now or datetime.now(UTC)
+    counts = ledger.counts_by_state()
+    status = FlowStatus(
+        flow=FLOW,
+        last_success=ledger.last_run(FLOW, successful=True),
+        last_run=ledger.last_run(FLOW, successful=False),
+        counts={s: counts.get(s, 0) for s in STATES},
+        oldest_pending_hours=_age_hours(ledger.oldest_pending(), now),
+        needs_attention=[_brief(r) for r in ledger.rows(["needs_attention"], limit=50)],
+        held=[_brief(r) for r in ledger.rows(["held"], limit=50)],
+        unconfirmed=[_brief(r) for r in
+                     ledger.unconfirmed_for(recipe.ledger.unconfirmed_after_runs)][:50])
+    limits = recipe.status
+    if counts.get("needs_attention", 0) > limits.max_needs_attention:
+        status.breaches.append(f"{counts['needs_attention']} records need attention "
+                               f"(limit {limits.max_needs_attention})")
+    if counts.get("held", 0) > limits.max_held:
+        status.breaches.append(f"{counts['held']} records held (limit {limits.max_held})")
+    if len(status.unconfirmed) > limits.max_unconfirmed:
+        status.breaches.append(f"{len(status.unconfirmed)} records sent but not confirmed after "
+                               f"{recipe.ledger.unconfirmed_after_runs} runs "
+                               f"(limit {limits.max_unconfirmed})")
+    age = status.oldest_pending_hours
+    if age is not None and age > limits.max_pending_hours:
+        status.breaches.append(f"the oldest pending record is {age:g} h old "
+                               f"(limit {limits.max_pending_hours:g} h)")
+    last = status.last_success
+    since = _age_hours(last["finished_at"], now) if last else None
+    if since is None:
+        status.breaches.append("no successful run yet")
+    elif since > limits.max_hours_since_success:
+        status.breaches.append(f"last successful run {since:g} h ago "
+                               f"(limit {limits.max_hours_since_success:g} h)")
+    return status
