@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sagesync.errors import UsageError
+from sagesync.pipeline.faults import crash_point
 from sagesync.recipe import Recipe
 
 SCHEMA_VERSION = 1
@@ -47,6 +48,7 @@ def write_atomically(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+        crash_point("before-rename")
     os.replace(tmp, path)
 
 

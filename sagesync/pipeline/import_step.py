@@ -152,11 +152,14 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
             target.mkdir(parents=True, exist_ok=True)
         else:
             ledger.set_plan(batch_id, plan)
+            crash_point("after-plan")
         for name, data, _ in plan_files:
             result.files.append(deliver_file(target, name, data))
             crash_point("after-file")
         if not dry_run:
+            crash_point("before-finish")
             ledger.finish_batch(batch_id, {str(p) for p in result.files})
+            crash_point("after-finish")
         result.delivered = len(chosen)
     result.totals = _totals(chosen, splits)
     result.manifest = writer.finish(

@@ -93,8 +93,8 @@ class DocumentBuilder:
             raise HoldDocument(f"{where} has tax but no tax rate")
         code = self.mapping.tax_codes.get(rate.normalize())
         if code is None:
-            known = ", ".join(f"{r}%" for r in sorted(self.mapping.tax_codes))
-            raise HoldDocument(f"{where}: no Sage tax code for a {rate.normalize()}% rate "
+            known = ", ".join(f"{r.normalize():f}%" for r in sorted(self.mapping.tax_codes))
+            raise HoldDocument(f"{where}: no Sage tax code for a {rate.normalize():f}% rate "
                                f"(add it to [mapping] tax_codes; known: {known})")
         return code
 
