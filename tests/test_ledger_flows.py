@@ -28,7 +28,8 @@ def run(run_cli, recipe: Path, state: Path, out: Path, *extra: str):  # type: ig
 def audit_rows(out: Path) -> list[list[str]]:
     rows = []
     for path in sorted(out.glob("*audit_trail*.csv")):
-        rows += [line.split(",") for line in path.read_bytes().decode("cp1252").split("\r\n")[1:] if line]
+        text = path.read_bytes().decode("cp1252")
+        rows += [line.split(",") for line in text.split("\r\n")[1:] if line]
     return rows
 
 
