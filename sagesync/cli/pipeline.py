@@ -10,11 +10,12 @@ from pathlib import Path
 import click
 
 from sagesync.errors import ExitCode, UsageError
-from sagesync.pipeline.checkpoint import Checkpoint, new_run_id, open_checkpoint
+from sagesync.pipeline.checkpoint import Checkpoint, new_run_id
 from sagesync.pipeline.export_step import ExportResult, export_orders, parse_utc
 from sagesync.pipeline.import_step import ImportResult, import_sage
 from sagesync.pipeline.ledger import Ledger
 from sagesync.pipeline.lock import run_lock
+from sagesync.pipeline.run import run_recipe
 from sagesync.pipeline.transform_step import TransformResult, transform
 from sagesync.recipe import Recipe
 
@@ -214,16 +215,12 @@ def run_command(obj: Context, recipe_file: Path, source: str | None, since: date
     recipe = obj.recipe()
     run_id = new_run_id()
     with step_session(recipe, "run", run_id) as ledger:
-        writable = None if dry_run else ledger
-        exported = export_orders(recipe, run_id, writable, source=source, since=since,
-                                 until=until)
-        codes = [_report_export(exported)]
-        transformed = transform(recipe, open_checkpoint(exported.manifest), writable, run_id)
-        codes.append(_report_transform(transformed, show_held=False))
-        imported = import_sage(recipe, open_checkpoint(transformed.manifest), ledger, run_id,
-                               out_dir=out.resolve() if out else None, dry_run=dry_run)
-        codes.append(_report_import(imported, dry_run))
-        code = _worst(codes)
+        result = run_recipe(recipe, ledger, run_id, source=source, since=since, until=until,
+                            out_dir=out.resolve() if out else None, dry_run=dry_run)
+        imported = result.imported
+        code = _worst([_report_export(result.exported),
+                       _report_transform(result.transformed, show_held=False),
+                       _report_import(imported, dry_run)])
         ledger.outcome = (code, {"delivered": imported.delivered})  # type: ignore[attr-defined]
     _summary_table(recipe, imported, dry_run)
     emit_manifest(imported.manifest)
