@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sagesync.delivery.folder import deliver_file, prepare_folder, remove_temporaries
-from sagesync.errors import UsageError
+from sagesync.errors import TransientError, UsageError
 from sagesync.model.money import ZERO
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
 from sagesync.pipeline.faults import crash_point
@@ -153,9 +153,14 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
         else:
             ledger.set_plan(batch_id, plan)
             crash_point("after-plan")
-        for name, data, _ in plan_files:
-            result.files.append(deliver_file(target, name, data))
-            crash_point("after-file")
+        try:
+            for name, data, _ in plan_files:
+                result.files.append(deliver_file(target, name, data))
+                crash_point("after-file")
+        except TransientError:
+            if not dry_run:  # record what did land, so the rest is simply queued again
+                ledger.finish_batch(batch_id, {str(p) for p in result.files})
+            raise
         if not dry_run:
             crash_point("before-finish")
             ledger.finish_batch(batch_id, {str(p) for p in result.files})

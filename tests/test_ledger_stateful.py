@@ -1,0 +1,193 @@
+"""Hypothesis drives random sequences of export / transform / import (with crashes) / ack /
+retry / hold / release / changed records against the ledger's invariants:
+
+* a document is in a delivered file exactly as many times as the ledger recorded it sent;
+* it is sent again only after Sage rejected it (never twice otherwise);
+* every file the ledger names holds the document;
+* once the queue is drained, every document is delivered unless held or amended.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+import sagesync.pipeline.import_step as import_step
+from sagesync.errors import TransientError
+from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
+from sagesync.pipeline.export_step import export_orders
+from sagesync.pipeline.import_step import import_sage
+from sagesync.pipeline.ledger import Ledger, RecordKey
+from sagesync.pipeline.transform_step import transform
+from sagesync.recipe import load_recipe
+from sagesync.testing.dataset import documents, write_pages
+
+RECIPE = """
+name = "stateful"
+state_dir = "state"
+[magento]
+source = "pages"
+[sage]
+product = "sage50_uk"
+max_lines_per_file = 6
+[mapping]
+tax_codes = { "20" = "T1", "5" = "T5", "0" = "T0" }
+[delivery]
+path = "out"
+"""
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = Path(tempfile.mkdtemp(prefix="sagesync-stateful-"))
+        self.store = documents(1, 12, seed=5)
+        self.write_store()
+        (self.root / "recipe.toml").write_text(RECIPE, encoding="utf-8")
+        self.recipe = load_recipe(self.root / "recipe.toml")
+        self.out = self.root / "out"
+        self.ledger = Ledger(self.recipe.state_dir / "ledger.sqlite", new_run_id())
+        self.export_manifest: Path | None = None
+        self.documents_manifest: Path | None = None
+
+    def teardown(self) -> None:
+        self.ledger.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def write_store(self) -> None:
+        shutil.rmtree(self.root / "pages", ignore_errors=True)
+        for entity, items in self.store.items():
+            write_pages(self.root / "pages", entity, items, 5)
+
+    # Rules ------------------------------------------------------------------------------
+    def export(self) -> None:
+        self.export_manifest = export_orders(self.recipe, new_run_id(), self.ledger).manifest
+
+    def transform(self) -> None:
+        assert self.export_manifest is not None
+        self.documents_manifest = transform(self.recipe, open_checkpoint(self.export_manifest),
+                                            self.ledger, new_run_id()).manifest
+
+    def import_files(self, crash_after: int | None) -> None:
+        """import-sage, dying (as a lost share would make it) after `crash_after` files."""
+        assert self.documents_manifest is not None
+        real = import_step.deliver_file
+        written = 0
+
+        def deliver(folder: Path, name: str, data: bytes) -> Path:
+            nonlocal written
+            if crash_after is not None and written >= crash_after:
+                raise TransientError("simulated: the share went away mid-batch")
+            written += 1
+            return real(folder, name, data)
+
+        import_step.deliver_file = deliver  # type: ignore[assignment]
+        try:
+            import_sage(self.recipe, open_checkpoint(self.documents_manifest), self.ledger,
+                        new_run_id(), out_dir=self.out, dry_run=False)
+        except TransientError:
+            pass
+        finally:
+            import_step.deliver_file = real
+
+    @rule(crash_after=st.one_of(st.none(), st.integers(0, 5)))
+    def cycle(self, crash_after: int | None) -> None:
+        """A scheduled run: export, transform, import."""
+        self.export()
+        self.transform()
+        self.import_files(crash_after)
+
+    @precondition(lambda self: self.documents_manifest is not None)
+    @rule(crash_after=st.one_of(st.none(), st.integers(0, 5)))
+    def import_again(self, crash_after: int | None) -> None:
+        """An operator reruns import-sage on the last checkpoint."""
+        self.import_files(crash_after)
+
+    @rule(data=st.data(), ok=st.booleans())
+    def ack(self, data: st.DataObject, ok: bool) -> None:
+        sent = self.ledger.rows(["sent"])
+        if not sent:
+            return
+        row = data.draw(st.sampled_from(sent))
+        if ok:
+            self.ledger.confirm(row.key, "SAGE1", None)
+        else:
+            self.ledger.reject(row.key, "Sage said no", self.recipe.ledger.max_attempts)
+
+    @rule()
+    def retry_everything(self) -> None:
+        for row in self.ledger.rows(["rejected", "needs_attention"]):
+            self.ledger.set_state(row.key, ("rejected", "needs_attention"), "exported", "retry",
+                                  "test", reset_attempts=True)
+
+    @rule(data=st.data(), hold=st.booleans())
+    def hold_or_release(self, data: st.DataObject, hold: bool) -> None:
+        rows = self.ledger.rows()
+        if not rows:
+            return
+        row = data.draw(st.sampled_from(rows))
+        if hold:
+            self.ledger.set_state(row.key, ("exported", "queued", "rejected"), "held", "held",
+                                  "test", held_by="person")
+        elif row.held_by == "person":
+            self.ledger.set_state(row.key, ("held",), "exported", "released", "test")
+
+    @rule(data=st.data())
+    def magento_changes_a_document(self, data: st.DataObject) -> None:
+        invoices = self.store["invoices"]
+        invoice = data.draw(st.sampled_from(invoices))
+        invoice["created_at"] = invoice["created_at"][:-2] + "59"
+        self.write_store()
+
+    # Invariants -------------------------------------------------------------------------
+    def deliveries(self) -> Counter[tuple[str, str]]:
+        found: Counter[tuple[str, str]] = Counter()
+        if not self.out.exists():
+            return found
+        for path in self.out.glob("*audit_trail*.csv"):
+            rows = path.read_bytes().decode("cp1252").split("\r\n")[1:]
+            found.update({tuple(r.split(",")[0:6:5]) for r in rows if r})  # type: ignore[misc]
+        return found
+
+    def events(self, key: RecordKey) -> Counter[str]:
+        return Counter(event for _, event, _ in self.ledger.events(key))
+
+    @invariant()
+    def files_and_ledger_agree(self) -> None:
+        delivered = self.deliveries()
+        rows = {("SC" if r.key.entity_type == "creditmemo" else "SI", r.increment_id): r
+                for r in self.ledger.rows()}
+        assert set(delivered) <= set(rows), "a file holds a document the ledger does not know"
+        for reference, row in rows.items():
+            events = self.events(row.key)
+            assert delivered[reference] == events["sent"], (reference, delivered, events)
+            assert events["sent"] <= 1 + events["rejected"] + events["needs_attention"]
+            if row.state in ("sent", "confirmed"):
+                assert row.file and Path(row.file).exists()
+        assert not [p for p in self.out.glob(".*")] or self.ledger.unfinished_batches()
+
+    @rule()
+    def drain_the_queue(self) -> None:
+        """Release holds, retry failures, and run cleanly: everything ends up delivered."""
+        for row in self.ledger.rows(["held"]):
+            self.ledger.set_state(row.key, ("held",), "exported", "released", "test")
+        self.retry_everything()
+        self.export()
+        self.transform()
+        self.import_files(None)
+        pending = self.ledger.rows(["exported", "queued", "held", "rejected"])
+        assert not pending, [str(r.key) for r in pending]
+        manifest = json.loads((self.documents_manifest or Path()).read_text())
+        assert manifest["summary"]["held"] == 0
+
+
+TestLedgerMachine = LedgerMachine.TestCase
+TestLedgerMachine.settings = settings(max_examples=30, stateful_step_count=10, deadline=None,
+                                      suppress_health_check=[HealthCheck.too_slow])
