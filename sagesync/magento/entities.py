@@ -34,16 +34,9 @@ class Address(msgspec.Struct, kw_only=True):
     vat_id: str | None = None
 
 
-class OrderItem(msgspec.Struct, kw_only=True):
-    """`sales-data-order-item-interface`."""
+class LineAmounts(msgspec.Struct, kw_only=True):
+    """The amounts every order, invoice and credit-memo line carries, in both currencies."""
 
-    item_id: int | None = None
-    parent_item_id: int | None = None
-    product_type: str | None = None
-    sku: str
-    name: str | None = None
-    qty_ordered: Money = None
-    tax_percent: Money = None
     row_total: Money = None
     base_row_total: Money = None
     tax_amount: Money = None
@@ -54,7 +47,38 @@ class OrderItem(msgspec.Struct, kw_only=True):
     base_discount_tax_compensation_amount: Money = None
 
 
-class Order(msgspec.Struct, kw_only=True):
+class DocumentAmounts(msgspec.Struct, kw_only=True):
+    """The header amounts of orders, invoices and credit memos, in both currencies."""
+
+    grand_total: Money = None
+    base_grand_total: Money = None
+    subtotal: Money = None
+    base_subtotal: Money = None
+    tax_amount: Money = None
+    base_tax_amount: Money = None
+    discount_amount: Money = None
+    base_discount_amount: Money = None
+    discount_tax_compensation_amount: Money = None
+    base_discount_tax_compensation_amount: Money = None
+    shipping_amount: Money = None
+    base_shipping_amount: Money = None
+    shipping_tax_amount: Money = None
+    base_shipping_tax_amount: Money = None
+
+
+class OrderItem(LineAmounts, kw_only=True):
+    """`sales-data-order-item-interface`."""
+
+    item_id: int | None = None
+    parent_item_id: int | None = None
+    product_type: str | None = None
+    sku: str
+    name: str | None = None
+    qty_ordered: Money = None
+    tax_percent: Money = None
+
+
+class Order(DocumentAmounts, kw_only=True):
     """`sales-data-order-interface`: one element of `GET /V1/orders` items."""
 
     entity_id: int
@@ -72,20 +96,6 @@ class Order(msgspec.Struct, kw_only=True):
     customer_taxvat: str | None = None
     base_currency_code: str | None = None
     order_currency_code: str | None = None
-    grand_total: Money = None
-    base_grand_total: Money = None
-    subtotal: Money = None
-    base_subtotal: Money = None
-    tax_amount: Money = None
-    base_tax_amount: Money = None
-    discount_amount: Money = None
-    base_discount_amount: Money = None
-    discount_tax_compensation_amount: Money = None
-    base_discount_tax_compensation_amount: Money = None
-    shipping_amount: Money = None
-    base_shipping_amount: Money = None
-    shipping_tax_amount: Money = None
-    base_shipping_tax_amount: Money = None
     shipping_discount_amount: Money = None
     base_shipping_discount_amount: Money = None
     shipping_discount_tax_compensation_amount: Money = None
@@ -94,24 +104,16 @@ class Order(msgspec.Struct, kw_only=True):
     items: list[OrderItem] = msgspec.field(default_factory=list)
 
 
-class DocumentItem(msgspec.Struct, kw_only=True):
+class DocumentItem(LineAmounts, kw_only=True):
     """An invoice or credit-memo line (`sales-data-invoice-item-interface` and the memo twin)."""
 
     order_item_id: int
     sku: str | None = None
     name: str | None = None
     qty: Money = None
-    row_total: Money = None
-    base_row_total: Money = None
-    tax_amount: Money = None
-    base_tax_amount: Money = None
-    discount_amount: Money = None
-    base_discount_amount: Money = None
-    discount_tax_compensation_amount: Money = None
-    base_discount_tax_compensation_amount: Money = None
 
 
-class Invoice(msgspec.Struct, kw_only=True):
+class Invoice(DocumentAmounts, kw_only=True):
     """`sales-data-invoice-interface`: header discount is negative (magento-rest.md §6.1)."""
 
     entity_id: int
@@ -121,20 +123,6 @@ class Invoice(msgspec.Struct, kw_only=True):
     state: int | None = None
     created_at: str | None = None
     updated_at: str | None = None
-    grand_total: Money = None
-    base_grand_total: Money = None
-    subtotal: Money = None
-    base_subtotal: Money = None
-    tax_amount: Money = None
-    base_tax_amount: Money = None
-    discount_amount: Money = None
-    base_discount_amount: Money = None
-    discount_tax_compensation_amount: Money = None
-    base_discount_tax_compensation_amount: Money = None
-    shipping_amount: Money = None
-    base_shipping_amount: Money = None
-    shipping_tax_amount: Money = None
-    base_shipping_tax_amount: Money = None
     shipping_discount_tax_compensation_amount: Money = None
     base_shipping_discount_tax_compensation_amnt: Money = None
     items: list[DocumentItem] = msgspec.field(default_factory=list)
