@@ -14,6 +14,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,12 @@ class MagentoSettings:
     page_size: int = 100
     timeout_seconds: float = 30.0
     order_states: tuple[str, ...] = ("processing", "complete", "closed")
+    order_statuses: tuple[str, ...] = ()  # export only orders with these statuses; () = all
+    concurrency: int = 4
+    retry_attempts: int = 5
+    overlap_seconds: int = 300
+    settle_seconds: int = 60
+    start_from: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +248,13 @@ class _RecipeReader:
             raise self.fail(f"{where}.{key}", f"a whole number from {low} to {high}", value)
         return value
 
+    def strings(self, table: dict[str, Any], where: str, key: str,
+                default: list[str]) -> list[str]:
+        value = table.get(key, default)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(f"{where}.{key}", "a list of texts", value)
+        return value
+
     def boolean(self, table: dict[str, Any], where: str, key: str, default: bool) -> bool:
         value = table.get(key, default)
         if not isinstance(value, bool):
@@ -275,7 +289,9 @@ class _RecipeReader:
 
     def magento(self) -> MagentoSettings:
         t = self.section("magento", ("source", "base_url", "token", "store_ids", "page_size",
-                                     "timeout_seconds", "order_states"))
+                                     "timeout_seconds", "order_states", "order_statuses",
+                                     "concurrency", "retry_attempts", "overlap_seconds",
+                                     "settle_seconds", "start_from"))
         source = self.file_path(t, "magento", "source", must_exist=False)
         base_url = self.string(t, "magento", "base_url", None)
         if (source is None) == (base_url is None):
@@ -291,9 +307,15 @@ class _RecipeReader:
         if not isinstance(store_ids, list) or not all(
                 isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in store_ids):
             raise self.fail("magento.store_ids", "a list of store view ids", store_ids)
-        states = t.get("order_states", list(MagentoSettings.order_states))
-        if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
-            raise self.fail("magento.order_states", "a list of order states", states)
+        states = self.strings(t, "magento", "order_states", list(MagentoSettings.order_states))
+        statuses = self.strings(t, "magento", "order_statuses", [])
+        start_from = t.get("start_from")
+        if start_from is not None:
+            try:
+                start_from = datetime.strptime(str(start_from), "%Y-%m-%d").replace(tzinfo=UTC)
+            except ValueError:
+                raise self.fail("magento.start_from", "a date 'YYYY-MM-DD' (UTC)",
+                                start_from) from None
         timeout = t.get("timeout_seconds", 30.0)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise self.fail("magento.timeout_seconds", "a positive number of seconds", timeout)
@@ -301,7 +323,13 @@ class _RecipeReader:
             source=source, base_url=base_url.rstrip("/") if base_url else None, token=token,
             store_ids=tuple(store_ids),
             page_size=self.integer(t, "magento", "page_size", 100, 1, 300) or 100,
-            timeout_seconds=float(timeout), order_states=tuple(states))
+            timeout_seconds=float(timeout), order_states=tuple(states),
+            order_statuses=tuple(statuses),
+            concurrency=self.integer(t, "magento", "concurrency", 4, 1, 16) or 4,
+            retry_attempts=self.integer(t, "magento", "retry_attempts", 5, 1, 20) or 5,
+            overlap_seconds=self.integer(t, "magento", "overlap_seconds", 300, 0, 86_400) or 0,
+            settle_seconds=self.integer(t, "magento", "settle_seconds", 60, 0, 86_400) or 0,
+            start_from=start_from)
 
     def sage(self) -> SageSettings:
         t = self.section("sage", ("product", "post_from", "timezone", "currency", "encoding",

@@ -13,20 +13,14 @@ import gzip
 import re
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
 
+from sagesync.magento.client import MAGENTO_TIME, RawPage, RestSource, RetryPolicy, Window
 from sagesync.magento.entities import ENTITY_TYPES, PAGE_DECODERS
-from sagesync.magento.source import (
-    MAGENTO_TIME,
-    FolderSource,
-    PageSource,
-    RawPage,
-    RestSource,
-    Window,
-)
+from sagesync.magento.source import BearerAuth, FolderSource, PageSource
 from sagesync.magento.tables import MagentoTableBuilder
 from sagesync.model.schemas import MAGENTO_TABLES
 from sagesync.pipeline.checkpoint import CheckpointWriter, open_checkpoint
@@ -36,6 +30,7 @@ from sagesync.recipe import Recipe
 
 KIND = "magento-export"
 FLUSH_EVERY_ROWS = 20_000
+LINKED_ORDERS_CHUNK = 100
 
 
 @dataclass
@@ -46,6 +41,7 @@ class ExportResult:
     duplicates: int = 0
     bad_pages: list[str] = field(default_factory=list)
     amended: list[str] = field(default_factory=list)
+    linked_orders: int = 0
 
 
 def open_source(recipe: Recipe, override: str | None) -> tuple[PageSource, str]:
@@ -54,9 +50,12 @@ def open_source(recipe: Recipe, override: str | None) -> tuple[PageSource, str]:
     if target is None:
         target = recipe.magento.base_url or str(recipe.magento.source)
     if re.match(r"^https?://", target):
-        token = recipe.magento.token or ""
-        return RestSource(target, token, page_size=recipe.magento.page_size,
-                          timeout=recipe.magento.timeout_seconds), target
+        settings = recipe.magento
+        source = RestSource(target, BearerAuth(settings.token or ""),
+                            page_size=settings.page_size, timeout=settings.timeout_seconds,
+                            concurrency=settings.concurrency,
+                            retry=RetryPolicy(attempts=settings.retry_attempts))
+        return source, target
     return FolderSource(Path(target)), target
 
 
@@ -90,64 +89,132 @@ def _quarantine(state_dir: Path, run_id: str, page: RawPage, problem: str) -> st
 
 def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
                   source: str | None = None, since: datetime | None = None,
-                  until: datetime | None = None) -> ExportResult:
-    """Export, then tell the ledger what was seen (unless this is a dry run: ledger None)."""
-    result = _export(recipe, run_id, source, since, until)
+                  until: datetime | None = None, now: datetime | None = None) -> ExportResult:
+    """Export, then tell the ledger what was seen and move the bookmarks (unless this is a dry
+    run: ledger None). Bookmarks move only after the checkpoint is durable and registered, and
+    never when a page was bad, so a failed export is simply repeated by the next run."""
+    page_source, description = open_source(recipe, source)
+    live = isinstance(page_source, RestSource)
+    windows = _windows(recipe, ledger if live else None, since, until,
+                       now or datetime.now(UTC))
+    result = _export(recipe, run_id, page_source, description, windows, live)
     if ledger is not None:
         records = exported_records(recipe, open_checkpoint(result.manifest))
         result.amended = [str(k) for k in ledger.register_exported(records,
                                                                    str(result.manifest))]
+        if live and not result.bad_pages:
+            for entity, window in windows.items():
+                if window.until is not None:
+                    ledger.set_bookmark(f"export:{entity}", _advance(
+                        ledger.bookmark(f"export:{entity}"), window.until))
     return result
 
 
-def _export(recipe: Recipe, run_id: str, source: str | None, since: datetime | None,
-            until: datetime | None) -> ExportResult:
-    page_source, description = open_source(recipe, source)
-    window = Window(since, until, recipe.magento.store_ids)
+def _advance(current: str | None, until: datetime) -> str:
+    """A bookmark only moves forward (a manual rerun of an old window does not rewind it)."""
+    text = until.strftime(MAGENTO_TIME)
+    return max(current, text) if current else text
+
+
+def _windows(recipe: Recipe, ledger: Ledger | None, since: datetime | None,
+             until: datetime | None, now: datetime) -> dict[str, Window]:
+    """Per entity: from the bookmark minus the overlap (or --since, or start_from) to the run's
+    start minus the settle delay (or --until), all UTC (magento-rest.md §3.5, peers.md E1)."""
+    settings = recipe.magento
+    windows = {}
+    for entity in ENTITY_TYPES:
+        start = since
+        if start is None and ledger is not None:
+            mark = ledger.bookmark(f"export:{entity}")
+            if mark:
+                start = datetime.strptime(mark, MAGENTO_TIME).replace(tzinfo=UTC) - \
+                    timedelta(seconds=settings.overlap_seconds)
+        if start is None and settings.start_from is not None:
+            start = settings.start_from
+        end = until
+        if end is None and ledger is not None:
+            end = now - timedelta(seconds=settings.settle_seconds)
+        windows[entity] = Window(start, end, settings.store_ids,
+                                 settings.order_statuses if entity == "orders" else ())
+    return windows
+
+
+class _Pages:
+    """Decodes pages into the table builder, keeping raw copies and dropping repeats."""
+
+    def __init__(self, recipe: Recipe, run_id: str, writer: CheckpointWriter,
+                 result: ExportResult, filter_locally: bool) -> None:
+        self.recipe, self.run_id, self.writer, self.result = recipe, run_id, writer, result
+        self.builder = MagentoTableBuilder()
+        self.seen: dict[str, set[int]] = {entity: set() for entity in ENTITY_TYPES}
+        self.raw_pages: dict[str, int] = dict.fromkeys(ENTITY_TYPES, 0)
+        self.filter_locally = filter_locally
+        self.order_refs: set[int] = set()
+
+    def take(self, page: RawPage, window: Window) -> None:
+        entity = page.entity
+        self.result.pages += 1
+        self.raw_pages[entity] += 1
+        raw_dir = self.writer.folder / "raw" / entity
+        raw_dir.mkdir(parents=True, exist_ok=True)
+        (raw_dir / f"page-{self.raw_pages[entity]:04d}.json.gz").write_bytes(
+            gzip.compress(page.body, compresslevel=1, mtime=0))
+        try:
+            decoded = PAGE_DECODERS[entity].decode(page.body)
+        except msgspec.DecodeError as exc:
+            message = str(exc)
+            problem = _position(page.body, message) + message
+            self.result.bad_pages.append(_quarantine(self.recipe.state_dir, self.run_id, page,
+                                                     problem))
+            return
+        seen = self.seen[entity]
+        since, until = window.text(window.since), window.text(window.until)
+        for item in decoded.items:
+            identity = item.id if entity == "customers" else item.entity_id
+            if identity in seen:
+                self.result.duplicates += 1
+                continue
+            if self.filter_locally and not _in_window(item, since, until, window.store_ids,
+                                                      entity):
+                continue
+            seen.add(identity)
+            if entity in ("invoices", "creditmemos"):
+                self.order_refs.add(item.order_id)
+            self.builder.add(entity, item)
+        if self.builder.pending_rows() >= FLUSH_EVERY_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        for name, batch in self.builder.take().items():
+            self.writer.write(name, batch)
+
+
+def _export(recipe: Recipe, run_id: str, page_source: PageSource, description: str,
+            windows: dict[str, Window], live: bool) -> ExportResult:
     writer = CheckpointWriter(recipe.state_dir, run_id, "export-orders", KIND, recipe, [])
     for name, schema in MAGENTO_TABLES.items():
         writer.declare(name, schema)
-    builder = MagentoTableBuilder()
     result = ExportResult(manifest=Path())
-    since_text, until_text = window.text(since), window.text(until)
-    filter_locally = isinstance(page_source, FolderSource)
+    pages = _Pages(recipe, run_id, writer, result, filter_locally=not live)
     for entity in ENTITY_TYPES:
-        seen: set[int] = set()
-        raw_dir = writer.folder / "raw" / entity
-        raw_dir.mkdir(parents=True, exist_ok=True)
-        decoder = PAGE_DECODERS[entity]
-        for page in page_source.pages(entity, window):
-            result.pages += 1
-            (raw_dir / f"page-{page.number:04d}.json.gz").write_bytes(
-                gzip.compress(page.body, compresslevel=6, mtime=0))
-            try:
-                decoded = decoder.decode(page.body)
-            except msgspec.DecodeError as exc:
-                message = str(exc)
-                problem = _position(page.body, message) + message
-                result.bad_pages.append(_quarantine(recipe.state_dir, run_id, page, problem))
-                continue
-            for item in decoded.items:
-                identity = item.id if entity == "customers" else item.entity_id
-                if identity in seen:
-                    result.duplicates += 1
-                    continue
-                if filter_locally and not _in_window(item, since_text, until_text,
-                                                     window.store_ids, entity):
-                    continue
-                seen.add(identity)
-                builder.add(entity, item)
-            if builder.pending_rows() >= FLUSH_EVERY_ROWS:
-                for name, batch in builder.take().items():
-                    writer.write(name, batch)
-        result.counts[entity] = len(seen)
-    for name, batch in builder.take().items():
-        writer.write(name, batch)
+        for page in page_source.pages(entity, windows[entity]):
+            pages.take(page, windows[entity])
+    if live:  # invoices and credit memos need their orders, even from outside the window
+        missing = sorted(pages.order_refs - pages.seen["orders"])
+        for start in range(0, len(missing), LINKED_ORDERS_CHUNK):
+            ids = tuple(missing[start:start + LINKED_ORDERS_CHUNK])
+            for page in page_source.pages("orders", Window(entity_ids=ids)):
+                pages.take(page, Window())
+        result.linked_orders = len(missing)
+    pages.flush()
+    result.counts = {entity: len(ids) for entity, ids in pages.seen.items()}
     result.manifest = writer.finish(summary={
         "source": description, "pages": result.pages, "counts": result.counts,
         "duplicates_dropped": result.duplicates, "bad_pages": result.bad_pages,
-        "window": {"since": since_text, "until": until_text,
-                   "store_ids": list(window.store_ids)}})
+        "linked_orders": result.linked_orders,
+        "windows": {entity: {"since": w.text(w.since), "until": w.text(w.until)}
+                    for entity, w in windows.items()},
+        "store_ids": list(recipe.magento.store_ids)})
     return result
 
 
@@ -164,8 +231,6 @@ def _in_window(item: object, since: str | None, until: str | None, store_ids: tu
 
 def parse_utc(text: str) -> datetime:
     """A --since/--until value: 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS', taken as UTC."""
-    from datetime import UTC
-
     for fmt in (MAGENTO_TIME, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
         try:
             return datetime.strptime(text, fmt).replace(tzinfo=UTC)

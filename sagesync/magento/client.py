@@ -1,0 +1,337 @@
+"""A Magento REST reader that survives real stores (magento-rest.md §3, §4, §8).
+
+- Explicit `pageSize`, sort on `entity_id`, stop on `total_count` (never on an empty or repeated
+  page: 2.3 repeats the last page past the end, 2.4 returns none).
+- Once page 1 has told `total_count`, the other pages are fetched concurrently (bounded), and
+  yielded in order, so memory holds at most `concurrency` pages.
+- Rows can only leave a frozen past `updated_at` window while it is paged (an update moves
+  `updated_at` to now). If `total_count` changes between pages, offset paging may have skipped a
+  row, so the window is swept again with keyset paging (`entity_id gt last`), which cannot skip.
+  Rows that left are picked up by the next run's window.
+- Retries with exponential backoff and full jitter on 429 (honouring Retry-After), 500, 502, 503,
+  504, timeouts and dropped connections. A page that still fails raises TransientError naming
+  the page and the filter: never a silent skip.
+- 400 "Maximum SearchCriteria pageSize is N": the page size drops to N and the export goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+import msgspec
+import requests
+from requests.auth import AuthBase
+
+from sagesync.errors import AuthError, SageSyncError, TransientError
+
+ENDPOINTS = {
+    "orders": "/V1/orders",
+    "invoices": "/V1/invoices",
+    "creditmemos": "/V1/creditmemos",
+    "customers": "/V1/customers/search",
+}
+MAGENTO_TIME = "%Y-%m-%d %H:%M:%S"  # UTC, no offset (magento-rest.md §3.6)
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+_MAX_PAGE_SIZE = re.compile(r"Maximum SearchCriteria pageSize is (\d+)")
+_DUPLICATE_ID = re.compile(r"with the same ID .* already exists")
+
+
+class _Envelope(msgspec.Struct):
+    total_count: int
+    items: list[msgspec.Raw] = []
+
+
+class _Identity(msgspec.Struct):
+    entity_id: int | None = None
+    id: int | None = None
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+_IDENTITY = msgspec.json.Decoder(_Identity)
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """One response body and where it came from (a file path or a request description)."""
+
+    entity: str
+    number: int
+    body: bytes
+    origin: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """What to export: an `updated_at` window in UTC (either end open), stores, statuses,
+    or explicit entity ids (to fetch the orders that invoices point at)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    store_ids: tuple[int, ...] = ()
+    statuses: tuple[str, ...] = ()
+    entity_ids: tuple[int, ...] = ()
+
+    @staticmethod
+    def text(value: datetime | None) -> str | None:
+        return None if value is None else value.strftime(MAGENTO_TIME)
+
+
+@dataclass
+class RetryPolicy:
+    """How hard to try one page before the run gives up for this cycle."""
+
+    attempts: int = 5
+    base_seconds: float = 0.5
+    max_seconds: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform over [0, base * 2^attempt], capped."""
+        return self.rng.uniform(0, min(self.max_seconds, self.base_seconds * 2 ** attempt))
+
+
+class _PageSizeTooLarge(Exception):
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+
+
+class RestSource:
+    """Pages of a live store, read with any `requests` auth (bearer, OAuth 1.0a, IMS...)."""
+
+    def __init__(self, base_url: str, auth: AuthBase, *, page_size: int = 100,
+                 timeout: float = 30.0, concurrency: int = 4,
+                 retry: RetryPolicy | None = None, session: requests.Session | None = None,
+                 on_request: Callable[[str], None] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
+        self.timeout = timeout
+        self.concurrency = max(1, concurrency)
+        self.retry = retry or RetryPolicy()
+        self.session = session or requests.Session()
+        self.session.auth = auth
+        self.session.headers["Accept"] = "application/json"
+        self.on_request = on_request
+        self._local = threading.local()
+
+    # Public ---------------------------------------------------------------------------------
+    def pages(self, entity: str, window: Window) -> Iterator[RawPage]:
+        while True:
+            try:
+                yield from self._pages(entity, window)
+                return
+            except _PageSizeTooLarge as too_large:
+                if too_large.maximum >= self.page_size or too_large.maximum < 1:
+                    raise SageSyncError(f"Magento refuses pageSize {self.page_size} for "
+                                        f"{entity} and names no smaller maximum.") from None
+                self.page_size = too_large.maximum  # and start the entity again
+
+    # Paging -----------------------------------------------------------------------------------
+    def _pages(self, entity: str, window: Window) -> Iterator[RawPage]:
+        criteria = self._criteria(entity, window)
+        first = self._get(entity, criteria, 1)
+        total = _ENVELOPE.decode(first).total_count
+        last = max(1, math.ceil(total / self.page_size))
+        yield RawPage(entity, 1, first, self._describe(entity, 1, criteria))
+        stable = True
+        number = 2
+        for number, body in self._fetch_in_order(entity, criteria, range(2, last + 1)):
+            if _ENVELOPE.decode(body).total_count != total:
+                stable = False
+            yield RawPage(entity, number, body, self._describe(entity, number, criteria))
+        if not stable:
+            yield from self._keyset_sweep(entity, window, start_number=max(number, last) + 1)
+
+    def _fetch_in_order(self, entity: str, criteria: dict[str, str], numbers: range
+                        ) -> Iterator[tuple[int, bytes]]:
+        """Fetch pages `concurrency` at a time, yielding in page order."""
+        if self.concurrency == 1:
+            for number in numbers:
+                yield number, self._get(entity, criteria, number)
+            return
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            pending: list[tuple[int, Future[bytes]]] = []
+            iterator = iter(numbers)
+            try:
+                for number in iterator:
+                    pending.append((number, pool.submit(self._get, entity, criteria, number)))
+                    if len(pending) >= self.concurrency:
+                        done_number, future = pending.pop(0)
+                        yield done_number, future.result()
+                for done_number, future in pending:
+                    yield done_number, future.result()
+            finally:
+                for _, future in pending:
+                    future.cancel()
+
+    def _keyset_sweep(self, entity: str, window: Window, start_number: int
+                      ) -> Iterator[RawPage]:
+        """Sequential `entity_id gt last` paging: nothing can shift under it."""
+        last_id = 0
+        number = start_number
+        while True:
+            criteria = self._criteria(entity, window, after_id=last_id)
+            body = self._get(entity, criteria, 1)
+            envelope = _ENVELOPE.decode(body)
+            yield RawPage(entity, number, body, self._describe(entity, 1, criteria))
+            if len(envelope.items) < self.page_size or not envelope.items:
+                return
+            identity = _IDENTITY.decode(envelope.items[-1])
+            last_id = identity.entity_id if identity.entity_id is not None else identity.id or 0
+            number += 1
+
+    def _criteria(self, entity: str, window: Window, after_id: int | None = None
+                  ) -> dict[str, str]:
+        """searchCriteria: OR inside a group, AND between groups, so each bound is its own
+        group (§3.1); ids and stores use `in` (§3, magento2#3996)."""
+        groups: list[tuple[str, str, str]] = []
+        if window.since:
+            groups.append(("updated_at", window.text(window.since) or "", "gteq"))
+        if window.until:
+            groups.append(("updated_at", window.text(window.until) or "", "lteq"))
+        if window.store_ids and entity != "customers":
+            groups.append(("store_id", ",".join(map(str, window.store_ids)), "in"))
+        if window.statuses and entity == "orders":
+            groups.append(("status", ",".join(window.statuses), "in"))
+        if window.entity_ids:
+            groups.append(("entity_id", ",".join(map(str, window.entity_ids)), "in"))
+        if after_id is not None:
+            groups.append(("entity_id", str(after_id), "gt"))
+        params: dict[str, str] = {}
+        for g, (name, value, condition) in enumerate(groups):
+            prefix = f"searchCriteria[filter_groups][{g}][filters][0]"
+            params[f"{prefix}[field]"] = name
+            params[f"{prefix}[value]"] = value
+            params[f"{prefix}[condition_type]"] = condition
+        params["searchCriteria[sortOrders][0][field]"] = "entity_id"
+        params["searchCriteria[sortOrders][0][direction]"] = "ASC"
+        params["searchCriteria[pageSize]"] = str(self.page_size)
+        return params
+
+    def _describe(self, entity: str, number: int, criteria: dict[str, str]) -> str:
+        filters = []
+        for key, value in criteria.items():
+            if key.startswith("searchCriteria[filter_groups]") and key.endswith("[field]"):
+                stem = key.removesuffix("[field]")
+                filters.append(f"{value} {criteria[stem + '[condition_type]']} "
+                               f"{criteria[stem + '[value]']}")
+        where = f" where {' and '.join(filters)}" if filters else ""
+        return f"GET {ENDPOINTS[entity]} page {number} (pageSize {self.page_size}){where}"
+
+    # One request ------------------------------------------------------------------------------
+    def _get(self, entity: str, criteria: dict[str, str], number: int) -> bytes:
+        url = self.base_url + ENDPOINTS[entity]
+        query = {**criteria, "searchCriteria[currentPage]": str(number)}
+        where = self._describe(entity, number, criteria)
+        last_problem = ""
+        for attempt in range(self.retry.attempts):
+            if attempt:
+                self.retry.sleep(self._wait)
+            self._wait = self.retry.backoff(attempt)
+            try:
+                if self.on_request:
+                    self.on_request(where)
+                response = self.session.get(url, params=query, timeout=self.timeout)
+            except requests.Timeout:
+                last_problem = f"no answer within {self.timeout:g} s"
+                continue
+            except requests.ConnectionError as exc:
+                last_problem = f"connection failed ({_short(exc)})"
+                continue
+            status = response.status_code
+            if status == 200:
+                try:
+                    _ENVELOPE.decode(response.content)
+                except msgspec.DecodeError as exc:
+                    raise SageSyncError(f"Magento's answer to {where} is not a search result: "
+                                        f"{exc}") from None
+                return response.content
+            message = magento_message(response)
+            if status in (401, 403):
+                raise AuthError(f"Magento refused the credentials ({status}) for {where}: "
+                                f"{message}", hint=_auth_hint(message))
+            if status == 400 and (found := _MAX_PAGE_SIZE.search(message)):
+                raise _PageSizeTooLarge(int(found.group(1)))
+            if status == 500 and _DUPLICATE_ID.search(message):
+                raise TransientError(
+                    f"Magento failed on {where}: {message}. This is magento2#32306: an "
+                    "extension joins a second row per order (payment, tax or fraud modules do), "
+                    "so Magento cannot list these orders. Nothing was lost and the bookmark did "
+                    "not move, but this will fail again until the duplicate rows are removed or "
+                    "the extension is fixed; the exported page range narrows it down.")
+            if status not in RETRY_STATUSES:
+                raise SageSyncError(f"Magento answered {status} for {where}: {message}")
+            last_problem = f"HTTP {status} {message}"
+            if status == 429:
+                self._wait = max(self._wait, _retry_after(response) or 0.0)
+        raise TransientError(f"Magento kept failing on {where} after {self.retry.attempts} "
+                             f"attempts (last: {last_problem}). Nothing was skipped and the "
+                             "bookmark did not move; the next run tries again.")
+
+    @property
+    def _wait(self) -> float:
+        return float(getattr(self._local, "wait", 0.0))
+
+    @_wait.setter
+    def _wait(self, value: float) -> None:
+        self._local.wait = value
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Retry-After in seconds, given as a number or an HTTP date."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def magento_message(response: requests.Response) -> str:
+    """Magento's error `message` with its %placeholders filled from `parameters` (§4)."""
+    try:
+        data = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:200] if text else response.reason or ""
+    if isinstance(data, dict) and "message" in data:
+        message = str(data["message"])
+        params = data.get("parameters")
+        if isinstance(params, dict):
+            for key, value in params.items():
+                message = message.replace(f"%{key}", str(value))
+        elif isinstance(params, list):
+            for i, value in enumerate(params, start=1):
+                message = message.replace(f"%{i}", str(value))
+        return message
+    return str(data)[:200]
+
+
+def _auth_hint(message: str) -> str:
+    if "consumer isn't authorized" in message:
+        return ("With an integration token used as a bearer token on Magento 2.4.4 or later, "
+                "enable Stores > Configuration > Services > OAuth > Consumer Settings > 'Allow "
+                "OAuth Access Tokens to be used as standalone Bearer tokens' "
+                "(oauth/consumer/enable_integration_as_bearer), or sign with OAuth 1.0a. "
+                "Otherwise the integration lacks access to the resource named.")
+    return "Check the credentials in the recipe's .env; the sync is halted until they work."
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) < 160 else text[:160] + "…"
