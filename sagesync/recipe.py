@@ -135,6 +135,39 @@ class AckSettings:
 
 
 @dataclass(frozen=True)
+class SageExportSettings:
+    """How to read the stock and price files Sage exports (and bookkeepers re-save in Excel)."""
+
+    product: str | None = None  # default: [sage] product
+    columns: dict[str, str] = field(default_factory=dict)  # logical field -> header text
+    sku_width: int = 0  # re-pad numeric SKUs Excel stripped of leading zeros
+    tolerance: int = 0  # bad rows allowed (skipped and listed) before a file is refused
+    decimal_comma: bool = False
+    currency: str = "GBP"
+
+
+@dataclass(frozen=True)
+class StockSettings:
+    buffer_percent: Decimal = Decimal(0)
+    buffer_units: Decimal = Decimal(0)
+    overrides_csv: Path | None = None
+    allocated_includes_web_orders: bool = False
+    sources: dict[str, str] = field(default_factory=dict)  # Sage warehouse -> MSI source
+    default_source: str = "default"
+
+
+@dataclass(frozen=True)
+class PriceSettings:
+    base_price_list: str = "SELLING"
+    customer_groups: dict[str, str] = field(default_factory=dict)  # price list -> group
+    store_id: int = 0
+    website_id: int = 0
+    currency: str | None = None
+    guard_change_percent: Decimal = Decimal(25)
+    guard_max_share_percent: Decimal = Decimal(10)
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A validated recipe. `path` and `sha256` identify the file it came from."""
 
@@ -147,6 +180,10 @@ class Recipe:
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     status: StatusSettings = field(default_factory=StatusSettings)
     ack: AckSettings = field(default_factory=AckSettings)
+    sage_export: SageExportSettings = field(default_factory=SageExportSettings)
+    stock: StockSettings = field(default_factory=StockSettings)
+    prices: PriceSettings = field(default_factory=PriceSettings)
+    push_chunk_size: int = 20
     path: Path | None = None
     sha256: str = ""
 
@@ -274,7 +311,8 @@ class _RecipeReader:
 
     def read(self) -> Recipe:
         self.check_keys("", self.data, ("name", "state_dir", "magento", "sage", "mapping",
-                                        "delivery", "ledger", "status", "ack"))
+                                        "delivery", "ledger", "status", "ack", "sage_export",
+                                        "stock", "prices", "push"))
         name = self.string(self.data, "", "name", None)
         if name is None:
             raise RecipeError(f"{self.path}: missing key 'name' (a short name for this recipe).")
@@ -285,7 +323,10 @@ class _RecipeReader:
         return Recipe(name=name, state_dir=(self.base / state).resolve(),
                       magento=self.magento(), sage=self.sage(), mapping=self.mapping(),
                       delivery=self.delivery(), ledger=self.ledger(), status=self.status(),
-                      ack=self.ack())
+                      ack=self.ack(), sage_export=self.sage_export(), stock=self.stock(),
+                      prices=self.prices(),
+                      push_chunk_size=self.integer(self.section("push", ("chunk_size",)),
+                                                   "push", "chunk_size", 20, 1, 5000) or 20)
 
     def magento(self) -> MagentoSettings:
         t = self.section("magento", ("source", "base_url", "token", "store_ids", "page_size",
@@ -488,3 +529,57 @@ class _RecipeReader:
             status_column=self.string(t, "ack", "status_column", None),
             error_column=self.string(t, "ack", "error_column", None),
             ok_values=tuple(ok_values), delimiter=delimiter, encoding=encoding)
+
+    def text_table(self, table: dict[str, Any], where: str, key: str) -> dict[str, str]:
+        value = table.get(key, {})
+        if not isinstance(value, dict) or not all(
+                isinstance(v, str | int) and not isinstance(v, bool) for v in value.values()):
+            raise self.fail(f"{where}.{key}", 'a table of "name" = "value"', value)
+        return {str(k): str(v) for k, v in value.items()}
+
+    def decimal(self, table: dict[str, Any], where: str, key: str, default: Decimal) -> Decimal:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or value < 0:
+            raise self.fail(f"{where}.{key}", "a number of zero or more", value)
+        return Decimal(str(value))
+
+    def sage_export(self) -> SageExportSettings:
+        t = self.section("sage_export", ("product", "columns", "sku_width", "tolerance",
+                                         "decimal_comma", "currency"))
+        return SageExportSettings(
+            product=self.string(t, "sage_export", "product", None),
+            columns=self.text_table(t, "sage_export", "columns"),
+            sku_width=self.integer(t, "sage_export", "sku_width", 0, 0, 64) or 0,
+            tolerance=self.integer(t, "sage_export", "tolerance", 0, 0, 10**9) or 0,
+            decimal_comma=self.boolean(t, "sage_export", "decimal_comma", False),
+            currency=self.string(t, "sage_export", "currency", "GBP") or "GBP")
+
+    def stock(self) -> StockSettings:
+        t = self.section("stock", ("buffer_percent", "buffer_units", "overrides_csv",
+                                   "allocated_includes_web_orders", "sources",
+                                   "default_source"))
+        return StockSettings(
+            buffer_percent=self.decimal(t, "stock", "buffer_percent", Decimal(0)),
+            buffer_units=self.decimal(t, "stock", "buffer_units", Decimal(0)),
+            overrides_csv=self.file_path(t, "stock", "overrides_csv", must_exist=True),
+            allocated_includes_web_orders=self.boolean(t, "stock",
+                                                       "allocated_includes_web_orders", False),
+            sources=self.text_table(t, "stock", "sources"),
+            default_source=self.string(t, "stock", "default_source", "default") or "default")
+
+    def prices(self) -> PriceSettings:
+        t = self.section("prices", ("base_price_list", "customer_groups", "store_id",
+                                    "website_id", "currency", "guard_change_percent",
+                                    "guard_max_share_percent"))
+        d = PriceSettings()
+        return PriceSettings(
+            base_price_list=self.string(t, "prices", "base_price_list", d.base_price_list)
+            or d.base_price_list,
+            customer_groups=self.text_table(t, "prices", "customer_groups"),
+            store_id=self.integer(t, "prices", "store_id", 0, 0, 10**6) or 0,
+            website_id=self.integer(t, "prices", "website_id", 0, 0, 10**6) or 0,
+            currency=self.string(t, "prices", "currency", None),
+            guard_change_percent=self.decimal(t, "prices", "guard_change_percent",
+                                              d.guard_change_percent),
+            guard_max_share_percent=self.decimal(t, "prices", "guard_max_share_percent",
+                                                 d.guard_max_share_percent))

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import click
 
+from .catalog import (
+    parse_sage_command,
+    push_magento_command,
+    rollback_command,
+    watch_command,
+)
 from .common import Context, global_options
 from .ops import (
     ack_command,
@@ -33,7 +39,8 @@ def cli(ctx: click.Context) -> None:
 
 for command in (export_orders_command, transform_command, import_sage_command, run_command,
                 status_command, trace_command, retry_command, hold_command, release_command,
-                ack_command):
+                ack_command, parse_sage_command, push_magento_command, rollback_command,
+                watch_command):
     cli.add_command(command)
 
 

@@ -96,6 +96,24 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE pushed (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        previous_value TEXT,
+        pushed_at TEXT NOT NULL,
+        run_id TEXT,
+        PRIMARY KEY (kind, key)
+    );
+    CREATE TABLE files (
+        sha256 TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT,
+        processed_at TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -551,6 +569,38 @@ class Ledger:
         row = self.db.execute("SELECT min(created_at) FROM records WHERE state IN "
                               "('exported','queued','held','rejected','needs_attention')")
         return row.fetchone()[0]
+
+    # Sage -> Magento ---------------------------------------------------------------------
+    def pushed(self, kind: str) -> dict[str, str]:
+        """key -> last value pushed to Magento, for the diff and the guard."""
+        return dict(self.db.execute("SELECT key, value FROM pushed WHERE kind=?", (kind,)))
+
+    def previous_pushed(self, kind: str) -> dict[str, str]:
+        """key -> the value before the last push, what a rollback sends back."""
+        return dict(self.db.execute("SELECT key, previous_value FROM pushed WHERE kind=? AND "
+                                    "previous_value IS NOT NULL", (kind,)))
+
+    def record_pushed(self, kind: str, values: dict[str, str]) -> None:
+        now = _now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO pushed VALUES (?, ?, ?, NULL, ?, ?) ON CONFLICT DO UPDATE SET "
+                "previous_value=pushed.value, value=excluded.value, "
+                "pushed_at=excluded.pushed_at, run_id=excluded.run_id "
+                "WHERE pushed.value != excluded.value",
+                [(kind, k, v, now, self.run_id) for k, v in values.items()])
+
+    def file_seen(self, sha256: str) -> tuple[str, str] | None:
+        row = self.db.execute("SELECT name, outcome FROM files WHERE sha256=?",
+                              (sha256,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def record_file(self, sha256: str, name: str, outcome: str, detail: str = "") -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO files VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                       "outcome=excluded.outcome, detail=excluded.detail, "
+                       "processed_at=excluded.processed_at",
+                       (sha256, name, outcome, detail, _now()))
 
     def unconfirmed_for(self, runs: int) -> list[RecordRow]:
         """Sent records still unconfirmed after `runs` later delivery runs."""

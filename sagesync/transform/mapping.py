@@ -20,7 +20,7 @@ _NOMINAL = re.compile(r"[A-Za-z0-9]{1,8}")
 _ACCOUNT = re.compile(r"[A-Z0-9]{1,8}")
 
 
-def _read_csv(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+def read_csv_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -50,7 +50,7 @@ class NominalMap:
         nominal_map = cls(default=default)
         if path is None:
             return nominal_map
-        for line, row in _read_csv(path, ("kind", "value", "nominal")):
+        for line, row in read_csv_rows(path, ("kind", "value", "nominal")):
             kind, value, nominal = row["kind"], row["value"], row["nominal"]
             if kind not in NOMINAL_KINDS:
                 raise RecipeError(f"{path}: line {line}, column kind: '{kind}' is not one of "
@@ -83,7 +83,7 @@ def load_customer_accounts(path: Path | None) -> dict[str, str]:
     if path is None:
         return {}
     accounts: dict[str, str] = {}
-    for line, row in _read_csv(path, ("email", "account_ref")):
+    for line, row in read_csv_rows(path, ("email", "account_ref")):
         ref = row["account_ref"].upper()
         if not _ACCOUNT.fullmatch(ref):
             raise RecipeError(f"{path}: line {line}, column account_ref: '{row['account_ref']}' "

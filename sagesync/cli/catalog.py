@@ -1,0 +1,197 @@
+"""Sage -> Magento commands: parse-sage, push-magento, rollback, watch."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from sagesync.errors import ExitCode, UsageError
+from sagesync.ops.watch import process_inbox
+from sagesync.pipeline.catalog_step import (
+    PushStepResult,
+    parse_sage,
+    push_magento,
+    rollback_prices,
+)
+from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
+from sagesync.recipe import Recipe
+
+from .common import Context, emit_manifest, global_options, handle_errors, read_from, say
+from .pipeline import step_session
+
+KINDS = click.Choice(["stock", "prices"])
+
+
+def _report_push(result: PushStepResult, dry_run: bool) -> int:
+    say(f"{result.kind}: {result.changed} changed since the last push, "
+        f"{result.unchanged} unchanged")
+    if result.refused:
+        say(f"REFUSED by the price guard: {result.refused}")
+        for key, old, new in (result.guard.suspicious if result.guard else [])[:20]:
+            say(f"  {key}: {old} -> {new}")
+        say(f"  full preview: {result.preview}")
+        return int(ExitCode.HELD)
+    for failure in result.failed:
+        say(f"failed: {failure}")
+    for sku in result.unknown_skus:
+        say(f"unknown in Magento (not created): {sku}")
+    verb = "would send" if dry_run else "sent"
+    say(f"{verb} {result.changed if dry_run else result.sent}; preview: {result.preview}")
+    return int(ExitCode.HELD) if result.failed or result.unknown_skus else int(ExitCode.OK)
+
+
+@click.command("parse-sage")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--kind", type=KINDS, required=True, help="What the export holds.")
+@global_options
+@click.pass_obj
+@handle_errors
+def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
+    """Parse a Sage stock or price export into Magento payloads (a checkpoint).
+
+    A malformed file is quarantined with every problem listed, and exits 65.
+
+    \b
+    Example:
+      sagesync -r recipes/stock.toml parse-sage exports/stock.csv --kind stock \\
+        | sagesync push-magento --dry-run
+    """
+    recipe = obj.recipe()
+    run_id = new_run_id()
+    with step_session(recipe, "parse-sage", run_id) as ledger:
+        result = parse_sage(recipe, file, kind, run_id)
+        for note in result.skipped_rows:
+            say(f"skipped (within [sage_export] tolerance): {note}")
+        for note in result.unmapped:
+            say(f"warning: {note}")
+        say(f"parsed {result.rows} {kind} rows from {file.name}")
+        ledger.outcome = (0, {"rows": result.rows})  # type: ignore[attr-defined]
+    emit_manifest(result.manifest)
+
+
+@click.command("push-magento")
+@click.option("--from", "from_", metavar="PATH|-", help="The parse-sage manifest.")
+@click.option("--dry-run", is_flag=True, help="Write payloads and the old -> new preview; "
+              "send nothing.")
+@click.option("--force", is_flag=True, help="Push even when the price guard trips.")
+@global_options
+@click.pass_obj
+@handle_errors
+def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: bool) -> None:
+    """Send stock or prices that changed since the last push to Magento, in chunks.
+
+    \b
+    Example:
+      sagesync push-magento --from STATE/runs/RUN/parse-sage/manifest.json --dry-run
+    """
+    payload = read_from(from_)
+    if payload.kind != "magento-payload":
+        raise UsageError(f"{payload.path} is a '{payload.kind}' checkpoint; push-magento "
+                         "reads the one parse-sage prints.")
+    recipe = obj.recipe(payload)
+    with step_session(recipe, "push-magento", payload.run_id) as ledger:
+        result = push_magento(recipe, payload, ledger, payload.run_id, dry_run=dry_run,
+                              force=force)
+        code = _report_push(result, dry_run)
+        ledger.outcome = (code, {"sent": result.sent})  # type: ignore[attr-defined]
+    emit_manifest(result.manifest)
+    click.get_current_context().exit(code)
+
+
+@click.command("rollback")
+@click.argument("what", type=click.Choice(["prices"]))
+@click.option("--dry-run", is_flag=True, help="Show what would be sent back.")
+@global_options
+@click.pass_obj
+@handle_errors
+def rollback_command(obj: Context, what: str, dry_run: bool) -> None:
+    """Push the previous price snapshot back to Magento (undo the last price push).
+
+    \b
+    Example:
+      sagesync -r recipes/stock.toml rollback prices
+    """
+    recipe = obj.recipe()
+    run_id = new_run_id()
+    with step_session(recipe, "rollback", run_id) as ledger:
+        result = rollback_prices(recipe, ledger, run_id, dry_run=dry_run)
+        code = _report_push(result, dry_run)
+        ledger.outcome = (code, {"sent": result.sent})  # type: ignore[attr-defined]
+    emit_manifest(result.manifest)
+    click.get_current_context().exit(code)
+
+
+def _handle_file(recipe: Recipe, dry_run: bool):  # type: ignore[no-untyped-def]
+    def handle(path: Path, kind: str) -> str:
+        run_id = new_run_id()
+        with step_session(recipe, "watch", run_id) as ledger:
+            parsed = parse_sage(recipe, path, kind, run_id)
+            pushed = push_magento(recipe, open_checkpoint(parsed.manifest), ledger, run_id,
+                                  dry_run=dry_run, force=False)
+            ledger.outcome = (0, {"sent": pushed.sent})  # type: ignore[attr-defined]
+        if pushed.refused:
+            from sagesync.errors import SageSyncError
+
+            raise SageSyncError(pushed.refused)
+        return (f"{parsed.rows} rows, {pushed.changed} changed, {pushed.sent} sent"
+                + (f", {len(pushed.failed)} failed" if pushed.failed else ""))
+    return handle
+
+
+@click.command("watch")
+@click.argument("inbox", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--once", is_flag=True, help="One pass, then exit (for cron).")
+@click.option("--interval", type=click.FloatRange(min=1), default=60, show_default=True,
+              help="Seconds between passes.")
+@click.option("--settle", type=click.FloatRange(min=0), default=2, show_default=True,
+              help="A file must be unchanged for this long before it is taken.")
+@click.option("--dry-run", is_flag=True, help="Parse and preview, push nothing.")
+@global_options
+@click.pass_obj
+@handle_errors
+def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle: float,
+                  dry_run: bool) -> None:
+    """Take Sage exports dropped into INBOX, push them, and file them away.
+
+    Files named stock-….csv or prices-….csv; they go to archive/YYYY-MM-DD/ or to
+    quarantine/ with a .error.txt saying what is wrong where.
+
+    \b
+    Example:
+      sagesync -r recipes/stock.toml watch //fileserver/sage-drop --once
+    """
+    recipe = obj.recipe()
+    if not inbox.is_dir():
+        raise UsageError(f"The inbox {inbox} is not a folder.")
+    from sagesync.pipeline.ledger import Ledger
+
+    def seen(digest: str) -> bool:
+        with Ledger(recipe.state_dir / "ledger.sqlite") as ledger:
+            return ledger.file_seen(digest) is not None
+
+    def remember(digest: str, name: str, outcome: str) -> None:
+        if not dry_run:
+            with Ledger(recipe.state_dir / "ledger.sqlite") as ledger:
+                ledger.record_file(digest, name, outcome)
+
+    worst = 0
+    while True:
+        outcome = process_inbox(inbox, _handle_file(recipe, dry_run), seen, remember,
+                                settle_seconds=settle)
+        for line in outcome.archived:
+            say(f"done: {line}")
+        for line in outcome.duplicates:
+            say(f"already processed, archived without pushing: {line}")
+        for line in outcome.quarantined:
+            say(f"quarantined: {line}")
+        for line in outcome.retry_later:
+            say(f"left in the inbox for the next pass: {line}")
+        if outcome.quarantined:
+            worst = max(worst, int(ExitCode.BAD_INPUT))
+        elif outcome.retry_later:
+            worst = max(worst, int(ExitCode.RETRY_LATER))
+        if once:
+            click.get_current_context().exit(worst)
+        time.sleep(interval)

@@ -1,0 +1,272 @@
+"""Sage -> Magento steps: parse-sage (a Sage export -> a magento-payload checkpoint) and
+push-magento (a payload -> Magento, only what changed since the last push, behind the guard).
+
+A malformed file is never half-applied: it is copied to quarantine with its `.error.txt`
+(every problem with line and column) and nothing of it reaches Magento.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from sagesync.catalog.guard import GuardVerdict, check_prices
+from sagesync.catalog.prices import PriceRules, price_lines
+from sagesync.catalog.stock import Buffer, StockRules, parse_overrides, stock_lines
+from sagesync.errors import InputFormatError, UsageError
+from sagesync.ops.quarantine import quarantine
+from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
+from sagesync.pipeline.ledger import Ledger
+from sagesync.recipe import Recipe
+from sagesync.transform.mapping import read_csv_rows
+
+PAYLOAD = "magento-payload"
+QUANTITY = pa.decimal128(18, 4)
+
+SOURCE_ITEMS = pa.schema([
+    ("key", pa.string()), ("sku", pa.string()), ("source_code", pa.string()),
+    ("quantity", QUANTITY), ("status", pa.int8()), ("on_hand", QUANTITY),
+    ("allocated", QUANTITY), ("buffer", QUANTITY), ("warehouse", pa.string()),
+])
+PRICES = pa.schema([
+    ("key", pa.string()), ("kind", pa.string()), ("sku", pa.string()), ("group", pa.string()),
+    ("quantity", QUANTITY), ("price", QUANTITY), ("scope", pa.int64()),
+])
+
+
+@dataclass
+class ParseStepResult:
+    manifest: Path
+    kind: str
+    rows: int = 0
+    skipped_rows: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+
+
+def stock_value(quantity: Decimal, status: int) -> str:
+    return f"{quantity.normalize():f}|{status}"
+
+
+def _stock_rules(recipe: Recipe) -> StockRules:
+    settings = recipe.stock
+    by_sku: dict[str, Buffer] = {}
+    prefixes: tuple[tuple[str, Buffer], ...] = ()
+    if settings.overrides_csv:
+        rows = read_csv_rows(settings.overrides_csv, ("kind", "value", "buffer_percent",
+                                                      "buffer_units"))
+        by_sku, prefixes = parse_overrides(settings.overrides_csv, rows)
+    return StockRules(Buffer(settings.buffer_percent, settings.buffer_units), by_sku, prefixes,
+                      settings.allocated_includes_web_orders, settings.sources,
+                      settings.default_source)
+
+
+def _price_rules(recipe: Recipe) -> PriceRules:
+    p = recipe.prices
+    return PriceRules(p.base_price_list, p.customer_groups, p.store_id, p.website_id,
+                      p.currency)
+
+
+def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepResult:
+    from sagesync.sage.exports import ParseOptions, error_report, parse_export
+
+    if not path.is_file():
+        raise UsageError(f"No such file: {path}")
+    settings = recipe.sage_export
+    product = settings.product or recipe.sage.product
+    options = ParseOptions(columns=settings.columns, sku_width=settings.sku_width or None,
+                           tolerance=settings.tolerance, decimal_comma=settings.decimal_comma,
+                           currency=settings.currency)
+    parsed = parse_export(path, product=product, kind=kind, options=options)  # type: ignore[arg-type]
+    if not parsed.ok:
+        report = error_report(parsed, path)
+        copy = quarantine(recipe.state_dir, path, report.splitlines(),
+                          f"a {product} {kind} export")
+        error = InputFormatError(f"{path.name} was not applied: {len(parsed.problems)} "
+                                 f"problem(s); the first: {_first(parsed.problems)}. Every "
+                                 f"problem is listed in {copy}.error.txt.")
+        error.report = report  # type: ignore[attr-defined]
+        raise error
+    writer = CheckpointWriter(recipe.state_dir, run_id, "parse-sage", PAYLOAD, recipe, [])
+    result = ParseStepResult(manifest=Path(), kind=kind, rows=parsed.table.num_rows,
+                             skipped_rows=[str(p) for p in parsed.problems])
+    rows = parsed.table.to_pylist()
+    writer.write("sage_rows", parsed.table)
+    if kind == "stock":
+        lines, unmapped = stock_lines(rows, _stock_rules(recipe))
+        result.unmapped = [f"warehouse {w} maps to no Magento source ([stock] sources)"
+                           for w in unmapped]
+        writer.write("source_items", pa.Table.from_pylist(
+            [{"key": f"{s.sku}|{s.source_code}", "sku": s.sku, "source_code": s.source_code,
+              "quantity": s.quantity, "status": s.status, "on_hand": s.on_hand,
+              "allocated": s.allocated, "buffer": s.buffer, "warehouse": s.warehouse}
+             for s in lines], schema=SOURCE_ITEMS))
+    else:
+        prices, unmapped_lists = price_lines(rows, _price_rules(recipe))
+        result.unmapped = [f"price list {p} maps to no customer group ([prices] "
+                           "customer_groups)" for p in sorted(unmapped_lists)]
+        writer.write("prices", pa.Table.from_pylist(
+            [{"key": p.key, "kind": p.kind, "sku": p.sku, "group": p.group,
+              "quantity": p.quantity, "price": p.price, "scope": p.scope} for p in prices],
+            schema=PRICES))
+    result.manifest = writer.finish(summary={
+        "kind": kind, "file": str(path), "product": product, "rows": result.rows,
+        "skipped_rows": result.skipped_rows, "unmapped": result.unmapped,
+        "encoding": parsed.encoding, "delimiter": parsed.delimiter})
+    return result
+
+
+def _first(problems: list[Any]) -> str:
+    return str(problems[0]) if problems else "unknown"
+
+
+@dataclass
+class PushStepResult:
+    manifest: Path
+    kind: str
+    changed: int = 0
+    unchanged: int = 0
+    sent: int = 0
+    failed: list[str] = field(default_factory=list)
+    unknown_skus: list[str] = field(default_factory=list)
+    guard: GuardVerdict | None = None
+    refused: str | None = None
+    preview: Path | None = None
+
+
+def _payload_kind(payload: Checkpoint) -> str:
+    return "stock" if "source_items" in payload.manifest["tables"] else "prices"
+
+
+def push_magento(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id: str, *,
+                 dry_run: bool, force: bool,
+                 make_pusher: Callable[[Recipe], Any] | None = None) -> PushStepResult:
+    """Send what changed since the last push. Prices pass the guard first."""
+    kind = _payload_kind(payload)
+    writer = CheckpointWriter(recipe.state_dir, run_id, "push-magento", "magento-push", recipe,
+                              [payload.path])
+    result = PushStepResult(manifest=Path(), kind=kind)
+    table = payload.table("source_items" if kind == "stock" else "prices").to_pylist()
+    previous = ledger.pushed(kind)
+    values = {row["key"]: _value(kind, row) for row in table}
+    changed_rows = [row for row in table if previous.get(row["key"]) != values[row["key"]]]
+    result.changed, result.unchanged = len(changed_rows), len(table) - len(changed_rows)
+    if kind == "prices":
+        result.guard = check_prices(
+            {r["key"]: r["price"] for r in changed_rows},
+            {k: Decimal(v) for k, v in previous.items()},
+            recipe.prices.guard_change_percent, recipe.prices.guard_max_share_percent)
+        if result.guard.tripped and not force:
+            result.refused = result.guard.reason(recipe.prices.guard_change_percent,
+                                                 recipe.prices.guard_max_share_percent)
+    result.preview = _write_preview(writer.folder, kind, changed_rows, previous, values)
+    if not dry_run and result.refused is None and changed_rows:
+        pusher = (make_pusher or default_pusher)(recipe)
+        sent_keys = _send(pusher, kind, changed_rows, result)
+        ledger.record_pushed(kind, {k: values[k] for k in sent_keys})
+        result.sent = len(sent_keys)
+    result.manifest = writer.finish(summary={
+        "kind": kind, "changed": result.changed, "unchanged": result.unchanged,
+        "sent": result.sent, "failed": result.failed, "unknown_skus": result.unknown_skus,
+        "refused": result.refused, "dry_run": dry_run, "forced": force},
+        files={"preview.csv": result.preview})
+    return result
+
+
+def rollback_prices(recipe: Recipe, ledger: Ledger, run_id: str, *, dry_run: bool,
+                    make_pusher: Callable[[Recipe], Any] | None = None) -> PushStepResult:
+    """Push the previous snapshot of every price back (the guard does not apply)."""
+    previous = ledger.previous_pushed("prices")
+    current = ledger.pushed("prices")
+    rows = [_price_row_from_key(key, Decimal(value)) for key, value in sorted(previous.items())]
+    writer = CheckpointWriter(recipe.state_dir, run_id, "rollback-prices", "magento-push",
+                              recipe, [])
+    result = PushStepResult(manifest=Path(), kind="prices", changed=len(rows))
+    values = {r["key"]: _value("prices", r) for r in rows}
+    result.preview = _write_preview(writer.folder, "prices", rows, current, values)
+    if not dry_run and rows:
+        sent_keys = _send((make_pusher or default_pusher)(recipe), "prices", rows, result)
+        ledger.record_pushed("prices", {k: values[k] for k in sent_keys})
+        result.sent = len(sent_keys)
+    result.manifest = writer.finish(summary={"kind": "prices", "rollback": True,
+                                             "sent": result.sent, "failed": result.failed,
+                                             "dry_run": dry_run},
+                                    files={"preview.csv": result.preview})
+    return result
+
+
+def _price_row_from_key(key: str, price: Decimal) -> dict[str, Any]:
+    parts = key.split("|")
+    if parts[1].startswith("store "):
+        return {"key": key, "kind": "base", "sku": parts[0], "group": "",
+                "quantity": Decimal(1), "price": price, "scope": int(parts[1][6:])}
+    return {"key": key, "kind": "tier", "sku": parts[0], "group": parts[2],
+            "quantity": Decimal(parts[3]), "price": price, "scope": int(parts[1][8:])}
+
+
+def _value(kind: str, row: dict[str, Any]) -> str:
+    if kind == "stock":
+        return stock_value(row["quantity"], row["status"])
+    return f"{Decimal(row['price']).normalize():f}"
+
+
+def _write_preview(folder: Path, kind: str, rows: list[dict[str, Any]],
+                   previous: dict[str, str], values: dict[str, str]) -> Path:
+    """old -> new for every row that would be sent: what a person checks before --force."""
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\r\n")
+    out.writerow(["key", "old", "new"] + (["on_hand", "allocated", "buffer"]
+                                          if kind == "stock" else []))
+    for row in rows:
+        extra = [row["on_hand"], row["allocated"], row["buffer"]] if kind == "stock" else []
+        out.writerow([row["key"], previous.get(row["key"], ""), values[row["key"]], *extra])
+    path = folder / "preview.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    return path
+
+
+def default_pusher(recipe: Recipe) -> Any:
+    from sagesync.magento.client import RetryPolicy
+    from sagesync.magento.push import CatalogPusher
+    from sagesync.magento.source import BearerAuth
+
+    if not recipe.magento.base_url:
+        raise UsageError("push-magento needs a live store: set [magento] base_url and token "
+                         "(or use --dry-run to see the payloads).")
+    return CatalogPusher(recipe.magento.base_url, BearerAuth(recipe.magento.token or ""),
+                         chunk_size=recipe.push_chunk_size,
+                         timeout=recipe.magento.timeout_seconds,
+                         retry=RetryPolicy(attempts=recipe.magento.retry_attempts))
+
+
+def _send(pusher: Any, kind: str, rows: list[dict[str, Any]], result: PushStepResult
+          ) -> list[str]:
+    """Push and return the keys Magento accepted; failures and unknown SKUs are reported."""
+    from sagesync.magento.push import BasePrice, SourceItem, TierPrice
+
+    keyed: dict[Any, str] = {}
+    if kind == "stock":
+        items = [SourceItem(r["sku"], r["source_code"], r["quantity"], r["status"])
+                 for r in rows]
+        keyed = {item: r["key"] for item, r in zip(items, rows, strict=True)}
+        reports = [pusher.push_source_items(items)]
+    else:
+        base = [(BasePrice(r["sku"], r["price"], r["scope"]), r) for r in rows
+                if r["kind"] == "base"]
+        tier = [(TierPrice(r["sku"], r["price"], r["scope"], r["group"], r["quantity"]), r)
+                for r in rows if r["kind"] == "tier"]
+        keyed = {item: r["key"] for item, r in base + tier}
+        reports = [pusher.push_base_prices([i for i, _ in base]) if base else None,
+                   pusher.push_tier_prices([i for i, _ in tier]) if tier else None]
+    sent: list[str] = []
+    for report in (r for r in reports if r is not None):
+        sent += [keyed[item] for item in report.sent]
+        result.failed += [f"{keyed.get(item, item)}: {reason}" for item, reason in report.failed]
+        result.unknown_skus += sorted(getattr(report, "unknown_skus", []) or [])
+    return sent
