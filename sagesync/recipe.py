@@ -35,6 +35,10 @@ BUNDLE_RULES = ("auto", "children", "parent")
 CURRENCIES = ("base", "order")
 DELIVERY_KINDS = ("folder",)
 ENTITIES = ("orders", "invoices", "creditmemos", "customers")
+AUTH_KINDS = ("bearer", "oauth1", "admin", "ims")
+AUTH_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret",
+             "username", "password", "token_lifetime_hours", "client_id", "client_secret",
+             "org_id", "store", "ims_url", "scopes")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class MagentoSettings:
     source: Path | None = None
     base_url: str | None = None
     token: str | None = field(default=None, repr=False)
+    auth: str = "bearer"  # bearer, oauth1, admin, ims (see sagesync.magento.auth.make_auth)
+    auth_settings: dict[str, str] = field(default_factory=dict, repr=False)
     store_ids: tuple[int, ...] = ()
     page_size: int = 100
     timeout_seconds: float = 30.0
@@ -168,6 +174,17 @@ class PriceSettings:
 
 
 @dataclass(frozen=True)
+class ListenSettings:
+    """The webhook receiver: which signatures it trusts."""
+
+    commerce_public_key: Path | None = None  # PEM from Admin > Adobe Services > Webhooks
+    io_client_id: str | None = None
+    io_public_keys: Path | None = None  # a folder of I/O Events public key PEM files
+    host: str = "127.0.0.1"
+    port: int = 8787
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A validated recipe. `path` and `sha256` identify the file it came from."""
 
@@ -184,6 +201,7 @@ class Recipe:
     stock: StockSettings = field(default_factory=StockSettings)
     prices: PriceSettings = field(default_factory=PriceSettings)
     push_chunk_size: int = 20
+    listen: ListenSettings = field(default_factory=ListenSettings)
     path: Path | None = None
     sha256: str = ""
 
@@ -312,7 +330,7 @@ class _RecipeReader:
     def read(self) -> Recipe:
         self.check_keys("", self.data, ("name", "state_dir", "magento", "sage", "mapping",
                                         "delivery", "ledger", "status", "ack", "sage_export",
-                                        "stock", "prices", "push"))
+                                        "stock", "prices", "push", "listen"))
         name = self.string(self.data, "", "name", None)
         if name is None:
             raise RecipeError(f"{self.path}: missing key 'name' (a short name for this recipe).")
@@ -324,7 +342,7 @@ class _RecipeReader:
                       magento=self.magento(), sage=self.sage(), mapping=self.mapping(),
                       delivery=self.delivery(), ledger=self.ledger(), status=self.status(),
                       ack=self.ack(), sage_export=self.sage_export(), stock=self.stock(),
-                      prices=self.prices(),
+                      prices=self.prices(), listen=self.listen(),
                       push_chunk_size=self.integer(self.section("push", ("chunk_size",)),
                                                    "push", "chunk_size", 20, 1, 5000) or 20)
 
@@ -332,7 +350,8 @@ class _RecipeReader:
         t = self.section("magento", ("source", "base_url", "token", "store_ids", "page_size",
                                      "timeout_seconds", "order_states", "order_statuses",
                                      "concurrency", "retry_attempts", "overlap_seconds",
-                                     "settle_seconds", "start_from"))
+                                     "settle_seconds", "start_from", "auth",
+                                     *AUTH_KEYS))
         source = self.file_path(t, "magento", "source", must_exist=False)
         base_url = self.string(t, "magento", "base_url", None)
         if (source is None) == (base_url is None):
@@ -341,9 +360,11 @@ class _RecipeReader:
         if base_url and not re.match(r"^https?://", base_url):
             raise self.fail("magento.base_url", "an http:// or https:// URL", base_url)
         token = self.string(t, "magento", "token", None)
-        if base_url and not token:
+        auth = self.string(t, "magento", "auth", "bearer", AUTH_KINDS) or "bearer"
+        if base_url and auth == "bearer" and not token:
             raise RecipeError(f"{self.path}: [magento] base_url needs 'token' "
                               "(write token = \"${MAGENTO_TOKEN}\" and set it in .env).")
+        auth_settings = {k: str(t[k]) for k in AUTH_KEYS if k in t}
         store_ids = t.get("store_ids", [])
         if not isinstance(store_ids, list) or not all(
                 isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in store_ids):
@@ -370,7 +391,7 @@ class _RecipeReader:
             retry_attempts=self.integer(t, "magento", "retry_attempts", 5, 1, 20) or 5,
             overlap_seconds=self.integer(t, "magento", "overlap_seconds", 300, 0, 86_400) or 0,
             settle_seconds=self.integer(t, "magento", "settle_seconds", 60, 0, 86_400) or 0,
-            start_from=start_from)
+            start_from=start_from, auth=auth, auth_settings=auth_settings)
 
     def sage(self) -> SageSettings:
         t = self.section("sage", ("product", "post_from", "timezone", "currency", "encoding",
@@ -583,3 +604,14 @@ class _RecipeReader:
                                               d.guard_change_percent),
             guard_max_share_percent=self.decimal(t, "prices", "guard_max_share_percent",
                                                  d.guard_max_share_percent))
+
+    def listen(self) -> ListenSettings:
+        t = self.section("listen", ("commerce_public_key", "io_client_id", "io_public_keys",
+                                    "host", "port"))
+        return ListenSettings(
+            commerce_public_key=self.file_path(t, "listen", "commerce_public_key",
+                                               must_exist=True),
+            io_client_id=self.string(t, "listen", "io_client_id", None),
+            io_public_keys=self.file_path(t, "listen", "io_public_keys", must_exist=True),
+            host=self.string(t, "listen", "host", "127.0.0.1") or "127.0.0.1",
+            port=self.integer(t, "listen", "port", 8787, 1, 65535) or 8787)

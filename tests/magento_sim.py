@@ -1,6 +1,7 @@
 """HTTP simulator of the parts of Magento 2's REST API that sagesync reads.
 
-Stdlib only, so the test suite and a developer's laptop need nothing beyond Python. The
+Stdlib only, so the test suite and a developer's laptop need nothing beyond Python (OAuth
+1.0a verification, used only with ``oauth=...``, imports oauthlib when first needed). The
 behaviour follows /work/shared/reference/magento-rest.md (§3 searchCriteria, §4 auth, §8
 issues): where Magento versions differ (page past the end, default page size, page-size cap)
 the difference is a constructor option, so one test can pin each behaviour.
@@ -18,6 +19,26 @@ Deliberate simplifications (documented so nobody mistakes them for Magento facts
   numeric, and a date-only value is widened to ``YYYY-MM-DD 00:00:00`` against datetimes.
 * An unknown ``condition_type`` (e.g. ``moreq``) falls through to ``=`` - that is what the
   fallback branch of ``Pdo\\Mysql::prepareSqlCondition`` does [inferred from the code path].
+
+Authentication (§4), all optional; with none of them the simulator accepts only ``token``:
+
+* ``oauth=(consumer_key, consumer_secret, access_token, token_secret)``: OAuth 1.0a checked the
+  way 2.4.4+ ``Magento\\Framework\\Oauth\\Oauth`` does (same order and messages: version, required
+  parameters, token length, HMAC-SHA256 only - anything else is 400 "Signature method %1 is not
+  supported" -, consumer, timestamp at most 600 s ahead, nonce reuse, token, signature), the
+  signature recomputed by oauthlib from the received method, URL, query and form body.
+  Magento's base string sorts names with PHP's natural order where oauthlib uses byte order;
+  they agree unless names differ at a multi-digit number. ``integration_as_bearer=True`` also
+  accepts the access token as a bearer token (2.4.4+: off by default).
+* ``admin=(username, password)``: ``POST /V1/integration/admin/token`` issues tokens valid for
+  ``admin_token_lifetime`` seconds; wrong credentials are 401, 6 failures lock the user for
+  1800 s; ``admin_2fa=True`` answers valid credentials with Magento_TwoFactorAuth's 400.
+* ``ims=(client_id, client_secret, org_id)``: an IMS token endpoint at ``/ims/token/v3`` (see
+  ``ims_url``) issuing tokens for ``ims_expires_in`` seconds. ``accs=True`` serves Adobe
+  Commerce as a Cloud Service: base path ``/<tenant_id>``, IMS tokens only, and the gateway
+  headers ``x-api-key``, ``x-gw-ims-org-id`` and ``Store`` required. IMS error bodies
+  (RFC 6749 ``error``/``error_description``) and the gateway's answers to missing headers are
+  the simulator's own choice: the reference has no captured examples.
 """
 
 from __future__ import annotations
@@ -46,7 +67,9 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
+    "ADMIN_TOKEN_ENDPOINT",
     "ENTITY_ID_KEYS",
+    "IMS_TOKEN_PATH",
     "ApiError",
     "Fault",
     "FaultPlan",
@@ -79,6 +102,29 @@ MSG_NO_SUCH_FIELD = "No such entity with %fieldName = %fieldValue"
 MSG_BAD_TYPE = (
     'The "%value" value\'s type is invalid. The "%type" type was expected. Verify and try again.'
 )
+# Authentication messages (Magento 2.4 Oauth.php, Nonce\Generator.php, Token\Provider.php,
+# AdminTokenService / RequestThrottler, TwoFactorAuth BlockAdminTokenCreation).
+MSG_OAUTH_VERSION = 'The "%1" Oauth version isn\'t supported.'
+MSG_OAUTH_TOKEN_LENGTH = "The token length is invalid. Check the length and try again."
+MSG_OAUTH_METHOD = "Signature method %1 is not supported"
+MSG_OAUTH_CONSUMER_LENGTH = "Consumer key is not the correct length"
+MSG_OAUTH_NO_CONSUMER = "A consumer having the specified key does not exist"
+MSG_OAUTH_TIMESTAMP = "Incorrect timestamp value in the oauth_timestamp parameter"
+MSG_OAUTH_NONCE = "The nonce is already being used by the consumer with ID %1"
+MSG_OAUTH_NO_TOKEN = "Specified token does not exist"
+MSG_OAUTH_SIGNATURE = "The signature is invalid. Verify and try again."
+MSG_ADMIN_SIGN_IN = ("The account sign-in was incorrect or your account is disabled temporarily. "
+                     "Please wait and try again later.")
+MSG_2FA = "Please use the 2fa provider-specific endpoints to obtain a token."
+ADMIN_TOKEN_ENDPOINT = "/V1/integration/admin/token"
+IMS_TOKEN_PATH = "/ims/token/v3"
+_OAUTH_REQUIRED = ("oauth_consumer_key", "oauth_signature", "oauth_signature_method",
+                   "oauth_nonce", "oauth_timestamp", "oauth_token")
+_OAUTH_TIME_DEVIATION = 600  # Nonce\Generator::TIME_DEVIATION
+_ADMIN_MAX_FAILURES = 6  # oauth/authentication_lock/max_failures_count
+_ADMIN_LOCK_SECONDS = 1800  # oauth/authentication_lock/timeout
+_MAGENTO_KEY_LENGTH = 32  # Helper\Oauth::LENGTH_CONSUMER_KEY / LENGTH_TOKEN
+
 MSG_DUPLICATE_ID = (
     'Item (Magento\\Sales\\Model\\Order\\Interceptor) with the same ID "%s" already exists.'
 )
@@ -572,18 +618,51 @@ class MagentoSimulator:
         max_page_size: int | None = None,
         default_page_size_when_absent: int | None = None,
         base_path: str = "/rest/default",
+        oauth: tuple[str, str, str, str] | None = None,
+        integration_as_bearer: bool = False,
+        admin: tuple[str, str] | None = None,
+        admin_2fa: bool = False,
+        admin_token_lifetime: float = 4 * 3600,
+        ims: tuple[str, str, str] | None = None,
+        ims_expires_in: int = 86399,
+        accs: bool = False,
+        tenant_id: str = "sim-tenant",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``token=None`` disables auth (handy by hand). Options map to Magento versions:
-        past_end "empty" = 2.4, "repeat_last" = <= 2.3; default_page_size_when_absent=20 =
-        2.4.3 (or 2.4.4+ with input limits on); max_page_size=300 = 2.4.4+ with input limits on.
+        """``token=None`` disables auth (handy by hand) unless oauth/admin/ims is given.
+        Options map to Magento versions: past_end "empty" = 2.4, "repeat_last" = <= 2.3;
+        default_page_size_when_absent=20 = 2.4.3 (or 2.4.4+ with input limits on);
+        max_page_size=300 = 2.4.4+ with input limits on. The auth options are described in
+        the module docstring; ``clock`` (seconds) times token expiry and account locks.
         """
         if past_end not in ("empty", "repeat_last"):
             raise ValueError(f"past_end must be 'empty' or 'repeat_last', not {past_end!r}")
+        if accs and ims is None:
+            raise ValueError("accs=True needs ims=(client_id, client_secret, org_id)")
+        if accs and (oauth is not None or admin is not None):
+            raise ValueError("ACCS offers neither integration (oauth) nor admin tokens")
         self.token = token
         self.past_end = past_end
         self.max_page_size = max_page_size
         self.default_page_size_when_absent = default_page_size_when_absent
+        if accs and base_path == "/rest/default":
+            base_path = "/" + tenant_id.strip("/")
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+        self.oauth = oauth
+        self.integration_as_bearer = integration_as_bearer
+        self.admin = admin
+        self.admin_2fa = admin_2fa
+        self.admin_token_lifetime = float(admin_token_lifetime)
+        self.ims = ims
+        self.ims_expires_in = int(ims_expires_in)
+        self.accs = accs
+        self.tenant_id = tenant_id
+        self.clock = clock
+        self._admin_tokens: dict[str, float] = {}  # token -> clock() it expires at
+        self._ims_tokens: dict[str, float] = {}
+        self._admin_failures: dict[str, int] = {}
+        self._admin_locked_until: dict[str, float] = {}
+        self._nonces: set[tuple[str, str]] = set()  # (consumer key, nonce) seen
         self.requests: list[RecordedRequest] = []
         self.faults = FaultPlan()
         self.errors: list[str] = []  # tracebacks of simulator bugs / failing hooks
@@ -677,6 +756,12 @@ class MagentoSimulator:
         host = self._server.server_address[0] if self._server else "127.0.0.1"
         return f"http://{host}:{self.port}{self.base_path}"
 
+    @property
+    def ims_url(self) -> str:
+        """The simulator's IMS token endpoint (only answers when ``ims`` is set)."""
+        host = self._server.server_address[0] if self._server else "127.0.0.1"
+        return f"http://{host}:{self.port}{IMS_TOKEN_PATH}"
+
     # ----------------------------------------------------------------- test controls
 
     def set_latency(self, seconds: float) -> None:
@@ -711,6 +796,15 @@ class MagentoSimulator:
             self._reindex(entity)
             self._version[entity] += 1
             return True
+
+    def expire_tokens(self) -> int:
+        """Expire every issued admin and IMS token now (like revocation or the hourly purge
+        cron); returns how many there were."""
+        with self._lock:
+            count = len(self._admin_tokens) + len(self._ims_tokens)
+            self._admin_tokens.clear()
+            self._ims_tokens.clear()
+            return count
 
     def rows(self, entity: str) -> list[dict[str, Any]]:
         """Deep copy of the stored rows, in insertion order."""
@@ -749,19 +843,194 @@ class MagentoSimulator:
     def authorize(self, request: RecordedRequest) -> ApiError | None:
         """Return None to let ``request`` through, or the error to send.
 
-        Extension point: OAuth 1.0a (HMAC-SHA256) and admin tokens will override/extend this.
-        ``request.acl_resource`` holds the matched route's ACL resource. The bearer parsing
-        mirrors Magento's TokenUserContext: exactly "<type> <token>", type case-insensitive.
+        Extension point (subclasses may override). ``request.acl_resource`` holds the matched
+        route's ACL resource. The bearer parsing mirrors Magento's TokenUserContext: exactly
+        "<type> <token>", type case-insensitive. Accepted: ``token``; issued admin and IMS
+        tokens until they expire; an ``OAuth`` header when ``oauth`` is set (checked like
+        Magento, see the module docstring); the integration's access token as a bearer token
+        when ``integration_as_bearer``. In ACCS mode only IMS tokens, with gateway headers.
         """
-        if self.token is None:
+        if not self.auth_enabled:
             return None
+        denied = ApiError(401, MSG_UNAUTHORIZED,
+                          {"resources": request.acl_resource or self.ACL_RESOURCES["orders"]})
+        if self.accs:
+            gateway = self._check_accs_headers(request)
+            if gateway is not None:
+                return gateway
         header = request.header("Authorization") or ""
+        if self.oauth is not None and header[:6].lower() == "oauth ":
+            return self._verify_oauth(request)
         pieces = header.split(" ")
-        if (len(pieces) == 2 and pieces[0].lower() == "bearer"
-                and hmac.compare_digest(pieces[1].encode(), self.token.encode())):
+        if len(pieces) == 2 and pieces[0].lower() == "bearer" and self._bearer_ok(pieces[1]):
             return None
-        return ApiError(401, MSG_UNAUTHORIZED,
-                        {"resources": request.acl_resource or self.ACL_RESOURCES["orders"]})
+        return denied
+
+    @property
+    def auth_enabled(self) -> bool:
+        """False only when no credential of any kind is configured (``token=None`` alone)."""
+        return any(x is not None for x in (self.token, self.oauth, self.admin, self.ims))
+
+    def _bearer_ok(self, token: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            if self._ims_tokens.get(token, -math.inf) > now:
+                return True
+            if self.accs:
+                return False
+            if self._admin_tokens.get(token, -math.inf) > now:
+                return True
+        candidates = [self.token]
+        if self.oauth is not None and self.integration_as_bearer:
+            candidates.append(self.oauth[2])
+        return any(c is not None and hmac.compare_digest(token.encode(), c.encode())
+                   for c in candidates)
+
+    def _check_accs_headers(self, request: RecordedRequest) -> ApiError | None:
+        """The ACCS API gateway's header checks (answers are the simulator's own choice)."""
+        assert self.ims is not None
+        client_id, _secret, org_id = self.ims
+        api_key = request.header("x-api-key")
+        if not api_key:
+            return ApiError(403, "Api Key is required", extra={"error_code": "403000"})
+        if not hmac.compare_digest(api_key.encode(), client_id.encode()):
+            return ApiError(403, "Api Key is invalid", extra={"error_code": "403003"})
+        org = request.header("x-gw-ims-org-id")
+        if not org or not hmac.compare_digest(org.encode(), org_id.encode()):
+            return ApiError(403, "Invalid x-gw-ims-org-id header", extra={"error_code": "403010"})
+        store = request.header("Store")
+        codes = {"all", *(str(v["code"]) for v in self.STORE_VIEWS)}
+        if not store:
+            return ApiError(400, 'The "Store" header is required.')
+        if store not in codes:
+            return ApiError(400, "The store that was requested wasn't found. Verify the store "
+                                 "and try again.")
+        return None
+
+    def _verify_oauth(self, request: RecordedRequest) -> ApiError | None:
+        """OAuth 1.0a the way Magento 2.4.4+ validates a REST call, signature by oauthlib."""
+        from oauthlib.common import CaseInsensitiveDict
+        from oauthlib.common import Request as OAuthRequest
+        from oauthlib.oauth1.rfc5849 import signature as oauth_signature
+
+        assert self.oauth is not None
+        consumer_key, consumer_secret, access_token, token_secret = self.oauth
+        headers = CaseInsensitiveDict(request.headers)
+        try:
+            header_params = oauth_signature.collect_parameters(
+                headers={"Authorization": request.header("Authorization") or ""},
+                exclude_oauth_signature=False)
+        except ValueError:
+            header_params = []
+        protocol = {k: v for k, v in header_params if k.startswith("oauth_")}
+        # 1. version, 2. required parameters, 3. token length, 4. signature method.
+        version = protocol.get("oauth_version")
+        if version is not None and version != "1.0":
+            return ApiError(400, MSG_OAUTH_VERSION, [version])
+        for name in _OAUTH_REQUIRED:
+            if not protocol.get(name):
+                return ApiError(400, MSG_REQUIRED, {"fieldName": name})
+        if len(protocol["oauth_token"]) != _MAGENTO_KEY_LENGTH:
+            return ApiError(400, MSG_OAUTH_TOKEN_LENGTH)
+        method = protocol["oauth_signature_method"]
+        if method != "HMAC-SHA256":  # Oauth::getSupportedSignatureMethods() since 2.4.4
+            return ApiError(400, MSG_OAUTH_METHOD, [method])
+        # 5. consumer, 6. timestamp and nonce, 7. token, 8. signature (all 401).
+        key = protocol["oauth_consumer_key"]
+        if len(key) != _MAGENTO_KEY_LENGTH:
+            return ApiError(401, MSG_OAUTH_CONSUMER_LENGTH)
+        if not hmac.compare_digest(key.encode(), consumer_key.encode()):
+            return ApiError(401, MSG_OAUTH_NO_CONSUMER)
+        try:
+            timestamp = int(protocol["oauth_timestamp"])
+        except ValueError:
+            timestamp = 0  # PHP's (int) cast of garbage
+        if timestamp <= 0 or timestamp > time.time() + _OAUTH_TIME_DEVIATION:
+            return ApiError(401, MSG_OAUTH_TIMESTAMP)
+        with self._lock:
+            nonce = (key, protocol["oauth_nonce"])
+            if nonce in self._nonces:
+                return ApiError(401, MSG_OAUTH_NONCE, [1])
+            self._nonces.add(nonce)
+        if not hmac.compare_digest(protocol["oauth_token"].encode(), access_token.encode()):
+            return ApiError(401, MSG_OAUTH_NO_TOKEN)
+        host = request.header("Host") or f"127.0.0.1:{self.port}"
+        uri = f"http://{host}{request.path}" + (f"?{request.raw_query}" if request.raw_query
+                                               else "")
+        body = ""
+        if (request.header("Content-Type") or "").startswith(
+                "application/x-www-form-urlencoded"):
+            body = request.body.decode("utf-8", "replace")
+        try:
+            oauth_request = OAuthRequest(uri, request.method, body, headers)
+            others = oauth_signature.collect_parameters(
+                uri_query=urlsplit(uri).query, body=body or None,
+                exclude_oauth_signature=False)
+        except ValueError:
+            return ApiError(401, MSG_OAUTH_SIGNATURE)
+        oauth_request.params = [
+            *((k, v) for k, v in header_params if k.startswith("oauth_")
+              and k != "oauth_signature"),
+            *((k, v) for k, v in others if not k.startswith("oauth_")),
+        ]
+        oauth_request.signature = protocol["oauth_signature"]
+        if not oauth_signature.verify_hmac_sha256(oauth_request, consumer_secret, token_secret):
+            return ApiError(401, MSG_OAUTH_SIGNATURE)
+        return None
+
+    def _admin_token(self, req: RecordedRequest) -> tuple[int, Any]:
+        """POST /V1/integration/admin/token {username, password} -> "token" (a JSON string)."""
+        assert self.admin is not None
+        try:
+            data = json.loads(req.body or b"null")
+        except ValueError:
+            data = None
+        data = data if isinstance(data, dict) else {}
+        username, password = data.get("username"), data.get("password")
+        for name, value in (("username", username), ("password", password)):
+            if not isinstance(value, str) or not value:
+                raise ApiError(400, MSG_REQUIRED, {"fieldName": name})
+        assert isinstance(username, str) and isinstance(password, str)
+        now = self.clock()
+        with self._lock:
+            if self._admin_locked_until.get(username, -math.inf) > now:
+                raise ApiError(401, MSG_ADMIN_SIGN_IN)
+            good = (hmac.compare_digest(username.encode(), self.admin[0].encode())
+                    & hmac.compare_digest(password.encode(), self.admin[1].encode()))
+            if not good:
+                failures = self._admin_failures.get(username, 0) + 1
+                self._admin_failures[username] = failures
+                if failures >= _ADMIN_MAX_FAILURES:
+                    self._admin_locked_until[username] = now + _ADMIN_LOCK_SECONDS
+                    self._admin_failures[username] = 0
+                raise ApiError(401, MSG_ADMIN_SIGN_IN)
+            self._admin_failures.pop(username, None)
+            if self.admin_2fa:
+                raise ApiError(400, MSG_2FA)
+            token = secrets.token_hex(16)
+            self._admin_tokens[token] = now + self.admin_token_lifetime
+        return 200, token
+
+    def _ims_token(self, req: RecordedRequest) -> tuple[int, Any]:
+        """POST /ims/token/v3 (form) client_credentials -> {access_token, expires_in}."""
+        assert self.ims is not None
+        client_id, client_secret, _org = self.ims
+        form = dict(parse_qsl(req.raw_query or "", keep_blank_values=True))
+        form.update(parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True))
+        if form.get("grant_type") != "client_credentials":
+            return 400, {"error": "unsupported_grant_type",
+                         "error_description": "grant_type must be client_credentials"}
+        good = (hmac.compare_digest(form.get("client_id", "").encode(), client_id.encode())
+                & hmac.compare_digest(form.get("client_secret", "").encode(),
+                                      client_secret.encode()))
+        if not good:
+            return 401, {"error": "invalid_client",
+                         "error_description": "invalid client_id or client_secret"}
+        token = "ims-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._ims_tokens[token] = self.clock() + self.ims_expires_in
+        return 200, {"access_token": token, "token_type": "bearer",
+                     "expires_in": self.ims_expires_in}
 
     # ----------------------------------------------------------------- request handling
 
@@ -837,6 +1106,10 @@ class MagentoSimulator:
         return status, headers, raw
 
     def _dispatch(self, req: RecordedRequest) -> tuple[int, Any]:
+        if req.method == "POST" and self.ims is not None and req.path == IMS_TOKEN_PATH:
+            return self._ims_token(req)
+        if req.method == "POST" and self.admin is not None and req.endpoint == ADMIN_TOKEN_ENDPOINT:
+            return self._admin_token(req)  # anonymous route: no authorize()
         if not req.endpoint or req.method != "GET":
             raise ApiError(404, MSG_NO_ROUTE)
         parts = req.endpoint.strip("/").split("/")

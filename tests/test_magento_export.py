@@ -194,3 +194,44 @@ def test_store_and_status_filters_use_in(tmp_path: Path, sim: MagentoSimulator) 
     query = next(r.query for r in sim.requests if r.endpoint == "/V1/orders")
     assert {"store_id", "status"} <= set(query.values())
     assert list(query.values()).count("in") == 2
+
+
+@pytest.mark.parametrize("mode", ["bearer", "oauth1", "admin", "ims"])
+def test_every_auth_mode_exports_the_same_rows(tmp_path: Path, make_magento_sim,  # type: ignore[no-untyped-def]
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               mode: str) -> None:
+    entities = {k: [dict(i) for i in v] for k, v in STORE.items()}
+    secrets = {"bearer": {"token": "tok"},
+               "oauth1": {"consumer_key": "c" * 32, "consumer_secret": "s" * 32,
+                          "access_token": "a" * 32, "access_token_secret": "t" * 32},
+               "admin": {"username": "sync", "password": "pw-123"},
+               "ims": {"client_id": "cid", "client_secret": "csecret", "org_id": "ORG@Adobe"}}
+    options: dict[str, Any] = {"token": "tok" if mode == "bearer" else None}
+    if mode == "oauth1":
+        options["oauth"] = tuple(secrets["oauth1"].values())
+    elif mode == "admin":
+        options["admin"] = ("sync", "pw-123")
+    elif mode == "ims":
+        options.update(ims=("cid", "csecret", "ORG@Adobe"), accs=True)
+    sim = make_magento_sim(entities, **options)
+    for key, value in secrets[mode].items():
+        monkeypatch.setenv(f"M_{key.upper()}", value)
+    settings = "\n".join(f'{k} = "${{M_{k.upper()}}}"' for k in secrets[mode])
+    if mode == "ims":
+        settings += f'\nims_url = "{sim.ims_url}"'
+    (tmp_path / "r.toml").write_text(f"""
+name = "auth"
+state_dir = "state"
+[magento]
+base_url = "{sim.url}"
+auth = "{mode}"
+{settings}
+[sage]
+product = "sage50_uk"
+""", encoding="utf-8")
+    recipe = load_recipe(tmp_path / "r.toml")
+    manifest = export(recipe)
+    assert set(exported(manifest)) == {o["entity_id"] for o in STORE["orders"]}
+    stored = "".join(p.read_text(errors="ignore") for p in tmp_path.rglob("*.json"))
+    for secret in secrets[mode].values():
+        assert secret not in stored or len(secret) < 4

@@ -131,7 +131,7 @@ def test_live_export_pages_by_total_count_and_matches_the_saved_pages(  # type: 
                               "B000001-2-audit_trail.csv":
                                   (GOLDEN / "audit_trail.csv").read_bytes()}
     orders = [r for r in sim.requests if r.endpoint == "/V1/orders"]
-    assert [r.current_page for r in orders] == [1, 2, 3, 4]  # 10 orders, 3 a page: 4 pages
+    assert sorted(r.current_page for r in orders) == [1, 2, 3, 4]  # 10 orders, 3 a page
     for request in orders:
         assert request.page_size == 3
         assert request.query["searchCriteria[sortOrders][0][field]"] == "entity_id"

@@ -14,6 +14,7 @@ from .common import Context, global_options
 from .ops import (
     ack_command,
     hold_command,
+    listen_command,
     release_command,
     retry_command,
     status_command,
@@ -40,7 +41,7 @@ def cli(ctx: click.Context) -> None:
 for command in (export_orders_command, transform_command, import_sage_command, run_command,
                 status_command, trace_command, retry_command, hold_command, release_command,
                 ack_command, parse_sage_command, push_magento_command, rollback_command,
-                watch_command):
+                watch_command, listen_command):
     cli.add_command(command)
 
 

@@ -32,6 +32,7 @@ import requests
 from requests.auth import AuthBase
 
 from sagesync.errors import AuthError, SageSyncError, TransientError
+from sagesync.magento.auth import explain_401
 
 ENDPOINTS = {
     "orders": "/V1/orders",
@@ -79,6 +80,7 @@ class Window:
     store_ids: tuple[int, ...] = ()
     statuses: tuple[str, ...] = ()
     entity_ids: tuple[int, ...] = ()
+    order_ids: tuple[int, ...] = ()  # invoices and credit memos of these orders
 
     @staticmethod
     def text(value: datetime | None) -> str | None:
@@ -111,7 +113,9 @@ class RestSource:
     def __init__(self, base_url: str, auth: AuthBase, *, page_size: int = 100,
                  timeout: float = 30.0, concurrency: int = 4,
                  retry: RetryPolicy | None = None, session: requests.Session | None = None,
-                 on_request: Callable[[str], None] | None = None) -> None:
+                 on_request: Callable[[str], None] | None = None,
+                 auth_kind: str = "bearer") -> None:
+        self.auth_kind = auth_kind
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.timeout = timeout
@@ -204,6 +208,8 @@ class RestSource:
             groups.append(("status", ",".join(window.statuses), "in"))
         if window.entity_ids:
             groups.append(("entity_id", ",".join(map(str, window.entity_ids)), "in"))
+        if window.order_ids and entity in ("invoices", "creditmemos"):
+            groups.append(("order_id", ",".join(map(str, window.order_ids)), "in"))
         if after_id is not None:
             groups.append(("entity_id", str(after_id), "gt"))
         params: dict[str, str] = {}
@@ -258,7 +264,7 @@ class RestSource:
             message = magento_message(response)
             if status in (401, 403):
                 raise AuthError(f"Magento refused the credentials ({status}) for {where}: "
-                                f"{message}", hint=_auth_hint(message))
+                                f"{message}", hint=explain_401(message, self.auth_kind))
             if status == 400 and (found := _MAX_PAGE_SIZE.search(message)):
                 raise _PageSizeTooLarge(int(found.group(1)))
             if status == 500 and _DUPLICATE_ID.search(message):
@@ -320,16 +326,6 @@ def magento_message(response: requests.Response) -> str:
                 message = message.replace(f"%{i}", str(value))
         return message
     return str(data)[:200]
-
-
-def _auth_hint(message: str) -> str:
-    if "consumer isn't authorized" in message:
-        return ("With an integration token used as a bearer token on Magento 2.4.4 or later, "
-                "enable Stores > Configuration > Services > OAuth > Consumer Settings > 'Allow "
-                "OAuth Access Tokens to be used as standalone Bearer tokens' "
-                "(oauth/consumer/enable_integration_as_bearer), or sign with OAuth 1.0a. "
-                "Otherwise the integration lacks access to the resource named.")
-    return "Check the credentials in the recipe's .env; the sync is halted until they work."
 
 
 def _short(exc: Exception) -> str:

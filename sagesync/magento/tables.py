@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP
 from typing import Any
 
@@ -16,7 +16,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sagesync.magento.entities import Address, Creditmemo, Customer, Invoice, Order
+from sagesync.magento.entities import Address, Customer
 from sagesync.model.money import MAGENTO_PLACES
 from sagesync.model.schemas import MAGENTO_MONEY, MAGENTO_TABLES, UTC_TIME
 
@@ -66,24 +66,32 @@ def _default_billing(customer: Customer) -> Address | None:
     return customer.addresses[0] if customer.addresses else None
 
 
-class _Columns:
-    """Columns of one table being filled; `take()` returns them as a record batch and resets."""
+class _Rows:
+    """Entities gathered for one table; `take()` builds each column in one pass over them.
 
-    def __init__(self, schema: pa.Schema) -> None:
+    Column-wise extraction (`map(getter, rows)`) runs at C speed for plain attributes, which
+    is several times faster than appending value by value per row."""
+
+    def __init__(self, schema: pa.Schema, getters: list[Callable[[Any], Any] | None]) -> None:
         self.schema = schema
-        self.columns: list[list[Any]] = [[] for _ in schema.names]
+        self.getters = getters  # None: the parent id column
+        self.rows: list[Any] = []
+        self.parent_ids: list[int] = []
 
-    def add(self, values: Iterable[Any]) -> None:
-        for column, value in zip(self.columns, values, strict=True):
-            column.append(value)
+    def add(self, entity: Any, parent_id: int | None = None) -> None:
+        self.rows.append(entity)
+        if parent_id is not None:
+            self.parent_ids.append(parent_id)
 
     def __len__(self) -> int:
-        return len(self.columns[0])
+        return len(self.rows)
 
     def take(self) -> pa.RecordBatch:
+        columns = [self.parent_ids if g is None else list(map(g, self.rows))
+                   for g in self.getters]
         arrays = [_to_array(values, field.type) for values, field in
-                  zip(self.columns, self.schema, strict=True)]
-        self.columns = [[] for _ in self.schema.names]
+                  zip(columns, self.schema, strict=True)]
+        self.rows, self.parent_ids = [], []
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
 
@@ -106,50 +114,37 @@ class MagentoTableBuilder:
     """Turns decoded entities into rows of the export tables (see model.schemas)."""
 
     def __init__(self) -> None:
-        self.tables = {name: _Columns(schema) for name, schema in MAGENTO_TABLES.items()}
         s = MAGENTO_TABLES
-        self._order = _getters(s["orders"], "billing_address")
-        self._order_item = _getters(s["order_items"], None)[1:]
-        self._invoice = _getters(s["invoices"], None)
-        self._creditmemo = _getters(s["creditmemos"], None)
-        self._doc_item = _getters(s["invoice_items"], None)[1:]
-        self._customer = _getters(s["customers"], "_billing")
+        items: list[Callable[[Any], Any] | None] = [None]
+        self.tables = {
+            "orders": _Rows(s["orders"], list(_getters(s["orders"], "billing_address"))),
+            "order_items": _Rows(s["order_items"], items + _getters(s["order_items"], None)[1:]),
+            "invoices": _Rows(s["invoices"], list(_getters(s["invoices"], None))),
+            "invoice_items": _Rows(s["invoice_items"],
+                                   items + _getters(s["invoice_items"], None)[1:]),
+            "creditmemos": _Rows(s["creditmemos"], list(_getters(s["creditmemos"], None))),
+            "creditmemo_items": _Rows(s["creditmemo_items"],
+                                      items + _getters(s["creditmemo_items"], None)[1:]),
+            "customers": _Rows(s["customers"], list(_getters(s["customers"], "_billing"))),
+        }
 
     def add(self, entity_type: str, entity: Any) -> None:
-        if entity_type == "orders":
-            self._add_order(entity)
-        elif entity_type == "invoices":
-            self._add_document(entity, "invoices", "invoice_items", self._invoice)
-        elif entity_type == "creditmemos":
-            self._add_document(entity, "creditmemos", "creditmemo_items", self._creditmemo)
-        elif entity_type == "customers":
-            self._add_customer(entity)
-        else:  # pragma: no cover - guarded by ENTITY_TYPES
-            raise ValueError(entity_type)
-
-    def _add_order(self, order: Order) -> None:
-        self.tables["orders"].add(g(order) for g in self._order)
-        items = self.tables["order_items"]
-        for item in order.items:
-            items.add([order.entity_id, *(g(item) for g in self._order_item)])
-
-    def _add_document(self, doc: Invoice | Creditmemo, table: str, item_table: str,
-                      getters: list[Callable[[Any], Any]]) -> None:
-        self.tables[table].add(g(doc) for g in getters)
-        items = self.tables[item_table]
-        for item in doc.items:
-            items.add([doc.entity_id, *(g(item) for g in self._doc_item)])
-
-    def _add_customer(self, customer: Customer) -> None:
-        row = _CustomerView(customer)
-        self.tables["customers"].add(g(row) for g in self._customer)
+        if entity_type == "customers":
+            self.tables["customers"].add(_CustomerView(entity))
+            return
+        table = {"orders": "orders", "invoices": "invoices",
+                 "creditmemos": "creditmemos"}[entity_type]
+        self.tables[table].add(entity)
+        lines = self.tables["order_items" if table == "orders" else f"{table[:-1]}_items"]
+        for item in entity.items:
+            lines.add(item, entity.entity_id)
 
     def pending_rows(self) -> int:
         return max(len(c) for c in self.tables.values())
 
     def take(self) -> dict[str, pa.RecordBatch]:
         """Everything gathered so far as record batches; empty tables are left out."""
-        return {name: cols.take() for name, cols in self.tables.items() if len(cols)}
+        return {name: rows.take() for name, rows in self.tables.items() if len(rows)}
 
 
 class _CustomerView:

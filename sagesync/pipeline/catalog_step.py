@@ -234,12 +234,13 @@ def _write_preview(folder: Path, kind: str, rows: list[dict[str, Any]],
 def default_pusher(recipe: Recipe) -> Any:
     from sagesync.magento.client import RetryPolicy
     from sagesync.magento.push import CatalogPusher
-    from sagesync.magento.source import BearerAuth
+    from sagesync.pipeline.export_step import magento_auth
 
     if not recipe.magento.base_url:
         raise UsageError("push-magento needs a live store: set [magento] base_url and token "
                          "(or use --dry-run to see the payloads).")
-    return CatalogPusher(recipe.magento.base_url, BearerAuth(recipe.magento.token or ""),
+    return CatalogPusher(recipe.magento.base_url,
+                         magento_auth(recipe, recipe.magento.base_url),
                          chunk_size=recipe.push_chunk_size,
                          timeout=recipe.magento.timeout_seconds,
                          retry=RetryPolicy(attempts=recipe.magento.retry_attempts))

@@ -12,15 +12,18 @@ from __future__ import annotations
 import gzip
 import re
 import shutil
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
+from requests.auth import AuthBase
 
 from sagesync.magento.client import MAGENTO_TIME, RawPage, RestSource, RetryPolicy, Window
 from sagesync.magento.entities import ENTITY_TYPES, PAGE_DECODERS
-from sagesync.magento.source import BearerAuth, FolderSource, PageSource
+from sagesync.magento.source import FolderSource, PageSource
 from sagesync.magento.tables import MagentoTableBuilder
 from sagesync.model.schemas import MAGENTO_TABLES
 from sagesync.pipeline.checkpoint import CheckpointWriter, open_checkpoint
@@ -44,6 +47,15 @@ class ExportResult:
     linked_orders: int = 0
 
 
+def magento_auth(recipe: Recipe, base_url: str) -> AuthBase:
+    """The recipe's Magento authentication (secrets come from the environment or .env)."""
+    from sagesync.magento.auth import make_auth
+
+    settings = {**recipe.magento.auth_settings, "token": recipe.magento.token or "",
+                "base_url": base_url}
+    return make_auth(recipe.magento.auth, settings)
+
+
 def open_source(recipe: Recipe, override: str | None) -> tuple[PageSource, str]:
     """The page source and a description of it that holds no secret."""
     target = override
@@ -51,10 +63,11 @@ def open_source(recipe: Recipe, override: str | None) -> tuple[PageSource, str]:
         target = recipe.magento.base_url or str(recipe.magento.source)
     if re.match(r"^https?://", target):
         settings = recipe.magento
-        source = RestSource(target, BearerAuth(settings.token or ""),
+        source = RestSource(target, magento_auth(recipe, target),
                             page_size=settings.page_size, timeout=settings.timeout_seconds,
                             concurrency=settings.concurrency,
-                            retry=RetryPolicy(attempts=settings.retry_attempts))
+                            retry=RetryPolicy(attempts=settings.retry_attempts),
+                            auth_kind=settings.auth)
         return source, target
     return FolderSource(Path(target)), target
 
@@ -97,12 +110,14 @@ def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
     live = isinstance(page_source, RestSource)
     windows = _windows(recipe, ledger if live else None, since, until,
                        now or datetime.now(UTC))
-    result = _export(recipe, run_id, page_source, description, windows, live)
+    triggered = ledger.pending_triggers() if ledger is not None and live else {}
+    result = _export(recipe, run_id, page_source, description, windows, live, triggered)
     if ledger is not None:
         records = exported_records(recipe, open_checkpoint(result.manifest))
         result.amended = [str(k) for k in ledger.register_exported(records,
                                                                    str(result.manifest))]
         if live and not result.bad_pages:
+            ledger.consume_triggers()
             for entity, window in windows.items():
                 if window.until is not None:
                     ledger.set_bookmark(f"export:{entity}", _advance(
@@ -150,6 +165,7 @@ class _Pages:
         self.raw_pages: dict[str, int] = dict.fromkeys(ENTITY_TYPES, 0)
         self.filter_locally = filter_locally
         self.order_refs: set[int] = set()
+        self.raw = _RawWriter()
 
     def take(self, page: RawPage, window: Window) -> None:
         entity = page.entity
@@ -157,8 +173,7 @@ class _Pages:
         self.raw_pages[entity] += 1
         raw_dir = self.writer.folder / "raw" / entity
         raw_dir.mkdir(parents=True, exist_ok=True)
-        (raw_dir / f"page-{self.raw_pages[entity]:04d}.json.gz").write_bytes(
-            gzip.compress(page.body, compresslevel=1, mtime=0))
+        self.raw.write(raw_dir / f"page-{self.raw_pages[entity]:04d}.json.gz", page.body)
         try:
             decoded = PAGE_DECODERS[entity].decode(page.body)
         except msgspec.DecodeError as exc:
@@ -189,8 +204,34 @@ class _Pages:
             self.writer.write(name, batch)
 
 
+class _RawWriter:
+    """Gzips the verbatim pages on a second thread (zlib releases the GIL), so keeping them
+    for audit overlaps with decoding instead of adding to it. At most a few pages wait."""
+
+    def __init__(self, pending_limit: int = 8) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-pages")
+        self.pending: deque[Future[None]] = deque()
+        self.limit = pending_limit
+
+    def write(self, path: Path, body: bytes) -> None:
+        while len(self.pending) >= self.limit:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(_gzip_to, path, body))
+
+    def close(self) -> None:
+        """Wait for every page (re-raising a write error) before the manifest is written."""
+        while self.pending:
+            self.pending.popleft().result()
+        self.pool.shutdown()
+
+
+def _gzip_to(path: Path, body: bytes) -> None:
+    path.write_bytes(gzip.compress(body, compresslevel=1, mtime=0))
+
+
 def _export(recipe: Recipe, run_id: str, page_source: PageSource, description: str,
-            windows: dict[str, Window], live: bool) -> ExportResult:
+            windows: dict[str, Window], live: bool,
+            triggered: dict[str, set[int]] | None = None) -> ExportResult:
     writer = CheckpointWriter(recipe.state_dir, run_id, "export-orders", KIND, recipe, [])
     for name, schema in MAGENTO_TABLES.items():
         writer.declare(name, schema)
@@ -199,14 +240,22 @@ def _export(recipe: Recipe, run_id: str, page_source: PageSource, description: s
     for entity in ENTITY_TYPES:
         for page in page_source.pages(entity, windows[entity]):
             pages.take(page, windows[entity])
-    if live:  # invoices and credit memos need their orders, even from outside the window
-        missing = sorted(pages.order_refs - pages.seen["orders"])
-        for start in range(0, len(missing), LINKED_ORDERS_CHUNK):
-            ids = tuple(missing[start:start + LINKED_ORDERS_CHUNK])
-            for page in page_source.pages("orders", Window(entity_ids=ids)):
-                pages.take(page, Window())
+    if live:
+        # What a webhook named, then the orders that invoices and credit memos point at,
+        # even when they lie outside the window.
+        for entity, ids in (triggered or {}).items():
+            _fetch_ids(page_source, pages, entity, ids - pages.seen[entity])
+        orders = sorted((triggered or {}).get("orders", set()))
+        for start in range(0, len(orders), LINKED_ORDERS_CHUNK):
+            chunk = tuple(orders[start:start + LINKED_ORDERS_CHUNK])
+            for entity in ("invoices", "creditmemos"):  # a changed order may have new ones
+                for page in page_source.pages(entity, Window(order_ids=chunk)):
+                    pages.take(page, Window())
+        missing = pages.order_refs - pages.seen["orders"]
+        _fetch_ids(page_source, pages, "orders", missing)
         result.linked_orders = len(missing)
     pages.flush()
+    pages.raw.close()
     result.counts = {entity: len(ids) for entity, ids in pages.seen.items()}
     result.manifest = writer.finish(summary={
         "source": description, "pages": result.pages, "counts": result.counts,
@@ -216,6 +265,14 @@ def _export(recipe: Recipe, run_id: str, page_source: PageSource, description: s
                     for entity, w in windows.items()},
         "store_ids": list(recipe.magento.store_ids)})
     return result
+
+
+def _fetch_ids(page_source: PageSource, pages: _Pages, entity: str, ids: set[int]) -> None:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), LINKED_ORDERS_CHUNK):
+        chunk = tuple(ordered[start:start + LINKED_ORDERS_CHUNK])
+        for page in page_source.pages(entity, Window(entity_ids=chunk)):
+            pages.take(page, Window())
 
 
 def _in_window(item: object, since: str | None, until: str | None, store_ids: tuple[int, ...],

@@ -114,6 +114,18 @@ MIGRATIONS: tuple[str, ...] = (
         processed_at TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE triggers (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        entity_type TEXT NOT NULL,
+        entity_id INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        body_sha256 TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        consumed_run TEXT
+    );
+    CREATE INDEX triggers_pending ON triggers (consumed_run);
+    """,
 )
 
 
@@ -601,6 +613,31 @@ class Ledger:
                        "outcome=excluded.outcome, detail=excluded.detail, "
                        "processed_at=excluded.processed_at",
                        (sha256, name, outcome, detail, _now()))
+
+    # Webhook triggers ---------------------------------------------------------------------
+    def add_triggers(self, ids: Sequence[tuple[str, int]], source: str, body_sha256: str
+                     ) -> int:
+        """Entity ids a verified webhook named; a replayed body adds nothing."""
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM triggers WHERE body_sha256=?",
+                          (body_sha256,)).fetchone():
+                return 0
+            db.executemany("INSERT INTO triggers (entity_type, entity_id, source, body_sha256, "
+                           "received_at) VALUES (?,?,?,?,?)",
+                           [(t, i, source, body_sha256, _now()) for t, i in ids])
+        return len(ids)
+
+    def pending_triggers(self) -> dict[str, set[int]]:
+        found: dict[str, set[int]] = {}
+        for entity, number in self.db.execute("SELECT entity_type, entity_id FROM triggers "
+                                              "WHERE consumed_run IS NULL"):
+            found.setdefault(entity, set()).add(number)
+        return found
+
+    def consume_triggers(self) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE triggers SET consumed_run=? WHERE consumed_run IS NULL",
+                       (self.run_id or "",))
 
     def unconfirmed_for(self, runs: int) -> list[RecordRow]:
         """Sent records still unconfirmed after `runs` later delivery runs."""

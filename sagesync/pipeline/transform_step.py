@@ -76,11 +76,12 @@ class _Export:
         items = _grouped(_rows_with(self.order_items, "order_id", order_ids), "order_id")
         return orders, items
 
-    def customer(self, customer_id: int | None) -> dict[str, Any] | None:
-        if customer_id is None:
-            return None
-        rows = _rows_with(self.customers, "id", [customer_id]).to_pylist()
-        return rows[0] if rows else None
+    def customers_of(self, orders: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """The customer records of a slice's orders, in one filter."""
+        ids = sorted({o["customer_id"] for o in orders.values() if o.get("customer_id")})
+        if not ids or self.customers.num_rows == 0:
+            return {}
+        return {r["id"]: r for r in _rows_with(self.customers, "id", ids).to_pylist()}
 
 
 POSTED = {"order": "orders", "invoice": "invoices", "creditmemo": "creditmemos"}
@@ -203,6 +204,7 @@ def _build_slice(kind: str, rows: list[dict[str, Any]], lines_table: pa.Table, t
     else:
         lines = _grouped(_rows_with(lines_table, "document_id",
                                     [r["entity_id"] for r in rows]), "document_id")
+    customers: dict[int, dict[str, Any]] | None = None
     docs: list[SageDocument] = []
     for row in rows:
         order = orders.get(row["entity_id"] if kind == "order" else row["order_id"])
@@ -214,8 +216,10 @@ def _build_slice(kind: str, rows: list[dict[str, Any]], lines_table: pa.Table, t
                                   order_items.get(order["entity_id"], []), ref))
         key = customer_key(order)
         if origin == "generated" and key and ref not in account_rows:
+            if customers is None:
+                customers = tables.customers_of(orders)
             account_rows[ref] = _account_row(ref, key, order,
-                                             tables.customer(order.get("customer_id")))
+                                             customers.get(order.get("customer_id") or 0))
     return docs
 
 

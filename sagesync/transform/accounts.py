@@ -44,6 +44,7 @@ class AccountAllocator:
     def __post_init__(self) -> None:
         self.taken = set(self.remembered.values()) | set(self.mapped_by_email.values())
         self.taken.add(self.settings.guest_account)
+        self.next_number: dict[tuple[str, int], int] = {}  # where each stem's search resumes
 
     def account_for(self, order: Mapping[str, Any]) -> tuple[str, str]:
         """(account reference, origin) where origin is guest, mapped, or generated."""
@@ -69,8 +70,11 @@ class AccountAllocator:
         base = _base_from_name(order)
         for width in (2, 3, 4):
             stem = base[: 8 - width]
-            for n in range(1, 10**width):
+            start = self.next_number.get((stem, width), 1)
+            for n in range(start, 10**width):
                 ref = f"{stem}{n:0{width}d}"
                 if ref not in self.taken:
+                    self.next_number[(stem, width)] = n + 1
                     return ref
+            self.next_number[(stem, width)] = 10**width
         raise RuntimeError("no free account reference")  # pragma: no cover - 10^4 per stem

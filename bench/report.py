@@ -1,0 +1,83 @@
+"""The results table, the ratio lines and the JSON record of a bench run."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+MIB = 1024 * 1024
+
+
+@dataclass
+class Row:
+    step: str
+    unit: str  # what `rows` counts
+    rows: int
+    wall_seconds: float
+    peak_rss_bytes: int
+    sampled_rss_bytes: int
+    returncode: int
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "unit": self.unit, "rows": self.rows,
+                "wall_seconds": round(self.wall_seconds, 3), "rows_per_second": round(self.rate),
+                "peak_rss_mib": round(self.peak_rss_bytes / MIB, 1),
+                "sampled_peak_rss_mib": round(self.sampled_rss_bytes / MIB, 1),
+                "returncode": self.returncode}
+
+
+def ratio_line(what: str, ours: float, reference: float) -> str:
+    if ours <= 0 or reference <= 0:
+        return f"{what}: sagesync {ours:.1f}s vs stdlib reference {reference:.1f}s"
+    if reference >= ours:
+        verdict = f"{reference / ours:.2f}× faster"
+    else:
+        verdict = f"{ours / reference:.2f}× slower"
+    return f"{what}: sagesync {ours:.1f}s vs stdlib reference {reference:.1f}s ({verdict})"
+
+
+_NUMBERS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def grouped(lines: list[str], prefix: str) -> list[tuple[str, int, str]]:
+    """(pattern with numbers as #, count, first example) of `prefix` lines, most common first.
+
+    `held: invoice:12@1 (000000012): does not balance ...` groups on the text after the key."""
+    patterns: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for line in lines:
+        if not line.startswith(prefix):
+            continue
+        text = line[len(prefix):]
+        reason = text.split("): ", 1)[1] if "): " in text else text
+        pattern = _NUMBERS.sub("#", reason)
+        patterns[pattern] += 1
+        examples.setdefault(pattern, text)
+    return [(p, n, examples[p]) for p, n in patterns.most_common()]
+
+
+def print_table(console: Console, rows: list[Row]) -> None:
+    table = Table(title="sagesync bench")
+    for name, justify in (("step", "left"), ("rows", "right"), ("wall s", "right"),
+                          ("rows/s", "right"), ("peak RSS MiB", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(row.step, f"{row.rows:,} {row.unit}", f"{row.wall_seconds:.2f}",
+                      f"{row.rate:,.0f}", f"{row.peak_rss_bytes / MIB:,.0f}")
+    console.print(table)
+
+
+def write_json(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
