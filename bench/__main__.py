@@ -30,6 +30,7 @@ from typing import Any
 
 from rich.console import Console
 
+from bench import concurrency
 from bench.generate import cache_folder, cache_root, generate
 from bench.measure import StepRun, run_step
 from bench.recipe import write_recipe
@@ -223,7 +224,17 @@ def main(argv: list[str] | None = None) -> int:
     state = Path(tempfile.mkdtemp(prefix="sagesync-bench-"))
     keep = args.keep
     try:
+        paging = concurrency.measure()
+        console.print(f"Magento paging: {paging.pages} pages at {paging.latency * 1000:.0f} ms "
+                      f"latency: sequential {paging.sequential_seconds:.2f} s, "
+                      f"{paging.concurrency} concurrent {paging.concurrent_seconds:.2f} s "
+                      f"({paging.speedup:.1f}x faster)")
         result, code = _bench(args, console, state)
+        result["paging"] = {"pages": paging.pages, "latency": paging.latency,
+                            "concurrency": paging.concurrency,
+                            "sequential_seconds": round(paging.sequential_seconds, 3),
+                            "concurrent_seconds": round(paging.concurrent_seconds, 3),
+                            "speedup": round(paging.speedup, 2)}
         path = cache_root() / "last-result.json"
         write_json(path, result)
         console.print(f"results: {path}")
