@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from requests.auth import AuthBase
-
 from sagesync.errors import UsageError
 from sagesync.magento.client import RawPage, Window
 
@@ -43,16 +41,3 @@ class FolderSource:
                 raise UsageError(f"Cannot read {path}: {exc.strerror}") from None
             yield RawPage(entity, number, body, str(path))
 
-
-class BearerAuth(AuthBase):
-    """`Authorization: Bearer <token>`; the token never shows in repr or logs."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request):  # type: ignore[no-untyped-def]
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:
-        return "BearerAuth(token=***)"

@@ -243,7 +243,8 @@ def default_pusher(recipe: Recipe) -> Any:
                          magento_auth(recipe, recipe.magento.base_url),
                          chunk_size=recipe.push_chunk_size,
                          timeout=recipe.magento.timeout_seconds,
-                         retry=RetryPolicy(attempts=recipe.magento.retry_attempts))
+                         retry=RetryPolicy(attempts=recipe.magento.retry_attempts),
+                         auth_kind=recipe.magento.auth)
 
 
 def _send(pusher: Any, kind: str, rows: list[dict[str, Any]], result: PushStepResult
