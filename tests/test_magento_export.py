@@ -14,7 +14,7 @@ import pytest
 
 import sagesync.pipeline.export_step as export_step
 from sagesync.errors import TransientError
-from sagesync.magento.client import RetryPolicy
+from sagesync.magento.http import RetryPolicy
 from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
 from sagesync.pipeline.export_step import export_orders
 from sagesync.pipeline.ledger import Ledger

@@ -13,7 +13,7 @@ import pytest
 
 from sagesync.errors import AuthError, SageSyncError, TransientError
 from sagesync.magento.auth import BearerToken
-from sagesync.magento.client import RetryPolicy
+from sagesync.magento.http import RetryPolicy
 from sagesync.magento.push import (
     BASE_PRICES_PATH,
     SOURCE_ITEMS_PATH,

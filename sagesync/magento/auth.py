@@ -40,6 +40,7 @@ from requests.auth import AuthBase
 from requests_oauthlib import OAuth1
 
 from sagesync.errors import AuthError, RecipeError, SageSyncError, TransientError
+from sagesync.magento.http import magento_message
 
 __all__ = [
     "ACCS_SCOPES",
@@ -140,28 +141,6 @@ def _protect(*secrets: str | None) -> None:
         logger = logging.getLogger(name)
         if _SCRUBBER not in logger.filters:
             logger.addFilter(_SCRUBBER)
-
-
-def _magento_message(response: requests.Response) -> str:
-    """Magento's error ``message`` with ``%1``/``%name`` placeholders filled in."""
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text.strip()[:200] or (response.reason or "")
-    if isinstance(data, dict) and "message" in data:
-        message = str(data["message"])
-        params = data.get("parameters")
-        if isinstance(params, dict):
-            for key, value in params.items():
-                message = message.replace(f"%{key}", str(value))
-        elif isinstance(params, list):
-            for i, value in enumerate(params, start=1):
-                message = message.replace(f"%{i}", str(value))
-        return message
-    if isinstance(data, dict) and "error" in data:  # IMS / OAuth 2 error shape (RFC 6749 §5.2)
-        described = data.get("error_description")
-        return f"{data['error']}: {described}" if described else str(data["error"])
-    return str(data)[:200]
 
 
 class _NoAuth(AuthBase):
@@ -429,7 +408,7 @@ class AdminToken(_RenewingBearer):
         response = self._post(url, json={"username": self.username, "password": self._password},
                               headers={"Accept": "application/json"})
         status = response.status_code
-        message = redact(_magento_message(response), self._secret_values())
+        message = redact(magento_message(response), self._secret_values())
         if status == 200:
             try:
                 token = response.json()
@@ -513,7 +492,7 @@ class ImsServerToServer(_RenewingBearer):
                 "client_secret": self._client_secret, "scope": ",".join(self.scopes)}
         response = self._post(self.ims_url, data=form, headers={"Accept": "application/json"})
         status = response.status_code
-        message = redact(_magento_message(response), self._secret_values())
+        message = redact(magento_message(response), self._secret_values())
         where = _origin(self.ims_url)
         if status == 200:
             try:

@@ -17,22 +17,18 @@
 from __future__ import annotations
 
 import math
-import random
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 
 import msgspec
 import requests
 from requests.auth import AuthBase
 
-from sagesync.errors import AuthError, SageSyncError, TransientError
-from sagesync.magento.auth import explain_401
+from sagesync.errors import SageSyncError, TransientError
+from sagesync.magento.http import RetryPolicy, magento_message, send_with_retries
 
 ENDPOINTS = {
     "orders": "/V1/orders",
@@ -87,21 +83,6 @@ class Window:
         return None if value is None else value.strftime(MAGENTO_TIME)
 
 
-@dataclass
-class RetryPolicy:
-    """How hard to try one page before the run gives up for this cycle."""
-
-    attempts: int = 5
-    base_seconds: float = 0.5
-    max_seconds: float = 30.0
-    sleep: Callable[[float], None] = time.sleep
-    rng: random.Random = field(default_factory=random.Random)
-
-    def backoff(self, attempt: int) -> float:
-        """Full jitter: uniform over [0, base * 2^attempt], capped."""
-        return self.rng.uniform(0, min(self.max_seconds, self.base_seconds * 2 ** attempt))
-
-
 class _PageSizeTooLarge(Exception):
     def __init__(self, maximum: int) -> None:
         self.maximum = maximum
@@ -125,7 +106,6 @@ class RestSource:
         self.session.auth = auth
         self.session.headers["Accept"] = "application/json"
         self.on_request = on_request
-        self._local = threading.local()
 
     # Public ---------------------------------------------------------------------------------
     def pages(self, entity: str, window: Window) -> Iterator[RawPage]:
@@ -238,96 +218,30 @@ class RestSource:
         url = self.base_url + ENDPOINTS[entity]
         query = {**criteria, "searchCriteria[currentPage]": str(number)}
         where = self._describe(entity, number, criteria)
-        last_problem = ""
-        for attempt in range(self.retry.attempts):
-            if attempt:
-                self.retry.sleep(self._wait)
-            self._wait = self.retry.backoff(attempt)
+        response = send_with_retries(
+            self.session, "GET", url, params=query, retry=self.retry, timeout=self.timeout,
+            describe=where, auth_kind=self.auth_kind,
+            on_attempt=(lambda: self.on_request(where)) if self.on_request else None,
+            give_back=lambda r: r.status_code == 500
+            and bool(_DUPLICATE_ID.search(magento_message(r))),
+            exhausted_note="Nothing was skipped and the bookmark did not move; the next run "
+                           "tries again.")
+        status = response.status_code
+        if status == 200:
             try:
-                if self.on_request:
-                    self.on_request(where)
-                response = self.session.get(url, params=query, timeout=self.timeout)
-            except requests.Timeout:
-                last_problem = f"no answer within {self.timeout:g} s"
-                continue
-            except requests.ConnectionError as exc:
-                last_problem = f"connection failed ({_short(exc)})"
-                continue
-            status = response.status_code
-            if status == 200:
-                try:
-                    _ENVELOPE.decode(response.content)
-                except msgspec.DecodeError as exc:
-                    raise SageSyncError(f"Magento's answer to {where} is not a search result: "
-                                        f"{exc}") from None
-                return response.content
-            message = magento_message(response)
-            if status in (401, 403):
-                raise AuthError(f"Magento refused the credentials ({status}) for {where}: "
-                                f"{message}", hint=explain_401(message, self.auth_kind))
-            if status == 400 and (found := _MAX_PAGE_SIZE.search(message)):
-                raise _PageSizeTooLarge(int(found.group(1)))
-            if status == 500 and _DUPLICATE_ID.search(message):
-                raise TransientError(
-                    f"Magento failed on {where}: {message}. This is magento2#32306: an "
-                    "extension joins a second row per order (payment, tax or fraud modules do), "
-                    "so Magento cannot list these orders. Nothing was lost and the bookmark did "
-                    "not move, but this will fail again until the duplicate rows are removed or "
-                    "the extension is fixed; the exported page range narrows it down.")
-            if status not in RETRY_STATUSES:
-                raise SageSyncError(f"Magento answered {status} for {where}: {message}")
-            last_problem = f"HTTP {status} {message}"
-            if status == 429:
-                self._wait = max(self._wait, _retry_after(response) or 0.0)
-        raise TransientError(f"Magento kept failing on {where} after {self.retry.attempts} "
-                             f"attempts (last: {last_problem}). Nothing was skipped and the "
-                             "bookmark did not move; the next run tries again.")
-
-    @property
-    def _wait(self) -> float:
-        return float(getattr(self._local, "wait", 0.0))
-
-    @_wait.setter
-    def _wait(self, value: float) -> None:
-        self._local.wait = value
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    """Retry-After in seconds, given as a number or an HTTP date."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
-
-
-def magento_message(response: requests.Response) -> str:
-    """Magento's error `message` with its %placeholders filled from `parameters` (§4)."""
-    try:
-        data = response.json()
-    except ValueError:
-        text = response.text.strip()
-        return text[:200] if text else response.reason or ""
-    if isinstance(data, dict) and "message" in data:
-        message = str(data["message"])
-        params = data.get("parameters")
-        if isinstance(params, dict):
-            for key, value in params.items():
-                message = message.replace(f"%{key}", str(value))
-        elif isinstance(params, list):
-            for i, value in enumerate(params, start=1):
-                message = message.replace(f"%{i}", str(value))
-        return message
-    return str(data)[:200]
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) < 160 else text[:160] + "…"
+                _ENVELOPE.decode(response.content)
+            except msgspec.DecodeError as exc:
+                raise SageSyncError(f"Magento's answer to {where} is not a search result: "
+                                    f"{exc}") from None
+            return response.content
+        message = magento_message(response)
+        if status == 400 and (found := _MAX_PAGE_SIZE.search(message)):
+            raise _PageSizeTooLarge(int(found.group(1)))
+        if status == 500:
+            raise TransientError(
+                f"Magento failed on {where}: {message}. This is magento2#32306: an "
+                "extension joins a second row per order (payment, tax or fraud modules do), "
+                "so Magento cannot list these orders. Nothing was lost and the bookmark did "
+                "not move, but this will fail again until the duplicate rows are removed or "
+                "the extension is fixed; the exported page range narrows it down.")
+        raise SageSyncError(f"Magento answered {status} for {where}: {message}")

@@ -33,15 +33,9 @@ import msgspec
 import requests
 from requests.auth import AuthBase
 
-from sagesync.errors import AuthError, SageSyncError, TransientError
+from sagesync.errors import AuthError, SageSyncError
 from sagesync.magento.auth import explain_401
-from sagesync.magento.client import (
-    RETRY_STATUSES,
-    RetryPolicy,
-    _retry_after,
-    _short,
-    magento_message,
-)
+from sagesync.magento.http import RetryPolicy, magento_message, send_with_retries
 
 SOURCE_ITEMS_PATH = "/V1/inventory/source-items"
 BASE_PRICES_PATH = "/V1/products/base-prices"
@@ -199,50 +193,6 @@ class PushReport(Generic[Item]):
 
 
 # --------------------------------------------------------------------------- HTTP
-
-
-def send_with_retries(session: requests.Session, method: str, url: str, json_body: bytes,
-                      retry: RetryPolicy, timeout: float, describe: str, *,
-                      on_attempt: Callable[[], None] | None = None,
-                      auth_kind: str = "bearer") -> requests.Response:
-    """Send one JSON request, retrying 429/5xx/timeouts/dropped connections with backoff.
-
-    Mirrors RestSource._get in client.py (full-jitter backoff, Retry-After honoured on 429):
-    401/403 raise AuthError, exhausted retries raise TransientError, and every other answer
-    (2xx, other 4xx) is returned for the caller to judge. `on_attempt` is called before each
-    attempt (to count requests); `auth_kind` picks the 401 hint (`explain_401`).
-    TODO: fold RestSource._get onto this helper.
-    """
-    last_problem = ""
-    wait = 0.0
-    for attempt in range(retry.attempts):
-        if attempt:
-            retry.sleep(wait)
-        wait = retry.backoff(attempt)
-        if on_attempt:
-            on_attempt()
-        try:
-            response = session.request(method, url, data=json_body, timeout=timeout,
-                                       headers={"Content-Type": "application/json"})
-        except requests.Timeout:
-            last_problem = f"no answer within {timeout:g} s"
-            continue
-        except requests.ConnectionError as exc:
-            last_problem = f"connection failed ({_short(exc)})"
-            continue
-        status = response.status_code
-        if status in (401, 403):
-            message = magento_message(response)
-            raise AuthError(f"Magento refused the credentials ({status}) for {describe}: "
-                            f"{message}", hint=explain_401(message, auth_kind))
-        if status not in RETRY_STATUSES:
-            return response
-        last_problem = f"HTTP {status} {magento_message(response)}"
-        if status == 429:
-            wait = max(wait, _retry_after(response) or 0.0)
-    raise TransientError(f"Magento kept failing on {describe} after {retry.attempts} attempts "
-                         f"(last: {last_problem}). Earlier requests may have landed; pushes "
-                         "are idempotent, so the next run sends everything again.")
 
 
 @dataclass
@@ -557,9 +507,11 @@ class CatalogPusher:
         def count() -> None:
             report.requests += 1
 
-        response = send_with_retries(self.session, "POST", self.base_url + endpoint.path, body,
-                                     self.retry, self.timeout, where, on_attempt=count,
-                                     auth_kind=self.auth_kind)
+        response = send_with_retries(
+            self.session, "POST", self.base_url + endpoint.path, body=body, retry=self.retry,
+            timeout=self.timeout, describe=where, on_attempt=count, auth_kind=self.auth_kind,
+            exhausted_note="Earlier requests may have landed; pushes are idempotent, so the "
+                           "next run sends everything again.")
         status = response.status_code
         if status == 200:
             return _Answer(200, failures=_failed_rows(response, endpoint, where))

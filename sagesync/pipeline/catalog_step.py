@@ -232,7 +232,7 @@ def _write_preview(folder: Path, kind: str, rows: list[dict[str, Any]],
 
 
 def default_pusher(recipe: Recipe) -> Any:
-    from sagesync.magento.client import RetryPolicy
+    from sagesync.magento.http import RetryPolicy
     from sagesync.magento.push import CatalogPusher
     from sagesync.pipeline.export_step import magento_auth
 

@@ -21,8 +21,9 @@ from pathlib import Path
 import msgspec
 from requests.auth import AuthBase
 
-from sagesync.magento.client import MAGENTO_TIME, RawPage, RestSource, RetryPolicy, Window
+from sagesync.magento.client import MAGENTO_TIME, RawPage, RestSource, Window
 from sagesync.magento.entities import ENTITY_TYPES, PAGE_DECODERS
+from sagesync.magento.http import RetryPolicy
 from sagesync.magento.source import FolderSource, PageSource
 from sagesync.magento.tables import MagentoTableBuilder
 from sagesync.model.schemas import MAGENTO_TABLES
