@@ -164,7 +164,7 @@ class StockSettings:
 
 @dataclass(frozen=True)
 class PriceSettings:
-    base_price_list: str = "SELLING"
+    base_price_list: str = "BASE"  # the parsers name a file's only price list BASE
     customer_groups: dict[str, str] = field(default_factory=dict)  # price list -> group
     store_id: int = 0
     website_id: int = 0

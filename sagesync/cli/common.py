@@ -99,6 +99,16 @@ def read_from(value: str | None) -> Checkpoint:
     return open_checkpoint(Path(value))
 
 
+def _state_dir_of(obj: Context) -> Path | None:
+    """Where the crash log goes: --state-dir, else the recipe's state_dir, if readable."""
+    if obj.state_dir is not None or obj.recipe_path is None:
+        return obj.state_dir
+    try:
+        return load_recipe(obj.recipe_path).state_dir
+    except Exception:  # the recipe itself may be what broke
+        return None
+
+
 def write_crash_log(state_dir: Path | None) -> Path | None:
     folder = (state_dir or Path.cwd() / ".sagesync") / "logs"
     try:
@@ -130,7 +140,7 @@ def handle_errors(func: F) -> F:
             say("interrupted: nothing half-done is kept; rerun to continue.")
             ctx.exit(int(ExitCode.RETRY_LATER))
         except Exception as error:  # a bug: keep the evidence, say little
-            log = write_crash_log(obj.state_dir)
+            log = write_crash_log(_state_dir_of(obj))
             if obj.verbose:
                 traceback.print_exc()
             where = f" The traceback is in {log}." if log else ""
