@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sagesync.errors import ExitCode, SageSyncError
+from sagesync.ops.quarantine import free_name
 
 IGNORED_PREFIXES = (".", "~$", "~")
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".lock", ".error.txt")
@@ -73,12 +74,7 @@ def stable_files(inbox: Path, settle_seconds: float,
 
 
 def _move(path: Path, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / path.name
-    n = 2
-    while target.exists():
-        target = folder / f"{path.stem}.{n}{path.suffix}"
-        n += 1
+    target = free_name(folder, path.name)
     shutil.move(str(path), target)
     return target
 
