@@ -113,12 +113,11 @@ def exported_records(recipe: Recipe, export: Checkpoint) -> list[Exported]:
     for kind in posted_kinds(recipe):
         columns = posted_documents(recipe, export, kind).select(
             ["entity_id", "store_id", "increment_id", "content_hash",
-             "entity_id" if kind == "order" else "order_id"]).to_pylist()
-        for row in columns:
-            order_id = row["entity_id"] if kind == "order" else row["order_id"]
-            found.append(Exported(RecordKey(kind, row["entity_id"], row["store_id"] or 0),
-                                  row["increment_id"] or "", order_id,
-                                  increments.get(order_id) or "", row["content_hash"]))
+             "entity_id" if kind == "order" else "order_id"]).columns
+        for entity_id, store_id, increment_id, content_hash, order_id in zip(
+                *(c.to_pylist() for c in columns), strict=True):
+            found.append(Exported(RecordKey(kind, entity_id, store_id or 0), increment_id or "",
+                                  order_id, increments.get(order_id) or "", content_hash))
     return found
 
 
