@@ -30,7 +30,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import concurrency
+from bench import catalog, concurrency
 from bench.generate import cache_folder, cache_root, generate
 from bench.measure import StepRun, run_step
 from bench.recipe import write_recipe
@@ -229,7 +229,14 @@ def main(argv: list[str] | None = None) -> int:
                       f"latency: sequential {paging.sequential_seconds:.2f} s, "
                       f"{paging.concurrency} concurrent {paging.concurrent_seconds:.2f} s "
                       f"({paging.speedup:.1f}x faster)")
+        stock = catalog.measure(cache_root())
+        console.print(f"Sage stock: {stock.skus:,} SKUs x 3 warehouses ({stock.file_mb:.1f} MB):"
+                      f" parse {stock.parse_seconds:.2f} s + compute and payloads "
+                      f"{stock.compute_seconds:.2f} s = {stock.total_seconds:.2f} s")
         result, code = _bench(args, console, state)
+        result["sage_stock"] = {"skus": stock.skus, "rows": stock.rows,
+                                "parse_seconds": round(stock.parse_seconds, 3),
+                                "compute_seconds": round(stock.compute_seconds, 3)}
         result["paging"] = {"pages": paging.pages, "latency": paging.latency,
                             "concurrency": paging.concurrency,
                             "sequential_seconds": round(paging.sequential_seconds, 3),

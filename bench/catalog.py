@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import pyarrow as pa
-
-from sagesync.catalog.stock import Buffer, StockRules, stock_lines
+from sagesync.catalog.stock import Buffer, StockRules, stock_table
 from sagesync.pipeline.catalog_step import SOURCE_ITEMS
 
 WAREHOUSES = ("HOME", "LEEDS", "BRISTOL")
@@ -48,8 +46,7 @@ def write_export(path: Path, skus: int, seed: int = 3) -> None:
 
 
 def measure(folder: Path, skus: int = 100_000) -> CatalogResult:
-    from sagesync.sage.exports import parse_export
-    from sagesync.sage.results import ParseOptions
+    from sagesync.sage import ParseOptions, parse_export
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"sage200-stock-{skus}.csv"
@@ -60,15 +57,11 @@ def measure(folder: Path, skus: int = 100_000) -> CatalogResult:
     assert parsed.ok, parsed.problems[:3]
     rules = StockRules(Buffer(Decimal(10), Decimal(2)), {}, (), False,
                        {w: w.lower() for w in WAREHOUSES}, "default")
-    lines, unmapped = stock_lines(parsed.table.to_pylist(), rules)
-    pa.Table.from_pylist(
-        [{"key": f"{s.sku}|{s.source_code}", "sku": s.sku, "source_code": s.source_code,
-          "quantity": s.quantity, "status": s.status, "on_hand": s.on_hand,
-          "allocated": s.allocated, "buffer": s.buffer, "warehouse": s.warehouse}
-         for s in lines], schema=SOURCE_ITEMS)
+    payload, unmapped = stock_table(parsed.table, rules)
+    payload.cast(SOURCE_ITEMS)
     done = time.perf_counter()
-    assert not unmapped and len(lines) == skus * len(WAREHOUSES)
-    return CatalogResult(skus, len(lines), parsed_at - started, done - parsed_at,
+    assert not unmapped and payload.num_rows == skus * len(WAREHOUSES)
+    return CatalogResult(skus, payload.num_rows, parsed_at - started, done - parsed_at,
                          path.stat().st_size / 1e6)
 
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from sagesync.catalog.guard import GuardVerdict, check_prices
 from sagesync.catalog.prices import PriceRules, price_lines
-from sagesync.catalog.stock import Buffer, StockRules, parse_overrides, stock_lines
+from sagesync.catalog.stock import Buffer, StockRules, parse_overrides, stock_table
 from sagesync.errors import InputFormatError, UsageError
 from sagesync.ops.quarantine import quarantine
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
@@ -74,7 +74,7 @@ def _price_rules(recipe: Recipe) -> PriceRules:
 
 
 def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepResult:
-    from sagesync.sage.exports import ParseOptions, error_report, parse_export
+    from sagesync.sage import ParseOptions, error_report, parse_export
 
     if not path.is_file():
         raise UsageError(f"No such file: {path}")
@@ -96,19 +96,14 @@ def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepR
     writer = CheckpointWriter(recipe.state_dir, run_id, "parse-sage", PAYLOAD, recipe, [])
     result = ParseStepResult(manifest=Path(), kind=kind, rows=parsed.table.num_rows,
                              skipped_rows=[str(p) for p in parsed.problems])
-    rows = parsed.table.to_pylist()
     writer.write("sage_rows", parsed.table)
     if kind == "stock":
-        lines, unmapped = stock_lines(rows, _stock_rules(recipe))
+        payload, unmapped = stock_table(parsed.table, _stock_rules(recipe))
         result.unmapped = [f"warehouse {w} maps to no Magento source ([stock] sources)"
                            for w in unmapped]
-        writer.write("source_items", pa.Table.from_pylist(
-            [{"key": f"{s.sku}|{s.source_code}", "sku": s.sku, "source_code": s.source_code,
-              "quantity": s.quantity, "status": s.status, "on_hand": s.on_hand,
-              "allocated": s.allocated, "buffer": s.buffer, "warehouse": s.warehouse}
-             for s in lines], schema=SOURCE_ITEMS))
+        writer.write("source_items", payload.cast(SOURCE_ITEMS))
     else:
-        prices, unmapped_lists = price_lines(rows, _price_rules(recipe))
+        prices, unmapped_lists = price_lines(parsed.table.to_pylist(), _price_rules(recipe))
         result.unmapped = [f"price list {p} maps to no customer group ([prices] "
                            "customer_groups)" for p in sorted(unmapped_lists)]
         writer.write("prices", pa.Table.from_pylist(
