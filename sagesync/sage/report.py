@@ -1,0 +1,79 @@
+"""The text of a rejected (or partly skipped) export's `.error.txt`: what is wrong, where, and
+what the file should look like instead.
+
+`problem_lines` and `expected` also fit sagesync.ops.quarantine.quarantine(state, source,
+problems, expected), which writes its own report from them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sagesync.sage.layouts import DEFAULT_WAREHOUSE, layout_for
+from sagesync.sage.results import ParseOptions, ParseResult
+from sagesync.sage.tables import FIELDS
+
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+def problem_lines(result: ParseResult) -> list[str]:
+    """One line per problem: `line 4, column 3 (QtyInStock): message`."""
+    out = [p.describe() for p in result.problems]
+    if result.problems_dropped:
+        out.append(f"... and {result.problems_dropped} more problem(s) of the same kinds")
+    return out
+
+
+def expected(product: str, kind: str, options: ParseOptions | None = None) -> str:
+    """What a readable export of this product and kind looks like, in a few sentences."""
+    options = options or ParseOptions()
+    layout = layout_for(product, kind)
+    parts = []
+    for spec in FIELDS[kind]:
+        mapped = options.columns.get(spec.name)
+        names = [mapped] if mapped else [a for a, _ in layout.aliases.get(spec.name, ())]
+        if spec.name == "price" and layout.level_prefix and not mapped:
+            names = ["Sales Price 1", "...", "Sales Price 10"]
+        if not names:
+            continue
+        need = "required" if spec.required else "optional"
+        if spec.name == "warehouse" and layout.single_location:
+            need = f"optional, default {options.warehouse or DEFAULT_WAREHOUSE}"
+        parts.append(f"{spec.name} ({need}): {' or '.join(repr(n) for n in names)}")
+    if layout.single_location and "warehouse" not in options.columns:
+        parts.append(f"warehouse: always {options.warehouse or DEFAULT_WAREHOUSE} "
+                     "(one location)")
+    numbers = ("1234,56 (decimal comma, as configured)" if options.decimal_comma
+               else "1234.56 (a point, no thousands separators)")
+    return (f"a {layout.title} file: CSV text (UTF-8, with or without BOM, or Windows-1252), "
+            f"delimited by commas, semicolons or tabs, with a header row naming the columns "
+            f"(case, spaces and underscores ignored): {'; '.join(parts)}. Quantities and "
+            f"prices are plain non-negative numbers such as {numbers}; codes are text, never "
+            "in scientific notation; one row per "
+            + (" + ".join(("sku", "warehouse") if kind == "stock"
+                          else ("sku", "price_list", "min_qty", "currency"))))
+
+
+def error_report(result: ParseResult, path: Path | str,
+                 options: ParseOptions | None = None) -> str:
+    """The whole `.error.txt`: verdict, how the file was read, every problem, then what was
+    expected."""
+    verdict = ("REJECTED: nothing from this file was applied" if not result.ok
+               else f"ACCEPTED with {result.rows_skipped} bad row(s) skipped (tolerance "
+               f"{result.tolerance})" if result.problems else "ACCEPTED")
+    rows = (f"{result.bad_rows} of {result.rows_read} row(s) have problems"
+            if result.rows_read else "no data rows read")
+    how = [f"product {result.product}, {result.kind} export"]
+    if result.encoding:
+        how.append(f"encoding {result.encoding}")
+    if result.delimiter:
+        how.append(f"delimiter {_DELIMITER_NAMES.get(result.delimiter, repr(result.delimiter))}")
+    lines = [f"{path}: {verdict}.", f"Read as: {', '.join(how)}; {rows}."]
+    if result.columns:
+        lines.append("Columns used: " + ", ".join(f"{k} = {v!r}"
+                                                   for k, v in result.columns.items()) + ".")
+    lines += [f"Note: {note}" for note in result.notes]
+    lines += ["", f"{len(result.problems) + result.problems_dropped} problem(s):"]
+    lines += [f"  {line}" for line in problem_lines(result)]
+    lines += ["", "Expected: " + expected(result.product, result.kind, options) + ".", ""]
+    return "\n".join(lines)
