@@ -235,3 +235,12 @@ product = "sage50_uk"
     stored = "".join(p.read_text(errors="ignore") for p in tmp_path.rglob("*.json"))
     for secret in secrets[mode].values():
         assert secret not in stored or len(secret) < 4
+
+
+def test_store_views_and_websites_are_exported_for_company_mapping(
+        tmp_path: Path, sim: MagentoSimulator) -> None:
+    manifest = export(make_recipe(tmp_path, sim))
+    stores = pq.read_table(manifest.parent / "stores.parquet").to_pylist()
+    assert {(s["store_id"], s["code"], s["website_code"]) for s in stores} == {
+        (v["id"], v["code"], next(w["code"] for w in sim.WEBSITES if w["id"] == v["website_id"]))
+        for v in sim.STORE_VIEWS if v["id"] != 0}

@@ -119,6 +119,16 @@ class RestSource:
                                         f"{entity} and names no smaller maximum.") from None
                 self.page_size = too_large.maximum  # and start the entity again
 
+    def get_json(self, path: str) -> bytes:
+        """One plain GET (the store and website lists are arrays, not search results)."""
+        response = send_with_retries(self.session, "GET", self.base_url + path,
+                                     retry=self.retry, timeout=self.timeout,
+                                     describe=f"GET {path}", auth_kind=self.auth_kind)
+        if response.status_code != 200:
+            raise SageSyncError(f"Magento answered {response.status_code} for GET {path}: "
+                                f"{magento_message(response)}")
+        return response.content
+
     # Paging -----------------------------------------------------------------------------------
     def _pages(self, entity: str, window: Window) -> Iterator[RawPage]:
         criteria = self._criteria(entity, window)

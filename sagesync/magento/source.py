@@ -17,6 +17,8 @@ from sagesync.magento.client import RawPage, Window
 class PageSource(Protocol):
     def pages(self, entity: str, window: Window) -> Iterator[RawPage]: ...
 
+    def get_json(self, path: str) -> bytes | None: ...
+
 
 class FolderSource:
     """Saved pages: `<folder>/<entity>/*.json`, read in name order.
@@ -41,3 +43,8 @@ class FolderSource:
                 raise UsageError(f"Cannot read {path}: {exc.strerror}") from None
             yield RawPage(entity, number, body, str(path))
 
+
+    def get_json(self, path: str) -> bytes | None:
+        """A saved store or website list: `<folder>/stores/storeViews.json` and the like."""
+        saved = self.folder / "stores" / (path.rsplit("/", 1)[-1] + ".json")
+        return saved.read_bytes() if saved.is_file() else None

@@ -81,6 +81,13 @@ CUSTOMERS = pa.schema([
     ("content_hash", pa.string()),
 ])
 
+# Store views with their websites (GET /V1/store/storeViews and /V1/store/websites), so a
+# store can be mapped to a Sage company.
+STORES = pa.schema([
+    ("store_id", pa.int64()), ("code", pa.string()), ("name", pa.string()),
+    ("website_id", pa.int64()), ("website_code", pa.string()), ("website_name", pa.string()),
+])
+
 # The tables of the export checkpoint, by file stem.
 MAGENTO_TABLES: dict[str, pa.Schema] = {
     "orders": ORDERS,
@@ -90,6 +97,7 @@ MAGENTO_TABLES: dict[str, pa.Schema] = {
     "creditmemos": CREDITMEMOS,
     "creditmemo_items": DOCUMENT_ITEMS,
     "customers": CUSTOMERS,
+    "stores": STORES,
 }
 
 # A Sage document: one posting (SI or SC) made from one Magento document.

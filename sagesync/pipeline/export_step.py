@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
+import pyarrow as pa
 from requests.auth import AuthBase
 
 from sagesync.magento.client import MAGENTO_TIME, RawPage, RestSource, Window
@@ -257,6 +258,9 @@ def _export(recipe: Recipe, run_id: str, page_source: PageSource, description: s
         result.linked_orders = len(missing)
     pages.flush()
     pages.raw.close()
+    stores = _stores(page_source)
+    if stores is not None:
+        writer.write("stores", stores)
     result.counts = {entity: len(ids) for entity, ids in pages.seen.items()}
     result.manifest = writer.finish(summary={
         "source": description, "pages": result.pages, "counts": result.counts,
@@ -266,6 +270,34 @@ def _export(recipe: Recipe, run_id: str, page_source: PageSource, description: s
                     for entity, w in windows.items()},
         "store_ids": list(recipe.magento.store_ids)})
     return result
+
+
+class _StoreView(msgspec.Struct):
+    id: int
+    code: str = ""
+    name: str = ""
+    website_id: int = 0
+
+
+class _Website(msgspec.Struct):
+    id: int
+    code: str = ""
+    name: str = ""
+
+
+def _stores(page_source: PageSource) -> pa.Table | None:
+    """Store views joined to their websites; None when the source has no store list."""
+    views_body = page_source.get_json("/V1/store/storeViews")
+    sites_body = page_source.get_json("/V1/store/websites")
+    if views_body is None:
+        return None
+    views = msgspec.json.decode(views_body, type=list[_StoreView])
+    sites = {w.id: w for w in msgspec.json.decode(sites_body or b"[]", type=list[_Website])}
+    rows = [{"store_id": v.id, "code": v.code, "name": v.name, "website_id": v.website_id,
+             "website_code": sites[v.website_id].code if v.website_id in sites else None,
+             "website_name": sites[v.website_id].name if v.website_id in sites else None}
+            for v in views if v.id != 0]  # 0 is the admin store
+    return pa.Table.from_pylist(rows, schema=MAGENTO_TABLES["stores"])
 
 
 def _fetch_ids(page_source: PageSource, pages: _Pages, entity: str, ids: set[int]) -> None:
