@@ -87,6 +87,7 @@ class MappingSettings:
     adjustment_nominal: str = "4000"
     adjustment_tax_code: str = "T9"
     nominals_csv: Path | None = None
+    products_csv: Path | None = None  # Magento's product export: attribute sets, categories
     tax_codes: dict[Decimal, str] = field(default_factory=lambda: {Decimal("20"): "T1",
                                                                   Decimal("5"): "T5",
                                                                   Decimal("0"): "T0"})
@@ -424,7 +425,8 @@ class _RecipeReader:
 
     def mapping(self) -> MappingSettings:
         allowed = ("default_sales_nominal", "carriage_nominal", "discount", "discount_nominal",
-                   "adjustment_nominal", "adjustment_tax_code", "nominals_csv", "tax_codes",
+                   "adjustment_nominal", "adjustment_tax_code", "nominals_csv", "products_csv",
+                   "tax_codes",
                    "guest_account", "customers_csv", "account_ref", "configurable", "bundle",
                    "department")
         t = self.section("mapping", allowed)
@@ -456,6 +458,7 @@ class _RecipeReader:
             adjustment_nominal=self._nominal(t, "adjustment_nominal", d.adjustment_nominal),
             adjustment_tax_code=self._tax_code(t, "adjustment_tax_code", d.adjustment_tax_code),
             nominals_csv=self.file_path(t, "mapping", "nominals_csv", must_exist=True),
+            products_csv=self.file_path(t, "mapping", "products_csv", must_exist=True),
             tax_codes={k.normalize(): v for k, v in codes.items()},
             guest_account=self._account(t, "guest_account", d.guest_account),
             customers_csv=self.file_path(t, "mapping", "customers_csv", must_exist=True),

@@ -142,7 +142,8 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
     is remembered."""
     builder = DocumentBuilder(recipe.mapping,
                               NominalMap.load(recipe.mapping.nominals_csv,
-                                              recipe.mapping.default_sales_nominal),
+                                              recipe.mapping.default_sales_nominal,
+                                              recipe.mapping.products_csv),
                               recipe.zone, recipe.sage.currency)
     allocator = AccountAllocator(recipe.mapping,
                                  load_customer_accounts(recipe.mapping.customers_csv),

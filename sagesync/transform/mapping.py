@@ -1,7 +1,11 @@
 """Recipe mapping tables read from the user's CSV files: nominal codes and customer accounts.
 
 Nominal rules (`[mapping] nominals_csv`), header `kind,value,nominal`, first match wins in this
-order: `sku` (exact), `sku_prefix` (longest prefix), then the default sales nominal.
+order: `sku` (exact), `sku_prefix` (longest prefix), `category`, `attribute_set`, then the
+default sales nominal. Categories and attribute sets come from `[mapping] products_csv`: the
+file Magento's System > Data Transfer > Export writes for products (columns `sku`,
+`attribute_set_code`, `categories`, the latter a comma-separated list of paths such as
+`Default Category/Gear/Bags`). A `category` rule matches a path, a path prefix, or a name.
 Customer accounts (`[mapping] customers_csv`), header `email,account_ref`: web customers who
 already have a Sage account.
 """
@@ -15,7 +19,7 @@ from pathlib import Path
 
 from sagesync.errors import RecipeError
 
-NOMINAL_KINDS = ("sku", "sku_prefix")
+NOMINAL_KINDS = ("sku", "sku_prefix", "category", "attribute_set")
 _NOMINAL = re.compile(r"[A-Za-z0-9]{1,8}")
 _ACCOUNT = re.compile(r"[A-Z0-9]{1,8}")
 
@@ -44,10 +48,16 @@ class NominalMap:
     default: str
     by_sku: dict[str, str] = field(default_factory=dict)
     by_prefix: list[tuple[str, str]] = field(default_factory=list)  # longest prefix first
+    by_category: list[tuple[str, str]] = field(default_factory=list)  # file order
+    by_attribute_set: dict[str, str] = field(default_factory=dict)
+    products: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path | None, default: str) -> NominalMap:
+    def load(cls, path: Path | None, default: str,
+             products_csv: Path | None = None) -> NominalMap:
         nominal_map = cls(default=default)
+        if products_csv is not None:
+            nominal_map.products = load_products(products_csv)
         if path is None:
             return nominal_map
         for line, row in read_csv_rows(path, ("kind", "value", "nominal")):
@@ -62,8 +72,15 @@ class NominalMap:
                                   "Sage nominal code (1 to 8 letters or digits).")
             if kind == "sku":
                 nominal_map.by_sku[value] = nominal
-            else:
+            elif kind == "sku_prefix":
                 nominal_map.by_prefix.append((value, nominal))
+            elif kind == "category":
+                nominal_map.by_category.append((value.strip("/"), nominal))
+            else:
+                nominal_map.by_attribute_set[value] = nominal
+        if (nominal_map.by_category or nominal_map.by_attribute_set) and not products_csv:
+            raise RecipeError(f"{path}: category and attribute_set rules need [mapping] "
+                              "products_csv (Magento's product export CSV).")
         nominal_map.by_prefix.sort(key=lambda pair: -len(pair[0]))
         return nominal_map
 
@@ -75,7 +92,25 @@ class NominalMap:
             for prefix, nominal in self.by_prefix:
                 if sku.startswith(prefix):
                     return nominal
+            attribute_set, categories = self.products.get(sku, ("", ()))
+            for value, nominal in self.by_category:
+                for category in categories:
+                    if category == value or category.startswith(value + "/") \
+                            or category.rsplit("/", 1)[-1] == value:
+                        return nominal
+            if attribute_set in self.by_attribute_set:
+                return self.by_attribute_set[attribute_set]
         return self.default
+
+
+def load_products(path: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """sku -> (attribute set code, category paths) from Magento's product export CSV."""
+    products = {}
+    for _line, row in read_csv_rows(path, ("sku", "attribute_set_code", "categories")):
+        categories = tuple(c.strip().strip("/") for c in row["categories"].split(",")
+                           if c.strip())
+        products[row["sku"]] = (row["attribute_set_code"], categories)
+    return products
 
 
 def load_customer_accounts(path: Path | None) -> dict[str, str]:
