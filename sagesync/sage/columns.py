@@ -33,10 +33,6 @@ class Resolution:
     levels: list[tuple[int, Column]] = field(default_factory=list)  # wide price layout
     problems: list[Problem] = field(default_factory=list)
 
-    @property
-    def missing(self) -> bool:
-        return bool(self.problems)
-
 
 def allowed_fields(layout: Layout) -> list[str]:
     """Logical field names a recipe may map for this layout."""

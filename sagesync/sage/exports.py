@@ -30,8 +30,6 @@ from sagesync.sage.stock import build_stock, extra_keys, sum_bins
 from sagesync.sage.tables import KEYS, Kind, empty_table
 from sagesync.sage.values import Collector
 
-HEADER_SEARCH = 10  # report exports may start with title lines (e.g. Sage 50 US reports)
-
 
 def parse_export(path: Path, *, product: str, kind: Kind,
                  options: ParseOptions | None = None) -> ParseResult:
@@ -130,28 +128,34 @@ def _parse(data: bytes, layout: Layout, options: ParseOptions) -> ParseResult:
 
 def _fill(result: ParseResult, frame: Frame, width: int, overlong: dict[int, str]) -> None:
     """Check the rows, build the table and decide: accept (within tolerance) or reject."""
+    if not frame.n:  # every row was ignored by a product rule
+        if not frame.options.allow_empty:
+            result.problems.append(Problem(
+                1, None, None, f"all {result.rows_read} data row(s) were ignored "
+                f"({'; '.join(result.notes)}): nothing to apply (set allow_empty to accept "
+                "this)", file_level=True))
+        return
     sink = frame.sink
     for row, extra in sorted(overlong.items()):
-        sink.add(row, "row", Column(width, "(beyond the last header)"),
+        sink.add(row, "row", Column(width, "after the last header"),
                  f"the row has more values than the header's {width} columns: a value "
                  f"probably contains an unquoted {_name(result.delimiter)} (e.g. a thousands "
                  "separator); quote it or remove the separator", extra)
-    if frame.n:
-        built = build_stock(frame) if frame.layout.kind == "stock" else build_prices(frame)
-        bins = extra_keys(frame) if frame.layout.kind == "stock" else {}
-        keys = {k: built.table[k] for k in KEYS[frame.layout.kind]}
-        keys.update({k: v.take(built.source_rows) for k, v in bins.items()})
-        # Every row with a readable key takes part, even if another of its cells is bad: with
-        # a tolerance, the good copy of a duplicated row must not slip through alone.
-        readable = reduce(pc.and_, [pc.is_valid(v) for v in keys.values()])
-        report_duplicates(keys, built.source_rows, readable, sink, frame.column("sku"))
+    built = build_stock(frame) if frame.layout.kind == "stock" else build_prices(frame)
+    bins = extra_keys(frame) if frame.layout.kind == "stock" else {}
+    keys = {k: built.table[k] for k in KEYS[frame.layout.kind]}
+    keys.update({k: v.take(built.source_rows) for k, v in bins.items()})
+    # Every row with a readable key takes part, even if another of its cells is bad: with a
+    # tolerance, the good copy of a duplicated row must not slip through alone.
+    readable = reduce(pc.and_, [pc.is_valid(v) for v in keys.values()])
+    report_duplicates(keys, built.source_rows, readable, sink, frame.column("sku"))
 
     result.bad_rows = len(sink.bad)
     result.rows_skipped = result.bad_rows
     result.problems = sorted(result.problems + sink.problems,
                              key=lambda p: (not p.file_level, p.line, p.column or 0))
     result.problems_dropped = sink.dropped
-    if not result.ok or not frame.n:
+    if not result.ok:
         return
     table = built.table.filter(_good(built, sink))
     if bins:
@@ -209,7 +213,7 @@ def _apply_rules(result: ParseResult, frame: Frame, overlong: dict[int, str]
         if overlong:
             old = pc.indices_nonzero(keep).to_pylist()
             overlong = {new: overlong[o] for new, o in enumerate(old) if o in overlong}
-        frame.columns = [c.filter(keep) for c in frame.columns]
+        frame.columns = frame.columns.filter(keep)
         frame.lines = frame.lines.filter(keep)
         frame.sink = Collector(frame.lines, frame.options.max_problems)
         frame.clear_cache()

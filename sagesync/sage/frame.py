@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from sagesync.sage.columns import Column, Resolution
 from sagesync.sage.layouts import Layout
+from sagesync.sage.records import Columns
 from sagesync.sage.results import ParseOptions
 from sagesync.sage.values import Collector
 
@@ -21,7 +22,7 @@ from sagesync.sage.values import Collector
 class Frame:
     """Data rows as string columns (one per header cell) and the 1-based line of each row."""
 
-    columns: list[pa.Array]
+    columns: Columns
     lines: pa.Array
     resolution: Resolution
     layout: Layout

@@ -20,6 +20,9 @@ _PLAIN_HINT = "write plain numbers such as 1234.5"
 def explain_number(text: str, decimal_comma: bool) -> str:
     """Why `text` is not accepted as a number (it already failed PLAIN, or COMMA if set)."""
     t = text.strip()
+    if "\n" in t or "\r" in t:
+        return (f"{t!r} contains a line break: a quote (\") earlier in the row is probably "
+                "never closed")
     low = t.casefold()
     if low in _EXCEL_ERRORS:
         return f"{t!r} is an Excel error value, not a number"

@@ -14,6 +14,7 @@ from sagesync.sage.results import ParseOptions, ParseResult
 from sagesync.sage.tables import FIELDS
 
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+_BLANK = {"zero": ", blank = 0", "one": ", blank = 1", "default": ", blank = the default"}
 
 
 def problem_lines(result: ParseResult) -> list[str]:
@@ -36,7 +37,9 @@ def expected(product: str, kind: str, options: ParseOptions | None = None) -> st
             names = ["Sales Price 1", "...", "Sales Price 10"]
         if not names:
             continue
-        need = "required" if spec.required else "optional"
+        need = "required" if spec.required else f"optional{_BLANK.get(spec.blank, '')}"
+        if spec.name == "currency":
+            need = f"optional, blank = {options.currency}"
         if spec.name == "warehouse" and layout.single_location:
             need = f"optional, default {options.warehouse or DEFAULT_WAREHOUSE}"
         parts.append(f"{spec.name} ({need}): {' or '.join(repr(n) for n in names)}")

@@ -27,42 +27,40 @@ SAGE_PRICES = pa.schema([
 ])
 
 Kind = Literal["stock", "prices"]
-ValueType = Literal["code", "quantity", "currency", "date", "text"]
 # What an empty cell means: a problem, zero, one, the configured default, or nothing (null).
 Blank = Literal["error", "zero", "one", "default", "null"]
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One logical field: how its cells are read and what a missing column or blank cell means."""
+    """One logical field: whether its column must exist and what a blank cell means."""
 
     name: str
-    value: ValueType
     blank: Blank
     required: bool
     purpose: str
 
 
 STOCK_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("sku", "code", "error", True, "the item code (Magento SKU)"),
-    FieldSpec("warehouse", "code", "default", True,
+    FieldSpec("sku", "error", True, "the item code (Magento SKU)"),
+    FieldSpec("warehouse", "default", True,
               "the warehouse or location code"),
-    FieldSpec("on_hand", "quantity", "error", True, "quantity in stock"),
-    FieldSpec("allocated", "quantity", "zero", False, "quantity allocated to sales orders"),
-    FieldSpec("on_order", "quantity", "zero", False, "quantity on purchase orders"),
-    FieldSpec("back_ordered", "quantity", "zero", False, "back-ordered, added to allocated"),
-    FieldSpec("bin", "code", "null", False, "a bin inside the warehouse (summed)"),
-    FieldSpec("lot", "code", "null", False, "a lot number (part of the duplicate key)"),
-    FieldSpec("date", "date", "null", False, "a date (checked only when mapped)"),
+    FieldSpec("on_hand", "error", True, "quantity in stock"),
+    FieldSpec("allocated", "zero", False, "quantity allocated to sales orders"),
+    FieldSpec("on_order", "zero", False, "quantity on purchase orders"),
+    FieldSpec("back_ordered", "zero", False, "back-ordered, added to allocated"),
+    FieldSpec("bin", "null", False, "a bin inside the warehouse (summed)"),
+    FieldSpec("lot", "null", False, "a lot number (part of the duplicate key)"),
+    FieldSpec("date", "null", False, "a date (checked only when mapped)"),
 )
 
 PRICE_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("sku", "code", "error", True, "the item code (Magento SKU)"),
-    FieldSpec("price_list", "code", "default", True, "the price list, band or level"),
-    FieldSpec("price", "quantity", "error", True, "the unit price"),
-    FieldSpec("min_qty", "quantity", "one", False, "the quantity break (blank = 1)"),
-    FieldSpec("currency", "currency", "default", False, "ISO currency code (blank = configured)"),
-    FieldSpec("date", "date", "null", False, "a date (checked only when mapped)"),
+    FieldSpec("sku", "error", True, "the item code (Magento SKU)"),
+    FieldSpec("price_list", "default", True, "the price list, band or level"),
+    FieldSpec("price", "error", True, "the unit price"),
+    FieldSpec("min_qty", "one", False, "the quantity break (blank = 1)"),
+    FieldSpec("currency", "default", False, "ISO currency code (blank = configured)"),
+    FieldSpec("date", "null", False, "a date (checked only when mapped)"),
 )
 
 FIELDS: dict[str, tuple[FieldSpec, ...]] = {"stock": STOCK_FIELDS, "prices": PRICE_FIELDS}

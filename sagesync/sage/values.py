@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 
 import pyarrow as pa
@@ -61,13 +62,6 @@ class Collector:
         texts = cells.take(pa.array(rows)).to_pylist()
         for row, text in zip(rows, texts, strict=True):
             self.add(row, field, column, explain(text or ""), text)
-
-    def good_mask(self, n: int) -> pa.Array:
-        """True for rows without problems."""
-        if not self.bad:
-            return pa.array([True] * n, pa.bool_())
-        return pc.invert(pc.is_in(pa.array(range(n), pa.int64()),
-                                  value_set=pa.array(sorted(self.bad), pa.int64())))
 
 
 def _blank(cells: pa.Array) -> pa.Array:
@@ -164,7 +158,7 @@ def codes(cells: pa.Array, field: str, column: Column | None, sink: Collector, *
     return cells
 
 
-def stripped_zeros(skus: pa.Array, known: set[str] | frozenset[str], column: Column | None,
+def stripped_zeros(skus: pa.Array, known: AbstractSet[str], column: Column | None,
                    sink: Collector) -> None:
     """Report all-digit SKUs unknown to Magento whose zero-padded form is known (§9)."""
     padded: dict[str, str] = {}
