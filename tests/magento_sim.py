@@ -2,7 +2,7 @@
 
 Stdlib only, so the test suite and a developer's laptop need nothing beyond Python (OAuth
 1.0a verification, used only with ``oauth=...``, imports oauthlib when first needed). The
-behaviour follows /work/shared/reference/magento-rest.md (§3 searchCriteria, §4 auth, §8
+behaviour follows shared/reference/magento-rest.md (§3 searchCriteria, §4 auth, §8
 issues): where Magento versions differ (page past the end, default page size, page-size cap)
 the difference is a constructor option, so one test can pin each behaviour.
 

@@ -1,6 +1,6 @@
 """Tests of the Magento REST simulator itself, so client tests can trust what it serves.
 
-Expected behaviours come from /work/shared/reference/magento-rest.md §3 (searchCriteria),
+Expected behaviours come from shared/reference/magento-rest.md §3 (searchCriteria),
 §4 (auth) and §8 (issues); each test names the behaviour it pins.
 """
 
