@@ -420,6 +420,26 @@ def test_numberish_cells_never_raise(cells: list[tuple[str, str]], key: tuple[st
     _consistent(parse_bytes("\n".join(lines).encode(), product=key[0], kind=key[1]))
 
 
+NASTY = [b'"', b",", b";", b"\t", b"\n", b"\r", b"\r\n", b" ", b"-", b"e", b"E+", b".", b"0",
+         b"\xe9", b"\xa3", b"\xef\xbb\xbf", b"#", b"", b"\x00", b"1,234", b"NaN"]
+
+
+@PROPERTY
+@given(st.sampled_from(GOOD), st.lists(st.tuples(st.floats(0, 1), st.sampled_from(NASTY),
+                                                 st.integers(0, 3)), min_size=1, max_size=6))
+def test_mutated_samples_never_raise(good: tuple[Any, ...],
+                                     edits: list[tuple[float, bytes, int]]) -> None:
+    """Real sample structure with a few nasty edits (insert, replace, delete) at random places."""
+    name, product, kind, options = good[:4]
+    data = bytearray((SAGE / name).read_bytes())
+    for where_, text, cut in edits:
+        at = int(where_ * len(data))
+        data[at:at + cut] = text
+    result = parse_bytes(bytes(data), product=product, kind=kind,
+                         options=ParseOptions(**options))
+    _consistent(result)
+
+
 def _consistent(result: ParseResult) -> None:
     assert result.ok or result.table.num_rows == 0
     assert result.ok or result.problems

@@ -25,6 +25,8 @@ _SIGNATURES = (
 _C1 = re.compile(r"[\x80-\x9f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SAVE_AS = "open it in Excel and use Save As 'CSV UTF-8 (Comma delimited)'"
+_CORRUPT = f"the file is binary or corrupted, not CSV text ({_SAVE_AS})"
+_TEXT_BYTES = bytes([9, 10, 13, *range(0x20, 0x7F), *range(0x80, 0x100)])
 
 
 @dataclass
@@ -73,37 +75,55 @@ def decode(data: bytes, forced: str | None = None) -> Decoded | Problem:
             return _checked(data.decode(forced), forced)
         except (UnicodeDecodeError, LookupError) as exc:
             return _problem(1, None, f"the file cannot be read as {forced}: {exc}")
+    # C0 controls are the same bytes in UTF-8 and cp1252, so one pass over the bytes finds them.
+    control = _first_control(data.rstrip(b"\x1a"))
+    if control >= 0:
+        line, col = _where_bytes(data, control)
+        return _problem(line, col, f"control character U+{data[control]:04X}: {_CORRUPT}")
     try:
         encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
         text = data.decode("utf-8-sig")
+        c1 = None if text.isascii() else _C1.search(text)
+        if c1 is None:
+            return Decoded(_tidy(text), encoding)
+        if encoding == "utf-8-sig":
+            return _checked(text, encoding)  # says where the C1 control is
         # Valid UTF-8 that decodes to C1 controls is really cp1252 (e.g. "Â…" = C2 85).
-        c1 = _C1.search(text)
-        if c1 is None or encoding == "utf-8-sig":
-            return _checked(text, encoding)
         first_bad = len(text[:c1.start()].encode("utf-8"))
     except UnicodeDecodeError as exc:
         first_bad = exc.start
     try:
-        decoded = _checked(data.decode("cp1252"), "cp1252")
+        decoded = Decoded(_tidy(data.decode("cp1252")), "cp1252")
     except UnicodeDecodeError as exc:
         line, col = _where_bytes(data, exc.start)
         return _problem(line, col, f"the file is neither UTF-8 nor Windows-1252 text (byte "
                         f"0x{data[exc.start]:02X}): {_SAVE_AS}")
-    if isinstance(decoded, Decoded):
-        line, col = _where_bytes(data, first_bad)
-        decoded.notes.append(f"not UTF-8 (byte 0x{data[first_bad]:02X} at line {line}, column "
-                             f"{col}): read as Windows-1252 (Excel's 'CSV' format)")
+    line, col = _where_bytes(data, first_bad)
+    decoded.notes.append(f"not UTF-8 (byte 0x{data[first_bad]:02X} at line {line}, column "
+                         f"{col}): read as Windows-1252 (Excel's 'CSV' format)")
     return decoded
+
+
+def _first_control(data: bytes) -> int:
+    """Offset of the first C0 control byte other than tab, CR and LF; -1 if none."""
+    found = data.translate(None, _TEXT_BYTES)
+    if not found:
+        return -1
+    return min(data.find(bytes([b])) for b in set(found))
+
+
+def _tidy(text: str) -> str:
+    """Without a second BOM (double-saved files) or a DOS end-of-file mark."""
+    return text.lstrip("\ufeff").rstrip("\x1a")
 
 
 def _checked(text: str, encoding: str) -> Decoded | Problem:
     """Text without control characters (other than tab and line ends), else a problem."""
-    text = text.lstrip("\ufeff").rstrip("\x1a")  # a second BOM; a DOS end-of-file mark
+    text = _tidy(text)
     bad = _CONTROL.search(text)
     if bad:
         line, col = _where(text, bad.start())
-        return _problem(line, col, f"control character U+{ord(bad.group()):04X}: the file is "
-                        f"binary or corrupted, not CSV text ({_SAVE_AS})")
+        return _problem(line, col, f"control character U+{ord(bad.group()):04X}: {_CORRUPT}")
     return Decoded(text, encoding)
 
 

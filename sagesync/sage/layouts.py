@@ -52,6 +52,7 @@ Tag per alias: "§n" = the name is in shared/reference/sage-formats.md at that s
 |                  | warehouse  | WAREHOUSEID, Warehouse ID, Warehouse assumed                |
 |                  | quantities | QTYONHAND, QTYONHOLD (allocated), QTYONORDER assumed (API   |
 |                  |            | names); On hand, On hold, On order §7 (screen labels)       |
+|                  | rules      | DONOTIMPORT §7 set, or first cell starting # §7: ignored    |
 | intacct prices   | assumed    | PRICELISTID, ITEMID, VALUE, QTYLIMITMIN, CURRENCY           |
 |                  | rules      | DONOTIMPORT §7 set: ignored; first cell starting # §7:      |
 |                  |            | ignored; VALUETYPE assumed: Actual/blank kept, else ignored |

@@ -171,22 +171,19 @@ def _fast(text: str, delimiter: str, header: list[str], header_line: int) -> Gri
 def _record_lines(body: str, columns: list[pa.Array], records: int) -> pa.Array | None:
     """The start line of each data record (header on line 1), or None when it is ambiguous."""
     physical = body.count("\n") + 1
-    empty = [m.start() for m in re.finditer(r"\n(?=\r?\n)", body)]
-    inside = [pc.count_substring(col, "\n") for col in columns]
-    breaks = reduce(pc.add, inside) if inside else pa.array([], pa.int64())
-    extra = (pc.sum(breaks).as_py() or 0) if records else 0
-    if extra and empty:
-        return None  # both at once: the csv module sorts it out
-    if extra:
-        if 1 + records + extra != physical:
+    if physical == records + 1:  # the usual case: one line per record, no empty lines
+        return pa.array(range(2, records + 2), pa.int32())
+    has_empty = "\n\n" in body or "\n\r\n" in body
+    if not has_empty:  # quoted values with line breaks: a record spans 1 + its breaks
+        breaks = reduce(pc.add, [pc.count_substring(col, "\n") for col in columns])
+        if 1 + records + (pc.sum(breaks).as_py() or 0) != physical:
             return None
         spans = pc.add(breaks, 1)
         starts = pc.subtract(pc.cumulative_sum(spans), spans)  # exclusive running total
         return pc.cast(pc.add(starts, 2), pa.int32())
+    empty = [m.start() for m in re.finditer(r"\n(?=\r?\n)", body)]
     if 1 + records + len(empty) != physical:
-        return None
-    if not empty:
-        return pa.array(range(2, records + 2), pa.int32())
+        return None  # empty lines and multi-line values at once: the csv module sorts it out
     skipped, line, previous = set(), 1, 0  # the empty lines' numbers, counted incrementally
     for pos in empty:
         line += body.count("\n", previous, pos + 1)

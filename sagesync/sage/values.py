@@ -76,7 +76,8 @@ def _to_qty(cells: pa.Array, empty: pa.Array, decimal_comma: bool
     except that it takes exponents, so a column without any 'e' and at most 4 places is cast
     in one pass. Anything else goes through the PLAIN/COMMA regexes and a rounding cast."""
     present = pc.if_else(empty, pa.scalar(None, pa.string()), cells)
-    if not decimal_comma and not pc.any(pc.match_substring(cells, "e", ignore_case=True)).as_py():
+    exponent = pc.or_(pc.match_substring(cells, "e"), pc.match_substring(cells, "E"))
+    if not decimal_comma and not pc.any(exponent).as_py():
         try:
             return pc.is_valid(present), pc.cast(present, QTY)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
