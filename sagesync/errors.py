@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # usage or recipe error
     BAD_INPUT = 65  # malformed input file (quarantined)
     BUG = 70  # an internal error; traceback in STATE/logs/
+    CANT_CREATE = 73  # the state folder cannot be created or written (sysexits EX_CANTCREAT)
     RETRY_LATER = 75  # transient: nothing lost, retried next cycle
     AUTH = 77  # authentication or permission failure: halted, alert sent
 
@@ -44,6 +45,17 @@ class RecipeError(UsageError):
     """A recipe key is unknown, missing or invalid; the message names key, file and allowed."""
 
 
+class MagentoNotFoundError(UsageError):
+    """Magento answered 404 for an endpoint sagesync needs: a wrong base URL, or a module
+    (Inventory/MSI) that is not installed. Retrying cannot help; a person must fix the setup."""
+
+
+class StateDirError(SageSyncError):
+    """The state folder (ledger, checkpoints, logs) cannot be created or written."""
+
+    exit_code = ExitCode.CANT_CREATE
+
+
 class InputFormatError(SageSyncError):
     """An input file cannot be read as what it claims to be (file, line, column, expected)."""
 
@@ -64,3 +76,15 @@ class AuthError(SageSyncError):
     """Credentials were refused: the sync halts until a person fixes them."""
 
     exit_code = ExitCode.AUTH
+
+
+def exit_code_of(error: BaseException) -> int:
+    """The exit code a command ends with when `error` escapes it: one rule for the CLI and
+    for the run history, so the two never disagree."""
+    if isinstance(error, SageSyncError):
+        return int(error.exit_code)
+    if isinstance(error, KeyboardInterrupt):
+        return int(ExitCode.RETRY_LATER)  # nothing half-done is kept; the next run goes on
+    if isinstance(error, SystemExit):
+        return 0 if error.code is None else error.code if isinstance(error.code, int) else 1
+    return int(ExitCode.BUG)

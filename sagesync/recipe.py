@@ -33,6 +33,8 @@ ACCOUNT_RULES = ("name", "id")
 CONFIGURABLE_RULES = ("parent",)
 BUNDLE_RULES = ("auto", "children", "parent")
 CURRENCIES = ("base", "order")
+ZERO_TOTAL_RULES = ("skip", "post")
+PAYMENT_KINDS = ("gift_card", "store_credit", "reward_points")
 DELIVERY_KINDS = ("folder",)
 ENTITIES = ("orders", "invoices", "creditmemos", "customers")
 AUTH_KINDS = ("bearer", "oauth1", "admin", "ims")
@@ -74,6 +76,12 @@ class SageSettings:
     header_row: bool = True
     max_lines_per_file: int = 0  # 0: no limit
     templates: Path | None = None  # a folder overriding the shipped templates
+    # store id -> text put before every Sage Reference of that store, so two stores whose
+    # increment ids collide (magento2#40259) never share a reference
+    reference_prefixes: dict[int, str] = field(default_factory=dict)
+    # False: every amount Sage receives is positive and the type (SI/SC) carries the direction;
+    # a credit memo's fee is its own SI. True: negative splits inside a document are allowed.
+    negative_amounts: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,13 @@ class MappingSettings:
     configurable: str = "parent"
     bundle: str = "auto"
     department: int | None = None
+    # Gift card, store credit, reward points: payments, not revenue (kind -> nominal code).
+    payment_nominals: dict[str, str] = field(default_factory=dict)
+    payment_tax_code: str = "T9"
+    # Amounts Magento adds outside the known fields (an extension's COD fee...): field name ->
+    # (nominal code, tax code or None to find it from the field's tax like shipping's).
+    extra_amounts: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    zero_total_documents: str = "skip"  # or "post" (needs discount = "nominal")
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,7 @@ class StatusSettings:
     max_needs_attention: int = 0
     max_unconfirmed: int = 0
     max_hours_since_success: float = 24.0
+    max_amended: int = 0  # changed or cancelled in Magento after they reached Sage
 
 
 @dataclass(frozen=True)
@@ -138,7 +154,7 @@ class AckSettings:
     error_column: str | None = None
     ok_values: tuple[str, ...] = ("OK", "Posted", "Imported", "Success")
     delimiter: str = ","
-    encoding: str = "utf-8-sig"
+    encoding: str | None = None  # None: sniffed like parse-sage (UTF-8 with/without BOM, cp1252)
 
 
 @dataclass(frozen=True)
@@ -396,7 +412,8 @@ class _RecipeReader:
 
     def sage(self) -> SageSettings:
         t = self.section("sage", ("product", "post_from", "timezone", "currency", "encoding",
-                                  "header_row", "max_lines_per_file", "templates"))
+                                  "header_row", "max_lines_per_file", "templates",
+                                  "reference_prefixes", "negative_amounts"))
         if "product" not in t:
             raise RecipeError(f"{self.path}: missing key 'sage.product' "
                               f"(one of {', '.join(SAGE_PRODUCTS)}).")
@@ -421,14 +438,36 @@ class _RecipeReader:
             header_row=self.boolean(t, "sage", "header_row", True),
             max_lines_per_file=self.integer(t, "sage", "max_lines_per_file", 0, 0, 10_000_000)
             or 0,
-            templates=self.file_path(t, "sage", "templates", must_exist=True))
+            templates=self.file_path(t, "sage", "templates", must_exist=True),
+            reference_prefixes=self._reference_prefixes(t),
+            negative_amounts=self.boolean(t, "sage", "negative_amounts", False))
+
+    def _reference_prefixes(self, t: dict[str, Any]) -> dict[int, str]:
+        table = t.get("reference_prefixes", {})
+        example = '{ "1" = "", "2" = "EU" } (store id = prefix)'
+        if not isinstance(table, dict):
+            raise self.fail("sage.reference_prefixes", example, table)
+        prefixes: dict[int, str] = {}
+        for store, prefix in table.items():
+            if not str(store).isdigit():
+                raise self.fail(f"sage.reference_prefixes.{store}",
+                                f"a Magento store id; {example}", store)
+            if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z0-9/_-]{0,10}", prefix):
+                raise self.fail(f"sage.reference_prefixes.{store}",
+                                "up to 10 letters, digits, '-', '_' or '/'", prefix)
+            prefixes[int(store)] = prefix
+        if len(set(prefixes.values())) < len(prefixes):
+            raise self.fail("sage.reference_prefixes", "a different prefix for every store",
+                            table)
+        return prefixes
 
     def mapping(self) -> MappingSettings:
         allowed = ("default_sales_nominal", "carriage_nominal", "discount", "discount_nominal",
                    "adjustment_nominal", "adjustment_tax_code", "nominals_csv", "products_csv",
                    "tax_codes",
                    "guest_account", "customers_csv", "account_ref", "configurable", "bundle",
-                   "department")
+                   "department", "payment_nominals", "payment_tax_code", "extra_amounts",
+                   "zero_total_documents")
         t = self.section("mapping", allowed)
         d = MappingSettings()
         codes = dict(d.tax_codes)
@@ -448,7 +487,7 @@ class _RecipeReader:
                 if not isinstance(code, str) or not re.fullmatch(r"T\d{1,2}", code):
                     raise self.fail(f"mapping.tax_codes.{rate}", "a Sage tax code T0..T99", code)
                 codes[key] = code
-        return MappingSettings(
+        mapping = MappingSettings(
             default_sales_nominal=self._nominal(t, "default_sales_nominal",
                                                 d.default_sales_nominal),
             carriage_nominal=self._nominal(t, "carriage_nominal", d.carriage_nominal),
@@ -467,19 +506,76 @@ class _RecipeReader:
             configurable=self.string(t, "mapping", "configurable", d.configurable,
                                      CONFIGURABLE_RULES) or d.configurable,
             bundle=self.string(t, "mapping", "bundle", d.bundle, BUNDLE_RULES) or d.bundle,
-            department=self.integer(t, "mapping", "department", None, 0, 999))
+            department=self.integer(t, "mapping", "department", None, 0, 999),
+            payment_nominals=self._payment_nominals(t),
+            payment_tax_code=self._tax_code(t, "payment_tax_code", d.payment_tax_code),
+            extra_amounts=self._extra_amounts(t),
+            zero_total_documents=self.string(t, "mapping", "zero_total_documents",
+                                             d.zero_total_documents, ZERO_TOTAL_RULES)
+            or d.zero_total_documents)
+        self._check_signs(mapping)
+        return mapping
 
-    def _nominal(self, t: dict[str, Any], key: str, default: str) -> str:
-        value = self.string(t, "mapping", key, default) or default
+    def _payment_nominals(self, t: dict[str, Any]) -> dict[str, str]:
+        table = self.text_table(t, "mapping", "payment_nominals")
+        for kind in table:
+            if kind not in PAYMENT_KINDS:
+                raise self.fail(f"mapping.payment_nominals.{kind}",
+                                "one of " + ", ".join(PAYMENT_KINDS), kind)
+        return {kind: self._nominal(table, kind, "", "mapping.payment_nominals")
+                for kind in table}
+
+    def _extra_amounts(self, t: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+        """field = "nominal", or field = { nominal = "...", tax_code = "T.." }."""
+        table = t.get("extra_amounts", {})
+        example = '{ "payment_surcharge_amount" = "4910" } or { "cod_fee" = { nominal = ' \
+                  '"4910", tax_code = "T1" } }'
+        if not isinstance(table, dict):
+            raise self.fail("mapping.extra_amounts", example, table)
+        found: dict[str, tuple[str, str | None]] = {}
+        for name, value in table.items():
+            where = f"extra_amounts.{name}"
+            if not re.fullmatch(r"[A-Za-z0-9_.]+", name):
+                raise self.fail(f"mapping.{where}", "a Magento field name", name)
+            if isinstance(value, str):
+                found[name] = (self._nominal(table, name, "", "mapping.extra_amounts"), None)
+            elif isinstance(value, dict) and "nominal" in value and \
+                    set(value) <= {"nominal", "tax_code"}:
+                tax = self._tax_code(value, "tax_code", "", f"mapping.{where}") \
+                    if "tax_code" in value else None
+                found[name] = (self._nominal(value, "nominal", "", f"mapping.{where}"), tax)
+            else:
+                raise self.fail(f"mapping.{where}", example, value)
+        return found
+
+    def _check_signs(self, mapping: MappingSettings) -> None:
+        """Refuse the settings that need negative amounts unless the recipe allows them."""
+        sage = self.data.get("sage", {})
+        negative = isinstance(sage, dict) and sage.get("negative_amounts") is True
+        if mapping.discount == "nominal" and not negative:
+            raise self.fail(
+                "mapping.discount", '"net", or [sage] negative_amounts = true: "nominal" posts '
+                "every discount as a negative split inside its invoice, and Sage 50 takes "
+                "positive amounts unless the recipe allows negative ones", "nominal")
+        if mapping.zero_total_documents == "post" and mapping.discount != "nominal":
+            raise self.fail(
+                "mapping.zero_total_documents", '"skip", or discount = "nominal" (with [sage] '
+                'negative_amounts = true): with discount = "net" a zero-total document is only '
+                "rows of 0.00, which Sage has nothing to book from and may refuse", "post")
+
+    def _nominal(self, t: dict[str, Any], key: str, default: str,
+                 section: str = "mapping") -> str:
+        value = self.string(t, section, key, default) or default
         if not re.fullmatch(r"[A-Za-z0-9]{1,8}", value):
-            raise self.fail(f"mapping.{key}", "a Sage nominal code of 1 to 8 letters or digits",
+            raise self.fail(f"{section}.{key}", "a Sage nominal code of 1 to 8 letters or digits",
                             value)
         return value
 
-    def _tax_code(self, t: dict[str, Any], key: str, default: str) -> str:
-        value = self.string(t, "mapping", key, default) or default
+    def _tax_code(self, t: dict[str, Any], key: str, default: str,
+                  section: str = "mapping") -> str:
+        value = self.string(t, section, key, default) or default
         if not re.fullmatch(r"T\d{1,2}", value):
-            raise self.fail(f"mapping.{key}", "a Sage tax code T0..T99", value)
+            raise self.fail(f"{section}.{key}", "a Sage tax code T0..T99", value)
         return value
 
     def _account(self, t: dict[str, Any], key: str, default: str) -> str:
@@ -513,7 +609,8 @@ class _RecipeReader:
 
     def status(self) -> StatusSettings:
         t = self.section("status", ("max_pending_hours", "max_held", "max_needs_attention",
-                                    "max_unconfirmed", "max_hours_since_success"))
+                                    "max_unconfirmed", "max_hours_since_success",
+                                    "max_amended"))
         d = StatusSettings()
         count = self.integer
         return StatusSettings(
@@ -524,7 +621,8 @@ class _RecipeReader:
             max_unconfirmed=count(t, "status", "max_unconfirmed", d.max_unconfirmed, 0, 10**9)
             or 0,
             max_hours_since_success=self.number(t, "status", "max_hours_since_success",
-                                                d.max_hours_since_success))
+                                                d.max_hours_since_success),
+            max_amended=count(t, "status", "max_amended", d.max_amended, 0, 10**9) or 0)
 
     def ack(self) -> AckSettings:
         keys = ("reference_column", "type_column", "sage_number_column",
@@ -538,9 +636,9 @@ class _RecipeReader:
         delimiter = self.string(t, "ack", "delimiter", d.delimiter) or d.delimiter
         if len(delimiter) != 1:
             raise self.fail("ack.delimiter", "one character", delimiter)
-        encoding = self.string(t, "ack", "encoding", d.encoding) or d.encoding
+        encoding = self.string(t, "ack", "encoding", d.encoding)
         try:
-            "".encode(encoding)
+            "".encode(encoding or "utf-8")
         except LookupError:
             raise self.fail("ack.encoding", "a text encoding", encoding) from None
         return AckSettings(
@@ -599,7 +697,7 @@ class _RecipeReader:
         return PriceSettings(
             base_price_list=self.string(t, "prices", "base_price_list", d.base_price_list)
             or d.base_price_list,
-            customer_groups=self.text_table(t, "prices", "customer_groups"),
+            customer_groups=self._customer_groups(t),
             store_id=self.integer(t, "prices", "store_id", 0, 0, 10**6) or 0,
             website_id=self.integer(t, "prices", "website_id", 0, 0, 10**6) or 0,
             currency=self.string(t, "prices", "currency", None),
@@ -607,6 +705,24 @@ class _RecipeReader:
                                               d.guard_change_percent),
             guard_max_share_percent=self.decimal(t, "prices", "guard_max_share_percent",
                                                  d.guard_max_share_percent))
+
+    def _customer_groups(self, t: dict[str, Any]) -> dict[str, str]:
+        """Sage price list -> Magento customer group *code*: POST /V1/products/tier-prices
+        looks `customer_group` up by code (TierPriceValidator::checkGroup), so an id such as
+        "2" fails on every row in a real store; say so here, before anything is pushed."""
+        groups = self.text_table(t, "prices", "customer_groups")
+        for price_list, group in groups.items():
+            key = f"prices.customer_groups.{price_list}"
+            if group.strip().isdigit():
+                raise RecipeError(
+                    f"{self.path}: key '{key}': {group!r} looks like a customer group id, but "
+                    "Magento's tier-price API wants the customer group code as shown in "
+                    'Customers > Customer Groups, e.g. "Wholesale", "Retailer", "General", '
+                    '"NOT LOGGED IN" or "ALL GROUPS".')
+            if not group.strip() or group != group.strip():
+                raise self.fail(key, 'a customer group code such as "Wholesale", without '
+                                "leading or trailing spaces", group)
+        return groups
 
     def listen(self) -> ListenSettings:
         t = self.section("listen", ("commerce_public_key", "io_client_id", "io_public_keys",

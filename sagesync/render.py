@@ -27,7 +27,7 @@ from sagesync.errors import RecipeError
 from sagesync.model.money import format_amount
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-KINDS = ("code", "text", "money", "date", "integer")
+KINDS = ("code", "text", "money", "decimal", "date", "integer")
 _COLUMN_KEYS = ("name", "field", "value", "template", "kind", "max_length", "required", "pattern")
 _FILE_KEYS = ("description", "rows", "delimiter", "line_ending", "date_format")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -148,9 +148,11 @@ class RowRenderer:
             return ""
         if column.kind == "money":
             return format_amount(Decimal(value))
+        if column.kind == "decimal":
+            return self._decimal(column, Decimal(value))
         if column.kind == "date":
             if not isinstance(value, date):
-                raise RowRejected(f"'{column.name}' is not a date: {value!r}")
+                raise RowRejected(f"'{column.name}' is not a date: '{value}'")
             return value.strftime(self.spec.date_format)
         if column.kind == "integer":
             return str(int(value))
@@ -158,6 +160,16 @@ class RowRenderer:
         if column.kind == "code":
             return self._code(column, text)
         return self._text(column, text)
+
+    def _decimal(self, column: Column, value: Decimal) -> str:
+        """A rate as written by hand: plain digits, no exponent, no trailing zeros (3.75)."""
+        if not value.is_finite() or value <= 0:
+            raise RowRejected(f"'{column.name}' must be a positive number: {value}")
+        text = f"{value.normalize():f}"
+        if column.max_length and len(text) > column.max_length:
+            raise RowRejected(f"'{column.name}' {text} is longer than {column.max_length} "
+                              "characters")
+        return text
 
     def _code(self, column: Column, text: str) -> str:
         if column.max_length and len(text) > column.max_length:

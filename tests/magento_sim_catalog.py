@@ -261,7 +261,9 @@ class CatalogSimulator(MagentoSimulator):
     # ----------------------------------------------------------------- tier prices
 
     def _group(self, code: str) -> str | None:
-        """Canonical group code (case-insensitive lookup), ALL GROUPS included."""
+        """Canonical group code (case-insensitive lookup), ALL GROUPS included; an id such as
+        "2" is no code and fails the row, as in TierPriceValidator::checkGroup, which looks the
+        value up in customer_group.customer_group_code only."""
         if code.lower() == ALL_GROUPS.lower():
             return ALL_GROUPS
         return next((g for g in self.CUSTOMER_GROUPS if g.lower() == code.lower()), None)

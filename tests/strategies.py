@@ -13,14 +13,20 @@ inputs are drawn here from the same specs the samples and the benchmark use.
     def test_y(data): order = build_order(data.draw(order_specs(invoiced=True)))
                       memo = build_creditmemo(order, 1, "1", when, **data.draw(
                           creditmemo_args(order)))
+
+`money_order_specs()` adds what the core fields do not carry: Adobe Commerce payments (gift
+card, store credit, reward points, up to the whole total), a third-party COD surcharge, and a
+foreign order currency with its rate.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from sagesync.testing.factory import (
@@ -29,6 +35,7 @@ from sagesync.testing.factory import (
     LineSpec,
     OrderSpec,
     build_creditmemo,
+    build_order,
     customer_spec,
     to_decimal,
 )
@@ -130,6 +137,41 @@ def order_specs(
     )
 
 
+# (order currency, rate) against a GBP base: a real rate, a rate of 1, and the corpus's SAR one.
+FOREIGN = (("EUR", Decimal("1.1765")), ("USD", Decimal("1.2644")), ("SAR", Decimal("3.75")),
+           ("EUR", Decimal(1)), ("JPY", Decimal("188.5312")))
+
+
+@st.composite
+def money_order_specs(draw: st.DrawFn, *, invoiced: bool | None = True) -> OrderSpec:
+    """An order spec with payments off the total, a COD surcharge and maybe a foreign currency.
+
+    Payments are drawn up to the whole total (a gift card may pay for everything, which makes
+    a zero-total document that still carries revenue)."""
+    spec = draw(order_specs(invoiced=invoiced))
+    if draw(st.booleans()):
+        currency, rate = draw(st.sampled_from(FOREIGN))
+        spec = replace(spec, order_currency=currency, base_to_order_rate=rate)
+    spec = replace(spec, cod_fee=draw(st.just(Decimal(0)) | cents(1, 1_500)))
+    probe = build_order(spec)
+    rate = spec.base_to_order_rate
+    room = min(to_decimal(probe["base_grand_total"]),
+               (to_decimal(probe["grand_total"]) / rate).quantize(Decimal("0.01"), ROUND_DOWN))
+    room -= Decimal("0.02") if rate != 1 else 0  # each payment is converted and rounded alone
+    payments = {}
+    for name in ("gift_card_amount", "store_credit_amount", "reward_amount"):
+        cap = int(max(room, Decimal(0)) * 100)
+        amount = Decimal(draw(st.sampled_from((0, cap)) | st.integers(0, cap))) / 100
+        payments[name] = amount
+        room -= amount
+    spec = replace(spec, **payments)
+    try:
+        build_order(spec)
+    except ValueError:  # a rounding corner the room above did not cover
+        assume(False)
+    return spec
+
+
 @st.composite
 def creditmemo_args(draw: st.DrawFn, order: dict[str, Any] | None = None) -> dict[str, Any]:
     """Keyword arguments for `build_creditmemo`.
@@ -153,6 +195,9 @@ def creditmemo_args(draw: st.DrawFn, order: dict[str, Any] | None = None) -> dic
     args: dict[str, Any] = {"lines": lines, "refund_shipping": refund_shipping,
                             "adjustment_positive": positive}
     probe = build_creditmemo(order, 1, "probe", datetime(2027, 12, 31, tzinfo=UTC), **args)
-    ceiling = int(to_decimal(probe["grand_total"]) * 100)
+    rate = to_decimal(order.get("base_to_order_rate", 1))  # both currencies must stay >= 0
+    ceiling = int(min(to_decimal(probe["grand_total"]),
+                      to_decimal(probe["base_grand_total"]) * rate - Decimal("0.01") * rate
+                      if rate != 1 else to_decimal(probe["grand_total"])) * 100)
     args["adjustment_negative"] = Decimal(draw(st.just(0) | st.integers(0, max(ceiling, 0)))) / 100
     return args

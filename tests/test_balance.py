@@ -40,23 +40,32 @@ def tables_of(entity: str, items: list[dict[str, Any]]) -> dict[str, list[dict[s
             for name, batch in builder.take().items()}
 
 
-def make_builder(discount: str) -> DocumentBuilder:
-    mapping = MappingSettings(tax_codes=TAX_CODES, discount=discount)
-    return DocumentBuilder(mapping, NominalMap(default="4000", by_prefix=[("MH", "4010")]),
-                           ZoneInfo("Europe/London"), "base")
+def make_builder(discount: str, currency: str = "base", **mapping: Any) -> DocumentBuilder:
+    """Discounts as their own splits are negative: that mode needs negative amounts allowed."""
+    settings = MappingSettings(tax_codes=TAX_CODES, discount=discount, **mapping)
+    return DocumentBuilder(settings, NominalMap(default="4000", by_prefix=[("MH", "4010")]),
+                           ZoneInfo("Europe/London"), currency,
+                           negative_amounts=discount == "nominal")
 
 
-def assert_balanced(document: SageDocument, magento: dict[str, Any]) -> None:
+def signed(document: SageDocument, column: str) -> Decimal:
+    """What Sage books for the document: its own rows minus rows posted as the other type."""
+    return sum((getattr(s, column) * (-1 if s.transaction_type not in (
+        None, document.transaction_type) else 1) for s in document.splits), ZERO)
+
+
+def assert_balanced(document: SageDocument, magento: dict[str, Any], prefix: str = "base_"
+                    ) -> None:
     assert document.hold_reason is None, document.hold_reason
     splits = document.splits
-    grand = Decimal(str(magento["base_grand_total"])).quantize(Decimal("0.01"))
-    tax = Decimal(str(magento.get("base_tax_amount", 0))).quantize(Decimal("0.01"))
-    assert sum((s.net_amount + s.tax_amount for s in splits), ZERO) == grand
-    assert sum((s.tax_amount for s in splits), ZERO) == tax
+    grand = Decimal(str(magento[f"{prefix}grand_total"])).quantize(Decimal("0.01"))
+    tax = Decimal(str(magento.get(f"{prefix}tax_amount", 0))).quantize(Decimal("0.01"))
+    assert signed(document, "net_amount") + signed(document, "tax_amount") == grand
+    assert signed(document, "tax_amount") == tax
     assert all(s.net_amount == s.net_amount.quantize(Decimal("0.01")) for s in splits)
     assert all(s.net_amount >= 0 for s in splits if s.purpose in ("goods", "carriage"))
     # Magento's own arithmetic is reproduced: no penny had to be moved to make it balance.
-    assert document.warnings == []
+    assert not [w for w in document.warnings if w.startswith("rounding")]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,10 +1,13 @@
 """Hypothesis drives random sequences of export / transform / import (with crashes) / ack /
-retry / hold / release / changed records against the ledger's invariants:
+retry / hold / release / changed and cancelled records / reruns of earlier steps against the
+ledger's invariants:
 
 * a document is in a delivered file exactly as many times as the ledger recorded it sent;
 * it is sent again only after Sage rejected it (never twice otherwise);
 * every file the ledger names holds the document;
-* once the queue is drained, every document is delivered unless held or amended.
+* a document cancelled in Magento before it was sent is never delivered (void), one cancelled
+  after it was sent is flagged (amended), whatever the order of events and crashes;
+* once the queue is drained, every document is delivered unless held, amended or void.
 """
 
 from __future__ import annotations
@@ -56,6 +59,10 @@ class LedgerMachine(RuleBasedStateMachine):
         self.ledger = Ledger(self.recipe.state_dir / "ledger.sqlite", new_run_id())
         self.export_manifest: Path | None = None
         self.documents_manifest: Path | None = None
+        self.exports: list[Path] = []
+        self.transforms: list[Path] = []
+        self.cancelled: set[int] = set()  # invoice entity ids cancelled in the store
+        self.cancel_exported: set[int] = set()  # ... and seen so by an export since
 
     def teardown(self) -> None:
         self.ledger.close()
@@ -69,11 +76,14 @@ class LedgerMachine(RuleBasedStateMachine):
     # Rules ------------------------------------------------------------------------------
     def export(self) -> None:
         self.export_manifest = export_orders(self.recipe, new_run_id(), self.ledger).manifest
+        self.exports.append(self.export_manifest)
+        self.cancel_exported |= self.cancelled
 
     def transform(self) -> None:
         assert self.export_manifest is not None
         self.documents_manifest = transform(self.recipe, open_checkpoint(self.export_manifest),
                                             self.ledger, new_run_id()).manifest
+        self.transforms.append(self.documents_manifest)
 
     def import_files(self, crash_after: int | None) -> None:
         """import-sage, dying (as a lost share would make it) after `crash_after` files."""
@@ -110,6 +120,29 @@ class LedgerMachine(RuleBasedStateMachine):
         """An operator reruns import-sage on the last checkpoint."""
         self.import_files(crash_after)
 
+    @precondition(lambda self: len(self.transforms) > 1)
+    @rule(data=st.data())
+    def import_an_earlier_transform(self, data: st.DataObject) -> None:
+        """An operator reruns import-sage on an old documents checkpoint."""
+        self.documents_manifest = data.draw(st.sampled_from(self.transforms[:-1]))
+        self.import_files(None)
+
+    @precondition(lambda self: len(self.exports) > 1)
+    @rule(data=st.data())
+    def transform_an_earlier_export(self, data: st.DataObject) -> None:
+        """An operator reruns transform on an old export checkpoint (maybe from before a
+        cancellation)."""
+        self.export_manifest = data.draw(st.sampled_from(self.exports[:-1]))
+        self.transform()
+
+    @rule(data=st.data())
+    def magento_cancels_an_invoice(self, data: st.DataObject) -> None:
+        invoice = data.draw(st.sampled_from(self.store["invoices"]))
+        invoice["state"] = 3
+        invoice["updated_at"] = "2026-11-30 12:00:00"
+        self.cancelled.add(invoice["entity_id"])
+        self.write_store()
+
     @rule(data=st.data(), ok=st.booleans())
     def ack(self, data: st.DataObject, ok: bool) -> None:
         sent = self.ledger.rows(["sent"])
@@ -120,6 +153,12 @@ class LedgerMachine(RuleBasedStateMachine):
             self.ledger.confirm(row.key, "SAGE1", None)
         else:
             self.ledger.reject(row.key, "Sage said no", self.recipe.ledger.max_attempts)
+
+    @rule()
+    def resolve_amended(self) -> None:
+        """A person corrected Sage by hand; a rerun must still never deliver these again."""
+        for row in self.ledger.rows(["amended"]):
+            self.ledger.set_state(row.key, ("amended",), "resolved", "resolved", "test")
 
     @rule()
     def retry_everything(self) -> None:
@@ -171,6 +210,10 @@ class LedgerMachine(RuleBasedStateMachine):
             assert events["sent"] <= 1 + events["rejected"] + events["needs_attention"]
             if row.state in ("sent", "confirmed"):
                 assert row.file and Path(row.file).exists()
+            if row.key.entity_type == "invoice" and row.key.entity_id in self.cancel_exported:
+                assert row.state in ("void", "amended", "resolved"), (reference, row.state)
+                assert row.state != "void" or events["sent"] == 0, (reference, events)
+                assert row.last_error and "cancelled in Magento" in row.last_error
         assert not [p for p in self.out.glob(".*")] or self.ledger.unfinished_batches()
 
     @rule()

@@ -279,6 +279,18 @@ def test_tier_price_partial_failure_matched_by_sku_and_row(catalog_sim: CatalogS
     }
 
 
+def test_a_customer_group_id_is_refused_like_magento_does(catalog_sim: CatalogSimulator
+                                                          ) -> None:
+    """Magento wants the group code: "2" (Wholesale's id) is a failed row of a 200 answer."""
+    by_id = TierPrice("SKU-001", Decimal(9), 0, "2", Decimal(5))
+    by_code = TierPrice("SKU-001", Decimal(9), 0, "Wholesale", Decimal(6))
+    report = pusher(catalog_sim).push_tier_prices([by_id, by_code])
+    assert report.failed == [(by_id, "No such entity with Customer Group = 2. Row ID: SKU = "
+                              "SKU-001, Website ID: 0, Customer Group: 2, Quantity: 5.")]
+    assert report.sent == [by_code] and report.requests == 1 and report.unknown_skus == []
+    assert catalog_sim.tier_prices == {("SKU-001", 0, "Wholesale", Decimal(6)): Decimal(9)}
+
+
 def test_tier_duplicate_of_an_existing_all_websites_price(catalog_sim: CatalogSimulator
                                                           ) -> None:
     push = pusher(catalog_sim)

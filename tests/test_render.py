@@ -77,3 +77,20 @@ def test_formula_in_details_is_neutralised_in_the_file() -> None:
     renderer = RowRenderer(AUDIT, "cp1252")
     row = renderer.render(record(details='=HYPERLINK("http://x")'))
     assert row[6] == "'=HYPERLINK('http://x')"
+
+
+def test_exchange_rate_column_k_is_the_rate_as_written_or_blank() -> None:
+    renderer = RowRenderer(AUDIT, "cp1252")
+    assert renderer.render(record(exchange_rate=Decimal("3.75000000")))[10] == "3.75"
+    assert renderer.render(record(exchange_rate=Decimal("188.5312")))[10] == "188.5312"
+    assert renderer.render(record(exchange_rate=None))[10] == ""
+    assert renderer.render(record())[10] == ""  # a base-currency document has no rate
+    for wrong in (Decimal(0), Decimal("-1.2")):
+        with pytest.raises(RowRejected, match="Exchange Rate"):
+            renderer.render(record(exchange_rate=wrong))
+
+
+@given(st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("99999"), places=8))
+def test_a_rendered_rate_reads_back_as_the_same_number(rate: Decimal) -> None:
+    cell = RowRenderer(AUDIT, "cp1252").render(record(exchange_rate=rate))[10]
+    assert "E" not in cell and not cell.endswith(".") and Decimal(cell) == rate

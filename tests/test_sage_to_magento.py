@@ -12,10 +12,15 @@ from pathlib import Path
 import pytest
 
 from sagesync.errors import ExitCode
+from sagesync.magento.auth import BearerToken
+from sagesync.magento.push import CatalogPusher, TierPrice
+from sagesync.recipe import load_recipe
 from tests.magento_sim_catalog import CatalogSimulator
 from tests.magento_sim_catalog import make_catalog_sim as make_catalog_sim
 
 pytest.importorskip("sagesync.sage.exports")
+
+ROOT = Path(__file__).resolve().parent.parent
 
 STOCK = ("STOCK_CODE,QTY_IN_STOCK,QTY_ALLOCATED,QTY_ON_ORDER\r\n"
          "SKU-001,100,10,0\r\nSKU-002,5,0,20\r\nSKU-003,3,3,0\r\nSKU-004,0,0,0\r\n")
@@ -87,7 +92,11 @@ def test_price_guard_force_and_rollback(run_cli, tmp_path: Path, setup) -> None:
     assert sim.base_prices[("SKU-001", 0)] == Decimal("19.99")
     forced = pipe(run_cli, recipe, shifted, "prices", "--force")
     assert forced.exit_code == 0 and sim.base_prices[("SKU-001", 0)] == Decimal("0.19")
-    rolled = run_cli("-r", str(recipe), "rollback", "prices")
+    # undoing the forced push is as big a move: the guard asks for --force again
+    guarded = run_cli("-r", str(recipe), "rollback", "prices")
+    assert guarded.exit_code == ExitCode.HELD and "REFUSED by the price guard" in guarded.output
+    assert sim.base_prices[("SKU-001", 0)] == Decimal("0.19")
+    rolled = run_cli("-r", str(recipe), "rollback", "prices", "--force")
     assert rolled.exit_code == 0, rolled.output
     assert sim.base_prices[("SKU-001", 0)] == Decimal("19.99")
     assert sim.base_prices[("SKU-003", 0)] == Decimal("12.50")
@@ -143,3 +152,55 @@ def test_watched_folder_end_to_end(run_cli, tmp_path: Path, setup) -> None:  # t
     again = run_cli("-r", str(recipe), "watch", str(inbox), "--once", "--settle", "0.1")
     assert "already processed" in again.output
     assert len(sim.catalog_requests()) == before
+
+
+TIERS = ("TYPE,PRICING_REF,STOCK_CODE,STORED_PRICE\r\n"
+         "P,BASE,SKU-001,19.99\r\nP,TRADE,SKU-001,15.00\r\nP,RETAIL,SKU-001,18.00\r\n")
+
+
+def with_groups(recipe: Path, groups: str) -> None:
+    text = recipe.read_text(encoding="utf-8")
+    recipe.write_text(text.replace('base_price_list = "BASE"\n',
+                                   f'base_price_list = "BASE"\ncustomer_groups = {groups}\n'),
+                      encoding="utf-8")
+
+
+def test_tier_prices_go_to_magento_by_customer_group_code(  # type: ignore[no-untyped-def]
+        run_cli, tmp_path: Path, setup) -> None:
+    recipe, sim = setup
+    with_groups(recipe, '{ "TRADE" = "Wholesale", "RETAIL" = "retailer" }')
+    prices = tmp_path / "prices.csv"
+    prices.write_text(TIERS, encoding="utf-8")
+    result = pipe(run_cli, recipe, prices, "prices")
+    assert result.exit_code == 0, result.output
+    assert sim.tier_prices == {("SKU-001", 0, "Wholesale", Decimal(1)): Decimal("15.00"),
+                               ("SKU-001", 0, "Retailer", Decimal(1)): Decimal("18.00")}
+
+
+@pytest.mark.parametrize("groups", ['{ "TRADE" = "2" }', '{ "TRADE" = 2 }'])
+def test_a_customer_group_id_is_a_recipe_error_naming_the_key(  # type: ignore[no-untyped-def]
+        run_cli, tmp_path: Path, setup, groups: str) -> None:
+    recipe, sim = setup
+    with_groups(recipe, groups)
+    prices = tmp_path / "prices.csv"
+    prices.write_text(TIERS, encoding="utf-8")
+    result = run_cli("-r", str(recipe), "parse-sage", str(prices), "--kind", "prices")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "prices.customer_groups.TRADE" in result.output
+    assert "group code" in result.output and "Wholesale" in result.output
+    assert "Traceback" not in result.output and result.stdout == ""
+    assert sim.catalog_requests() == []
+
+
+def test_the_shipped_recipe_names_groups_magento_knows(  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch, make_catalog_sim) -> None:
+    sim = make_catalog_sim()
+    monkeypatch.setenv("MAGENTO_URL", sim.url)
+    monkeypatch.setenv("MAGENTO_TOKEN", "sim-token")
+    recipe = load_recipe(ROOT / "recipes" / "stock-prices.toml")
+    groups = sorted(set(recipe.prices.customer_groups.values()))
+    assert groups
+    items = [TierPrice("SKU-001", Decimal(10), 0, group, Decimal(n + 2))
+             for n, group in enumerate(groups)]
+    report = CatalogPusher(sim.url, BearerToken("sim-token")).push_tier_prices(items)
+    assert report.failed == [] and report.sent == items

@@ -18,10 +18,12 @@ class GuardVerdict:
     suspicious: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
     tripped: bool = False
 
-    def reason(self, change_percent: Decimal, max_share: Decimal) -> str:
+    def reason(self, change_percent: Decimal, max_share: Decimal, *,
+               advice: str = "nothing was pushed. Check the Sage export's columns, then push "
+                             "with --force.") -> str:
+        """The refusal in words; `advice` says what to do (a rollback advises otherwise)."""
         return (f"{len(self.suspicious)} of {self.compared} prices would change by more than "
-                f"{change_percent}% or become zero (the guard allows {max_share}%); nothing "
-                "was pushed. Check the Sage export's columns, then push with --force.")
+                f"{change_percent}% or become zero (the guard allows {max_share}%); {advice}")
 
 
 def check_prices(new: Mapping[str, Decimal], previous: Mapping[str, Decimal],

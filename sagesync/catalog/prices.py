@@ -4,6 +4,13 @@ One Sage price list (the recipe's `base_price_list`) becomes the base price; the
 recipe maps to Magento customer groups become tier prices, with Sage's quantity breaks as the
 tier quantities. A quantity-1 row of the base list is the base price; its other breaks become
 tier prices for ALL GROUPS.
+
+Magento takes a tier price's group by its *code*, not its id: `POST /V1/products/tier-prices`
+items are `{price, price_type, website_id, sku, customer_group, quantity}` with
+`customer_group` a string (2.4.8 schema, catalog-data-tier-price-interface), looked up by
+`customer_group_code`, case-insensitively, with "ALL GROUPS" for every group (Magento_Catalog
+TierPriceValidator::checkGroup; reference magento-rest.md §7.2). An id such as "2" fails every
+row with "No such entity with Customer Group = 2", so the recipe refuses ids.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ ALL_GROUPS = "ALL GROUPS"  # Magento's name for every customer group in tier pri
 @dataclass(frozen=True)
 class PriceRules:
     base_price_list: str
-    customer_groups: Mapping[str, str]  # Sage price list -> Magento customer group
+    customer_groups: Mapping[str, str]  # Sage price list -> Magento customer group code
     store_id: int = 0
     website_id: int = 0
     currency: str | None = None  # only rows in this currency; None = all

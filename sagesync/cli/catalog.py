@@ -60,7 +60,7 @@ def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
     """
     recipe = obj.recipe()
     run_id = new_run_id()
-    with step_session(recipe, "parse-sage", run_id) as ledger:
+    with step_session(recipe, "parse-sage", run_id, flow="catalog") as ledger:
         result = parse_sage(recipe, file, kind, run_id)
         for note in result.skipped_rows:
             say(f"skipped (within [sage_export] tolerance): {note}")
@@ -91,7 +91,8 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
         raise UsageError(f"{payload.path} is a '{payload.kind}' checkpoint; push-magento "
                          "reads the one parse-sage prints.")
     recipe = obj.recipe(payload)
-    with step_session(recipe, "push-magento", payload.run_id) as ledger:
+    with step_session(recipe, "push-magento", payload.run_id, dry_run=dry_run,
+                      flow="catalog") as ledger:
         result = push_magento(recipe, payload, ledger, payload.run_id, dry_run=dry_run,
                               force=force)
         code = _report_push(result, dry_run)
@@ -100,24 +101,58 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
     click.get_current_context().exit(code)
 
 
+def _report_rollback(result: PushStepResult, dry_run: bool) -> int:
+    """What a rollback did; nothing to roll back is not an error (exit 0)."""
+    if result.nothing:
+        say(f"Nothing to roll back: {result.nothing}")
+        return int(ExitCode.OK)
+    if result.first_time:
+        say(f"{len(result.first_time)} price(s) were first set by that push and have no "
+            f"earlier price: left as they are (e.g. {result.first_time[0]}).")
+    if result.refused:
+        say(f"REFUSED by the price guard: {result.refused}")
+        for key, old, new in (result.guard.suspicious if result.guard else [])[:20]:
+            say(f"  {key}: {old} -> {new}")
+        say(f"  full preview: {result.preview}")
+        return int(ExitCode.HELD)
+    for failure in result.failed:
+        say(f"failed: {failure}")
+    for sku in result.unknown_skus:
+        say(f"unknown in Magento: {sku}")
+    if dry_run:
+        say(f"would send {result.changed} price(s) back; preview: {result.preview}")
+        return int(ExitCode.OK)
+    say(f"sent {result.sent} of {result.changed} price(s) back; preview: {result.preview}")
+    if result.failed or result.unknown_skus:
+        say("Run `rollback prices` again to send back only the prices that did not go back.")
+        return int(ExitCode.HELD)
+    return int(ExitCode.OK)
+
+
 @click.command("rollback")
 @click.argument("what", type=click.Choice(["prices"]))
 @click.option("--dry-run", is_flag=True, help="Show what would be sent back.")
+@click.option("--force", is_flag=True, help="Send the prices back even when the price guard "
+              "trips.")
 @global_options
 @click.pass_obj
 @handle_errors
-def rollback_command(obj: Context, what: str, dry_run: bool) -> None:
-    """Push the previous price snapshot back to Magento (undo the last price push).
+def rollback_command(obj: Context, what: str, dry_run: bool, force: bool) -> None:
+    """Undo the last price push, once: its prices go back to their value before it.
+
+    The price guard applies, as for push-magento (--force to override). A second rollback
+    has nothing to roll back and exits 0; after a partial failure it sends only what did not
+    go back.
 
     \b
     Example:
-      sagesync -r recipes/stock.toml rollback prices
+      sagesync -r recipes/stock.toml rollback prices --dry-run
     """
     recipe = obj.recipe()
     run_id = new_run_id()
-    with step_session(recipe, "rollback", run_id) as ledger:
-        result = rollback_prices(recipe, ledger, run_id, dry_run=dry_run)
-        code = _report_push(result, dry_run)
+    with step_session(recipe, "rollback", run_id, dry_run=dry_run, flow="catalog") as ledger:
+        result = rollback_prices(recipe, ledger, run_id, dry_run=dry_run, force=force)
+        code = _report_rollback(result, dry_run)
         ledger.outcome = (code, {"sent": result.sent})  # type: ignore[attr-defined]
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
@@ -126,11 +161,13 @@ def rollback_command(obj: Context, what: str, dry_run: bool) -> None:
 def _handle_file(recipe: Recipe, dry_run: bool):  # type: ignore[no-untyped-def]
     def handle(path: Path, kind: str) -> str:
         run_id = new_run_id()
-        with step_session(recipe, "watch", run_id) as ledger:
+        with step_session(recipe, "watch", run_id, dry_run=dry_run, flow="catalog") as ledger:
             parsed = parse_sage(recipe, path, kind, run_id)
             pushed = push_magento(recipe, open_checkpoint(parsed.manifest), ledger, run_id,
                                   dry_run=dry_run, force=False)
-            ledger.outcome = (0, {"sent": pushed.sent})  # type: ignore[attr-defined]
+            code = ExitCode.HELD if (pushed.refused or pushed.failed
+                                     or pushed.unknown_skus) else ExitCode.OK
+            ledger.outcome = (int(code), {"sent": pushed.sent})  # type: ignore[attr-defined]
         if pushed.refused:
             from sagesync.errors import SageSyncError
 

@@ -1,7 +1,8 @@
 """What every command shares: the context, error-to-exit-code mapping, --from, reporting.
 
 The library never prints or exits; this layer does both. A SageSyncError becomes its message
-and exit code; anything else is a bug: a short message, and the traceback in STATE/logs/.
+and exit code; a state folder that cannot be written is exit 73 with what to check; anything
+else is a bug: a short message, and the traceback in STATE/logs/.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any, TypeVar
 
 import click
 
-from sagesync.errors import ExitCode, SageSyncError, UsageError
+from sagesync.errors import ExitCode, SageSyncError, UsageError, exit_code_of
 from sagesync.pipeline.checkpoint import Checkpoint, open_checkpoint
+from sagesync.pipeline.lock import state_dir_failure
 from sagesync.recipe import Recipe, load_recipe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,15 +31,24 @@ class Context:
     recipe_path: Path | None = None
     state_dir: Path | None = None
     verbose: bool = False
+    effective_state_dir: Path | None = None  # where this command reads and writes
 
     def recipe(self, fallback: Checkpoint | None = None) -> Recipe:
-        """The -r recipe, else the one recorded in the input checkpoint's manifest."""
+        """The -r recipe, else the one recorded in the input checkpoint's manifest.
+
+        The state folder is --state-dir, else the -r recipe's, else the input checkpoint's
+        (so `export-orders --state-dir X | transform | import-sage` stays in X), else the
+        recipe's."""
         path = self.recipe_path or (fallback.recipe_path if fallback else None)
         if path is None:
             raise UsageError("No recipe: pass -r/--recipe RECIPE.toml.")
         recipe = load_recipe(path)
-        if self.state_dir is not None:
-            recipe = replace(recipe, state_dir=self.state_dir.resolve())
+        state_dir = self.state_dir
+        if state_dir is None and self.recipe_path is None and fallback is not None:
+            state_dir = fallback.state_dir
+        if state_dir is not None:
+            recipe = replace(recipe, state_dir=state_dir.resolve())
+        self.effective_state_dir = recipe.state_dir
         return recipe
 
 
@@ -63,9 +74,10 @@ def global_options(func: F) -> F:
                      path_type=Path), expose_value=False, callback=_set_recipe,
                      help="The recipe (TOML). Later steps default to the one in their input "
                           "manifest."),
-        click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+        click.option("--state-dir", type=click.Path(path_type=Path),
                      expose_value=False, callback=_set_state_dir,
-                     help="Override the recipe's state_dir (ledger, checkpoints, logs)."),
+                     help="Override the recipe's state_dir (ledger, checkpoints, logs). Later "
+                          "steps default to the one of their input manifest."),
         click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbose,
                      help="Show tracebacks and more detail."),
     ]
@@ -100,7 +112,10 @@ def read_from(value: str | None) -> Checkpoint:
 
 
 def _state_dir_of(obj: Context) -> Path | None:
-    """Where the crash log goes: --state-dir, else the recipe's state_dir, if readable."""
+    """The command's state folder: the one it resolved, else --state-dir, else the recipe's
+    state_dir, if readable."""
+    if obj.effective_state_dir is not None:
+        return obj.effective_state_dir
     if obj.state_dir is not None or obj.recipe_path is None:
         return obj.state_dir
     try:
@@ -118,6 +133,16 @@ def write_crash_log(state_dir: Path | None) -> Path | None:
         return path
     except OSError:
         return None
+
+
+def exit_code_for(error: BaseException, state_dir: Path | None) -> int:
+    """The exit code a command ends with when `error` escapes it (what the run history
+    records, too)."""
+    if isinstance(error, click.exceptions.Exit):
+        return int(error.exit_code)
+    if state_dir is not None and state_dir_failure(state_dir, error) is not None:
+        return int(ExitCode.CANT_CREATE)
+    return exit_code_of(error)
 
 
 def handle_errors(func: F) -> F:
@@ -139,8 +164,15 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             say("interrupted: nothing half-done is kept; rerun to continue.")
             ctx.exit(int(ExitCode.RETRY_LATER))
-        except Exception as error:  # a bug: keep the evidence, say little
-            log = write_crash_log(_state_dir_of(obj))
+        except Exception as error:  # a bug, unless the state folder failed under it
+            state_dir = _state_dir_of(obj)
+            failure = state_dir_failure(state_dir, error) if state_dir else None
+            if failure is not None:
+                if obj.verbose:
+                    traceback.print_exc()
+                say(f"error: {failure}")
+                ctx.exit(int(failure.exit_code))
+            log = write_crash_log(state_dir)
             if obj.verbose:
                 traceback.print_exc()
             where = f" The traceback is in {log}." if log else ""

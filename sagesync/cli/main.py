@@ -16,6 +16,7 @@ from .ops import (
     hold_command,
     listen_command,
     release_command,
+    resolve_command,
     retry_command,
     status_command,
     trace_command,
@@ -40,8 +41,8 @@ def cli(ctx: click.Context) -> None:
 
 for command in (export_orders_command, transform_command, import_sage_command, run_command,
                 status_command, trace_command, retry_command, hold_command, release_command,
-                ack_command, parse_sage_command, push_magento_command, rollback_command,
-                watch_command, listen_command):
+                resolve_command, ack_command, parse_sage_command, push_magento_command,
+                rollback_command, watch_command, listen_command):
     cli.add_command(command)
 
 

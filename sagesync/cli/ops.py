@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from sagesync.errors import ExitCode, UsageError
+from sagesync.errors import ExitCode, InputFormatError, UsageError
 from sagesync.ops.ack import apply_ack
-from sagesync.ops.fixup import FixupResult, hold, release, retry, trace
+from sagesync.ops.fixup import FixupResult, hold, release, retry, settle, trace
 from sagesync.ops.status import flow_status
 from sagesync.pipeline.checkpoint import new_run_id
 from sagesync.pipeline.ledger import Ledger
@@ -72,6 +72,8 @@ def _print_status(recipe: Recipe, status: object) -> None:
     console.print(f"  oldest pending record: {'none' if age is None else f'{age:g} h old'}")
     for title, rows in (("needs attention", s.needs_attention),  # type: ignore[attr-defined]
                         ("held", s.held),  # type: ignore[attr-defined]
+                        ("amended after sending (correct in Sage, then `sagesync resolve`)",
+                         s.amended),  # type: ignore[attr-defined]
                         ("sent, not confirmed", s.unconfirmed)):  # type: ignore[attr-defined]
         if rows:
             console.print(f"  {title}:")
@@ -181,6 +183,24 @@ def release_command(obj: Context, keys: tuple[str, ...]) -> None:
                                      lambda ledger: release(ledger, list(keys))))
 
 
+@click.command("resolve")
+@click.argument("keys", nargs=-1, required=True)
+@click.option("--note", required=True,
+              help="What was done in Sage (kept in the record's history), e.g. 'SC 1043'.")
+@global_options
+@click.pass_obj
+@handle_errors
+def resolve_command(obj: Context, keys: tuple[str, ...], note: str) -> None:
+    """Close amended records once Sage was corrected by hand (they stop failing --check).
+
+    \b
+    Example:
+      sagesync -r recipes/demo.toml resolve order:9@1 --note "reversed with SC 1043"
+    """
+    _report_fixup("resolved", _fixup(obj, "resolve",
+                                     lambda ledger: settle(ledger, list(keys), note)))
+
+
 @click.command("ack")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @global_options
@@ -189,8 +209,11 @@ def release_command(obj: Context, keys: tuple[str, ...]) -> None:
 def ack_command(obj: Context, file: Path) -> None:
     """Read Sage's export of imported documents: confirm them, or reject them for a retry.
 
-    The recipe's [ack] section names the file's columns. A rejected record is sent again by
-    the next run; after [ledger] max_attempts it needs a person.
+    The recipe's [ack] section names the file's columns; the encoding is detected. A row
+    confirms only with a Sage number and an ok status (or no status column) and no error. A
+    rejected record is sent again by the next run; after [ledger] max_attempts it needs a
+    person. Rows that say nothing clear are listed and change nothing (exit 1); a file that
+    cannot be read is quarantined and nothing of it is applied (exit 65).
 
     \b
     Example:
@@ -198,22 +221,30 @@ def ack_command(obj: Context, file: Path) -> None:
     """
     recipe = obj.recipe()
     with step_session(recipe, "ack", new_run_id()) as ledger:
-        result = apply_ack(recipe, ledger, file)
+        try:
+            result = apply_ack(recipe, ledger, file)
+        except InputFormatError:
+            ledger.outcome = (int(ExitCode.BAD_INPUT), {})  # type: ignore[attr-defined]
+            raise
         for item in result.confirmed:
             say(f"confirmed: {item}")
         for item in result.rejected:
             say(f"rejected by Sage, queued for the next run: {item}")
         for item in result.needs_attention:
-            say(f"NEEDS ATTENTION (failed {recipe.ledger.max_attempts} times): {item}")
+            say(f"NEEDS ATTENTION (not resent until a person retries it): {item}")
+        for item in result.unclear:
+            say(f"not applied: {item}")
         for item in result.unmatched:
-            say(f"no sent record matches {item}")
+            say(f"not applied, no match: {item}")
         for item in result.ambiguous:
-            say(f"ambiguous, not applied: {item}")
-        code = ExitCode.HELD if (result.needs_attention or result.unmatched
-                                 or result.ambiguous) else ExitCode.OK
+            say(f"not applied, ambiguous: {item}")
+        code = ExitCode.HELD if result.needs_a_person else ExitCode.OK
         ledger.outcome = (int(code), {"confirmed": len(result.confirmed)})  # type: ignore[attr-defined]
+    ignored = (f"; {result.ignored} row(s) of other transaction types ignored"
+               if result.ignored else "")
     say(f"{len(result.confirmed)} confirmed, {len(result.rejected)} rejected, "
-        f"{len(result.needs_attention)} need attention, {len(result.unmatched)} unmatched")
+        f"{len(result.needs_attention)} need attention, {len(result.unclear)} unclear, "
+        f"{len(result.unmatched)} unmatched, {len(result.ambiguous)} ambiguous{ignored}")
     click.get_current_context().exit(int(code))
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 
 import click
 
 from sagesync.errors import ExitCode, UsageError
-from sagesync.pipeline.checkpoint import Checkpoint, new_run_id
+from sagesync.pipeline.checkpoint import (
+    Checkpoint,
+    new_run_id,
+    open_checkpoint,
+    unfinished_removed,
+)
 from sagesync.pipeline.export_step import ExportResult, export_orders, parse_utc
 from sagesync.pipeline.import_step import ImportResult, import_sage
 from sagesync.pipeline.ledger import Ledger
@@ -19,7 +25,15 @@ from sagesync.pipeline.run import run_recipe
 from sagesync.pipeline.transform_step import TransformResult, transform
 from sagesync.recipe import Recipe
 
-from .common import Context, emit_manifest, global_options, handle_errors, read_from, say
+from .common import (
+    Context,
+    emit_manifest,
+    exit_code_for,
+    global_options,
+    handle_errors,
+    read_from,
+    say,
+)
 
 
 class UtcTime(click.ParamType):
@@ -36,20 +50,34 @@ class UtcTime(click.ParamType):
 
 
 @contextmanager
-def step_session(recipe: Recipe, command: str, run_id: str) -> Iterator[Ledger]:
+def step_session(recipe: Recipe, command: str, run_id: str, *, dry_run: bool = False,
+                 flow: str = "orders") -> Iterator[Ledger]:
     """The run lock, the ledger, and the run's entry in the ledger's run history.
 
-    The run is recorded as finished with exit code 75 unless the step sets another; a step
-    that fails before it reports (Magento unreachable, say) is then visible in `status`."""
-    with run_lock(recipe.state_dir, command):
-        ledger = Ledger(recipe.state_dir / "ledger.sqlite", run_id)
-        ledger.start_run(command)
-        ledger.outcome = (int(ExitCode.RETRY_LATER), {})  # type: ignore[attr-defined]
+    The run is recorded with the exit code the command ends with: the one the step sets in
+    `ledger.outcome` (0 if none), or the one its error maps to, so `status` never shows a
+    failed run as a success. A dry run gets a read-only ledger and leaves no trace in the
+    ledger, the run history included. Checkpoints the step leaves unfinished are removed."""
+    with run_lock(recipe.state_dir, command), unfinished_removed(dry_run=dry_run):
+        path = recipe.state_dir / "ledger.sqlite"
+        if dry_run:
+            with Ledger.read_only(path, run_id) as ledger:
+                ledger.outcome = (int(ExitCode.OK), {})  # type: ignore[attr-defined]
+                yield ledger
+            return
+        ledger = Ledger(path, run_id)
+        ledger.start_run(command, flow)
+        ledger.outcome = (int(ExitCode.OK), {})  # type: ignore[attr-defined]
+        failed: int | None = None
         try:
             yield ledger
+        except BaseException as error:
+            failed = exit_code_for(error, recipe.state_dir)
+            raise
         finally:
             code, summary = ledger.outcome  # type: ignore[attr-defined]
-            ledger.finish_run(code, summary)
+            with suppress(sqlite3.Error):  # a broken state folder is reported, not recorded
+                ledger.finish_run(int(code if failed is None else failed), summary)
             ledger.close()
 
 
@@ -57,8 +85,10 @@ def _report_export(result: ExportResult) -> int:
     counts = ", ".join(f"{n} {e}" for e, n in result.counts.items())
     say(f"exported {counts} from {result.pages} pages"
         + (f" ({result.duplicates} repeated rows dropped)" if result.duplicates else ""))
-    for key in result.amended:
-        say(f"amended after sending (not resent; correct it in Sage): {key}")
+    for line in result.amended:
+        say(f"amended after sending (not resent; correct it in Sage): {line}")
+    for line in result.voided:
+        say(f"void (cancelled in Magento, never delivered): {line}")
     for bad in result.bad_pages:
         say(f"bad input: {bad}")
     return ExitCode.BAD_INPUT if result.bad_pages else ExitCode.OK
@@ -86,9 +116,14 @@ def _report_import(result: ImportResult, dry_run: bool) -> int:
         say(f"needs attention (failed too often; see `sagesync trace`): {label}")
     for label in result.stale:
         say(f"skipped, a newer version is queued (transform the latest export): {label}")
+    for label in result.void:
+        say(f"skipped, cancelled in Magento (void, never delivered): {label}")
+    for label in result.skipped:
+        say(f"not posted, by the recipe's rule: {label}")
     verb = "would deliver" if dry_run else "delivered"
     say(f"{verb} {result.delivered} documents in {len(result.files)} files"
-        f" ({result.already_sent} already sent earlier, {len(result.held)} held)")
+        f" ({result.already_sent} already sent earlier, {len(result.held)} held"
+        + (f", {len(result.skipped)} not posted" if result.skipped else "") + ")")
     for path in result.files:
         say(f"  {path}")
     return ExitCode.HELD if result.held or result.needs_attention else ExitCode.OK
@@ -150,8 +185,9 @@ def transform_command(obj: Context, from_: str | None, dry_run: bool) -> None:
     export = read_from(from_)
     _expect(export, "magento-export", "transform")
     recipe = obj.recipe(export)
-    with step_session(recipe, "transform", export.run_id) as ledger:
-        result = transform(recipe, export, None if dry_run else ledger, export.run_id)
+    with step_session(recipe, "transform", export.run_id, dry_run=dry_run) as ledger:
+        result = transform(recipe, export, None if dry_run else ledger, export.run_id,
+                           lookup=ledger)
         code = _report_transform(result)
         ledger.outcome = (code, {"documents": result.documents})  # type: ignore[attr-defined]
     emit_manifest(result.manifest)
@@ -179,14 +215,33 @@ def import_sage_command(obj: Context, from_: str | None, out: Path | None,
     """
     documents = read_from(from_)
     _expect(documents, "sage-documents", "import-sage")
+    if documents.dry_run and not dry_run:
+        raise UsageError(_dry_run_refusal(documents))
     recipe = obj.recipe(documents)
-    with step_session(recipe, "import-sage", documents.run_id) as ledger:
+    with step_session(recipe, "import-sage", documents.run_id, dry_run=dry_run) as ledger:
         result = import_sage(recipe, documents, ledger, documents.run_id,
                              out_dir=out.resolve() if out else None, dry_run=dry_run)
         code = _report_import(result, dry_run)
         ledger.outcome = (code, {"delivered": result.delivered})  # type: ignore[attr-defined]
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
+
+
+def _dry_run_refusal(documents: Checkpoint) -> str:
+    """Why a dry run's documents cannot be delivered, and the command that makes real ones."""
+    parents = [str(p) for p in documents.manifest.get("parents", [])]
+    export = None
+    with suppress(UsageError):
+        export = open_checkpoint(parents[0], "magento-export") if parents else None
+    if export is not None and not export.dry_run:
+        instead = f"sagesync transform --from {export.path} | sagesync import-sage"
+    else:
+        recipe = documents.recipe_path or "RECIPE"
+        instead = f"sagesync run {recipe} (or export-orders | transform | import-sage)"
+    return (f"{documents.path} was written by a dry run, which records nothing in the ledger: "
+            "its documents were never queued and its new customer accounts never allocated, "
+            "so it cannot be delivered exactly once. Nothing was delivered. Make real "
+            f"documents first: {instead}; or preview this one with import-sage --dry-run.")
 
 
 @click.command("run")
@@ -214,7 +269,7 @@ def run_command(obj: Context, recipe_file: Path, source: str | None, since: date
     obj.recipe_path = recipe_file
     recipe = obj.recipe()
     run_id = new_run_id()
-    with step_session(recipe, "run", run_id) as ledger:
+    with step_session(recipe, "run", run_id, dry_run=dry_run) as ledger:
         result = run_recipe(recipe, ledger, run_id, source=source, since=since, until=until,
                             out_dir=out.resolve() if out else None, dry_run=dry_run)
         imported = result.imported
@@ -245,6 +300,8 @@ def _summary_table(recipe: Recipe, result: ImportResult, dry_run: bool) -> None:
     table.add_row("Documents delivered", str(result.delivered))
     table.add_row("Already sent before", str(result.already_sent))
     table.add_row("Held for review", str(len(result.held)))
+    if result.skipped:
+        table.add_row("Not posted (zero total)", str(len(result.skipped)))
     for kind, amount in sorted(result.totals.items()):
         table.add_row(f"{kind} net + tax", f"{amount:.2f}")
     for path in result.files:

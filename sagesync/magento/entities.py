@@ -5,6 +5,12 @@ which is what makes parsing large exports cheap (the order JSON is mostly fields
 Money is declared as Decimal, so JSON numbers are decoded exactly (no float on the way).
 Magento omits null keys (magento-rest.md §3.7), so every field has a default of None.
 Field names and types follow the 2.4.8 REST schema (`sales-data-order-interface` and friends).
+
+Amounts that only some stores send (the exchange rate, Adobe Commerce gift cards, store credit
+and reward points, WEEE, and whatever an extension adds under `extension_attributes`) default to
+`msgspec.UNSET`, which is never encoded: a document without them hashes exactly as it did before
+they were decoded (see sagesync.magento.tables.content_hash). `extension_attributes` is kept as
+raw JSON per key, unparsed: only its money-like scalars are read, and only once per document.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from decimal import Decimal
 from typing import Generic, TypeVar
 
 import msgspec
+from msgspec import UNSET, Raw, UnsetType
 
 Money = Decimal | None
+Extra = Decimal | None | UnsetType  # sent by some stores only: UNSET when absent
 T = TypeVar("T")
 
 
@@ -45,6 +53,9 @@ class LineAmounts(msgspec.Struct, kw_only=True):
     base_discount_amount: Money = None
     discount_tax_compensation_amount: Money = None
     base_discount_tax_compensation_amount: Money = None
+    # Fixed product tax (WEEE): on order and credit-memo lines only (not on invoice lines in REST).
+    weee_tax_applied_row_amount: Extra = UNSET
+    base_weee_tax_applied_row_amnt: Extra = UNSET
 
 
 class DocumentAmounts(msgspec.Struct, kw_only=True):
@@ -64,6 +75,16 @@ class DocumentAmounts(msgspec.Struct, kw_only=True):
     base_shipping_amount: Money = None
     shipping_tax_amount: Money = None
     base_shipping_tax_amount: Money = None
+    base_to_order_rate: Extra = UNSET  # order-currency units per base-currency unit
+    # Adobe Commerce payments that reduce the grand total, when a store sends them top-level;
+    # usually they are in extension_attributes under the same names.
+    gift_cards_amount: Extra = UNSET
+    base_gift_cards_amount: Extra = UNSET
+    customer_balance_amount: Extra = UNSET
+    base_customer_balance_amount: Extra = UNSET
+    reward_currency_amount: Extra = UNSET
+    base_reward_currency_amount: Extra = UNSET
+    extension_attributes: dict[str, Raw] | UnsetType | None = UNSET
 
 
 class OrderItem(LineAmounts, kw_only=True):

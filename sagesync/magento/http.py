@@ -2,8 +2,10 @@
 
 One retry loop serves both directions (paging orders out, pushing stock and prices in):
 429/500/502/503/504, timeouts and dropped connections are retried with exponential backoff and
-full jitter, `Retry-After` honoured; 401/403 raise AuthError with a hint; exhausted retries
-raise TransientError naming the request. Every other answer goes back to the caller to judge.
+full jitter, `Retry-After` honoured; 401/403 raise AuthError with a hint; 404 (no such route:
+a wrong base URL, or the Inventory modules are off) raises MagentoNotFoundError saying what to
+check; exhausted retries raise TransientError naming the request. Every other answer goes back
+to the caller to judge.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import requests
 
-from sagesync.errors import AuthError, TransientError
+from sagesync.errors import AuthError, MagentoNotFoundError, TransientError
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -75,6 +77,29 @@ def retry_after(response: requests.Response) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
+def not_found(method: str, url: str, response: requests.Response) -> MagentoNotFoundError:
+    """A 404 on a route every Magento 2.4 has means the URL is wrong; on the Inventory routes,
+    that MSI is off. Either way retrying cannot help: a person fixes the setup."""
+    base = url.split("/V1/", 1)[0]
+    said = ""
+    if "json" in response.headers.get("Content-Type", ""):
+        said = f" ({magento_message(response)})"
+    text = f"Magento answered 404 Not Found for {method} {url}{said}. "
+    if "/V1/inventory/" in url:
+        return MagentoNotFoundError(
+            text + "The store has no Inventory (MSI) API: its Magento_Inventory modules are "
+            "disabled or removed, so stock cannot be pushed as source items. Enable them "
+            "(bin/magento module:enable for the Magento_Inventory* modules, then bin/magento "
+            "setup:upgrade) or push prices only. If the price endpoints answer 404 too, "
+            f"[magento] base_url ({base}) is wrong.")
+    return MagentoNotFoundError(
+        text + f"Retrying will not help. Check [magento] base_url (or --source), now {base}: "
+        "it must be the store's REST root, such as https://shop.example.com/rest/default (the "
+        "store code after /rest/, without /V1), or for Adobe Commerce as a Cloud Service "
+        f"https://<server>.api.commerce.adobe.com/<tenant-id>. {base}/V1/store/storeViews, "
+        "asked with the same token, should answer a JSON list.")
+
+
 def short(exc: Exception) -> str:
     text = str(exc)
     return text if len(text) < 160 else text[:160] + "…"
@@ -114,6 +139,8 @@ def send_with_retries(session: requests.Session, method: str, url: str, *,
             message = magento_message(response)
             raise AuthError(f"Magento refused the credentials ({status}) for {describe}: "
                             f"{message}", hint=explain_401(message, auth_kind))
+        if status == 404:
+            raise not_found(method, url, response)
         if status not in RETRY_STATUSES or (give_back and give_back(response)):
             return response
         last_problem = f"HTTP {status} {magento_message(response)}"

@@ -134,7 +134,13 @@ class BasePrice:
 @dataclass(frozen=True)
 class TierPrice:
     """Tier price: `customer_group` is the group code ("General", "ALL GROUPS"); website 0 = all.
-    price_type "fixed" (a price) or "discount" (a percentage, 0-100)."""
+    price_type "fixed" (a price) or "discount" (a percentage, 0-100).
+
+    The code, never the id: the 2.4.8 schema's catalog-data-tier-price-interface has
+    `customer_group` (string), and TierPriceValidator::checkGroup looks it up by
+    `customer_group_code` (case-insensitive; "all groups" for every group), answering 200 with
+    the failed row "No such entity with Customer Group = %customerGroup. Row ID: ..." for an
+    id like "2" (magento-rest.md §7.2). That failure is matched back like any other."""
 
     sku: str
     price: Decimal

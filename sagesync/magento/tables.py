@@ -2,30 +2,136 @@
 
 Rows are gathered column-wise in Python lists and turned into Arrow arrays once per batch, so
 memory stays flat however many pages an export has: the caller flushes every few pages.
+
+`extra_amounts` (orders, invoices, credit memos) is a JSON object of the money Magento sends
+outside the fields sagesync posts from: Adobe Commerce gift cards, store credit and reward
+points, the lines' fixed product tax (WEEE) and every money-like number or numeric string in
+`extension_attributes` (a cash-on-delivery fee, gift wrapping...), keyed by where it was found
+(`extension_attributes.payment_surcharge_amount`, `items.weee_tax_applied_row_amount`) and kept
+as exact decimal text. Only non-zero amounts are kept, so most documents have none (null).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import operator
+import re
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import UNSET
 
 from sagesync.magento.entities import Address, Customer
 from sagesync.model.money import MAGENTO_PLACES
-from sagesync.model.schemas import MAGENTO_MONEY, MAGENTO_TABLES, UTC_TIME
+from sagesync.model.schemas import EXCHANGE_RATE, MAGENTO_MONEY, MAGENTO_TABLES, UTC_TIME
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
+RATE_PLACES = Decimal("0.00000001")
+# Payments Adobe Commerce takes off the grand total, top-level or in extension_attributes.
+PAYMENT_FIELDS = ("gift_cards_amount", "base_gift_cards_amount", "customer_balance_amount",
+                  "base_customer_balance_amount", "reward_currency_amount",
+                  "base_reward_currency_amount")
+_WEEE = (("weee_tax_applied_row_amount", "items.weee_tax_applied_row_amount"),
+         ("base_weee_tax_applied_row_amnt", "items.base_weee_tax_applied_row_amount"))
+# A money-like extension attribute: named like an amount, and not a running total of what was
+# invoiced, refunded or paid (those describe the order's history, not this document's total).
+_MONEY_KEY = ("amount", "amnt", "fee", "fees", "price", "total", "surcharge", "charge", "cost")
+_HISTORY_KEY = ("_invoiced", "_refunded", "_canceled", "_cancelled", "_paid", "_due", "_incl_tax")
+_NUMBER = re.compile(rb"-?[0-9]+(\.[0-9]+)?")
+
+
+def _known(value: Any) -> Any:
+    """None for a field Magento did not send (UNSET), else the value."""
+    return None if value is UNSET else value
+
+
+def _number(raw: msgspec.Raw) -> Decimal | None:
+    """A JSON number or numeric string ("5.3300", as some extensions send money) as Decimal."""
+    text = bytes(raw)
+    if text[:1] == b'"':
+        text = text[1:-1]
+    return Decimal(text.decode()) if _NUMBER.fullmatch(text) else None
+
+
+def extension_money(entity: Any) -> dict[str, Decimal]:
+    """Non-zero money-like scalars of `extension_attributes`, by attribute name."""
+    attributes = getattr(entity, "extension_attributes", UNSET)
+    if not attributes:  # UNSET, None or {}
+        return {}
+    found = {}
+    for name, raw in attributes.items():
+        if name.endswith(_MONEY_KEY) and not name.endswith(_HISTORY_KEY):
+            value = _number(raw)
+            if value:
+                found[name] = value
+    return found
+
+
+def extra_amounts(entity: Any) -> dict[str, Decimal]:
+    """Every non-zero amount outside the posted fields, keyed by where Magento put it."""
+    found = {name: value for name in PAYMENT_FIELDS
+             if (value := _known(getattr(entity, name, UNSET)))}
+    found.update({f"extension_attributes.{k}": v for k, v in extension_money(entity).items()})
+    if _has_weee(entity):
+        for field, key in _WEEE:
+            weee = sum((v for item in entity.items
+                        if (v := _known(getattr(item, field, UNSET)))), Decimal(0))
+            if weee:
+                found[key] = weee
+    return found
+
+
+def _has_weee(entity: Any) -> bool:
+    """Whether any line was sent with a WEEE amount (most stores send none: a quick no)."""
+    for item in getattr(entity, "items", ()):
+        if item.weee_tax_applied_row_amount is not UNSET or \
+                item.base_weee_tax_applied_row_amnt is not UNSET:
+            return True
+    return False
+
+
+def _extra_amounts_json(entity: Any) -> str | None:
+    found = extra_amounts(entity)
+    return json.dumps({k: str(v) for k, v in sorted(found.items())}) if found else None
+
+
+def _neutral(name: str, value: Any) -> bool:
+    """A decoded extra that says nothing (absent, null, zero, or an exchange rate of 1)."""
+    if value is UNSET:
+        return False
+    if name == "extension_attributes":
+        return True  # never hashed raw: its money is hashed through extension_money
+    return value is None or value == (1 if name == "base_to_order_rate" else 0)
+
+
+_HASH_NEUTRAL_FIELDS = ("base_to_order_rate", *PAYMENT_FIELDS, "extension_attributes")
 
 
 def content_hash(entity: msgspec.Struct) -> str:
-    """A hash of the fields sagesync uses: a change elsewhere in Magento is not a change here."""
-    return hashlib.blake2b(_encode(entity), digest_size=16).hexdigest()
+    """A hash of the fields sagesync uses: a change elsewhere in Magento is not a change here.
+
+    Extras that say nothing (see `_neutral`) are left out, so a document hashes the same as it
+    did before sagesync decoded them: records already in Sage are not flagged as amended.
+    """
+    changes: dict[str, Any] = {}
+    for name in _HASH_NEUTRAL_FIELDS:
+        if _neutral(name, getattr(entity, name, UNSET)):
+            changes[name] = UNSET
+    if _has_weee(entity):
+        changes["items"] = [msgspec.structs.replace(item, **{
+            f: UNSET for f, _ in _WEEE if _neutral("weee", getattr(item, f))})
+            for item in entity.items]
+    digest = hashlib.blake2b(_encode(msgspec.structs.replace(entity, **changes) if changes
+                                     else entity), digest_size=16)
+    money = extension_money(entity)
+    if money:
+        digest.update(_encode(sorted(money.items())))
+    return digest.hexdigest()
 
 
 def _billing(address: Address | None, field: str) -> Any:
@@ -52,6 +158,10 @@ def _getters(schema: pa.Schema, address_attr: str | None) -> list[Callable[[Any]
                            else bool(e.customer_is_guest))
         elif name == "base_shipping_discount_tax_compensation_amount":
             getters.append(operator.attrgetter("base_shipping_discount_tax_compensation_amnt"))
+        elif name == "base_to_order_rate":
+            getters.append(lambda e: _known(e.base_to_order_rate))
+        elif name == "extra_amounts":
+            getters.append(_extra_amounts_json)
         else:
             getters.append(operator.attrgetter(name))
     return getters
@@ -103,6 +213,9 @@ def _to_array(values: list[Any], type_: pa.DataType) -> pa.Array:
             # Float artefacts such as 29.949999999999999: round to Magento's four places.
             return pa.array([None if v is None else v.quantize(MAGENTO_PLACES, ROUND_HALF_UP)
                              for v in values], type_)
+    if type_ == EXCHANGE_RATE:
+        return pa.array([None if v is None else v.quantize(RATE_PLACES, ROUND_HALF_UP)
+                         for v in values], type_)
     if type_ == UTC_TIME:
         text = pa.array(values, pa.string())
         return pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True) \

@@ -1,7 +1,10 @@
 """Arrow schemas of every table kind that travels between steps, defined once.
 
 Money columns are decimal128: four places for Magento amounts (Magento stores decimal(12,4)),
-two places for what goes into Sage. Times are UTC timestamps.
+two places for what goes into Sage. Times are UTC timestamps. Exchange rates keep eight places
+(Magento stores four), and `extra_amounts` is a small JSON object of the amounts Magento sends
+outside the fields sagesync decodes (see sagesync.magento.tables), so a document that does not
+balance can name them.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import pyarrow as pa
 
 MAGENTO_MONEY = pa.decimal128(18, 4)
 SAGE_MONEY = pa.decimal128(18, 2)
+EXCHANGE_RATE = pa.decimal128(20, 8)  # order-currency units per one base-currency unit
 UTC_TIME = pa.timestamp("s", tz="UTC")
 
 _ADDRESS = [
@@ -41,6 +45,7 @@ ORDERS = pa.schema([
     ("customer_lastname", pa.string()), ("customer_taxvat", pa.string()),
     ("base_currency_code", pa.string()), ("order_currency_code", pa.string()),
     *_DOC_MONEY, *_money("shipping_discount_amount"),
+    ("base_to_order_rate", EXCHANGE_RATE), ("extra_amounts", pa.string()),
     *_ADDRESS,
     ("content_hash", pa.string()),
 ])
@@ -57,6 +62,7 @@ INVOICES = pa.schema([
     ("store_id", pa.int64()), ("state", pa.int64()),
     ("created_at", UTC_TIME), ("updated_at", UTC_TIME),
     *_DOC_MONEY,
+    ("base_to_order_rate", EXCHANGE_RATE), ("extra_amounts", pa.string()),
     ("content_hash", pa.string()),
 ])
 
@@ -110,17 +116,24 @@ SAGE_DOCUMENTS = pa.schema([
     ("account_ref", pa.string()), ("posting_date", pa.date32()),
     ("reference", pa.string()), ("extra_reference", pa.string()), ("details", pa.string()),
     ("currency_code", pa.string()), ("grand_total", SAGE_MONEY),
+    ("exchange_rate", EXCHANGE_RATE),  # set only when posting a foreign order currency
     ("content_hash", pa.string()),
-    ("status", pa.string()),  # "ready" or "held"
+    ("status", pa.string()),  # "ready", "held" or "skipped"
     ("hold_reason", pa.string()),
+    ("skip_reason", pa.string()),  # nothing to post (zero total): accounted for, never sent
     ("warnings", pa.string()),
 ])
 
-# One row per (nominal, tax code) split of a Sage document, in posting order.
+# One row per (purpose, nominal, tax code) split of a Sage document, in posting order. A split
+# whose transaction_type/reference are set is rendered with them instead of the document's: the
+# positive-amounts rule posts a credit memo's fee as its own SI (and a gift card's share of an
+# invoice as its own SC) right after the document's rows, in the same ledger record.
 SAGE_SPLITS = pa.schema([
     ("document_key", pa.string()), ("split_no", pa.int32()),
     ("nominal_code", pa.string()), ("tax_code", pa.string()), ("department", pa.int32()),
     ("details", pa.string()), ("net_amount", SAGE_MONEY), ("tax_amount", SAGE_MONEY),
+    ("purpose", pa.string()),
+    ("transaction_type", pa.string()), ("reference", pa.string()),  # null: the document's
 ])
 
 # A customer account sagesync asks Sage to create (reference §1.3).

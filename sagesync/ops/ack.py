@@ -4,125 +4,274 @@ The file is an export from Sage listing imported documents; the recipe's [ack] s
 its columns (the reference that carries the Magento number, the Sage document number, and
 optionally the type, an invoice number and a status/error column). A document is matched on
 (type, reference): the Reference sagesync wrote is the Magento document's increment id.
+
+Only a clear answer changes a record, because a wrong confirmation loses a document and a
+wrong rejection sends it to Sage twice:
+- a row confirms only with a Sage number, no error text, and (when a status column is named)
+  a status in ok_values;
+- a row rejects when its status is outside ok_values, or, without a status column, when it
+  carries an error text; the rejection is always recorded (attempts + 1);
+- anything else (no Sage number, a blank status, an ok status with an error) is reported and
+  changes nothing. All rows of a document are read together: one unclear row keeps the
+  document as it is, and rows that both confirm and reject it send it to a person.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sagesync.errors import InputFormatError, UsageError
-from sagesync.ops.quarantine import quarantine
+from sagesync.ops.quarantine import error_text, quarantine_report
 from sagesync.pipeline.ledger import Ledger, RecordKey
 from sagesync.recipe import AckSettings, Recipe
+from sagesync.sage.decoding import decode
+from sagesync.sage.results import Problem
+from sagesync.transform.documents import CONTRA_SUFFIX, OTHER_TYPE
 
 SAGE_TYPES = {"SI": ("invoice", "order"), "SC": ("creditmemo",)}
+EXPECTED = ("a CSV export from Sage (UTF-8 or Windows-1252) with a header row holding the "
+            "columns named in the recipe's [ack] section, one row per imported document line")
 
 
 @dataclass
 class AckResult:
+    """What happened to each document, as lines a person reads (`key: why`)."""
+
     confirmed: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     needs_attention: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
+    unclear: list[str] = field(default_factory=list)  # rows that neither confirm nor reject
+    ignored: int = 0  # rows of other transaction types (a full audit-trail export)
+
+    @property
+    def needs_a_person(self) -> bool:
+        return bool(self.needs_attention or self.unmatched or self.ambiguous or self.unclear)
 
 
 @dataclass(frozen=True)
 class AckRow:
+    """One row of the file and what it says: `confirm`, `reject` or `unclear` (and why)."""
+
     line: int
     sage_type: str | None
     reference: str
     sage_number: str
     invoice_number: str | None
-    ok: bool
-    error: str
+    verdict: str
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return f"line {self.line} ({' '.join(filter(None, (self.sage_type, self.reference)))})"
 
 
-def read_ack_file(path: Path, settings: AckSettings) -> list[AckRow]:
-    """Parse the file, or raise InputFormatError listing every problem with its line."""
+class AckFileError(InputFormatError):
+    """The ack file cannot be read; `problems` lists each with its line (and column)."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        super().__init__(f"{path}: {len(problems)} problem(s); the first: {problems[0]}")
+        self.path = path
+        self.problems = problems
+
+
+def _verdict(settings: AckSettings, number: str, status: str, error: str) -> tuple[str, str]:
+    if settings.status_column:
+        ok_values = {v.casefold() for v in settings.ok_values}
+        if not status:
+            return "unclear", ("no status and no Sage number" if not number else
+                               f"no status (Sage {number})") + ": neither confirmed nor rejected"
+        if status.casefold() not in ok_values:
+            return "reject", error or f"Sage status '{status}'"
+        if error:
+            return "unclear", f"status '{status}' but an error: {error}; not confirmed"
+    elif error:
+        return "reject", error
+    if not number:
+        return "unclear", "no Sage number: not confirmed"
+    return "confirm", ""
+
+
+def _header_index(header: list[str], wanted: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Column of each wanted name (case and surrounding spaces ignored), and the problems."""
+    folded = [h.strip().casefold() for h in header]
+    index, problems = {}, []
+    missing = [name for name in wanted if name.strip().casefold() not in folded]
+    if missing:
+        problems.append(
+            "line 1: missing column(s) " + ", ".join(f"'{m}'" for m in missing) + "; the header "
+            "has " + (", ".join(f"'{h.strip()}'" for h in header if h.strip()) or "nothing")
+            + " (set the names in the recipe's [ack] section)")
+    for name in wanted:
+        hits = [i for i, h in enumerate(folded) if h == name.strip().casefold()]
+        if len(hits) > 1:
+            problems.append(f"line 1, columns {' and '.join(str(i + 1) for i in hits)}: "
+                            f"'{name}' appears twice: which one to read is unclear")
+        if hits:
+            index[name] = hits[0]
+    return index, problems
+
+
+def read_ack_file(path: Path, settings: AckSettings) -> tuple[list[AckRow], int]:
+    """The rows that concern sagesync and how many of other types were ignored; or
+    AckFileError listing every problem with its line."""
     try:
-        text = path.read_bytes().decode(settings.encoding)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"ack: no such file: {path}") from None
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise InputFormatError(f"{path}: line {line}: not {settings.encoding} text "
-                               f"(byte {exc.start})") from None
-    reader = csv.reader(text.splitlines(), delimiter=settings.delimiter)
-    header = [h.strip() for h in next(reader, [])]
+    except OSError as exc:
+        raise UsageError(f"ack: cannot read {path}: {exc.strerror or exc}") from None
+    decoded = decode(data, settings.encoding)  # sniffed as parse-sage does, unless named
+    if isinstance(decoded, Problem):
+        raise AckFileError(path, [decoded.describe()])
+    reader = csv.reader(io.StringIO(decoded.text, newline=""), delimiter=settings.delimiter)
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise AckFileError(path, [f"line 1: {exc}"]) from None
     wanted = [settings.reference_column, settings.sage_number_column]
     wanted += [c for c in (settings.type_column, settings.invoice_number_column,
                            settings.status_column, settings.error_column) if c]
-    missing = [c for c in wanted if c not in header]
-    if missing:
-        raise InputFormatError(
-            f"{path}: line 1: missing column(s) {', '.join(repr(m) for m in missing)}; "
-            f"the header has {', '.join(repr(h) for h in header) or 'nothing'} "
-            "(set the names in the recipe's [ack] section)")
-    index = {name: header.index(name) for name in wanted}
-    rows, problems = [], []
-    for line, cells in enumerate(reader, start=2):
+    index, problems = _header_index(header, wanted)
+    if problems:
+        raise AckFileError(path, problems)
+    rows: list[AckRow] = []
+    ignored = 0
+    line = reader.line_num + 1
+    while True:
+        try:
+            cells = next(reader, None)
+        except csv.Error as exc:
+            problems.append(f"line {line}: the file cannot be split into rows here ({exc})")
+            break
+        if cells is None:
+            break
+        first, line = line, reader.line_num + 1
         if not any(c.strip() for c in cells):
             continue
         if len(cells) < len(header):
-            problems.append(f"line {line}: {len(cells)} columns, the header has {len(header)}")
+            problems.append(f"line {first}: {len(cells)} columns, the header has {len(header)}")
             continue
 
         def cell(name: str | None, cells: list[str] = cells) -> str:
             return cells[index[name]].strip() if name else ""
 
         reference = cell(settings.reference_column)
-        if not reference:
-            column = index[settings.reference_column] + 1
-            problems.append(f"line {line}, column {column}: empty {settings.reference_column}")
-            continue
         sage_type = cell(settings.type_column).upper() or None
         if sage_type is not None and sage_type not in SAGE_TYPES:
-            continue  # other transaction types in a full audit-trail export: not ours
-        status = cell(settings.status_column)
-        ok = not settings.status_column or status in settings.ok_values
-        rows.append(AckRow(line, sage_type, reference, cell(settings.sage_number_column),
-                           cell(settings.invoice_number_column) or None, ok,
-                           cell(settings.error_column) or status))
+            ignored += 1  # other transaction types in a full audit-trail export: not ours
+            continue
+        if not reference:
+            problems.append(f"line {first}, column {index[settings.reference_column] + 1} "
+                            f"({settings.reference_column}): empty; every row needs the "
+                            "Magento document number sagesync wrote")
+            continue
+        number = cell(settings.sage_number_column)
+        verdict, reason = _verdict(settings, number, cell(settings.status_column),
+                                   cell(settings.error_column))
+        rows.append(AckRow(first, sage_type, reference, number,
+                           cell(settings.invoice_number_column) or None, verdict, reason))
     if problems:
-        raise InputFormatError(f"{path}: " + "; ".join(problems))
-    return rows
+        raise AckFileError(path, problems)
+    return rows, ignored
 
 
 def apply_ack(recipe: Recipe, ledger: Ledger, path: Path) -> AckResult:
+    """Confirm, reject or report every document the file names; nothing at all if the file
+    is malformed (it is quarantined with its problems and AckFileError is raised)."""
     try:
-        rows = read_ack_file(path, recipe.ack)
-    except InputFormatError as error:
-        copy = quarantine(recipe.state_dir, path, [error.message],
-                          "a CSV export from Sage with the columns named in [ack]")
-        raise InputFormatError(f"{error.message}\nNothing was applied; the file is copied to "
-                               f"{copy} with the reason beside it.") from None
+        rows, ignored = read_ack_file(path, recipe.ack)
+    except AckFileError as error:
+        copy = quarantine_report(recipe.state_dir, path,
+                                 error_text(path, error.problems, EXPECTED))
+        error.message += (f". Nothing was applied; every problem is listed in "
+                          f"{copy}.error.txt.")
+        raise
     index = ledger.sent_by_reference(SAGE_TYPES)
-    result = AckResult()
-    seen: set[RecordKey] = set()
-    for row in rows:
+    result = AckResult(ignored=ignored)
+    documents: dict[RecordKey, list[AckRow]] = {}
+    for row in sorted(rows, key=lambda r: _parent_of(r) is not None):
         types = [row.sage_type] if row.sage_type else list(SAGE_TYPES)
         keys = [k for t in types for k in index.get((t, row.reference), [])]
-        label = f"line {row.line}: {row.sage_type or ''} {row.reference}".replace("  ", " ")
+        parent = _parent_of(row)
+        if not keys and parent is not None:  # a fee or payment posted beside its document
+            keys = index.get(parent, [])
         if not keys:
-            result.unmatched.append(label)
-            continue
-        if len(keys) > 1:
-            result.ambiguous.append(f"{label} matches {', '.join(map(str, keys))}")
-            continue
-        key = keys[0]
-        if key in seen:
-            continue  # one row per split: the document's first row decides
-        seen.add(key)
-        if row.ok:
-            if ledger.confirm(key, row.sage_number, row.invoice_number):
-                result.confirmed.append(f"{key} -> Sage {row.sage_number}")
+            result.unmatched.append(_unmatched(ledger, row, types))
+        elif len(keys) > 1:
+            result.ambiguous.append(f"{row.label} matches {', '.join(map(str, keys))}")
         else:
-            state = ledger.reject(key, row.error or "rejected by Sage", recipe.ledger.max_attempts)
-            if state == "needs_attention":
-                result.needs_attention.append(f"{key}: {row.error}")
-            elif state == "rejected":
-                result.rejected.append(f"{key}: {row.error}")
+            documents.setdefault(keys[0], []).append(row)
+    for key, answers in documents.items():
+        _apply(ledger, recipe, key, answers, result)
     return result
+
+
+def _parent_of(row: AckRow) -> tuple[str, str] | None:
+    """(type, reference) of the document a contra row belongs to: `SI 000000001-FEE` is the
+    fee of credit memo `SC 000000001`, delivered and confirmed with it as one record. Its rows
+    sort after the parent's, so the parent's Sage number is the one kept."""
+    base, _, suffix = row.reference.rpartition("-")
+    if base and suffix in CONTRA_SUFFIX.values() and row.sage_type in OTHER_TYPE:
+        return OTHER_TYPE[row.sage_type], base
+    return None
+
+
+def _unmatched(ledger: Ledger, row: AckRow, types: list[str]) -> str:
+    """Why a row matches no sent record: none at all, or the record is in another state."""
+    kinds = {kind for t in types for kind in SAGE_TYPES[t]}
+    others = [r for r in ledger.rows(increment_id=row.reference) if r.key.entity_type in kinds]
+    if not others:
+        return f"{row.label}: no record sent to Sage has this reference"
+    states = ", ".join(f"{r.key} is {r.state.replace('_', ' ')}" for r in others)
+    return f"{row.label}: {states}, not waiting for Sage's answer: not applied"
+
+
+def _apply(ledger: Ledger, recipe: Recipe, key: RecordKey, answers: list[AckRow],
+           result: AckResult) -> None:
+    """One document: all of its rows together decide."""
+    confirms = [a for a in answers if a.verdict == "confirm"]
+    rejects = [a for a in answers if a.verdict == "reject"]
+    unclear = [a for a in answers if a.verdict == "unclear"]
+    current = ledger.find(key)
+    state = current.state if current else "gone"
+    if rejects and (confirms or state == "confirmed"):
+        if confirms:
+            said = f"{confirms[0].label} confirms it as Sage {confirms[0].sage_number}"
+        else:
+            said = f"it was confirmed before as Sage {(current and current.sage_ref) or '?'}"
+        reason = (f"Sage's answers disagree: {said}, but {rejects[0].label} rejects it: "
+                  f"{rejects[0].reason}; check Sage, then `sagesync retry` it if Sage does "
+                  "not hold it")
+        if ledger.dispute(key, reason):
+            result.needs_attention.append(f"{key}: {reason}")
+        else:
+            result.unclear.append(f"{key}: is {state} now; not applied: {reason}")
+    elif rejects:
+        error = "; ".join(dict.fromkeys(a.reason for a in rejects))
+        outcome = ledger.reject(key, error, recipe.ledger.max_attempts)
+        if outcome == "needs_attention":
+            result.needs_attention.append(f"{key}: rejected by Sage {recipe.ledger.max_attempts}"
+                                          f" times, the last time: {error}")
+        elif outcome == "rejected":
+            result.rejected.append(f"{key}: {error}")
+        else:
+            result.unclear.append(f"{key}: rejected by Sage ({error}), but it is {state} "
+                                  "now: not applied")
+    elif confirms and not unclear:
+        first = confirms[0]
+        invoice = next((a.invoice_number for a in confirms if a.invoice_number), None)
+        if ledger.confirm(key, first.sage_number, invoice):
+            result.confirmed.append(f"{key} -> Sage {first.sage_number}"
+                                    + (f", invoice {invoice}" if invoice else ""))
+        else:
+            result.unclear.append(f"{key}: confirmed by Sage as {first.sage_number}, but it "
+                                  f"is {state} now: not applied")
+    else:
+        also = (" (other rows confirm it, but every row of a document must be clear)"
+                if confirms else "")
+        result.unclear += [f"{a.label}: {key}: {a.reason}{also}" for a in unclear]

@@ -44,8 +44,8 @@ class FixupResult:
 
 def retry(ledger: Ledger, keys: list[str], *, all_held: bool, all_rejected: bool
           ) -> FixupResult:
-    """Send again: held, rejected and needs-attention records go back to the start of the
-    queue (re-validated by the next transform); attempts restart for needs_attention."""
+    """Send again: held, rejected, needs-attention and skipped records go back to the start
+    of the queue (re-validated by the next transform); attempts restart for needs_attention."""
     rows = [resolve(ledger, k) for k in keys]
     if all_held:
         rows += ledger.rows(["held"])
@@ -53,7 +53,8 @@ def retry(ledger: Ledger, keys: list[str], *, all_held: bool, all_rejected: bool
         rows += ledger.rows(["rejected", "needs_attention"])
     result = FixupResult()
     for row in rows:
-        ok = ledger.set_state(row.key, ("held", "rejected", "needs_attention"), "exported",
+        ok = ledger.set_state(row.key, ("held", "rejected", "needs_attention", "skipped"),
+                              "exported",
                               "retry", "a person asked to retry",
                               reset_attempts=row.state == "needs_attention")
         (result.changed if ok else result.unchanged).append(f"{row.key} ({row.state})")
@@ -74,6 +75,16 @@ def release(ledger: Ledger, keys: list[str]) -> FixupResult:
     for row in (resolve(ledger, k) for k in keys):
         ok = row.held_by == "person" and ledger.set_state(
             row.key, ("held",), "exported", "released", "released by a person")
+        (result.changed if ok else result.unchanged).append(f"{row.key} ({row.state})")
+    return result
+
+
+def settle(ledger: Ledger, keys: list[str], note: str) -> FixupResult:
+    """An amended record a person has corrected in Sage by hand: close it, with their note."""
+    result = FixupResult()
+    for row in (resolve(ledger, k) for k in keys):
+        ok = ledger.set_state(row.key, ("amended",), "resolved", "resolved",
+                              f"corrected in Sage by a person: {note}")
         (result.changed if ok else result.unchanged).append(f"{row.key} ({row.state})")
     return result
 

@@ -1,10 +1,18 @@
-"""Quarantine: a copy of a bad input file beside a `.error.txt` that says what is wrong where."""
+"""Quarantine: a copy of a bad input file beside a `.error.txt` that says what is wrong where.
+
+Every error file has one shape (and `sagesync.sage.report` builds the parse-sage one from the
+same pieces): the verdict, `N problem(s):` followed by exactly those N problems, one indented
+line each, then what the file should look like. A person (or a script) can trust the count.
+"""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+
+REJECTED = "REJECTED: nothing from this file was applied"
 
 
 def free_name(folder: Path, name: str) -> Path:
@@ -18,13 +26,36 @@ def free_name(folder: Path, name: str) -> Path:
     return target
 
 
-def quarantine(state_dir: Path, source: Path, problems: list[str], expected: str) -> Path:
-    """Copy `source` into STATE/quarantine/<date>/ with its report; returns the copy's path.
+def problem_list(problems: Sequence[object], dropped: int = 0) -> list[str]:
+    """`N problem(s):` and one indented line per problem (`... and K more` for the uncounted
+    rest), so the announced number is always the number listed."""
+    lines = [f"{len(problems) + dropped} problem(s):"]
+    lines += ["  " + " ".join(str(p).split("\n")) for p in problems]
+    if dropped:
+        lines.append(f"  ... and {dropped} more problem(s) of the same kinds")
+    return lines
+
+
+def error_text(source: Path | str, problems: Sequence[object], expected: str | None,
+               verdict: str = REJECTED) -> str:
+    """The whole `.error.txt` for a file refused as a whole."""
+    lines = [f"{source}: {verdict}.", "", *problem_list(problems)]
+    if expected:
+        lines += ["", f"Expected: {expected}."]
+    return "\n".join([*lines, ""])
+
+
+def quarantine_report(state_dir: Path, source: Path, report: str) -> Path:
+    """Copy `source` into STATE/quarantine/<date>/ with `report` beside it; returns the copy.
 
     The original stays where the user put it: nothing is ever lost by quarantining."""
     target = free_name(state_dir / "quarantine" / datetime.now(UTC).strftime("%Y-%m-%d"),
                        source.name)
     shutil.copyfile(source, target)
-    report = [f"{source}: {len(problems)} problem(s)", *problems, f"Expected: {expected}.", ""]
-    target.with_name(target.name + ".error.txt").write_text("\n".join(report), encoding="utf-8")
+    target.with_name(target.name + ".error.txt").write_text(report, encoding="utf-8")
     return target
+
+
+def quarantine(state_dir: Path, source: Path, problems: Sequence[object], expected: str) -> Path:
+    """Quarantine `source` with an error file listing `problems` (texts, one per problem)."""
+    return quarantine_report(state_dir, source, error_text(source, problems, expected))

@@ -10,8 +10,11 @@ from sagesync.pipeline.ledger import Ledger
 from sagesync.recipe import Recipe
 
 FLOW = "orders"
+# A success of the orders flow is a delivery that ended 0 or 1: an export or transform alone
+# does not get anything to Sage, and dry runs are not recorded at all.
+DELIVERY = ("run", "import-sage")
 STATES = ("exported", "queued", "held", "sent", "confirmed", "rejected", "needs_attention",
-          "amended")
+          "amended", "resolved", "skipped", "void")
 
 
 def _age_hours(stamp: str | None, now: datetime) -> float | None:
@@ -31,6 +34,7 @@ class FlowStatus:
     needs_attention: list[dict[str, Any]] = field(default_factory=list)
     held: list[dict[str, Any]] = field(default_factory=list)
     unconfirmed: list[dict[str, Any]] = field(default_factory=list)
+    amended: list[dict[str, Any]] = field(default_factory=list)
     breaches: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -48,12 +52,13 @@ def flow_status(recipe: Recipe, ledger: Ledger, now: datetime | None = None) -> 
     counts = ledger.counts_by_state()
     status = FlowStatus(
         flow=FLOW,
-        last_success=ledger.last_run(FLOW, successful=True),
+        last_success=ledger.last_run_of(DELIVERY, successful=True),
         last_run=ledger.last_run(FLOW, successful=False),
         counts={s: counts.get(s, 0) for s in STATES},
         oldest_pending_hours=_age_hours(ledger.oldest_pending(), now),
         needs_attention=[_brief(r) for r in ledger.rows(["needs_attention"], limit=50)],
         held=[_brief(r) for r in ledger.rows(["held"], limit=50)],
+        amended=[_brief(r) for r in ledger.rows(["amended"], limit=50)],
         unconfirmed=[_brief(r) for r in
                      ledger.unconfirmed_for(recipe.ledger.unconfirmed_after_runs)][:50])
     limits = recipe.status
@@ -62,6 +67,10 @@ def flow_status(recipe: Recipe, ledger: Ledger, now: datetime | None = None) -> 
                                f"(limit {limits.max_needs_attention})")
     if counts.get("held", 0) > limits.max_held:
         status.breaches.append(f"{counts['held']} records held (limit {limits.max_held})")
+    if counts.get("amended", 0) > limits.max_amended:
+        status.breaches.append(f"{counts['amended']} records changed or cancelled in Magento "
+                               f"after they reached Sage (limit {limits.max_amended}): correct "
+                               "them in Sage, then `sagesync resolve KEY --note ...`")
     if len(status.unconfirmed) > limits.max_unconfirmed:
         status.breaches.append(f"{len(status.unconfirmed)} records sent but not confirmed after "
                                f"{recipe.ledger.unconfirmed_after_runs} runs "

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sagesync.errors import ExitCode, SageSyncError
-from sagesync.ops.quarantine import free_name
+from sagesync.errors import ExitCode, InputFormatError, SageSyncError
+from sagesync.ops.quarantine import error_text, free_name
 
 IGNORED_PREFIXES = (".", "~$", "~")
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".lock", ".error.txt")
@@ -101,8 +101,8 @@ def process_inbox(inbox: Path, handle: Callable[[Path, str], str],
         kind = kind_of(working.name)
         try:
             if kind is None:
-                raise SageSyncError(f"{working.name}: cannot tell stock from prices by the "
-                                    "name; name it stock-….csv or prices-….csv")
+                raise InputFormatError(f"{working.name}: cannot tell stock from prices by the "
+                                       "name; name it stock-….csv or prices-….csv")
             summary = handle(working, kind)
         except SageSyncError as error:
             if error.exit_code in (ExitCode.RETRY_LATER, ExitCode.AUTH):
@@ -112,7 +112,9 @@ def process_inbox(inbox: Path, handle: Callable[[Path, str], str],
                     raise
                 continue
             target = _move(working, inbox / "quarantine")
-            report = getattr(error, "report", None) or f"{path.name}: {error}\n"
+            report = getattr(error, "report", None) or error_text(path.name, [error], None)
+            if report.startswith(f"{working}:"):  # name it as dropped, not in processing/
+                report = path.name + report[len(str(working)):]
             target.with_name(target.name + ".error.txt").write_text(report, encoding="utf-8")
             remember(digest, path.name, "quarantined")
             outcome.quarantined.append(f"{path.name}: {error}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,9 +22,9 @@ from sagesync.catalog.guard import GuardVerdict, check_prices
 from sagesync.catalog.prices import PriceRules, price_lines
 from sagesync.catalog.stock import Buffer, StockRules, parse_overrides, stock_table
 from sagesync.errors import InputFormatError, UsageError
-from sagesync.ops.quarantine import quarantine
+from sagesync.ops.quarantine import quarantine_report
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
-from sagesync.pipeline.ledger import Ledger
+from sagesync.pipeline.ledger import Ledger, Push
 from sagesync.recipe import Recipe
 from sagesync.transform.mapping import read_csv_rows
 
@@ -86,9 +87,8 @@ def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepR
     parsed = parse_export(path, product=product, kind=kind, options=options)  # type: ignore[arg-type]
     if not parsed.ok:
         report = error_report(parsed, path)
-        copy = quarantine(recipe.state_dir, path, report.splitlines(),
-                          f"a {product} {kind} export")
-        error = InputFormatError(f"{path.name} was not applied: {len(parsed.problems)} "
+        copy = quarantine_report(recipe.state_dir, path, report)
+        error = InputFormatError(f"{path.name} was not applied: {parsed.problem_count} "
                                  f"problem(s); the first: {_first(parsed.problems)}. Every "
                                  f"problem is listed in {copy}.error.txt.")
         error.report = report  # type: ignore[attr-defined]
@@ -133,6 +133,8 @@ class PushStepResult:
     guard: GuardVerdict | None = None
     refused: str | None = None
     preview: Path | None = None
+    nothing: str | None = None  # rollback: why there is nothing to roll back
+    first_time: list[str] = field(default_factory=list)  # rollback: no earlier price to restore
 
 
 def _payload_kind(payload: Checkpoint) -> str:
@@ -175,34 +177,78 @@ def push_magento(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id: st
 
 
 def rollback_prices(recipe: Recipe, ledger: Ledger, run_id: str, *, dry_run: bool,
+                    force: bool = False,
                     make_pusher: Callable[[Recipe], Any] | None = None) -> PushStepResult:
-    """Push the previous snapshot of every price back (the guard does not apply)."""
-    previous = ledger.previous_pushed("prices")
-    current = ledger.pushed("prices")
-    rows = [_price_row_from_key(key, Decimal(value)) for key, value in sorted(previous.items())]
+    """Undo the last price push, once, behind the guard (`force` as for a push).
+
+    Only the prices that push changed go back to their value before it. Each price Magento
+    takes back forgets that value in the ledger, so a second rollback finds nothing to send
+    and a rerun after a partial failure sends only what did not go back. Prices the push set
+    for the first time have no earlier value: they are left and listed."""
     writer = CheckpointWriter(recipe.state_dir, run_id, "rollback-prices", "magento-push",
                               recipe, [])
-    result = PushStepResult(manifest=Path(), kind="prices", changed=len(rows))
+    result = PushStepResult(manifest=Path(), kind="prices")
+    last = ledger.last_push("prices")
+    held = ledger.push_changes(last.push_id) if last and not last.rolled_back_at else {}
+    undo = {key: previous for key, (_, previous) in held.items() if previous is not None}
+    current = {key: value for key, (value, _) in held.items()}
+    result.first_time = sorted(key for key in held if key not in undo)
+    result.nothing = _nothing_to_roll_back(last, bool(undo))
+    rows = [_price_row_from_key(key, Decimal(value)) for key, value in sorted(undo.items())]
     values = {r["key"]: _value("prices", r) for r in rows}
+    result.changed = len(rows)
+    result.guard = check_prices({r["key"]: r["price"] for r in rows},
+                                {key: Decimal(current[key]) for key in undo},
+                                recipe.prices.guard_change_percent,
+                                recipe.prices.guard_max_share_percent)
+    if result.guard.tripped and not force:
+        result.refused = result.guard.reason(
+            recipe.prices.guard_change_percent, recipe.prices.guard_max_share_percent,
+            advice="nothing was sent back. Check the preview; if undoing the last push is "
+                   "what you want, run `rollback prices --force`.")
     result.preview = _write_preview(writer.folder, "prices", rows, current, values)
-    if not dry_run and rows:
+    if last and rows and not dry_run and result.refused is None:
         sent_keys = _send((make_pusher or default_pusher)(recipe), "prices", rows, result)
-        ledger.record_pushed("prices", {k: values[k] for k in sent_keys})
+        ledger.record_rollback(last.push_id, sent_keys)
         result.sent = len(sent_keys)
-    result.manifest = writer.finish(summary={"kind": "prices", "rollback": True,
-                                             "sent": result.sent, "failed": result.failed,
-                                             "dry_run": dry_run},
-                                    files={"preview.csv": result.preview})
+    result.manifest = writer.finish(summary={
+        "kind": "prices", "rollback": True, "rollback_of": last.run_id if last else None,
+        "changed": result.changed, "sent": result.sent, "failed": result.failed,
+        "first_time": result.first_time, "nothing": result.nothing,
+        "refused": result.refused, "dry_run": dry_run, "forced": force},
+        files={"preview.csv": result.preview})
     return result
 
 
+def _nothing_to_roll_back(last: Push | None, undoable: bool) -> str | None:
+    """Why a rollback has nothing to send, in words for the person who asked for it."""
+    if last is None:
+        return "no price push is recorded in this state folder yet."
+    if last.rolled_back_at:
+        return (f"the last price push (run {last.run_id}, {last.pushed_at}) was already rolled "
+                f"back (run {last.rolled_back_run}, {last.rolled_back_at}). A rollback undoes "
+                "the last push once; to change prices again, push a Sage export.")
+    if not undoable:
+        return (f"the last price push (run {last.run_id}, {last.pushed_at}) only set prices "
+                "pushed for the first time, so there is no earlier price to go back to.")
+    return None
+
+
+_BASE_KEY = re.compile(r"(?P<sku>.*)\|store (?P<scope>\d+)")
+_TIER_KEY = re.compile(r"(?P<sku>.*)\|website (?P<scope>\d+)\|(?P<group>.*)\|(?P<qty>[^|]+)")
+
+
 def _price_row_from_key(key: str, price: Decimal) -> dict[str, Any]:
-    parts = key.split("|")
-    if parts[1].startswith("store "):
-        return {"key": key, "kind": "base", "sku": parts[0], "group": "",
-                "quantity": Decimal(1), "price": price, "scope": int(parts[1][6:])}
-    return {"key": key, "kind": "tier", "sku": parts[0], "group": parts[2],
-            "quantity": Decimal(parts[3]), "price": price, "scope": int(parts[1][8:])}
+    """The price row a ledger key stands for (see PriceLine.key); SKUs may hold "|"."""
+    base = _BASE_KEY.fullmatch(key)
+    if base:
+        return {"key": key, "kind": "base", "sku": base["sku"], "group": "",
+                "quantity": Decimal(1), "price": price, "scope": int(base["scope"])}
+    tier = _TIER_KEY.fullmatch(key)
+    if tier is None:
+        raise ValueError(f"not a price key: {key!r}")
+    return {"key": key, "kind": "tier", "sku": tier["sku"], "group": tier["group"],
+            "quantity": Decimal(tier["qty"]), "price": price, "scope": int(tier["scope"])}
 
 
 def _value(kind: str, row: dict[str, Any]) -> str:

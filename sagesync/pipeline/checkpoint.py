@@ -3,6 +3,11 @@
 `STATE/runs/<run-id>/<step>/` holds Parquet tables and `manifest.json`. The manifest is written
 last, to a temporary name then renamed, so a folder without one is an interrupted step and is
 never read. Pipes between commands carry the manifest's path, never the data.
+
+A step that fails or is interrupted removes its unfinished folder (see `unfinished_removed`);
+one killed outright (SIGKILL, power cut) leaves it, and the next writer in that run folder,
+holding the run lock, clears it. The manifest records the state folder, so the later steps of
+a pipe stay in it, and whether a dry run wrote it, so it is never delivered for real.
 """
 
 from __future__ import annotations
@@ -11,6 +16,10 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,27 +61,92 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+@dataclass
+class _Scope:
+    writers: list[CheckpointWriter]
+    dry_run: bool
+
+
+_scope: ContextVar[_Scope | None] = ContextVar("sagesync_checkpoints", default=None)
+_open_folders: set[Path] = set()  # unfinished checkpoints of this process
+
+
+@contextmanager
+def unfinished_removed(*, dry_run: bool = False) -> Iterator[None]:
+    """Checkpoints begun inside the block and not finished when it ends (an exception, Ctrl-C)
+    are removed, so no folder without a manifest is left for a later step to mistake. With
+    dry_run, every checkpoint begun inside is marked as a dry run's."""
+    scope = _Scope([], dry_run)
+    token = _scope.set(scope)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+        for writer in scope.writers:
+            if not writer.finished:
+                writer.discard()
+
+
+def _is_dry_run(manifest_path: Path) -> bool:
+    try:
+        return bool(json.loads(manifest_path.read_text(encoding="utf-8")).get("dry_run"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _clear_killed_steps(run_dir: Path) -> None:
+    """Remove step folders without a manifest that no step of this process is writing: they
+    were killed before finishing. Writers run under the run lock, so nobody else writes here."""
+    if not run_dir.is_dir():
+        return
+    for child in run_dir.iterdir():
+        if child.is_dir() and not (child / MANIFEST).exists() and child not in _open_folders:
+            shutil.rmtree(child, ignore_errors=True)
+
+
 class CheckpointWriter:
-    """Collects a step's tables; `finish()` writes the manifest that makes them visible."""
+    """Collects a step's tables; `finish()` writes the manifest that makes them visible.
+
+    Callers hold the state folder's run lock. `dry_run` marks the checkpoint (and, through
+    its parents, every checkpoint made from it) as one a real delivery must refuse."""
 
     def __init__(self, state_dir: Path, run_id: str, step: str, kind: str,
-                 recipe: Recipe, parents: list[Path]) -> None:
+                 recipe: Recipe, parents: list[Path], *, dry_run: bool = False) -> None:
         self.run_id = run_id
         self.step = step
         self.kind = kind
         self.recipe = recipe
         self.parents = parents
-        run_dir = state_dir / "runs" / run_id
+        self.state_dir = state_dir.resolve()
+        scope = _scope.get()
+        self.dry_run = (dry_run or (scope is not None and scope.dry_run)
+                        or any(_is_dry_run(Path(p)) for p in parents))
+        self.finished = False
+        run_dir = self.state_dir / "runs" / run_id
+        _clear_killed_steps(run_dir)
         folder = run_dir / step
         n = 2
-        while (folder / MANIFEST).exists() or (folder.exists() and any(folder.iterdir())):
+        while folder.exists():
             folder = run_dir / f"{step}-{n}"
             n += 1
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True)
         self.folder = folder
+        _open_folders.add(folder)
+        if scope is not None:
+            scope.writers.append(self)
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._rows: dict[str, int] = {}
         self._schemas: dict[str, pa.Schema] = {}
+
+    def discard(self) -> None:
+        """Remove the unfinished folder (and its run folder when nothing else is in it)."""
+        for writer in self._writers.values():
+            with suppress(Exception):  # the folder goes anyway
+                writer.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        _open_folders.discard(self.folder)
+        with suppress(OSError):
+            self.folder.parent.rmdir()  # only succeeds when empty
 
     def declare(self, name: str, schema: pa.Schema) -> None:
         """A table that exists even when no row is written (readers need its schema)."""
@@ -111,6 +185,8 @@ class CheckpointWriter:
             "run_id": self.run_id,
             "step": self.step,
             "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "state_dir": str(self.state_dir),
+            "dry_run": self.dry_run,
             "recipe": {"name": self.recipe.name, "path": str(self.recipe.path or ""),
                        "sha256": self.recipe.sha256},
             "parents": [str(p) for p in self.parents],
@@ -121,6 +197,8 @@ class CheckpointWriter:
         }
         path = self.folder / MANIFEST
         write_atomically(path, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
+        self.finished = True
+        _open_folders.discard(self.folder)
         return path
 
 
@@ -148,6 +226,21 @@ class Checkpoint:
         value = self.manifest.get("recipe", {}).get("path")
         return Path(value) if value else None
 
+    @property
+    def state_dir(self) -> Path | None:
+        """The state folder holding this checkpoint (STATE/runs/<run>/<step>/): the later steps
+        of a pipe write there. Else the one its manifest records."""
+        run_dir = self.folder.parent
+        if run_dir.name == self.run_id and run_dir.parent.name == "runs":
+            return run_dir.parent.parent
+        value = self.manifest.get("state_dir")
+        return Path(value) if value else None
+
+    @property
+    def dry_run(self) -> bool:
+        """Written by a dry run (or made from one): its records were never registered."""
+        return bool(self.manifest.get("dry_run"))
+
     def table(self, name: str) -> pa.Table:
         entry = self.manifest["tables"].get(name)
         if entry is None:
@@ -159,12 +252,17 @@ def open_checkpoint(path: Path | str, expect_kind: str | None = None) -> Checkpo
     """Read a manifest (or the folder holding one) and check it is the kind a step needs."""
     path = Path(path)
     if path.is_dir():
+        finished = sorted(path.glob(f"*/{MANIFEST}"))
+        if not (path / MANIFEST).exists() and finished:
+            raise UsageError(f"{path} is a run folder, not a checkpoint. Pass the manifest of "
+                             "one of its steps: " + ", ".join(str(p) for p in finished) + ".")
         path = path / MANIFEST
     if not path.exists():
         where = path.parent if path.name == MANIFEST else path
         raise UsageError(
             f"Not a finished checkpoint: {where} (no {MANIFEST}; the step that wrote it was "
-            "interrupted, or the path is wrong). Pass the manifest printed by the previous step.")
+            "interrupted, so it is never read, or the path is wrong). Rerun the step that "
+            "writes it, or pass the manifest printed by the previous step.")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         kind = manifest["kind"]

@@ -46,6 +46,7 @@ class ExportResult:
     duplicates: int = 0
     bad_pages: list[str] = field(default_factory=list)
     amended: list[str] = field(default_factory=list)
+    voided: list[str] = field(default_factory=list)
     linked_orders: int = 0
 
 
@@ -116,8 +117,9 @@ def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
     result = _export(recipe, run_id, page_source, description, windows, live, triggered)
     if ledger is not None:
         records = exported_records(recipe, open_checkpoint(result.manifest))
-        result.amended = [str(k) for k in ledger.register_exported(records,
-                                                                   str(result.manifest))]
+        registered = ledger.register_exported(records, str(result.manifest))
+        result.amended = [f"{k}: {why}" for k, why in registered.amended]
+        result.voided = [f"{k}: {why}" for k, why in registered.voided]
         if live and not result.bad_pages:
             ledger.consume_triggers()
             for entity, window in windows.items():

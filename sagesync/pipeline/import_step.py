@@ -19,13 +19,16 @@ from sagesync.errors import TransientError, UsageError
 from sagesync.model.money import ZERO
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
 from sagesync.pipeline.faults import crash_point
-from sagesync.pipeline.ledger import BatchPlan, Ledger, RecordKey
+from sagesync.pipeline.ledger import DONE, BatchPlan, Ledger, RecordKey
 from sagesync.recipe import Recipe
 from sagesync.render import RowRejected, RowRenderer, load_spec, write_csv
+from sagesync.transform.documents import NEGATIVE_PURPOSES
 
 KIND = "sage-import"
 MAX_AMOUNT = Decimal("99999999.99")  # Sage 50 "Decimal 11": 8 digits + 2 places (§1.2)
-NEGATIVE_ALLOWED = ("discount", "adjustment_fee")
+# Split purposes that may be negative, and only under [sage] negative_amounts = true: discounts
+# (discount = "nominal"), a credit memo's fee and payments kept inside their document.
+NEGATIVE_ALLOWED = NEGATIVE_PURPOSES
 
 
 @dataclass
@@ -35,8 +38,10 @@ class ImportResult:
     delivered: int = 0
     already_sent: int = 0
     held: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # nothing to post (zero total)
     needs_attention: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    void: list[str] = field(default_factory=list)  # cancelled in Magento: never delivered
     warnings: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
     totals: dict[str, Decimal] = field(default_factory=dict)
@@ -62,36 +67,44 @@ def recover(ledger: Ledger, folder: Path) -> list[str]:
 
 
 def _select(docs: list[dict[str, Any]], splits: dict[str, list[dict[str, Any]]],
-            ledger: Ledger, audit: RowRenderer, result: ImportResult, dry_run: bool
-            ) -> list[tuple[dict[str, Any], list[list[str]]]]:
+            ledger: Ledger, audit: RowRenderer, result: ImportResult, dry_run: bool,
+            negative_amounts: bool = False) -> list[tuple[dict[str, Any], list[list[str]]]]:
     """The documents to deliver now, rendered; the rest are counted and explained."""
     states = ledger.states_of(_key(d) for d in docs)
     if not dry_run:
         ledger.ensure_records([(_key(d), d["content_hash"], d["increment_id"], d["order_id"],
                                 d["order_increment_id"]) for d in docs
-                               if _key(d) not in states and not d["hold_reason"]])
+                               if _key(d) not in states and not d["hold_reason"]
+                               and not d.get("skip_reason")])
     chosen: list[tuple[dict[str, Any], list[list[str]]]] = []
     for doc in docs:
         key = _key(doc)
         label = f"{key} ({doc['increment_id']})"
         state, known_hash = states.get(key, ("queued", doc["content_hash"]))
-        if state in ("sent", "confirmed", "amended"):
+        if state in DONE:
             result.already_sent += 1
             continue
         if state == "needs_attention":
             result.needs_attention.append(label)
             continue
+        if state == "void":
+            result.void.append(label)
+            continue
         if doc["hold_reason"] or state == "held":
             result.held.append(f"{label}: {doc['hold_reason'] or 'on hold in the ledger'}")
+            continue
+        if doc.get("skip_reason") or state == "skipped" or not splits[doc["document_key"]]:
+            result.skipped.append(f"{label}: {doc.get('skip_reason') or 'nothing to post'}")
             continue
         if known_hash != doc["content_hash"]:
             result.stale.append(label)
             continue
-        reason = _amount_problem(splits[doc["document_key"]])
+        reason = _amount_problem(doc, splits[doc["document_key"]], negative_amounts)
         rows: list[list[str]] = []
         if reason is None:
-            try:
-                rows = [audit.render({**doc, **s}) for s in splits[doc["document_key"]]]
+            try:  # a split's own type/reference (a credit memo's fee SI) wins over the document's
+                rows = [audit.render({**doc, **{k: v for k, v in s.items() if v is not None}})
+                        for s in splits[doc["document_key"]]]
             except RowRejected as rejected:
                 reason = str(rejected)
         if reason is not None:
@@ -109,7 +122,7 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     if folder is None:
         raise UsageError("No delivery folder: set [delivery] path in the recipe or pass --out.")
     writer = CheckpointWriter(recipe.state_dir, run_id, "import-sage", KIND, recipe,
-                              [documents.path])
+                              [documents.path], dry_run=dry_run)
     result = ImportResult(manifest=Path())
     if not dry_run:
         prepare_folder(folder)
@@ -124,7 +137,7 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     templates = recipe.sage.templates
     audit = RowRenderer(load_spec(recipe.sage.product, "audit_trail", templates),
                         recipe.sage.encoding)
-    chosen = _select(docs, splits, ledger, audit, result, dry_run)
+    chosen = _select(docs, splits, ledger, audit, result, dry_run, recipe.sage.negative_amounts)
     result.warnings.extend(audit.warnings)
 
     delivered_accounts = ledger.delivered_accounts()
@@ -170,21 +183,37 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     result.manifest = writer.finish(
         summary={"delivered": result.delivered, "already_sent": result.already_sent,
                  "held": len(result.held), "needs_attention": len(result.needs_attention),
+                 "skipped": len(result.skipped),
                  "dry_run": dry_run, "new_accounts": len(account_rows),
                  "totals": {k: str(v) for k, v in result.totals.items()}},
         files={p.name: p for p in result.files})
     return result
 
 
-def _amount_problem(splits: list[dict[str, Any]]) -> str | None:
+def _amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
+                    negative_amounts: bool) -> str | None:
+    """Why Sage 50 would refuse or misbook these rows, or None: an amount too large, a negative
+    amount the recipe does not allow, a negative SI/SC, or rows that do not make the total."""
+    allowed = NEGATIVE_ALLOWED if negative_amounts else ()
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for split in splits:
         for column in ("net_amount", "tax_amount"):
             value: Decimal = split[column]
             if abs(value) > MAX_AMOUNT:
                 return f"{column.split('_')[0]} {value} is more than Sage 50 holds ({MAX_AMOUNT})"
-    total = sum((s["net_amount"] + s["tax_amount"] for s in splits), ZERO)
-    if total < ZERO:
-        return f"the document totals {total}: a Sage 50 SI/SC total cannot be negative"
+            if value < ZERO and split.get("purpose") not in allowed:
+                return (f"{column.split('_')[0]} {value} on nominal {split['nominal_code']} is "
+                        "negative: Sage 50 gets positive amounts"
+                        + ("" if negative_amounts else " unless [sage] negative_amounts = true"))
+        totals[split.get("transaction_type") or doc["transaction_type"]] += \
+            split["net_amount"] + split["tax_amount"]
+    for kind, amount in sorted(totals.items()):
+        if amount < ZERO:
+            return f"the {kind} rows total {amount}: a Sage 50 SI/SC total cannot be negative"
+    own = totals.pop(doc["transaction_type"], ZERO)
+    posted = own - sum(totals.values(), ZERO)
+    if doc.get("grand_total") is not None and posted != doc["grand_total"]:
+        return f"the rows make {posted}, not the document's total {doc['grand_total']}"
     return None
 
 
@@ -222,5 +251,6 @@ def _totals(chosen: list[tuple[dict[str, Any], list[list[str]]]],
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for doc, _ in chosen:
         for split in splits[doc["document_key"]]:
-            totals[doc["transaction_type"]] += split["net_amount"] + split["tax_amount"]
+            kind = split.get("transaction_type") or doc["transaction_type"]  # a fee SI is an SI
+            totals[kind] += split["net_amount"] + split["tax_amount"]
     return dict(totals)

@@ -6,6 +6,9 @@ It is the local queue and what makes reruns safe (DESIGN.md §4):
        queued -> held                  validation failed, or a person put it on hold
        sent -> rejected -> queued      next cycle, attempts + 1; at max_attempts -> needs_attention
        sent/confirmed + Magento changed -> amended (never resent automatically)
+       pending + cancelled in Magento -> void (terminal: never delivered)
+       exported -> skipped              nothing to post (zero total); changed in Magento -> exported
+       sent/confirmed + cancelled in Magento -> amended (Sage still has it: a person reverses it)
 
 A document is written into a delivered file at most once: a batch is first recorded as
 `writing` with the files it will write and the records in each, then the files are written and
@@ -20,13 +23,15 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 PENDING = ("exported", "queued", "held", "rejected")
-DONE = ("sent", "confirmed", "amended")
+DONE = ("sent", "confirmed", "amended", "resolved")  # in Sage: never delivered again
+VOID = "void"  # cancelled in Magento before it reached Sage: terminal, never delivered
+SKIPPED = "skipped"  # nothing to post (a zero total, by the recipe's rule): not pending
 
 # Each entry moves the schema one version up; never edit a released entry, append a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -126,11 +131,71 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX triggers_pending ON triggers (consumed_run);
     """,
+    """
+    ALTER TABLE records ADD COLUMN grand_total TEXT;
+    ALTER TABLE records ADD COLUMN magento_state TEXT;
+    ALTER TABLE records ADD COLUMN sage_reference TEXT;
+    CREATE INDEX records_sage_reference ON records (sage_reference);
+    """,
+    # Pushes to Magento, each undone by `rollback` at most once. A ledger from before keeps
+    # its last push as one (unless its last change was an old-style rollback).
+    """
+    CREATE TABLE pushes (
+        push_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        run_id TEXT,
+        pushed_at TEXT NOT NULL,
+        rolled_back_at TEXT,
+        rolled_back_run TEXT
+    );
+    ALTER TABLE pushed ADD COLUMN push_id INTEGER;
+    CREATE INDEX pushed_push ON pushed (push_id);
+    INSERT INTO pushes (kind, run_id, pushed_at)
+        SELECT kind, run_id, at FROM (SELECT kind, run_id, max(pushed_at) AS at FROM pushed
+                                      GROUP BY kind)
+        WHERE run_id IS NOT NULL
+          AND run_id NOT IN (SELECT run_id FROM runs WHERE command = 'rollback');
+    UPDATE pushed SET push_id = (SELECT p.push_id FROM pushes p
+                                 WHERE p.kind = pushed.kind AND p.run_id = pushed.run_id)
+    """,
 )
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Known(NamedTuple):
+    state: str
+    content_hash: str
+    held_by: str | None
+    grand_total: str | None
+    magento_state: str | None
+    sage_reference: str | None
+
+
+def _cancelled_reason(record: Exported, sent_as: str | None) -> str:
+    """Why a cancelled record is void, or what a person must undo in Sage (sent_as is the
+    Sage type:reference it was delivered as, None when it never reached Sage)."""
+    when = f" at {record.changed_at} UTC" if record.changed_at else ""
+    cancelled = f"cancelled in Magento{when} (state {record.magento_state})"
+    if sent_as is None:
+        return f"{cancelled} before it was sent: void, never delivered to Sage"
+    kind, _, reference = sent_as.partition(":")
+    what = f"{kind} {reference}" if reference else "it"
+    undo = "an invoice (SI)" if kind == "SC" else "a credit note (SC)"
+    return (f"{cancelled} after it was sent: Sage still has {what} for "
+            f"{record.grand_total or '?'}; reverse it in Sage with {undo}, then `sagesync "
+            "resolve` it")
+
+
+def _amended_reason(old_total: str | None, new_total: str) -> str:
+    if old_total and new_total and old_total != new_total:
+        difference = f"grand total {old_total} -> {new_total}"
+    else:
+        difference = f"grand total unchanged ({new_total or '?'}); other fields changed"
+    return (f"changed in Magento after it was sent: {difference}; not resent, correct it in "
+            "Sage")
 
 
 @dataclass(frozen=True, order=True)
@@ -163,6 +228,18 @@ class Exported:
     order_id: int
     order_increment_id: str
     content_hash: str
+    grand_total: str = ""
+    magento_state: str = ""
+    cancelled: bool = False
+    changed_at: str = ""  # Magento's updated_at: when it was cancelled, for a cancelled one
+
+
+@dataclass
+class Registration:
+    """What an export changed in the ledger that a person should hear about, with reasons."""
+
+    amended: list[tuple[RecordKey, str]] = field(default_factory=list)
+    voided: list[tuple[RecordKey, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -202,6 +279,18 @@ def _row(values: Sequence[Any]) -> RecordRow:
     return RecordRow(RecordKey(values[0], values[1], values[2]), *values[3:])
 
 
+@dataclass(frozen=True)
+class Push:
+    """One push to Magento that changed something: what `rollback` undoes, at most once."""
+
+    push_id: int
+    kind: str
+    run_id: str | None
+    pushed_at: str
+    rolled_back_at: str | None
+    rolled_back_run: str | None
+
+
 class Ledger:
     """Explicit access to the ledger tables; every change is one transaction with its events."""
 
@@ -222,6 +311,28 @@ class Ledger:
                     if statement.strip():
                         db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
+
+    @classmethod
+    def read_only(cls, path: Path, run_id: str | None = None) -> Ledger:
+        """The ledger for a dry run: lookups see it as it is, and a write fails instead of
+        changing it. A missing ledger, or one an older sagesync wrote, is read from an
+        in-memory copy at the current schema; the file itself is never created or migrated."""
+        ledger = cls.__new__(cls)
+        ledger.path, ledger.run_id = path, run_id
+        source = None
+        if path.exists():
+            source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
+                                     isolation_level=None)
+            version = source.execute("PRAGMA user_version").fetchone()[0]
+            if version == len(MIGRATIONS):
+                ledger.db = source
+                return ledger
+        ledger.db = sqlite3.connect(":memory:", isolation_level=None)
+        if source is not None:
+            source.backup(ledger.db)
+            source.close()
+        ledger._migrate()  # in memory only: whatever is written there is dropped on close
+        return ledger
 
     @property
     def schema_version(self) -> int:
@@ -293,6 +404,19 @@ class Ledger:
         return dict(zip(("run_id", "command", "started_at", "finished_at", "exit_code"), row,
                         strict=True))
 
+    def last_run_of(self, commands: Sequence[str], *, successful: bool
+                    ) -> dict[str, Any] | None:
+        """The latest finished run of one of `commands` (successful: exit 0 or 1, held)."""
+        condition = "exit_code IN (0, 1)" if successful else "finished_at IS NOT NULL"
+        marks = ",".join("?" * len(commands))
+        row = self.db.execute(f"SELECT run_id, command, started_at, finished_at, exit_code "
+                              f"FROM runs WHERE command IN ({marks}) AND {condition} "
+                              "ORDER BY seq DESC LIMIT 1", tuple(commands)).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("run_id", "command", "started_at", "finished_at", "exit_code"), row,
+                        strict=True))
+
     def bookmark(self, flow: str) -> str | None:
         row = self.db.execute("SELECT value FROM bookmarks WHERE flow=?", (flow,)).fetchone()
         return row[0] if row else None
@@ -320,59 +444,102 @@ class Ledger:
         return {r[0] for r in rows}
 
     # Export and transform -----------------------------------------------------------------
-    def register_exported(self, records: Sequence[Exported], checkpoint: str) -> list[RecordKey]:
-        """Record what an export saw. Returns the keys that became `amended`: changed in
-        Magento after they were sent. A re-exported pending record points at the new data."""
-        known = self._states(r.key for r in records)
-        amended: list[RecordKey] = []
+    def register_exported(self, records: Sequence[Exported], checkpoint: str) -> Registration:
+        """Record what an export saw, cancelled documents included. Returns what became
+        `amended` (changed or cancelled in Magento after it was sent) and what became `void`.
+
+        A pending record cancelled in Magento becomes `void` and is never delivered; a
+        re-exported pending record points at the new data; one held or needing attention whose
+        Magento data changed is validated again, so its old reason never lingers."""
+        known = self._known(r.key for r in records)
+        result = Registration()
         now = _now()
         with self.transaction() as db:
             for record in records:
                 key = record.key
+                where = (key.entity_type, key.entity_id, key.store_id)
                 previous = known.get(key)
                 if previous is None:
+                    state = VOID if record.cancelled else "exported"
+                    reason = _cancelled_reason(record, None) if record.cancelled else None
                     db.execute(
                         "INSERT INTO records (entity_type, entity_id, store_id, increment_id, "
-                        "order_id, order_increment_id, content_hash, state, export_checkpoint, "
-                        "created_at, updated_at) VALUES (?,?,?,?,?,?,?, 'exported', ?, ?, ?)",
-                        (key.entity_type, key.entity_id, key.store_id, record.increment_id,
-                         record.order_id, record.order_increment_id, record.content_hash,
-                         checkpoint, now, now))
-                    self._event(db, key, "exported", checkpoint)
+                        "order_id, order_increment_id, content_hash, state, last_error, "
+                        "export_checkpoint, grand_total, magento_state, created_at, updated_at) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (*where, record.increment_id, record.order_id,
+                         record.order_increment_id, record.content_hash, state, reason,
+                         checkpoint, record.grand_total, record.magento_state, now, now))
+                    self._event(db, key, state, reason or checkpoint)
+                    continue  # a document cancelled before sagesync ever queued it: no news
+                state, old_hash, held_by = previous.state, previous.content_hash, \
+                    previous.held_by
+                if state == VOID:
                     continue
-                state, old_hash, held_by = previous
-                if old_hash == record.content_hash and state in DONE:
+                if record.cancelled:
+                    if previous.magento_state == record.magento_state:
+                        continue  # the cancellation is already recorded
+                    sent = state in DONE
+                    reason = _cancelled_reason(record, (previous.sage_reference or "")
+                                               if sent else None)
+                    db.execute("UPDATE records SET state=?, held_by=NULL, last_error=?, "
+                               "magento_state=?, updated_at=? WHERE entity_type=? AND "
+                               "entity_id=? AND store_id=?",
+                               ("amended" if sent else VOID, reason, record.magento_state, now,
+                                *where))
+                    self._event(db, key, "amended" if sent else VOID, reason)
+                    (result.amended if sent else result.voided).append((key, reason))
                     continue
-                if state in ("sent", "confirmed"):
-                    db.execute("UPDATE records SET state='amended', updated_at=? WHERE "
-                               "entity_type=? AND entity_id=? AND store_id=?",
-                               (now, key.entity_type, key.entity_id, key.store_id))
-                    self._event(db, key, "amended", "changed in Magento after it was sent; "
-                                "not resent (correct it in Sage)")
-                    amended.append(key)
+                changed = old_hash != record.content_hash
+                if state in DONE:
+                    if changed and state != "amended":
+                        reason = _amended_reason(previous.grand_total, record.grand_total)
+                        db.execute("UPDATE records SET state='amended', last_error=?, "
+                                   "magento_state=?, updated_at=? WHERE entity_type=? AND "
+                                   "entity_id=? AND store_id=?",
+                                   (reason, record.magento_state, now, *where))
+                        self._event(db, key, "amended", reason)
+                        result.amended.append((key, reason))
                     continue
-                if state == "amended":
-                    continue
-                new_state = "exported" if state == "held" and held_by == "validation" and \
-                    old_hash != record.content_hash else state
-                db.execute("UPDATE records SET content_hash=?, export_checkpoint=?, state=?, "
-                           "updated_at=? WHERE entity_type=? AND entity_id=? AND store_id=?",
-                           (record.content_hash, checkpoint, new_state, now, key.entity_type,
-                            key.entity_id, key.store_id))
-                if old_hash != record.content_hash:
-                    self._event(db, key, "changed", f"new content in {checkpoint}")
-        return amended
+                revalidate = changed and (state in ("needs_attention", SKIPPED) or (
+                    state == "held" and held_by == "validation"))
+                db.execute("UPDATE records SET content_hash=?, export_checkpoint=?, grand_total=?, "
+                           "magento_state=?, updated_at=?, "
+                           "state=CASE WHEN ? THEN 'exported' ELSE state END, "
+                           "held_by=CASE WHEN ? THEN NULL ELSE held_by END, "
+                           "last_error=CASE WHEN ? THEN NULL ELSE last_error END, "
+                           "attempts=CASE WHEN ? AND state='needs_attention' THEN 0 "
+                           "ELSE attempts END "
+                           "WHERE entity_type=? AND entity_id=? AND store_id=?",
+                           (record.content_hash, checkpoint, record.grand_total,
+                            record.magento_state, now, revalidate, revalidate, revalidate,
+                            revalidate, *where))
+                if changed:
+                    self._event(db, key, "changed", f"new content in {checkpoint}"
+                                + ("; validated again" if revalidate else ""))
+        return result
+
+    def _known(self, keys: Iterable[RecordKey]) -> dict[RecordKey, _Known]:
+        """What register_exported compares an exported record with."""
+        self._states(keys)  # fills the temp table of wanted keys
+        rows = self.db.execute("SELECT r.entity_type, r.entity_id, r.store_id, r.state, "
+                               "r.content_hash, r.held_by, r.grand_total, r.magento_state, "
+                               "r.sage_reference FROM records r JOIN wanted w ON "
+                               "r.entity_type=w.t AND r.entity_id=w.i AND r.store_id=w.s")
+        return {RecordKey(t, i, st): _Known(*rest) for t, i, st, *rest in rows}
 
     def pending_elsewhere(self, checkpoint: str, kinds: Sequence[str]
                           ) -> dict[str, list[RecordKey]]:
         """Pending records whose latest data is in an earlier export checkpoint, by checkpoint.
 
         This is what makes the ledger a queue: a record exported during a Sage outage is
-        delivered by a later run even if Magento never changes it again."""
+        delivered by a later run even if Magento never changes it again. Records held by
+        validation are validated again too, so a fixed recipe releases them by itself."""
         marks = ",".join("?" * len(kinds))
         rows = self.db.execute(
             f"SELECT export_checkpoint, entity_type, entity_id, store_id FROM records WHERE "
-            f"state IN ('exported','queued','rejected') AND entity_type IN ({marks}) AND "
+            f"(state IN ('exported','queued','rejected') OR (state='held' AND "
+            f"held_by='validation')) AND entity_type IN ({marks}) AND "
             f"export_checkpoint IS NOT NULL AND export_checkpoint != ?",
             (*kinds, checkpoint))
         found: dict[str, list[RecordKey]] = {}
@@ -380,33 +547,64 @@ class Ledger:
             found.setdefault(ckpt, []).append(RecordKey(t, i, s))
         return found
 
-    def mark_transformed(self, ready: Sequence[tuple[RecordKey, str]],
-                         held: Sequence[tuple[RecordKey, str, str]]) -> None:
-        """Ready documents join the queue; invalid ones are held with their reason.
-
-        A record a person put on hold stays held; sent or amended records are not touched."""
-        known = self._states([k for k, _ in ready] + [k for k, _, _ in held])
+    def mark_transformed(self, ready: Sequence[tuple[RecordKey, str, str]],
+                         held: Sequence[tuple[RecordKey, str, str]],
+                         skipped: Sequence[tuple[RecordKey, str, str]] = ()) -> None:
+        """Ready documents (key, content hash, Sage type:reference) join the queue and claim
+        their reference; invalid ones are held with their reason (a changed reason is a new
+        event); ones with nothing to post (a zero total under the recipe's rule) are
+        `skipped` with theirs. A record a person put on hold stays held; sent, amended and
+        void records are not touched."""
+        known = self._states([k for k, _, _ in (*ready, *held, *skipped)])
         now = _now()
         with self.transaction() as db:
-            for key, _hash in ready:
+            for key, _hash, reason in skipped:
                 state = known.get(key, ("", "", None))
-                if state[0] in ("exported", "rejected") or (state[0] == "held"
-                                                          and state[2] == "validation"):
-                    db.execute("UPDATE records SET state='queued', held_by=NULL, "
-                               "last_error=CASE WHEN state='rejected' THEN last_error END, "
+                if state[0] in ("exported", "queued", "rejected", "skipped") or (
+                        state[0] == "held" and state[2] == "validation"):
+                    db.execute("UPDATE records SET state='skipped', held_by=NULL, last_error=?, "
                                "updated_at=? WHERE entity_type=? AND entity_id=? AND "
-                               "store_id=?", (now, key.entity_type, key.entity_id, key.store_id))
-                    self._event(db, key, "queued", "")
+                               "store_id=?", (reason, now, key.entity_type, key.entity_id,
+                                              key.store_id))
+                    if state[0] != "skipped":
+                        self._event(db, key, "skipped", reason)
+            for key, _hash, reference in ready:
+                state = known.get(key, ("", "", None))
+                if state[0] in ("exported", "rejected", "queued") or (
+                        state[0] == "held" and state[2] == "validation"):
+                    db.execute("UPDATE records SET state='queued', held_by=NULL, "
+                               "sage_reference=?, last_error=CASE WHEN state='rejected' "
+                               "THEN last_error END, updated_at=? WHERE entity_type=? AND "
+                               "entity_id=? AND store_id=?",
+                               (reference or None, now, key.entity_type, key.entity_id,
+                                key.store_id))
+                    if state[0] != "queued":
+                        self._event(db, key, "queued", "")
             for key, _hash, reason in held:
                 state = known.get(key, ("", "", None))
                 if state[0] in ("exported", "queued", "rejected", "held") and \
                         state[2] != "person":
-                    db.execute("UPDATE records SET state='held', held_by='validation', "
-                               "last_error=?, updated_at=? WHERE entity_type=? AND entity_id=? "
-                               "AND store_id=?",
-                               (reason, now, key.entity_type, key.entity_id, key.store_id))
-                    if state[0] != "held":
+                    changed = db.execute(
+                        "UPDATE records SET state='held', held_by='validation', last_error=?, "
+                        "updated_at=? WHERE entity_type=? AND entity_id=? AND store_id=? AND "
+                        "NOT (state='held' AND last_error IS ?)",
+                        (reason, now, key.entity_type, key.entity_id, key.store_id,
+                         reason)).rowcount
+                    if changed:
                         self._event(db, key, "held", reason)
+
+    def reference_owners(self, references: set[str]) -> dict[str, RecordKey]:
+        """Which record already claimed each Sage type:reference (void ones gave it up)."""
+        found: dict[str, RecordKey] = {}
+        refs = sorted(references)
+        for start in range(0, len(refs), 500):
+            chunk = refs[start:start + 500]
+            rows = self.db.execute(
+                f"SELECT sage_reference, entity_type, entity_id, store_id FROM records WHERE "
+                f"state != 'void' AND sage_reference IN ({','.join('?' * len(chunk))})", chunk)
+            for ref, t, i, st in rows:
+                found.setdefault(ref, RecordKey(t, i, st))
+        return found
 
     # Import -------------------------------------------------------------------------------
     def states_of(self, keys: Iterable[RecordKey]) -> dict[RecordKey, tuple[str, str]]:
@@ -483,14 +681,19 @@ class Ledger:
     # Confirmation -------------------------------------------------------------------------
     def sent_by_reference(self, transaction_kinds: dict[str, tuple[str, ...]]
                           ) -> dict[tuple[str, str], list[RecordKey]]:
-        """(Sage type, reference) -> sent or confirmed records, to match a Sage export."""
+        """(Sage type, reference) -> sent or confirmed records, to match a Sage export: the
+        reference each was queued with (store prefix included), else its increment id."""
         found: dict[tuple[str, str], list[RecordKey]] = {}
-        rows = self.db.execute("SELECT entity_type, entity_id, store_id, increment_id FROM "
-                               "records WHERE state IN ('sent','confirmed','rejected')")
-        for t, i, s, inc in rows:
+        rows = self.db.execute("SELECT entity_type, entity_id, store_id, increment_id, "
+                               "sage_reference FROM records WHERE state IN "
+                               "('sent','confirmed','rejected')")
+        for t, i, s, inc, claimed in rows:
             for sage_type, kinds in transaction_kinds.items():
                 if t in kinds:
-                    found.setdefault((sage_type, inc or ""), []).append(RecordKey(t, i, s))
+                    kind, _, reference = (claimed or "").partition(":")
+                    if not claimed or kind == sage_type:
+                        found.setdefault((sage_type, reference if claimed else inc or ""),
+                                         []).append(RecordKey(t, i, s))
         return found
 
     def confirm(self, key: RecordKey, sage_ref: str | None, invoice_ref: str | None) -> bool:
@@ -523,6 +726,23 @@ class Ledger:
                         key.store_id))
             self._event(db, key, state, f"attempt {attempts}: {error}")
         return state
+
+    def dispute(self, key: RecordKey, reason: str) -> bool:
+        """Sage's answers contradict each other (or a confirmed record is now rejected): a
+        person decides. Never resent automatically, since Sage may already hold it."""
+        with self.transaction() as db:
+            row = db.execute("SELECT attempts FROM records WHERE entity_type=? AND "
+                             "entity_id=? AND store_id=? AND state IN "
+                             "('sent','confirmed','rejected')",
+                             (key.entity_type, key.entity_id, key.store_id)).fetchone()
+            if row is None:
+                return False
+            db.execute("UPDATE records SET state='needs_attention', attempts=?, last_error=?, "
+                       "updated_at=? WHERE entity_type=? AND entity_id=? AND store_id=?",
+                       (row[0] + 1, reason, _now(), key.entity_type, key.entity_id,
+                        key.store_id))
+            self._event(db, key, "needs_attention", f"attempt {row[0] + 1}: {reason}")
+        return True
 
     # Fix-up commands ----------------------------------------------------------------------
     def find(self, key: RecordKey) -> RecordRow | None:
@@ -587,20 +807,58 @@ class Ledger:
         """key -> last value pushed to Magento, for the diff and the guard."""
         return dict(self.db.execute("SELECT key, value FROM pushed WHERE kind=?", (kind,)))
 
-    def previous_pushed(self, kind: str) -> dict[str, str]:
-        """key -> the value before the last push, what a rollback sends back."""
-        return dict(self.db.execute("SELECT key, previous_value FROM pushed WHERE kind=? AND "
-                                    "previous_value IS NOT NULL", (kind,)))
-
     def record_pushed(self, kind: str, values: dict[str, str]) -> None:
+        """Record values Magento accepted. The keys whose value changed join one push, the
+        unit `rollback` undoes: this run's if it is the last one and not rolled back (a rerun
+        of the same payload completes it), else a new one."""
+        if not values:
+            return
         now = _now()
         with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO pushed VALUES (?, ?, ?, NULL, ?, ?) ON CONFLICT DO UPDATE SET "
+            last = db.execute("SELECT push_id, run_id, rolled_back_at FROM pushes WHERE kind=? "
+                              "ORDER BY push_id DESC LIMIT 1", (kind,)).fetchone()
+            created = not (last and self.run_id and last[1] == self.run_id and last[2] is None)
+            push_id = db.execute("INSERT INTO pushes (kind, run_id, pushed_at) VALUES (?,?,?)",
+                                 (kind, self.run_id, now)).lastrowid if created else last[0]
+            changed = db.executemany(
+                "INSERT INTO pushed (kind, key, value, previous_value, pushed_at, run_id, "
+                "push_id) VALUES (?, ?, ?, NULL, ?, ?, ?) ON CONFLICT DO UPDATE SET "
                 "previous_value=pushed.value, value=excluded.value, "
-                "pushed_at=excluded.pushed_at, run_id=excluded.run_id "
-                "WHERE pushed.value != excluded.value",
-                [(kind, k, v, now, self.run_id) for k, v in values.items()])
+                "pushed_at=excluded.pushed_at, run_id=excluded.run_id, "
+                "push_id=excluded.push_id WHERE pushed.value != excluded.value",
+                [(kind, k, v, now, self.run_id, push_id) for k, v in values.items()]).rowcount
+            if created and not changed:
+                db.execute("DELETE FROM pushes WHERE push_id=?", (push_id,))
+
+    def last_push(self, kind: str) -> Push | None:
+        row = self.db.execute("SELECT push_id, kind, run_id, pushed_at, rolled_back_at, "
+                              "rolled_back_run FROM pushes WHERE kind=? ORDER BY push_id DESC "
+                              "LIMIT 1", (kind,)).fetchone()
+        return Push(*row) if row else None
+
+    def push_changes(self, push_id: int) -> dict[str, tuple[str, str | None]]:
+        """key -> (value pushed, value before it) of the keys a push set that are neither
+        rolled back nor pushed again since; the value before is None when the push set the
+        key first."""
+        return {key: (value, previous) for key, value, previous in self.db.execute(
+            "SELECT key, value, previous_value FROM pushed WHERE push_id=?", (push_id,))}
+
+    def record_rollback(self, push_id: int, keys: Iterable[str]) -> bool:
+        """Keys of a push whose earlier value Magento took back: each gets that value and
+        forgets it, so no later rollback can send the undone value again. When nothing of the
+        push is left to undo, the push is marked rolled back; returns whether it is."""
+        now = _now()
+        with self.transaction() as db:
+            db.executemany("UPDATE pushed SET value=previous_value, previous_value=NULL, "
+                           "push_id=NULL, pushed_at=?, run_id=? WHERE push_id=? AND key=? AND "
+                           "previous_value IS NOT NULL",
+                           [(now, self.run_id, push_id, key) for key in keys])
+            left = db.execute("SELECT count(*) FROM pushed WHERE push_id=? AND "
+                              "previous_value IS NOT NULL", (push_id,)).fetchone()[0]
+            if not left:
+                db.execute("UPDATE pushes SET rolled_back_at=?, rolled_back_run=? WHERE "
+                           "push_id=? AND rolled_back_at IS NULL", (now, self.run_id, push_id))
+        return not left
 
     def file_seen(self, sha256: str) -> tuple[str, str] | None:
         row = self.db.execute("SELECT name, outcome FROM files WHERE sha256=?",

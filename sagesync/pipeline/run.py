@@ -24,10 +24,12 @@ class RunResult:
 def run_recipe(recipe: Recipe, ledger: Ledger, run_id: str, *, source: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
                out_dir: Path | None = None, dry_run: bool = False) -> RunResult:
-    """Export, transform and import; with dry_run the ledger is only read."""
+    """Export, transform and import; with dry_run the ledger is only read (pass a read-only
+    one, `Ledger.read_only`, so that nothing can change it)."""
     writable = None if dry_run else ledger
     exported = export_orders(recipe, run_id, writable, source=source, since=since, until=until)
-    transformed = transform(recipe, open_checkpoint(exported.manifest), writable, run_id)
+    transformed = transform(recipe, open_checkpoint(exported.manifest), writable, run_id,
+                            lookup=ledger)
     imported = import_sage(recipe, open_checkpoint(transformed.manifest), ledger, run_id,
                            out_dir=out_dir, dry_run=dry_run)
     return RunResult(exported, transformed, imported)

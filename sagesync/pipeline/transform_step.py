@@ -23,7 +23,7 @@ from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_chec
 from sagesync.pipeline.ledger import Exported, Ledger, RecordKey
 from sagesync.recipe import Recipe
 from sagesync.transform.accounts import AccountAllocator, customer_key
-from sagesync.transform.documents import DocumentBuilder, SageDocument, split_details
+from sagesync.transform.documents import DocumentBuilder, SageDocument, document_row, split_rows
 from sagesync.transform.mapping import NominalMap, load_customer_accounts
 
 KIND = "sage-documents"
@@ -93,31 +93,57 @@ def posted_kinds(recipe: Recipe) -> tuple[str, ...]:
     return ("order" if recipe.sage.post_from == "orders" else "invoice", "creditmemo")
 
 
-def posted_documents(recipe: Recipe, export: Checkpoint, kind: str) -> pa.Table:
-    """The rows of one kind that are posted: orders in the recipe's states, invoices and
-    credit memos that are not cancelled (state 3), sorted by entity id."""
-    table = export.table(POSTED[kind])
+CANCELLED_ORDER = "canceled"  # Magento's order state
+CANCELLED_DOCUMENT = 3  # invoice and credit memo state "canceled"
+
+
+def _cancelled(kind: str, table: pa.Table) -> pa.ChunkedArray:
+    if kind == "order":
+        return pc.fill_null(pc.equal(table["state"], CANCELLED_ORDER), False)
+    return pc.fill_null(pc.equal(table["state"], CANCELLED_DOCUMENT), False)
+
+
+def _postable(recipe: Recipe, kind: str, table: pa.Table) -> pa.ChunkedArray:
+    """Orders in the recipe's states; invoices and credit memos that are not cancelled."""
     if kind == "order":
         states = pa.array(list(recipe.magento.order_states), pa.string())
-        table = table.filter(pc.is_in(table["state"], value_set=states))
-    else:
-        table = table.filter(pc.fill_null(pc.not_equal(table["state"], 3), True))
-    return table.sort_by("entity_id")
+        return pc.and_(pc.fill_null(pc.is_in(table["state"], value_set=states), False),
+                       pc.invert(_cancelled(kind, table)))
+    return pc.invert(_cancelled(kind, table))
+
+
+def posted_documents(recipe: Recipe, export: Checkpoint, kind: str) -> pa.Table:
+    """The rows of one kind that are posted, sorted by entity id."""
+    table = export.table(POSTED[kind])
+    return table.filter(_postable(recipe, kind, table)).sort_by("entity_id")
 
 
 def exported_records(recipe: Recipe, export: Checkpoint) -> list[Exported]:
-    """What the ledger should know of an export: every document that will be posted."""
+    """What the ledger should know of an export: every document that will be posted, and
+    every cancelled one, so a cancellation after export is never missed (it voids a queued
+    record and flags a sent one)."""
     orders = export.table("orders").select(["entity_id", "increment_id"]).to_pydict()
     increments = dict(zip(orders["entity_id"], orders["increment_id"], strict=True))
+    total = "grand_total" if recipe.sage.currency == "order" else "base_grand_total"
     found = []
     for kind in posted_kinds(recipe):
-        columns = posted_documents(recipe, export, kind).select(
+        table = export.table(POSTED[kind])
+        cancelled = _cancelled(kind, table)
+        table = table.append_column("_cancelled", cancelled).filter(
+            pc.or_(_postable(recipe, kind, table), cancelled)).sort_by("entity_id")
+        columns = table.select(
             ["entity_id", "store_id", "increment_id", "content_hash",
-             "entity_id" if kind == "order" else "order_id"]).columns
-        for entity_id, store_id, increment_id, content_hash, order_id in zip(
-                *(c.to_pylist() for c in columns), strict=True):
-            found.append(Exported(RecordKey(kind, entity_id, store_id or 0), increment_id or "",
-                                  order_id, increments.get(order_id) or "", content_hash))
+             "entity_id" if kind == "order" else "order_id", total, "state", "updated_at",
+             "_cancelled"]).columns
+        for (entity_id, store_id, increment_id, content_hash, order_id, grand_total, state,
+             updated_at, is_cancelled) in zip(*(c.to_pylist() for c in columns), strict=True):
+            found.append(Exported(
+                RecordKey(kind, entity_id, store_id or 0), increment_id or "", order_id,
+                increments.get(order_id) or "", content_hash,
+                grand_total=f"{grand_total:.2f}" if grand_total is not None else "",
+                magento_state=str(state) if state is not None else "",
+                cancelled=bool(is_cancelled),
+                changed_at=updated_at.strftime("%Y-%m-%d %H:%M:%S") if updated_at else ""))
     return found
 
 
@@ -135,20 +161,23 @@ def _document_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | 
             yield kind, table.slice(start, SLICE).to_pylist(), lines
 
 
-def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id: str
-              ) -> TransformResult:
+def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id: str,
+              *, lookup: Ledger | None = None) -> TransformResult:
     """Build every Sage document of an export, plus the ledger's queued records that earlier
     exports hold, and write the sage-documents checkpoint. Without a ledger (dry run) nothing
-    is remembered."""
+    is remembered; `lookup`, a read-only ledger, still tells the accounts already known."""
     builder = DocumentBuilder(recipe.mapping,
                               NominalMap.load(recipe.mapping.nominals_csv,
                                               recipe.mapping.default_sales_nominal,
                                               recipe.mapping.products_csv),
-                              recipe.zone, recipe.sage.currency)
+                              recipe.zone, recipe.sage.currency,
+                              recipe.sage.reference_prefixes,
+                              negative_amounts=recipe.sage.negative_amounts)
     allocator = AccountAllocator(recipe.mapping,
                                  load_customer_accounts(recipe.mapping.customers_csv),
-                                 ledger.account_refs() if ledger else {})
-    writer = CheckpointWriter(recipe.state_dir, run_id, "transform", KIND, recipe, [export.path])
+                                 (ledger or lookup).account_refs() if ledger or lookup else {})
+    writer = CheckpointWriter(recipe.state_dir, run_id, "transform", KIND, recipe, [export.path],
+                              dry_run=ledger is None)
     for name, schema in SAGE_TABLES.items():
         writer.declare(name, schema)
     result = TransformResult(manifest=Path())
@@ -162,8 +191,10 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
             except UsageError:
                 result.warnings.append(f"{len(keys)} queued records point at {path}, which is "
                                        "gone; re-export them (widen --since)")
-    ready: list[tuple[RecordKey, str]] = []
+    ready: list[tuple[RecordKey, str, str]] = []
     held: list[tuple[RecordKey, str, str]] = []
+    skipped: list[tuple[RecordKey, str, str]] = []
+    references = _References(ledger or lookup)
     for source, only in sources:
         currency = recipe.sage.currency
         tables = _Export(_columns(source.table("orders"), currency),
@@ -172,6 +203,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
         for kind, rows, lines_table in _document_slices(recipe, source, only):
             docs = _build_slice(kind, rows, lines_table, tables, builder, allocator,
                                 account_rows)
+            references.hold_collisions(docs)
             _write_documents(writer, docs, recipe.mapping.department)
             result.documents += len(docs)
             for d in docs:
@@ -179,12 +211,14 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                 if d.hold_reason:
                     held.append((key, d.content_hash, d.hold_reason))
                     result.held.append(f"{key} ({d.increment_id}): {d.hold_reason}")
+                elif d.skip_reason:
+                    skipped.append((key, d.content_hash, d.skip_reason))
                 else:
-                    ready.append((key, d.content_hash))
+                    ready.append((key, d.content_hash, _reference(d)))
                 result.warnings += [f"{key} ({d.increment_id}): {w}" for w in d.warnings]
     if ledger is not None:
         ledger.add_accounts(allocator.new)
-        ledger.mark_transformed(ready, held)
+        ledger.mark_transformed(ready, held, skipped)
     writer.write("accounts", pa.Table.from_pylist(
         [account_rows[r] for r in sorted(account_rows)], schema=SAGE_ACCOUNTS))
     result.new_accounts = len(allocator.new)
@@ -192,6 +226,40 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                                      "accounts": len(account_rows),
                                      "from_earlier_exports": len(sources) - 1})
     return result
+
+
+class _References:
+    """A Sage type + reference belongs to one Magento document: the first one queued with it
+    (from the ledger) or built in this run. Another document with the same one (two stores,
+    or two orders, sharing an increment id: magento2#40259) is held, because Sage's grouped
+    import would merge the two or refuse the second."""
+
+    def __init__(self, ledger: Ledger | None) -> None:
+        self.ledger = ledger
+        self.claimed: dict[str, RecordKey] = {}
+
+    def hold_collisions(self, docs: list[SageDocument]) -> None:
+        wanted = {_reference(d) for d in docs if not (d.hold_reason or d.skip_reason)} \
+            - set(self.claimed)
+        owners = self.ledger.reference_owners(wanted) if self.ledger and wanted else {}
+        for d in docs:
+            if d.hold_reason or d.skip_reason:
+                continue
+            key, reference = RecordKey(d.entity_type, d.entity_id, d.store_id), _reference(d)
+            owner = self.claimed.get(reference) or owners.get(reference)
+            if owner is None or owner == key:
+                self.claimed[reference] = key
+                continue
+            d.hold_reason = (
+                f"Sage reference {d.reference!r} ({d.transaction_type}) is already used by "
+                f"{owner}: Magento gave two documents the same increment id (magento2#40259). "
+                "If they come from different stores, give each store its own prefix ([sage] "
+                "reference_prefixes) and the next run sends it; otherwise enter it in Sage by "
+                "hand and `sagesync hold` it")
+
+
+def _reference(d: SageDocument) -> str:
+    return f"{d.transaction_type}:{d.reference}"
 
 
 def _build_slice(kind: str, rows: list[dict[str, Any]], lines_table: pa.Table, tables: _Export,
@@ -228,11 +296,7 @@ def _write_documents(writer: CheckpointWriter, docs: list[SageDocument],
     writer.write("documents", pa.Table.from_pylist([_document_row(d) for d in docs],
                                                    schema=SAGE_DOCUMENTS))
     writer.write("splits", pa.Table.from_pylist(
-        [{"document_key": d.document_key, "split_no": n, "nominal_code": s.nominal_code,
-          "tax_code": s.tax_code, "department": department, "details": split_details(d, s),
-          "net_amount": s.net_amount, "tax_amount": s.tax_amount}
-         for d in docs if not d.hold_reason for n, s in enumerate(d.splits, start=1)],
-        schema=SAGE_SPLITS))
+        [row for d in docs for row in split_rows(d, department)], schema=SAGE_SPLITS))
 
 
 def _orphan(kind: str, row: dict[str, Any]) -> SageDocument:
@@ -247,17 +311,7 @@ def _orphan(kind: str, row: dict[str, Any]) -> SageDocument:
 
 
 def _document_row(d: SageDocument) -> dict[str, Any]:
-    return {
-        "document_key": d.document_key, "entity_type": d.entity_type, "entity_id": d.entity_id,
-        "store_id": d.store_id, "order_id": d.order_id,
-        "order_increment_id": d.order_increment_id, "increment_id": d.increment_id,
-        "transaction_type": d.transaction_type, "account_ref": d.account_ref,
-        "posting_date": d.posting_date, "reference": d.reference,
-        "extra_reference": d.extra_reference, "details": d.details,
-        "currency_code": d.currency_code, "grand_total": d.grand_total,
-        "content_hash": d.content_hash, "status": "held" if d.hold_reason else "ready",
-        "hold_reason": d.hold_reason, "warnings": "\n".join(d.warnings) or None,
-    }
+    return document_row(d)  # the columns are defined beside the document (transform.documents)
 
 
 def _account_row(ref: str, key: str, order: dict[str, Any],

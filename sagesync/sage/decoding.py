@@ -73,8 +73,13 @@ def decode(data: bytes, forced: str | None = None) -> Decoded | Problem:
     if forced:
         try:
             return _checked(data.decode(forced), forced)
-        except (UnicodeDecodeError, LookupError) as exc:
-            return _problem(1, None, f"the file cannot be read as {forced}: {exc}")
+        except LookupError:
+            return _problem(1, None, f"{forced} is not a text encoding Python knows")
+        except UnicodeDecodeError as exc:
+            line, col = _where_bytes(data, exc.start)
+            return _problem(line, col, f"not {forced} text (byte 0x{data[exc.start]:02X}), "
+                            "the encoding it was said to be: name the right one (cp1252 for "
+                            "Excel's 'CSV'), or leave it out to have it detected")
     # C0 controls are the same bytes in UTF-8 and cp1252, so one pass over the bytes finds them.
     control = _first_control(data.rstrip(b"\x1a"))
     if control >= 0:

@@ -1,14 +1,15 @@
 """The text of a rejected (or partly skipped) export's `.error.txt`: what is wrong, where, and
 what the file should look like instead.
 
-`problem_lines` and `expected` also fit sagesync.ops.quarantine.quarantine(state, source,
-problems, expected), which writes its own report from them.
+The problem list has the shape of every quarantine error file (sagesync.ops.quarantine):
+`N problem(s):` and then exactly those N problems, so the count can be trusted.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from sagesync.ops.quarantine import REJECTED, problem_list
 from sagesync.sage.layouts import DEFAULT_WAREHOUSE, layout_for
 from sagesync.sage.results import ParseOptions, ParseResult
 from sagesync.sage.tables import FIELDS
@@ -61,7 +62,7 @@ def error_report(result: ParseResult, path: Path | str,
                  options: ParseOptions | None = None) -> str:
     """The whole `.error.txt`: verdict, how the file was read, every problem, then what was
     expected."""
-    verdict = ("REJECTED: nothing from this file was applied" if not result.ok
+    verdict = (REJECTED if not result.ok
                else f"ACCEPTED with {result.rows_skipped} bad row(s) skipped (tolerance "
                f"{result.tolerance})" if result.problems else "ACCEPTED")
     rows = (f"{result.bad_rows} of {result.rows_read} row(s) have problems"
@@ -73,10 +74,10 @@ def error_report(result: ParseResult, path: Path | str,
         how.append(f"delimiter {_DELIMITER_NAMES.get(result.delimiter, repr(result.delimiter))}")
     lines = [f"{path}: {verdict}.", f"Read as: {', '.join(how)}; {rows}."]
     if result.columns:
-        lines.append("Columns used: " + ", ".join(f"{k} = {v!r}"
+        lines.append("Columns used: " + ", ".join(f"{k} = '{v}'"
                                                    for k, v in result.columns.items()) + ".")
     lines += [f"Note: {note}" for note in result.notes]
-    lines += ["", f"{len(result.problems) + result.problems_dropped} problem(s):"]
-    lines += [f"  {line}" for line in problem_lines(result)]
+    lines += ["", *problem_list([p.describe() for p in result.problems],
+                                result.problems_dropped)]
     lines += ["", "Expected: " + expected(result.product, result.kind, options) + ".", ""]
     return "\n".join(lines)

@@ -74,6 +74,11 @@ class Problem:
                 where += f" ({self.header})"
         return f"{where}: {self.message}"
 
+    def __str__(self) -> str:
+        """Messages and reports interpolate problems: they must read as `describe()`, never
+        as the dataclass repr a person cannot use."""
+        return self.describe()
+
 
 @dataclass
 class ParseResult:
@@ -101,6 +106,11 @@ class ParseResult:
     columns: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     problems_dropped: int = 0
+
+    @property
+    def problem_count(self) -> int:
+        """Every problem found, kept or only counted: the one number messages and reports use."""
+        return len(self.problems) + self.problems_dropped
 
     @property
     def ok(self) -> bool:

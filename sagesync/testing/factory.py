@@ -51,6 +51,20 @@ its children are zero dummies. Keys whose value would be null are omitted, excep
 ``account_status`` / ``cc_last4``, which Magento emits as null because their getters are
 "required" (see the reference GET /V1/orders/3 sample).
 
+Money outside the core fields (sagesync.transform.documents posts it): ``OrderSpec`` can add
+Adobe Commerce payments (gift cards, store credit, reward points, in ``extension_attributes``
+under Adobe's names) and a third-party cash-on-delivery surcharge (only in
+``extension_attributes``, as strings such as ``"5.3300"``, like the real store in
+shared/reference/magento/real). Payments come off the grand total (grand = ... - payments +
+surcharge); the first full invoice takes the payments and the surcharge, a credit memo gives the
+payments back first (Adobe's collectors), never the surcharge.
+
+Foreign currency: with ``order_currency`` and ``base_to_order_rate`` the spec's prices are in
+the base currency and the order-currency prices are ``round(price * rate)``, as Magento converts
+them; the document is computed once in each currency (so every identity holds in both) and the
+``base_*`` amounts are taken from the base computation. Invoices and credit memos of such an
+order are built the same way from each currency's view of the order.
+
 Ids: order item ids are ``entity_id * 100 + n``, invoice/memo item ids ``document_id * 100 + n``,
 order addresses ``2*entity_id`` (billing) and ``2*entity_id - 1`` (shipping), customer addresses
 ``customer_id * 10 + 1`` (+2 for a separate shipping address) — unique, stable and cheap.
@@ -62,7 +76,7 @@ import functools
 import random
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal, NamedTuple
@@ -238,6 +252,20 @@ class OrderSpec:
     updated_at: datetime | None = None
     currency: str = "GBP"
     extra: Mapping[str, Any] = field(default_factory=dict)  # merged last into the order dict
+    order_currency: str | None = None  # None: the base `currency`
+    base_to_order_rate: Decimal = ONE  # order-currency units per base unit
+    # Adobe Commerce payments taken off the total, and a third-party COD surcharge (base amounts)
+    gift_card_amount: Decimal = ZERO
+    store_credit_amount: Decimal = ZERO
+    reward_amount: Decimal = ZERO
+    cod_fee: Decimal = ZERO
+
+
+# Payment -> the extension attribute Adobe Commerce sends it in; in the order payments are taken.
+PAYMENT_ATTRIBUTES = (("gift_card_amount", "gift_cards_amount"),
+                      ("store_credit_amount", "customer_balance_amount"),
+                      ("reward_amount", "reward_currency_amount"))
+SURCHARGE = "payment_surcharge_amount"  # the real COD module's attribute (strings "5.3300")
 
 
 # --------------------------------------------------------------------------- money
@@ -405,10 +433,76 @@ def _dummy_item(
                        ZERO, ZERO)
 
 
+def _converted(spec: OrderSpec) -> OrderSpec:
+    """The spec in the order currency: every base price times the rate, rounded per price."""
+    rate = spec.base_to_order_rate
+
+    def line(item: LineSpec) -> LineSpec:
+        return replace(item, unit_price=round2(Decimal(item.unit_price) * rate),
+                       children=tuple(line(child) for child in item.children))
+
+    return replace(spec, lines=tuple(line(item) for item in spec.lines),
+                   shipping_amount=round2(Decimal(spec.shipping_amount) * rate),
+                   gift_card_amount=round2(spec.gift_card_amount * rate),
+                   store_credit_amount=round2(spec.store_credit_amount * rate),
+                   reward_amount=round2(spec.reward_amount * rate),
+                   cod_fee=round2(spec.cod_fee * rate), currency=spec.order_currency or "")
+
+
+def _merge_currencies(base: Any, foreign: Any) -> Any:
+    """`foreign` with every `base_*` value taken from `base`: the same document built twice."""
+    if isinstance(foreign, dict) and isinstance(base, dict):
+        return {k: base[k] if k.startswith("base_") and k in base
+                else _merge_currencies(base.get(k), v) for k, v in foreign.items()}
+    if isinstance(foreign, list) and isinstance(base, list):
+        return [_merge_currencies(b, f) for b, f in zip(base, foreign, strict=True)]
+    return foreign
+
+
+_BASE_TWIN = {"shipping_discount_tax_compensation_amount":
+              "base_shipping_discount_tax_compensation_amnt"}
+
+
+def _currency_view(value: Any) -> Any:
+    """A document as if its base amounts were its amounts (to build invoices in base)."""
+    if isinstance(value, dict):
+        return {k: value[_BASE_TWIN.get(k, "base_" + k)]
+                if _BASE_TWIN.get(k, "base_" + k) in value and not isinstance(v, dict | list)
+                else _currency_view(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_currency_view(v) for v in value]
+    return value
+
+
+def _is_foreign(order: Json) -> bool:
+    return order.get("base_currency_code") != order.get("order_currency_code") or \
+        to_decimal(order.get("base_to_order_rate", 1)) != ONE
+
+
 def build_order(
     spec: OrderSpec, *, include_parent_item: bool = True, include_shipping_items: bool = True,
 ) -> Json:
     """One `GET /V1/orders` item whose totals satisfy Magento's order identity exactly.
+
+    With `order_currency`, the order is built in each currency and merged (module docstring).
+    """
+    if spec.order_currency is None or (spec.order_currency == spec.currency
+                                       and spec.base_to_order_rate == ONE):
+        return _build_order(spec, include_parent_item, include_shipping_items)
+    base = _build_order(replace(spec, order_currency=None, base_to_order_rate=ONE),
+                        include_parent_item, include_shipping_items)
+    order = _merge_currencies(base, _build_order(_converted(spec), include_parent_item,
+                                                 include_shipping_items))
+    order["base_to_order_rate"] = money_json(spec.base_to_order_rate)
+    for key in ("global_currency_code", "store_currency_code"):
+        order[key] = spec.currency
+    return order
+
+
+def _build_order(
+    spec: OrderSpec, include_parent_item: bool, include_shipping_items: bool,
+) -> Json:
+    """One order in one currency (rate 1); see `build_order`.
 
     `include_parent_item` nests the parent row in each child row (`parent_item`, as Magento
     does; the same dict object, so it serialises as a copy). `include_shipping_items` repeats the
@@ -518,7 +612,17 @@ def build_order(
     tax_total = tax + ship.tax
     discount_total = -(discount + ship.discount)
     grand = (subtotal + ship.amount + tax_total + discount_total + dtc
-             + ship.discount_tax_compensation)
+             + ship.discount_tax_compensation) + spec.cod_fee
+    extension: Json = {}
+    for attribute, name in PAYMENT_ATTRIBUTES:
+        paid = Decimal(getattr(spec, attribute))
+        if paid:
+            if paid > grand:
+                raise ValueError(f"{attribute} {paid} is more than the order's total {grand}")
+            _twin(extension, name, paid)
+            grand -= paid
+    if spec.cod_fee:
+        _surcharge(extension, spec.cod_fee)
 
     customer = spec.customer
     email = customer.email
@@ -643,10 +747,31 @@ def build_order(
             "items": items if include_shipping_items else [],
         }],
         "payment_additional_info": [{"key": "method_title", "value": title}],
+        **extension,
     }
     if spec.extra:
         order.update(spec.extra)
     return order
+
+
+def _surcharge(target: Json, amount: Decimal) -> None:
+    """The third-party COD surcharge as the real module sends it: strings, four places."""
+    text = f"{amount:.4f}"
+    target.update({SURCHARGE: text, "base_" + SURCHARGE: text,
+                   "payment_surcharge_tax_amount": "0.0000",
+                   "base_payment_surcharge_tax_amount": "0.0000",
+                   "payment_surcharge_description": "Cash On Delivery Charges"})
+
+
+def _take_payments(order: Json, total: Decimal, target: Json) -> Decimal:
+    """Put the order's payments (in order, each up to what is left) on a document; the rest."""
+    extension = order.get("extension_attributes", {})
+    for _, name in PAYMENT_ATTRIBUTES:
+        paid = min(to_decimal(extension.get(name)), total)
+        if paid > 0:
+            _twin(target, name, paid)
+            total -= paid
+    return total
 
 
 # --------------------------------------------------------------------------- invoices, memos
@@ -764,6 +889,18 @@ def build_invoice(
     order: Json, invoice_entity_id: int, increment_id: str, created_at: datetime,
     line_qty: Mapping[int, Any] | None = None, include_shipping: bool = True,
 ) -> Json:
+    """One `GET /V1/invoices` item for `order`; see `_build_invoice`."""
+    args = (invoice_entity_id, increment_id, created_at, line_qty, include_shipping)
+    if not _is_foreign(order):
+        return _build_invoice(order, *args)
+    return _merge_currencies(_build_invoice(_currency_view(order), *args),
+                             _build_invoice(order, *args))
+
+
+def _build_invoice(
+    order: Json, invoice_entity_id: int, increment_id: str, created_at: datetime,
+    line_qty: Mapping[int, Any] | None = None, include_shipping: bool = True,
+) -> Json:
     """One `GET /V1/invoices` item for `order` (by default all of it, shipping included).
 
     `line_qty` maps top-level order `item_id` → qty to invoice (children follow their parent);
@@ -786,6 +923,12 @@ def build_invoice(
     discount = -(sums["discount"] + ship_discount)
     dtc = sums["dtc"] + ship_dtc
     grand = sums["row_total"] + ship + tax + discount + dtc
+    extension: Json = {}
+    surcharge = to_decimal(order.get("extension_attributes", {}).get(SURCHARGE))
+    if surcharge and line_qty is None and include_shipping:  # the first, full invoice
+        _surcharge(extension, surcharge)
+        grand += surcharge
+    grand = _take_payments(order, grand, extension)
 
     invoice = _document_header(order, invoice_entity_id, increment_id, created_at)
     invoice["can_void_flag"] = 0
@@ -807,6 +950,8 @@ def build_invoice(
     invoice["updated_at"] = magento_time(created_at + timedelta(seconds=1))
     invoice["items"] = rows
     invoice["comments"] = []
+    if extension:
+        invoice["extension_attributes"] = extension
     return invoice
 
 
@@ -825,6 +970,29 @@ def build_creditmemo(
     kept back. `creditmemo_status` is left out unless given: core Magento does not set it, so
     consumers must read `state` (2 = refunded).
     """
+    args = (entity_id, increment_id, created_at, invoice_id, lines, refund_shipping,
+            adjustment_positive, adjustment_negative, creditmemo_status)
+    if not _is_foreign(order):
+        return _build_creditmemo(order, *args)
+    rate = to_decimal(order.get("base_to_order_rate", 1))
+    ship = to_decimal(refund_shipping)
+    base_ship = (to_decimal(order.get("base_shipping_amount"))
+                 if ship == to_decimal(order.get("shipping_amount"))
+                 else min(round2(ship / rate), to_decimal(order.get("base_shipping_amount"))))
+    base_args = (entity_id, increment_id, created_at, invoice_id, lines, base_ship,
+                 round2(Decimal(adjustment_positive) / rate),
+                 round2(Decimal(adjustment_negative) / rate), creditmemo_status)
+    return _merge_currencies(_build_creditmemo(_currency_view(order), *base_args),
+                             _build_creditmemo(order, *args))
+
+
+def _build_creditmemo(
+    order: Json, entity_id: int, increment_id: str, created_at: datetime,
+    invoice_id: int | None = None, lines: Mapping[int, Any] | None = None,
+    refund_shipping: Decimal | None = None, adjustment_positive: Decimal | int = 0,
+    adjustment_negative: Decimal | int = 0, creditmemo_status: int | None = None,
+) -> Json:
+    """One credit memo in one currency; see `build_creditmemo`."""
     if not any(to_decimal(item.get("qty_invoiced")) for item in order["items"]):
         raise ValueError("Magento only refunds invoiced orders")
     rows, sums = _document_rows(order, lines, entity_id, with_cost=True)
@@ -847,6 +1015,8 @@ def build_creditmemo(
     discount = -(sums["discount"] + ship_discount)
     dtc = sums["dtc"] + ship_dtc
     grand = sums["row_total"] + ship + tax + discount + dtc + positive - negative
+    extension: Json = {}
+    grand = _take_payments(order, grand, extension)  # Adobe refunds the payments first
 
     memo = _document_header(order, entity_id, increment_id, created_at)
     _twin(memo, "adjustment", positive - negative)
@@ -871,6 +1041,8 @@ def build_creditmemo(
     memo["updated_at"] = magento_time(created_at + timedelta(seconds=1))
     memo["items"] = rows
     memo["comments"] = []
+    if extension:
+        memo["extension_attributes"] = extension
     return memo
 
 
