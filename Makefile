@@ -16,6 +16,7 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check sagesync tests bench
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest

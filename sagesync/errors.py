@@ -78,6 +78,39 @@ class AuthError(SageSyncError):
     exit_code = ExitCode.AUTH
 
 
+class DiskFullError(TransientError):
+    """The state folder's disk or quota is full. Nothing is lost (the ledger commits only what
+    is durable, so no bookmark moved): free space and the next run goes on. Exit 75, not 73:
+    the folder can be created and written, it only ran out of room."""
+
+
+_FULL_ERRNOS = {28, 122}  # ENOSPC, EDQUOT (Linux; macOS's EDQUOT is 69)
+_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "database or disk is full")
+
+
+def disk_full_error(error: BaseException, state_dir: object) -> DiskFullError | None:
+    """The DiskFullError to report when `error` (or what caused it) is a full disk or quota:
+    OSError ENOSPC/EDQUOT, or SQLite's "database or disk is full"; else None."""
+    import errno
+
+    full = _FULL_ERRNOS | {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+    seen: BaseException | None = error
+    for _ in range(5):  # the error itself, then what it was raised from
+        if seen is None:
+            return None
+        text = str(seen)
+        if (isinstance(seen, OSError) and seen.errno in full) or any(t in text for t in _FULL_TEXT):
+            what = getattr(seen, "filename", None) or state_dir
+            return DiskFullError(
+                f"The state folder {state_dir} is full (writing {what}: "
+                f"{getattr(seen, 'strerror', None) or text}). Nothing was lost: the ledger did "
+                "not record this step's work, so no bookmark moved and nothing was marked as "
+                "sent. Free space on its disk (or raise the quota); the next scheduled run "
+                "goes on.")
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def exit_code_of(error: BaseException) -> int:
     """The exit code a command ends with when `error` escapes it: one rule for the CLI and
     for the run history, so the two never disagree."""

@@ -59,6 +59,8 @@ class MagentoSettings:
     order_statuses: tuple[str, ...] = ()  # export only orders with these statuses; () = all
     concurrency: int = 4
     retry_attempts: int = 5
+    # the longest Retry-After sagesync waits for; past it the run stops (75) for the next cycle
+    max_retry_after_seconds: int = 120
     overlap_seconds: int = 300
     settle_seconds: int = 60
     start_from: datetime | None = None
@@ -199,6 +201,18 @@ class ListenSettings:
     io_public_keys: Path | None = None  # a folder of I/O Events public key PEM files
     host: str = "127.0.0.1"
     port: int = 8787
+    # POST /hook: a shared secret (from .env, never shown) and how the sender signs with it
+    hmac_secret: str | None = field(default=None, repr=False)
+    hmac_header: str = "X-Signature"
+    hmac_encoding: str = "hex"
+    hmac_prefix: str = ""
+    hmac_timestamp_header: str | None = None
+    hmac_tolerance_seconds: int = 300
+    hmac_signed_payload: str = "{timestamp}.{body}"
+    hook_entity: str = "order"
+    hook_id_pointer: str | None = None
+    read_timeout_seconds: int = 10
+    max_connections: int = 32
 
 
 @dataclass(frozen=True)
@@ -367,6 +381,7 @@ class _RecipeReader:
         t = self.section("magento", ("source", "base_url", "token", "store_ids", "page_size",
                                      "timeout_seconds", "order_states", "order_statuses",
                                      "concurrency", "retry_attempts", "overlap_seconds",
+                                     "max_retry_after_seconds",
                                      "settle_seconds", "start_from", "auth",
                                      *AUTH_KEYS))
         source = self.file_path(t, "magento", "source", must_exist=False)
@@ -406,6 +421,8 @@ class _RecipeReader:
             order_statuses=tuple(statuses),
             concurrency=self.integer(t, "magento", "concurrency", 4, 1, 16) or 4,
             retry_attempts=self.integer(t, "magento", "retry_attempts", 5, 1, 20) or 5,
+            max_retry_after_seconds=self.integer(t, "magento", "max_retry_after_seconds", 120,
+                                                 0, 86_400) or 0,
             overlap_seconds=self.integer(t, "magento", "overlap_seconds", 300, 0, 86_400) or 0,
             settle_seconds=self.integer(t, "magento", "settle_seconds", 60, 0, 86_400) or 0,
             start_from=start_from, auth=auth, auth_settings=auth_settings)
@@ -726,8 +743,42 @@ class _RecipeReader:
 
     def listen(self) -> ListenSettings:
         t = self.section("listen", ("commerce_public_key", "io_client_id", "io_public_keys",
-                                    "host", "port"))
+                                    "host", "port", "hmac_secret", "hmac_header",
+                                    "hmac_encoding", "hmac_prefix", "hmac_timestamp_header",
+                                    "hmac_tolerance_seconds", "hmac_signed_payload",
+                                    "hook_entity", "hook_id_pointer", "read_timeout_seconds",
+                                    "max_connections"))
+        secret = t.get("hmac_secret")
+        if secret is not None and (not isinstance(secret, str) or not secret.strip()):
+            raise RecipeError(f"{self.path}: key 'listen.hmac_secret': expected a non-empty "
+                              'text; write hmac_secret = "${WEBHOOK_SECRET}" and set it in .env.')
+        signed = self.string(t, "listen", "hmac_signed_payload", "{timestamp}.{body}") or ""
+        if signed.count("{body}") != 1 or "{timestamp}" not in signed:
+            raise self.fail("listen.hmac_signed_payload",
+                            "a text holding {timestamp} and {body} once, e.g. "
+                            "'{timestamp}.{body}'", signed)
+        pointer = self.string(t, "listen", "hook_id_pointer", None)
+        if pointer is not None and not pointer.startswith("/"):
+            raise self.fail("listen.hook_id_pointer", "a JSON pointer such as "
+                            "'/order/entity_id'", pointer)
+        hooks: dict[str, Any] = dict(
+            hmac_secret=secret,
+            hmac_header=self.string(t, "listen", "hmac_header", "X-Signature") or "X-Signature",
+            hmac_encoding=self.string(t, "listen", "hmac_encoding", "hex",
+                                      ("hex", "base64")) or "hex",
+            hmac_prefix=self.string(t, "listen", "hmac_prefix", "") or "",
+            hmac_timestamp_header=self.string(t, "listen", "hmac_timestamp_header", None),
+            hmac_tolerance_seconds=self.integer(t, "listen", "hmac_tolerance_seconds", 300, 1,
+                                                7 * 86400) or 300,
+            hmac_signed_payload=signed,
+            hook_entity=self.string(t, "listen", "hook_entity", "order",
+                                    ("order", "invoice", "creditmemo")) or "order",
+            hook_id_pointer=pointer,
+            read_timeout_seconds=self.integer(t, "listen", "read_timeout_seconds", 10, 1,
+                                              300) or 10,
+            max_connections=self.integer(t, "listen", "max_connections", 32, 1, 1000) or 32)
         return ListenSettings(
+            **hooks,
             commerce_public_key=self.file_path(t, "listen", "commerce_public_key",
                                                must_exist=True),
             io_client_id=self.string(t, "listen", "io_client_id", None),

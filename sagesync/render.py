@@ -30,7 +30,11 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 KINDS = ("code", "text", "money", "decimal", "date", "integer")
 _COLUMN_KEYS = ("name", "field", "value", "template", "kind", "max_length", "required", "pattern")
 _FILE_KEYS = ("description", "rows", "delimiter", "line_ending", "date_format")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A cell whose first character is one of these may be run by a spreadsheet (OWASP CSV
+#: injection). `|` and `%` are not on the list: a DDE payload (`=cmd|' /C calc'!A0`) still needs
+#: a leading = + - or @, and `%` starts no formula in Excel or LibreOffice.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _JINJA = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
 
 
@@ -119,9 +123,30 @@ def _parse_spec(path: Path, name: str, data: dict[str, Any]) -> FileSpec:
                     date_format=rules.get("date_format", "%d/%m/%Y"), columns=tuple(columns))
 
 
+def starts_formula(text: str) -> bool:
+    """Could a spreadsheet run this cell? Judged after blanks and in compatibility form.
+
+    Full-width and small forms (＝ ＋ － ＠ ﹦ ﹢ ﹣ ﹫) become plain = + - @ when a file is
+    folded to cp1252 or opened by some spreadsheets, so they count as what they become
+    (fault issue 12); leading spaces do not hide a sign either.
+    """
+    if text.startswith(FORMULA_START):
+        return True
+    return unicodedata.normalize("NFKC", text).lstrip().startswith(FORMULA_START)
+
+
 def neutralise(text: str) -> str:
-    """Stop a spreadsheet from running text as a formula (OWASP CSV injection advice)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """Stop a spreadsheet from running text as a formula (OWASP CSV injection advice).
+
+    Call it on the text as it will be written (after folding to the file's encoding).
+    """
+    return "'" + text if starts_formula(text) else text
+
+
+def csv_cell(value: object) -> str:
+    """A cell of a CSV a person may open (previews, reports): numbers as they are, text inert."""
+    text = "" if value is None else str(value)
+    return text if _PLAIN_NUMBER.fullmatch(text) else neutralise(text)
 
 
 @dataclass
@@ -172,6 +197,12 @@ class RowRenderer:
         return text
 
     def _code(self, column: Column, text: str) -> str:
+        if starts_formula(text):
+            # a leading ' would make it another code (a reference Sage and the ledger no longer
+            # match), so the document waits for a person instead
+            raise RowRejected(f"'{column.name}' {text!r} starts with a sign a spreadsheet would "
+                              "run as a formula, and a leading ' would change the code: fix it "
+                              "in Magento or map it to a plain code")
         if column.max_length and len(text) > column.max_length:
             raise RowRejected(f"'{column.name}' is {len(text)} characters, Sage allows "
                               f"{column.max_length}: {text!r}")
@@ -185,8 +216,8 @@ class RowRenderer:
         return text
 
     def _text(self, column: Column, text: str) -> str:
-        text = neutralise(text)
-        text = self._encodable(column, text)
+        # fold first, then judge: the check must see what is written, not what came in
+        text = neutralise(self._encodable(column, text).strip())
         if column.max_length and len(text) > column.max_length:
             self.warnings.append(f"'{column.name}' cut to {column.max_length} characters: "
                                  f"{text!r}")
@@ -216,11 +247,21 @@ class RowRenderer:
 
 def write_csv(spec: FileSpec, rows: Iterable[Sequence[str]], *, header: bool,
               encoding: str) -> bytes:
-    """The exact bytes of one file: the spec's delimiter and line ending, minimal quoting."""
+    """The exact bytes of one file: the spec's delimiter and line ending, minimal quoting.
+
+    Last line of defence against formula injection: a cell that would start a formula and is
+    not a plain number (negative money) means rows that bypassed RowRenderer - a bug, so
+    nothing is written. The encoding is strict, so each cell is exactly the text Sage reads.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=spec.delimiter, lineterminator=spec.line_ending,
                         quoting=csv.QUOTE_MINIMAL)
     if header:
         writer.writerow(spec.header)
-    writer.writerows(rows)
+    for number, row in enumerate(rows, start=1):
+        for cell in row:
+            if starts_formula(cell) and not _PLAIN_NUMBER.fullmatch(cell):
+                raise ValueError(f"{spec.name} row {number}: cell {cell[:40]!r} would run as a "
+                                 "spreadsheet formula; rows must come from RowRenderer")
+        writer.writerow(row)
     return buffer.getvalue().encode(encoding)

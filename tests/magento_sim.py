@@ -55,6 +55,7 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -71,6 +72,7 @@ __all__ = [
     "ENTITY_ID_KEYS",
     "IMS_TOKEN_PATH",
     "ApiError",
+    "CutResponse",
     "Fault",
     "FaultPlan",
     "MagentoSimulator",
@@ -207,6 +209,10 @@ class ApiError(Exception):
 
 
 FaultKind = Literal["status", "duplicate_id_500"]
+#: How a body is cut off: "length" promises the whole body in Content-Length and sends half;
+#: "chunked" sends half in one chunk and never the closing chunk. Either way the connection
+#: then closes, as when a PHP worker or a proxy dies mid-answer.
+CutKind = Literal["length", "chunked"]
 
 
 @dataclass
@@ -225,6 +231,7 @@ class Fault:
     body: bytes | str | dict[str, Any] | None = None
     content_type: str | None = None
     duplicate_id: str = "93310"
+    cut: CutKind | None = None
     hits: int = 0
 
     def matches(self, req: RecordedRequest) -> bool:
@@ -266,6 +273,7 @@ class FaultPlan:
         body: bytes | str | dict[str, Any] | None = None,
         content_type: str | None = None,
         duplicate_id: str | int = "93310",
+        cut: CutKind | None = None,
     ) -> Fault:
         """Queue a fault.
 
@@ -275,11 +283,14 @@ class FaultPlan:
         ``delay`` sleeps first (alone it just slows the request, which is then served);
         ``drop`` closes the connection without any response; ``kind="duplicate_id_500"`` sends
         the magento2#32306 body. ``times`` = how many matching requests it hits (None = all).
+        ``cut`` serves the real answer (or ``status``/``body``) but breaks it off halfway.
+        ``status=200`` with ``body`` serves that body as a success (an HTML login or
+        maintenance page a proxy answers with, or a JSON cut short by a dying worker).
         """
         if kind == "duplicate_id_500":
             status = 500
-        if status is None and not drop and delay <= 0:
-            raise ValueError("a fault needs status, kind, drop or delay")
+        if status is None and not drop and delay <= 0 and cut is None:
+            raise ValueError("a fault needs status, kind, drop, delay or cut")
         if status == 429 and retry_after is None:
             retry_after = 1
         fault = Fault(
@@ -295,6 +306,7 @@ class FaultPlan:
             body=body,
             content_type=content_type,
             duplicate_id=str(duplicate_id),
+            cut=cut,
         )
         with self._lock:
             self._faults.append(fault)
@@ -320,6 +332,16 @@ class FaultPlan:
     def duplicate_id_500(self, path_prefix: str = "/V1/orders", **kw: Any) -> Fault:
         """500 "Item ... with the same ID already exists." (magento2#32306)."""
         return self.add(path_prefix, kind="duplicate_id_500", **kw)
+
+    def cut_body(self, path_prefix: str = "/V1/", *, how: CutKind = "length",
+                 **kw: Any) -> Fault:
+        """Serve the real answer but stop halfway through its body and close the connection."""
+        return self.add(path_prefix, cut=how, **kw)
+
+    def html_200(self, body: str, path_prefix: str = "/V1/", **kw: Any) -> Fault:
+        """200 text/html instead of JSON: a login, maintenance or WAF page in front of Magento."""
+        return self.add(path_prefix, status=200, body=body,
+                        content_type="text/html; charset=UTF-8", **kw)
 
     def take(self, req: RecordedRequest) -> Fault | None:
         """Consume and return the first fault matching ``req`` (thread-safe)."""
@@ -676,6 +698,7 @@ class MagentoSimulator:
         self._cache = collections.OrderedDict()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.scheme = "http"
         for name, rows in (entities or {}).items():
             self._check_entity(name)
             for row in rows:
@@ -712,12 +735,17 @@ class MagentoSimulator:
 
     # ----------------------------------------------------------------- lifecycle
 
-    def start(self, port: int = 0, host: str = "127.0.0.1") -> MagentoSimulator:
-        """Bind (port 0 = any free port) and serve from a daemon thread."""
+    def start(self, port: int = 0, host: str = "127.0.0.1",
+              tls: ssl.SSLContext | None = None) -> MagentoSimulator:
+        """Bind (port 0 = any free port) and serve from a daemon thread; over HTTPS with
+        ``tls`` (a server-side SSLContext holding the certificate to present)."""
         if self._server is not None:
             return self
         handler = type("_BoundHandler", (_Handler,), {"sim": self})
         server = _Server((host, port), handler)
+        if tls is not None:
+            server.socket = tls.wrap_socket(server.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.01},
@@ -754,7 +782,7 @@ class MagentoSimulator:
     def url(self) -> str:
         """Base URL the client appends ``/V1/orders`` to."""
         host = self._server.server_address[0] if self._server else "127.0.0.1"
-        return f"http://{host}:{self.port}{self.base_path}"
+        return f"{self.scheme}://{host}:{self.port}{self.base_path}"
 
     @property
     def ims_url(self) -> str:
@@ -1051,9 +1079,15 @@ class MagentoSimulator:
             if fault.drop:
                 return None
             if fault.status is not None:
-                return self._fault_response(fault)
+                answer = self._fault_response(fault)
+                return CutResponse(*answer, how=fault.cut) if fault.cut else answer
         if self._latency > 0:
             time.sleep(self._latency)
+        answer = self._answer(req)
+        return CutResponse(*answer, how=fault.cut) if fault is not None and fault.cut \
+            else answer
+
+    def _answer(self, req: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
         try:
             status, payload = self._dispatch(req)
             fields = req.query.get("fields")
@@ -1285,6 +1319,18 @@ def utc_now() -> str:
 # --------------------------------------------------------------------------- HTTP layer
 
 
+class CutResponse(tuple):  # type: ignore[type-arg]
+    """(status, headers, body) that the handler breaks off halfway (see Fault.cut)."""
+
+    how: CutKind
+
+    def __new__(cls, status: int, headers: dict[str, str], body: bytes, *, how: CutKind
+                ) -> CutResponse:
+        made = super().__new__(cls, (status, headers, body))
+        made.how = how
+        return made
+
+
 class _Server(ThreadingHTTPServer):
     """Threaded server that does not print tracebacks when a client hangs up."""
 
@@ -1332,12 +1378,26 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         status, headers, payload = result
+        how = result.how if isinstance(result, CutResponse) else None
         try:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
+            if how == "chunked":
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
+            if how is not None:  # half the body, then hang up mid-answer
+                half = payload[: max(1, len(payload) // 2)]
+                if how == "chunked":
+                    half = f"{len(half):x}\r\n".encode() + half + b"\r\n"
+                self.wfile.write(half)
+                self.wfile.flush()
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
             if self.command != "HEAD":
                 self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):

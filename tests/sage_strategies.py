@@ -7,12 +7,17 @@ rows (and source lines) the parser must return.
 
     @given(exports())
     def test_x(drawn): result = parse_bytes(drawn.data, product=drawn.product, ...)
+
+To damage one row on purpose (cut its cells, add some, change its SKU), `rewrite_row` re-writes
+it from the drawn text (`DrawnExport.spans` says where each data row is, `columns` where each
+field is) and says how far the lines after it moved.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -69,6 +74,13 @@ class DrawnExport:
     encoding: str
     delimiter: str
     headers: list[str] = field(default_factory=list)
+    # The file as text, each data row's (start, end) offsets in it (end after its line end),
+    # and the 1-based column of each logical field: to damage one row or cell on purpose.
+    text: str = ""
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    columns: dict[str, int] = field(default_factory=dict)
+    quoting: int = csv.QUOTE_MINIMAL
+    eol: str = "\n"
 
 
 def _spellings(name: str) -> list[str]:
@@ -107,12 +119,14 @@ def exports(draw: st.DrawFn, layouts: list[tuple[str, str]] | None = None) -> Dr
     writer.writerow([names[c] for c in order])
     line = leading + 1 + 1
     expected = []
+    spans = []
     for row in rows:
         cells = {c: (spell(v, style) if isinstance(v, Decimal) else v) for c, v in row.items()}
         for i in range(len(extras)):
             cells[f"extra{i}"] = draw(FREE_TEXT)
         before = out.tell()
         writer.writerow([cells[c] for c in order])
+        spans.append((before, out.tell()))
         expected.append(_expect(layout, row, line))
         line += out.getvalue()[before:].count("\n")
     for blank in trailing:
@@ -120,7 +134,22 @@ def exports(draw: st.DrawFn, layouts: list[tuple[str, str]] | None = None) -> Dr
     text = out.getvalue()
     data = text.encode(encoding)
     return DrawnExport(product, kind, data, expected, encoding, delimiter,
-                       [names[c] for c in order])
+                       [names[c] for c in order], text, spans,
+                       {name: order.index(name) + 1 for name in fields}, quoting, eol)
+
+
+def rewrite_row(drawn: DrawnExport, index: int, edit: Callable[[list[str]], list[str]]
+                ) -> tuple[str, int]:
+    """The export's text with data row `index` re-written as `edit(its cells)`, and how many
+    lines the rows after it moved up (cells with line breaks may have been dropped)."""
+    start, end = drawn.spans[index]
+    old = drawn.text[start:end]
+    [cells] = list(csv.reader(io.StringIO(old, newline=""), delimiter=drawn.delimiter))
+    out = io.StringIO()
+    csv.writer(out, delimiter=drawn.delimiter, quoting=drawn.quoting,
+               lineterminator=drawn.eol).writerow(edit(cells))
+    new = out.getvalue()
+    return drawn.text[:start] + new + drawn.text[end:], old.count("\n") - new.count("\n")
 
 
 def _fields(draw: st.DrawFn, layout: Layout) -> list[str]:

@@ -8,7 +8,9 @@ nothing of it is applied. The encoding is sniffed like parse-sage does (Sage 50 
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from pathlib import Path
 
 from sagesync.errors import ExitCode
@@ -199,3 +201,55 @@ def test_a_fee_row_confirms_its_credit_memo_and_prefixed_references_match(  # ty
         [store2] = [r for r in ledger.rows(increment_id=prefixed[1:])
                     if r.key.store_id == 2 and r.key.entity_type == "invoice"]
     assert (store2.state, store2.sage_ref) == ("confirmed", "902")
+
+
+def events_of(state: Path, increment_id: str, event: str) -> int:
+    row = record(state, increment_id)
+    with Ledger(state / "ledger.sqlite") as ledger:
+        return sum(1 for _, name, _ in ledger.events(row.key) if name == event)
+
+
+def test_an_answer_applied_again_counts_once(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path: Path) -> None:
+    """The same file three times used to send a record to a person with no resend at all."""
+    ack, state = sent_demo(run_cli, demo_copy, tmp_path, STATUS)
+    for _ in range(3):
+        result = ack("SI,000000002,,Failed,Period is closed", "SI,000000003,301,OK,")
+        assert result.exit_code == ExitCode.OK, result.output
+    row = record(state, "000000002")
+    assert (row.state, row.attempts) == ("rejected", 1)
+    # A re-export holding the same answers (other lines, another order): the same answer for
+    # the same delivery, so still counted once.
+    again = ack("SI,000000005,,,", "SI,000000003,301,OK,", "SI,000000002,,Failed,Period is closed",
+                name="re-export.csv")
+    assert again.exit_code == ExitCode.HELD, again.output  # 000000005 is unclear
+    assert (record(state, "000000002").attempts, record(state, "000000002").state) == \
+        (1, "rejected")
+    assert events_of(state, "000000003", "confirmed") == 1
+    assert events_of(state, "000000002", "rejected") == 1
+
+
+def test_a_rejection_after_a_resend_counts_but_the_old_file_read_again_does_not(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path: Path) -> None:
+    """`ack` from cron on an export left in place: between two reads the rejected record was
+    sent again, and the old rejection must not count against the new delivery."""
+    ack, state = sent_demo(run_cli, demo_copy, tmp_path, STATUS)
+    assert ack("SI,000000002,,Failed,Period is closed", name="first.csv").exit_code == 0
+    first = tmp_path / "first.csv"
+    an_hour_ago = time.time() - 3600  # Sage wrote it before the resend below
+    os.utime(first, (an_hour_ago, an_hour_ago))
+    assert record(state, "000000002").state == "rejected"
+    rerun = run_cli("--state-dir", str(state), "run", str(demo_copy), "--out",
+                    str(tmp_path / "o"))
+    assert rerun.exit_code == 0, rerun.output
+    resent = record(state, "000000002")
+    assert (resent.state, resent.attempts) == ("sent", 1)
+    cli = ("--state-dir", str(state), "-r", str(demo_copy))
+    assert run_cli(*cli, "ack", str(first)).exit_code == 0  # the same file, read again
+    assert (record(state, "000000002").state, record(state, "000000002").attempts) == \
+        ("sent", 1)
+    # Sage refuses the new delivery too, in a new export with the very same content: counted.
+    assert ack("SI,000000002,,Failed,Period is closed", name="second.csv").exit_code == 0
+    assert (record(state, "000000002").state, record(state, "000000002").attempts) == \
+        ("rejected", 2)
+    assert events_of(state, "000000002", "rejected") == 2

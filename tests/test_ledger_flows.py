@@ -35,15 +35,17 @@ def audit_rows(out: Path) -> list[list[str]]:
 
 
 def references(out: Path) -> list[tuple[str, str]]:
-    """(type, reference) of each document delivered, once per document; a fee or payment
-    posted beside its document (`SI 000000001-FEE` beside `SC 000000001`) is part of it."""
-    seen: list[tuple[str, str]] = []
-    for row in audit_rows(out):
-        if row[5].rpartition("-")[2] in CONTRA_SUFFIX.values():
-            continue
-        if (row[0], row[5]) not in seen:
-            seen.append((row[0], row[5]))
-    return seen
+    """(type, reference) of each document delivered, once per file that holds it (so a
+    document delivered twice is listed twice); a fee or payment posted beside its document
+    (`SI 000000001-FEE` beside `SC 000000001`) is part of it."""
+    found: list[tuple[str, str]] = []
+    for path in sorted(out.glob("*audit_trail*.csv")):
+        text = path.read_bytes().decode("cp1252")
+        in_file = dict.fromkeys((cells[0], cells[5]) for line in text.split("\r\n")[1:]
+                                if line and (cells := line.split(",")))
+        found += [ref for ref in in_file if ref[1].rpartition("-")[2]
+                  not in CONTRA_SUFFIX.values()]
+    return found
 
 
 def test_one_invalid_record_is_held_and_the_rest_delivered(  # type: ignore[no-untyped-def]
@@ -115,10 +117,11 @@ def test_ack_confirms_and_rejections_reach_a_person_after_three_tries(  # type: 
     assert run_cli(*cli, "retry", "000000003").exit_code == 0
     assert "delivered 1 documents" in run(run_cli, demo_copy, state, out).output
     sends = [r for r in references(out) if r == ("SI", "000000003")]
-    assert len(sends) == 1  # distinct files each time; one document per delivery
     with Ledger(state / "ledger.sqlite") as ledger:
         events = [e for _, e, _ in ledger.events(ledger.rows(increment_id="000000003")[0].key)]
-    assert events.count("sent") == 4 and "needs_attention" in events and "retry" in events
+    # sent once, then once after each rejection and once after the retry: one file each time
+    assert len(sends) == events.count("sent") == 4
+    assert "needs_attention" in events and "retry" in events
 
 
 def test_broken_ack_file_is_quarantined_and_applies_nothing(  # type: ignore[no-untyped-def]
@@ -234,3 +237,29 @@ def test_two_concurrent_processes_exactly_one_works(tmp_path: Path) -> None:
     third = subprocess.run(command, capture_output=True, text=True, timeout=120,
                            env=subprocess_env())
     assert third.returncode == 0, third.stderr  # the lock died with its holder
+
+
+def test_a_new_account_that_cannot_be_written_holds_only_its_documents(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path: Path) -> None:
+    """A site's customers template rejects the generated account rows (here: names longer
+    than 2 characters as a code): their documents wait with the reason, the rest go on."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    shipped = (ROOT / "templates" / "sage50_uk" / "customers.toml").read_text(encoding="utf-8")
+    (templates / "customers.toml").write_text(shipped.replace(
+        'name = "Account Name"\nfield = "name"\nkind = "text"\nmax_length = 60',
+        'name = "Account Name"\nfield = "name"\nkind = "code"\nmax_length = 2'),
+        encoding="utf-8")
+    edit(demo_copy, 'encoding = "cp1252"', f'encoding = "cp1252"\ntemplates = '
+                                           f'"{templates.as_posix()}"')
+    state, out = tmp_path / "s", tmp_path / "out"
+    result = run(run_cli, demo_copy, state, out)
+    assert result.exit_code == ExitCode.HELD, result.output
+    assert "cannot be written" in result.output and "Traceback" not in result.output
+    assert not list(out.glob("*customers*.csv"))
+    delivered = {ref for _, ref in references(out)}
+    assert delivered and "WEBSALES" in {row[1] for row in audit_rows(out)}
+    status = json.loads(run_cli("--state-dir", str(state), "-r", str(demo_copy), "status",
+                                "--json").stdout)
+    assert status["counts"]["held"] >= 1
+    assert all("cannot be written" in h["reason"] for h in status["held"])

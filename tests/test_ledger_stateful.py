@@ -4,6 +4,7 @@ ledger's invariants:
 
 * a document is in a delivered file exactly as many times as the ledger recorded it sent;
 * it is sent again only after Sage rejected it (never twice otherwise);
+* an ack file applied again, at once or much later (after a resend), changes nothing;
 * every file the ledger names holds the document;
 * a document cancelled in Magento before it was sent is never delivered (void), one cancelled
   after it was sent is flagged (amended), whatever the order of events and crashes;
@@ -13,10 +14,13 @@ ledger's invariants:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -24,6 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import sagesync.pipeline.import_step as import_step
 from sagesync.errors import TransientError
+from sagesync.ops.ack import apply_ack
 from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
 from sagesync.pipeline.export_step import export_orders
 from sagesync.pipeline.import_step import import_sage
@@ -44,6 +49,8 @@ max_lines_per_file = 6
 tax_codes = { "20" = "T1", "5" = "T5", "0" = "T0" }
 [delivery]
 path = "out"
+[ack]
+error_column = "Error"
 """
 
 
@@ -63,6 +70,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.transforms: list[Path] = []
         self.cancelled: set[int] = set()  # invoice entity ids cancelled in the store
         self.cancel_exported: set[int] = set()  # ... and seen so by an export since
+        self.ack_files: list[Path] = []  # every Sage answer applied, to replay
 
     def teardown(self) -> None:
         self.ledger.close()
@@ -91,12 +99,12 @@ class LedgerMachine(RuleBasedStateMachine):
         real = import_step.deliver_file
         written = 0
 
-        def deliver(folder: Path, name: str, data: bytes) -> Path:
+        def deliver(folder: Path, name: str, data: bytes, ready: Any = None) -> Path:
             nonlocal written
             if crash_after is not None and written >= crash_after:
                 raise TransientError("simulated: the share went away mid-batch")
             written += 1
-            return real(folder, name, data)
+            return real(folder, name, data, ready)
 
         import_step.deliver_file = deliver  # type: ignore[assignment]
         try:
@@ -143,16 +151,41 @@ class LedgerMachine(RuleBasedStateMachine):
         self.cancelled.add(invoice["entity_id"])
         self.write_store()
 
-    @rule(data=st.data(), ok=st.booleans())
-    def ack(self, data: st.DataObject, ok: bool) -> None:
+    def snapshot(self) -> tuple[list[tuple[str, str, int]], int]:
+        rows = [(str(r.key), r.state, r.attempts) for r in self.ledger.rows()]
+        events = self.ledger.db.execute("SELECT count(*) FROM events").fetchone()[0]
+        return rows, int(events)
+
+    @rule(data=st.data(), ok=st.booleans(), again=st.booleans())
+    def ack(self, data: st.DataObject, ok: bool, again: bool) -> None:
+        """Sage's answer for a sent record, through `ack` and a file (a new export each time:
+        a journal row makes it unique); applied `again` at once, it changes nothing."""
         sent = self.ledger.rows(["sent"])
         if not sent:
             return
         row = data.draw(st.sampled_from(sent))
-        if ok:
-            self.ledger.confirm(row.key, "SAGE1", None)
-        else:
-            self.ledger.reject(row.key, "Sage said no", self.recipe.ledger.max_attempts)
+        kind = "SC" if row.key.entity_type == "creditmemo" else "SI"
+        answer = f"{kind},{row.increment_id},SAGE1," if ok else \
+            f"{kind},{row.increment_id},,Sage said no"
+        path = self.root / f"ack-{len(self.ack_files)}.csv"
+        path.write_text(f"Type,Reference,Transaction Number,Error\r\n{answer}\r\n"
+                        f"JD,J{len(self.ack_files)},1,\r\n", encoding="utf-8")
+        earlier = time.time() - 3600  # exported before any later resend, as in real life
+        os.utime(path, (earlier, earlier))
+        self.ack_files.append(path)
+        apply_ack(self.recipe, self.ledger, path)
+        answered = self.ledger.find(row.key)
+        assert answered is not None and answered.state != "sent"  # the first time, it counts
+        if again:
+            self.replay_an_ack(data)
+
+    @precondition(lambda self: self.ack_files)
+    @rule(data=st.data())
+    def replay_an_ack(self, data: st.DataObject) -> None:
+        """A bookkeeper applies an old ack file again (or `ack` was killed and rerun)."""
+        before = self.snapshot()
+        apply_ack(self.recipe, self.ledger, data.draw(st.sampled_from(self.ack_files)))
+        assert self.snapshot() == before
 
     @rule()
     def resolve_amended(self) -> None:
@@ -211,8 +244,11 @@ class LedgerMachine(RuleBasedStateMachine):
             if row.state in ("sent", "confirmed"):
                 assert row.file and Path(row.file).exists()
             if row.key.entity_type == "invoice" and row.key.entity_id in self.cancel_exported:
-                assert row.state in ("void", "amended", "resolved"), (reference, row.state)
-                assert row.state != "void" or events["sent"] == 0, (reference, events)
+                assert row.state in ("void", "amended", "resolved", "needs_attention"), \
+                    (reference, row.state)
+                # void only when Sage holds no delivery of it: never sent, or refused each time
+                assert row.state != "void" or events["sent"] <= events["rejected"] + \
+                    events["needs_attention"], (reference, events)
                 assert row.last_error and "cancelled in Magento" in row.last_error
         assert not [p for p in self.out.glob(".*")] or self.ledger.unfinished_batches()
 

@@ -31,7 +31,7 @@ def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Retries sleep into a list instead of the clock, so fault tests stay fast."""
     waits: list[float] = []
     monkeypatch.setattr(export_step, "RetryPolicy",
-                        lambda attempts: RetryPolicy(attempts=attempts, sleep=waits.append))
+                        lambda **kw: RetryPolicy(**kw, sleep=waits.append))
     return waits
 
 

@@ -465,6 +465,23 @@ def test_drop_connection(sim: MagentoSimulator, http: requests.Session) -> None:
     assert get(http, sim, "/V1/orders/1").status_code == 200
 
 
+@pytest.mark.parametrize("how", ["length", "chunked"])
+def test_cut_body_breaks_off_mid_answer(sim: MagentoSimulator, http: requests.Session,
+                                        how: str) -> None:
+    sim.faults.cut_body("/V1/orders", how=how)  # type: ignore[arg-type]
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        get(http, sim, "/V1/orders/1")
+    assert get(http, sim, "/V1/orders/1").json()["entity_id"] == 1  # served whole again
+
+
+def test_html_200_is_a_success_status_with_a_page(sim: MagentoSimulator,
+                                                  http: requests.Session) -> None:
+    sim.faults.html_200("<!DOCTYPE html><title>Login</title>", "/V1/orders")
+    resp = get(http, sim, "/V1/orders/1")
+    assert resp.status_code == 200 and resp.text.startswith("<!DOCTYPE html>")
+    assert resp.headers["Content-Type"].startswith("text/html")
+
+
 def test_duplicate_id_500(sim: MagentoSimulator, http: requests.Session) -> None:
     sim.faults.duplicate_id_500(current_page=3)
     assert get(http, sim, "/V1/orders", criteria(page_size=1, current_page=2)).status_code == 200

@@ -30,6 +30,9 @@ REFUSED = {  # file: (product, kind), per samples/sage/README.md
     "header_only.csv": ("intacct", "stock"),
     "binary_junk.csv": ("sage200", "stock"),
     "excel_workbook.csv": ("sage200", "stock"),
+    "short_row.csv": ("sage200", "stock"),
+    "cut_off.csv": ("sage200", "stock"),
+    "invisible_sku.csv": ("sage200", "stock"),
 }
 # `Name(` directly followed by `field=`, a quote or a digit: a dataclass, Decimal, date, ...
 REPR = re.compile(r"\b(?:[A-Z]\w*|datetime\.\w+)\((?:\w+=|['\"\d])")

@@ -14,33 +14,18 @@ import pytest
 
 from sagesync.errors import ExitCode
 from sagesync.pipeline.ledger import Ledger, RecordKey
-from tests.conftest import ROOT
 from tests.test_ledger_flows import edit, references, run
+from tests.test_real_corpus import REAL, RECIPE
 
-REAL = ROOT.parent / "shared" / "reference" / "magento" / "real" / "instances"
+INSTANCES = REAL / "instances"
 needs_corpus = pytest.mark.skipif(not REAL.exists(), reason="../shared is absent")
-
-OCA_RECIPE = """
-name = "oca"
-state_dir = "state"
-[magento]
-source = "{source}"
-order_states = ["new", "processing", "complete", "closed"]
-[sage]
-product = "sage50_uk"
-post_from = "orders"
-timezone = "America/Chicago"
-[mapping]
-tax_codes = {{ "8.25" = "T1", "0" = "T0" }}
-[delivery]
-path = "out"
-"""
 
 
 def oca_recipe(tmp_path: Path) -> Path:
+    """The OCA store's order 000000013 before it was cancelled, posted from orders."""
     recipe = tmp_path / "oca.toml"
-    recipe.write_text(OCA_RECIPE.format(source=(REAL / "oca-magento2-t0").as_posix()),
-                      encoding="utf-8")
+    recipe.write_text(RECIPE.format(source=(INSTANCES / "oca-magento2-t0").as_posix(),
+                                    post_from="orders"), encoding="utf-8")
     return recipe
 
 
@@ -56,7 +41,7 @@ def test_an_order_cancelled_after_it_was_sent_is_flagged(  # type: ignore[no-unt
     assert first.exit_code == ExitCode.OK, first.output
     assert ("SI", "000000013") in references(tmp_path / "out")
 
-    later = run_cli("run", str(recipe), "--source", str(REAL / "oca-magento2"))
+    later = run_cli("run", str(recipe), "--source", str(INSTANCES / "oca-magento2"))
     assert "amended after sending" in later.output and "order:9@1" in later.output
     assert references(tmp_path / "out").count(("SI", "000000013")) == 1
     status = status_of(run_cli, recipe)
@@ -72,7 +57,7 @@ def test_an_order_cancelled_after_it_was_sent_is_flagged(  # type: ignore[no-unt
     assert check.exit_code == ExitCode.HELD
     assert "1 records changed or cancelled in Magento after they reached Sage" in check.output
 
-    again = run_cli("run", str(recipe), "--source", str(REAL / "oca-magento2"))
+    again = run_cli("run", str(recipe), "--source", str(INSTANCES / "oca-magento2"))
     assert "amended after sending" not in again.output  # said once, not every run
     done = run_cli("-r", str(recipe), "resolve", "order:9@1", "--note", "reversed: SC 1043")
     assert done.exit_code == 0, done.output
@@ -91,12 +76,12 @@ def test_an_order_queued_then_cancelled_is_never_delivered(  # type: ignore[no-u
     transformed = run_cli("transform", "--from", exported).stdout.strip()
 
     cancelled = run_cli("export-orders", "-r", str(recipe), "--source",
-                        str(REAL / "oca-magento2"))
+                        str(INSTANCES / "oca-magento2"))
     assert "void (cancelled in Magento, never delivered): order:9@1" in cancelled.output
     for step in (("import-sage", "--from", transformed),
                  ("import-sage", "--from", run_cli("transform", "--from", exported).stdout
                   .strip()),
-                 ("run", str(recipe), "--source", str(REAL / "oca-magento2")),
+                 ("run", str(recipe), "--source", str(INSTANCES / "oca-magento2")),
                  ("run", str(recipe))):
         run_cli(*step)
         assert ("SI", "000000013") not in references(tmp_path / "out"), step
@@ -203,3 +188,23 @@ def test_reference_prefixes_are_validated(run_cli, demo_copy: Path) -> None:  # 
     result = run_cli("-r", str(demo_copy), "status")
     assert result.exit_code == ExitCode.USAGE
     assert "sage.reference_prefixes.x" in result.output and "store id" in result.output
+
+
+def test_no_rerun_delivers_an_amended_or_resolved_record_again(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path: Path) -> None:
+    state, out = tmp_path / "s", tmp_path / "out"
+    cli = ("--state-dir", str(state))
+    exported = run_cli(*cli, "export-orders", "-r", str(demo_copy)).stdout.strip()
+    transformed = run_cli(*cli, "transform", "--from", exported).stdout.strip()
+    run_cli(*cli, "import-sage", "--from", transformed, "--out", str(out))
+    page, data = _page(demo_copy, "invoices")
+    data["items"][0]["created_at"] = data["items"][0]["created_at"][:-2] + "59"
+    page.write_text(json.dumps(data), encoding="utf-8")
+    changed = run(run_cli, demo_copy, state, out)
+    assert "amended after sending" in changed.output and "invoice:1@1" in changed.output
+    for resolve in (False, True):
+        if resolve:
+            assert run_cli(*cli, "-r", str(demo_copy), "resolve", "invoice:1@1", "--note",
+                           "corrected by hand").exit_code == 0
+        run_cli(*cli, "import-sage", "--from", transformed, "--out", str(out))
+        assert references(out).count(("SI", "000000001")) == 1, resolve

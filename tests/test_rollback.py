@@ -197,7 +197,8 @@ def _ledger_before_pushes(path: Path, rows: list[tuple[str, str, str | None, str
                           runs: list[tuple[str, str]]) -> None:
     """A ledger as the version before push snapshots left it."""
     db = sqlite3.connect(path, isolation_level=None)
-    for number, script in enumerate(MIGRATIONS[:-1], start=1):
+    before = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE pushes" in script)
+    for number, script in enumerate(MIGRATIONS[:before], start=1):
         for statement in script.split(";"):
             if statement.strip():
                 db.execute(statement)

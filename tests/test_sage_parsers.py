@@ -220,6 +220,16 @@ BROKEN_CASES = [
     ("dates_reformatted.csv", "sage50_uk", "stock", {"columns": {"date": "STOCK_TAKE_DATE"}},
      False, [(3, 6, "not in the DD/MM/YYYY format"), (4, 6, "reformatted"),
              (5, 6, "Excel date serial number")]),
+    ("short_row.csv", "sage200", "stock", {}, False,
+     [(3, 5, "'QtyAllocated' and 'QtyOnOrder' are missing")]),
+    ("short_row.csv", "sage200", "stock", {"tolerance": 1}, True,
+     [(3, 5, "never read as blank or 0")]),
+    ("cut_off.csv", "sage200", "stock", {}, False, [(4, 4, "cut off or still being written")]),
+    ("cut_off.csv", "sage200", "stock", {"tolerance": 9}, False, [(4, 4, "'16'")]),
+    ("invisible_sku.csv", "sage200", "stock", {}, False,
+     [(3, 1, "U+200B (zero width space)"), (4, 1, "U+00A0 (no-break space) at the end"),
+      (5, 1, "U+00AD (soft hyphen)"), (6, 1, "69 characters long")]),
+    ("padded_codes.csv", "sage300", "stock", {}, True, []),
 ]
 
 
@@ -254,6 +264,11 @@ def test_broken_samples_read_the_right_values_once_fixed_by_options() -> None:
     assert parse(BROKEN / "semicolon_plain.csv", "sage200", "stock").delimiter == ";"
     blank = parse(BROKEN / "trailing_blank_lines.csv", "sage300", "stock")
     assert blank.rows_read == 2 and [r["source_line"] for r in rows(blank)] == [2, 3]
+    short = parse(BROKEN / "short_row.csv", "sage200", "stock", tolerance=1)
+    assert [r["sku"] for r in rows(short)] == ["24-WG084", "24-UG06"]
+    padded = parse(BROKEN / "padded_codes.csv", "sage300", "stock")
+    assert [r["sku"] for r in rows(padded)] == ["24-WG084", "24-WG088"]
+    assert any("2 SKU(s) had spaces" in note for note in padded.notes)
 
 
 def test_tolerance_skips_and_lists_bad_rows() -> None:
@@ -454,7 +469,8 @@ def _consistent(result: ParseResult) -> None:
 def test_decimals_are_exact_and_rounded_half_up(values: list[Decimal]) -> None:
     lines = ["Code,WarehouseName,QtyInStock,QtyAllocated"]
     lines += [f"S{i},Home,{v},{format(v.normalize(), 'f')}" for i, v in enumerate(values)]
-    result = parse_bytes("\n".join(lines).encode(), product="sage200", kind="stock")
+    # Every row ends with a line break, as Sage writes it (without one the last is cut off).
+    result = parse_bytes("\n".join([*lines, ""]).encode(), product="sage200", kind="stock")
     assert result.ok, result.problems
     want = [v.quantize(D("0.0001"), ROUND_HALF_UP) for v in values]
     assert [r["on_hand"] for r in rows(result)] == want
@@ -466,7 +482,7 @@ def test_decimals_are_exact_and_rounded_half_up(values: list[Decimal]) -> None:
 def test_four_place_values_come_back_equal(values: list[Decimal]) -> None:
     lines = ["ITEMID,PRICELISTID,QTYLIMITMIN,VALUE"]
     lines += [f"S{i},L,{v},{v}" for i, v in enumerate(values)]
-    result = parse_bytes("\n".join(lines).encode(), product="intacct", kind="prices")
+    result = parse_bytes("\n".join([*lines, ""]).encode(), product="intacct", kind="prices")
     assert result.ok
     assert [(r["min_qty"], r["price"]) for r in rows(result)] == [(v, v) for v in values]
     assert pa.types.is_decimal(result.table.schema.field("price").type)

@@ -240,3 +240,136 @@ def test_extract_entity_ids_from_event_payloads() -> None:
                                      {"data": {"value": {"entity_id": True, "order_id": -1}}}])
 def test_extract_entity_ids_is_best_effort(payload: dict[str, Any]) -> None:
     assert extract_entity_ids(payload) == []
+
+
+# --------------------------------------------------------------------------- shared-secret HMAC
+
+
+SECRET = b"s3cret-from-env"
+BODY = b'{"order": {"entity_id": 42, "increment_id": "000000042"}}'
+
+
+def hmac_headers(body: bytes, *, secret: bytes = SECRET, encoding: str = "hex",
+                 prefix: str = "", timestamp: str | None = None,
+                 template: str = "{timestamp}.{body}") -> dict[str, str]:
+    """What a store's webhook module sends: HMAC-SHA256 of the (timestamp-prefixed) raw body."""
+    import hashlib
+    import hmac as hmac_lib
+
+    signed = body
+    headers: dict[str, str] = {}
+    if timestamp is not None:
+        before, after = template.split("{body}")
+        signed = before.replace("{timestamp}", timestamp).encode() + body + after.encode()
+        headers["X-Timestamp"] = timestamp
+    digest = hmac_lib.new(secret, signed, hashlib.sha256).digest()
+    text = digest.hex() if encoding == "hex" else base64.b64encode(digest).decode()
+    headers["X-Signature"] = prefix + text
+    return headers
+
+
+def scheme(**overrides: Any) -> Any:
+    from sagesync.magento.webhooks import HmacScheme
+
+    settings: dict[str, Any] = {"secret": SECRET, "header": "X-Signature"}
+    settings.update(overrides)
+    return HmacScheme(**settings)
+
+
+@pytest.mark.parametrize("encoding", ["hex", "base64"])
+def test_hmac_good_signature_passes_in_either_encoding(encoding: str) -> None:
+    from sagesync.magento.webhooks import verify_hmac
+
+    verify_hmac(BODY, hmac_headers(BODY, encoding=encoding), scheme(encoding=encoding))
+    verify_hmac(BODY, {"x-signature": hmac_headers(BODY, encoding=encoding,
+                                                   prefix="sha256=")["X-Signature"]},
+                scheme(encoding=encoding, prefix="sha256="))
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"X-Signature": ""},
+    {"X-Signature": "zz-not-hex"},
+    {"X-Signature": hmac_headers(BODY, secret=b"another secret")["X-Signature"]},
+    {"X-Signature": hmac_headers(BODY + b" ")["X-Signature"]},
+    {"X-Signature": hmac_headers(BODY)["X-Signature"][:-2]},
+    {"X-Signature": "sha1=" + hmac_headers(BODY)["X-Signature"]},
+])
+def test_hmac_missing_wrong_or_garbled_signature_fails(headers: dict[str, str]) -> None:
+    from sagesync.magento.webhooks import verify_hmac
+
+    with pytest.raises(WebhookRejected) as caught:
+        verify_hmac(BODY, headers, scheme())
+    assert SECRET.decode() not in caught.value.reason
+
+
+def test_hmac_prefix_is_required_when_configured() -> None:
+    from sagesync.magento.webhooks import verify_hmac
+
+    with pytest.raises(WebhookRejected, match="sha256="):
+        verify_hmac(BODY, hmac_headers(BODY), scheme(prefix="sha256="))
+
+
+def test_hmac_timestamp_is_signed_and_bounded() -> None:
+    from sagesync.magento.webhooks import verify_hmac
+
+    stamp = str(int(NOW.timestamp()))
+    tight = scheme(timestamp_header="X-Timestamp", tolerance=timedelta(minutes=5))
+    verify_hmac(BODY, hmac_headers(BODY, timestamp=stamp), tight, now=NOW)
+    verify_hmac(BODY, hmac_headers(BODY, timestamp=stamp), tight, now=NOW + timedelta(minutes=4))
+    with pytest.raises(WebhookRejected, match="older"):
+        verify_hmac(BODY, hmac_headers(BODY, timestamp=stamp), tight,
+                    now=NOW + timedelta(minutes=6))
+    with pytest.raises(WebhookRejected, match="future"):
+        verify_hmac(BODY, hmac_headers(BODY, timestamp=stamp), tight,
+                    now=NOW - timedelta(minutes=6))
+    moved = hmac_headers(BODY, timestamp=stamp)
+    moved["X-Timestamp"] = str(int(NOW.timestamp()) + 60)  # a fresh stamp on an old signature
+    with pytest.raises(WebhookRejected, match="does not match"):
+        verify_hmac(BODY, moved, tight, now=NOW)
+    no_stamp = hmac_headers(BODY)
+    with pytest.raises(WebhookRejected, match="X-Timestamp"):
+        verify_hmac(BODY, no_stamp, tight, now=NOW)
+
+
+def test_hmac_signed_payload_template_is_configurable() -> None:
+    from sagesync.magento.webhooks import verify_hmac
+
+    stamp = str(int(NOW.timestamp()))
+    slack_like = scheme(timestamp_header="X-Timestamp", signed_payload="v0:{timestamp}:{body}")
+    verify_hmac(BODY, hmac_headers(BODY, timestamp=stamp, template="v0:{timestamp}:{body}"),
+                slack_like, now=NOW)
+    with pytest.raises(WebhookRejected):
+        verify_hmac(BODY, hmac_headers(BODY, timestamp=stamp), slack_like, now=NOW)
+
+
+def test_hmac_scheme_refuses_a_bad_configuration_and_hides_the_secret() -> None:
+    with pytest.raises(ValueError):
+        scheme(secret=b"")
+    with pytest.raises(ValueError):
+        scheme(encoding="base32")
+    with pytest.raises(ValueError):
+        scheme(timestamp_header="X-Timestamp", signed_payload="{timestamp}")
+    assert SECRET.decode() not in repr(scheme())
+
+
+@pytest.mark.parametrize(("payload", "entity", "pointer", "expected"), [
+    ({"order": {"entity_id": 42, "increment_id": "x"}}, "order", None, [("order", 42)]),
+    ({"entity_id": "42", "increment_id": "x"}, "order", None, [("order", 42)]),
+    ({"entity_id": 9, "order_id": 42}, "invoice", None, [("invoice", 9), ("order", 42)]),
+    ({"invoice": {"entity_id": 9, "order_id": 42}}, "order", None,
+     [("invoice", 9), ("order", 42)]),
+    ({"items": [{"entity_id": 1}, {"entity_id": 2}]}, "order", None,
+     [("order", 1), ("order", 2)]),
+    ({"data": {"order": {"entity_id": 5}}}, "order", None, [("order", 5)]),
+    ({"payload": {"sales/order": {"id": 7}}}, "order", "/payload/sales~1order/id",
+     [("order", 7)]),
+    ({"payload": {"id": 7}}, "order", "/payload/missing", []),
+    ({"something": "else"}, "order", None, []),
+])
+def test_extract_hook_ids_reads_magento_rest_shapes_and_a_json_pointer(
+        payload: dict[str, Any], entity: str, pointer: str | None,
+        expected: list[tuple[str, int]]) -> None:
+    from sagesync.magento.webhooks import extract_hook_ids
+
+    assert extract_hook_ids(payload, entity=entity, id_pointer=pointer) == expected

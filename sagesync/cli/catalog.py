@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from sagesync.errors import ExitCode, UsageError
-from sagesync.ops.watch import process_inbox
+from sagesync.ops.watch import (
+    Handle,
+    Handled,
+    JournalingPusher,
+    LedgerBook,
+    payload_items,
+    process_inbox,
+)
 from sagesync.pipeline.catalog_step import (
     PushStepResult,
     parse_sage,
@@ -66,6 +73,8 @@ def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
             say(f"skipped (within [sage_export] tolerance): {note}")
         for note in result.unmapped:
             say(f"warning: {note}")
+        for note in result.notes:
+            say(f"note: {note}")
         say(f"parsed {result.rows} {kind} rows from {file.name}")
         ledger.outcome = (0, {"rows": result.rows})  # type: ignore[attr-defined]
     emit_manifest(result.manifest)
@@ -158,13 +167,24 @@ def rollback_command(obj: Context, what: str, dry_run: bool, force: bool) -> Non
     click.get_current_context().exit(code)
 
 
-def _handle_file(recipe: Recipe, dry_run: bool):  # type: ignore[no-untyped-def]
-    def handle(path: Path, kind: str) -> str:
-        run_id = new_run_id()
+def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
+    """Parse and push one watched file under the run id the watcher gives (the same one
+    again when it resumes a killed push), recording each chunk Magento accepts."""
+    from sagesync.pipeline.catalog_step import default_pusher
+
+    def handle(path: Path, kind: str, run_id: str) -> Handled:
         with step_session(recipe, "watch", run_id, dry_run=dry_run, flow="catalog") as ledger:
             parsed = parse_sage(recipe, path, kind, run_id)
-            pushed = push_magento(recipe, open_checkpoint(parsed.manifest), ledger, run_id,
-                                  dry_run=dry_run, force=False)
+            payload = open_checkpoint(parsed.manifest)
+            items = payload_items(kind, payload.table(
+                "source_items" if kind == "stock" else "prices").to_pylist())
+
+            def journaled(recipe: Recipe) -> JournalingPusher:
+                return JournalingPusher(default_pusher(recipe), items,
+                                        lambda values: ledger.record_pushed(kind, values))
+
+            pushed = push_magento(recipe, payload, ledger, run_id, dry_run=dry_run,
+                                  force=False, make_pusher=journaled)
             code = ExitCode.HELD if (pushed.refused or pushed.failed
                                      or pushed.unknown_skus) else ExitCode.OK
             ledger.outcome = (int(code), {"sent": pushed.sent})  # type: ignore[attr-defined]
@@ -172,8 +192,11 @@ def _handle_file(recipe: Recipe, dry_run: bool):  # type: ignore[no-untyped-def]
             from sagesync.errors import SageSyncError
 
             raise SageSyncError(pushed.refused)
-        return (f"{parsed.rows} rows, {pushed.changed} changed, {pushed.sent} sent"
-                + (f", {len(pushed.failed)} failed" if pushed.failed else ""))
+        refused = [*pushed.failed, *(f"{sku}: unknown in Magento (not created)"
+                                     for sku in pushed.unknown_skus)]
+        return Handled(f"{parsed.rows} rows, {pushed.changed} changed, {pushed.sent} sent"
+                       + (f", {len(pushed.failed)} failed: {'; '.join(refused[:5])}"
+                          if refused else ""), complete=not refused)
     return handle
 
 
@@ -184,7 +207,8 @@ def _handle_file(recipe: Recipe, dry_run: bool):  # type: ignore[no-untyped-def]
               help="Seconds between passes.")
 @click.option("--settle", type=click.FloatRange(min=0), default=2, show_default=True,
               help="A file must be unchanged for this long before it is taken.")
-@click.option("--dry-run", is_flag=True, help="Parse and preview, push nothing.")
+@click.option("--dry-run", is_flag=True, help="Parse and preview, push nothing, move "
+              "nothing: the files stay where they are.")
 @global_options
 @click.pass_obj
 @handle_errors
@@ -202,33 +226,27 @@ def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle
     recipe = obj.recipe()
     if not inbox.is_dir():
         raise UsageError(f"The inbox {inbox} is not a folder.")
-    from sagesync.pipeline.ledger import Ledger
-
-    def seen(digest: str) -> bool:
-        with Ledger(recipe.state_dir / "ledger.sqlite") as ledger:
-            return ledger.file_seen(digest) is not None
-
-    def remember(digest: str, name: str, outcome: str) -> None:
-        if not dry_run:
-            with Ledger(recipe.state_dir / "ledger.sqlite") as ledger:
-                ledger.record_file(digest, name, outcome)
-
+    book = LedgerBook(recipe.state_dir / "ledger.sqlite", dry_run=dry_run)
     worst = 0
     while True:
-        outcome = process_inbox(inbox, _handle_file(recipe, dry_run), seen, remember,
-                                settle_seconds=settle)
+        outcome = process_inbox(inbox, _handle_file(recipe, dry_run), book,
+                                settle_seconds=settle, dry_run=dry_run)
+        for line in outcome.resumed:
+            say(f"resumed after an interrupted pass: {line}")
         for line in outcome.archived:
             say(f"done: {line}")
+        for line in outcome.held:
+            say(f"done, but Magento refused some items (archived; fix and drop it again): "
+                f"{line}")
         for line in outcome.duplicates:
             say(f"already processed, archived without pushing: {line}")
         for line in outcome.quarantined:
             say(f"quarantined: {line}")
         for line in outcome.retry_later:
             say(f"left in the inbox for the next pass: {line}")
-        if outcome.quarantined:
-            worst = max(worst, int(ExitCode.BAD_INPUT))
-        elif outcome.retry_later:
-            worst = max(worst, int(ExitCode.RETRY_LATER))
+        for line in outcome.waiting:
+            say(f"waiting: {line}")
+        worst = max(worst, int(outcome.exit_code))
         if once:
             click.get_current_context().exit(worst)
         time.sleep(interval)

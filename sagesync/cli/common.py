@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sagesync.errors import ExitCode, SageSyncError, UsageError, exit_code_of
+from sagesync.errors import ExitCode, SageSyncError, UsageError, disk_full_error, exit_code_of
 from sagesync.pipeline.checkpoint import Checkpoint, open_checkpoint
 from sagesync.pipeline.lock import state_dir_failure
 from sagesync.recipe import Recipe, load_recipe
@@ -140,6 +140,8 @@ def exit_code_for(error: BaseException, state_dir: Path | None) -> int:
     records, too)."""
     if isinstance(error, click.exceptions.Exit):
         return int(error.exit_code)
+    if not isinstance(error, SageSyncError) and disk_full_error(error, state_dir) is not None:
+        return int(ExitCode.RETRY_LATER)  # a full disk: 75, not 73 (the folder itself is fine)
     if state_dir is not None and state_dir_failure(state_dir, error) is not None:
         return int(ExitCode.CANT_CREATE)
     return exit_code_of(error)
@@ -166,6 +168,12 @@ def handle_errors(func: F) -> F:
             ctx.exit(int(ExitCode.RETRY_LATER))
         except Exception as error:  # a bug, unless the state folder failed under it
             state_dir = _state_dir_of(obj)
+            full = disk_full_error(error, state_dir)
+            if full is not None:  # 75: free space and the next run goes on
+                if obj.verbose:
+                    traceback.print_exc()
+                say(f"error: {full}")
+                ctx.exit(int(full.exit_code))
             failure = state_dir_failure(state_dir, error) if state_dir else None
             if failure is not None:
                 if obj.verbose:

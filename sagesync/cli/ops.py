@@ -191,7 +191,8 @@ def release_command(obj: Context, keys: tuple[str, ...]) -> None:
 @click.pass_obj
 @handle_errors
 def resolve_command(obj: Context, keys: tuple[str, ...], note: str) -> None:
-    """Close amended records once Sage was corrected by hand (they stop failing --check).
+    """Close records settled in Sage by hand: amended ones once Sage was corrected, and ones
+    needing attention that Sage turned out to hold. They are never sent again.
 
     \b
     Example:
@@ -238,13 +239,16 @@ def ack_command(obj: Context, file: Path) -> None:
             say(f"not applied, no match: {item}")
         for item in result.ambiguous:
             say(f"not applied, ambiguous: {item}")
+        for item in result.already_applied:
+            say(f"already applied, nothing changed: {item}")
         code = ExitCode.HELD if result.needs_a_person else ExitCode.OK
         ledger.outcome = (int(code), {"confirmed": len(result.confirmed)})  # type: ignore[attr-defined]
     ignored = (f"; {result.ignored} row(s) of other transaction types ignored"
                if result.ignored else "")
     say(f"{len(result.confirmed)} confirmed, {len(result.rejected)} rejected, "
         f"{len(result.needs_attention)} need attention, {len(result.unclear)} unclear, "
-        f"{len(result.unmatched)} unmatched, {len(result.ambiguous)} ambiguous{ignored}")
+        f"{len(result.unmatched)} unmatched, {len(result.ambiguous)} ambiguous, "
+        f"{len(result.already_applied)} already applied{ignored}")
     click.get_current_context().exit(int(code))
 
 
@@ -257,10 +261,12 @@ def ack_command(obj: Context, file: Path) -> None:
 @click.pass_obj
 @handle_errors
 def listen_command(obj: Context, host: str | None, port: int | None, run_now: bool) -> None:
-    """Receive Adobe Commerce webhooks and I/O Events; verified events queue their orders.
+    """Receive store webhooks and I/O Events; verified events queue their orders.
 
     Put it behind your HTTPS reverse proxy. POST /commerce for Commerce webhooks, POST /io for
-    I/O Events. Polling runs stay the backstop.
+    I/O Events, POST /hook for webhooks signed with a shared secret ([listen] hmac_secret).
+    Each request must arrive within [listen] read_timeout_seconds; refusals are one line on
+    stderr. Polling runs stay the backstop.
 
     \b
     Example:
@@ -269,32 +275,27 @@ def listen_command(obj: Context, host: str | None, port: int | None, run_now: bo
     import threading
     import time
 
-    from sagesync.ops.listen import ListenConfig, folder_keys, serve
+    from sagesync.ops.listen import config_from_settings, serve
     from sagesync.pipeline.run import run_recipe
 
     recipe = obj.recipe()
     settings = recipe.listen
-    if settings.commerce_public_key is None and not settings.io_client_id:
-        raise UsageError("listen needs [listen] commerce_public_key (a PEM file) or "
-                         "io_client_id with io_public_keys: without them every event would "
-                         "be refused.")
     wake = threading.Event()
 
     def run_soon(_added: int) -> None:
         wake.set()
 
-    config = ListenConfig(
-        ledger_path=recipe.state_dir / "ledger.sqlite",
-        commerce_public_key=(settings.commerce_public_key.read_bytes()
-                             if settings.commerce_public_key else None),
-        io_client_id=settings.io_client_id,
-        io_public_keys=folder_keys(settings.io_public_keys) if settings.io_public_keys
-        else None,
-        on_recorded=run_soon if run_now else None)
+    try:
+        config = config_from_settings(settings, recipe.state_dir / "ledger.sqlite",
+                                      on_recorded=run_soon if run_now else None,
+                                      log=lambda line: say(f"listen: {line}"))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     recipe.state_dir.mkdir(parents=True, exist_ok=True)
     server = serve(host or settings.host, port or settings.port, config)
-    say(f"listening on http://{server.server_address[0]}:{server.server_address[1]} "
-        "(/commerce, /io); Ctrl+C stops")
+    host_name, port_number = server.server_address[:2]
+    routes = "/commerce, /io" + (", /hook" if config.hmac else "")
+    say(f"listening on http://{host_name!s}:{port_number} ({routes}); Ctrl+C stops")
     try:
         while True:
             if not wake.wait(timeout=1.0):

@@ -113,7 +113,7 @@ def _report_import(result: ImportResult, dry_run: bool) -> int:
     for held in result.held:
         say(f"held: {held}")
     for label in result.needs_attention:
-        say(f"needs attention (failed too often; see `sagesync trace`): {label}")
+        say(f"needs a person, not sent (the reason: `sagesync trace`): {label}")
     for label in result.stale:
         say(f"skipped, a newer version is queued (transform the latest export): {label}")
     for label in result.void:

@@ -2,17 +2,21 @@
 
 Each file is written under a hidden temporary name in the target folder, flushed to disk, then
 renamed: a rename within one folder is atomic on Windows and POSIX alike, so Sage (or whoever
-collects the folder) sees either nothing or the whole file.
+collects the folder) sees either nothing or the whole file. The temporary name is derived from
+the file's (`.B000001-2-audit_trail.csv.tmp`), not random, so recovery after a crash can tell
+"still under its temporary name: never renamed" from "gone: renamed, then collected".
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 from sagesync.errors import TransientError
-from sagesync.pipeline.checkpoint import write_atomically
+from sagesync.pipeline.faults import crash_point
 
-TEMP_PREFIX = ".sagesync-"
+TEMP_SUFFIX = ".tmp"
 
 
 def prepare_folder(folder: Path) -> None:
@@ -23,10 +27,26 @@ def prepare_folder(folder: Path) -> None:
                              "Nothing was sent; the next run retries.") from None
 
 
-def deliver_file(folder: Path, name: str, data: bytes) -> Path:
+def temporary_path(target: Path) -> Path:
+    """Where `target` is written before it is renamed into place (hidden, one per file)."""
+    return target.with_name(f".{target.name}{TEMP_SUFFIX}")
+
+
+def deliver_file(folder: Path, name: str, data: bytes,
+                 ready: Callable[[], None] | None = None) -> Path:
+    """Write `name` under its temporary name, flush it to disk, call `ready` (the caller
+    journals that the file is complete but not yet in place), then rename it into place."""
     target = folder / name
+    temporary = temporary_path(target)
     try:
-        write_atomically(target, data)
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if ready is not None:
+            ready()
+        crash_point("before-rename")
+        os.replace(temporary, target)
     except OSError as exc:
         raise TransientError(f"Cannot write {target}: {exc.strerror}. The batch stays queued "
                              "and the next run retries.") from None
@@ -34,7 +54,9 @@ def deliver_file(folder: Path, name: str, data: bytes) -> Path:
 
 
 def remove_temporaries(folder: Path) -> None:
-    """Delete temporary files an interrupted delivery left behind."""
+    """Delete temporary files an interrupted delivery left behind (ours only: `.B…tmp`, and
+    the random `.name.tmp-xxxx` names of earlier versions)."""
     if folder.is_dir():
-        for leftover in folder.glob(".*.tmp-*"):
-            leftover.unlink(missing_ok=True)
+        for pattern in (".B*" + TEMP_SUFFIX, ".*.tmp-*"):
+            for leftover in folder.glob(pattern):
+                leftover.unlink(missing_ok=True)

@@ -358,8 +358,12 @@ class _RenewingBearer(AuthBase):
         return again
 
     def _post(self, url: str, **kwargs: Any) -> requests.Response:
+        from sagesync.magento.http import tls_failure
+
         try:
             return self._session.post(url, auth=_NO_AUTH, timeout=self._timeout, **kwargs)
+        except requests.exceptions.SSLError as exc:  # setup, not transient: say what to trust
+            raise tls_failure(_origin(url), f"the {self._kind} token endpoint", exc) from None
         except requests.RequestException as exc:
             text = redact(str(exc), self._secret_values())
             raise TransientError(f"Could not reach the {self._kind} token endpoint "

@@ -8,9 +8,12 @@
   `updated_at` to now). If `total_count` changes between pages, offset paging may have skipped a
   row, so the window is swept again with keyset paging (`entity_id gt last`), which cannot skip.
   Rows that left are picked up by the next run's window.
-- Retries with exponential backoff and full jitter on 429 (honouring Retry-After), 500, 502, 503,
-  504, timeouts and dropped connections. A page that still fails raises TransientError naming
-  the page and the filter: never a silent skip.
+- Retries with exponential backoff and full jitter on 429 (honouring Retry-After up to a cap),
+  500, 502, 503, 504, timeouts, dropped connections and bodies cut off mid-answer (a short
+  Content-Length, a broken chunk, or JSON that ends early). A page that still fails raises
+  TransientError naming the page and the filter: never a silent skip.
+- A 200 that is JSON but not a search result (no `total_count`) raises MagentoAnswerError
+  (a setup problem: exit 2). `items: null` passes: the export quarantines that page alone.
 - 400 "Maximum SearchCriteria pageSize is N": the page size drops to N and the export goes on.
 """
 
@@ -22,13 +25,20 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import msgspec
 import requests
 from requests.auth import AuthBase
 
 from sagesync.errors import SageSyncError, TransientError
-from sagesync.magento.http import RetryPolicy, magento_message, send_with_retries
+from sagesync.magento.http import (
+    MagentoAnswerError,
+    RetryPolicy,
+    first_bytes,
+    magento_message,
+    send_with_retries,
+)
 
 ENDPOINTS = {
     "orders": "/V1/orders",
@@ -42,14 +52,28 @@ _MAX_PAGE_SIZE = re.compile(r"Maximum SearchCriteria pageSize is (\d+)")
 _DUPLICATE_ID = re.compile(r"with the same ID .* already exists")
 
 
+MAX_TOTAL_COUNT = 2 ** 31 - 1  # Magento's total_count is a PHP int from a SQL COUNT
+
+
 class _Envelope(msgspec.Struct):
     total_count: int
-    items: list[msgspec.Raw] = []
+    items: list[msgspec.Raw] | None = []
 
 
 class _Identity(msgspec.Struct):
     entity_id: int | None = None
     id: int | None = None
+
+
+def _cut_short(response: requests.Response) -> str | None:
+    """Why a 200's body is not whole JSON (a cut), or None: wrong-shape JSON is not a cut."""
+    try:
+        msgspec.json.decode(response.content)
+    except msgspec.DecodeError as exc:
+        return f"the answer was cut off or is not JSON ({exc}; {len(response.content)} bytes)"
+    except RecursionError:
+        return None  # whole, only nested too deep: the page is quarantined later
+    return None
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
@@ -177,10 +201,9 @@ class RestSource:
             body = self._get(entity, criteria, 1)
             envelope = _ENVELOPE.decode(body)
             yield RawPage(entity, number, body, self._describe(entity, 1, criteria))
-            if len(envelope.items) < self.page_size or not envelope.items:
+            if not envelope.items or len(envelope.items) < self.page_size:
                 return
-            identity = _IDENTITY.decode(envelope.items[-1])
-            last_id = identity.entity_id if identity.entity_id is not None else identity.id or 0
+            last_id = _last_id(envelope.items, entity, criteria)
             number += 1
 
     def _criteria(self, entity: str, window: Window, after_id: int | None = None
@@ -230,8 +253,8 @@ class RestSource:
         where = self._describe(entity, number, criteria)
         response = send_with_retries(
             self.session, "GET", url, params=query, retry=self.retry, timeout=self.timeout,
-            describe=where, auth_kind=self.auth_kind,
-            on_attempt=(lambda: self.on_request(where)) if self.on_request else None,
+            describe=where, auth_kind=self.auth_kind, cut_short=_cut_short,
+            on_attempt=partial(self.on_request, where) if self.on_request else None,
             give_back=lambda r: r.status_code == 500
             and bool(_DUPLICATE_ID.search(magento_message(r))),
             exhausted_note="Nothing was skipped and the bookmark did not move; the next run "
@@ -239,10 +262,18 @@ class RestSource:
         status = response.status_code
         if status == 200:
             try:
-                _ENVELOPE.decode(response.content)
-            except msgspec.DecodeError as exc:
-                raise SageSyncError(f"Magento's answer to {where} is not a search result: "
-                                    f"{exc}") from None
+                total = _ENVELOPE.decode(response.content).total_count
+            except (msgspec.DecodeError, RecursionError) as exc:
+                raise MagentoAnswerError(
+                    f"Magento's answer to {where} ({url}) is JSON but not a search result "
+                    f"({exc}): \"{first_bytes(response.content)}\". Check [magento] base_url "
+                    "(the store's REST root, such as https://shop.example.com/rest/default) "
+                    "and that nothing between sagesync and Magento rewrites its answers."
+                    ) from None
+            if not 0 <= total <= MAX_TOTAL_COUNT:
+                raise MagentoAnswerError(f"Magento's answer to {where} says total_count "
+                                         f"{total}, which no store has: check what answers "
+                                         f"at {url}.")
             return response.content
         message = magento_message(response)
         if status == 400 and (found := _MAX_PAGE_SIZE.search(message)):
@@ -255,3 +286,18 @@ class RestSource:
                 "not move, but this will fail again until the duplicate rows are removed or "
                 "the extension is fixed; the exported page range narrows it down.")
         raise SageSyncError(f"Magento answered {status} for {where}: {message}")
+
+
+def _last_id(items: list[msgspec.Raw], entity: str, criteria: dict[str, str]) -> int:
+    """The id to continue keyset paging after: the last item whose id can be read (a record
+    with a broken id is quarantined by the export, not a reason to stop paging)."""
+    for raw in reversed(items):
+        try:
+            identity = _IDENTITY.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            continue
+        found = identity.entity_id if identity.entity_id is not None else identity.id
+        if found is not None:
+            return found
+    raise SageSyncError(f"No item of a keyset page of {entity} has a readable id, so paging "
+                        f"cannot go on safely ({criteria}).")

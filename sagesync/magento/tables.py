@@ -18,7 +18,7 @@ import json
 import operator
 import re
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -125,7 +125,7 @@ def content_hash(entity: msgspec.Struct) -> str:
     if _has_weee(entity):
         changes["items"] = [msgspec.structs.replace(item, **{
             f: UNSET for f, _ in _WEEE if _neutral("weee", getattr(item, f))})
-            for item in entity.items]
+            for item in entity.items]  # type: ignore[attr-defined]
     digest = hashlib.blake2b(_encode(msgspec.structs.replace(entity, **changes) if changes
                                      else entity), digest_size=16)
     money = extension_money(entity)
@@ -150,7 +150,7 @@ def _getters(schema: pa.Schema, address_attr: str | None) -> list[Callable[[Any]
     for name in schema.names:
         if name.startswith("billing_") and address_attr is not None:
             field = name.removeprefix("billing_")
-            getters.append(lambda e, f=field: _billing(getattr(e, address_attr), f))
+            getters.append(lambda e, f=field: _billing(getattr(e, address_attr), f))  # type: ignore[misc]
         elif name == "content_hash":
             getters.append(lambda e: content_hash(getattr(e, "_customer", e)))
         elif name == "customer_is_guest":
@@ -231,17 +231,25 @@ class MagentoTableBuilder:
         items: list[Callable[[Any], Any] | None] = [None]
         self.tables = {
             "orders": _Rows(s["orders"], list(_getters(s["orders"], "billing_address"))),
-            "order_items": _Rows(s["order_items"], items + _getters(s["order_items"], None)[1:]),
+            "order_items": _Rows(s["order_items"], [*items, *_getters(s["order_items"], None)[1:]]),
             "invoices": _Rows(s["invoices"], list(_getters(s["invoices"], None))),
             "invoice_items": _Rows(s["invoice_items"],
-                                   items + _getters(s["invoice_items"], None)[1:]),
+                                   [*items, *_getters(s["invoice_items"], None)[1:]]),
             "creditmemos": _Rows(s["creditmemos"], list(_getters(s["creditmemos"], None))),
             "creditmemo_items": _Rows(s["creditmemo_items"],
-                                      items + _getters(s["creditmemo_items"], None)[1:]),
+                                      [*items, *_getters(s["creditmemo_items"], None)[1:]]),
             "customers": _Rows(s["customers"], list(_getters(s["customers"], "_billing"))),
         }
+        # Entities since the last take, with the caller's tag (where each came from), so a
+        # batch that one absurd value breaks can be rebuilt without it; and what was left out.
+        self.entities: list[tuple[str, Any, object]] = []
+        self.rejected: list[tuple[object, str, Any, str]] = []  # tag, type, entity, problem
 
-    def add(self, entity_type: str, entity: Any) -> None:
+    def add(self, entity_type: str, entity: Any, tag: object = None) -> None:
+        self.entities.append((entity_type, entity, tag))
+        self._add(entity_type, entity)
+
+    def _add(self, entity_type: str, entity: Any) -> None:
         if entity_type == "customers":
             self.tables["customers"].add(_CustomerView(entity))
             return
@@ -255,9 +263,47 @@ class MagentoTableBuilder:
     def pending_rows(self) -> int:
         return max(len(c) for c in self.tables.values())
 
+    def problem(self, entity_type: str, entity: Any) -> str | None:
+        """Why this record's values cannot go into its tables (an amount of 1e400, an id past
+        int64, a NaN), naming the field; None when they fit. Only asked when a batch fails, so
+        the common case pays nothing for it."""
+        table = {"orders": "orders", "invoices": "invoices", "creditmemos": "creditmemos",
+                 "customers": "customers"}[entity_type]
+        row = _CustomerView(entity) if entity_type == "customers" else entity
+        found = _row_problem(self.tables[table], row, "")
+        if found or entity_type == "customers":
+            return found
+        lines = self.tables["order_items" if table == "orders" else f"{table[:-1]}_items"]
+        for index, item in enumerate(entity.items):
+            found = _row_problem(lines, item, f"items[{index}].")
+            if found:
+                return found
+        for where, value in extra_amounts(entity).items():
+            if not _fits(value, MAGENTO_MONEY):
+                return f"{where} {_shown(value)} {_RANGE[MAGENTO_MONEY]}"
+        return None
+
     def take(self) -> dict[str, pa.RecordBatch]:
-        """Everything gathered so far as record batches; empty tables are left out."""
-        return {name: rows.take() for name, rows in self.tables.items() if len(rows)}
+        """Everything gathered so far as record batches; empty tables are left out.
+
+        When a value breaks a batch (Arrow cannot hold it), every entity since the last take
+        is checked, the ones with a `problem` go to `rejected` (a record and its lines go
+        together), and the batch is built again from the rest."""
+        try:
+            batches = {name: rows.take() for name, rows in self.tables.items() if len(rows)}
+        except (ArithmeticError, ValueError, TypeError, OverflowError, pa.ArrowException):
+            entities = self.entities
+            for rows in self.tables.values():
+                rows.rows, rows.parent_ids = [], []
+            for entity_type, entity, tag in entities:
+                problem = self.problem(entity_type, entity)
+                if problem is None:
+                    self._add(entity_type, entity)
+                else:
+                    self.rejected.append((tag, entity_type, entity, problem))
+            batches = {name: rows.take() for name, rows in self.tables.items() if len(rows)}
+        self.entities = []
+        return batches
 
 
 class _CustomerView:
@@ -270,3 +316,46 @@ class _CustomerView:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._customer, name)
 
+
+# Values that can break a batch -----------------------------------------------------------------
+_INT64 = 2 ** 63
+_RANGE = {MAGENTO_MONEY: "is not an amount (at most 14 digits before the point)",
+          EXCHANGE_RATE: "is not an exchange rate (at most 12 digits before the point)",
+          pa.int64(): "is not an id or number Magento can hold (64-bit)"}
+
+
+def _fits(value: Any, type_: pa.DataType) -> bool:
+    if value is None:
+        return True
+    if type_ in (MAGENTO_MONEY, EXCHANGE_RATE):
+        places, digits = (MAGENTO_PLACES, 14) if type_ == MAGENTO_MONEY else (RATE_PLACES, 12)
+        if not isinstance(value, Decimal) or not value.is_finite():
+            return False
+        try:
+            rounded = value.quantize(places, ROUND_HALF_UP)
+        except InvalidOperation:
+            return False
+        return not rounded or rounded.adjusted() < digits
+    if type_ == pa.int64():
+        return isinstance(value, int) and -_INT64 <= value < _INT64
+    return True
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}…({len(text)} characters)"
+
+
+def _row_problem(rows: _Rows, entity: Any, prefix: str) -> str | None:
+    """The first column value of one row that its Arrow type cannot hold; the content hash
+    last, so a NaN amount is named by its field rather than by the hash it breaks."""
+    pairs = [(g, c) for g, c in zip(rows.getters, rows.schema, strict=True) if g is not None]
+    pairs.sort(key=lambda pair: pair[1].name == "content_hash")
+    for getter, column in pairs:
+        try:
+            value = getter(entity)
+        except (ArithmeticError, ValueError, TypeError, OverflowError) as exc:
+            return f"{prefix}{column.name} cannot be read ({exc})"
+        if not _fits(value, column.type):
+            return f"{prefix}{column.name} {_shown(value)} {_RANGE[column.type]}"
+    return None

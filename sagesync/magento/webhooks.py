@@ -13,7 +13,11 @@ For the ``sagesync listen`` receiver. Two mechanisms:
   with the public keys at ``x-adobe-public-key1-path``/``-2-path``; valid if either verifies;
   then ``recipient_client_id`` must be ours - see :func:`verify_io_event`.
 
-Both functions take the **raw** request bytes: parsing and re-serialising JSON changes them.
+* **Shared-secret HMAC** (many stores' own webhook modules): HMAC-SHA256 over the raw body
+  (optionally prefixed by a signed timestamp), hex or base64, in a header the sender names -
+  see :func:`verify_hmac` and :class:`HmacScheme`.
+
+All of them take the **raw** request bytes: parsing and re-serialising JSON changes them.
 Nothing here touches the network; fetching (and caching) the I/O Events public keys is the
 caller's job, through the ``public_keys`` callable (:func:`io_public_key_url` builds and
 checks the URL).
@@ -24,10 +28,12 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
 import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,11 +47,14 @@ __all__ = [
     "IO_KEY_PATH_HEADERS",
     "IO_SIGNATURE_HEADERS",
     "IO_TIMESTAMP_FIELDS",
+    "HmacScheme",
     "WebhookRejected",
     "extract_entity_ids",
+    "extract_hook_ids",
     "io_public_key_url",
     "load_public_key",
     "verify_commerce_webhook",
+    "verify_hmac",
     "verify_io_event",
 ]
 
@@ -149,6 +158,97 @@ def verify_commerce_webhook(raw_body: bytes, signature_b64: str | None,
     if not _rsa_sha256_ok(key, signature, base64.b64encode(bytes(raw_body))):
         raise WebhookRejected("webhook signature does not match the body and public key "
                               "(tampered body, or the key pair was regenerated in Admin)")
+
+
+# --------------------------------------------------------------------------- shared-secret HMAC
+
+
+@dataclass(frozen=True)
+class HmacScheme:
+    """How a sender signs with a shared secret; ``secret`` comes from the environment only.
+
+    ASSUMPTION (no single standard exists): the signature is HMAC-SHA256, in ``header``, as
+    ``prefix`` + hex or base64 of the digest. Without ``timestamp_header`` the signed data is
+    the raw body. With it, the signed data is ``signed_payload`` with ``{timestamp}`` replaced
+    by that header's text and ``{body}`` by the raw body (default ``{timestamp}.{body}``, as
+    Stripe-style senders do; Slack-style is ``v0:{timestamp}:{body}``), and the timestamp (Unix
+    seconds or milliseconds, or ISO 8601) must be within ``tolerance`` of now.
+    """
+
+    secret: bytes = field(repr=False)
+    header: str = "X-Signature"
+    encoding: str = "hex"
+    prefix: str = ""
+    timestamp_header: str | None = None
+    tolerance: timedelta = timedelta(minutes=5)
+    signed_payload: str = "{timestamp}.{body}"
+
+    def __post_init__(self) -> None:
+        if not self.secret:
+            raise ValueError("the HMAC secret is empty")
+        if self.encoding not in ("hex", "base64"):
+            raise ValueError(f"hmac encoding must be 'hex' or 'base64', not {self.encoding!r}")
+        if not self.header.strip():
+            raise ValueError("the HMAC signature header name is empty")
+        if self.timestamp_header and (self.signed_payload.count("{body}") != 1
+                                      or "{timestamp}" not in self.signed_payload):
+            raise ValueError("hmac signed_payload must hold {timestamp} and {body} once, e.g. "
+                             "'{timestamp}.{body}'")
+
+    def signed_data(self, raw_body: bytes, timestamp: str | None) -> bytes:
+        """The exact bytes the sender signed."""
+        if timestamp is None:
+            return bytes(raw_body)
+        before, after = self.signed_payload.split("{body}")
+        return (before.replace("{timestamp}", timestamp).encode("utf-8") + bytes(raw_body)
+                + after.replace("{timestamp}", timestamp).encode("utf-8"))
+
+
+def verify_hmac(raw_body: bytes, headers: Mapping[str, str], scheme: HmacScheme, *,
+                now: datetime | None = None) -> bytes:
+    """Accept only a body signed with our shared secret (and fresh, when timestamped).
+
+    Returns the signed bytes, whose hash is the replay key: the same delivery twice adds
+    nothing. Compared with :func:`hmac.compare_digest`; reasons never hold the secret or the
+    expected digest. Raises :class:`WebhookRejected`.
+    """
+    given_text = _header(headers, scheme.header)
+    if given_text is None:
+        raise WebhookRejected(f"missing {scheme.header} header")
+    if scheme.prefix:
+        if not given_text.lower().startswith(scheme.prefix.lower()):
+            raise WebhookRejected(f"{scheme.header} does not start with {scheme.prefix!r}")
+        given_text = given_text[len(scheme.prefix):].strip()
+    if scheme.encoding == "hex":
+        try:
+            given = bytes.fromhex(given_text)
+        except ValueError:
+            raise WebhookRejected(f"{scheme.header} is not hex") from None
+    else:
+        given = _b64decode_signature(given_text)
+    stamp: str | None = None
+    if scheme.timestamp_header:
+        stamp = _header(headers, scheme.timestamp_header)
+        if stamp is None:
+            raise WebhookRejected(f"missing {scheme.timestamp_header} header")
+    signed = scheme.signed_data(raw_body, stamp)
+    expected = hmac.new(scheme.secret, signed, hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, given):
+        raise WebhookRejected(f"{scheme.header} does not match the body (wrong secret, tampered "
+                              "body, or another signing scheme)")
+    if stamp is not None:
+        moment = _parse_time(int(stamp) if stamp.isascii() and stamp.isdigit() else stamp)
+        if moment is None:
+            raise WebhookRejected(f"{scheme.timestamp_header} is not a time: {stamp[:40]!r}")
+        current = now or datetime.now(UTC)
+        if current.tzinfo is None:
+            current = current.replace(tzinfo=UTC)
+        if moment < current - scheme.tolerance:
+            raise WebhookRejected(f"signed {moment.isoformat()}, older than "
+                                  f"{scheme.tolerance} (stale or replayed)")
+        if moment > current + scheme.tolerance:
+            raise WebhookRejected(f"signed time {moment.isoformat()} is in the future")
+    return signed
 
 
 # --------------------------------------------------------------------------- I/O Events
@@ -354,6 +454,63 @@ def extract_entity_ids(payload: dict[str, Any]) -> list[tuple[str, int]]:
         if not found and value is None:
             scan(data, event_entity)
     return found
+
+
+def extract_hook_ids(payload: Any, *, entity: str = "order",
+                     id_pointer: str | None = None) -> list[tuple[str, int]]:
+    """``(entity type, id)`` pairs from a shared-secret webhook's JSON.
+
+    With ``id_pointer`` (RFC 6901, e.g. ``/data/order/entity_id``) the id is read there and is
+    of type ``entity``. Otherwise Magento's own REST shapes are read: ``{"order": {...}}`` (or
+    ``invoice``/``creditmemo``/``customer``), a bare entity ``{"entity_id": ..}`` of type
+    ``entity``, a search result ``{"items": [...]}``, then anything
+    :func:`extract_entity_ids` knows. Related ``order_id``-style keys are read too.
+    """
+    if id_pointer:
+        number = _as_id(_resolve_pointer(payload, id_pointer))
+        return [(entity, number)] if number is not None else []
+    found: list[tuple[str, int]] = []
+    if not isinstance(payload, Mapping):
+        return found
+    for key in _ENTITY_KEYS:
+        obj = payload.get(key)
+        if isinstance(obj, Mapping):
+            _scan_object(obj, key, found)
+    if not found and ("entity_id" in payload or "id" in payload):
+        _scan_object(payload, entity, found)
+    items = payload.get("items")
+    if not found and isinstance(items, list):
+        for item in items:
+            if isinstance(item, Mapping):
+                _scan_object(item, entity, found)
+    return found or extract_entity_ids(dict(payload))
+
+
+def _scan_object(obj: Mapping[str, Any], entity: str, found: list[tuple[str, int]]) -> None:
+    for kind, raw in [(entity, obj.get("entity_id", obj.get("id")))] + \
+            [(related, obj[key]) for key, related in _RELATED_IDS
+             if key in obj and related != entity]:
+        number = _as_id(raw)
+        if number is not None and (kind, number) not in found:
+            found.append((kind, number))
+
+
+def _resolve_pointer(document: Any, pointer: str) -> Any:
+    """RFC 6901 JSON pointer lookup; None when any step is missing."""
+    if pointer == "":
+        return document
+    if not pointer.startswith("/"):
+        return None
+    node = document
+    for token in pointer[1:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping):
+            node = node.get(token)
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return None
+    return node
 
 
 def _entity_from_name(name: str) -> str | None:

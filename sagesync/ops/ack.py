@@ -14,17 +14,29 @@ wrong rejection sends it to Sage twice:
 - anything else (no Sage number, a blank status, an ok status with an error) is reported and
   changes nothing. All rows of a document are read together: one unclear row keeps the
   document as it is, and rows that both confirm and reject it send it to a person.
+
+An answer counts once: the ledger remembers each (record, delivery, answer) it applied, in the
+transaction that applies it, so the same file applied twice, a re-export holding the same answer
+for the same delivery, or a killed and rerun `ack` changes nothing twice. The same answer after
+the record was sent again is a new one (Sage refused the new delivery too), unless it comes from
+a file like one already applied, byte for byte, last written before that new delivery began:
+that is the old export read again (`ack` from cron on a file left in place), and counting it
+would send the record to Sage once more.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sagesync.errors import InputFormatError, UsageError
 from sagesync.ops.quarantine import error_text, quarantine_report
+from sagesync.pipeline.faults import crash_point
 from sagesync.pipeline.ledger import Ledger, RecordKey
 from sagesync.recipe import AckSettings, Recipe
 from sagesync.sage.decoding import decode
@@ -46,6 +58,7 @@ class AckResult:
     unmatched: list[str] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
     unclear: list[str] = field(default_factory=list)  # rows that neither confirm nor reject
+    already_applied: list[str] = field(default_factory=list)  # the same answer, seen before
     ignored: int = 0  # rows of other transaction types (a full audit-trail export)
 
     @property
@@ -185,6 +198,9 @@ def apply_ack(recipe: Recipe, ledger: Ledger, path: Path) -> AckResult:
     is malformed (it is quarantined with its problems and AckFileError is raised)."""
     try:
         rows, ignored = read_ack_file(path, recipe.ack)
+        source = hashlib.sha256(path.read_bytes()).hexdigest()
+        written_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
     except AckFileError as error:
         copy = quarantine_report(recipe.state_dir, path,
                                  error_text(path, error.problems, EXPECTED))
@@ -207,7 +223,8 @@ def apply_ack(recipe: Recipe, ledger: Ledger, path: Path) -> AckResult:
         else:
             documents.setdefault(keys[0], []).append(row)
     for key, answers in documents.items():
-        _apply(ledger, recipe, key, answers, result)
+        _apply(ledger, recipe, key, answers, result, (source, written_at))
+        crash_point("after-answer")
     return result
 
 
@@ -231,12 +248,25 @@ def _unmatched(ledger: Ledger, row: AckRow, types: list[str]) -> str:
     return f"{row.label}: {states}, not waiting for Sage's answer: not applied"
 
 
+def _digest(answers: list[AckRow]) -> str:
+    """What Sage said about a document, whatever the line numbers or the order of its rows."""
+    said = sorted([a.sage_type or "", a.reference, a.sage_number, a.invoice_number or "",
+                   a.verdict, a.reason] for a in answers)
+    return hashlib.sha256(json.dumps(said).encode("utf-8")).hexdigest()
+
+
 def _apply(ledger: Ledger, recipe: Recipe, key: RecordKey, answers: list[AckRow],
-           result: AckResult) -> None:
-    """One document: all of its rows together decide."""
+           result: AckResult, file: tuple[str, str]) -> None:
+    """One document: all of its rows together decide; an answer applied before is not
+    counted again (`file`: the file's digest and when it was last written)."""
     confirms = [a for a in answers if a.verdict == "confirm"]
     rejects = [a for a in answers if a.verdict == "reject"]
     unclear = [a for a in answers if a.verdict == "unclear"]
+    answer = (_digest(answers), file[0])
+    if (confirms or rejects) and ledger.answered(key, *answer, file[1]):
+        result.already_applied.append(f"{key}: this answer from Sage was applied before "
+                                      f"({answers[0].label}); not counted again")
+        return
     current = ledger.find(key)
     state = current.state if current else "gone"
     if rejects and (confirms or state == "confirmed"):
@@ -247,13 +277,13 @@ def _apply(ledger: Ledger, recipe: Recipe, key: RecordKey, answers: list[AckRow]
         reason = (f"Sage's answers disagree: {said}, but {rejects[0].label} rejects it: "
                   f"{rejects[0].reason}; check Sage, then `sagesync retry` it if Sage does "
                   "not hold it")
-        if ledger.dispute(key, reason):
+        if ledger.dispute(key, reason, answer=answer):
             result.needs_attention.append(f"{key}: {reason}")
         else:
             result.unclear.append(f"{key}: is {state} now; not applied: {reason}")
     elif rejects:
         error = "; ".join(dict.fromkeys(a.reason for a in rejects))
-        outcome = ledger.reject(key, error, recipe.ledger.max_attempts)
+        outcome = ledger.reject(key, error, recipe.ledger.max_attempts, answer=answer)
         if outcome == "needs_attention":
             result.needs_attention.append(f"{key}: rejected by Sage {recipe.ledger.max_attempts}"
                                           f" times, the last time: {error}")
@@ -265,7 +295,7 @@ def _apply(ledger: Ledger, recipe: Recipe, key: RecordKey, answers: list[AckRow]
     elif confirms and not unclear:
         first = confirms[0]
         invoice = next((a.invoice_number for a in confirms if a.invoice_number), None)
-        if ledger.confirm(key, first.sage_number, invoice):
+        if ledger.confirm(key, first.sage_number, invoice, answer=answer):
             result.confirmed.append(f"{key} -> Sage {first.sage_number}"
                                     + (f", invoice {invoice}" if invoice else ""))
         else:

@@ -80,10 +80,12 @@ def release(ledger: Ledger, keys: list[str]) -> FixupResult:
 
 
 def settle(ledger: Ledger, keys: list[str], note: str) -> FixupResult:
-    """An amended record a person has corrected in Sage by hand: close it, with their note."""
+    """A record a person has settled in Sage by hand: amended (Sage corrected), or needing
+    attention because Sage may already hold it (it does). Closed with their note, never sent
+    again."""
     result = FixupResult()
     for row in (resolve(ledger, k) for k in keys):
-        ok = ledger.set_state(row.key, ("amended",), "resolved", "resolved",
+        ok = ledger.set_state(row.key, ("amended", "needs_attention"), "resolved", "resolved",
                               f"corrected in Sage by a person: {note}")
         (result.changed if ok else result.unchanged).append(f"{row.key} ({row.state})")
     return result

@@ -49,6 +49,7 @@ class ParseStepResult:
     rows: int = 0
     skipped_rows: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the parser's (e.g. SKU spaces trimmed)
 
 
 def stock_value(quantity: Decimal, status: int) -> str:
@@ -95,7 +96,8 @@ def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepR
         raise error
     writer = CheckpointWriter(recipe.state_dir, run_id, "parse-sage", PAYLOAD, recipe, [])
     result = ParseStepResult(manifest=Path(), kind=kind, rows=parsed.table.num_rows,
-                             skipped_rows=[str(p) for p in parsed.problems])
+                             skipped_rows=[str(p) for p in parsed.problems],
+                             notes=list(parsed.notes))
     writer.write("sage_rows", parsed.table)
     if kind == "stock":
         payload, unmapped = stock_table(parsed.table, _stock_rules(recipe))
@@ -112,7 +114,7 @@ def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepR
             schema=PRICES))
     result.manifest = writer.finish(summary={
         "kind": kind, "file": str(path), "product": product, "rows": result.rows,
-        "skipped_rows": result.skipped_rows, "unmapped": result.unmapped,
+        "skipped_rows": result.skipped_rows, "unmapped": result.unmapped, "notes": result.notes,
         "encoding": parsed.encoding, "delimiter": parsed.delimiter})
     return result
 
@@ -259,14 +261,21 @@ def _value(kind: str, row: dict[str, Any]) -> str:
 
 def _write_preview(folder: Path, kind: str, rows: list[dict[str, Any]],
                    previous: dict[str, str], values: dict[str, str]) -> Path:
-    """old -> new for every row that would be sent: what a person checks before --force."""
+    """old -> new for every row that would be sent: what a person checks before --force.
+
+    People open it in a spreadsheet, so every cell goes through csv_cell: a SKU such as
+    `=HYPERLINK(...)` (or its full-width form) is written inert.
+    """
+    from sagesync.render import csv_cell
+
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\r\n")
     out.writerow(["key", "old", "new"] + (["on_hand", "allocated", "buffer"]
                                           if kind == "stock" else []))
     for row in rows:
         extra = [row["on_hand"], row["allocated"], row["buffer"]] if kind == "stock" else []
-        out.writerow([row["key"], previous.get(row["key"], ""), values[row["key"]], *extra])
+        out.writerow([csv_cell(c) for c in
+                      (row["key"], previous.get(row["key"], ""), values[row["key"]], *extra)])
     path = folder / "preview.csv"
     path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
     return path
@@ -284,7 +293,9 @@ def default_pusher(recipe: Recipe) -> Any:
                          magento_auth(recipe, recipe.magento.base_url),
                          chunk_size=recipe.push_chunk_size,
                          timeout=recipe.magento.timeout_seconds,
-                         retry=RetryPolicy(attempts=recipe.magento.retry_attempts),
+                         retry=RetryPolicy(
+                             attempts=recipe.magento.retry_attempts,
+                             max_retry_after=recipe.magento.max_retry_after_seconds),
                          auth_kind=recipe.magento.auth)
 
 

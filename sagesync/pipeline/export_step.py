@@ -3,13 +3,28 @@
 Pages are decoded one at a time and flushed to Parquet every few pages, so memory stays flat.
 Each verbatim page is kept gzipped under `raw/` for audit and replay (bodies only: request
 headers, and so credentials, are never stored). Records repeated across pages are dropped by
-entity id. A page that cannot be decoded is copied to `STATE/quarantine/` with an `.error.txt`
-beside it; the export goes on with the other pages and reports it (exit 65).
+entity id.
+
+One bad record holds back only itself. A page that cannot be read at all (not JSON, cut short,
+`items` null or missing while `total_count` says there are some) is copied to
+`STATE/quarantine/` with an `.error.txt` beside it. A page that can be read but fails as a whole
+is read again record by record: each record of the wrong shape, or with a value its column
+cannot hold (an amount of 1e400, 5,000 digits, an id past int64), is quarantined alone with
+the page, record and field named, and the page's good records go on. Either way the export
+finishes with the rest and reports it (exit 65).
+
+The bookmark and a bad record (live stores): a whole bad page keeps every bookmark where it
+was, so the next run reads it again. A bad record does not: its id is put in the ledger's
+triggers, so the next run fetches it by id whatever its window (and again every run until
+Magento serves it whole), while the bookmark moves on with the good records. A bad record whose
+id cannot be read keeps its entity's bookmark at or before its `updated_at` (or where it was,
+if that cannot be read either), so it is always inside the next window.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import shutil
 from collections import deque
@@ -17,9 +32,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import msgspec
 import pyarrow as pa
+from msgspec import UNSET, UnsetType
 from requests.auth import AuthBase
 
 from sagesync.magento.client import MAGENTO_TIME, RawPage, RestSource, Window
@@ -29,6 +46,7 @@ from sagesync.magento.source import FolderSource, PageSource
 from sagesync.magento.tables import MagentoTableBuilder
 from sagesync.model.schemas import MAGENTO_TABLES
 from sagesync.pipeline.checkpoint import CheckpointWriter, open_checkpoint
+from sagesync.pipeline.faults import fault_point
 from sagesync.pipeline.ledger import Ledger
 from sagesync.pipeline.transform_step import exported_records
 from sagesync.recipe import Recipe
@@ -36,6 +54,17 @@ from sagesync.recipe import Recipe
 KIND = "magento-export"
 FLUSH_EVERY_ROWS = 20_000
 LINKED_ORDERS_CHUNK = 100
+_INT64 = 2 ** 63
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record quarantined alone: enough to fetch it again (id) or to hold the bookmark
+    before it (updated_at). Either is None when the record did not say it readably."""
+
+    entity: str
+    entity_id: int | None
+    updated_at: str | None
 
 
 @dataclass
@@ -44,10 +73,38 @@ class ExportResult:
     counts: dict[str, int] = field(default_factory=dict)
     pages: int = 0
     duplicates: int = 0
-    bad_pages: list[str] = field(default_factory=list)
+    bad_pages: list[str] = field(default_factory=list)  # every quarantined page and record
+    bad_records: list[BadRecord] = field(default_factory=list)
+    unreadable_pages: int = 0  # whole pages quarantined: no bookmark moves
     amended: list[str] = field(default_factory=list)
     voided: list[str] = field(default_factory=list)
     linked_orders: int = 0
+
+
+class _RawItems(msgspec.Struct):
+    """A search page with its items left unparsed, to read a failing page record by record."""
+
+    items: list[msgspec.Raw] | UnsetType | None = UNSET
+    total_count: int | None = None
+
+
+class _Loose(msgspec.Struct):
+    """What a broken record may still tell about itself (any JSON type accepted)."""
+
+    entity_id: object = None
+    id: object = None
+    updated_at: object = None
+
+
+_RAW_ITEMS = msgspec.json.Decoder(_RawItems)
+_AS_READ = msgspec.json.Encoder(decimal_format="string")  # NaN and 1E+400 stay writable
+_LOOSE = msgspec.json.Decoder(_Loose)
+ITEM_DECODERS: dict[str, msgspec.json.Decoder[object]] = {
+    name: msgspec.json.Decoder(cls) for name, cls in ENTITY_TYPES.items()}
+
+
+class _BadPage(Exception):
+    """The page as a whole cannot be read; the message says why (and where)."""
 
 
 def magento_auth(recipe: Recipe, base_url: str) -> AuthBase:
@@ -69,7 +126,9 @@ def open_source(recipe: Recipe, override: str | None) -> tuple[PageSource, str]:
         source = RestSource(target, magento_auth(recipe, target),
                             page_size=settings.page_size, timeout=settings.timeout_seconds,
                             concurrency=settings.concurrency,
-                            retry=RetryPolicy(attempts=settings.retry_attempts),
+                            retry=RetryPolicy(
+                                attempts=settings.retry_attempts,
+                                max_retry_after=settings.max_retry_after_seconds),
                             auth_kind=settings.auth)
         return source, target
     return FolderSource(Path(target)), target
@@ -103,6 +162,92 @@ def _quarantine(state_dir: Path, run_id: str, page: RawPage, problem: str) -> st
     return f"{page.origin}: {problem} (copied to {target})"
 
 
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+
+
+_CLOSES = {b"]": b"[", b"}": b"{"}
+
+
+def _split_items(body: bytes) -> list[bytes] | None:
+    """The top-level `items` array's elements as byte slices, found by a flat scan of the
+    brackets (no recursion, so a record nested too deeply for the decoder cannot take its
+    neighbours down with it). None unless every bracket
+    of the page matches and nothing follows the page: a cut or a stray bracket must fail the
+    whole page, never end `items` early and drop the records after it unseen."""
+    stack: list[bytes] = []
+    items: list[bytes] | None = None
+    start = 0
+    previous = b""
+    for token in _TOKEN.finditer(body):
+        text = token.group()
+        if text in (b"[", b"{"):
+            stack.append(text)
+            if len(stack) == 2 and text == b"[" and previous == b'"items"' and items is None:
+                items, start = [], token.end()
+        elif text in _CLOSES:
+            if not stack or stack.pop() != _CLOSES[text]:
+                return None
+            if len(stack) == 1 and text == b"]" and items is not None and start >= 0:
+                if body[start:token.start()].strip() or items:
+                    items.append(body[start:token.start()].strip())
+                start = -1  # the array is closed
+            if not stack and body[token.end():].strip():
+                return None
+        elif text == b"," and len(stack) == 2 and items is not None and start >= 0:
+            items.append(body[start:token.start()].strip())
+            start = token.end()
+        if text != b":":
+            previous = text if len(stack) == 1 else b""
+    return items if not stack and body.strip()[:1] == b"{" else None
+
+
+def _quarantine_record(state_dir: Path, run_id: str, page: RawPage, index: int, raw: bytes,
+                       problem: str, live: bool, verbatim: bool = True
+                       ) -> tuple[str, BadRecord]:
+    """Copy one bad record to quarantine with an `.error.txt` naming the page, the record
+    (position, id) and the field; return the report line and the record. A record whose
+    value broke its batch was decoded already: the copy is the fields sagesync read (the
+    verbatim page is the source file, or the checkpoint's raw/ copy)."""
+    loose = _loose(raw)
+    identity = loose.entity_id if page.entity != "customers" else loose.id
+    record_id = identity if isinstance(identity, int) and not isinstance(identity, bool) \
+        and 0 < identity < _INT64 else None
+    updated = loose.updated_at if isinstance(loose.updated_at, str) else None
+    key = "id" if page.entity == "customers" else "entity_id"
+    said = f", {key} {identity}" if identity is not None and isinstance(identity, int | str) \
+        and len(str(identity)) <= 40 else ""
+    where = f"record {index + 1} (items[{index}]{said})"
+    folder = state_dir / "quarantine" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = Path(page.origin).stem if Path(page.origin).exists() else f"page-{page.number:04d}"
+    target = folder / f"{page.entity}-{stem}-record-{index + 1:04d}.json"
+    target.write_bytes(raw)
+    if live and record_id is not None:
+        then = ("It is fetched again by id on every run until Magento serves it whole: fix "
+                "the record in Magento (or the extension that writes it).")
+    elif live:
+        then = ("Its id cannot be read, so the export bookmark stays at or before its "
+                "updated_at and the next run reads it again: fix the record in Magento.")
+    else:
+        then = "Fix or re-save this page and export again."
+    expected = f"a Magento {page.entity} record ({ENTITY_TYPES[page.entity].__name__})"
+    copy = "" if verbatim else ("The copy beside this file holds the fields sagesync read; "
+                                "Magento's verbatim page is kept in the export checkpoint's "
+                                "raw/ folder (or is the file named above).\n")
+    report = (f"{page.origin}: {where}: {problem}\nExpected: {expected}.\n{copy}"
+              f"The other records of this page and the other pages were exported. {then}\n")
+    target.with_name(target.name + ".error.txt").write_text(report, encoding="utf-8")
+    line = f"{page.origin}: {where}: {problem} (copied to {target})"
+    return line, BadRecord(page.entity, record_id, updated)
+
+
+def _loose(raw: bytes) -> _Loose:
+    try:
+        return _LOOSE.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return _Loose()
+
+
 def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
                   source: str | None = None, since: datetime | None = None,
                   until: datetime | None = None, now: datetime | None = None) -> ExportResult:
@@ -117,16 +262,43 @@ def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
     result = _export(recipe, run_id, page_source, description, windows, live, triggered)
     if ledger is not None:
         records = exported_records(recipe, open_checkpoint(result.manifest))
+        fault_point("export.ledger")
         registered = ledger.register_exported(records, str(result.manifest))
         result.amended = [f"{k}: {why}" for k, why in registered.amended]
         result.voided = [f"{k}: {why}" for k, why in registered.voided]
-        if live and not result.bad_pages:
-            ledger.consume_triggers()
-            for entity, window in windows.items():
-                if window.until is not None:
-                    ledger.set_bookmark(f"export:{entity}", _advance(
-                        ledger.bookmark(f"export:{entity}"), window.until))
+        if live and not result.unreadable_pages:
+            _move_bookmarks(ledger, run_id, windows, result.bad_records)
     return result
+
+
+def _move_bookmarks(ledger: Ledger, run_id: str, windows: dict[str, Window],
+                    bad: list[BadRecord]) -> None:
+    """Move the bookmarks past what was exported, never past a bad record: one with an id is
+    made a trigger (fetched by id next run), one without keeps the bookmark before it."""
+    ledger.consume_triggers()
+    again = sorted({(r.entity, r.entity_id) for r in bad if r.entity_id is not None})
+    if again:
+        digest = hashlib.sha256(f"quarantine {run_id} {again}".encode()).hexdigest()
+        ledger.add_triggers(again, "quarantined record", digest)
+    for entity, window in windows.items():
+        if window.until is None:
+            continue
+        limit: datetime | None = window.until
+        for record in bad:
+            if record.entity != entity or record.entity_id is not None:
+                continue
+            held = _utc(record.updated_at)
+            limit = None if held is None or limit is None else min(limit, held)
+        if limit is not None:
+            ledger.set_bookmark(f"export:{entity}", _advance(
+                ledger.bookmark(f"export:{entity}"), limit))
+
+
+def _utc(text: str | None) -> datetime | None:
+    try:
+        return datetime.strptime(text or "", MAGENTO_TIME).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _advance(current: str | None, until: datetime) -> str:
@@ -169,6 +341,7 @@ class _Pages:
         self.raw_pages: dict[str, int] = dict.fromkeys(ENTITY_TYPES, 0)
         self.filter_locally = filter_locally
         self.order_refs: set[int] = set()
+        self.bad_ids: dict[str, set[int]] = {entity: set() for entity in ENTITY_TYPES}
         self.raw = _RawWriter()
 
     def take(self, page: RawPage, window: Window) -> None:
@@ -177,18 +350,20 @@ class _Pages:
         self.raw_pages[entity] += 1
         raw_dir = self.writer.folder / "raw" / entity
         raw_dir.mkdir(parents=True, exist_ok=True)
-        self.raw.write(raw_dir / f"page-{self.raw_pages[entity]:04d}.json.gz", page.body)
+        raw_path = raw_dir / f"page-{self.raw_pages[entity]:04d}.json.gz"
+        fault_point("export.raw-page", raw_path)
+        self.raw.write(raw_path, page.body)
         try:
-            decoded = PAGE_DECODERS[entity].decode(page.body)
-        except msgspec.DecodeError as exc:
-            message = str(exc)
-            problem = _position(page.body, message) + message
+            items = self._records(page)
+        except _BadPage as bad:
+            self.result.unreadable_pages += 1
             self.result.bad_pages.append(_quarantine(self.recipe.state_dir, self.run_id, page,
-                                                     problem))
+                                                     str(bad)))
             return
         seen = self.seen[entity]
         since, until = window.text(window.since), window.text(window.until)
-        for item in decoded.items:
+        where = RawPage(entity, page.number, b"", page.origin)  # a tag without the body
+        for index, item in items:
             identity = item.id if entity == "customers" else item.entity_id
             if identity in seen:
                 self.result.duplicates += 1
@@ -199,12 +374,69 @@ class _Pages:
             seen.add(identity)
             if entity in ("invoices", "creditmemos"):
                 self.order_refs.add(item.order_id)
-            self.builder.add(entity, item)
+            self.builder.add(entity, item, (where, index))
         if self.builder.pending_rows() >= FLUSH_EVERY_ROWS:
             self.flush()
 
+    def _records(self, page: RawPage) -> list[tuple[int, Any]]:
+        """The page's good records with their positions; bad ones are quarantined alone.
+        Raises _BadPage when the page as a whole cannot be read. Whole-page decoding is the
+        fast path; only a page that fails it is read record by record."""
+        body = page.body
+        try:
+            decoded = PAGE_DECODERS[page.entity].decode(body)
+        except (msgspec.DecodeError, RecursionError):
+            pass  # find out which records are bad, below
+        else:
+            if decoded.items or not decoded.total_count:
+                return list(enumerate(decoded.items))
+        try:
+            envelope = _RAW_ITEMS.decode(body)
+        except msgspec.DecodeError as exc:  # not well-formed JSON: no record of it is trusted
+            raise _BadPage(_position(body, str(exc)) + str(exc)) from None
+        except RecursionError:  # one record nested thousands deep: split without recursing
+            split = _split_items(body)
+            if split is None:
+                raise _BadPage("JSON nested too deeply to be a Magento page") from None
+            envelope = _RawItems(items=[msgspec.Raw(item) for item in split])
+        if envelope.items is None or envelope.items is UNSET:
+            if not envelope.total_count and envelope.items is UNSET:
+                return []  # an empty result that left out its empty list
+            shown = "null" if envelope.items is None else "missing"
+            raise _BadPage(f"`items` is {shown} but total_count is {envelope.total_count}: "
+                           "the page lost its records (a page with none has `items: []`)")
+        good = []
+        for index, raw in enumerate(envelope.items):
+            try:
+                good.append((index, ITEM_DECODERS[page.entity].decode(raw)))
+            except msgspec.DecodeError as exc:
+                self._reject(page, index, bytes(raw),
+                             str(exc).replace("`$", f"`$.items[{index}]"))
+            except RecursionError:
+                self._reject(page, index, bytes(raw),
+                             "JSON nested too deeply to be a Magento record")
+        return good
+
+    def _reject(self, page: RawPage, index: int, raw: bytes, problem: str,
+                verbatim: bool = True) -> None:
+        line, record = _quarantine_record(self.recipe.state_dir, self.run_id, page, index,
+                                          raw, problem, not self.filter_locally, verbatim)
+        self.result.bad_pages.append(line)
+        self.result.bad_records.append(record)
+        if record.entity_id is not None:
+            self.bad_ids[page.entity].add(record.entity_id)
+
     def flush(self) -> None:
-        for name, batch in self.builder.take().items():
+        """Write what was gathered; a record whose value broke its batch (an amount of 1e400,
+        an id past int64) was left out by the builder and is quarantined here, alone."""
+        batches = self.builder.take()
+        for tag, entity, item, problem in self.builder.rejected:
+            where, index = cast(tuple[RawPage, int], tag)
+            identity = item.id if entity == "customers" else item.entity_id
+            self.seen[entity].discard(identity)
+            self._reject(where, index, _AS_READ.encode(item), problem, verbatim=False)
+        self.builder.rejected.clear()
+        for name, batch in batches.items():
             self.writer.write(name, batch)
 
 
@@ -248,22 +480,29 @@ def _export(recipe: Recipe, run_id: str, page_source: PageSource, description: s
         # What a webhook named, then the orders that invoices and credit memos point at,
         # even when they lie outside the window.
         for entity, ids in (triggered or {}).items():
-            _fetch_ids(page_source, pages, entity, ids - pages.seen[entity])
+            _fetch_ids(page_source, pages, entity,
+                       ids - pages.seen[entity] - pages.bad_ids[entity])
         orders = sorted((triggered or {}).get("orders", set()))
         for start in range(0, len(orders), LINKED_ORDERS_CHUNK):
             chunk = tuple(orders[start:start + LINKED_ORDERS_CHUNK])
             for entity in ("invoices", "creditmemos"):  # a changed order may have new ones
                 for page in page_source.pages(entity, Window(order_ids=chunk)):
                     pages.take(page, Window())
-        missing = pages.order_refs - pages.seen["orders"]
+        missing = pages.order_refs - pages.seen["orders"] - pages.bad_ids["orders"]
         _fetch_ids(page_source, pages, "orders", missing)
         result.linked_orders = len(missing)
     pages.flush()
     pages.raw.close()
-    stores = _stores(page_source)
+    try:
+        stores = _stores(page_source)
+    except _BadStores as bad:
+        stores = None
+        result.unreadable_pages += 1
+        result.bad_pages.append(_quarantine_stores(recipe.state_dir, run_id, bad))
     if stores is not None:
         writer.write("stores", stores)
     result.counts = {entity: len(ids) for entity, ids in pages.seen.items()}
+    fault_point("export.finish", writer.folder / "manifest.json")
     result.manifest = writer.finish(summary={
         "source": description, "pages": result.pages, "counts": result.counts,
         "duplicates_dropped": result.duplicates, "bad_pages": result.bad_pages,
@@ -287,19 +526,52 @@ class _Website(msgspec.Struct):
     name: str = ""
 
 
+class _BadStores(Exception):
+    def __init__(self, path: str, body: bytes, problem: str) -> None:
+        super().__init__(problem)
+        self.path, self.body, self.problem = path, body, problem
+
+
+def _quarantine_stores(state_dir: Path, run_id: str, bad: _BadStores) -> str:
+    """A store or website list that cannot be read: kept beside an `.error.txt`; the export
+    goes on without the stores table (only store-to-company mapping needs it)."""
+    folder = state_dir / "quarantine" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"stores-{bad.path.rsplit('/', 1)[-1]}.json"
+    target.write_bytes(bad.body)
+    target.with_name(target.name + ".error.txt").write_text(
+        f"GET {bad.path}: {bad.problem}\nExpected: a JSON list of Magento store views or "
+        "websites (id, code, name).\nThe orders, invoices, credit memos and customers were "
+        "exported; the stores table was left out of this export.\n", encoding="utf-8")
+    return f"GET {bad.path}: {bad.problem} (copied to {target})"
+
+
+def _decode_list(path: str, body: bytes, type_: type) -> list[Any]:
+    try:
+        return msgspec.json.decode(body, type=list[type_])  # type: ignore[valid-type]
+    except msgspec.DecodeError as exc:
+        raise _BadStores(path, body, _position(body, str(exc)) + str(exc)) from None
+    except RecursionError:
+        raise _BadStores(path, body, "JSON nested too deeply to be a store list") from None
+
+
 def _stores(page_source: PageSource) -> pa.Table | None:
     """Store views joined to their websites; None when the source has no store list."""
     views_body = page_source.get_json("/V1/store/storeViews")
     sites_body = page_source.get_json("/V1/store/websites")
     if views_body is None:
         return None
-    views = msgspec.json.decode(views_body, type=list[_StoreView])
-    sites = {w.id: w for w in msgspec.json.decode(sites_body or b"[]", type=list[_Website])}
+    views = _decode_list("/V1/store/storeViews", views_body, _StoreView)
+    sites = {w.id: w for w in _decode_list("/V1/store/websites", sites_body or b"[]",
+                                           _Website)}
     rows = [{"store_id": v.id, "code": v.code, "name": v.name, "website_id": v.website_id,
              "website_code": sites[v.website_id].code if v.website_id in sites else None,
              "website_name": sites[v.website_id].name if v.website_id in sites else None}
             for v in views if v.id != 0]  # 0 is the admin store
-    return pa.Table.from_pylist(rows, schema=MAGENTO_TABLES["stores"])
+    try:
+        return pa.Table.from_pylist(rows, schema=MAGENTO_TABLES["stores"])
+    except (pa.ArrowInvalid, OverflowError) as exc:  # an id past 64 bits
+        raise _BadStores("/V1/store/storeViews", views_body, str(exc)) from None
 
 
 def _fetch_ids(page_source: PageSource, pages: _Pages, entity: str, ids: set[int]) -> None:

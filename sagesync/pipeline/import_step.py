@@ -9,12 +9,18 @@ because Sage needs an account before it can post to it.
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sagesync.delivery.folder import deliver_file, prepare_folder, remove_temporaries
+from sagesync.delivery.folder import (
+    deliver_file,
+    prepare_folder,
+    remove_temporaries,
+    temporary_path,
+)
 from sagesync.errors import TransientError, UsageError
 from sagesync.model.money import ZERO
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
@@ -52,16 +58,35 @@ def _key(doc: dict[str, Any]) -> RecordKey:
 
 
 def recover(ledger: Ledger, folder: Path) -> list[str]:
-    """Finish a batch a crash interrupted: what reached the folder counts as sent, the rest
-    stays queued; temporary files are removed."""
+    """Finish a batch a crash interrupted, from its delivery journal and the folder: a file
+    journaled as renamed, or still in the folder, was delivered (even if collected since); one
+    never journaled, or still under its temporary name, was not (its documents stay queued);
+    one journaled complete whose temporary name is gone, and not in the folder, was renamed and
+    collected before the journal knew: it may be in Sage, so its documents wait for a person
+    rather than risk posting them twice. Temporary files are removed afterwards."""
     notes = []
     for batch_id, plan in ledger.unfinished_batches():
         files = [str(f) for f in plan.get("files", [])]
-        delivered = {f for f in files if Path(f).exists()}
-        sent = ledger.finish_batch(batch_id, delivered)
+        journal = ledger.file_journal(batch_id)
+        delivered = {f for f in files if journal.get(f) == "renamed" or Path(f).exists()}
+        uncertain = {f for f in files if f not in delivered and journal.get(f) == "ready"
+                     and not temporary_path(Path(f)).exists()}
+        sent = ledger.finish_batch(batch_id, delivered, uncertain)
+        collected = sum(1 for f in delivered if not Path(f).exists())
         notes.append(f"batch {batch_id} was interrupted: {len(delivered)} of {len(files)} files "
-                     f"had been delivered ({sent} documents recorded as sent); the rest stays "
-                     "queued")
+                     f"had been delivered ({sent} documents recorded as sent"
+                     + (f", {collected} files already collected" if collected else "")
+                     + "); the rest stays queued")
+        for file in sorted(uncertain):
+            held = sum(1 for *_, f in plan.get("records", []) if f == file)
+            accounts = (" and the customer accounts in it count as delivered (check Sage has "
+                        "them)" if file == plan.get("accounts_file") else "")
+            notes.append(f"batch {batch_id} file {Path(file).name} may have reached Sage: it was "
+                         "renamed into place and collected before the ledger recorded it; its "
+                         f"{held} documents need attention (see `sagesync status`){accounts}")
+        for file in files:  # only now: a temporary name is evidence until the batch is closed
+            with suppress(OSError):  # a leftover one is hidden and harmless
+                temporary_path(Path(file)).unlink(missing_ok=True)
     remove_temporaries(folder)
     return notes
 
@@ -146,7 +171,18 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
                            not in delivered_accounts})
     customer_renderer = RowRenderer(load_spec(recipe.sage.product, "customers", templates),
                                     recipe.sage.encoding)
-    account_rows = [customer_renderer.render(accounts[r]) for r in new_accounts]
+    account_rows: list[list[str]] = []
+    for ref in list(new_accounts):
+        try:
+            account_rows.append(customer_renderer.render(accounts[ref]))
+        except RowRejected as rejected:  # its documents wait: Sage needs the account first
+            new_accounts.remove(ref)
+            reason = f"its new Sage account {ref} cannot be written: {rejected}"
+            for doc, _ in [c for c in chosen if c[0]["account_ref"] == ref]:
+                result.held.append(f"{_key(doc)} ({doc['increment_id']}): {reason}")
+                if not dry_run:
+                    ledger.hold_for_validation(_key(doc), reason)
+            chosen = [c for c in chosen if c[0]["account_ref"] != ref]
     result.warnings.extend(customer_renderer.warnings)
 
     if chosen:
@@ -168,7 +204,16 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
             crash_point("after-plan")
         try:
             for name, data, _ in plan_files:
-                result.files.append(deliver_file(target, name, data))
+                file = str(target / name)
+
+                def ready(file: str = file) -> None:  # complete, not yet renamed into place
+                    ledger.journal_file(batch_id, file, "ready")
+
+                result.files.append(deliver_file(target, name, data,
+                                                 None if dry_run else ready))
+                if not dry_run:
+                    crash_point("after-rename")  # the one window the journal cannot close
+                    ledger.journal_file(batch_id, file, "renamed")
                 crash_point("after-file")
         except TransientError:
             if not dry_run:  # record what did land, so the rest is simply queued again

@@ -12,16 +12,19 @@ It is the local queue and what makes reruns safe (DESIGN.md §4):
 
 A document is written into a delivered file at most once: a batch is first recorded as
 `writing` with the files it will write and the records in each, then the files are written and
-renamed into place, then the batch and its records are marked `sent` in one transaction. A
-crash anywhere in between is repaired by `recover` before the next batch: what reached the
-folder is recorded as sent, the rest stays queued.
+renamed into place, each journaled (`batch_files`) as complete and then as renamed before the
+next one starts, then the batch and its records are marked `sent` in one transaction. A crash
+anywhere in between is repaired by `recover` before the next batch: what the journal or the
+folder shows as renamed is recorded as sent (even if the folder was collected since), the rest
+stays queued, and a file renamed then collected before the journal knew needs a person.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -158,6 +161,48 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE pushed SET push_id = (SELECT p.push_id FROM pushes p
                                  WHERE p.kind = pushed.kind AND p.run_id = pushed.run_id)
     """,
+    # The watched folder's history, one row per step of a file (taken, then applied, held,
+    # quarantined or duplicate): resuming a killed push under its run id, and skipping a
+    # duplicate only while the `pushed` snapshot is as that file left it.
+    """
+    CREATE TABLE watch_files (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sha256 TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT,
+        run_id TEXT,
+        outcome TEXT NOT NULL,
+        pushed_fingerprint TEXT,
+        detail TEXT,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX watch_files_sha ON watch_files (sha256);
+    CREATE INDEX watch_files_kind ON watch_files (kind, outcome);
+    """,
+    # The delivery journal: each file of a batch once complete under its temporary name
+    # (`ready`) and once renamed into place (`renamed`), each its own commit, so recovery knows
+    # what landed even after the folder was collected. And the answers `ack` applied from Sage,
+    # so a replayed answer for the same delivery (or from the same file) counts once.
+    """
+    CREATE TABLE batch_files (
+        batch_id INTEGER NOT NULL,
+        file TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (batch_id, file)
+    );
+    CREATE TABLE answers (
+        entity_type TEXT NOT NULL,
+        entity_id INTEGER NOT NULL,
+        store_id INTEGER NOT NULL,
+        batch_id INTEGER,
+        answer TEXT NOT NULL,
+        source TEXT NOT NULL,
+        applied_at TEXT NOT NULL,
+        run_id TEXT
+    );
+    CREATE INDEX answers_record ON answers (entity_type, entity_id, store_id);
+    """,
 )
 
 
@@ -172,13 +217,18 @@ class _Known(NamedTuple):
     grand_total: str | None
     magento_state: str | None
     sage_reference: str | None
+    last_error: str | None
+
+
+def _cancellation(record: Exported) -> str:
+    when = f" at {record.changed_at} UTC" if record.changed_at else ""
+    return f"cancelled in Magento{when} (state {record.magento_state})"
 
 
 def _cancelled_reason(record: Exported, sent_as: str | None) -> str:
     """Why a cancelled record is void, or what a person must undo in Sage (sent_as is the
     Sage type:reference it was delivered as, None when it never reached Sage)."""
-    when = f" at {record.changed_at} UTC" if record.changed_at else ""
-    cancelled = f"cancelled in Magento{when} (state {record.magento_state})"
+    cancelled = _cancellation(record)
     if sent_as is None:
         return f"{cancelled} before it was sent: void, never delivered to Sage"
     kind, _, reference = sent_as.partition(":")
@@ -187,6 +237,21 @@ def _cancelled_reason(record: Exported, sent_as: str | None) -> str:
     return (f"{cancelled} after it was sent: Sage still has {what} for "
             f"{record.grand_total or '?'}; reverse it in Sage with {undo}, then `sagesync "
             "resolve` it")
+
+
+def uncertain_reason(batch_id: int, file: str, references: Sequence[str]) -> str:
+    """What a person checks in Sage for a file that may or may not have reached it."""
+    by_type: dict[str, list[str]] = {}
+    for reference in references:
+        kind, _, number = reference.rpartition(":")
+        by_type.setdefault(kind or "?", []).append(number)
+    shown = ", ".join(f"{kind} " + (" ".join(sorted(numbers)) if len(numbers) <= 20 else
+                                    f"{min(numbers)}..{max(numbers)}")
+                      for kind, numbers in sorted(by_type.items()))
+    return (f"batch {batch_id} file {Path(file).name} may have reached Sage (it was renamed "
+            f"into place, then collected before the ledger recorded it): check Sage for "
+            f"references {shown} ({len(references)} documents), then `sagesync retry` the ones "
+            "Sage does not have or `sagesync resolve` the ones it has")
 
 
 def _amended_reason(old_total: str | None, new_total: str) -> str:
@@ -480,15 +545,23 @@ class Ledger:
                     if previous.magento_state == record.magento_state:
                         continue  # the cancellation is already recorded
                     sent = state in DONE
-                    reason = _cancelled_reason(record, (previous.sage_reference or "")
-                                               if sent else None)
+                    if state == "needs_attention":  # Sage may hold it: a person decides
+                        new_state = state
+                        reason = (f"{_cancellation(record)} while it needed a person "
+                                  f"({previous.last_error or 'see its history'}): if Sage "
+                                  "holds it, reverse it there; then `sagesync resolve` it")
+                    else:
+                        new_state = "amended" if sent else VOID
+                        reason = _cancelled_reason(record, (previous.sage_reference or "")
+                                                   if sent else None)
                     db.execute("UPDATE records SET state=?, held_by=NULL, last_error=?, "
                                "magento_state=?, updated_at=? WHERE entity_type=? AND "
                                "entity_id=? AND store_id=?",
-                               ("amended" if sent else VOID, reason, record.magento_state, now,
-                                *where))
-                    self._event(db, key, "amended" if sent else VOID, reason)
-                    (result.amended if sent else result.voided).append((key, reason))
+                               (new_state, reason, record.magento_state, now, *where))
+                    self._event(db, key, "cancelled" if new_state == state else new_state,
+                                reason)
+                    (result.voided if new_state == VOID else result.amended).append(
+                        (key, reason))
                     continue
                 changed = old_hash != record.content_hash
                 if state in DONE:
@@ -524,7 +597,7 @@ class Ledger:
         self._states(keys)  # fills the temp table of wanted keys
         rows = self.db.execute("SELECT r.entity_type, r.entity_id, r.store_id, r.state, "
                                "r.content_hash, r.held_by, r.grand_total, r.magento_state, "
-                               "r.sage_reference FROM records r JOIN wanted w ON "
+                               "r.sage_reference, r.last_error FROM records r JOIN wanted w ON "
                                "r.entity_type=w.t AND r.entity_id=w.i AND r.store_id=w.s")
         return {RecordKey(t, i, st): _Known(*rest) for t, i, st, *rest in rows}
 
@@ -630,16 +703,22 @@ class Ledger:
             db.execute("UPDATE batches SET plan=? WHERE batch_id=?",
                        (json.dumps(payload), batch_id))
 
-    def finish_batch(self, batch_id: int, delivered: set[str]) -> int:
+    def finish_batch(self, batch_id: int, delivered: set[str],
+                     uncertain: Collection[str] = ()) -> int:
         """Files are durable: mark the batch and every record in a delivered file as sent, in
-        one transaction. Records planned for a file that never arrived stay queued."""
+        one transaction. Records planned for a file that never arrived stay queued. Records in
+        an `uncertain` file (renamed into place, then gone before the journal knew: it may be
+        in Sage) need a person, since resending could post them twice."""
         row = self.db.execute("SELECT plan FROM batches WHERE batch_id=?", (batch_id,)).fetchone()
         plan = json.loads(row[0])
         now = _now()
         seq = self.current_run_seq()
         sent = 0
+        doubtful: dict[str, list[RecordKey]] = {}
         with self.transaction() as db:
             for etype, eid, store, content_hash, file in plan.get("records", []):
+                if file in uncertain:
+                    doubtful.setdefault(file, []).append(RecordKey(etype, eid, store))
                 if file not in delivered:
                     continue
                 key = RecordKey(etype, eid, store)
@@ -649,12 +728,39 @@ class Ledger:
                            (batch_id, file, content_hash, seq, now, etype, eid, store))
                 self._event(db, key, "sent", f"batch {batch_id}: {Path(file).name}")
                 sent += 1
-            if plan.get("accounts_file") in delivered:
+            for file, keys in doubtful.items():
+                references = [db.execute(
+                    "SELECT coalesce(sage_reference, increment_id) FROM records WHERE "
+                    "entity_type=? AND entity_id=? AND store_id=?",
+                    (k.entity_type, k.entity_id, k.store_id)).fetchone()[0] or "" for k in keys]
+                reason = uncertain_reason(batch_id, file, references)
+                for key in keys:
+                    db.execute("UPDATE records SET state='needs_attention', batch_id=?, file=?, "
+                               "last_error=?, updated_at=? WHERE entity_type=? AND "
+                               "entity_id=? AND store_id=?",
+                               (batch_id, file, reason, now, key.entity_type, key.entity_id,
+                                key.store_id))
+                    self._event(db, key, "needs_attention", reason)
+            accounts_file = plan.get("accounts_file")
+            if accounts_file in delivered or accounts_file in uncertain:
                 db.executemany("UPDATE accounts SET delivered_batch=? WHERE customer_key=?",
                                [(batch_id, k) for k in plan.get("accounts", [])])
             db.execute("UPDATE batches SET state='delivered', finished_at=? WHERE batch_id=?",
                        (now, batch_id))
         return sent
+
+    def journal_file(self, batch_id: int, file: str, state: str) -> None:
+        """The delivery journal: `ready` once a file is complete under its temporary name,
+        `renamed` once it is in place. Each is its own commit (synchronous=FULL), made before
+        the next step, so recovery knows what landed even if the folder was collected since."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO batch_files VALUES (?,?,?,?) ON CONFLICT DO UPDATE SET "
+                       "state=excluded.state, at=excluded.at", (batch_id, file, state, _now()))
+
+    def file_journal(self, batch_id: int) -> dict[str, str]:
+        """file -> `ready` or `renamed`, for each file of the batch the journal knows."""
+        return dict(self.db.execute("SELECT file, state FROM batch_files WHERE batch_id=?",
+                                    (batch_id,)))
 
     def unfinished_batches(self) -> list[tuple[int, dict[str, Any]]]:
         rows = self.db.execute("SELECT batch_id, plan FROM batches WHERE state='writing' "
@@ -696,7 +802,31 @@ class Ledger:
                                          []).append(RecordKey(t, i, s))
         return found
 
-    def confirm(self, key: RecordKey, sage_ref: str | None, invoice_ref: str | None) -> bool:
+    def answered(self, key: RecordKey, answer: str, source: str, written_at: str) -> bool:
+        """Whether this answer from Sage (a digest of a document's rows) was applied already:
+        to the record's current delivery, from any file; or, after the record was sent again,
+        from a file with the same content (`source`) written before that delivery began
+        (`written_at`, UTC like the ledger): an old export applied again, not a new answer."""
+        return self.db.execute(
+            "SELECT 1 FROM answers a JOIN records r ON r.entity_type=a.entity_type AND "
+            "r.entity_id=a.entity_id AND r.store_id=a.store_id LEFT JOIN batches b ON "
+            "b.batch_id=r.batch_id WHERE a.entity_type=? AND a.entity_id=? AND a.store_id=? "
+            "AND a.answer=? AND (a.batch_id IS r.batch_id OR (a.source=? AND ? < b.created_at)) "
+            "LIMIT 1", (key.entity_type, key.entity_id, key.store_id, answer, source,
+                        written_at)).fetchone() is not None
+
+    def _answer(self, db: sqlite3.Connection, key: RecordKey,
+                answer: tuple[str, str] | None) -> None:
+        """Remember an applied (answer, source) against the record's current delivery, in the
+        transaction that applies it, so a killed and rerun `ack` never counts it twice."""
+        if answer is not None:
+            db.execute("INSERT INTO answers SELECT entity_type, entity_id, store_id, batch_id, "
+                       "?, ?, ?, ? FROM records WHERE entity_type=? AND entity_id=? AND "
+                       "store_id=?", (*answer, _now(), self.run_id, key.entity_type,
+                                      key.entity_id, key.store_id))
+
+    def confirm(self, key: RecordKey, sage_ref: str | None, invoice_ref: str | None, *,
+                answer: tuple[str, str] | None = None) -> bool:
         with self.transaction() as db:
             changed = db.execute(
                 "UPDATE records SET state='confirmed', sage_ref=coalesce(?, sage_ref), "
@@ -708,9 +838,11 @@ class Ledger:
             if changed:
                 self._event(db, key, "confirmed", f"Sage {sage_ref or '?'}"
                             + (f", invoice {invoice_ref}" if invoice_ref else ""))
+                self._answer(db, key, answer)
         return bool(changed)
 
-    def reject(self, key: RecordKey, error: str, max_attempts: int) -> str | None:
+    def reject(self, key: RecordKey, error: str, max_attempts: int, *,
+               answer: tuple[str, str] | None = None) -> str | None:
         """Sage refused it: back to the queue, or to a person after max_attempts."""
         row = self.db.execute("SELECT state, attempts FROM records WHERE entity_type=? AND "
                               "entity_id=? AND store_id=?",
@@ -725,9 +857,11 @@ class Ledger:
                        (state, attempts, error, _now(), key.entity_type, key.entity_id,
                         key.store_id))
             self._event(db, key, state, f"attempt {attempts}: {error}")
+            self._answer(db, key, answer)
         return state
 
-    def dispute(self, key: RecordKey, reason: str) -> bool:
+    def dispute(self, key: RecordKey, reason: str, *,
+                answer: tuple[str, str] | None = None) -> bool:
         """Sage's answers contradict each other (or a confirmed record is now rejected): a
         person decides. Never resent automatically, since Sage may already hold it."""
         with self.transaction() as db:
@@ -742,10 +876,12 @@ class Ledger:
                        (row[0] + 1, reason, _now(), key.entity_type, key.entity_id,
                         key.store_id))
             self._event(db, key, "needs_attention", f"attempt {row[0] + 1}: {reason}")
+            self._answer(db, key, answer)
         return True
 
     # Fix-up commands ----------------------------------------------------------------------
     def find(self, key: RecordKey) -> RecordRow | None:
+        params: tuple[str, int] | tuple[str, int, int]
         if key.store_id >= 0:
             where, params = "entity_type=? AND entity_id=? AND store_id=?", \
                 (key.entity_type, key.entity_id, key.store_id)
@@ -871,6 +1007,40 @@ class Ledger:
                        "outcome=excluded.outcome, detail=excluded.detail, "
                        "processed_at=excluded.processed_at",
                        (sha256, name, outcome, detail, _now()))
+
+    # The watched folder ---------------------------------------------------------------------
+    def pushed_fingerprint(self, kind: str) -> str:
+        """A digest of the `pushed` snapshot of a kind: equal digests, same values in Magento
+        as far as sagesync knows (any push or rollback since changes it)."""
+        digest = hashlib.sha256()
+        for key, value in self.db.execute("SELECT key, value FROM pushed WHERE kind=? "
+                                          "ORDER BY key", (kind,)):
+            digest.update(f"{key}\t{value}\n".encode())
+        return digest.hexdigest()
+
+    def watch_record(self, sha256: str, name: str, kind: str | None, run_id: str | None,
+                     outcome: str, detail: str = "") -> None:
+        """One step of a watched file; an `applied` one keeps the snapshot it left."""
+        fingerprint = self.pushed_fingerprint(kind) if kind and outcome == "applied" else None
+        with self.transaction() as db:
+            db.execute("INSERT INTO watch_files (sha256, name, kind, run_id, outcome, "
+                       "pushed_fingerprint, detail, at) VALUES (?,?,?,?,?,?,?,?)",
+                       (sha256, name, kind, run_id, outcome, fingerprint, detail, _now()))
+
+    def watch_unfinished_run(self, sha256: str) -> str | None:
+        """The run id of a file taken but never finished (the watcher died pushing it)."""
+        row = self.db.execute("SELECT outcome, run_id FROM watch_files WHERE sha256=? "
+                              "ORDER BY id DESC LIMIT 1", (sha256,)).fetchone()
+        return row[1] if row and row[0] == "taken" else None
+
+    def watch_is_duplicate(self, sha256: str, kind: str) -> bool:
+        """Whether this content was the last file of its kind applied, completely, and
+        nothing of that kind was pushed or rolled back since."""
+        row = self.db.execute("SELECT sha256, outcome, pushed_fingerprint FROM watch_files "
+                              "WHERE kind=? AND outcome IN ('taken','applied','held') "
+                              "ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
+        return bool(row and row[0] == sha256 and row[1] == "applied"
+                    and row[2] == self.pushed_fingerprint(kind))
 
     # Webhook triggers ---------------------------------------------------------------------
     def add_triggers(self, ids: Sequence[tuple[str, int]], source: str, body_sha256: str

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from sagesync.errors import RunLockedError, StateDirError
+from sagesync.errors import RunLockedError, StateDirError, disk_full_error
 
 
 def state_dir_error(state_dir: Path, error: OSError | None = None) -> StateDirError:
@@ -50,7 +50,8 @@ def prepare_state_dir(state_dir: Path) -> None:
         probe.write_bytes(b"sagesync")
         probe.unlink()
     except OSError as error:
-        raise state_dir_error(state_dir, error) from None
+        full = disk_full_error(error, state_dir)  # a full disk clears itself: retry next cycle
+        raise (full or state_dir_error(state_dir, error)) from None
 
 
 def state_dir_problem(state_dir: Path) -> StateDirError | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +176,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                               negative_amounts=recipe.sage.negative_amounts)
     allocator = AccountAllocator(recipe.mapping,
                                  load_customer_accounts(recipe.mapping.customers_csv),
-                                 (ledger or lookup).account_refs() if ledger or lookup else {})
+                                 known.account_refs() if (known := ledger or lookup) else {})
     writer = CheckpointWriter(recipe.state_dir, run_id, "transform", KIND, recipe, [export.path],
                               dry_run=ledger is None)
     for name, schema in SAGE_TABLES.items():
@@ -305,7 +306,8 @@ def _orphan(kind: str, row: dict[str, Any]) -> SageDocument:
         order_id=row["order_id"], order_increment_id="", increment_id=row.get("increment_id") or "",
         transaction_type="SC" if kind == "creditmemo" else "SI", account_ref="",
         posting_date=None, reference="", extra_reference="", details="", currency_code="",
-        grand_total=row.get("base_grand_total") or 0, content_hash=row.get("content_hash") or "",
+        grand_total=row.get("base_grand_total") or Decimal(0),
+        content_hash=row.get("content_hash") or "",
         hold_reason=f"its order (entity_id {row['order_id']}) is not in this export; export a "
                     "window that includes the order")
 

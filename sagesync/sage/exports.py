@@ -1,17 +1,18 @@
 """Parse a Sage stock or price export into a typed Arrow table, or say exactly what is wrong.
 
 The one entry point is `parse_export`. Steps: decode (refuse non-text) -> sniff the delimiter ->
-split into records with line numbers -> find the header row and each field's column -> drop rows
-a product rule ignores -> check every cell (vectorised) -> refuse duplicate keys -> apply the
-tolerance. Bad content never raises; it is a Problem. Only an unreadable path or a wrong option
-raises UsageError. A result that is not `ok` has an empty table: never half-applied.
+split into records with line numbers -> find the header row and each field's column -> refuse a
+file cut off mid-row -> drop rows a product rule ignores -> check every row's width and every
+cell (vectorised) -> refuse duplicate keys -> apply the tolerance. Bad content never raises;
+it is a Problem. Only an unreadable path or a wrong option raises UsageError. A result that is
+not `ok` has an empty table: never half-applied.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
-from functools import reduce
+from functools import partial, reduce
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,7 +25,7 @@ from sagesync.sage.duplicates import report_duplicates
 from sagesync.sage.frame import Built, Frame
 from sagesync.sage.layouts import Layout, layout_for
 from sagesync.sage.prices import build_prices
-from sagesync.sage.records import read_grid
+from sagesync.sage.records import Grid, read_grid
 from sagesync.sage.results import ParseOptions, ParseResult, Problem
 from sagesync.sage.stock import build_stock, extra_keys, sum_bins
 from sagesync.sage.tables import KEYS, Kind, empty_table
@@ -119,14 +120,63 @@ def _parse(data: bytes, layout: Layout, options: ParseOptions) -> ParseResult:
                 "was the export filtered to nothing? (set allow_empty to accept this)",
                 file_level=True))
         return result
+    cut = _cut_off(grid, resolution)
+    if cut is not None:
+        # The file is rejected whatever the tolerance (rows after the cut are missing); the
+        # rest is still checked so that every problem is listed, without the cut row's cells.
+        result.problems.append(cut)
+        _drop_last_row(grid)
+        if not len(grid.lines):
+            return result
     frame = Frame(grid.columns, grid.lines, resolution, layout, options,
                   Collector(grid.lines, options.max_problems))
-    overlong = _apply_rules(result, frame, grid.overlong)
-    _fill(result, frame, len(grid.header), overlong)
+    _apply_rules(result, frame, grid)
+    _fill(result, frame, grid)
     return result
 
 
-def _fill(result: ParseResult, frame: Frame, width: int, overlong: dict[int, str]) -> None:
+def _cut_off(grid: Grid, resolution: Resolution) -> Problem | None:
+    """A file-level problem when the file looks cut off inside its last row, else None.
+
+    The rule: the last data row has no line terminator after it (Sage and Excel end every row
+    with CRLF, so a writer still saving the file leaves exactly this) and either it has fewer
+    cells than the header's named columns, or its last cell is one the parser reads, whose
+    value may be incomplete (163 saved as far as 16). A last cell that is never read (a
+    description, a date that is not mapped) changes nothing that is applied, so such a file is
+    accepted; a trailing blank line or `,,,,` line means the row was terminated."""
+    if not grid.open_end:
+        return None
+    width, named = grid.last_width, grid.named
+    read = {c.index for c in resolution.fields.values()}
+    read |= {c.index for _, c in resolution.levels}
+    if width >= named and width - 1 not in read:
+        return None
+    j = width - 1  # the last cell written: the one that may be incomplete
+    value = grid.columns[j][len(grid.lines) - 1].as_py() or ""
+    fields = [name for name, c in resolution.fields.items() if c.index == j]
+    missing = (f", and it has only {width} of the header's {named} columns"
+               if width < named else "")
+    return Problem(
+        grid.lines[-1].as_py(), j + 1, fields[0] if fields else None,
+        f"the file ends inside this row: there is no line break after its last value "
+        f"{value!r}{missing}, so the file was probably cut off or still being written when it "
+        "was read, and that value may be incomplete (163 cut to 16). Sage and Excel end every "
+        "row with a line break (CRLF): export or copy the file again once it is complete; if "
+        "it is complete, end it with a line break", value, grid.header[j].strip(),
+        file_level=True)
+
+
+def _drop_last_row(grid: Grid) -> None:
+    """Leave the (incomplete) last row out of the checks."""
+    keep = pa.array([True] * (len(grid.lines) - 1) + [False])
+    last = len(grid.lines) - 1
+    grid.columns = grid.columns.filter(keep)
+    grid.lines = grid.lines.filter(keep)
+    grid.short.pop(last, None)
+    grid.overlong.pop(last, None)
+
+
+def _fill(result: ParseResult, frame: Frame, grid: Grid) -> None:
     """Check the rows, build the table and decide: accept (within tolerance) or reject."""
     if not frame.n:  # every row was ignored by a product rule
         if not frame.options.allow_empty:
@@ -136,12 +186,16 @@ def _fill(result: ParseResult, frame: Frame, width: int, overlong: dict[int, str
                 "this)", file_level=True))
         return
     sink = frame.sink
-    for row, extra in sorted(overlong.items()):
+    width = len(grid.header)
+    for row, extra in sorted(grid.overlong.items()):
         sink.add(row, "row", Column(width, "after the last header"),
                  f"the row has more values than the header's {width} columns: a value "
                  f"probably contains an unquoted {_name(result.delimiter)} (e.g. a thousands "
                  "separator); quote it or remove the separator", extra)
+    for row, present in sorted(grid.short.items()):
+        _report_short(sink, row, present, grid.header, grid.named, result.delimiter)
     built = build_stock(frame) if frame.layout.kind == "stock" else build_prices(frame)
+    result.notes.extend(frame.notes)
     bins = extra_keys(frame) if frame.layout.kind == "stock" else {}
     keys = {k: built.table[k] for k in KEYS[frame.layout.kind]}
     keys.update({k: v.take(built.source_rows) for k, v in bins.items()})
@@ -174,12 +228,27 @@ def _good(built: Built, sink: Collector) -> pa.Array:
     return pc.invert(pc.is_in(built.source_rows, value_set=bad))
 
 
-def _apply_rules(result: ParseResult, frame: Frame, overlong: dict[int, str]
-                 ) -> dict[int, str]:
+def _report_short(sink: Collector, row: int, present: int, header: list[str], named: int,
+                  delimiter: str | None) -> None:
+    """One problem for a row with fewer cells than the header, at its first missing column."""
+    missing = [(i, header[i].strip()) for i in range(present, named) if header[i].strip()]
+    names = [repr(h) for _, h in missing]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+    first, heading = missing[0]
+    sink.add(row, "row", Column(first, heading),
+             f"the row has {present} value{'s' if present != 1 else ''} but the header has "
+             f"{named} columns: {listed} {'is' if len(names) == 1 else 'are'} missing, and a "
+             f"missing value is never read as blank or 0. Expected {named} values separated by "
+             f"{_name(delimiter)}s (a line break inside an unquoted value splits a row in two; "
+             "a file cut off while being saved loses the end of a row)", None)
+
+
+def _apply_rules(result: ParseResult, frame: Frame, grid: Grid) -> None:
     """Drop the rows a product rule ignores (comments, DONOTIMPORT, supplier prices ...).
 
-    Rows with a value the rule does not know stay in, with a problem. Returns `overlong`
-    re-indexed to the remaining rows."""
+    Rows with a value the rule does not know stay in, with a problem. The grid's per-row
+    findings (overlong, short) are re-indexed to the remaining rows, and the short rows' missing
+    cells are not reported again cell by cell."""
     layout = frame.layout
     drop = pa.repeat(pa.scalar(False), frame.n)
     unknown: list[tuple[pa.Array, str, Column]] = []
@@ -210,22 +279,27 @@ def _apply_rules(result: ParseResult, frame: Frame, overlong: dict[int, str]
     if pc.any(drop).as_py():
         keep = pc.invert(drop)
         result.rows_ignored = frame.n - (pc.sum(keep).as_py() or 0)
-        if overlong:
+        if grid.overlong or grid.short:
             old = pc.indices_nonzero(keep).to_pylist()
-            overlong = {new: overlong[o] for new, o in enumerate(old) if o in overlong}
+            grid.overlong = {new: grid.overlong[o] for new, o in enumerate(old)
+                             if o in grid.overlong}
+            grid.short = {new: grid.short[o] for new, o in enumerate(old) if o in grid.short}
         frame.columns = frame.columns.filter(keep)
         frame.lines = frame.lines.filter(keep)
         frame.sink = Collector(frame.lines, frame.options.max_problems)
         frame.clear_cache()
         unknown = [(mask.filter(keep), name, column) for mask, name, column in unknown]
+    frame.sink.padded = grid.short
     rules = {rule.field: rule for rule in layout.rules}
     for mask, name, column in unknown:
         rule = rules[name]
         allowed = ", ".join(sorted(v.upper() for v in rule.keep | (rule.ignore or set()) if v))
         frame.sink.add_mask(mask, frame.at(column), name, column,
-                            lambda t, h=column.header, a=allowed:
-                            f"{h} {t!r} is not one of {a}: the row cannot be classified")
-    return overlong
+                            partial(_not_one_of, column.header, allowed))
+
+
+def _not_one_of(header: str, allowed: str, text: str) -> str:
+    return f"{header} {text!r} is not one of {allowed}: the row cannot be classified"
 
 
 def _name(delimiter: str | None) -> str:

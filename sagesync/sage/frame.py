@@ -29,6 +29,7 @@ class Frame:
     options: ParseOptions
     sink: Collector
     _cache: dict[int, pa.Array] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # for ParseResult.notes
 
     @property
     def n(self) -> int:
@@ -43,6 +44,10 @@ class Frame:
         if j not in self._cache:
             self._cache[j] = pc.utf8_trim_whitespace(self.columns[j])
         return self._cache[j]
+
+    def raw(self, column: Column) -> pa.Array:
+        """The cells of one column as written (untrimmed): what trimming would hide."""
+        return self.columns[column.index]
 
     def clear_cache(self) -> None:
         """Forget trimmed columns (after rows were filtered)."""

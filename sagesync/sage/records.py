@@ -8,6 +8,12 @@ the lines are worked out from the text (empty lines skipped, quoted line breaks 
 starts on, for what the fast way cannot vouch for: rows of another width (reported, not
 guessed), whitespace-only lines, CR-only line ends, and empty lines mixed with multi-line
 values.
+
+Row width. A row with fewer cells than the header's named columns is malformed: its missing
+cells are never read as blank (a blank quantity would mean 0). Cells past the header are fine
+only when empty (Excel writes `,,` past the data); a value there is reported by the caller.
+Whether the file ends with a line terminator is recorded too (`Grid.open_end`): Sage and Excel
+end every row with CRLF, so a last row without one may have been cut while being written.
 """
 
 from __future__ import annotations
@@ -68,10 +74,40 @@ class Grid:
     lines: pa.Array  # int32, the 1-based line each data row starts on
     # Rows with extra non-blank cells beyond the header (row -> the extra cells, joined).
     overlong: dict[int, str] = field(default_factory=dict)
+    # Rows with fewer cells than the header's named columns (row -> cells it has); the missing
+    # cells are filled with "" only so that the columns stay aligned.
+    short: dict[int, int] = field(default_factory=dict)
+    # Cells in the last data row, and whether that row ends the file without a line terminator.
+    last_width: int = 0
+    open_end: bool = False
+
+    @property
+    def named(self) -> int:
+        """Columns up to the last one with a header: the cells every row must have."""
+        return named_width(self.header)
 
 
 # Given the first records and their lines: the index of the header record, or None if none.
 Picker = Callable[[list[list[str]], list[int]], int | None]
+
+
+def named_width(header: list[str]) -> int:
+    """1 + the index of the last header cell with a name (unnamed columns are never read)."""
+    for i in range(len(header), 0, -1):
+        if header[i - 1].strip():
+            return i
+    return 0
+
+
+def ends_open(text: str, delimiter: str) -> bool:
+    """Whether the last record of `text` is not followed by a line terminator.
+
+    A last line made only of blanks, quotes and delimiters (a blank row, `,,,,`) does not
+    count: the data row before it was terminated."""
+    if not text or text[-1] in "\r\n":
+        return False
+    last = text[max(text.rfind("\n"), text.rfind("\r")) + 1:]
+    return bool(last.strip(f' \t"{delimiter}'))
 
 
 def _blank(record: list[str]) -> bool:
@@ -112,9 +148,15 @@ def read_grid(text: str, delimiter: str, pick: Picker) -> Grid | Problem | None:
     if at is None:
         return None
     grid = _fast(text, delimiter, head[at], head_lines[at])
-    if grid is not None:
-        return grid
-    return _exact(text, delimiter, head_lines[at])
+    if grid is None:
+        exact = _exact(text, delimiter, head_lines[at])
+        if isinstance(exact, Problem):
+            return exact
+        grid = exact
+    if len(grid.lines):
+        grid.open_end = ends_open(text, delimiter)
+        grid.last_width = grid.last_width or len(grid.header)
+    return grid
 
 
 def _fast(text: str, delimiter: str, header: list[str], header_line: int) -> Grid | None:
@@ -214,18 +256,23 @@ def _exact(text: str, delimiter: str, header_line: int) -> Grid | Problem:
     except csv.Error as exc:
         return _runaway(exc, previous + 1)
     width = len(header)
+    named = named_width(header)
     overlong: dict[int, str] = {}
+    short: dict[int, int] = {}
+    last_width = len(rows[-1]) if rows else 0
     if set(map(len, rows)) - {width}:
         for i, row in enumerate(rows):
             n = len(row)
             if n < width:
+                if n < named:
+                    short[i] = n
                 row.extend([""] * (width - n))
             elif n > width:
                 if any(cell.strip() for cell in row[width:]):
                     overlong[i] = delimiter.join(row[width:])
                 del row[width:]
     return Grid(header, header_line, Columns(width, rows=rows), pa.array(lines, pa.int32()),
-                overlong)
+                overlong, short, last_width)
 
 
 def _runaway(exc: csv.Error, line: int) -> Problem:

@@ -53,7 +53,9 @@ def expected(product: str, kind: str, options: ParseOptions | None = None) -> st
             f"delimited by commas, semicolons or tabs, with a header row naming the columns "
             f"(case, spaces and underscores ignored): {'; '.join(parts)}. Quantities and "
             f"prices are plain non-negative numbers such as {numbers}; codes are text, never "
-            "in scientific notation; one row per "
+            "in scientific notation, and a SKU has at most 64 characters and no invisible ones; "
+            "every row has a value (empty if need be) for each named column and ends with a line "
+            "break, the last row too; one row per "
             + (" + ".join(("sku", "warehouse") if kind == "stock"
                           else ("sku", "price_list", "min_qty", "currency"))))
 

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from sagesync.sage.frame import Built, Frame
 from sagesync.sage.layouts import DEFAULT_WAREHOUSE
 from sagesync.sage.tables import QTY, SAGE_STOCK
-from sagesync.sage.values import codes, dates, quantities, stripped_zeros
+from sagesync.sage.values import SKU_MAX_LENGTH, codes, dates, quantities, stripped_zeros
 
 
 def _qty(frame: Frame, name: str, blank: str) -> pa.Array:
@@ -26,11 +26,26 @@ def _qty(frame: Frame, name: str, blank: str) -> pa.Array:
 
 
 def sku_column(frame: Frame) -> pa.Array:
-    """Checked SKUs (shared with prices): padded if configured, stripped zeros reported."""
+    """Checked SKUs (shared with prices): padded if configured, stripped zeros reported.
+
+    A SKU Magento cannot hold (over 64 characters) or that is not what it looks like (an
+    invisible character, a non-breaking space at either end) is a problem. Ordinary spaces and
+    tabs around it are trimmed with a note: Sage pads fixed-width codes and ignores them
+    (reference §1.1), Magento trims SKUs on save (magento2#16572) and its inventory API refuses
+    a SKU with leading or trailing spaces, so no Magento SKU can have them."""
     options, column = frame.options, frame.column("sku")
     cells = frame.cells("sku")
-    assert cells is not None  # resolve() guarantees the sku column
-    skus = codes(cells, "sku", column, frame.sink, default=None, width=options.sku_width)
+    assert cells is not None and column is not None  # resolve() guarantees the sku column
+    raw = frame.raw(column)
+    skus = codes(cells, "sku", column, frame.sink, default=None, width=options.sku_width,
+                 raw=raw, max_length=SKU_MAX_LENGTH)
+    # Trimmed cells shorter than written, and not refused: ordinary spaces or tabs went.
+    spaced = pc.and_(pc.is_valid(skus), pc.not_equal(pc.utf8_length(raw), pc.utf8_length(cells)))
+    count = pc.sum(spaced).as_py() or 0
+    if count:
+        first = frame.lines[pc.index(spaced, True).as_py()].as_py()
+        frame.notes.append(f"{count} SKU(s) had spaces before or after them, removed (the first "
+                           f"on line {first}): Magento SKUs never have them")
     if options.known_skus:
         stripped_zeros(skus, options.known_skus, column, frame.sink)
     return skus

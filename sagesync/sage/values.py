@@ -8,6 +8,7 @@ is wrong with them. Numbers go from text straight to decimal128, never through f
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
@@ -23,6 +24,16 @@ from sagesync.sage.tables import QTY
 _WIDE = pa.decimal128(28, 10)  # room for 13 + 10 digits before rounding to QTY's 4 places
 _CODE_BREAK = r"[\r\n\t]"
 _LIMIT = Decimal(10) ** 14  # decimal128(18, 4) holds 14 digits before the point
+SKU_MAX_LENGTH = 64  # Magento: catalog_product_entity.sku varchar(64), Sku::SKU_MAX_LENGTH
+# Spaces that are not U+0020: invisible at either end of a code, and not trimmed by Magento
+# (PHP trim() only strips ASCII whitespace), so the code would not be the one it looks like.
+ODD_SPACES = ("\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+              + "\u202f\u205f\u3000")
+# Characters that show as nothing: format (Cf: BOM, zero-width space/joiners, word joiner, soft
+# hyphen, bidi marks), controls (Cc) other than the tab and line breaks reported on their own,
+# line/paragraph separators; or an odd space at either end. RE2 syntax (pyarrow.compute).
+_INVISIBLE = (r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}]"
+              f"|^[ \t]*[{ODD_SPACES}]|[{ODD_SPACES}][ \t]*$")
 
 
 class Collector:
@@ -35,6 +46,9 @@ class Collector:
         self.problems: list[Problem] = []
         self.dropped = 0
         self.bad: set[int] = set()
+        # Rows shorter than the header (row -> cells it has): already reported once as a
+        # whole, so their missing (padded) cells are not reported again one by one.
+        self.padded: dict[int, int] = {}
 
     @property
     def lines(self) -> list[int]:
@@ -46,6 +60,8 @@ class Collector:
     def add(self, row: int, field: str, column: Column | None, message: str,
             value: str | None) -> None:
         self.bad.add(row)
+        if field != "row" and column is not None and column.index >= self.padded.get(row, 1 << 30):
+            return
         if len(self.problems) >= self.limit:
             self.dropped += 1
             return
@@ -118,14 +134,18 @@ def quantities(cells: pa.Array, field: str, column: Column | None, sink: Collect
 
 
 def codes(cells: pa.Array, field: str, column: Column | None, sink: Collector, *,
-          default: str | None, width: int | None, digits: int | None = None) -> pa.Array:
+          default: str | None, width: int | None, digits: int | None = None,
+          raw: pa.Array | None = None, max_length: int | None = None) -> pa.Array:
     """Trimmed codes: blank -> `default` (or a problem), all-digit codes zero-padded to `width`.
 
     Scientific notation is always a problem: it is a long number Excel destroyed (§9).
     `digits` is the product's fixed width of all-digit codes (Sage 100 warehouses: 3); a shorter
-    all-digit code lost its leading zeros in Excel unless `width` re-pads it. Bad codes come
-    back null, so they take no part in duplicate checks."""
+    all-digit code lost its leading zeros in Excel unless `width` re-pads it. With `raw` (the
+    untrimmed cells), invisible characters are problems: the code would not be the one a person
+    sees (see `explain_invisible`). Codes longer than `max_length` characters are problems.
+    Bad codes come back null, so they take no part in duplicate checks."""
     bad: list[pa.Array] = []
+    broken: pa.Array | None = None
     empty = _blank(cells)
     if default is None:
         sink.add_mask(empty, cells, field, column, lambda _: f"{field} is empty")
@@ -143,6 +163,13 @@ def codes(cells: pa.Array, field: str, column: Column | None, sink: Collector, *
                       "long code into a number and lost digits; format the column as Text and "
                       "export again from Sage")
         bad += [broken, scientific]
+    # ASCII-only cells cannot hold one (C0 controls and DEL are refused when decoding).
+    if raw is not None and len(raw) and not pc.all(pc.string_is_ascii(raw)).as_py():
+        hidden = pc.and_(pc.match_substring_regex(raw, _INVISIBLE), pc.invert(empty))
+        if broken is not None:  # a tab or line break is reported as such, not twice
+            hidden = pc.and_(hidden, pc.invert(pc.fill_null(broken, False)))
+        sink.add_mask(hidden, raw, field, column, lambda t: explain_invisible(field, t))
+        bad.append(hidden)
     if width:
         numeric = pc.match_substring_regex(cells, r"^\d+$")
         cells = pc.if_else(numeric, pc.utf8_lpad(cells, width=width, padding="0"), cells)
@@ -154,9 +181,43 @@ def codes(cells: pa.Array, field: str, column: Column | None, sink: Collector, *
                       f"Excel stripped its leading zeros ({t.zfill(digits)!r}?); format the "
                       f"column as Text, or set {field}_width = {digits} in the recipe")
         bad.append(short)
+    if max_length is not None:
+        long = pc.greater(pc.utf8_length(cells), max_length)
+        sink.add_mask(long, cells, field, column,
+                      lambda t: f"{field} {_shown(t)} is {len(t)} characters long: Magento "
+                      f"{field.upper()}s are at most {max_length} characters, so no product can "
+                      "have it; shorten the code in Sage (or map the column that holds the "
+                      "Magento SKU)")
+        bad.append(long)
     for mask in bad:
         cells = pc.if_else(mask, pa.scalar(None, pa.string()), cells)
     return cells
+
+
+def _shown(text: str) -> str:
+    """A long value, shortened for a message (its start is what a person searches for)."""
+    return repr(text) if len(text) <= 80 else repr(text[:72]) + f" (+{len(text) - 72} more)"
+
+
+def explain_invisible(field: str, text: str) -> str:
+    """Which invisible character a code holds, and where (1-based, in the untrimmed cell)."""
+    fix = ("retype the code in Sage (it was probably pasted from a web page, an e-mail or a "
+           "document)")
+    for at, char in enumerate(text, 1):
+        category = unicodedata.category(char)
+        if category in ("Cf", "Zl", "Zp") or (category == "Cc" and char not in "\t\r\n"):
+            name = unicodedata.name(char, "a control character").lower()
+            return (f"{field} {text!r} has an invisible character at position {at}: "
+                    f"U+{ord(char):04X} ({name}). Magento would store or look up another code "
+                    f"than the one shown; {fix}")
+    stripped = text.strip(" \t")
+    for char, where in ((stripped[:1], "start"), (stripped[-1:], "end")):
+        if char and char in ODD_SPACES:
+            name = unicodedata.name(char, "a space").lower()
+            return (f"{field} {text!r} has an invisible U+{ord(char):04X} ({name}) at the "
+                    f"{where}: Magento does not trim it, so the code would not match the "
+                    f"product it looks like; {fix}")
+    return f"{field} {text!r} has an invisible character; {fix}"
 
 
 def stripped_zeros(skus: pa.Array, known: AbstractSet[str], column: Column | None,

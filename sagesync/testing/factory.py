@@ -1171,7 +1171,7 @@ def paginate(items: Sequence[Json], page_size: int) -> list[list[Json]]:
 # --------------------------------------------------------------------------- random data
 
 
-def _d(text: str) -> Decimal:
+def _d(text: str | int) -> Decimal:
     return Decimal(text)
 
 

@@ -33,7 +33,7 @@ way Sage 50 states a rate: currency per pound sterling); without a rate the docu
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -144,8 +144,8 @@ class DocumentBuilder:
                                f"(add it to [mapping] tax_codes; known: {known})")
         return code
 
-    def build(self, kind: str, doc: Row, doc_items: list[Row], order: Row,
-              order_items: list[Row], account_ref: str) -> SageDocument:
+    def build(self, kind: str, doc: Row, doc_items: Sequence[Row], order: Row,
+              order_items: Sequence[Row], account_ref: str) -> SageDocument:
         """Make the Sage document; a problem holds it instead of raising."""
         increment = doc.get("increment_id") or str(doc["entity_id"])
         order_increment = order.get("increment_id") or ""
@@ -244,8 +244,8 @@ class DocumentBuilder:
             splits.append(Split("extra", nominal, code, value, tax, label=label))
         return splits
 
-    def _splits(self, kind: str, doc: Row, doc_items: list[Row],
-                order_items: list[Row]) -> list[Split]:
+    def _splits(self, kind: str, doc: Row, doc_items: Sequence[Row],
+                order_items: Sequence[Row]) -> list[Split]:
         splits: dict[tuple[str, str, str], Split] = {}
 
         def add(purpose: str, nominal: str, code: str, net: Decimal, tax: Decimal) -> None:

@@ -8,7 +8,7 @@ classified through the order line they point at (`order_item_id`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ def _has_money(item: Row) -> bool:
     return any((item.get(f) or ZERO) != ZERO for f in ("base_row_total", "row_total"))
 
 
-def money_item_ids(order_items: list[Row], bundle_rule: str) -> set[int]:
+def money_item_ids(order_items: Sequence[Row], bundle_rule: str) -> set[int]:
     """The `item_id`s of an order whose amounts count; every other line is a dummy.
 
     bundle_rule: "auto" (children carry the money when any child is priced, as in a dynamic

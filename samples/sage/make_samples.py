@@ -416,6 +416,34 @@ def broken() -> dict[str, bytes]:
         ["24-WG084", "Sprite Foam Yoga Brick", "Home", "120", "4", "0"],
         ["KD-TEE-7", "Kids' Organic Tee – Zoë", "Home", "33", "0", "12"],
     ], delimiter="\t")).encode("utf-16-le")
+    # A row that lost its last cells (hand-edited, or split by an unquoted line break): the
+    # missing allocated/on-order cells must not be read as 0.
+    files["short_row.csv"] = (
+        b"Code,Name,WarehouseName,QtyInStock,QtyAllocated,QtyOnOrder\r\n"
+        b"24-WG084,Sprite Foam Yoga Brick,Home,120,4,0\r\n"
+        b"24-WG088,Sprite Foam Roller,Home,35\r\n"
+        b"24-UG06,Affirm Water Bottle,Home,60,2,0\r\n")
+    # Read while Sage was still writing it: no CRLF after the last row, whose 163 is only 16.
+    files["cut_off.csv"] = _stock200([
+        ["24-WG084", "Sprite Foam Yoga Brick", "Home", "120", "4", "0"],
+        ["24-UG06", "Affirm Water Bottle", "Home", "60", "2", "0"],
+    ]).encode("utf-8") + b"24-WG088,Sprite Foam Roller,Home,16"
+    # Codes pasted from a web page or a document: a zero-width space inside, a non-breaking
+    # space at the end, a soft hyphen; and a code longer than Magento's 64 characters.
+    files["invisible_sku.csv"] = _stock200([
+        ["24-WG084", "Sprite Foam Yoga Brick", "Home", "120", "4", "0"],
+        ["24-WG\u200b088", "Sprite Foam Roller", "Home", "35", "0", "10"],
+        ["24-UG06\u00a0", "Affirm Water Bottle", "Home", "60", "2", "0"],
+        ["24-MB\u00ad01", "Joust Duffle Bag", "Home", "9", "0", "0"],
+        ["YOGA-BRICK-SPRITE-FOAM-PURPLE-STANDARD-SIZE-TWIN-PACK-WITH-STRAP-2026",
+         "Sprite Foam Yoga Brick, Twin Pack", "Home", "12", "0", "0"],
+    ]).encode("utf-8")
+    # Sage 300 pads item numbers to their field width: trimmed (with a note), valid.
+    files["padded_codes.csv"] = table([
+        ["ITEMNO", "LOCATION", "QTYONHAND", "QTYONORDER", "QTYCOMMIT"],
+        ["24-WG084        ", "1", "42.0000", "0.0000", "2.0000"],
+        ["24-WG088        ", "1", "7.0000", "10.0000", "0.0000"],
+    ], quoting=csv.QUOTE_ALL).encode("utf-8")
     return files
 
 
