@@ -1,12 +1,18 @@
 """`python -m bench` (`make bench`): sagesync's pipeline on N synthetic orders, step by step.
 
+0. Measure `sagesync --help` start-up (median of 5 runs, wall).
 1. Generate (or reuse from bench-data/<n>-<seed>-<page_size>/) the Magento pages; not measured.
-2. Read every page once so both exporters start from the page cache; not measured.
-3. Measure, each as a child process of its own (wall time and peak RSS per step):
-   `sagesync export-orders`, `sagesync transform`, `sagesync import-sage`, then the stdlib
-   reference (`python -m bench.reference export` and `... post`).
-4. Print the table, the sagesync/reference ratios, held documents and warnings, and write
-   bench-data/last-result.json.
+2. Read every page once so every step starts from the page cache; not measured.
+3. Measure, each as a child process of its own under `python -m bench.launch` (wall and CPU
+   seconds, kernel peak RSS and a sampled process-tree RSS): `sagesync export-orders`,
+   `sagesync transform`, `sagesync import-sage`, then `sagesync run` (the same recipe, in one
+   process, with a state folder of its own), then the naive one-pass stdlib posting
+   (`python -m bench.reference`, see there).
+4. Print the table, the naive/sagesync ratio, whether the naive totals equal sagesync's, held
+   documents and warnings; with `--sizes`, `sagesync run` again at each size (memory flatness);
+   write bench-data/last-result.json.
+
+Linux only (peak RSS comes from ru_maxrss in KiB); the library itself is not.
 
 Exit status: a failed step prints its stderr and exits with its code (or 1); documents held by
 sagesync (every generated document should balance) exit 1 after the report; otherwise 0.
@@ -20,11 +26,13 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +42,6 @@ from bench import catalog, concurrency
 from bench.generate import cache_folder, cache_root, generate
 from bench.measure import StepRun, run_step
 from bench.recipe import write_recipe
-from bench.reference import TABLES
 from bench.report import Row, grouped, print_table, ratio_line, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,19 +66,43 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="orders without the nested parent_item / shipping-assignment "
                              "items (about half the bytes; cached separately)")
     parser.add_argument("--workers", type=int, default=2, help="generator processes (2)")
+    parser.add_argument("--sizes", type=_sizes, default=None, metavar="N,N,...",
+                        help="also run `sagesync run` at each of these order counts and print "
+                             "its peak memory per size (default: just --orders)")
+    parser.add_argument("--startup-runs", type=int, default=5,
+                        help="`sagesync --help` runs for the start-up median (5)")
     return parser.parse_args(argv)
 
 
-def _check_reference_columns() -> None:
-    """The yardstick must pick exactly the columns sagesync keeps, or the ratio means nothing."""
-    from sagesync.model.schemas import MAGENTO_TABLES
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of order counts: {text!r}") from None
+    if not sizes or min(sizes) <= 0:
+        raise argparse.ArgumentTypeError(f"not a list of order counts: {text!r}")
+    return sizes
 
-    wrong = [name for name, schema in MAGENTO_TABLES.items()
-             if name != "stores" and tuple(schema.names) != TABLES.get(name)]
-    wrong += [name for name in TABLES if name not in MAGENTO_TABLES]
-    if wrong:
-        raise SystemExit(f"bench/reference.py TABLES differ from sagesync's MAGENTO_TABLES for "
-                         f"{', '.join(wrong)}: update the reference first.")
+
+def _sagesync_command() -> list[str]:
+    """The installed console script when there is one (what a user runs), else `-m`."""
+    script = Path(sys.executable).with_name("sagesync")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "sagesync"]
+
+
+def _startup(runs: int) -> dict[str, float]:
+    """Median wall seconds of `sagesync --help`, and of a bare interpreter for scale."""
+
+    def median_of(argv: list[str]) -> float:
+        times = []
+        for _ in range(max(1, runs)):
+            started = time.perf_counter()
+            subprocess.run(argv, check=True, capture_output=True, cwd=ROOT)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    return {"sagesync_help_seconds": median_of([*_sagesync_command(), "--help"]),
+            "python_seconds": median_of([sys.executable, "-c", "pass"]), "runs": max(1, runs)}
 
 
 def _revision() -> str:
@@ -79,7 +110,7 @@ def _revision() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
                               capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "sagesync", "templates"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "sagesync"],
                                cwd=ROOT, check=True, capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -109,35 +140,52 @@ def _step(console: Console, name: str, argv: list[str], logs: Path, ok: tuple[in
           ) -> StepRun:
     console.print(f"[bold]{name}[/bold] …", highlight=False)
     run = run_step(name, argv, logs, cwd=ROOT)
-    console.print(f"  {run.wall_seconds:.2f} s, peak RSS {run.peak_rss_bytes / 2**20:,.0f} MiB,"
-                  f" exit {run.returncode}", highlight=False)
+    console.print(f"  {run.wall_seconds:.2f} s wall, {run.cpu_seconds:.2f} s CPU, peak RSS "
+                  f"{run.peak_rss_bytes / 2**20:,.0f} MiB (tree, sampled "
+                  f"{run.sampled_rss_bytes / 2**20:,.0f} MiB), exit {run.returncode}",
+                  highlight=False)
     if run.returncode not in ok:
         raise StepFailed(run)
     return run
 
 
 def _row(run: StepRun, rows: int, unit: str) -> Row:
-    return Row(run.name, unit, rows, run.wall_seconds, run.peak_rss_bytes,
+    return Row(run.name, unit, rows, run.wall_seconds, run.cpu_seconds, run.peak_rss_bytes,
                run.sampled_rss_bytes, run.returncode)
 
 
-def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dict[str, Any], int]:
-    data = cache_folder(args.orders, args.seed, args.page_size, compact=args.compact)
+def _data(args: argparse.Namespace, console: Console, orders: int) -> tuple[Path, dict[str, Any]]:
+    data = cache_folder(orders, args.seed, args.page_size, compact=args.compact)
     console.print(f"data: {data}")
-    info = generate(data, args.orders, args.page_size, args.seed, compact=args.compact,
+    info = generate(data, orders, args.page_size, args.seed, compact=args.compact,
                     workers=args.workers)
     how = "reused (generated earlier in" if info["cached"] else "generated in"
     console.print(f"  {how} {info['seconds']:.1f} s{')' if info['cached'] else ''}; "
                   f"{info['bytes'] / 1e6:,.1f} MB; counts {info['counts']}", highlight=False)
     console.print(f"  page cache primed in {_prime(data):.1f} s (not measured)")
+    return data, info
 
+
+def _run_whole(console: Console, data: Path, state: Path, orders: int
+               ) -> tuple[StepRun, dict[str, Any]]:
+    """`sagesync run` on its own state folder (a fresh ledger: everything is new to it)."""
+    folder = state / f"run-{orders}"
+    folder.mkdir()
+    recipe = write_recipe(folder / "bench.toml", data, folder / "state")
+    run = _step(console, "sagesync run",
+                [*_sagesync_command(), "run", str(recipe), "--out", str(folder / "sage-in")],
+                folder, (0, 1))  # its logs in its own folder: one per size
+    return run, _manifest(run)
+
+
+def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dict[str, Any], int]:
+    data, info = _data(args, console, args.orders)
     revision = _revision()
     console.print(f"sagesync revision: {revision}")
     recipe = write_recipe(state / "bench.toml", data, state)
     logs = state / "bench-logs"
     logs.mkdir()
-    py = sys.executable
-    sage = [py, "-m", "sagesync"]
+    sage = _sagesync_command()
     export = _step(console, "sagesync export-orders", [*sage, "export-orders", "-r", str(recipe)],
                    logs, (0,))
     exported = _manifest(export)
@@ -149,33 +197,27 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
                          [*sage, "import-sage", "--from", transformed["_path"], "--out",
                           str(out)], logs, (0, 1))
     imported = _manifest(imported_run)
-    reference = state / "reference"
-    ref_export = _step(console, "reference export",
-                       [py, "-m", "bench.reference", "export", str(data),
-                        str(reference / "export")], logs, (0,))
-    ref_post = _step(console, "reference transform+import",
-                     [py, "-m", "bench.reference", "post", str(reference / "export"),
-                      str(recipe), str(reference / "post")], logs, (0,))
-    ref_export_summary = json.loads(ref_export.stdout.strip().splitlines()[-1])
-    ref_post_summary = json.loads(ref_post.stdout.strip().splitlines()[-1])
+    whole, whole_manifest = _run_whole(console, data, state, args.orders)
+    naive_run = _step(console, "naive stdlib posting",
+                      [sys.executable, "-m", "bench.reference", str(recipe), str(data),
+                       str(state / "naive")], logs, (0,))
+    naive = json.loads(naive_run.stdout.strip().splitlines()[-1])
 
     documents = int(transformed["summary"]["documents"])
     summary = imported["summary"]
+    orders = int(exported["summary"]["counts"]["orders"])
     rows = [
-        _row(export, int(exported["summary"]["counts"]["orders"]), "orders"),
+        _row(export, orders, "orders"),
         _row(transform, documents, "docs"),
         _row(imported_run, documents, "docs"),
-        _row(ref_export, int(ref_export_summary["counts"]["orders"]), "orders"),
-        _row(ref_post, int(ref_post_summary["documents"]), "docs"),
+        _row(whole, orders, "orders"),
+        _row(naive_run, orders, "orders"),
     ]
     console.print()
     print_table(console, rows)
-    ours_export, ours_post = export.wall_seconds, transform.wall_seconds + \
-        imported_run.wall_seconds
-    ratios = [ratio_line("export", ours_export, ref_export.wall_seconds),
-              ratio_line("transform+import", ours_post, ref_post.wall_seconds),
-              ratio_line("whole pipeline", ours_export + ours_post,
-                         ref_export.wall_seconds + ref_post.wall_seconds)]
+    steps_wall = export.wall_seconds + transform.wall_seconds + imported_run.wall_seconds
+    ratios = [ratio_line("whole run (sagesync run)", whole.wall_seconds, naive_run.wall_seconds),
+              ratio_line("three separate steps", steps_wall, naive_run.wall_seconds)]
     for line in ratios:
         console.print(line, highlight=False)
     machine = {"python": platform.python_version(), "implementation":
@@ -200,11 +242,17 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
                           highlight=False, markup=False)
         if len(groups) > SHOWN:
             console.print(f"  … and {len(groups) - SHOWN} more {title} patterns")
-    totals = {k: str(v) for k, v in summary.get("totals", {}).items()}
-    check = {"sagesync_documents": documents, "reference_documents": ref_post_summary["documents"],
-             "sagesync_totals": totals, "reference_totals": ref_post_summary["totals"]}
-    console.print(f"cross-check (net+tax by type): sagesync {totals} vs reference "
-                  f"{ref_post_summary['totals']}", highlight=False)
+    totals = {k: str(v) for k, v in sorted(summary.get("totals", {}).items())}
+    run_totals = {k: str(v) for k, v in
+                  sorted(whole_manifest["summary"].get("totals", {}).items())}
+    naive_totals = naive["totals"]
+    same = _same_totals(totals, naive_totals) and _same_totals(totals, run_totals)
+    check = {"sagesync_documents": documents, "naive_documents": naive["documents"],
+             "sagesync_totals": totals, "sagesync_run_totals": run_totals,
+             "naive_totals": naive_totals, "match": same}
+    console.print(f"cross-check (net+tax by type): {'MATCH' if same else 'DIFFER'}: steps "
+                  f"{totals}, run {run_totals}, naive {naive_totals}; documents sagesync "
+                  f"{documents:,}, naive {naive['documents']:,}", highlight=False)
     result = {
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "arguments": vars(args), "machine": machine,
@@ -214,16 +262,43 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
         "warnings": [{"pattern": p, "count": n, "example": e} for p, n, e in warnings],
         "cross_check": check, "state_dir": str(state) if args.keep else None,
     }
+    result["sizes"] = _flatness(args, console, state, whole)
     return result, 1 if held_total else 0
+
+
+def _same_totals(ours: dict[str, str], theirs: dict[str, str]) -> bool:
+    keys = set(ours) | set(theirs)
+    return all(Decimal(ours.get(k, "0")) == Decimal(theirs.get(k, "0")) for k in keys)
+
+
+def _flatness(args: argparse.Namespace, console: Console, state: Path, measured: StepRun
+              ) -> list[dict[str, Any]]:
+    """`sagesync run` at each size: peak memory should not grow with the number of orders."""
+    rows = []
+    for size in args.sizes or [args.orders]:
+        if size == args.orders:
+            run = measured
+        else:
+            data, _ = _data(args, console, size)
+            run, _ = _run_whole(console, data, state, size)
+        rows.append(_row(run, size, "orders"))
+    console.print()
+    print_table(console, rows, title="sagesync run by size (memory flatness)")
+    return [r.as_dict() for r in rows]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    console = Console(highlight=False, soft_wrap=True)
-    _check_reference_columns()
+    # a log or a pipe gets the table unwrapped (rich would fold it at 80 columns)
+    console = Console(highlight=False, soft_wrap=True,
+                      width=None if sys.stdout.isatty() else 132)
     state = Path(tempfile.mkdtemp(prefix="sagesync-bench-"))
     keep = args.keep
     try:
+        startup = _startup(args.startup_runs)
+        console.print(f"start-up: `sagesync --help` {startup['sagesync_help_seconds']:.3f} s "
+                      f"(median of {startup['runs']}; a bare `python -c pass` "
+                      f"{startup['python_seconds']:.3f} s)")
         paging = concurrency.measure()
         console.print(f"Magento paging: {paging.pages} pages at {paging.latency * 1000:.0f} ms "
                       f"latency: sequential {paging.sequential_seconds:.2f} s, "
@@ -234,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
                       f" parse {stock.parse_seconds:.2f} s + compute and payloads "
                       f"{stock.compute_seconds:.2f} s = {stock.total_seconds:.2f} s")
         result, code = _bench(args, console, state)
+        result["startup"] = {k: round(v, 4) for k, v in startup.items()}
         result["sage_stock"] = {"skus": stock.skus, "rows": stock.rows,
                                 "parse_seconds": round(stock.parse_seconds, 3),
                                 "compute_seconds": round(stock.compute_seconds, 3)}

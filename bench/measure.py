@@ -1,16 +1,17 @@
-"""Run one step as a child process: wall time, peak RSS, exit code, captured output.
+"""Run one step as a child process: wall and CPU time, peak RSS, exit code, captured output.
 
-Peak RSS comes from two places. The authoritative one is the kernel's high-water mark of the
-child (and the descendants it waited for), returned by `os.wait4` for that child alone — unlike
-`getrusage(RUSAGE_CHILDREN)`, which is a maximum over every child ever reaped and so cannot be
-split per step. The second is a psutil sample of the child and its children every 20 ms, kept as
-a cross-check (it can miss a short spike, never over-report).
+Each step runs under `python -m bench.launch` (see there why): its report gives the step's wall
+time, user+sys CPU seconds of the step's process tree and its kernel peak RSS (the largest
+process's high-water mark, so the first column to read). A psutil sample of the sum of the
+tree's RSS every 20 ms is kept beside it: it catches processes running at once (a pool), may
+miss a short spike, and never over-reports. Linux only: ru_maxrss is KiB there (the bench is
+Linux-only; the library is not).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
+import json
 import subprocess
 import sys
 import threading
@@ -29,8 +30,9 @@ class StepRun:
     argv: list[str]
     returncode: int
     wall_seconds: float
-    peak_rss_bytes: int  # wait4 ru_maxrss
-    sampled_rss_bytes: int  # psutil polling, child + children
+    cpu_seconds: float  # user + sys of the step and the descendants it waited for
+    peak_rss_bytes: int  # kernel high-water mark (largest process of the step)
+    sampled_rss_bytes: int  # psutil polling, sum over the step's process tree
     stdout_path: Path
     stderr_path: Path
 
@@ -44,41 +46,46 @@ class StepRun:
 
 
 def _sample(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    """Sum the RSS of the launcher's descendants (not the launcher: it is the bench's tool)."""
     try:
-        process = psutil.Process(pid)
+        launcher = psutil.Process(pid)
     except psutil.Error:
         return
     while not stop.is_set():
+        rss = 0
         try:
-            rss = process.memory_info().rss
-            for child in process.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    rss += child.memory_info().rss
+            children = launcher.children(recursive=True)
         except psutil.Error:
             return
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                rss += child.memory_info().rss
         peak[0] = max(peak[0], rss)
         stop.wait(POLL_SECONDS)
 
 
-def _maxrss_bytes(value: int) -> int:
-    return value if sys.platform == "darwin" else value * 1024  # Linux reports KiB
-
-
 def run_step(name: str, argv: list[str], log_dir: Path, *, cwd: Path | None = None) -> StepRun:
-    slug = name.replace(" ", "-").replace("/", "-")
+    slug = name.replace(" ", "-").replace("/", "-").replace(",", "")
     stdout_path, stderr_path = log_dir / f"{slug}.out", log_dir / f"{slug}.err"
+    report_path = log_dir / f"{slug}.usage.json"
+    launcher = [sys.executable, "-m", "bench.launch", str(report_path), *argv]
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         started = time.perf_counter()
-        process = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+        process = subprocess.Popen(launcher, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                    cwd=cwd)
         peak = [0]
         stop = threading.Event()
         sampler = threading.Thread(target=_sample, args=(process.pid, stop, peak), daemon=True)
         sampler.start()
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
+        returncode = process.wait()
+        outer_wall = time.perf_counter() - started
         stop.set()
         sampler.join()
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    return StepRun(name, argv, process.returncode, wall, _maxrss_bytes(usage.ru_maxrss), peak[0],
+    try:
+        usage = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # the launcher itself failed: say so through the exit code
+        usage = {"returncode": returncode or 1, "wall_seconds": outer_wall, "cpu_seconds": 0.0,
+                 "peak_rss_bytes": 0}
+    return StepRun(name, argv, int(usage["returncode"]), float(usage["wall_seconds"]),
+                   float(usage["cpu_seconds"]), int(usage["peak_rss_bytes"]), peak[0],
                    stdout_path, stderr_path)

@@ -1,40 +1,37 @@
-"""A plain standard-library reference of sagesync's work: the benchmark's yardstick.
+"""The naive standard-library posting: the yardstick `python -m bench` measures sagesync against.
 
-Not a second implementation to maintain, and not a Sage exporter anyone should use: it is the
-simple, honest code one would write first, so the benchmark can say how much sagesync's typed
-decoding and columnar tables buy. It imports nothing outside the standard library (run it as a
-process of its own: `python -m bench.reference ...`).
+`python -m bench.reference RECIPE SOURCE OUT` does in one pass what `sagesync run` does for the
+bench's generated store, the way one would write it first: every page of `SOURCE/<entity>/*.json`
+is read with `json.loads(body, parse_float=Decimal)`; orders are kept in dicts (what the
+documents need of them), then each invoice and credit memo becomes rows of one Sage 50
+audit-trail CSV written with `csv.writer`. No intermediate files, no hashing, no ledger, no
+checkpoints, no template engine: so the ratio shows what sagesync's extra guarantees and its
+speed work cost or buy, not how slow a deliberately clumsy yardstick is.
 
-`export SOURCE OUT`: every page of `SOURCE/<entity>/*.json` is read with
-`json.loads(body, parse_float=Decimal)`; the fields sagesync's export keeps (the columns of
-`sagesync.model.schemas.MAGENTO_TABLES`, checked by `python -m bench` before it runs) are picked,
-records are deduplicated by entity id, and each table is written to `OUT/<table>.csv` with `csv`.
-Unlike sagesync it keeps no gzipped copy of the raw pages, parses no timestamps and keeps no
-ledger.
-
-`post EXPORT RECIPE OUT`: from those CSV files, every invoice and credit memo (state 3, cancelled,
-skipped) becomes rows of a Sage 50 audit-trail CSV: goods lines are split by (the default sales
-nominal, the tax code of the order line's rate) with net = row_total - discount + discount tax
-compensation; the only composite-product rules are to skip the child row of a configurable
-product and rows that carry no money (the zero "dummy" rows of bundles). Whatever the document's
-header totals hold beyond the lines (carriage, adjustments) is one more split on the carriage
-nominal, so every document balances by construction. Accounts: the guest account, the mapped
-account of `customers_csv`, else `W` + the customer id. No nominal-by-SKU rules, no template
-validation, no customers file, no ledger, no rounding tolerance.
+The posting rules are sagesync's (sagesync/transform/documents.py) for what the generated store
+holds (no gift cards, store credit or recipe extras; `discount = "net"`; base currency):
+cancelled documents (state 3) are skipped; lines are counted as `money_item_ids` counts them
+(configurable children and dummy bundle rows skipped) and split by (nominal of the SKU, tax code
+of the order line's rate) with net = row_total - discount + discount tax compensation; shipping is
+a split of its own on the carriage nominal (header discount beyond the lines' is shipping's),
+with the code of the recipe rate that explains its tax; a credit memo's adjustment refund and fee
+are splits on the adjustment nominal, a fee becoming an SI; the document is then balanced to its
+grand total and tax to the cent (the difference on the largest goods/carriage split). Accounts:
+the guest account, the `customers_csv` mapping, else a reference built from the name (letters of
+the company or last+first name, numbered, as sagesync's `account_ref = "name"`), remembered per
+customer. Unlike sagesync it holds nothing: a document beyond the rounding tolerance is posted
+as it is. It prints one JSON line: documents, rows, and net+tax per transaction type (the
+bench's cross-check against sagesync's summary).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import hashlib
-import itertools
 import json
+import re
 import sys
 import time
 import tomllib
-from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -43,263 +40,241 @@ from zoneinfo import ZoneInfo
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
-
-
-def _money(*names: str) -> tuple[str, ...]:
-    return tuple(prefix + name for name in names for prefix in ("", "base_"))
-
-
-_ADDRESS = ("billing_company", "billing_firstname", "billing_lastname", "billing_street",
-            "billing_city", "billing_region", "billing_postcode", "billing_country_id",
-            "billing_telephone", "billing_vat_id")
-_DOC_MONEY = _money("grand_total", "subtotal", "tax_amount", "discount_amount",
-                    "discount_tax_compensation_amount", "shipping_amount",
-                    "shipping_tax_amount", "shipping_discount_tax_compensation_amount")
-_LINE_MONEY = _money("row_total", "tax_amount", "discount_amount",
-                     "discount_tax_compensation_amount")
-_DOC = ("entity_id", "increment_id", "order_id", "store_id", "state", "created_at",
-        "updated_at", *_DOC_MONEY, "content_hash")
-_DOC_ITEMS = ("document_id", "order_item_id", "sku", "name", "qty", *_LINE_MONEY)
-
-# The export tables and their columns (the same names as sagesync's Parquet tables).
-TABLES: dict[str, tuple[str, ...]] = {
-    "orders": ("entity_id", "increment_id", "store_id", "state", "status", "created_at",
-               "updated_at", "customer_id", "customer_is_guest", "customer_email",
-               "customer_firstname", "customer_lastname", "customer_taxvat",
-               "base_currency_code", "order_currency_code", *_DOC_MONEY,
-               *_money("shipping_discount_amount"), *_ADDRESS, "content_hash"),
-    "order_items": ("order_id", "item_id", "parent_item_id", "product_type", "sku", "name",
-                    "qty_ordered", "tax_percent", *_LINE_MONEY),
-    "invoices": _DOC,
-    "invoice_items": _DOC_ITEMS,
-    "creditmemos": (*_DOC, "invoice_id", *_money("adjustment_positive", "adjustment_negative")),
-    "creditmemo_items": _DOC_ITEMS,
-    "customers": ("id", "email", "firstname", "lastname", "group_id", "website_id", "store_id",
-                  "taxvat", "created_at", "updated_at", *_ADDRESS, "content_hash"),
-}
-# entity -> (header table, line table or None)
-ENTITIES = {"orders": ("orders", "order_items"), "invoices": ("invoices", "invoice_items"),
-            "creditmemos": ("creditmemos", "creditmemo_items"), "customers": ("customers", None)}
-RENAMED = {"base_shipping_discount_tax_compensation_amount":
-           "base_shipping_discount_tax_compensation_amnt"}
-
-
-# --------------------------------------------------------------------------- export
-
-
-def _address_value(address: dict[str, Any] | None, field: str) -> Any:
-    if address is None:
-        return None
-    value = address.get(field)
-    if field == "street" and value is not None:
-        return "\n".join(value)
-    if field == "region" and isinstance(value, dict):
-        return value.get("region")
-    return value
-
-
-def _default_billing(customer: dict[str, Any]) -> dict[str, Any] | None:
-    addresses = customer.get("addresses") or []
-    for address in addresses:
-        if address.get("default_billing") or str(address.get("id")) == str(
-                customer.get("default_billing")):
-            return address
-    return addresses[0] if addresses else None
-
-
-def _pick(record: dict[str, Any], columns: tuple[str, ...], address: dict[str, Any] | None
-          ) -> list[Any]:
-    row = []
-    for column in columns:
-        if column.startswith("billing_"):
-            row.append(_address_value(address, column.removeprefix("billing_")))
-        elif column == "customer_is_guest":
-            value = record.get(column)
-            row.append(None if value is None else bool(value))
-        else:
-            row.append(record.get(RENAMED.get(column, column)))
-    return row
-
-
-def export(source: Path, out: Path) -> dict[str, Any]:
-    out.mkdir(parents=True, exist_ok=True)
-    counts: dict[str, int] = {}
-    pages = 0
-    with ExitStack() as stack:
-        writers = {}
-        for table, columns in TABLES.items():
-            handle = stack.enter_context((out / f"{table}.csv").open(
-                "w", newline="", encoding="utf-8"))
-            writers[table] = csv.writer(handle)
-            writers[table].writerow(columns)
-        for entity, (table, line_table) in ENTITIES.items():
-            seen: set[int] = set()
-            columns = TABLES[table]
-            at = columns.index("content_hash")
-            head = tuple(c for c in columns if c != "content_hash")
-            for path in sorted((source / entity).glob("*.json")):
-                pages += 1
-                page = json.loads(path.read_bytes(), parse_float=Decimal)
-                for record in page["items"]:
-                    identity = record["id"] if entity == "customers" else record["entity_id"]
-                    if identity in seen:
-                        continue
-                    seen.add(identity)
-                    address = (_default_billing(record) if entity == "customers"
-                               else record.get("billing_address"))
-                    row = _pick(record, head, address)
-                    lines = []
-                    if line_table is not None:
-                        line_columns = TABLES[line_table][1:]
-                        lines = [[identity, *_pick(line, line_columns, None)]
-                                 for line in record.get("items", [])]
-                    digest = hashlib.blake2b(json.dumps([row, lines], default=str).encode(),
-                                             digest_size=16).hexdigest()
-                    row.insert(at, digest)
-                    writers[table].writerow(row)
-                    if line_table is not None:
-                        writers[line_table].writerows(lines)
-            counts[entity] = len(seen)
-    return {"pages": pages, "counts": counts, "rows": counts.get("orders", 0)}
-
-
-# --------------------------------------------------------------------------- post
+CANCELLED = 3
+_NOT_ALNUM = re.compile(r"[^A-Z0-9]")
+HEADER = ["Type", "Account Reference", "Nominal A/C Ref", "Department Code", "Date",
+          "Reference", "Details", "Net Amount", "Tax Code", "Tax Amount", "Exchange Rate",
+          "Extra Reference", "User Name", "Project Refn", "Cost Code Refn"]
 
 
 def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _d(text: str | None) -> Decimal:
-    return Decimal(text) if text else ZERO
+def _pages(source: Path, entity: str) -> Any:
+    for path in sorted((source / entity).glob("*.json")):
+        yield from json.loads(path.read_bytes(), parse_float=Decimal)["items"]
 
 
-def _rows(path: Path) -> Iterator[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        yield from csv.DictReader(handle)
+def _money(record: dict[str, Any], name: str) -> Decimal:
+    value = record.get("base_" + name)
+    return ZERO if value is None else Decimal(value)
 
 
-def _code_for(net: Decimal, tax: Decimal, codes: dict[Decimal, str]) -> str:
-    """The tax code whose rate explains `tax` on `net` best (0 % when there is no tax)."""
-    if tax == ZERO or net == ZERO:
-        return codes.get(ZERO, "T0")
-    rate = min((r for r in codes if r), key=lambda r: abs(net * r / 100 - tax), default=ZERO)
-    return codes.get(rate, "T9")
+def _counted(items: list[dict[str, Any]]) -> set[int]:
+    """sagesync's money_item_ids with bundle = "auto"."""
+    by_id = {item["item_id"]: item for item in items}
+    children: dict[int, list[dict[str, Any]]] = {}
+    for item in items:
+        if item.get("parent_item_id") is not None:
+            children.setdefault(item["parent_item_id"], []).append(item)
+
+    def priced(bundle: dict[str, Any]) -> bool:
+        return any(child.get("base_row_total") or child.get("row_total")
+                   for child in children.get(bundle["item_id"], []))
+
+    counted = set()
+    for item in items:
+        parent = by_id.get(item.get("parent_item_id"))
+        if parent is not None:
+            if parent.get("product_type") == "bundle" and priced(parent):
+                counted.add(item["item_id"])
+            continue
+        if item.get("product_type") == "bundle" and priced(item):
+            continue
+        counted.add(item["item_id"])
+    return counted
 
 
-def post(export_dir: Path, recipe_path: Path, out: Path) -> dict[str, Any]:
-    with recipe_path.open("rb") as handle:
-        recipe = tomllib.load(handle)
-    mapping, sage = recipe.get("mapping", {}), recipe.get("sage", {})
-    codes = {Decimal(rate).normalize(): code
-             for rate, code in mapping.get("tax_codes", {"20": "T1", "5": "T5", "0": "T0"}).items()}
-    goods_nominal = mapping.get("default_sales_nominal", "4000")
-    carriage_nominal = mapping.get("carriage_nominal", "4905")
-    guest = mapping.get("guest_account", "WEBSALES")
-    mapped: dict[str, str] = {}
-    if mapping.get("customers_csv"):
-        for row in _rows(recipe_path.parent / mapping["customers_csv"]):
-            mapped[row["email"].lower()] = row["account_ref"].upper()
-    zone = ZoneInfo(sage.get("timezone", "Europe/London"))
-    prefix = "" if sage.get("currency") == "order" else "base_"
+class Posting:
+    def __init__(self, recipe_path: Path) -> None:
+        with recipe_path.open("rb") as handle:
+            recipe = tomllib.load(handle)
+        mapping, sage = recipe.get("mapping", {}), recipe.get("sage", {})
+        self.codes = {Decimal(rate).normalize(): code for rate, code in
+                      mapping.get("tax_codes", {"20": "T1", "5": "T5", "0": "T0"}).items()}
+        self.goods = mapping.get("default_sales_nominal", "4000")
+        self.carriage = mapping.get("carriage_nominal", "4905")
+        self.adjustment = mapping.get("adjustment_nominal", "4000")
+        self.adjustment_code = mapping.get("adjustment_tax_code", "T9")
+        self.guest = mapping.get("guest_account", "WEBSALES")
+        self.by_sku: dict[str, str] = {}
+        self.by_prefix: list[tuple[str, str]] = []
+        if mapping.get("nominals_csv"):
+            with Path(mapping["nominals_csv"]).open(newline="", encoding="utf-8") as handle:
+                for row in csv.DictReader(handle):
+                    if row["kind"] == "sku":
+                        self.by_sku[row["value"]] = row["nominal"]
+                    elif row["kind"] == "sku_prefix":
+                        self.by_prefix.append((row["value"], row["nominal"]))
+            self.by_prefix.sort(key=lambda p: -len(p[0]))
+        self.mapped: dict[str, str] = {}
+        if mapping.get("customers_csv"):
+            with Path(mapping["customers_csv"]).open(newline="", encoding="utf-8") as handle:
+                self.mapped = {r["email"].lower(): r["account_ref"].upper()
+                               for r in csv.DictReader(handle)}
+        self.accounts: dict[Any, str] = {}
+        self.taken = {self.guest, *self.mapped.values()}
+        self.zone = ZoneInfo(sage.get("timezone", "Europe/London"))
+        self.encoding = sage.get("encoding", "cp1252")
 
-    order_items = {int(r["item_id"]): (r["parent_item_id"], r["product_type"], r["tax_percent"])
-                   for r in _rows(export_dir / "order_items.csv")}
-    orders = {int(r["entity_id"]): (r["increment_id"], r["customer_id"], r["customer_is_guest"],
-                                     r["customer_email"])
-              for r in _rows(export_dir / "orders.csv")}
+    def nominal(self, sku: str | None) -> str:
+        if sku:
+            if sku in self.by_sku:
+                return self.by_sku[sku]
+            for prefix, nominal in self.by_prefix:
+                if sku.startswith(prefix):
+                    return nominal
+        return self.goods
 
+    def account(self, order: dict[str, Any]) -> str:
+        if order.get("customer_is_guest") or order.get("customer_id") is None:
+            return self.guest
+        email = (order.get("customer_email") or "").lower()
+        if email in self.mapped:
+            return self.mapped[email]
+        key = order["customer_id"]
+        if key not in self.accounts:
+            address = order.get("billing_address") or {}
+            name = address.get("company") or (f"{order.get('customer_lastname') or ''}"
+                                              f"{order.get('customer_firstname') or ''}")
+            stem = (_NOT_ALNUM.sub("", name.upper())[:6] or "WEB")
+            n = 1
+            while f"{stem}{n:02d}" in self.taken:
+                n += 1
+            self.accounts[key] = f"{stem}{n:02d}"
+            self.taken.add(self.accounts[key])
+        return self.accounts[key]
+
+    def code(self, rate: Decimal) -> str:
+        return self.codes.get(rate.normalize(), "T9")
+
+    def rate_for(self, net: Decimal, tax: Decimal) -> Decimal:
+        if tax == ZERO:
+            return ZERO
+        for rate in sorted(self.codes, reverse=True):
+            if rate and abs(_cents(net * rate / 100) - tax) <= CENT:
+                return rate
+        return ZERO
+
+    def splits(self, kind: str, doc: dict[str, Any], order: dict[str, Any]
+               ) -> list[list[Any]]:
+        """[type, purpose, nominal, code, net, tax] rows of one document, balanced."""
+        found: dict[tuple[str, str, str], list[Decimal]] = {}
+
+        def add(purpose: str, nominal: str, code: str, net: Decimal, tax: Decimal) -> None:
+            split = found.setdefault((purpose, nominal, code), [ZERO, ZERO])
+            split[0] += net
+            split[1] += tax
+
+        items, counted = order["_items"], order["_counted"]
+        discounts = compensations = ZERO
+        for line in doc.get("items", []):
+            item = items[line["order_item_id"]]
+            if line["order_item_id"] not in counted:
+                continue
+            discount = _money(line, "discount_amount")
+            compensation = _money(line, "discount_tax_compensation_amount")
+            discounts += discount
+            compensations += compensation
+            rate = item.get("tax_percent")
+            code = self.code(Decimal(rate) if rate is not None else ZERO)
+            add("goods", self.nominal(item.get("sku") or line.get("sku")), code,
+                _money(line, "row_total") - discount + compensation, _money(line, "tax_amount"))
+        shipping_discount = -_money(doc, "discount_amount") - discounts
+        if abs(shipping_discount) <= CENT / 2:
+            shipping_discount = ZERO
+        compensation = _money(doc, "discount_tax_compensation_amount") - compensations
+        if compensation == ZERO:
+            compensation = _money(doc, "shipping_discount_tax_compensation_amount")
+        net = _money(doc, "shipping_amount") - shipping_discount + compensation
+        shipping_tax = _money(doc, "shipping_tax_amount")
+        if net or shipping_tax:
+            add("carriage", self.carriage, self.code(self.rate_for(net, shipping_tax)), net,
+                shipping_tax)
+        if kind == "SC":
+            refund, fee = _money(doc, "adjustment_positive"), _money(doc, "adjustment_negative")
+            if refund:
+                add("adjustment_refund", self.adjustment, self.adjustment_code, refund, ZERO)
+            if fee:
+                add("adjustment_fee", self.adjustment, self.adjustment_code, -fee, ZERO)
+        rows = [[kind, purpose, nominal, code, _cents(net), _cents(tax)]
+                for (purpose, nominal, code), (net, tax) in found.items() if net or tax]
+        if not rows:
+            return rows
+        tax_target = _cents(_money(doc, "tax_amount"))
+        targets = ((5, tax_target), (4, _cents(_money(doc, "grand_total")) - tax_target))
+        for column, target in targets:
+            difference = target - sum((row[column] for row in rows), ZERO)
+            if difference:
+                revenue = [r for r in rows if r[1] in ("goods", "carriage")] or rows
+                largest = max(revenue, key=lambda r: (abs(r[4]), r[1] == "goods"))
+                largest[column] += difference
+        for row in rows:  # a fee kept back on a refund is a sale (positive amounts only)
+            if row[1] == "adjustment_fee" and row[4] <= ZERO and row[5] <= ZERO:
+                row[0], row[4], row[5] = "SI", -row[4], -row[5]
+        return rows
+
+
+def post(recipe_path: Path, source: Path, out: Path) -> dict[str, Any]:
+    posting = Posting(recipe_path)
+    orders: dict[int, dict[str, Any]] = {}
+    for order in _pages(source, "orders"):
+        items = order.get("items", [])
+        orders[order["entity_id"]] = {
+            "increment_id": order.get("increment_id") or "", "customer_id":
+            order.get("customer_id"), "customer_is_guest": order.get("customer_is_guest"),
+            "customer_email": order.get("customer_email"),
+            "customer_firstname": order.get("customer_firstname"),
+            "customer_lastname": order.get("customer_lastname"),
+            "billing_address": {"company": (order.get("billing_address") or {}).get("company")},
+            "_items": {item["item_id"]: {"sku": item.get("sku"),
+                                         "tax_percent": item.get("tax_percent")}
+                       for item in items},
+            "_counted": _counted(items)}
     out.mkdir(parents=True, exist_ok=True)
     documents = rows = 0
     totals: dict[str, Decimal] = {}
-    with (out / "audit_trail.csv").open("w", newline="", encoding=sage.get("encoding", "cp1252"),
+    with (out / "audit_trail.csv").open("w", newline="", encoding=posting.encoding,
                                         errors="replace") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(["Type", "Account Reference", "Nominal A/C Ref", "Department Code",
-                         "Date", "Reference", "Details", "Net Amount", "Tax Code", "Tax Amount",
-                         "Exchange Rate", "Extra Reference", "User Name", "Project Refn",
-                         "Cost Code Refn"])
-        for kind, label, table in (("SI", "Inv", "invoices"), ("SC", "Cr", "creditmemos")):
-            groups = itertools.groupby(_rows(export_dir / f"{table[:-1]}_items.csv"),
-                                       key=lambda r: r["document_id"])
-            current: tuple[str, list[dict[str, str]]] = ("", [])
-            for doc in _rows(export_dir / f"{table}.csv"):
-                while current[0] != doc["entity_id"]:  # both files are in document order
-                    found = next(groups, None)
-                    if found is None:
-                        raise SystemExit(f"{table}: no lines for document {doc['entity_id']}")
-                    current = (found[0], list(found[1]))
-                lines = current[1]
-                if doc["state"] == "3":
+        writer.writerow(HEADER)
+        for entity, kind, label in (("invoices", "SI", "invoice"),
+                                    ("creditmemos", "SC", "credit memo")):
+            seen: set[int] = set()
+            for doc in _pages(source, entity):
+                if doc["entity_id"] in seen or doc.get("state") == CANCELLED:
                     continue
-                order = orders.get(int(doc["order_id"]))
+                seen.add(doc["entity_id"])
+                order = orders.get(doc["order_id"])
                 if order is None:
                     continue
-                splits: dict[tuple[str, str], list[Decimal]] = {}
-                for line in lines:
-                    parent, _type, rate = order_items[int(line["order_item_id"])]
-                    if parent and order_items[int(parent)][1] == "configurable":
-                        continue
-                    row_total = _d(line[prefix + "row_total"])
-                    tax = _d(line[prefix + "tax_amount"])
-                    discount = _d(line[prefix + "discount_amount"])
-                    compensation = _d(line[prefix + "discount_tax_compensation_amount"])
-                    if not (row_total or tax or discount):
-                        continue
-                    code = codes.get(_d(rate).normalize(), "T9")
-                    split = splits.setdefault(("goods", code), [ZERO, ZERO])
-                    split[0] += row_total - discount + compensation
-                    split[1] += tax
-                tax_total = _d(doc[prefix + "tax_amount"])
-                net_total = _d(doc[prefix + "grand_total"]) - tax_total
-                rest_net = net_total - sum(s[0] for s in splits.values())
-                rest_tax = tax_total - sum(s[1] for s in splits.values())
-                if rest_net or rest_tax:
-                    code = _code_for(rest_net, rest_tax, codes)
-                    split = splits.setdefault(("carriage", code), [ZERO, ZERO])
-                    split[0] += rest_net
-                    split[1] += rest_tax
-                order_increment, customer_id, is_guest, email = order
-                if is_guest == "True" or not customer_id:
-                    account = guest
-                else:
-                    account = mapped.get(email.lower(), f"W{int(customer_id):07d}")
+                splits = posting.splits(kind, doc, order)
+                if not splits:
+                    continue
+                account = posting.account(order)
                 created = datetime.strptime(doc["created_at"], "%Y-%m-%d %H:%M:%S")
-                date = created.replace(tzinfo=UTC).astimezone(zone).strftime("%d/%m/%Y")
-                increment = doc["increment_id"]
+                date = created.replace(tzinfo=UTC).astimezone(posting.zone).strftime("%d/%m/%Y")
+                increment = doc.get("increment_id") or str(doc["entity_id"])
                 documents += 1
-                for (purpose, code), (net, tax) in splits.items():
-                    net, tax = _cents(net), _cents(tax)
-                    nominal = goods_nominal if purpose == "goods" else carriage_nominal
-                    writer.writerow([kind, account, nominal, "", date, increment,
-                                     f"{label} {increment} {purpose}", f"{net:.2f}", code,
-                                     f"{tax:.2f}", "", order_increment, "sagesync", "", ""])
-                    totals[kind] = totals.get(kind, ZERO) + net + tax
+                for split_kind, purpose, nominal, code, net, tax in splits:
+                    writer.writerow([split_kind, account, nominal, "", date, increment,
+                                     f"Magento {label} {increment} {purpose}", f"{net:.2f}",
+                                     code, f"{tax:.2f}", "", order["increment_id"], "sagesync",
+                                     "", ""])
+                    totals[split_kind] = totals.get(split_kind, ZERO) + net + tax
                     rows += 1
-    return {"documents": documents, "rows": rows, "totals": {k: str(v) for k, v in totals.items()},
-            "customers_mapped": len(mapped)}
-
-
-# --------------------------------------------------------------------------- command line
+    return {"documents": documents, "rows": rows,
+            "totals": {k: str(v) for k, v in sorted(totals.items())}}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.reference", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    ex = commands.add_parser("export", help="saved Magento pages -> one CSV per table")
-    ex.add_argument("source", type=Path)
-    ex.add_argument("out", type=Path)
-    po = commands.add_parser("post", help="exported CSV files -> a Sage audit-trail CSV")
-    po.add_argument("export_dir", type=Path)
-    po.add_argument("recipe", type=Path)
-    po.add_argument("out", type=Path)
-    args = parser.parse_args(argv)
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3:
+        print("usage: python -m bench.reference RECIPE SOURCE OUT", file=sys.stderr)
+        return 2
     started = time.perf_counter()
-    if args.command == "export":
-        summary = export(args.source, args.out)
-    else:
-        summary = post(args.export_dir, args.recipe, args.out)
+    summary = post(Path(args[0]), Path(args[1]), Path(args[2]))
     summary["seconds"] = round(time.perf_counter() - started, 3)
     print(json.dumps(summary))
     return 0

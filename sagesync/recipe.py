@@ -23,10 +23,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from sagesync.errors import RecipeError
+from sagesync.sage.products import keys as product_keys
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-SAGE_PRODUCTS = ("sage50_uk",)
+SAGE_PRODUCTS = product_keys()  # the registry is the one list of products
 POST_FROM = ("invoices", "orders")
 DISCOUNT_MODES = ("net", "nominal")
 ACCOUNT_RULES = ("name", "id")

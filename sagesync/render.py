@@ -1,10 +1,10 @@
 """Template specs -> Sage-native file bytes: validation, neutralising, encoding, splitting.
 
-A template (`templates/<product>/<file>.toml`) lists columns declaratively; see the comment at
-the top of `templates/sage50_uk/audit_trail.toml`. Rendering is per document, so a document that
-breaks a rule (a code too long, a required field empty, a character the encoding cannot hold in
-a code) is held as a whole and never half-written; descriptive text that is too long is cut with
-a warning instead.
+A template (`sagesync/sage/products/<product>/<file>.toml`, package data) lists columns
+declaratively; see the comment at the top of `sage/products/sage50_uk/audit_trail.toml`.
+Rendering is per document, so a document that breaks a rule (a code too long, a required field
+empty, a character the encoding cannot hold in a code) is held as a whole and never
+half-written; descriptive text that is too long is cut with a warning instead.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,8 @@ import jinja2
 
 from sagesync.errors import RecipeError
 from sagesync.model.money import format_amount
+from sagesync.sage import products
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 KINDS = ("code", "text", "money", "decimal", "date", "integer")
 _COLUMN_KEYS = ("name", "field", "value", "template", "kind", "max_length", "required", "pattern")
 _FILE_KEYS = ("description", "rows", "delimiter", "line_ending", "date_format")
@@ -72,21 +73,26 @@ class FileSpec:
 
 
 def load_spec(product: str, name: str, override_dir: Path | None = None) -> FileSpec:
-    """Read `<name>.toml` from the recipe's template folder if it has one, else the shipped one."""
-    candidates = [d / f"{name}.toml" for d in (override_dir,) if d] + \
-        [TEMPLATES_DIR / product / f"{name}.toml"]
-    path = next((p for p in candidates if p.exists()), None)
-    if path is None:
+    """Read `<name>.toml` from the recipe's template folder if it has one, else the product's.
+
+    The shipped one is read through importlib.resources (package data), so a plain, non-editable
+    install finds it as an editable one does.
+    """
+    shipped = products.get(product).template_file(name)
+    candidates: list[Path | Traversable] = [
+        *(d / f"{name}.toml" for d in (override_dir,) if d), shipped]
+    source = next((p for p in candidates if p.is_file()), None)
+    if source is None:
         raise RecipeError(f"No template '{name}' for {product} (looked in "
-                          f"{', '.join(str(c.parent) for c in candidates)}).")
+                          f"{', '.join(str(c) for c in candidates)}).")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"{path}: not valid TOML: {exc}") from None
-    return _parse_spec(path, name, data)
+        raise RecipeError(f"{source}: not valid TOML: {exc}") from None
+    return _parse_spec(source, name, data)
 
 
-def _parse_spec(path: Path, name: str, data: dict[str, Any]) -> FileSpec:
+def _parse_spec(path: Path | Traversable, name: str, data: dict[str, Any]) -> FileSpec:
     def fail(where: str, expected: str) -> RecipeError:
         return RecipeError(f"{path}: {where}: expected {expected}.")
 

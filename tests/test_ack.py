@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from sagesync.errors import ExitCode
-from sagesync.pipeline.ledger import Ledger, RecordRow
+from sagesync.ledger import Ledger, RecordRow
 
 STATUS = 'status_column = "Status"\nerror_column = "Error"\n'
 HEADER = "Type,Reference,Transaction Number,Status,Error"

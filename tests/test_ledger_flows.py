@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from sagesync.errors import ExitCode
-from sagesync.pipeline.ledger import Ledger
+from sagesync.ledger import Ledger
 from sagesync.pipeline.lock import run_lock
 from sagesync.transform.documents import CONTRA_SUFFIX
 from tests.conftest import ROOT, subprocess_env
@@ -245,7 +245,8 @@ def test_a_new_account_that_cannot_be_written_holds_only_its_documents(  # type:
     than 2 characters as a code): their documents wait with the reason, the rest go on."""
     templates = tmp_path / "templates"
     templates.mkdir()
-    shipped = (ROOT / "templates" / "sage50_uk" / "customers.toml").read_text(encoding="utf-8")
+    shipped = (ROOT / "sagesync" / "sage" / "products" / "sage50_uk" / "customers.toml"
+               ).read_text(encoding="utf-8")
     (templates / "customers.toml").write_text(shipped.replace(
         'name = "Account Name"\nfield = "name"\nkind = "text"\nmax_length = 60',
         'name = "Account Name"\nfield = "name"\nkind = "code"\nmax_length = 2'),

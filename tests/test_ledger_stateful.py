@@ -26,13 +26,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-import sagesync.pipeline.import_step as import_step
+from sagesync.delivery.folder import FolderDelivery
 from sagesync.errors import TransientError
+from sagesync.ledger import Ledger, RecordKey
 from sagesync.ops.ack import apply_ack
 from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
 from sagesync.pipeline.export_step import export_orders
 from sagesync.pipeline.import_step import import_sage
-from sagesync.pipeline.ledger import Ledger, RecordKey
 from sagesync.pipeline.transform_step import transform
 from sagesync.recipe import load_recipe
 from sagesync.testing.dataset import documents, write_pages
@@ -96,24 +96,24 @@ class LedgerMachine(RuleBasedStateMachine):
     def import_files(self, crash_after: int | None) -> None:
         """import-sage, dying (as a lost share would make it) after `crash_after` files."""
         assert self.documents_manifest is not None
-        real = import_step.deliver_file
+        real = FolderDelivery.deliver
         written = 0
 
-        def deliver(folder: Path, name: str, data: bytes, ready: Any = None) -> Path:
+        def deliver(self: FolderDelivery, name: str, data: bytes, ready: Any = None) -> Path:
             nonlocal written
             if crash_after is not None and written >= crash_after:
                 raise TransientError("simulated: the share went away mid-batch")
             written += 1
-            return real(folder, name, data, ready)
+            return real(self, name, data, ready)
 
-        import_step.deliver_file = deliver  # type: ignore[assignment]
+        FolderDelivery.deliver = deliver  # type: ignore[method-assign]
         try:
             import_sage(self.recipe, open_checkpoint(self.documents_manifest), self.ledger,
                         new_run_id(), out_dir=self.out, dry_run=False)
         except TransientError:
             pass
         finally:
-            import_step.deliver_file = real
+            FolderDelivery.deliver = real  # type: ignore[method-assign]
 
     @rule(crash_after=st.one_of(st.none(), st.integers(0, 5)))
     def cycle(self, crash_after: int | None) -> None:

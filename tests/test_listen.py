@@ -22,10 +22,10 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from sagesync.ledger import Ledger
 from sagesync.ops.listen import ListenConfig, serve
 from sagesync.pipeline.checkpoint import new_run_id
 from sagesync.pipeline.export_step import export_orders
-from sagesync.pipeline.ledger import Ledger
 from sagesync.recipe import load_recipe
 from sagesync.testing.dataset import documents
 

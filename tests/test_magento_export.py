@@ -14,10 +14,10 @@ import pytest
 
 import sagesync.pipeline.export_step as export_step
 from sagesync.errors import TransientError
+from sagesync.ledger import Ledger
 from sagesync.magento.http import RetryPolicy
 from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
 from sagesync.pipeline.export_step import export_orders
-from sagesync.pipeline.ledger import Ledger
 from sagesync.recipe import load_recipe
 from sagesync.testing.dataset import documents
 from tests.magento_sim import MagentoSimulator

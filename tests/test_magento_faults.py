@@ -19,10 +19,10 @@ import requests
 
 import sagesync.pipeline.export_step as export_step
 from sagesync.errors import ExitCode, SageSyncError, TransientError, exit_code_of
+from sagesync.ledger import Ledger
 from sagesync.magento.http import RetryPolicy, send_with_retries
 from sagesync.pipeline.checkpoint import new_run_id
 from sagesync.pipeline.export_step import export_orders
-from sagesync.pipeline.ledger import Ledger
 from sagesync.testing.dataset import documents
 from tests.conftest import ROOT, SAGESYNC, subprocess_env
 from tests.magento_sim import MagentoSimulator

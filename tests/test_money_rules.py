@@ -411,8 +411,8 @@ def test_credit_memo_fees_are_positive_sis_that_net_to_magentos_total(
 
 
 def test_the_golden_fee_si_follows_its_sc_and_nets_to_the_memo_total() -> None:
-    data = (ROOT / "tests" / "golden" / "sage50_uk" / "audit_trail.csv").read_bytes().decode(
-        "cp1252")
+    data = (ROOT / "sagesync" / "sage" / "products" / "sage50_uk" / "golden" / "audit_trail.csv"
+            ).read_bytes().decode("cp1252")
     rows = [r.split(",") for r in data.split("\r\n")[1:-1]]
     memos = [m for p in sorted((ROOT / "samples" / "magento" / "creditmemos").glob("*.json"))
              for m in json.loads(p.read_text())["items"]]

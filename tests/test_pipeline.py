@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from sagesync.errors import ExitCode
+from sagesync.sage import products
+from sagesync.sage.products.golden import golden_dir
 from tests.conftest import DEMO_RECIPE, ROOT, SAGESYNC, subprocess_env
 from tests.magento_sim import MagentoSimulator
 
-GOLDEN = ROOT / "tests" / "golden" / "sage50_uk"
+GOLDEN = golden_dir(products.get("sage50_uk"))
 
 
 def delivered(folder: Path) -> dict[str, bytes]:

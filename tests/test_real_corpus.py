@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from sagesync.errors import ExitCode
-from sagesync.pipeline.ledger import Ledger
+from sagesync.ledger import Ledger
 from tests.conftest import ROOT
 
 REAL = ROOT.parent / "shared" / "reference" / "magento" / "real"

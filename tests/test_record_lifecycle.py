@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sagesync.errors import ExitCode
-from sagesync.pipeline.ledger import Ledger, RecordKey
+from sagesync.ledger import Ledger, RecordKey
 from tests.test_ledger_flows import edit, references, run
 from tests.test_real_corpus import REAL, RECIPE
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sagesync.errors import ExitCode
-from sagesync.pipeline.ledger import MIGRATIONS, Ledger
+from sagesync.ledger import MIGRATIONS, Ledger
 from tests.magento_sim_catalog import CatalogSimulator
 from tests.magento_sim_catalog import make_catalog_sim as make_catalog_sim
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from sagesync.errors import ExitCode
+from sagesync.ledger import Ledger
 from sagesync.magento import push as push_module
 from sagesync.ops import watch
-from sagesync.pipeline.ledger import Ledger
 from tests.magento_sim_catalog import CatalogSimulator
 from tests.magento_sim_catalog import make_catalog_sim as make_catalog_sim
 

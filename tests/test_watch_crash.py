@@ -29,9 +29,9 @@ from typing import Any
 import pytest
 
 from sagesync.cli.catalog import _handle_file
+from sagesync.ledger import Ledger
 from sagesync.ops.watch import LOCK_NAME, LedgerBook, process_inbox
 from sagesync.pipeline.catalog_step import stock_value
-from sagesync.pipeline.ledger import Ledger
 from sagesync.recipe import load_recipe
 from tests.conftest import subprocess_env
 from tests.magento_sim_catalog import KNOWN_SKUS, SOURCE_CODES, CatalogSimulator

@@ -23,6 +23,7 @@ from sagesync.pipeline.catalog_step import (
     rollback_prices,
 )
 from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
+from sagesync.pipeline.session import Outcome
 from sagesync.recipe import Recipe
 
 from .common import Context, emit_manifest, global_options, handle_errors, read_from, say
@@ -67,7 +68,7 @@ def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
     """
     recipe = obj.recipe()
     run_id = new_run_id()
-    with step_session(recipe, "parse-sage", run_id, flow="catalog") as ledger:
+    with step_session(recipe, "parse-sage", run_id, flow="catalog") as session:
         result = parse_sage(recipe, file, kind, run_id)
         for note in result.skipped_rows:
             say(f"skipped (within [sage_export] tolerance): {note}")
@@ -76,7 +77,7 @@ def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
         for note in result.notes:
             say(f"note: {note}")
         say(f"parsed {result.rows} {kind} rows from {file.name}")
-        ledger.outcome = (0, {"rows": result.rows})  # type: ignore[attr-defined]
+        session.outcome = Outcome(0, {"rows": result.rows})
     emit_manifest(result.manifest)
 
 
@@ -101,11 +102,11 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
                          "reads the one parse-sage prints.")
     recipe = obj.recipe(payload)
     with step_session(recipe, "push-magento", payload.run_id, dry_run=dry_run,
-                      flow="catalog") as ledger:
-        result = push_magento(recipe, payload, ledger, payload.run_id, dry_run=dry_run,
+                      flow="catalog") as session:
+        result = push_magento(recipe, payload, session.ledger, payload.run_id, dry_run=dry_run,
                               force=force)
         code = _report_push(result, dry_run)
-        ledger.outcome = (code, {"sent": result.sent})  # type: ignore[attr-defined]
+        session.outcome = Outcome(code, {"sent": result.sent})
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
 
@@ -159,10 +160,10 @@ def rollback_command(obj: Context, what: str, dry_run: bool, force: bool) -> Non
     """
     recipe = obj.recipe()
     run_id = new_run_id()
-    with step_session(recipe, "rollback", run_id, dry_run=dry_run, flow="catalog") as ledger:
-        result = rollback_prices(recipe, ledger, run_id, dry_run=dry_run, force=force)
+    with step_session(recipe, "rollback", run_id, dry_run=dry_run, flow="catalog") as session:
+        result = rollback_prices(recipe, session.ledger, run_id, dry_run=dry_run, force=force)
         code = _report_rollback(result, dry_run)
-        ledger.outcome = (code, {"sent": result.sent})  # type: ignore[attr-defined]
+        session.outcome = Outcome(code, {"sent": result.sent})
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
 
@@ -173,7 +174,8 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
     from sagesync.pipeline.catalog_step import default_pusher
 
     def handle(path: Path, kind: str, run_id: str) -> Handled:
-        with step_session(recipe, "watch", run_id, dry_run=dry_run, flow="catalog") as ledger:
+        with step_session(recipe, "watch", run_id, dry_run=dry_run, flow="catalog") as session:
+            ledger = session.ledger
             parsed = parse_sage(recipe, path, kind, run_id)
             payload = open_checkpoint(parsed.manifest)
             items = payload_items(kind, payload.table(
@@ -187,7 +189,7 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
                                   force=False, make_pusher=journaled)
             code = ExitCode.HELD if (pushed.refused or pushed.failed
                                      or pushed.unknown_skus) else ExitCode.OK
-            ledger.outcome = (int(code), {"sent": pushed.sent})  # type: ignore[attr-defined]
+            session.outcome = Outcome(int(code), {"sent": pushed.sent})
         if pushed.refused:
             from sagesync.errors import SageSyncError
 

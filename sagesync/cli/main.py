@@ -1,31 +1,113 @@
-"""The `sagesync` command: a thin click layer over the library."""
+"""The `sagesync` command: a thin click layer over the library.
+
+Commands load lazily: `sagesync --help` (and a typo) must not pay for pyarrow, requests and
+jinja2, which the command modules pull in. `COMMANDS` maps each name to where it lives and to its
+short help, so the top-level help lists every command without importing one; the command itself
+is imported only when it runs or shows its own help (tests/test_cli_group.py checks the table
+against the commands). This module imports nothing but click at start-up.
+"""
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+from typing import Any
+
 import click
 
-from .catalog import (
-    parse_sage_command,
-    push_magento_command,
-    rollback_command,
-    watch_command,
-)
-from .common import Context, global_options
-from .ops import (
-    ack_command,
-    hold_command,
-    listen_command,
-    release_command,
-    resolve_command,
-    retry_command,
-    status_command,
-    trace_command,
-)
-from .pipeline import export_orders_command, import_sage_command, run_command, transform_command
+# name -> (module under sagesync.cli, attribute, short help as the command's docstring says it)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "export-orders": ("pipeline", "export_orders_command", "Pull orders, invoices, credit memos "
+                      "and customers from Magento into a checkpoint."),
+    "transform": ("pipeline", "transform_command", "Turn an export checkpoint into Sage "
+                  "documents, split by nominal and tax code."),
+    "import-sage": ("pipeline", "import_sage_command", "Write Sage import files for every queued "
+                    "document and deliver them, exactly once."),
+    "run": ("pipeline", "run_command",
+            "Run a whole recipe (export, transform, import) in one process."),
+    "status": ("ops", "status_command", "Show each flow's last successful run, records per "
+               "state, and what needs a person."),
+    "trace": ("ops", "trace_command", "Follow a Magento order to its Sage documents: invoices, "
+              "credit memos, files, numbers."),
+    "retry": ("ops", "retry_command",
+              "Queue records again; the next run re-validates and sends them."),
+    "hold": ("ops", "hold_command", "Keep records out of Sage until `release` (for example while "
+             "a refund is disputed)."),
+    "release": ("ops", "release_command",
+                "Release records a person held; the next run sends them."),
+    "resolve": ("ops", "resolve_command", "Close records settled in Sage by hand: amended ones "
+                "once Sage was corrected, and ones needing attention that Sage turned out to "
+                "hold."),
+    "ack": ("ops", "ack_command", "Read Sage's export of imported documents: confirm them, or "
+            "reject them for a retry."),
+    "parse-sage": ("catalog", "parse_sage_command", "Parse a Sage stock or price export into "
+                   "Magento payloads (a checkpoint)."),
+    "push-magento": ("catalog", "push_magento_command", "Send stock or prices that changed since "
+                     "the last push to Magento, in chunks."),
+    "rollback": ("catalog", "rollback_command", "Undo the last price push, once: its prices go "
+                 "back to their value before it."),
+    "watch": ("catalog", "watch_command",
+              "Take Sage exports dropped into INBOX, push them, and file them away."),
+    "listen": ("ops", "listen_command",
+               "Receive store webhooks and I/O Events; verified events queue their orders."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@global_options
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use, from `COMMANDS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute, _ = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Like click's, but from the table's short help: listing must not import a command."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in COMMANDS:
+                # click's own truncation, without the command (a stand-in carries the text)
+                text = click.Command(name, help=COMMANDS[name][2]).get_short_help_str(limit)
+            else:  # added by hand (a test, a plug-in): ask the command
+                text = self.commands[name].get_short_help_str(limit)
+            rows.append((name, text))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _forward(name: str) -> Any:
+    """A global option's callback that loads `.common` only once an option is processed, so
+    `--help` (eager, handled first) never imports it."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        from . import common
+
+        getattr(common, name)(ctx, param, value)
+
+    return callback
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# The same three options as common.global_options (which each command repeats), declared here
+# because common imports the checkpoint layer (pyarrow).
+@click.option("-r", "--recipe", "recipe_path", type=click.Path(dir_okay=False, path_type=Path),
+              expose_value=False, callback=_forward("_set_recipe"),
+              help="The recipe (TOML). Later steps default to the one in their input manifest.")
+@click.option("--state-dir", type=click.Path(path_type=Path), expose_value=False,
+              callback=_forward("_set_state_dir"),
+              help="Override the recipe's state_dir (ledger, checkpoints, logs). Later steps "
+                   "default to the one of their input manifest.")
+@click.option("-v", "--verbose", is_flag=True, expose_value=False,
+              callback=_forward("_set_verbose"), help="Show tracebacks and more detail.")
 @click.version_option(package_name="sagesync")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -36,14 +118,9 @@ def cli(ctx: click.Context) -> None:
       sagesync export-orders -r recipes/demo.toml | sagesync transform | sagesync import-sage
       sagesync run recipes/demo.toml
     """
+    from .common import Context
+
     ctx.ensure_object(Context)
-
-
-for command in (export_orders_command, transform_command, import_sage_command, run_command,
-                status_command, trace_command, retry_command, hold_command, release_command,
-                resolve_command, ack_command, parse_sage_command, push_magento_command,
-                rollback_command, watch_command, listen_command):
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 
 from sagesync.errors import ExitCode, InputFormatError, UsageError
+from sagesync.ledger import Ledger
 from sagesync.ops.ack import apply_ack
 from sagesync.ops.fixup import FixupResult, hold, release, retry, settle, trace
 from sagesync.ops.status import flow_status
 from sagesync.pipeline.checkpoint import new_run_id
-from sagesync.pipeline.ledger import Ledger
 from sagesync.pipeline.lock import run_lock
+from sagesync.pipeline.session import Outcome
 from sagesync.recipe import Recipe
 
 from .common import Context, global_options, handle_errors, say
@@ -221,11 +222,11 @@ def ack_command(obj: Context, file: Path) -> None:
       sagesync -r recipes/demo.toml ack sage-exports/audit-trail.csv
     """
     recipe = obj.recipe()
-    with step_session(recipe, "ack", new_run_id()) as ledger:
+    with step_session(recipe, "ack", new_run_id()) as session:
         try:
-            result = apply_ack(recipe, ledger, file)
+            result = apply_ack(recipe, session.ledger, file)
         except InputFormatError:
-            ledger.outcome = (int(ExitCode.BAD_INPUT), {})  # type: ignore[attr-defined]
+            session.outcome = Outcome(int(ExitCode.BAD_INPUT))
             raise
         for item in result.confirmed:
             say(f"confirmed: {item}")
@@ -242,7 +243,7 @@ def ack_command(obj: Context, file: Path) -> None:
         for item in result.already_applied:
             say(f"already applied, nothing changed: {item}")
         code = ExitCode.HELD if result.needs_a_person else ExitCode.OK
-        ledger.outcome = (int(code), {"confirmed": len(result.confirmed)})  # type: ignore[attr-defined]
+        session.outcome = Outcome(int(code), {"confirmed": len(result.confirmed)})
     ignored = (f"; {result.ignored} row(s) of other transaction types ignored"
                if result.ignored else "")
     say(f"{len(result.confirmed)} confirmed, {len(result.rejected)} rejected, "
@@ -304,9 +305,9 @@ def listen_command(obj: Context, host: str | None, port: int | None, run_now: bo
             time.sleep(2)  # let a burst of events arrive; one run takes them all
             run_id = new_run_id()
             try:
-                with step_session(recipe, "run", run_id) as ledger:
-                    result = run_recipe(recipe, ledger, run_id)
-                    ledger.outcome = (0, {"delivered": result.imported.delivered})  # type: ignore[attr-defined]
+                with step_session(recipe, "run", run_id) as session:
+                    result = run_recipe(recipe, session.ledger, run_id)
+                    session.outcome = Outcome(0, {"delivered": result.imported.delivered})
                 say(f"run {run_id}: delivered {result.imported.delivered} documents")
             except Exception as error:  # keep listening; the next event or poll retries
                 say(f"run after an event failed, the next one retries: {error}")

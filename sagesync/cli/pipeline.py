@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -15,13 +14,11 @@ from sagesync.pipeline.checkpoint import (
     Checkpoint,
     new_run_id,
     open_checkpoint,
-    unfinished_removed,
 )
 from sagesync.pipeline.export_step import ExportResult, export_orders, parse_utc
 from sagesync.pipeline.import_step import ImportResult, import_sage
-from sagesync.pipeline.ledger import Ledger
-from sagesync.pipeline.lock import run_lock
 from sagesync.pipeline.run import run_recipe
+from sagesync.pipeline.session import Outcome, StepSession, open_session
 from sagesync.pipeline.transform_step import TransformResult, transform
 from sagesync.recipe import Recipe
 
@@ -51,34 +48,13 @@ class UtcTime(click.ParamType):
 
 @contextmanager
 def step_session(recipe: Recipe, command: str, run_id: str, *, dry_run: bool = False,
-                 flow: str = "orders") -> Iterator[Ledger]:
-    """The run lock, the ledger, and the run's entry in the ledger's run history.
-
-    The run is recorded with the exit code the command ends with: the one the step sets in
-    `ledger.outcome` (0 if none), or the one its error maps to, so `status` never shows a
-    failed run as a success. A dry run gets a read-only ledger and leaves no trace in the
-    ledger, the run history included. Checkpoints the step leaves unfinished are removed."""
-    with run_lock(recipe.state_dir, command), unfinished_removed(dry_run=dry_run):
-        path = recipe.state_dir / "ledger.sqlite"
-        if dry_run:
-            with Ledger.read_only(path, run_id) as ledger:
-                ledger.outcome = (int(ExitCode.OK), {})  # type: ignore[attr-defined]
-                yield ledger
-            return
-        ledger = Ledger(path, run_id)
-        ledger.start_run(command, flow)
-        ledger.outcome = (int(ExitCode.OK), {})  # type: ignore[attr-defined]
-        failed: int | None = None
-        try:
-            yield ledger
-        except BaseException as error:
-            failed = exit_code_for(error, recipe.state_dir)
-            raise
-        finally:
-            code, summary = ledger.outcome  # type: ignore[attr-defined]
-            with suppress(sqlite3.Error):  # a broken state folder is reported, not recorded
-                ledger.finish_run(int(code if failed is None else failed), summary)
-            ledger.close()
+                 flow: str = "orders") -> Iterator[StepSession]:
+    """The library's step session (run lock, ledger, run history) for a command, recording
+    the exit code an escaping error maps to as the CLI would exit with it."""
+    with open_session(recipe.state_dir, command, run_id, dry_run=dry_run, flow=flow,
+                      exit_code_for=lambda error: exit_code_for(error, recipe.state_dir)
+                      ) as session:
+        yield session
 
 
 def _report_export(result: ExportResult) -> int:
@@ -151,10 +127,11 @@ def export_orders_command(obj: Context, source: str | None, since: datetime | No
         raise UsageError("export-orders needs a recipe: pass -r/--recipe RECIPE.toml.")
     recipe = obj.recipe()
     run_id = new_run_id()
-    with step_session(recipe, "export-orders", run_id) as ledger:
-        result = export_orders(recipe, run_id, ledger, source=source, since=since, until=until)
+    with step_session(recipe, "export-orders", run_id) as session:
+        result = export_orders(recipe, run_id, session.ledger, source=source, since=since,
+                               until=until)
         code = _report_export(result)
-        ledger.outcome = (code, {"counts": result.counts})  # type: ignore[attr-defined]
+        session.outcome = Outcome(code, {"counts": result.counts})
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
 
@@ -185,11 +162,11 @@ def transform_command(obj: Context, from_: str | None, dry_run: bool) -> None:
     export = read_from(from_)
     _expect(export, "magento-export", "transform")
     recipe = obj.recipe(export)
-    with step_session(recipe, "transform", export.run_id, dry_run=dry_run) as ledger:
-        result = transform(recipe, export, None if dry_run else ledger, export.run_id,
-                           lookup=ledger)
+    with step_session(recipe, "transform", export.run_id, dry_run=dry_run) as session:
+        result = transform(recipe, export, None if dry_run else session.ledger, export.run_id,
+                           lookup=session.ledger)
         code = _report_transform(result)
-        ledger.outcome = (code, {"documents": result.documents})  # type: ignore[attr-defined]
+        session.outcome = Outcome(code, {"documents": result.documents})
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
 
@@ -218,11 +195,11 @@ def import_sage_command(obj: Context, from_: str | None, out: Path | None,
     if documents.dry_run and not dry_run:
         raise UsageError(_dry_run_refusal(documents))
     recipe = obj.recipe(documents)
-    with step_session(recipe, "import-sage", documents.run_id, dry_run=dry_run) as ledger:
-        result = import_sage(recipe, documents, ledger, documents.run_id,
+    with step_session(recipe, "import-sage", documents.run_id, dry_run=dry_run) as session:
+        result = import_sage(recipe, documents, session.ledger, documents.run_id,
                              out_dir=out.resolve() if out else None, dry_run=dry_run)
         code = _report_import(result, dry_run)
-        ledger.outcome = (code, {"delivered": result.delivered})  # type: ignore[attr-defined]
+        session.outcome = Outcome(code, {"delivered": result.delivered})
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
 
@@ -269,14 +246,15 @@ def run_command(obj: Context, recipe_file: Path, source: str | None, since: date
     obj.recipe_path = recipe_file
     recipe = obj.recipe()
     run_id = new_run_id()
-    with step_session(recipe, "run", run_id, dry_run=dry_run) as ledger:
-        result = run_recipe(recipe, ledger, run_id, source=source, since=since, until=until,
-                            out_dir=out.resolve() if out else None, dry_run=dry_run)
+    with step_session(recipe, "run", run_id, dry_run=dry_run) as session:
+        result = run_recipe(recipe, session.ledger, run_id, source=source, since=since,
+                            until=until, out_dir=out.resolve() if out else None,
+                            dry_run=dry_run)
         imported = result.imported
         code = _worst([_report_export(result.exported),
                        _report_transform(result.transformed, show_held=False),
                        _report_import(imported, dry_run)])
-        ledger.outcome = (code, {"delivered": imported.delivered})  # type: ignore[attr-defined]
+        session.outcome = Outcome(code, {"delivered": imported.delivered})
     _summary_table(recipe, imported, dry_run)
     emit_manifest(imported.manifest)
     click.get_current_context().exit(code)

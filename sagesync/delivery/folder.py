@@ -1,30 +1,24 @@
-"""Deliver files into a folder so that a reader never sees half a file.
+"""Deliver files into a local (or mounted) folder so that a reader never sees half a file.
 
 Each file is written under a hidden temporary name in the target folder, flushed to disk, then
-renamed: a rename within one folder is atomic on Windows and POSIX alike, so Sage (or whoever
-collects the folder) sees either nothing or the whole file. The temporary name is derived from
-the file's (`.B000001-2-audit_trail.csv.tmp`), not random, so recovery after a crash can tell
-"still under its temporary name: never renamed" from "gone: renamed, then collected".
+renamed (sagesync.fs): a rename within one folder is atomic on Windows and POSIX alike, so Sage
+(or whoever collects the folder) sees either nothing or the whole file. The temporary name is
+derived from the file's (`.B000001-2-audit_trail.csv.tmp`), not random, so recovery after a
+crash can tell "still under its temporary name: never renamed" from "gone: renamed, then
+collected".
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from sagesync.errors import TransientError
-from sagesync.pipeline.faults import crash_point
+from sagesync.fs import write_atomically
+
+__all__ = ["TEMP_SUFFIX", "FolderDelivery", "temporary_path"]
 
 TEMP_SUFFIX = ".tmp"
-
-
-def prepare_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TransientError(f"Cannot create the delivery folder {folder}: {exc.strerror}. "
-                             "Nothing was sent; the next run retries.") from None
 
 
 def temporary_path(target: Path) -> Path:
@@ -32,31 +26,48 @@ def temporary_path(target: Path) -> Path:
     return target.with_name(f".{target.name}{TEMP_SUFFIX}")
 
 
-def deliver_file(folder: Path, name: str, data: bytes,
-                 ready: Callable[[], None] | None = None) -> Path:
-    """Write `name` under its temporary name, flush it to disk, call `ready` (the caller
-    journals that the file is complete but not yet in place), then rename it into place."""
-    target = folder / name
-    temporary = temporary_path(target)
-    try:
-        with temporary.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if ready is not None:
-            ready()
-        crash_point("before-rename")
-        os.replace(temporary, target)
-    except OSError as exc:
-        raise TransientError(f"Cannot write {target}: {exc.strerror}. The batch stays queued "
-                             "and the next run retries.") from None
-    return target
+class FolderDelivery:
+    """A :class:`sagesync.delivery.base.Delivery` into `folder`."""
 
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
 
-def remove_temporaries(folder: Path) -> None:
-    """Delete temporary files an interrupted delivery left behind (ours only: `.B…tmp`, and
-    the random `.name.tmp-xxxx` names of earlier versions)."""
-    if folder.is_dir():
-        for pattern in (".B*" + TEMP_SUFFIX, ".*.tmp-*"):
-            for leftover in folder.glob(pattern):
-                leftover.unlink(missing_ok=True)
+    def prepare(self) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TransientError(f"Cannot create the delivery folder {self.folder}: "
+                                 f"{exc.strerror}. Nothing was sent; the next run "
+                                 "retries.") from None
+
+    def location(self, name: str) -> str:
+        return str(self.folder / name)
+
+    def deliver(self, name: str, data: bytes,
+                ready: Callable[[], None] | None = None) -> Path:
+        """Write `name` under its temporary name, flush it to disk, call `ready` (the caller
+        journals that the file is complete but not yet in place), then rename it into place."""
+        target = self.folder / name
+        try:
+            return write_atomically(target, data, temporary=temporary_path(target),
+                                    before_replace=ready)
+        except OSError as exc:
+            raise TransientError(f"Cannot write {target}: {exc.strerror}. The batch stays "
+                                 "queued and the next run retries.") from None
+
+    def landed(self, location: str) -> bool:
+        return Path(location).exists()
+
+    def pending(self, location: str) -> bool:
+        return temporary_path(Path(location)).exists()
+
+    def discard_pending(self, location: str) -> None:
+        temporary_path(Path(location)).unlink(missing_ok=True)
+
+    def remove_temporaries(self) -> None:
+        """Delete temporary files an interrupted delivery left behind (ours only: `.B…tmp`,
+        and the random `.name.tmp-xxxx` names of earlier versions)."""
+        if self.folder.is_dir():
+            for pattern in (".B*" + TEMP_SUFFIX, ".*.tmp-*"):
+                for leftover in self.folder.glob(pattern):
+                    leftover.unlink(missing_ok=True)

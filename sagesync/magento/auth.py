@@ -40,7 +40,7 @@ from requests.auth import AuthBase
 from requests_oauthlib import OAuth1
 
 from sagesync.errors import AuthError, RecipeError, SageSyncError, TransientError
-from sagesync.magento.http import magento_message
+from sagesync.magento.answers import explain_401, magento_message, tls_failure
 
 __all__ = [
     "ACCS_SCOPES",
@@ -358,8 +358,6 @@ class _RenewingBearer(AuthBase):
         return again
 
     def _post(self, url: str, **kwargs: Any) -> requests.Response:
-        from sagesync.magento.http import tls_failure
-
         try:
             return self._session.post(url, auth=_NO_AUTH, timeout=self._timeout, **kwargs)
         except requests.exceptions.SSLError as exc:  # setup, not transient: say what to trust
@@ -625,70 +623,3 @@ def make_auth(kind: AuthKind | str, settings: Mapping[str, str],
 def _names(names: list[str]) -> str:
     quoted = [f"'{n}'" for n in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-
-
-# --------------------------------------------------------------------------- diagnosis
-
-
-_NOT_AUTHORIZED = re.compile(r"consumer isn'?t authorized to access\s*(?P<res>.*?)\.?\s*$",
-                             re.IGNORECASE)
-
-_OAUTH_HINTS: tuple[tuple[str, str], ...] = (
-    ("signature is invalid",
-     "The OAuth signature did not match: check consumer_secret and access_token_secret, and "
-     "that base_url is the exact scheme/host/port Magento sees (a proxy rewriting http/https "
-     "or the port breaks signatures)."),
-    ("consumer key is not the correct length", "consumer_key is wrong (Magento keys are 32 "
-                                               "characters)."),
-    ("consumer having the specified key does not exist",
-     "consumer_key is not an integration on this store (System > Extensions > Integrations)."),
-    ("token is not the correct length", "access_token is wrong (32 characters expected)."),
-    ("specified token does not exist", "access_token is not known to this store; re-activate "
-                                       "the integration and copy the new tokens."),
-    ("token has been revoked", "The integration's access token was revoked; re-authorize the "
-                               "integration and update access_token/access_token_secret."),
-    ("timestamp", "Magento refused the OAuth timestamp: the machine's clock is off by more "
-                  "than 10 minutes."),
-    ("nonce is already being used", "Magento saw this OAuth nonce before (a replayed request "
-                                    "or a clock far behind)."),
-)
-
-
-def explain_401(body_message: str, kind: str) -> str:
-    """A hint for a 401 from the REST API, given Magento's (filled-in) message and auth kind.
-
-    "The consumer isn't authorized to access %resources." usually looks like an ACL problem;
-    with an integration's token used as a bearer token on 2.4.4+ it is the disabled
-    ``oauth/consumer/enable_integration_as_bearer`` flag instead (magento-rest.md §4).
-    """
-    message = body_message or ""
-    found = _NOT_AUTHORIZED.search(message)
-    if found:
-        resource = found.group("res")
-        named = "the resource named" if not resource or "%" in resource else resource
-        if kind == "bearer":
-            return ("With an integration's access token used as a bearer token, Magento 2.4.4 "
-                    "and later refuse every call this way unless Stores > Configuration > "
-                    "Services > OAuth > Consumer Settings > 'Allow OAuth Access Tokens to be "
-                    "used as standalone Bearer tokens' is Yes (bin/magento config:set "
-                    "oauth/consumer/enable_integration_as_bearer 1; store-scoped, so set it "
-                    "for the store view called). Or switch to auth = \"oauth1\". If the "
-                    f"setting is already on, the integration's API access lacks {named}.")
-        if kind == "admin":
-            return (f"The admin user's role lacks {named} (System > Permissions > User Roles > "
-                    "Role Resources), or the admin token was revoked and renewing did not "
-                    "help.")
-        if kind == "ims":
-            return (f"The IMS credential's Commerce role lacks {named}, or the token was "
-                    "issued for a different organization or product context.")
-        return (f"The integration's resource access (System > Extensions > Integrations > "
-                f"edit > API) lacks {named}; grant it and re-activate the integration.")
-    lowered = message.lower()
-    if kind == "oauth1":
-        for needle, hint in _OAUTH_HINTS:
-            if needle in lowered:
-                return hint
-    if kind == "ims":
-        return ("Check the IMS credential: client_id (sent as x-api-key), org_id "
-                "(x-gw-ims-org-id) and that the token's scopes include commerce.accs.")
-    return "Check the [magento] credentials in the recipe's .env; the sync halts until they work."

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 from sagesync.errors import AuthError, MagentoNotFoundError, TransientError, UsageError
+from sagesync.magento.answers import explain_401, magento_message, short, tls_failure
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 DEFAULT_MAX_RETRY_AFTER = 120.0
@@ -35,12 +35,6 @@ DEFAULT_MAX_RETRY_AFTER = 120.0
 # host's "be right back", a gateway's 503 page served with 200): worth retrying.
 _MAINTENANCE = re.compile(rb"maintenance|temporarily unavailable|service unavailable|"
                           rb"be right back|back shortly|back soon", re.IGNORECASE)
-_VERIFY_REASON = re.compile(r"certificate verify failed:?\s*([^(\]'\"]*)")
-
-
-class MagentoTLSError(UsageError):
-    """Magento's TLS certificate could not be verified: the operator trusts the right CA or
-    fixes the certificate. Retrying cannot help, and verification is never turned off."""
 
 
 class MagentoAnswerError(UsageError):
@@ -67,27 +61,6 @@ class RetryPolicy:
         """Full jitter: uniform over [0, base * 2^attempt], capped."""
         return self.rng.uniform(0, min(self.max_seconds, self.base_seconds * 2 ** attempt))
 
-
-def magento_message(response: requests.Response) -> str:
-    """Magento's error `message` with its %placeholders filled from `parameters` (§4)."""
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text.strip()[:200] or (response.reason or "")
-    if isinstance(data, dict) and "message" in data:
-        message = str(data["message"])
-        params = data.get("parameters")
-        if isinstance(params, dict):
-            for key, value in params.items():
-                message = message.replace(f"%{key}", str(value))
-        elif isinstance(params, list):
-            for i, value in enumerate(params, start=1):
-                message = message.replace(f"%{i}", str(value))
-        return message
-    if isinstance(data, dict) and "error" in data:  # IMS / OAuth 2 error shape (RFC 6749 §5.2)
-        described = data.get("error_description")
-        return f"{data['error']}: {described}" if described else str(data["error"])
-    return str(data)[:200]
 
 
 def retry_after(response: requests.Response) -> float | None:
@@ -129,35 +102,11 @@ def not_found(method: str, url: str, response: requests.Response) -> MagentoNotF
         "asked with the same token, should answer a JSON list.")
 
 
-def short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) < 160 else text[:160] + "…"
-
 
 def first_bytes(body: bytes, limit: int = 120) -> str:
     """The start of a body as one line of text, for a message a person reads."""
     text = " ".join(body[:limit * 2].decode("utf-8", "replace").split())
     return text[:limit] + ("…" if len(body) > limit or len(text) > limit else "")
-
-
-def tls_failure(url: str, describe: str, exc: requests.exceptions.SSLError) -> MagentoTLSError:
-    """What a failed TLS handshake means and what to check; verification stays on."""
-    host = urlsplit(url).hostname or url
-    found = _VERIFY_REASON.search(str(exc))
-    if found:
-        reason = found.group(1).strip(" :") or "no reason given"
-        what = f"certificate verify failed ({reason})"
-    else:
-        what = f"the TLS handshake failed ({short(exc)})"
-    return MagentoTLSError(
-        f"Cannot reach Magento securely for {describe} at {host}: {what}. sagesync keeps "
-        "TLS certificate verification on and does not retry this: it will not change by "
-        "itself.", hint=(
-            f"If {host} uses a certificate from a private or company CA (or a proxy that "
-            "inspects TLS), set REQUESTS_CA_BUNDLE to a PEM file holding that CA (and the "
-            "public CAs you still need). If the certificate expired or names another host, "
-            f"renew or fix it on the server, and check that [magento] base_url uses the host "
-            "name the certificate is for."))
 
 
 def html_answer(method: str, url: str, describe: str, response: requests.Response
@@ -208,8 +157,6 @@ def send_with_retries(session: requests.Session, method: str, url: str, *,
     """Send one request; return the first answer that is not transient (or that `give_back`
     wants to see at once, such as a 500 that retrying cannot cure). `cut_short` looks at a 200
     and names what is wrong when its body was cut off (invalid JSON), so it is fetched again."""
-    from sagesync.magento.auth import explain_401
-
     headers: dict[str, Any] = {"Content-Type": "application/json"} if body is not None else {}
     last_problem = ""
     wait = 0.0

@@ -35,9 +35,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sagesync.errors import InputFormatError, UsageError
+from sagesync.ledger import Ledger, RecordKey
 from sagesync.ops.quarantine import error_text, quarantine_report
 from sagesync.pipeline.faults import crash_point
-from sagesync.pipeline.ledger import Ledger, RecordKey
 from sagesync.recipe import AckSettings, Recipe
 from sagesync.sage.decoding import decode
 from sagesync.sage.results import Problem

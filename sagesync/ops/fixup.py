@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sagesync.errors import UsageError
-from sagesync.pipeline.ledger import Ledger, RecordKey, RecordRow
+from sagesync.ledger import Ledger, RecordKey, RecordRow
 
 PENDING_FOR_HOLD = ("exported", "queued", "rejected", "needs_attention", "held")
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sagesync.ledger import Ledger
 from sagesync.magento.webhooks import (
     COMMERCE_SIGNATURE_HEADER,
     HmacScheme,
@@ -50,7 +51,6 @@ from sagesync.magento.webhooks import (
     verify_hmac,
     verify_io_event,
 )
-from sagesync.pipeline.ledger import Ledger
 
 MAX_BODY = 1 << 20
 ENTITY_TABLES = {"order": "orders", "invoice": "invoices", "creditmemo": "creditmemos",

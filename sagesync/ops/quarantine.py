@@ -7,10 +7,13 @@ line each, then what the file should look like. A person (or a script) can trust
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sagesync.fs import write_atomically
 
 REJECTED = "REJECTED: nothing from this file was applied"
 
@@ -52,7 +55,9 @@ def quarantine_report(state_dir: Path, source: Path, report: str) -> Path:
     target = free_name(state_dir / "quarantine" / datetime.now(UTC).strftime("%Y-%m-%d"),
                        source.name)
     shutil.copyfile(source, target)
-    target.with_name(target.name + ".error.txt").write_text(report, encoding="utf-8")
+    # Atomic, so a watcher or a person never reads half a report; text-mode line endings kept.
+    write_atomically(target.with_name(target.name + ".error.txt"),
+                     report.replace("\n", os.linesep).encode("utf-8"))
     return target
 
 

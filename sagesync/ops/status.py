@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sagesync.pipeline.ledger import Ledger
+from sagesync.ledger import Ledger
 from sagesync.recipe import Recipe
 
 FLOW = "orders"

@@ -116,7 +116,7 @@ class LedgerBook:
         self.dry_run = dry_run
 
     def _open(self) -> Any:
-        from sagesync.pipeline.ledger import Ledger
+        from sagesync.ledger import Ledger
 
         return Ledger.read_only(self.path) if self.dry_run else Ledger(self.path)
 

@@ -22,9 +22,9 @@ from sagesync.catalog.guard import GuardVerdict, check_prices
 from sagesync.catalog.prices import PriceRules, price_lines
 from sagesync.catalog.stock import Buffer, StockRules, parse_overrides, stock_table
 from sagesync.errors import InputFormatError, UsageError
+from sagesync.ledger import Ledger, Push
 from sagesync.ops.quarantine import quarantine_report
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
-from sagesync.pipeline.ledger import Ledger, Push
 from sagesync.recipe import Recipe
 from sagesync.transform.mapping import read_csv_rows
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sagesync import fs
 from sagesync.errors import UsageError
 from sagesync.pipeline.faults import crash_point
 from sagesync.recipe import Recipe
@@ -51,14 +51,9 @@ def file_sha256(path: Path) -> str:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary name, flush to disk, then rename over the target."""
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-        crash_point("before-rename")
-    os.replace(tmp, path)
+    """Write to a temporary name, flush to disk, then rename over the target (sagesync.fs),
+    with the crash point the crash tests kill manifests at."""
+    fs.write_atomically(path, data, before_replace=lambda: crash_point("before-rename"))
 
 
 @dataclass

@@ -39,6 +39,7 @@ import pyarrow as pa
 from msgspec import UNSET, UnsetType
 from requests.auth import AuthBase
 
+from sagesync.ledger import Ledger
 from sagesync.magento.client import MAGENTO_TIME, RawPage, RestSource, Window
 from sagesync.magento.entities import ENTITY_TYPES, PAGE_DECODERS
 from sagesync.magento.http import RetryPolicy
@@ -47,7 +48,6 @@ from sagesync.magento.tables import MagentoTableBuilder
 from sagesync.model.schemas import MAGENTO_TABLES
 from sagesync.pipeline.checkpoint import CheckpointWriter, open_checkpoint
 from sagesync.pipeline.faults import fault_point
-from sagesync.pipeline.ledger import Ledger
 from sagesync.pipeline.transform_step import exported_records
 from sagesync.recipe import Recipe
 

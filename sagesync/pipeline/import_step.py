@@ -15,23 +15,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sagesync.delivery.folder import (
-    deliver_file,
-    prepare_folder,
-    remove_temporaries,
-    temporary_path,
-)
+from sagesync.delivery.base import Delivery
+from sagesync.delivery.folder import FolderDelivery
 from sagesync.errors import TransientError, UsageError
+from sagesync.ledger import DONE, BatchPlan, Ledger, RecordKey
 from sagesync.model.money import ZERO
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
 from sagesync.pipeline.faults import crash_point
-from sagesync.pipeline.ledger import DONE, BatchPlan, Ledger, RecordKey
-from sagesync.recipe import Recipe
+from sagesync.recipe import Recipe, SageSettings
 from sagesync.render import RowRejected, RowRenderer, load_spec, write_csv
+from sagesync.sage import products
+from sagesync.sage.products import Capabilities
 from sagesync.transform.documents import NEGATIVE_PURPOSES
 
 KIND = "sage-import"
-MAX_AMOUNT = Decimal("99999999.99")  # Sage 50 "Decimal 11": 8 digits + 2 places (§1.2)
 # Split purposes that may be negative, and only under [sage] negative_amounts = true: discounts
 # (discount = "nominal"), a credit memo's fee and payments kept inside their document.
 NEGATIVE_ALLOWED = NEGATIVE_PURPOSES
@@ -57,7 +54,7 @@ def _key(doc: dict[str, Any]) -> RecordKey:
     return RecordKey(doc["entity_type"], doc["entity_id"], doc["store_id"])
 
 
-def recover(ledger: Ledger, folder: Path) -> list[str]:
+def recover(ledger: Ledger, delivery: Delivery) -> list[str]:
     """Finish a batch a crash interrupted, from its delivery journal and the folder: a file
     journaled as renamed, or still in the folder, was delivered (even if collected since); one
     never journaled, or still under its temporary name, was not (its documents stay queued);
@@ -68,11 +65,11 @@ def recover(ledger: Ledger, folder: Path) -> list[str]:
     for batch_id, plan in ledger.unfinished_batches():
         files = [str(f) for f in plan.get("files", [])]
         journal = ledger.file_journal(batch_id)
-        delivered = {f for f in files if journal.get(f) == "renamed" or Path(f).exists()}
+        delivered = {f for f in files if journal.get(f) == "renamed" or delivery.landed(f)}
         uncertain = {f for f in files if f not in delivered and journal.get(f) == "ready"
-                     and not temporary_path(Path(f)).exists()}
+                     and not delivery.pending(f)}
         sent = ledger.finish_batch(batch_id, delivered, uncertain)
-        collected = sum(1 for f in delivered if not Path(f).exists())
+        collected = sum(1 for f in delivered if not delivery.landed(f))
         notes.append(f"batch {batch_id} was interrupted: {len(delivered)} of {len(files)} files "
                      f"had been delivered ({sent} documents recorded as sent"
                      + (f", {collected} files already collected" if collected else "")
@@ -86,14 +83,15 @@ def recover(ledger: Ledger, folder: Path) -> list[str]:
                          f"{held} documents need attention (see `sagesync status`){accounts}")
         for file in files:  # only now: a temporary name is evidence until the batch is closed
             with suppress(OSError):  # a leftover one is hidden and harmless
-                temporary_path(Path(file)).unlink(missing_ok=True)
-    remove_temporaries(folder)
+                delivery.discard_pending(file)
+    delivery.remove_temporaries()
     return notes
 
 
 def _select(docs: list[dict[str, Any]], splits: dict[str, list[dict[str, Any]]],
             ledger: Ledger, audit: RowRenderer, result: ImportResult, dry_run: bool,
-            negative_amounts: bool = False) -> list[tuple[dict[str, Any], list[list[str]]]]:
+            negative_amounts: bool = False, capabilities: Capabilities | None = None
+            ) -> list[tuple[dict[str, Any], list[list[str]]]]:
     """The documents to deliver now, rendered; the rest are counted and explained."""
     states = ledger.states_of(_key(d) for d in docs)
     if not dry_run:
@@ -124,7 +122,8 @@ def _select(docs: list[dict[str, Any]], splits: dict[str, list[dict[str, Any]]],
         if known_hash != doc["content_hash"]:
             result.stale.append(label)
             continue
-        reason = _amount_problem(doc, splits[doc["document_key"]], negative_amounts)
+        reason = _amount_problem(doc, splits[doc["document_key"]], negative_amounts,
+                                 capabilities)
         rows: list[list[str]] = []
         if reason is None:
             try:  # a split's own type/reference (a credit memo's fee SI) wins over the document's
@@ -150,10 +149,13 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
                               [documents.path], dry_run=dry_run)
     result = ImportResult(manifest=Path())
     if not dry_run:
-        prepare_folder(folder)
-        result.recovered = recover(ledger, folder)
+        destination = FolderDelivery(folder)
+        destination.prepare()
+        result.recovered = recover(ledger, destination)
+    capabilities = products.get(recipe.sage.product).capabilities
     docs = sorted(documents.table("documents").to_pylist(),
-                  key=lambda d: (d["transaction_type"] != "SI", d["entity_type"], d["entity_id"]))
+                  key=lambda d: (d["transaction_type"] != capabilities.sale_type,
+                                 d["entity_type"], d["entity_id"]))
     splits: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for split in documents.table("splits").to_pylist():
         splits[split["document_key"]].append(split)
@@ -162,7 +164,8 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     templates = recipe.sage.templates
     audit = RowRenderer(load_spec(recipe.sage.product, "audit_trail", templates),
                         recipe.sage.encoding)
-    chosen = _select(docs, splits, ledger, audit, result, dry_run, recipe.sage.negative_amounts)
+    chosen = _select(docs, splits, ledger, audit, result, dry_run, recipe.sage.negative_amounts,
+                     capabilities)
     result.warnings.extend(audit.warnings)
 
     delivered_accounts = ledger.delivered_accounts()
@@ -191,12 +194,13 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
         plan_files = _plan_files(recipe, stem, audit.spec, chosen, account_rows,
                                  customer_renderer.spec)
         target = writer.folder / "preview" if dry_run else folder
+        delivery: Delivery = FolderDelivery(target)
         plan = BatchPlan(
-            files=[str(target / name) for name, _, _ in plan_files],
-            records=[(_key(d), d["content_hash"], str(target / name))
+            files=[delivery.location(name) for name, _, _ in plan_files],
+            records=[(_key(d), d["content_hash"], delivery.location(name))
                      for name, _, group in plan_files for d in group],
             accounts=[accounts[r]["customer_key"] for r in new_accounts],
-            accounts_file=str(target / plan_files[0][0]) if account_rows else None)
+            accounts_file=delivery.location(plan_files[0][0]) if account_rows else None)
         if dry_run:
             target.mkdir(parents=True, exist_ok=True)
         else:
@@ -204,13 +208,14 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
             crash_point("after-plan")
         try:
             for name, data, _ in plan_files:
-                file = str(target / name)
+                file = delivery.location(name)
 
                 def ready(file: str = file) -> None:  # complete, not yet renamed into place
-                    ledger.journal_file(batch_id, file, "ready")
+                    if not dry_run:
+                        ledger.journal_file(batch_id, file, "ready")
+                    crash_point("before-rename")
 
-                result.files.append(deliver_file(target, name, data,
-                                                 None if dry_run else ready))
+                result.files.append(delivery.deliver(name, data, ready))
                 if not dry_run:
                     crash_point("after-rename")  # the one window the journal cannot close
                     ledger.journal_file(batch_id, file, "renamed")
@@ -236,25 +241,33 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
 
 
 def _amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
-                    negative_amounts: bool) -> str | None:
-    """Why Sage 50 would refuse or misbook these rows, or None: an amount too large, a negative
-    amount the recipe does not allow, a negative SI/SC, or rows that do not make the total."""
-    allowed = NEGATIVE_ALLOWED if negative_amounts else ()
+                    negative_amounts: bool, capabilities: Capabilities | None = None
+                    ) -> str | None:
+    """Why Sage would refuse or misbook these rows, or None: an amount too large, a negative
+    amount the recipe or the product does not allow, a negative document total, or rows that
+    do not make the total. The limits are the product's capabilities (default: the recipe's
+    default product)."""
+    caps = capabilities or products.get(SageSettings.product).capabilities
+    max_amount = caps.max_amount
+    negative_ok = negative_amounts and caps.negative_amounts
+    allowed = NEGATIVE_ALLOWED if negative_ok else ()
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for split in splits:
         for column in ("net_amount", "tax_amount"):
             value: Decimal = split[column]
-            if abs(value) > MAX_AMOUNT:
-                return f"{column.split('_')[0]} {value} is more than Sage 50 holds ({MAX_AMOUNT})"
+            if abs(value) > max_amount:
+                return f"{column.split('_')[0]} {value} is more than Sage holds ({max_amount})"
             if value < ZERO and split.get("purpose") not in allowed:
                 return (f"{column.split('_')[0]} {value} on nominal {split['nominal_code']} is "
-                        "negative: Sage 50 gets positive amounts"
-                        + ("" if negative_amounts else " unless [sage] negative_amounts = true"))
+                        "negative: Sage gets positive amounts"
+                        + ("" if negative_ok or not caps.negative_amounts
+                           else " unless [sage] negative_amounts = true"))
         totals[split.get("transaction_type") or doc["transaction_type"]] += \
             split["net_amount"] + split["tax_amount"]
     for kind, amount in sorted(totals.items()):
         if amount < ZERO:
-            return f"the {kind} rows total {amount}: a Sage 50 SI/SC total cannot be negative"
+            return (f"the {kind} rows total {amount}: a Sage "
+                    f"{'/'.join(caps.transaction_types)} total cannot be negative")
     own = totals.pop(doc["transaction_type"], ZERO)
     posted = own - sum(totals.values(), ZERO)
     if doc.get("grand_total") is not None and posted != doc["grand_total"]:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sagesync.ledger import Ledger
 from sagesync.pipeline.checkpoint import open_checkpoint
 from sagesync.pipeline.export_step import ExportResult, export_orders
 from sagesync.pipeline.import_step import ImportResult, import_sage
-from sagesync.pipeline.ledger import Ledger
 from sagesync.pipeline.transform_step import TransformResult, transform
 from sagesync.recipe import Recipe
 

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sagesync.errors import UsageError
+from sagesync.ledger import Exported, Ledger, RecordKey
 from sagesync.model.schemas import (
     MAGENTO_MONEY,
     SAGE_ACCOUNTS,
@@ -21,7 +22,6 @@ from sagesync.model.schemas import (
     SAGE_TABLES,
 )
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
-from sagesync.pipeline.ledger import Exported, Ledger, RecordKey
 from sagesync.recipe import Recipe
 from sagesync.transform.accounts import AccountAllocator, customer_key
 from sagesync.transform.documents import DocumentBuilder, SageDocument, document_row, split_rows

@@ -1,22 +1,6 @@
-"""The ledger: one SQLite file per state folder that remembers every record crossing the border.
+"""The ledger store: one SQLite connection, every change one transaction with its events.
 
-It is the local queue and what makes reruns safe (DESIGN.md §4):
-
-    exported -> queued -> sent -> confirmed
-       queued -> held                  validation failed, or a person put it on hold
-       sent -> rejected -> queued      next cycle, attempts + 1; at max_attempts -> needs_attention
-       sent/confirmed + Magento changed -> amended (never resent automatically)
-       pending + cancelled in Magento -> void (terminal: never delivered)
-       exported -> skipped              nothing to post (zero total); changed in Magento -> exported
-       sent/confirmed + cancelled in Magento -> amended (Sage still has it: a person reverses it)
-
-A document is written into a delivered file at most once: a batch is first recorded as
-`writing` with the files it will write and the records in each, then the files are written and
-renamed into place, each journaled (`batch_files`) as complete and then as renamed before the
-next one starts, then the batch and its records are marked `sent` in one transaction. A crash
-anywhere in between is repaired by `recover` before the next batch: what the journal or the
-folder shows as renamed is recorded as sent (even if the folder was collected since), the rest
-stays queued, and a file renamed then collected before the journal knew needs a person.
+The record states and the batch protocol are described in the package docstring.
 """
 
 from __future__ import annotations
@@ -26,184 +10,19 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-PENDING = ("exported", "queued", "held", "rejected")
-DONE = ("sent", "confirmed", "amended", "resolved")  # in Sage: never delivered again
-VOID = "void"  # cancelled in Magento before it reached Sage: terminal, never delivered
-SKIPPED = "skipped"  # nothing to post (a zero total, by the recipe's rule): not pending
-
-# Each entry moves the schema one version up; never edit a released entry, append a new one.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE records (
-        entity_type TEXT NOT NULL,
-        entity_id INTEGER NOT NULL,
-        store_id INTEGER NOT NULL,
-        increment_id TEXT,
-        order_id INTEGER,
-        order_increment_id TEXT,
-        content_hash TEXT NOT NULL,
-        state TEXT NOT NULL,
-        held_by TEXT,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        export_checkpoint TEXT,
-        batch_id INTEGER,
-        file TEXT,
-        sent_run INTEGER,
-        sage_ref TEXT,
-        sage_invoice_ref TEXT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (entity_type, entity_id, store_id)
-    );
-    CREATE INDEX records_state ON records (state);
-    CREATE INDEX records_order ON records (order_increment_id);
-    CREATE INDEX records_reference ON records (increment_id);
-    CREATE TABLE events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        run_id TEXT,
-        entity_type TEXT, entity_id INTEGER, store_id INTEGER,
-        event TEXT NOT NULL,
-        detail TEXT
-    );
-    CREATE INDEX events_record ON events (entity_type, entity_id, store_id);
-    CREATE TABLE accounts (
-        customer_key TEXT PRIMARY KEY,
-        account_ref TEXT NOT NULL UNIQUE,
-        origin TEXT NOT NULL,
-        delivered_batch INTEGER,
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE batches (
-        batch_id INTEGER PRIMARY KEY AUTOINCREMENT,
-        run_id TEXT NOT NULL,
-        state TEXT NOT NULL,
-        plan TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        finished_at TEXT
-    );
-    CREATE TABLE runs (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        run_id TEXT NOT NULL,
-        command TEXT NOT NULL,
-        flow TEXT NOT NULL,
-        started_at TEXT NOT NULL,
-        finished_at TEXT,
-        exit_code INTEGER,
-        summary TEXT
-    );
-    CREATE TABLE bookmarks (
-        flow TEXT PRIMARY KEY,
-        value TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    """,
-    """
-    CREATE TABLE pushed (
-        kind TEXT NOT NULL,
-        key TEXT NOT NULL,
-        value TEXT NOT NULL,
-        previous_value TEXT,
-        pushed_at TEXT NOT NULL,
-        run_id TEXT,
-        PRIMARY KEY (kind, key)
-    );
-    CREATE TABLE files (
-        sha256 TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        detail TEXT,
-        processed_at TEXT NOT NULL
-    );
-    """,
-    """
-    CREATE TABLE triggers (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        entity_type TEXT NOT NULL,
-        entity_id INTEGER NOT NULL,
-        source TEXT NOT NULL,
-        body_sha256 TEXT NOT NULL,
-        received_at TEXT NOT NULL,
-        consumed_run TEXT
-    );
-    CREATE INDEX triggers_pending ON triggers (consumed_run);
-    """,
-    """
-    ALTER TABLE records ADD COLUMN grand_total TEXT;
-    ALTER TABLE records ADD COLUMN magento_state TEXT;
-    ALTER TABLE records ADD COLUMN sage_reference TEXT;
-    CREATE INDEX records_sage_reference ON records (sage_reference);
-    """,
-    # Pushes to Magento, each undone by `rollback` at most once. A ledger from before keeps
-    # its last push as one (unless its last change was an old-style rollback).
-    """
-    CREATE TABLE pushes (
-        push_id INTEGER PRIMARY KEY AUTOINCREMENT,
-        kind TEXT NOT NULL,
-        run_id TEXT,
-        pushed_at TEXT NOT NULL,
-        rolled_back_at TEXT,
-        rolled_back_run TEXT
-    );
-    ALTER TABLE pushed ADD COLUMN push_id INTEGER;
-    CREATE INDEX pushed_push ON pushed (push_id);
-    INSERT INTO pushes (kind, run_id, pushed_at)
-        SELECT kind, run_id, at FROM (SELECT kind, run_id, max(pushed_at) AS at FROM pushed
-                                      GROUP BY kind)
-        WHERE run_id IS NOT NULL
-          AND run_id NOT IN (SELECT run_id FROM runs WHERE command = 'rollback');
-    UPDATE pushed SET push_id = (SELECT p.push_id FROM pushes p
-                                 WHERE p.kind = pushed.kind AND p.run_id = pushed.run_id)
-    """,
-    # The watched folder's history, one row per step of a file (taken, then applied, held,
-    # quarantined or duplicate): resuming a killed push under its run id, and skipping a
-    # duplicate only while the `pushed` snapshot is as that file left it.
-    """
-    CREATE TABLE watch_files (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        sha256 TEXT NOT NULL,
-        name TEXT NOT NULL,
-        kind TEXT,
-        run_id TEXT,
-        outcome TEXT NOT NULL,
-        pushed_fingerprint TEXT,
-        detail TEXT,
-        at TEXT NOT NULL
-    );
-    CREATE INDEX watch_files_sha ON watch_files (sha256);
-    CREATE INDEX watch_files_kind ON watch_files (kind, outcome);
-    """,
-    # The delivery journal: each file of a batch once complete under its temporary name
-    # (`ready`) and once renamed into place (`renamed`), each its own commit, so recovery knows
-    # what landed even after the folder was collected. And the answers `ack` applied from Sage,
-    # so a replayed answer for the same delivery (or from the same file) counts once.
-    """
-    CREATE TABLE batch_files (
-        batch_id INTEGER NOT NULL,
-        file TEXT NOT NULL,
-        state TEXT NOT NULL,
-        at TEXT NOT NULL,
-        PRIMARY KEY (batch_id, file)
-    );
-    CREATE TABLE answers (
-        entity_type TEXT NOT NULL,
-        entity_id INTEGER NOT NULL,
-        store_id INTEGER NOT NULL,
-        batch_id INTEGER,
-        answer TEXT NOT NULL,
-        source TEXT NOT NULL,
-        applied_at TEXT NOT NULL,
-        run_id TEXT
-    );
-    CREATE INDEX answers_record ON answers (entity_type, entity_id, store_id);
-    """,
+from sagesync.ledger.records import (
+    BatchPlan,
+    Exported,
+    Push,
+    RecordKey,
+    RecordRow,
+    Registration,
 )
+from sagesync.ledger.schema import DONE, MIGRATIONS, SKIPPED, VOID
 
 
 def _now() -> str:
@@ -263,78 +82,6 @@ def _amended_reason(old_total: str | None, new_total: str) -> str:
             "Sage")
 
 
-@dataclass(frozen=True, order=True)
-class RecordKey:
-    """Entity type + Magento entity id + store: the identity of a record in the ledger."""
-
-    entity_type: str
-    entity_id: int
-    store_id: int
-
-    def __str__(self) -> str:
-        return f"{self.entity_type}:{self.entity_id}@{self.store_id}"
-
-    @classmethod
-    def parse(cls, text: str) -> RecordKey:
-        """`invoice:12@1` (or `invoice:12`, store 0 then unknown) as printed by status/trace."""
-        kind, _, rest = text.partition(":")
-        number, _, store = rest.partition("@")
-        if not kind or not number.isdigit() or (store and not store.isdigit()):
-            raise ValueError(text)
-        return cls(kind, int(number), int(store) if store else -1)
-
-
-@dataclass(frozen=True)
-class Exported:
-    """A record as an export saw it."""
-
-    key: RecordKey
-    increment_id: str
-    order_id: int
-    order_increment_id: str
-    content_hash: str
-    grand_total: str = ""
-    magento_state: str = ""
-    cancelled: bool = False
-    changed_at: str = ""  # Magento's updated_at: when it was cancelled, for a cancelled one
-
-
-@dataclass
-class Registration:
-    """What an export changed in the ledger that a person should hear about, with reasons."""
-
-    amended: list[tuple[RecordKey, str]] = field(default_factory=list)
-    voided: list[tuple[RecordKey, str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class BatchPlan:
-    """What a batch will deliver: files (final paths) and the records and accounts in them."""
-
-    files: list[str]
-    records: list[tuple[RecordKey, str, str]]  # key, content hash, file
-    accounts: list[str]  # customer keys whose account rows go in this batch
-    accounts_file: str | None = None
-
-
-@dataclass(frozen=True)
-class RecordRow:
-    """One ledger row, as status, trace and the fix-up commands show it."""
-
-    key: RecordKey
-    increment_id: str | None
-    order_increment_id: str | None
-    state: str
-    held_by: str | None
-    attempts: int
-    last_error: str | None
-    batch_id: int | None
-    file: str | None
-    sage_ref: str | None
-    sage_invoice_ref: str | None
-    updated_at: str
-
-
 _ROW_COLUMNS = ("entity_type, entity_id, store_id, increment_id, order_increment_id, state, "
                 "held_by, attempts, last_error, batch_id, file, sage_ref, sage_invoice_ref, "
                 "updated_at")
@@ -342,18 +89,6 @@ _ROW_COLUMNS = ("entity_type, entity_id, store_id, increment_id, order_increment
 
 def _row(values: Sequence[Any]) -> RecordRow:
     return RecordRow(RecordKey(values[0], values[1], values[2]), *values[3:])
-
-
-@dataclass(frozen=True)
-class Push:
-    """One push to Magento that changed something: what `rollback` undoes, at most once."""
-
-    push_id: int
-    kind: str
-    run_id: str | None
-    pushed_at: str
-    rolled_back_at: str | None
-    rolled_back_run: str | None
 
 
 class Ledger:

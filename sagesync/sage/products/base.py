@@ -1,0 +1,99 @@
+"""What a Sage product is to the core: a key, its rules as data, and the templates it writes.
+
+Modelled on dlt's destination capabilities: the core never asks "is this Sage 50 UK?", it reads
+a fact (credit notes exist, negatives allowed, the largest amount) from `Capabilities`. A product
+holds no code that touches the ledger, checkpoints, delivery or the CLI; it is data plus the
+folder its templates live in, so adding a product means adding a folder (see
+docs/adding-a-sage-product.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from types import MappingProxyType
+from typing import TypeVar
+
+V = TypeVar("V")
+
+
+def _frozen(mapping: Mapping[str, V]) -> Mapping[str, V]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The facts of one Sage import format, each with the source it came from in the README.
+
+    Record types are the codes Sage reads in the type column; "line" types are separate item
+    records (Sage X3 `L`, Sage 300 detail views) and stay empty for formats whose every row is a
+    nominal split of its document. A limit of 0 means none is documented.
+    """
+
+    #: Record types that start (or, for split-per-row formats, make up) a document.
+    document_record_types: tuple[str, ...]
+    #: Separate item-line record types; () when each row is a split of its document.
+    line_record_types: tuple[str, ...]
+    #: The record type of a sale and of a credit note ("" when the product has no credit notes).
+    sale_type: str
+    credit_type: str
+    #: Whether Sage accepts negative split amounts inside a document. Only used when the recipe
+    #: opts in (`[sage] negative_amounts = true`); False refuses that recipe's negatives too.
+    negative_amounts: bool
+    #: Whether Sage computes tax from a code (True) or takes the tax amount as given (False).
+    sage_computes_tax: bool
+    #: The largest absolute amount one money cell holds.
+    max_amount: Decimal
+    #: Longest code per field of the document (the renderer holds a document over it).
+    code_lengths: Mapping[str, int] = field(default_factory=dict, hash=False)
+    #: Regular expressions a code must match, per field.
+    code_patterns: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: strftime format of dates in the files.
+    date_format: str = "%d/%m/%Y"
+    max_lines_per_document: int = 0
+    max_lines_per_file: int = 0
+    #: The document field Sage groups rows on and the ack matches on.
+    reference_field: str = "reference"
+    encoding: str = "cp1252"
+    delimiter: str = ","
+    line_ending: str = "\r\n"
+
+    def __post_init__(self) -> None:
+        # read-only views, so a capability cannot be changed by a caller after registration
+        object.__setattr__(self, "code_lengths", _frozen(self.code_lengths))
+        object.__setattr__(self, "code_patterns", _frozen(self.code_patterns))
+
+    @property
+    def credit_notes(self) -> bool:
+        """Can a credit note be imported? (Sage 50 Canada's .IMP cannot.)"""
+        return bool(self.credit_type)
+
+    @property
+    def transaction_types(self) -> tuple[str, ...]:
+        return tuple(t for t in (self.sale_type, self.credit_type) if t)
+
+
+@dataclass(frozen=True)
+class SageProduct:
+    """One registered Sage product: its key (the recipe's `[sage] product`) and its data."""
+
+    key: str
+    title: str
+    capabilities: Capabilities
+    #: Template names in the order the files are written: accounts before the documents
+    #: that post to them.
+    templates: tuple[str, ...]
+    #: The package holding `<template>.toml` and README.md (shipped as package data).
+    package: str
+    #: The recipe, relative to the project root, whose run makes the golden files.
+    demo_recipe: str = "recipes/demo.toml"
+
+    def template_file(self, name: str) -> Traversable:
+        """The shipped `<name>.toml`, read through importlib.resources so a wheel works."""
+        return files(self.package) / f"{name}.toml"
+
+    def folder(self) -> Traversable:
+        return files(self.package)

@@ -1,0 +1,162 @@
+"""Sage products as plug-ins: the registry, capabilities as data, templates as package data,
+and the golden-file commands."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import FrozenInstanceError
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from sagesync.errors import RecipeError
+from sagesync.recipe import SAGE_PRODUCTS, load_recipe
+from sagesync.render import load_spec
+from sagesync.sage import products
+from sagesync.sage.products import golden
+from tests.conftest import DEMO_RECIPE, ROOT, subprocess_env
+
+UK = products.get("sage50_uk")
+
+
+def test_the_registry_is_the_one_list_of_products() -> None:
+    assert products.keys() == tuple(products.PRODUCTS) == SAGE_PRODUCTS
+    assert all(key == product.key for key, product in products.PRODUCTS.items())
+
+
+def test_an_unknown_product_names_the_registered_ones(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match="sage50_uk"):
+        products.get("sage51_mars")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('name = "t"\nstate_dir = "s"\n[magento]\nsource = "m"\n[sage]\n'
+                      'product = "sage51_mars"\n',
+                      encoding="utf-8")
+    (tmp_path / "m").mkdir()
+    with pytest.raises(RecipeError, match=r"sage\.product.*sage50_uk"):
+        load_recipe(recipe)
+
+
+@pytest.mark.parametrize("product", list(products.PRODUCTS.values()), ids=products.keys())
+def test_every_product_ships_its_templates_readme_and_golden_files(
+        product: products.SageProduct) -> None:
+    folder = product.folder()
+    assert (folder / "README.md").is_file()
+    for name in product.templates:
+        assert product.template_file(name).is_file()
+        spec = load_spec(product.key, name)
+        assert spec.date_format == product.capabilities.date_format
+        assert spec.delimiter == product.capabilities.delimiter
+        assert spec.line_ending == product.capabilities.line_ending
+    assert sorted(p.name for p in golden.golden_dir(product).glob("*.csv")) == \
+        sorted(f"{name}.csv" for name in product.templates)
+
+
+@pytest.mark.parametrize("product", list(products.PRODUCTS.values()), ids=products.keys())
+def test_code_lengths_and_patterns_stated_as_data_are_the_ones_rendered(
+        product: products.SageProduct) -> None:
+    caps = product.capabilities
+    seen: set[str] = set()
+    for name in product.templates:
+        for column in load_spec(product.key, name).columns:
+            if column.kind != "code" or column.field not in caps.code_lengths:
+                continue
+            seen.add(column.field)
+            assert column.max_length == caps.code_lengths[column.field], (name, column.name)
+            if column.field in caps.code_patterns:
+                assert column.pattern is not None, (name, column.name)
+                assert column.pattern.pattern == caps.code_patterns[column.field]
+    assert seen == set(caps.code_lengths)
+
+
+def test_sage50_uk_states_the_kb_facts() -> None:
+    caps = UK.capabilities
+    assert caps.transaction_types == ("SI", "SC") and caps.credit_notes
+    assert caps.max_amount == Decimal("99999999.99") and not caps.sage_computes_tax
+    assert caps.code_lengths["account_ref"] == 8 and caps.code_lengths["reference"] == 30
+
+
+def test_capabilities_cannot_be_changed_after_registration() -> None:
+    with pytest.raises(FrozenInstanceError):
+        UK.capabilities.max_amount = Decimal(1)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        UK.capabilities.code_lengths["reference"] = 99  # type: ignore[index]
+
+
+def test_a_recipe_template_folder_still_wins_over_the_shipped_one(tmp_path: Path) -> None:
+    shipped = UK.template_file("customers").read_text(encoding="utf-8")
+    (tmp_path / "customers.toml").write_text(
+        shipped.replace('description = "Customer records (new web accounts)"',
+                        'description = "site layout"'), encoding="utf-8")
+    assert load_spec("sage50_uk", "customers", tmp_path).description == "site layout"
+    assert load_spec("sage50_uk", "audit_trail", tmp_path).description.startswith("Audit trail")
+
+
+def test_the_golden_check_command_passes_on_the_shipped_files() -> None:
+    done = subprocess.run([sys.executable, "-m", "sagesync.sage.products.golden", "--check"],
+                          capture_output=True, text=True, env=subprocess_env(), cwd=ROOT,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "golden files match: sage50_uk" in done.stdout
+
+
+def test_the_golden_check_finds_one_changed_byte(tmp_path: Path) -> None:
+    for path in golden.golden_dir(UK).glob("*.csv"):
+        shutil.copy(path, tmp_path / path.name)
+    audit = tmp_path / "audit_trail.csv"
+    audit.write_bytes(audit.read_bytes().replace(b"\r\n", b"\n", 1))
+    (tmp_path / "stale.csv").write_bytes(b"x\r\n")
+    problems = golden.check(UK, tmp_path)
+    assert len(problems) == 2
+    assert "stale.csv is golden but was not written" in problems[0]
+    assert "audit_trail.csv differs" in problems[1] and "line 1" in problems[1]
+
+
+def _built_wheel(tmp_path: Path) -> Path:
+    """A wheel built from a copy of the sources, so the build leaves nothing in the tree."""
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "sagesync", source / "sagesync",
+                    ignore=shutil.ignore_patterns("__pycache__", "golden"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                            str(tmp_path / "dist"), str(source)],
+                           capture_output=True, text=True, timeout=180)
+    assert built.returncode == 0, built.stderr[-3000:]
+    return next((tmp_path / "dist").glob("sagesync-*.whl"))
+
+
+def test_a_plain_install_renders_the_demo_byte_for_byte(tmp_path: Path) -> None:
+    """Not editable: the wheel alone must carry the templates (it once failed with
+    "No template")."""
+    wheel = _built_wheel(tmp_path)
+    names = zipfile.ZipFile(wheel).namelist()
+    for product in products.PRODUCTS.values():
+        folder = product.package.replace(".", "/")
+        assert f"{folder}/README.md" in names
+        assert {f"{folder}/{t}.toml" for t in product.templates} <= set(names)
+    assert not [n for n in names if "/golden/" in n]  # tests only, not package data
+
+    site = tmp_path / "site"
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
+                                "--target", str(site), str(wheel)],
+                               capture_output=True, text=True, timeout=120)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    env = subprocess_env()
+    env["PYTHONPATH"] = str(site)  # before the editable install's finder on sys.path
+    where = subprocess.run([sys.executable, "-c", "import sagesync; print(sagesync.__file__)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert Path(where.stdout.strip()).is_relative_to(site), where.stdout + where.stderr
+    out = tmp_path / "out"
+    ran = subprocess.run([sys.executable, "-m", "sagesync", "--state-dir", str(tmp_path / "s"),
+                          "run", str(DEMO_RECIPE), "--out", str(out)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    expected = golden.golden_dir(UK)
+    assert {p.name: p.read_bytes() for p in sorted(out.glob("*.csv"))} == {
+        "B000001-1-customers.csv": (expected / "customers.csv").read_bytes(),
+        "B000001-2-audit_trail.csv": (expected / "audit_trail.csv").read_bytes(),
+    }
