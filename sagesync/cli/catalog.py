@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,19 +33,30 @@ from .pipeline import step_session
 KINDS = click.Choice(["stock", "prices"])
 
 
-def _report_push(result: PushStepResult, dry_run: bool) -> int:
-    say(f"{result.kind}: {result.changed} changed since the last push, "
-        f"{result.unchanged} unchanged")
-    if result.refused:
-        say(f"REFUSED by the price guard: {result.refused}")
-        for key, old, new in (result.guard.suspicious if result.guard else [])[:20]:
-            say(f"  {key}: {old} -> {new}")
-        say(f"  full preview: {result.preview}")
-        return int(ExitCode.HELD)
+def _report_refusal(result: Any) -> bool:
+    """The price guard's refusal, with the moves it found suspicious; True when refused."""
+    if not result.refused:
+        return False
+    say(f"REFUSED by the price guard: {result.refused}")
+    for key, old, new in (result.guard.suspicious if result.guard else [])[:20]:
+        say(f"  {key}: {old} -> {new}")
+    say(f"  full preview: {result.preview}")
+    return True
+
+
+def _report_failures(result: Any, unknown: str) -> None:
     for failure in result.failed:
         say(f"failed: {failure}")
     for sku in result.unknown_skus:
-        say(f"unknown in Magento (not created): {sku}")
+        say(f"{unknown}: {sku}")
+
+
+def _report_push(result: PushStepResult, dry_run: bool) -> int:
+    say(f"{result.kind}: {result.changed} changed since the last push, "
+        f"{result.unchanged} unchanged")
+    if _report_refusal(result):
+        return int(ExitCode.HELD)
+    _report_failures(result, "unknown in Magento (not created)")
     verb = "would send" if dry_run else "sent"
     say(f"{verb} {result.changed if dry_run else result.sent}; preview: {result.preview}")
     return int(ExitCode.HELD) if result.failed or result.unknown_skus else int(ExitCode.OK)
@@ -119,16 +131,9 @@ def _report_rollback(result: PushStepResult, dry_run: bool) -> int:
     if result.first_time:
         say(f"{len(result.first_time)} price(s) were first set by that push and have no "
             f"earlier price: left as they are (e.g. {result.first_time[0]}).")
-    if result.refused:
-        say(f"REFUSED by the price guard: {result.refused}")
-        for key, old, new in (result.guard.suspicious if result.guard else [])[:20]:
-            say(f"  {key}: {old} -> {new}")
-        say(f"  full preview: {result.preview}")
+    if _report_refusal(result):
         return int(ExitCode.HELD)
-    for failure in result.failed:
-        say(f"failed: {failure}")
-    for sku in result.unknown_skus:
-        say(f"unknown in Magento: {sku}")
+    _report_failures(result, "unknown in Magento")
     if dry_run:
         say(f"would send {result.changed} price(s) back; preview: {result.preview}")
         return int(ExitCode.OK)
