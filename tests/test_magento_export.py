@@ -4,6 +4,9 @@ exported set of entity ids (and content hashes) with what the store holds."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +20,7 @@ from sagesync.errors import TransientError
 from sagesync.ledger import Ledger
 from sagesync.magento.http import RetryPolicy
 from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
-from sagesync.pipeline.export_step import export_orders
+from sagesync.pipeline.export_step import export_orders, read_raw_page
 from sagesync.recipe import load_recipe
 from sagesync.testing.dataset import documents
 from tests.magento_sim import MagentoSimulator
@@ -59,6 +62,13 @@ def exported(manifest: Path, table: str = "orders") -> dict[int, str]:
 
 def export(recipe: Any, ledger: Ledger | None = None, now: datetime = NOW) -> Path:
     return export_orders(recipe, new_run_id(), ledger, now=now).manifest
+
+
+def raw_pages(manifest: Path) -> dict[tuple[str, int], bytes]:
+    """Every kept verbatim page, read through raw/index.json (checked against its SHA-256)."""
+    index = manifest.parent / "raw" / "index.json"
+    return {(e["entity"], e["page"]): read_raw_page(index, e)
+            for e in json.loads(index.read_text("utf-8"))["pages"]}
 
 
 @pytest.fixture
@@ -233,6 +243,7 @@ product = "sage50_uk"
     manifest = export(recipe)
     assert set(exported(manifest)) == {o["entity_id"] for o in STORE["orders"]}
     stored = "".join(p.read_text(errors="ignore") for p in tmp_path.rglob("*.json"))
+    stored += "".join(page.decode(errors="ignore") for page in raw_pages(manifest).values())
     for secret in secrets[mode].values():
         assert secret not in stored or len(secret) < 4
 
@@ -244,3 +255,41 @@ def test_store_views_and_websites_are_exported_for_company_mapping(
     assert {(s["store_id"], s["code"], s["website_code"]) for s in stores} == {
         (v["id"], v["code"], next(w["code"] for w in sim.WEBSITES if w["id"] == v["website_id"]))
         for v in sim.STORE_VIEWS if v["id"] != 0}
+
+
+def test_live_pages_are_kept_verbatim_as_zstd_and_indexed(tmp_path: Path,
+                                                          sim: MagentoSimulator) -> None:
+    manifest = export(make_recipe(tmp_path, sim))
+    raw = manifest.parent / "raw"
+    index = json.loads((raw / "index.json").read_text("utf-8"))["pages"]
+    assert json.loads(manifest.read_text("utf-8"))["files"]["raw_index"]["sha256"] == \
+        hashlib.sha256((raw / "index.json").read_bytes()).hexdigest()
+    assert {e["file"] for e in index} == {p.relative_to(raw).as_posix()
+                                          for p in raw.rglob("page-*.json.zst")}
+    assert all(e["origin"].startswith("GET /V1/") for e in index)
+    pages = raw_pages(manifest)  # decompressed and checked against size and SHA-256
+    ids = {item["entity_id"] for (entity, _), body in pages.items() if entity == "orders"
+           for item in json.loads(body)["items"]}
+    assert ids == set(exported(manifest))
+    assert b"Bearer" not in b"".join(pages.values())  # bodies only, never headers
+
+
+def test_saved_pages_are_indexed_not_copied_and_a_changed_file_is_caught(
+        tmp_path: Path, sim: MagentoSimulator) -> None:
+    source = tmp_path / "pages"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "samples" / "magento", source)
+    result = export_orders(make_recipe(tmp_path, sim), new_run_id(), None, source=str(source),
+                           now=NOW)
+    raw = result.manifest.parent / "raw"
+    assert [p.name for p in raw.iterdir()] == ["index.json"]  # nothing copied or compressed
+    index = json.loads((raw / "index.json").read_text("utf-8"))["pages"]
+    saved = sorted(source.glob("*/*.json"))
+    assert sorted(Path(e["source"]) for e in index) == [p.resolve() for p in saved]
+    for entry in index:
+        body = Path(entry["source"]).read_bytes()
+        assert (entry["size"], entry["sha256"]) == (len(body), hashlib.sha256(body).hexdigest())
+    assert raw_pages(result.manifest)  # every page reads back as exported
+    changed = Path(index[0]["source"])
+    changed.write_bytes(changed.read_bytes().replace(b"}", b"} ", 1))
+    with pytest.raises(ValueError, match="not the page exported"):
+        read_raw_page(raw / "index.json", index[0])

@@ -41,7 +41,7 @@ pytest.importorskip("sagesync.sage.exports")
 
 SKUS = KNOWN_SKUS[:24]
 CHUNK = 4  # six requests per file: most kills land between two of them
-CRASH_POINTS = ("watch-moved", "watch-taken", "watch-chunk", "watch-chunk", "watch-finished")
+CRASH_POINTS = ("watch-moved", "watch-taken", "push-chunk", "push-chunk", "watch-finished")
 RECIPE = """
 name = "watch-crash"
 state_dir = "state"
@@ -219,7 +219,7 @@ def trial(root: Path, timing: Timing, number: int) -> tuple[str, str]:
     try:
         if number % 2:  # at a named crash point
             point = rng.choice(CRASH_POINTS)
-            nth = rng.randint(1, drop.requests if point == "watch-chunk" else len(drop.files))
+            nth = rng.randint(1, drop.requests if point == "push-chunk" else len(drop.files))
             env["SAGESYNC_CRASH_AT"] = f"{point}:{nth}"
             subprocess.run(command, env=env, capture_output=True, timeout=120)
             style, detail = "crash-point", f"crash at {point}:{nth}"

@@ -9,14 +9,7 @@ from typing import Any
 import click
 
 from sagesync.errors import ExitCode, UsageError
-from sagesync.ops.watch import (
-    Handle,
-    Handled,
-    JournalingPusher,
-    LedgerBook,
-    payload_items,
-    process_inbox,
-)
+from sagesync.ops.watch import Handle, Handled, LedgerBook, process_inbox
 from sagesync.pipeline.catalog_step import (
     PushStepResult,
     parse_sage,
@@ -175,23 +168,15 @@ def rollback_command(obj: Context, what: str, dry_run: bool, force: bool) -> Non
 
 def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
     """Parse and push one watched file under the run id the watcher gives (the same one
-    again when it resumes a killed push), recording each chunk Magento accepts."""
-    from sagesync.pipeline.catalog_step import default_pusher
+    again when it resumes a killed push); the push step records each chunk Magento accepts."""
 
     def handle(path: Path, kind: str, run_id: str) -> Handled:
         with step_session(recipe, "watch", run_id, dry_run=dry_run, flow="catalog") as session:
             ledger = session.ledger
             parsed = parse_sage(recipe, path, kind, run_id)
             payload = open_checkpoint(parsed.manifest)
-            items = payload_items(kind, payload.table(
-                "source_items" if kind == "stock" else "prices").to_pylist())
-
-            def journaled(recipe: Recipe) -> JournalingPusher:
-                return JournalingPusher(default_pusher(recipe), items,
-                                        lambda values: ledger.record_pushed(kind, values))
-
             pushed = push_magento(recipe, payload, ledger, run_id, dry_run=dry_run,
-                                  force=False, make_pusher=journaled)
+                                  force=False)
             code = ExitCode.HELD if (pushed.refused or pushed.failed
                                      or pushed.unknown_skus) else ExitCode.OK
             session.outcome = Outcome(int(code), {"sent": pushed.sent})

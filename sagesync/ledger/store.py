@@ -163,13 +163,30 @@ class Ledger:
                    (_now(), self.run_id, key.entity_type, key.entity_id, key.store_id, event,
                     detail))
 
+    def _events(self, db: sqlite3.Connection, events: Sequence[tuple[RecordKey, str, str]]
+                ) -> None:
+        """Many events in one statement, in the order given (the order they happened)."""
+        if events:
+            at = _now()
+            db.executemany("INSERT INTO events (at, run_id, entity_type, entity_id, store_id, "
+                           "event, detail) VALUES (?,?,?,?,?,?,?)",
+                           [(at, self.run_id, key.entity_type, key.entity_id, key.store_id,
+                             event, detail) for key, event, detail in events])
+
     def _states(self, keys: Iterable[RecordKey]) -> dict[RecordKey, tuple[str, str, str | None]]:
         """state, content hash, held_by of each known key (looked up through a temp table)."""
         db = self.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (t TEXT, i INTEGER, s INTEGER)")
-        db.execute("DELETE FROM wanted")
-        db.executemany("INSERT INTO wanted VALUES (?,?,?)",
-                       [(k.entity_type, k.entity_id, k.store_id) for k in keys])
+        own = not db.in_transaction  # one transaction for the inserts, not one per key
+        if own:
+            db.execute("BEGIN")
+        try:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (t TEXT, i INTEGER, s INTEGER)")
+            db.execute("DELETE FROM wanted")
+            db.executemany("INSERT INTO wanted VALUES (?,?,?)",
+                           [(k.entity_type, k.entity_id, k.store_id) for k in keys])
+        finally:
+            if own:
+                db.execute("COMMIT")
         rows = db.execute("SELECT r.entity_type, r.entity_id, r.store_id, r.state, "
                           "r.content_hash, r.held_by FROM records r JOIN wanted w "
                           "ON r.entity_type=w.t AND r.entity_id=w.i AND r.store_id=w.s")
@@ -251,10 +268,38 @@ class Ledger:
         A pending record cancelled in Magento becomes `void` and is never delivered; a
         re-exported pending record points at the new data; one held or needing attention whose
         Magento data changed is validated again, so its old reason never lingers."""
-        known = self._known(r.key for r in records)
         result = Registration()
         now = _now()
+        # The common cases (new records, re-exported pending ones) are gathered and written
+        # with executemany; the rare branches write their own row after what came before them
+        # (flush), so every record's statements run in the order of the loop.
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        events: list[tuple[RecordKey, str, str]] = []
+
+        def flush(db: sqlite3.Connection) -> None:
+            if inserts:
+                db.executemany(
+                    "INSERT INTO records (entity_type, entity_id, store_id, increment_id, "
+                    "order_id, order_increment_id, content_hash, state, last_error, "
+                    "export_checkpoint, grand_total, magento_state, created_at, updated_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", inserts)
+                inserts.clear()
+            if updates:
+                db.executemany(
+                    "UPDATE records SET content_hash=?, export_checkpoint=?, grand_total=?, "
+                    "magento_state=?, updated_at=?, "
+                    "state=CASE WHEN ? THEN 'exported' ELSE state END, "
+                    "held_by=CASE WHEN ? THEN NULL ELSE held_by END, "
+                    "last_error=CASE WHEN ? THEN NULL ELSE last_error END, "
+                    "attempts=CASE WHEN ? AND state='needs_attention' THEN 0 "
+                    "ELSE attempts END "
+                    "WHERE entity_type=? AND entity_id=? AND store_id=?", updates)
+                updates.clear()
+
         with self.transaction() as db:
+            # looked up inside the transaction: the temp-table inserts share its one commit
+            known = self._known(r.key for r in records)
             for record in records:
                 key = record.key
                 where = (key.entity_type, key.entity_id, key.store_id)
@@ -262,15 +307,11 @@ class Ledger:
                 if previous is None:
                     state = VOID if record.cancelled else "exported"
                     reason = _cancelled_reason(record, None) if record.cancelled else None
-                    db.execute(
-                        "INSERT INTO records (entity_type, entity_id, store_id, increment_id, "
-                        "order_id, order_increment_id, content_hash, state, last_error, "
-                        "export_checkpoint, grand_total, magento_state, created_at, updated_at) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    inserts.append(
                         (*where, record.increment_id, record.order_id,
                          record.order_increment_id, record.content_hash, state, reason,
                          checkpoint, record.grand_total, record.magento_state, now, now))
-                    self._event(db, key, state, reason or checkpoint)
+                    events.append((key, state, reason or checkpoint))
                     continue  # a document cancelled before sagesync ever queued it: no news
                 state, old_hash, held_by = previous.state, previous.content_hash, \
                     previous.held_by
@@ -289,12 +330,13 @@ class Ledger:
                         new_state = "amended" if sent else VOID
                         reason = _cancelled_reason(record, (previous.sage_reference or "")
                                                    if sent else None)
+                    flush(db)
                     db.execute("UPDATE records SET state=?, held_by=NULL, last_error=?, "
                                "magento_state=?, updated_at=? WHERE entity_type=? AND "
                                "entity_id=? AND store_id=?",
                                (new_state, reason, record.magento_state, now, *where))
-                    self._event(db, key, "cancelled" if new_state == state else new_state,
-                                reason)
+                    events.append((key, "cancelled" if new_state == state else new_state,
+                                   reason))
                     (result.voided if new_state == VOID else result.amended).append(
                         (key, reason))
                     continue
@@ -302,29 +344,24 @@ class Ledger:
                 if state in DONE:
                     if changed and state != "amended":
                         reason = _amended_reason(previous.grand_total, record.grand_total)
+                        flush(db)
                         db.execute("UPDATE records SET state='amended', last_error=?, "
                                    "magento_state=?, updated_at=? WHERE entity_type=? AND "
                                    "entity_id=? AND store_id=?",
                                    (reason, record.magento_state, now, *where))
-                        self._event(db, key, "amended", reason)
+                        events.append((key, "amended", reason))
                         result.amended.append((key, reason))
                     continue
                 revalidate = changed and (state in ("needs_attention", SKIPPED) or (
                     state == "held" and held_by == "validation"))
-                db.execute("UPDATE records SET content_hash=?, export_checkpoint=?, grand_total=?, "
-                           "magento_state=?, updated_at=?, "
-                           "state=CASE WHEN ? THEN 'exported' ELSE state END, "
-                           "held_by=CASE WHEN ? THEN NULL ELSE held_by END, "
-                           "last_error=CASE WHEN ? THEN NULL ELSE last_error END, "
-                           "attempts=CASE WHEN ? AND state='needs_attention' THEN 0 "
-                           "ELSE attempts END "
-                           "WHERE entity_type=? AND entity_id=? AND store_id=?",
-                           (record.content_hash, checkpoint, record.grand_total,
-                            record.magento_state, now, revalidate, revalidate, revalidate,
-                            revalidate, *where))
+                updates.append((record.content_hash, checkpoint, record.grand_total,
+                                record.magento_state, now, revalidate, revalidate, revalidate,
+                                revalidate, *where))
                 if changed:
-                    self._event(db, key, "changed", f"new content in {checkpoint}"
-                                + ("; validated again" if revalidate else ""))
+                    events.append((key, "changed", f"new content in {checkpoint}"
+                                   + ("; validated again" if revalidate else "")))
+            flush(db)
+            self._events(db, events)
         return result
 
     def _known(self, keys: Iterable[RecordKey]) -> dict[RecordKey, _Known]:
@@ -363,31 +400,36 @@ class Ledger:
         event); ones with nothing to post (a zero total under the recipe's rule) are
         `skipped` with theirs. A record a person put on hold stays held; sent, amended and
         void records are not touched."""
-        known = self._states([k for k, _, _ in (*ready, *held, *skipped)])
         now = _now()
+        missing = ("", "", None)
+        events: list[tuple[RecordKey, str, str]] = []
         with self.transaction() as db:
+            # looked up inside the transaction: the temp-table inserts share its one commit
+            known = self._states([k for k, _, _ in (*ready, *held, *skipped)])
+            changes: list[tuple[Any, ...]] = []
             for key, _hash, reason in skipped:
-                state = known.get(key, ("", "", None))
+                state = known.get(key, missing)
                 if state[0] in ("exported", "queued", "rejected", "skipped") or (
                         state[0] == "held" and state[2] == "validation"):
-                    db.execute("UPDATE records SET state='skipped', held_by=NULL, last_error=?, "
-                               "updated_at=? WHERE entity_type=? AND entity_id=? AND "
-                               "store_id=?", (reason, now, key.entity_type, key.entity_id,
-                                              key.store_id))
+                    changes.append((reason, now, key.entity_type, key.entity_id, key.store_id))
                     if state[0] != "skipped":
-                        self._event(db, key, "skipped", reason)
+                        events.append((key, "skipped", reason))
+            db.executemany("UPDATE records SET state='skipped', held_by=NULL, last_error=?, "
+                           "updated_at=? WHERE entity_type=? AND entity_id=? AND "
+                           "store_id=?", changes)
+            changes = []
             for key, _hash, reference in ready:
-                state = known.get(key, ("", "", None))
+                state = known.get(key, missing)
                 if state[0] in ("exported", "rejected", "queued") or (
                         state[0] == "held" and state[2] == "validation"):
-                    db.execute("UPDATE records SET state='queued', held_by=NULL, "
-                               "sage_reference=?, last_error=CASE WHEN state='rejected' "
-                               "THEN last_error END, updated_at=? WHERE entity_type=? AND "
-                               "entity_id=? AND store_id=?",
-                               (reference or None, now, key.entity_type, key.entity_id,
-                                key.store_id))
+                    changes.append((reference or None, now, key.entity_type, key.entity_id,
+                                    key.store_id))
                     if state[0] != "queued":
-                        self._event(db, key, "queued", "")
+                        events.append((key, "queued", ""))
+            db.executemany("UPDATE records SET state='queued', held_by=NULL, "
+                           "sage_reference=?, last_error=CASE WHEN state='rejected' "
+                           "THEN last_error END, updated_at=? WHERE entity_type=? AND "
+                           "entity_id=? AND store_id=?", changes)
             for key, _hash, reason in held:
                 state = known.get(key, ("", "", None))
                 if state[0] in ("exported", "queued", "rejected", "held") and \
@@ -399,7 +441,8 @@ class Ledger:
                         (reason, now, key.entity_type, key.entity_id, key.store_id,
                          reason)).rowcount
                     if changed:
-                        self._event(db, key, "held", reason)
+                        events.append((key, "held", reason))
+            self._events(db, events)
 
     def reference_owners(self, references: set[str]) -> dict[str, RecordKey]:
         """Which record already claimed each Sage type:reference (void ones gave it up)."""

@@ -1,7 +1,9 @@
 """Where Magento pages come from: a folder of saved REST responses, or a live store.
 
 Both yield the verbatim response bodies page by page; decoding is the caller's job, so the
-export can keep every raw page for audit and replay exactly as it was received.
+export can keep every raw page for audit and replay exactly as it was received: a saved page
+by reference (its `origin` is the file's path; the export records its size and SHA-256), a
+live store's page as a compressed copy in the checkpoint.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ One pass, under a lock so two watchers never share an inbox:
 
 1. **Resume.** A file left in `processing/` was being pushed when the last pass died. It is
    pushed again under the same run id: pushes send only what differs from the ledger's
-   `pushed` snapshot, and each chunk Magento accepts is recorded at once (`JournalingPusher`),
+   `pushed` snapshot, and each chunk Magento accepts is recorded at once (by the push step),
    so the rerun sends exactly what had not landed and the two attempts are one push for
    `rollback`.
 2. **Refuse** anything in the inbox that is not a regular file: links (never followed, never
@@ -473,75 +473,3 @@ def refusal_of(path: Path) -> str | None:
 def _error_file(target: Path, report: str) -> None:
     error_path = target.with_name(target.name + ".error.txt")
     error_path.write_text(report, encoding="utf-8")
-
-
-# --------------------------------------------------------------------------- chunk journal
-
-
-class JournalingPusher:
-    """A CatalogPusher whose every chunk Magento accepts is recorded in the ledger before the
-    next one is sent, so a push killed half-way is finished by sending only the rest (a chunk
-    in flight at the kill is sent again: the calls are upserts of the same values).
-
-    `items` maps each item the push step builds to its ledger (key, value); `record` writes
-    such pairs to the ledger's `pushed` snapshot. An item missing from `items` is simply not
-    journaled here: the step records it at the end, as without the journal."""
-
-    def __init__(self, pusher: Any, items: dict[Any, tuple[str, str]],
-                 record: Callable[[dict[str, str]], None]) -> None:
-        self.pusher = pusher
-        self.items = items
-        self.record = record
-
-    @property
-    def chunk_size(self) -> int:
-        return int(self.pusher.chunk_size)
-
-    def push_source_items(self, items: Sequence[Any]) -> Any:
-        return self._chunked(self.pusher.push_source_items, items)
-
-    def push_base_prices(self, items: Sequence[Any]) -> Any:
-        return self._chunked(self.pusher.push_base_prices, items)
-
-    def push_tier_prices(self, items: Sequence[Any]) -> Any:
-        return self._chunked(self.pusher.push_tier_prices, items)
-
-    def _chunked(self, push: Callable[[Sequence[Any]], Any], items: Sequence[Any]) -> Any:
-        from sagesync.magento.push import PushReport
-
-        total: PushReport[Any] = PushReport()
-        start = 0
-        while start < len(items):
-            chunk = items[start:start + self.chunk_size]  # the pusher may lower the size
-            report = push(chunk)
-            total.sent += report.sent
-            total.failed += report.failed
-            total.requests += report.requests
-            for sku in report.unknown_skus:
-                total._unknown(sku)
-            accepted = dict(self.items[item] for item in report.sent if item in self.items)
-            if accepted:
-                self.record(accepted)
-                crash_point("watch-chunk")
-            start += len(chunk)
-        return total
-
-
-def payload_items(kind: str, rows: Sequence[dict[str, Any]]) -> dict[Any, tuple[str, str]]:
-    """item -> (ledger key, ledger value) for the rows of a magento-payload table, built as
-    the push step builds them (sagesync.pipeline.catalog_step._send)."""
-    from sagesync.magento.push import BasePrice, SourceItem, TierPrice
-    from sagesync.pipeline.catalog_step import _value
-
-    found: dict[Any, tuple[str, str]] = {}
-    for row in rows:
-        item: Any
-        if kind == "stock":
-            item = SourceItem(row["sku"], row["source_code"], row["quantity"], row["status"])
-        elif row["kind"] == "base":
-            item = BasePrice(row["sku"], row["price"], row["scope"])
-        else:
-            item = TierPrice(row["sku"], row["price"], row["scope"], row["group"],
-                             row["quantity"])
-        found[item] = (row["key"], _value(kind, row))
-    return found

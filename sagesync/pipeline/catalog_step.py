@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +25,7 @@ from sagesync.errors import InputFormatError, UsageError
 from sagesync.ledger import Ledger, Push
 from sagesync.ops.quarantine import quarantine_report
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
+from sagesync.pipeline.faults import crash_point
 from sagesync.recipe import Recipe
 from sagesync.transform.mapping import read_csv_rows
 
@@ -167,8 +168,8 @@ def push_magento(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id: st
     result.preview = _write_preview(writer.folder, kind, changed_rows, previous, values)
     if not dry_run and result.refused is None and changed_rows:
         pusher = (make_pusher or default_pusher)(recipe)
-        sent_keys = _send(pusher, kind, changed_rows, result)
-        ledger.record_pushed(kind, {k: values[k] for k in sent_keys})
+        sent_keys = _send(pusher, kind, changed_rows, result, record=lambda keys: (
+            ledger.record_pushed(kind, {k: values[k] for k in keys})))
         result.sent = len(sent_keys)
     result.manifest = writer.finish(summary={
         "kind": kind, "changed": result.changed, "unchanged": result.unchanged,
@@ -282,9 +283,9 @@ def _write_preview(folder: Path, kind: str, rows: list[dict[str, Any]],
 
 
 def default_pusher(recipe: Recipe) -> Any:
+    from sagesync.magento.connect import magento_auth
     from sagesync.magento.http import RetryPolicy
     from sagesync.magento.push import CatalogPusher
-    from sagesync.pipeline.export_step import magento_auth
 
     if not recipe.magento.base_url:
         raise UsageError("push-magento needs a live store: set [magento] base_url and token "
@@ -299,9 +300,11 @@ def default_pusher(recipe: Recipe) -> Any:
                          auth_kind=recipe.magento.auth)
 
 
-def _send(pusher: Any, kind: str, rows: list[dict[str, Any]], result: PushStepResult
-          ) -> list[str]:
-    """Push and return the keys Magento accepted; failures and unknown SKUs are reported."""
+def _send(pusher: Any, kind: str, rows: list[dict[str, Any]], result: PushStepResult, *,
+          record: Callable[[list[str]], None] | None = None) -> list[str]:
+    """Push and return the keys Magento accepted; failures and unknown SKUs are reported.
+    `record`, when given, gets the keys of each chunk Magento accepts before the next chunk
+    is sent (see _ChunkRecorder)."""
     from sagesync.magento.push import BasePrice, SourceItem, TierPrice
 
     keyed: dict[Any, str] = {}
@@ -309,13 +312,17 @@ def _send(pusher: Any, kind: str, rows: list[dict[str, Any]], result: PushStepRe
         items = [SourceItem(r["sku"], r["source_code"], r["quantity"], r["status"])
                  for r in rows]
         keyed = {item: r["key"] for item, r in zip(items, rows, strict=True)}
-        reports = [pusher.push_source_items(items)]
     else:
         base = [(BasePrice(r["sku"], r["price"], r["scope"]), r) for r in rows
                 if r["kind"] == "base"]
         tier = [(TierPrice(r["sku"], r["price"], r["scope"], r["group"], r["quantity"]), r)
                 for r in rows if r["kind"] == "tier"]
         keyed = {item: r["key"] for item, r in base + tier}
+    if record is not None:
+        pusher = _ChunkRecorder(pusher, keyed, record)
+    if kind == "stock":
+        reports = [pusher.push_source_items(items)]
+    else:
         reports = [pusher.push_base_prices([i for i, _ in base]) if base else None,
                    pusher.push_tier_prices([i for i, _ in tier]) if tier else None]
     sent: list[str] = []
@@ -324,3 +331,47 @@ def _send(pusher: Any, kind: str, rows: list[dict[str, Any]], result: PushStepRe
         result.failed += [f"{keyed.get(item, item)}: {reason}" for item, reason in report.failed]
         result.unknown_skus += sorted(getattr(report, "unknown_skus", []) or [])
     return sent
+
+
+class _ChunkRecorder:
+    """A pusher that sends one chunk at a time and records what Magento accepted of it before
+    sending the next, so a push killed half-way (push-magento or watch) is finished by
+    sending only the rest: the ledger's `pushed` snapshot already holds what landed. A chunk
+    in flight at the kill is sent again (the calls are upserts of the same values).
+
+    `keyed` maps each item _send builds to its ledger key; `record` stores accepted keys."""
+
+    def __init__(self, pusher: Any, keyed: dict[Any, str],
+                 record: Callable[[list[str]], None]) -> None:
+        self.pusher = pusher
+        self.keyed = keyed
+        self.record = record
+
+    def push_source_items(self, items: Sequence[Any]) -> Any:
+        return self._chunked(self.pusher.push_source_items, items)
+
+    def push_base_prices(self, items: Sequence[Any]) -> Any:
+        return self._chunked(self.pusher.push_base_prices, items)
+
+    def push_tier_prices(self, items: Sequence[Any]) -> Any:
+        return self._chunked(self.pusher.push_tier_prices, items)
+
+    def _chunked(self, push: Callable[[Sequence[Any]], Any], items: Sequence[Any]) -> Any:
+        from sagesync.magento.push import PushReport
+
+        total: PushReport[Any] = PushReport()
+        start = 0
+        while start < len(items):
+            chunk = items[start:start + int(self.pusher.chunk_size)]  # it may lower the size
+            report = push(chunk)
+            total.sent += report.sent
+            total.failed += report.failed
+            total.requests += report.requests
+            for sku in report.unknown_skus:
+                total._unknown(sku)
+            accepted = [self.keyed[item] for item in report.sent if item in self.keyed]
+            if accepted:
+                self.record(accepted)
+                crash_point("push-chunk")
+            start += len(chunk)
+        return total

@@ -1,8 +1,10 @@
 """The export-orders step: Magento pages -> the typed tables of a magento-export checkpoint.
 
 Pages are decoded one at a time and flushed to Parquet every few pages, so memory stays flat.
-Each verbatim page is kept gzipped under `raw/` for audit and replay (bodies only: request
-headers, and so credentials, are never stored). Records repeated across pages are dropped by
+Every verbatim page is kept for audit and replay, listed in `raw/index.json` (entity, page,
+size, SHA-256): a saved page (folder source) is not copied, the index names its file; a live
+store's page is written as a zstd frame under `raw/` (bodies only: request headers, and so
+credentials, are never stored). Records repeated across pages are dropped by
 entity id.
 
 One bad record holds back only itself. A page that cannot be read at all (not JSON, cut short,
@@ -23,8 +25,8 @@ if that cannot be read either), so it is always inside the next window.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import json
 import re
 import shutil
 from collections import deque
@@ -37,10 +39,10 @@ from typing import Any, cast
 import msgspec
 import pyarrow as pa
 from msgspec import UNSET, UnsetType
-from requests.auth import AuthBase
 
 from sagesync.ledger import Ledger
 from sagesync.magento.client import MAGENTO_TIME, RawPage, RestSource, Window
+from sagesync.magento.connect import magento_auth
 from sagesync.magento.entities import ENTITY_TYPES, PAGE_DECODERS
 from sagesync.magento.http import RetryPolicy
 from sagesync.magento.source import FolderSource, PageSource
@@ -48,7 +50,7 @@ from sagesync.magento.tables import MagentoTableBuilder
 from sagesync.model.schemas import MAGENTO_TABLES
 from sagesync.pipeline.checkpoint import CheckpointWriter, open_checkpoint
 from sagesync.pipeline.faults import fault_point
-from sagesync.pipeline.transform_step import exported_records
+from sagesync.pipeline.postable import exported_records
 from sagesync.recipe import Recipe
 
 KIND = "magento-export"
@@ -105,15 +107,6 @@ ITEM_DECODERS: dict[str, msgspec.json.Decoder[object]] = {
 
 class _BadPage(Exception):
     """The page as a whole cannot be read; the message says why (and where)."""
-
-
-def magento_auth(recipe: Recipe, base_url: str) -> AuthBase:
-    """The recipe's Magento authentication (secrets come from the environment or .env)."""
-    from sagesync.magento.auth import make_auth
-
-    settings = {**recipe.magento.auth_settings, "token": recipe.magento.token or "",
-                "base_url": base_url}
-    return make_auth(recipe.magento.auth, settings)
 
 
 def open_source(recipe: Recipe, override: str | None) -> tuple[PageSource, str]:
@@ -207,7 +200,7 @@ def _quarantine_record(state_dir: Path, run_id: str, page: RawPage, index: int, 
     """Copy one bad record to quarantine with an `.error.txt` naming the page, the record
     (position, id) and the field; return the report line and the record. A record whose
     value broke its batch was decoded already: the copy is the fields sagesync read (the
-    verbatim page is the source file, or the checkpoint's raw/ copy)."""
+    verbatim page is the source file, or the checkpoint's raw/ copy: raw/index.json)."""
     loose = _loose(raw)
     identity = loose.entity_id if page.entity != "customers" else loose.id
     record_id = identity if isinstance(identity, int) and not isinstance(identity, bool) \
@@ -232,8 +225,9 @@ def _quarantine_record(state_dir: Path, run_id: str, page: RawPage, index: int, 
         then = "Fix or re-save this page and export again."
     expected = f"a Magento {page.entity} record ({ENTITY_TYPES[page.entity].__name__})"
     copy = "" if verbatim else ("The copy beside this file holds the fields sagesync read; "
-                                "Magento's verbatim page is kept in the export checkpoint's "
-                                "raw/ folder (or is the file named above).\n")
+                                "Magento's verbatim page is the file named above (saved "
+                                "pages) or is kept in the export checkpoint's raw/ folder "
+                                "(live store; raw/index.json lists it).\n")
     report = (f"{page.origin}: {where}: {problem}\nExpected: {expected}.\n{copy}"
               f"The other records of this page and the other pages were exported. {then}\n")
     target.with_name(target.name + ".error.txt").write_text(report, encoding="utf-8")
@@ -342,17 +336,13 @@ class _Pages:
         self.filter_locally = filter_locally
         self.order_refs: set[int] = set()
         self.bad_ids: dict[str, set[int]] = {entity: set() for entity in ENTITY_TYPES}
-        self.raw = _RawWriter()
+        self.raw = _RawWriter(writer.folder / "raw", copy=not filter_locally)
 
     def take(self, page: RawPage, window: Window) -> None:
         entity = page.entity
         self.result.pages += 1
         self.raw_pages[entity] += 1
-        raw_dir = self.writer.folder / "raw" / entity
-        raw_dir.mkdir(parents=True, exist_ok=True)
-        raw_path = raw_dir / f"page-{self.raw_pages[entity]:04d}.json.gz"
-        fault_point("export.raw-page", raw_path)
-        self.raw.write(raw_path, page.body)
+        self.raw.keep(page, self.raw_pages[entity])
         try:
             items = self._records(page)
         except _BadPage as bad:
@@ -440,29 +430,73 @@ class _Pages:
             self.writer.write(name, batch)
 
 
-class _RawWriter:
-    """Gzips the verbatim pages on a second thread (zlib releases the GIL), so keeping them
-    for audit overlaps with decoding instead of adding to it. At most a few pages wait."""
+RAW_INDEX = "index.json"
+_ZSTD = pa.Codec("zstd", compression_level=1)
 
-    def __init__(self, pending_limit: int = 8) -> None:
+
+class _RawWriter:
+    """Keeps every verbatim page for audit and replay on a second thread (hashlib and zstd
+    release the GIL), so it overlaps with decoding. `raw/index.json` lists each page: entity,
+    page number, origin, size and SHA-256 of the bytes decoded. A saved page (folder source)
+    is not copied: its entry names the file (`source`), so audit finds it and sees if it
+    changed since. A live store's page is written to `raw/<entity>/page-NNNN.json.zst`
+    (`file`): zstd level 1, a standard frame (`zstd -d` reads it), cheaper than gzip level 1
+    and a twentieth of the bytes' size; off the hot path, which for a live store is the
+    network. At most a few pages wait."""
+
+    def __init__(self, folder: Path, *, copy: bool, pending_limit: int = 8) -> None:
+        self.folder, self.copy = folder, copy
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-pages")
-        self.pending: deque[Future[None]] = deque()
+        self.pending: deque[Future[dict[str, Any]]] = deque()
+        self.index: list[dict[str, Any]] = []
         self.limit = pending_limit
 
-    def write(self, path: Path, body: bytes) -> None:
+    def keep(self, page: RawPage, number: int) -> None:
+        target = None
+        if self.copy:
+            target = self.folder / page.entity / f"page-{number:04d}.json.zst"
+            target.parent.mkdir(parents=True, exist_ok=True)
+        fault_point("export.raw-page", target or self.folder / RAW_INDEX)
         while len(self.pending) >= self.limit:
-            self.pending.popleft().result()
-        self.pending.append(self.pool.submit(_gzip_to, path, body))
+            self.index.append(self.pending.popleft().result())
+        self.pending.append(self.pool.submit(_keep_page, page, number, target))
 
-    def close(self) -> None:
-        """Wait for every page (re-raising a write error) before the manifest is written."""
+    def close(self) -> Path:
+        """Wait for every page (re-raising a write error), then write the index; before the
+        manifest, which records the index's SHA-256."""
         while self.pending:
-            self.pending.popleft().result()
+            self.index.append(self.pending.popleft().result())
         self.pool.shutdown()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / RAW_INDEX
+        path.write_text(json.dumps({"pages": self.index}, indent=1), encoding="utf-8")
+        return path
 
 
-def _gzip_to(path: Path, body: bytes) -> None:
-    path.write_bytes(gzip.compress(body, compresslevel=1, mtime=0))
+def _keep_page(page: RawPage, number: int, target: Path | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"entity": page.entity, "page": number, "origin": page.origin,
+                             "size": len(page.body),
+                             "sha256": hashlib.sha256(page.body).hexdigest()}
+    if target is None:
+        entry["source"] = str(Path(page.origin).resolve())
+    else:
+        target.write_bytes(_ZSTD.compress(page.body, asbytes=True))
+        entry["file"] = target.relative_to(target.parent.parent).as_posix()
+    return entry
+
+
+def read_raw_page(index_path: Path, entry: dict[str, Any]) -> bytes:
+    """A kept page's verbatim bytes, from its `raw/index.json` entry (checked against its
+    size and SHA-256: a ValueError says a saved source file has changed since the export)."""
+    if "file" in entry:
+        body = _ZSTD.decompress((index_path.parent / entry["file"]).read_bytes(),
+                                decompressed_size=entry["size"], asbytes=True)
+    else:
+        body = Path(entry["source"]).read_bytes()
+    if len(body) != entry["size"] or hashlib.sha256(body).hexdigest() != entry["sha256"]:
+        raise ValueError(f"{entry.get('source') or entry['file']}: not the page exported "
+                         f"(size or SHA-256 differs from {index_path})")
+    return body
 
 
 def _export(recipe: Recipe, run_id: str, page_source: PageSource, description: str,
@@ -492,7 +526,7 @@ def _export(recipe: Recipe, run_id: str, page_source: PageSource, description: s
         _fetch_ids(page_source, pages, "orders", missing)
         result.linked_orders = len(missing)
     pages.flush()
-    pages.raw.close()
+    raw_index = pages.raw.close()
     try:
         stores = _stores(page_source)
     except _BadStores as bad:
@@ -509,7 +543,7 @@ def _export(recipe: Recipe, run_id: str, page_source: PageSource, description: s
         "linked_orders": result.linked_orders,
         "windows": {entity: {"since": w.text(w.since), "until": w.text(w.until)}
                     for entity, w in windows.items()},
-        "store_ids": list(recipe.magento.store_ids)})
+        "store_ids": list(recipe.magento.store_ids)}, files={"raw_index": raw_index})
     return result
 
 

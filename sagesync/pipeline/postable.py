@@ -1,0 +1,76 @@
+"""Which exported Magento documents become Sage postings, and what the ledger registers of
+an export checkpoint.
+
+Its own module because both export-magento (which registers an export in the ledger) and
+transform (which builds the postings) need it, and steps do not import each other.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sagesync.ledger import Exported, RecordKey
+from sagesync.pipeline.checkpoint import Checkpoint
+from sagesync.recipe import Recipe
+
+POSTED = {"order": "orders", "invoice": "invoices", "creditmemo": "creditmemos"}
+
+
+def posted_kinds(recipe: Recipe) -> tuple[str, ...]:
+    """The Magento documents that become Sage postings under this recipe."""
+    return ("order" if recipe.sage.post_from == "orders" else "invoice", "creditmemo")
+
+
+CANCELLED_ORDER = "canceled"  # Magento's order state
+CANCELLED_DOCUMENT = 3  # invoice and credit memo state "canceled"
+
+
+def _cancelled(kind: str, table: pa.Table) -> pa.ChunkedArray:
+    if kind == "order":
+        return pc.fill_null(pc.equal(table["state"], CANCELLED_ORDER), False)
+    return pc.fill_null(pc.equal(table["state"], CANCELLED_DOCUMENT), False)
+
+
+def _postable(recipe: Recipe, kind: str, table: pa.Table) -> pa.ChunkedArray:
+    """Orders in the recipe's states; invoices and credit memos that are not cancelled."""
+    if kind == "order":
+        states = pa.array(list(recipe.magento.order_states), pa.string())
+        return pc.and_(pc.fill_null(pc.is_in(table["state"], value_set=states), False),
+                       pc.invert(_cancelled(kind, table)))
+    return pc.invert(_cancelled(kind, table))
+
+
+def posted_documents(recipe: Recipe, export: Checkpoint, kind: str) -> pa.Table:
+    """The rows of one kind that are posted, sorted by entity id."""
+    table = export.table(POSTED[kind])
+    return table.filter(_postable(recipe, kind, table)).sort_by("entity_id")
+
+
+def exported_records(recipe: Recipe, export: Checkpoint) -> list[Exported]:
+    """What the ledger should know of an export: every document that will be posted, and
+    every cancelled one, so a cancellation after export is never missed (it voids a queued
+    record and flags a sent one)."""
+    orders = export.table("orders").select(["entity_id", "increment_id"]).to_pydict()
+    increments = dict(zip(orders["entity_id"], orders["increment_id"], strict=True))
+    total = "grand_total" if recipe.sage.currency == "order" else "base_grand_total"
+    found = []
+    for kind in posted_kinds(recipe):
+        table = export.table(POSTED[kind])
+        cancelled = _cancelled(kind, table)
+        table = table.append_column("_cancelled", cancelled).filter(
+            pc.or_(_postable(recipe, kind, table), cancelled)).sort_by("entity_id")
+        columns = table.select(
+            ["entity_id", "store_id", "increment_id", "content_hash",
+             "entity_id" if kind == "order" else "order_id", total, "state", "updated_at",
+             "_cancelled"]).columns
+        for (entity_id, store_id, increment_id, content_hash, order_id, grand_total, state,
+             updated_at, is_cancelled) in zip(*(c.to_pylist() for c in columns), strict=True):
+            found.append(Exported(
+                RecordKey(kind, entity_id, store_id or 0), increment_id or "", order_id,
+                increments.get(order_id) or "", content_hash,
+                grand_total=f"{grand_total:.2f}" if grand_total is not None else "",
+                magento_state=str(state) if state is not None else "",
+                cancelled=bool(is_cancelled),
+                changed_at=updated_at.strftime("%Y-%m-%d %H:%M:%S") if updated_at else ""))
+    return found
