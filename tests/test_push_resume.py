@@ -20,6 +20,7 @@ import pytest
 
 from sagesync.ledger import Ledger
 from sagesync.pipeline.catalog_step import stock_value
+from tests.catalog_recipe import catalog_recipe
 from tests.conftest import subprocess_env
 from tests.magento_sim_catalog import KNOWN_SKUS, SOURCE_CODES, CatalogSimulator
 
@@ -27,24 +28,6 @@ pytest.importorskip("sagesync.sage.exports")
 
 SKUS = KNOWN_SKUS[:10]
 CHUNK = 4  # 10 items: chunks of 4, 4 and 2
-RECIPE = """
-name = "push-resume"
-state_dir = "state"
-[magento]
-base_url = "{url}"
-token = "tok"
-retry_attempts = 1
-[sage]
-product = "sage50_uk"
-[stock]
-buffer_percent = 0
-buffer_units = 0
-default_source = "default"
-[prices]
-base_price_list = "BASE"
-[push]
-chunk_size = {chunk}
-"""
 
 
 def sagesync(recipe: Path, *args: str, crash_at: str | None = None
@@ -74,7 +57,8 @@ def sim() -> Iterator[CatalogSimulator]:
 def test_push_magento_killed_after_a_chunk_sends_only_the_rest_when_run_again(
         tmp_path: Path, sim: CatalogSimulator) -> None:
     recipe = tmp_path / "recipe.toml"
-    recipe.write_text(RECIPE.format(url=sim.url, chunk=CHUNK), encoding="utf-8")
+    recipe.write_text(catalog_recipe("push-resume", sim.url, CHUNK, retry_attempts=1),
+                      encoding="utf-8")
     quantities = {sku: 10 + n for n, sku in enumerate(SKUS)}
     export = tmp_path / "stock.csv"
     export.write_text("STOCK_CODE,QTY_IN_STOCK,QTY_ALLOCATED,QTY_ON_ORDER\r\n"

@@ -19,6 +19,7 @@ from sagesync.errors import ExitCode
 from sagesync.ledger import Ledger
 from sagesync.magento import push as push_module
 from sagesync.ops import watch
+from tests.catalog_recipe import catalog_recipe
 from tests.magento_sim_catalog import CatalogSimulator
 from tests.magento_sim_catalog import make_catalog_sim as make_catalog_sim
 
@@ -42,23 +43,7 @@ def shop(tmp_path: Path, make_catalog_sim) -> tuple[Path, Path, CatalogSimulator
     chunks of 2 so a six-line file takes three requests."""
     sim = make_catalog_sim(token="tok")
     recipe = tmp_path / "stock.toml"
-    recipe.write_text(f"""
-name = "watch"
-state_dir = "state"
-[magento]
-base_url = "{sim.url}"
-token = "tok"
-[sage]
-product = "sage50_uk"
-[stock]
-buffer_percent = 0
-buffer_units = 0
-default_source = "default"
-[prices]
-base_price_list = "BASE"
-[push]
-chunk_size = 2
-""", encoding="utf-8")
+    recipe.write_text(catalog_recipe("watch", sim.url, 2), encoding="utf-8")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     return recipe, inbox, sim

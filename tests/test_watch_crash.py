@@ -33,6 +33,7 @@ from sagesync.ledger import Ledger
 from sagesync.ops.watch import LOCK_NAME, LedgerBook, process_inbox
 from sagesync.pipeline.catalog_step import stock_value
 from sagesync.recipe import load_recipe
+from tests.catalog_recipe import catalog_recipe
 from tests.conftest import subprocess_env
 from tests.magento_sim_catalog import KNOWN_SKUS, SOURCE_CODES, CatalogSimulator
 
@@ -42,24 +43,6 @@ pytest.importorskip("sagesync.sage.exports")
 SKUS = KNOWN_SKUS[:24]
 CHUNK = 4  # six requests per file: most kills land between two of them
 CRASH_POINTS = ("watch-moved", "watch-taken", "push-chunk", "push-chunk", "watch-finished")
-RECIPE = """
-name = "watch-crash"
-state_dir = "state"
-[magento]
-base_url = "{url}"
-token = "tok"
-retry_attempts = 1
-[sage]
-product = "sage50_uk"
-[stock]
-buffer_percent = 0
-buffer_units = 0
-default_source = "default"
-[prices]
-base_price_list = "BASE"
-[push]
-chunk_size = {chunk}
-"""
 
 Item = tuple[str, Any]  # (sku, (quantity, status)) or (sku, price)
 
@@ -163,7 +146,8 @@ def setup_trial(folder: Path, drop: Drop) -> tuple[CatalogSimulator, Path, Path]
     sim.start(host="127.0.0.1")
     folder.mkdir(parents=True, exist_ok=True)
     recipe = folder / "recipe.toml"
-    recipe.write_text(RECIPE.format(url=sim.url, chunk=CHUNK), encoding="utf-8")
+    recipe.write_text(catalog_recipe("watch-crash", sim.url, CHUNK, retry_attempts=1),
+                      encoding="utf-8")
     inbox = folder / "inbox"
     inbox.mkdir()
     for name, text in drop.files.items():
