@@ -10,10 +10,10 @@ against the commands). This module imports nothing but click at start-up.
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
-from typing import Any
 
 import click
+
+from .options import Context, global_options
 
 # name -> (module under sagesync.cli, attribute, short help as the command's docstring says it)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -84,30 +84,8 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-def _forward(name: str) -> Any:
-    """A global option's callback that loads `.common` only once an option is processed, so
-    `--help` (eager, handled first) never imports it."""
-
-    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-        from . import common
-
-        getattr(common, name)(ctx, param, value)
-
-    return callback
-
-
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-# The same three options as common.global_options (which each command repeats), declared here
-# because common imports the checkpoint layer (pyarrow).
-@click.option("-r", "--recipe", "recipe_path", type=click.Path(dir_okay=False, path_type=Path),
-              expose_value=False, callback=_forward("_set_recipe"),
-              help="The recipe (TOML). Later steps default to the one in their input manifest.")
-@click.option("--state-dir", type=click.Path(path_type=Path), expose_value=False,
-              callback=_forward("_set_state_dir"),
-              help="Override the recipe's state_dir (ledger, checkpoints, logs). Later steps "
-                   "default to the one of their input manifest.")
-@click.option("-v", "--verbose", is_flag=True, expose_value=False,
-              callback=_forward("_set_verbose"), help="Show tracebacks and more detail.")
+@global_options  # also accepted after the command name: each command repeats them
 @click.version_option(package_name="sagesync")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -118,8 +96,6 @@ def cli(ctx: click.Context) -> None:
       sagesync export-orders -r recipes/demo.toml | sagesync transform | sagesync import-sage
       sagesync run recipes/demo.toml
     """
-    from .common import Context
-
     ctx.ensure_object(Context)
 
 

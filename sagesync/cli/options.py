@@ -1,0 +1,84 @@
+"""The context and the three global options every command accepts (-r, --state-dir, -v).
+
+Kept free of heavy imports: the top-level group declares the same options, and `sagesync
+--help` must not load pyarrow (the recipe is read only when a command asks for it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from sagesync.errors import UsageError
+
+if TYPE_CHECKING:
+    from sagesync.pipeline.checkpoint import Checkpoint
+    from sagesync.recipe import Recipe
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Context:
+    recipe_path: Path | None = None
+    state_dir: Path | None = None
+    verbose: bool = False
+    effective_state_dir: Path | None = None  # where this command reads and writes
+
+    def recipe(self, fallback: Checkpoint | None = None) -> Recipe:
+        """The -r recipe, else the one recorded in the input checkpoint's manifest.
+
+        The state folder is --state-dir, else the -r recipe's, else the input checkpoint's
+        (so `export-orders --state-dir X | transform | import-sage` stays in X), else the
+        recipe's."""
+        path = self.recipe_path or (fallback.recipe_path if fallback else None)
+        if path is None:
+            raise UsageError("No recipe: pass -r/--recipe RECIPE.toml.")
+        from sagesync.recipe import load_recipe
+
+        recipe = load_recipe(path)
+        state_dir = self.state_dir
+        if state_dir is None and self.recipe_path is None and fallback is not None:
+            state_dir = fallback.state_dir
+        if state_dir is not None:
+            recipe = replace(recipe, state_dir=state_dir.resolve())
+        self.effective_state_dir = recipe.state_dir
+        return recipe
+
+
+def _set_recipe(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Context).recipe_path = value
+
+
+def _set_state_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Context).state_dir = value
+
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Context).verbose = True
+
+
+def global_options(func: F) -> F:
+    """-r, --state-dir and -v, accepted before or after the command name."""
+    options = [
+        click.option("-r", "--recipe", "recipe_path", type=click.Path(dir_okay=False,
+                     path_type=Path), expose_value=False, callback=_set_recipe,
+                     help="The recipe (TOML). Later steps default to the one in their input "
+                          "manifest."),
+        click.option("--state-dir", type=click.Path(path_type=Path),
+                     expose_value=False, callback=_set_state_dir,
+                     help="Override the recipe's state_dir (ledger, checkpoints, logs). Later "
+                          "steps default to the one of their input manifest."),
+        click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbose,
+                     help="Show tracebacks and more detail."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
