@@ -175,6 +175,14 @@ class Ledger:
 
     def _states(self, keys: Iterable[RecordKey]) -> dict[RecordKey, tuple[str, str, str | None]]:
         """state, content hash, held_by of each known key (looked up through a temp table)."""
+        self._want(keys)
+        rows = self.db.execute("SELECT r.entity_type, r.entity_id, r.store_id, r.state, "
+                               "r.content_hash, r.held_by FROM records r JOIN wanted w "
+                               "ON r.entity_type=w.t AND r.entity_id=w.i AND r.store_id=w.s")
+        return {RecordKey(t, i, s): (state, h, by) for t, i, s, state, h, by in rows}
+
+    def _want(self, keys: Iterable[RecordKey]) -> None:
+        """Fill the temp table `wanted` with keys, for a join instead of one query per key."""
         db = self.db
         own = not db.in_transaction  # one transaction for the inserts, not one per key
         if own:
@@ -187,10 +195,6 @@ class Ledger:
         finally:
             if own:
                 db.execute("COMMIT")
-        rows = db.execute("SELECT r.entity_type, r.entity_id, r.store_id, r.state, "
-                          "r.content_hash, r.held_by FROM records r JOIN wanted w "
-                          "ON r.entity_type=w.t AND r.entity_id=w.i AND r.store_id=w.s")
-        return {RecordKey(t, i, s): (state, h, by) for t, i, s, state, h, by in rows}
 
     # Runs and bookmarks -------------------------------------------------------------------
     def start_run(self, command: str, flow: str = "orders") -> None:
@@ -366,7 +370,7 @@ class Ledger:
 
     def _known(self, keys: Iterable[RecordKey]) -> dict[RecordKey, _Known]:
         """What register_exported compares an exported record with."""
-        self._states(keys)  # fills the temp table of wanted keys
+        self._want(keys)
         rows = self.db.execute("SELECT r.entity_type, r.entity_id, r.store_id, r.state, "
                                "r.content_hash, r.held_by, r.grand_total, r.magento_state, "
                                "r.sage_reference, r.last_error FROM records r JOIN wanted w ON "
