@@ -24,6 +24,7 @@ from sagesync.recipe import MappingSettings
 from sagesync.testing.factory import build_creditmemo, build_invoice, build_order, search_page
 from sagesync.transform.documents import DocumentBuilder, SageDocument
 from sagesync.transform.mapping import NominalMap
+from sagesync.transform.rows import posting_rows
 from tests.strategies import creditmemo_args, order_specs
 
 TAX_CODES = {Decimal(20): "T1", Decimal(5): "T5", Decimal(0): "T0", Decimal("17.5"): "T3"}
@@ -36,7 +37,7 @@ def tables_of(entity: str, items: list[dict[str, Any]]) -> dict[str, list[dict[s
     builder = MagentoTableBuilder()
     for item in PAGE_DECODERS[entity].decode(body).items:
         builder.add(entity, item)
-    return {name: pa.Table.from_batches([batch]).to_pylist()
+    return {name: posting_rows(pa.Table.from_batches([batch]))
             for name, batch in builder.take().items()}
 
 

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from sagesync.errors import ExitCode, RecipeError
 from sagesync.magento.entities import PAGE_DECODERS
 from sagesync.magento.tables import MagentoTableBuilder, content_hash
-from sagesync.model.money import ZERO
+from sagesync.model.money import ZERO, decimal_of_units
 from sagesync.pipeline.import_step import _amount_problem, _totals
 from sagesync.recipe import load_recipe
 from sagesync.render import RowRejected, RowRenderer, load_spec, write_csv
@@ -41,6 +41,7 @@ from sagesync.testing.factory import (
     search_page,
 )
 from sagesync.transform.documents import SageDocument, document_row, split_rows
+from sagesync.transform.rows import posting_rows
 from tests.conftest import DEMO_RECIPE, ROOT
 from tests.strategies import creditmemo_args, money_order_specs, order_specs
 from tests.test_balance import WHEN, assert_balanced, make_builder, signed, tables_of
@@ -65,7 +66,7 @@ def real(doc_id: str) -> tuple[str, dict[str, Any], list[dict[str, Any]], dict[s
         for page in sorted((REAL / "instances" / entry["instance"] / entity).glob("*.json")):
             for item in PAGE_DECODERS[entity].decode(page.read_bytes()).items:
                 builder.add(entity, item)
-    tables = {n: pa.Table.from_batches([b]).to_pylist() for n, b in builder.take().items()}
+    tables = {n: posting_rows(pa.Table.from_batches([b])) for n, b in builder.take().items()}
     kind = entry["kind"]
     row = next(r for r in tables[f"{kind}s"] if r["entity_id"] == entry["entity_id"])
     order = next(o for o in tables["orders"] if o["entity_id"] == entry["order_id"])
@@ -213,11 +214,11 @@ def test_the_real_sar_order_posts_in_sar_with_the_rate_in_column_k() -> None:
     assert document.hold_reason is None, document.hold_reason
     assert document.exchange_rate == Decimal("3.75")
     assert signed(document, "net_amount") + signed(document, "tax_amount") == \
-        Decimal(str(order["grand_total"]))  # SAR 3001.58
+        decimal_of_units(order["grand_total"])  # SAR 3001.58
     assert {r[10] for r in rendered(document)} == {"3.75"}  # column K, on every row
     base = build_real("outlet-order-361", "base", extra_amounts=SURCHARGE)
     assert base.exchange_rate is None and {r[10] for r in rendered(base)} == {""}
-    assert signed(base, "net_amount") == Decimal(str(order["base_grand_total"]))  # USD 804.33
+    assert signed(base, "net_amount") == decimal_of_units(order["base_grand_total"])  # USD 804.33
 
 
 def test_the_real_eur_order_at_rate_1_carries_the_rate_and_a_warning() -> None:

@@ -136,6 +136,28 @@ SAGE_SPLITS = pa.schema([
     ("transaction_type", pa.string()), ("reference", pa.string()),  # null: the document's
 ])
 
+# One row per posting line of a Sage document, in posting order: the item lines with what Magento
+# said of them (SKU, name, quantity, unit price, row total, discount, tax, rate) and what the
+# recipe made of them (nominal, tax code), then shipping, adjustments, payments and mapped extra
+# amounts. Amounts keep Magento's four places in the posted currency; `splits` is the view of
+# these lines that Sage 50 UK reads (summed by purpose, nominal and tax code, rounded half up to
+# cents once per split, balanced to the document's total), and `split_no` names the split a line
+# was summed into. Products that import item lines (header + line records) render from here.
+SAGE_LINES = pa.schema([
+    ("document_key", pa.string()), ("line_no", pa.int32()),
+    ("purpose", pa.string()),  # goods, carriage, discount, adjustment_refund, adjustment_fee,
+    # gift_card, store_credit, reward_points or extra (see transform.documents.PURPOSE_LABEL)
+    ("sku", pa.string()), ("name", pa.string()), ("order_item_id", pa.int64()),
+    ("quantity", MAGENTO_MONEY),
+    ("unit_price", MAGENTO_MONEY),  # net of tax, before discount (Magento's price)
+    ("row_total", MAGENTO_MONEY),  # Magento's row_total: quantity x unit price, before discount
+    ("discount_amount", MAGENTO_MONEY),  # what the discount takes off the row (positive)
+    ("net_amount", MAGENTO_MONEY),  # what the line adds to its split's net (signed)
+    ("tax_amount", MAGENTO_MONEY),
+    ("tax_rate", MAGENTO_MONEY), ("tax_code", pa.string()), ("nominal_code", pa.string()),
+    ("split_no", pa.int32()),
+])
+
 # A customer account sagesync asks Sage to create (reference §1.3).
 SAGE_ACCOUNTS = pa.schema([
     ("account_ref", pa.string()), ("customer_key", pa.string()), ("name", pa.string()),
@@ -148,5 +170,6 @@ SAGE_ACCOUNTS = pa.schema([
 SAGE_TABLES: dict[str, pa.Schema] = {
     "documents": SAGE_DOCUMENTS,
     "splits": SAGE_SPLITS,
+    "lines": SAGE_LINES,
     "accounts": SAGE_ACCOUNTS,
 }

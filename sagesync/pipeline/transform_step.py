@@ -6,7 +6,6 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,14 @@ import pyarrow.compute as pc
 
 from sagesync.errors import UsageError
 from sagesync.ledger import Ledger, RecordKey
+from sagesync.model import holds
+from sagesync.model.holds import Hold
+from sagesync.model.money import cents_of_units
 from sagesync.model.schemas import (
     MAGENTO_MONEY,
     SAGE_ACCOUNTS,
     SAGE_DOCUMENTS,
+    SAGE_LINES,
     SAGE_SPLITS,
     SAGE_TABLES,
 )
@@ -26,8 +29,16 @@ from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_chec
 from sagesync.pipeline.postable import posted_documents, posted_kinds
 from sagesync.recipe import Recipe
 from sagesync.transform.accounts import AccountAllocator, customer_key
-from sagesync.transform.documents import DocumentBuilder, SageDocument, document_row, split_rows
+from sagesync.transform.documents import (
+    LINE_UNITS,
+    DocumentBuilder,
+    SageDocument,
+    document_row,
+    line_columns,
+    split_rows,
+)
 from sagesync.transform.mapping import NominalMap, load_customer_accounts
+from sagesync.transform.rows import as_units, units_array
 
 KIND = "sage-documents"
 
@@ -37,6 +48,7 @@ class TransformResult:
     manifest: Path
     documents: int = 0
     held: list[str] = field(default_factory=list)
+    holds: dict[RecordKey, Hold] = field(default_factory=dict)  # each held record's cause
     warnings: list[str] = field(default_factory=list)
     new_accounts: int = 0
 
@@ -116,12 +128,13 @@ class _Index:
 
 
 def _columns(table: pa.Table, currency: str) -> pa.Table:
-    """Drop the money columns of the currency the recipe does not post in (half the work)."""
+    """Drop the money columns of the currency the recipe does not post in (half the work),
+    and turn the rest into integer units (what the posting rules read)."""
     money = {f.name for f in table.schema if f.type == MAGENTO_MONEY}
     unwanted = "base_" if currency == "order" else ""
     drop = {n for n in money if n.startswith("base_") == bool(unwanted)
             and (n.removeprefix("base_") if unwanted else f"base_{n}") in money}
-    return table.select([n for n in table.column_names if n not in drop])
+    return as_units(table.select([n for n in table.column_names if n not in drop]))
 
 
 @dataclass
@@ -199,7 +212,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                 result.warnings.append(f"{len(keys)} queued records point at {path}, which is "
                                        "gone; re-export them (widen --since)")
     ready: list[tuple[RecordKey, str, str]] = []
-    held: list[tuple[RecordKey, str, str]] = []
+    held: list[tuple[RecordKey, str, Hold | str]] = []
     skipped: list[tuple[RecordKey, str, str]] = []
     references = _References(ledger or lookup)
     for source, only in sources:
@@ -216,7 +229,8 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
             for d in docs:
                 key = RecordKey(d.entity_type, d.entity_id, d.store_id)
                 if d.hold_reason:
-                    held.append((key, d.content_hash, d.hold_reason))
+                    result.holds[key] = hold = _hold_of(d)
+                    held.append((key, d.content_hash, hold))
                     result.held.append(f"{key} ({d.increment_id}): {d.hold_reason}")
                 elif d.skip_reason:
                     skipped.append((key, d.content_hash, d.skip_reason))
@@ -257,12 +271,9 @@ class _References:
             if owner is None or owner == key:
                 self.claimed[reference] = key
                 continue
-            d.hold_reason = (
-                f"Sage reference {d.reference!r} ({d.transaction_type}) is already used by "
-                f"{owner}: Magento gave two documents the same increment id (magento2#40259). "
-                "If they come from different stores, give each store its own prefix ([sage] "
-                "reference_prefixes) and the next run sends it; otherwise enter it in Sage by "
-                "hand and `sagesync hold` it")
+            _hold(d, holds.reference_collision(reference=d.reference,
+                                               transaction_type=d.transaction_type,
+                                               owner=str(owner)))
 
 
 def _reference(d: SageDocument) -> str:
@@ -303,18 +314,38 @@ def _write_documents(writer: CheckpointWriter, docs: list[SageDocument],
                                                    schema=SAGE_DOCUMENTS))
     writer.write("splits", pa.Table.from_pylist(
         [row for d in docs for row in split_rows(d, department)], schema=SAGE_SPLITS))
+    lines = line_columns(docs)
+    writer.write("lines", pa.Table.from_arrays(
+        [units_array(values) if name in LINE_UNITS
+         else pa.array(values, SAGE_LINES.field(name).type) for name, values in lines.items()],
+        schema=SAGE_LINES))
 
 
 def _orphan(kind: str, row: dict[str, Any]) -> SageDocument:
-    return SageDocument(
+    document = SageDocument(
         entity_type=kind, entity_id=row["entity_id"], store_id=row.get("store_id") or 0,
         order_id=row["order_id"], order_increment_id="", increment_id=row.get("increment_id") or "",
         transaction_type="SC" if kind == "creditmemo" else "SI", account_ref="",
         posting_date=None, reference="", extra_reference="", details="", currency_code="",
-        grand_total=row.get("base_grand_total") or Decimal(0),
-        content_hash=row.get("content_hash") or "",
-        hold_reason=f"its order (entity_id {row['order_id']}) is not in this export; export a "
-                    "window that includes the order")
+        total_cents=cents_of_units(row.get("base_grand_total") or row.get("grand_total") or 0),
+        content_hash=row.get("content_hash") or "")
+    return _hold(document, holds.order_not_exported(order_id=row["order_id"]))
+
+
+def _hold(document: SageDocument, hold: Hold) -> SageDocument:
+    """Hold a document for a cause: its reason is the cause's message."""
+    document.hold_reason = hold.message
+    setattr(document, "hold", hold)  # noqa: B010 - until SageDocument has a `hold` field
+    return document
+
+
+def _hold_of(document: SageDocument) -> Hold:
+    """A held document's cause: the Hold it carries, else read from its reason's words
+    (transform.documents gives its reasons as text until HoldDocument carries a Hold)."""
+    given = getattr(document, "hold", None)
+    if isinstance(given, Hold) and given.message == document.hold_reason:
+        return given
+    return holds.recognise(document.hold_reason or "")
 
 
 def _document_row(d: SageDocument) -> dict[str, Any]:

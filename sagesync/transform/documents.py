@@ -40,7 +40,16 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sagesync.model.money import CENT, ZERO, to_cents, total
+from sagesync.model.money import (
+    UNITS,
+    cents_of_units,
+    decimal_of_cents,
+    decimal_of_units,
+    divide_half_up,
+    shown,
+    to_cents,
+    units_of,
+)
 from sagesync.recipe import MappingSettings
 from sagesync.transform.lines import money_item_ids, rate_of
 from sagesync.transform.mapping import NominalMap
@@ -68,29 +77,69 @@ CONTRA_SUFFIX = {"adjustment_fee": "FEE", "gift_card": "GIFT", "store_credit": "
                  "reward_points": "REWARD"}
 NEGATIVE_PURPOSES = ("discount", *CONTRA_SUFFIX)  # negative only with negative_amounts = true
 OTHER_TYPE = {"SI": "SC", "SC": "SI"}
+# Lines of these purposes are summed into one split per (purpose, nominal, tax code); a payment
+# or a mapped extra amount is a split of its own.
+_MERGED = frozenset(("goods", "discount", "carriage", "adjustment_refund", "adjustment_fee"))
 _LOCATIONS = ("extension_attributes.", "items.")
+_HALF_CENT = UNITS // 200  # 0.005 in units
 
 
 class HoldDocument(Exception):
     """The document cannot be posted as it is; the message says why, for a person."""
 
 
-@dataclass
-class Split:
+@dataclass(slots=True)
+class PostingLine:
+    """One line of a posting, in units (1/10,000): an item as Magento sold it, or shipping, a
+    discount kept on its own nominal, an adjustment, a payment or a mapped extra amount.
+
+    `net` is what the line adds to its split's net (signed); `split_no` the split it is in
+    (0 when its split sums to nothing and is not posted).
+    """
+
     purpose: str
     nominal_code: str
     tax_code: str
-    net_amount: Decimal = ZERO
-    tax_amount: Decimal = ZERO
+    net: int
+    tax: int = 0
+    rate: int | None = None  # percent, in units (20 % = 200000)
+    sku: str | None = None
+    name: str | None = None
+    order_item_id: int | None = None
+    quantity: int | None = None  # units (Magento's quantities have four places too)
+    unit_price: int | None = None
+    row_total: int | None = None
+    discount: int | None = None  # what the discount takes off the row (positive)
+    label: str | None = None  # the Details wording, when the purpose alone is too vague
+    split_no: int = 0
+
+
+@dataclass(slots=True)
+class Split:
+    """One row of the Sage 50 view: lines summed by purpose, nominal and tax code, in cents."""
+
+    purpose: str
+    nominal_code: str
+    tax_code: str
+    net: int = 0
+    tax: int = 0
     # Set when the split posts as its own document of the other type (positive amounts only).
     transaction_type: str | None = None
     reference: str | None = None
     label: str | None = None  # the Details wording, when the purpose alone is too vague
 
+    @property
+    def net_amount(self) -> Decimal:
+        return decimal_of_cents(self.net)
+
+    @property
+    def tax_amount(self) -> Decimal:
+        return decimal_of_cents(self.tax)
+
 
 @dataclass
 class SageDocument:
-    """One posting: header facts plus its splits, or the reason it is held."""
+    """One posting: header facts, its lines and their split view, or the reason it is held."""
 
     entity_type: str
     entity_id: int
@@ -105,8 +154,9 @@ class SageDocument:
     extra_reference: str
     details: str
     currency_code: str
-    grand_total: Decimal
+    total_cents: int
     content_hash: str
+    lines: list[PostingLine] = field(default_factory=list)
     splits: list[Split] = field(default_factory=list)
     hold_reason: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -118,10 +168,16 @@ class SageDocument:
     def document_key(self) -> str:
         return f"{self.entity_type}:{self.entity_id}@{self.store_id}"
 
+    @property
+    def grand_total(self) -> Decimal:
+        return decimal_of_cents(self.total_cents)
+
 
 @dataclass
 class DocumentBuilder:
-    """Holds the recipe's mapping so each document is built the same way."""
+    """Holds the recipe's mapping so each document is built the same way.
+
+    It reads rows whose Magento amounts are integer units (sagesync.transform.rows)."""
 
     mapping: MappingSettings
     nominals: NominalMap
@@ -130,17 +186,20 @@ class DocumentBuilder:
     reference_prefixes: Mapping[int, str] = field(default_factory=dict)  # store id -> prefix
     negative_amounts: bool = False  # [sage] negative_amounts
 
-    def amount(self, row: Row, name: str) -> Decimal:
-        value = row.get(("base_" if self.currency == "base" else "") + name)
-        return ZERO if value is None else value
+    def __post_init__(self) -> None:
+        self._prefix = "base_" if self.currency == "base" else ""
+        self._codes = {units_of(rate): code for rate, code in self.mapping.tax_codes.items()}
 
-    def tax_code(self, rate: Decimal | None, where: str) -> str:
+    def amount(self, row: Row, name: str) -> int:
+        return row.get(self._prefix + name) or 0
+
+    def tax_code(self, rate: int | None, where: str) -> str:
         if rate is None:
             raise HoldDocument(f"{where} has tax but no tax rate")
-        code = self.mapping.tax_codes.get(rate.normalize())
+        code = self._codes.get(rate)
         if code is None:
             known = ", ".join(f"{r.normalize():f}%" for r in sorted(self.mapping.tax_codes))
-            raise HoldDocument(f"{where}: no Sage tax code for a {rate.normalize():f}% rate "
+            raise HoldDocument(f"{where}: no Sage tax code for a {shown(rate)}% rate "
                                f"(add it to [mapping] tax_codes; known: {known})")
         return code
 
@@ -161,7 +220,7 @@ class DocumentBuilder:
             reference=self.reference_prefixes.get(doc.get("store_id") or 0, "") + increment,
             extra_reference=order_increment if kind != "order" else "",
             details=f"Magento {'credit memo' if kind == 'creditmemo' else kind} {increment}",
-            currency_code=currency, grand_total=to_cents(self.amount(doc, "grand_total")),
+            currency_code=currency, total_cents=cents_of_units(self.amount(doc, "grand_total")),
             content_hash=doc.get("content_hash") or "")
         try:
             if created is None:
@@ -174,8 +233,12 @@ class DocumentBuilder:
                     self.mapping.zero_total_documents == "skip":
                 return self._skip(document, "its total is zero (a 100 % discount, or free items)"
                                   ' and [mapping] zero_total_documents = "skip"')
-            document.splits = self._splits(kind, doc, doc_items, order_items)
-            document.splits += self._payments_and_extras(extras)
+            lines, discounts, compensation = self._item_lines(kind, doc_items, order_items)
+            lines += self._carriage(doc, discounts, compensation)
+            lines += self._adjustments(kind, doc)
+            lines += self._payments_and_extras(extras)
+            document.lines = lines
+            document.splits = _split_view(lines)
             self._balance(document, doc, len(doc_items), extras)
             self._signs(document)
             if not document.splits:
@@ -185,6 +248,7 @@ class DocumentBuilder:
         return document
 
     def _skip(self, document: SageDocument, why: str) -> SageDocument:
+        document.lines = []
         document.splits = []
         document.skip_reason = why
         document.warnings.append(f"not posted: {why}")
@@ -212,13 +276,13 @@ class DocumentBuilder:
         """Nothing moves: no total, no tax, no adjustment, no payment or extra amount."""
         adjustments = ("adjustment_positive", "adjustment_negative") if kind == "creditmemo" \
             else ()
-        return to_cents(self.amount(doc, "grand_total")) == ZERO and \
-            to_cents(self.amount(doc, "tax_amount")) == ZERO and \
-            all(self.amount(doc, name) == ZERO for name in adjustments) and not extras.found
+        return cents_of_units(self.amount(doc, "grand_total")) == 0 and \
+            cents_of_units(self.amount(doc, "tax_amount")) == 0 and \
+            all(self.amount(doc, name) == 0 for name in adjustments) and not extras.found
 
-    def _payments_and_extras(self, extras: _Extras) -> list[Split]:
+    def _payments_and_extras(self, extras: _Extras) -> list[PostingLine]:
         """Payments off the total (negative, on their nominal) and the recipe's extra amounts."""
-        splits = []
+        lines = []
         for kind, name in PAYMENT_FIELDS.items():
             found = extras.take(name)
             if found is None:
@@ -227,10 +291,10 @@ class DocumentBuilder:
             nominal = self.mapping.payment_nominals.get(kind)
             if nominal is None:
                 raise HoldDocument(
-                    f"{PURPOSE_LABEL[kind]} paid {to_cents(value)} of it ({where}): set [mapping] "
-                    f'payment_nominals = {{ {kind} = "<nominal>" }} to the nominal that carries '
-                    f"{PURPOSE_LABEL[kind]} balances")
-            splits.append(Split(kind, nominal, self.mapping.payment_tax_code, -value, ZERO))
+                    f"{PURPOSE_LABEL[kind]} paid {_cents_text(value)} of it ({where}): set "
+                    f'[mapping] payment_nominals = {{ {kind} = "<nominal>" }} to the nominal '
+                    f"that carries {PURPOSE_LABEL[kind]} balances")
+            lines.append(PostingLine(kind, nominal, self.mapping.payment_tax_code, -value))
         for name, (nominal, code) in self.mapping.extra_amounts.items():
             found = extras.take(name)
             if found is None:
@@ -238,26 +302,21 @@ class DocumentBuilder:
             where, value = found
             tax_found = extras.take(where.removesuffix("_amount") + "_tax_amount") \
                 if where.endswith("_amount") else None
-            tax = tax_found[1] if tax_found else ZERO
+            tax = tax_found[1] if tax_found else 0
             code = code or self.tax_code(self._rate_of(value, tax, where), where)
             label = where.split(".")[-1].removesuffix("_amount").replace("_", " ")
-            splits.append(Split("extra", nominal, code, value, tax, label=label))
-        return splits
+            lines.append(PostingLine("extra", nominal, code, value, tax, label=label))
+        return lines
 
-    def _splits(self, kind: str, doc: Row, doc_items: Sequence[Row],
-                order_items: Sequence[Row]) -> list[Split]:
-        splits: dict[tuple[str, str, str], Split] = {}
-
-        def add(purpose: str, nominal: str, code: str, net: Decimal, tax: Decimal) -> None:
-            split = splits.setdefault((purpose, nominal, code), Split(purpose, nominal, code))
-            split.net_amount += net
-            split.tax_amount += tax
-
+    def _item_lines(self, kind: str, doc_items: Sequence[Row], order_items: Sequence[Row]
+                    ) -> tuple[list[PostingLine], int, int]:
+        """The lines that carry money (a composite product counted once), with the sum of
+        their discounts and discount tax compensations (shipping's share is the rest)."""
         order_item_by_id = {item["item_id"]: item for item in order_items}
         counted = money_item_ids(order_items, self.mapping.bundle)
         netted = self.mapping.discount == "net"
-        line_discounts = ZERO
-        line_compensation = ZERO
+        lines: list[PostingLine] = []
+        discounts = compensations = 0
         for line in doc_items:
             item_id = line["item_id"] if kind == "order" else line["order_item_id"]
             order_item = order_item_by_id.get(item_id)
@@ -270,36 +329,29 @@ class DocumentBuilder:
             discount = self.amount(line, "discount_amount")
             compensation = self.amount(line, "discount_tax_compensation_amount")
             tax = self.amount(line, "tax_amount")
-            line_discounts += discount
-            line_compensation += compensation
+            discounts += discount
+            compensations += compensation
             rate = rate_of(order_item)
-            if rate is None and tax == ZERO:
-                rate = Decimal(0)
+            if rate is None and tax == 0:
+                rate = 0
             code = self.tax_code(rate, f"line {line.get('sku')!r}")
-            nominal = self.nominals.nominal_for(order_item.get("sku") or line.get("sku"))
-            if netted:
-                add("goods", nominal, code, row_total - discount + compensation, tax)
-            else:
-                add("goods", nominal, code, row_total, tax)
-                if discount != ZERO:
-                    add("discount", self.mapping.discount_nominal, code,
-                        -(discount - compensation), ZERO)
+            sku = order_item.get("sku") or line.get("sku")
+            nominal = self.nominals.nominal_for(sku)
+            net = row_total - discount + compensation if netted else row_total
+            lines.append(PostingLine(
+                "goods", nominal, code, net, tax, rate, sku, line.get("name") or
+                order_item.get("name"), item_id,
+                line.get("qty_ordered" if kind == "order" else "qty"),
+                line.get(self._prefix + "price"), row_total, discount))
+            if not netted and discount != 0:
+                lines.append(PostingLine("discount", self.mapping.discount_nominal, code,
+                                         -(discount - compensation), 0, rate, sku,
+                                         order_item_id=item_id))
+        return lines, discounts, compensations
 
-        self._carriage(doc, line_discounts, line_compensation, add)
-        if kind == "creditmemo":
-            refund = self.amount(doc, "adjustment_positive")
-            fee = self.amount(doc, "adjustment_negative")
-            if refund != ZERO:
-                add("adjustment_refund", self.mapping.adjustment_nominal,
-                    self.mapping.adjustment_tax_code, refund, ZERO)
-            if fee != ZERO:
-                add("adjustment_fee", self.mapping.adjustment_nominal,
-                    self.mapping.adjustment_tax_code, -fee, ZERO)
-        return [s for s in splits.values() if s.net_amount != ZERO or s.tax_amount != ZERO]
-
-    def _carriage(self, doc: Row, line_discounts: Decimal, line_compensation: Decimal,
-                  add: Any) -> None:
-        """Shipping as its own split on the carriage nominal, with its own tax code.
+    def _carriage(self, doc: Row, line_discounts: int, line_compensation: int
+                  ) -> list[PostingLine]:
+        """Shipping as its own line on the carriage nominal, with its own tax code.
 
         Invoices and credit memos have no shipping-discount field: the header discount
         (negative) covers lines and shipping, so the shipping share is what the lines do not
@@ -310,76 +362,122 @@ class DocumentBuilder:
         shipping_tax = self.amount(doc, "shipping_tax_amount")
         header_discount = -self.amount(doc, "discount_amount")
         shipping_discount = header_discount - line_discounts
-        if abs(shipping_discount) <= CENT / 2:
-            shipping_discount = ZERO
+        if abs(shipping_discount) <= _HALF_CENT:
+            shipping_discount = 0
         compensation = self.amount(doc, "discount_tax_compensation_amount") - line_compensation
-        if compensation == ZERO:
+        if compensation == 0:
             compensation = self.amount(doc, "shipping_discount_tax_compensation_amount")
         net = shipping - shipping_discount + compensation
-        if net == ZERO and shipping_tax == ZERO:
-            return
-        code = self.tax_code(self._rate_of(net, shipping_tax, "shipping"), "shipping")
-        if self.mapping.discount == "net" or shipping_discount == ZERO:
-            add("carriage", self.mapping.carriage_nominal, code, net, shipping_tax)
-        else:
-            add("carriage", self.mapping.carriage_nominal, code, shipping, shipping_tax)
-            add("discount", self.mapping.discount_nominal, code,
-                -(shipping_discount - compensation), ZERO)
+        if net == 0 and shipping_tax == 0:
+            return []
+        rate = self._rate_of(net, shipping_tax, "shipping")
+        code = self.tax_code(rate, "shipping")
+        nominal = self.mapping.carriage_nominal
+        if self.mapping.discount == "net" or shipping_discount == 0:
+            return [PostingLine("carriage", nominal, code, net, shipping_tax, rate,
+                                row_total=shipping, discount=shipping_discount)]
+        return [PostingLine("carriage", nominal, code, shipping, shipping_tax, rate,
+                            row_total=shipping, discount=shipping_discount),
+                PostingLine("discount", self.mapping.discount_nominal, code,
+                            -(shipping_discount - compensation), 0, rate)]
 
-    def _rate_of(self, net: Decimal, tax: Decimal, what: str) -> Decimal | None:
-        """Magento gives shipping (or an extra's) tax but no rate: find the recipe rate."""
-        if tax == ZERO:
-            return Decimal(0)
-        for rate in sorted(self.mapping.tax_codes, reverse=True):
-            if rate and abs(to_cents(net * rate / 100) - tax) <= CENT:
+    def _adjustments(self, kind: str, doc: Row) -> list[PostingLine]:
+        """A credit memo's adjustment refund (adds to the refund) and fee (takes off it)."""
+        if kind != "creditmemo":
+            return []
+        mapping = self.mapping
+        refund = self.amount(doc, "adjustment_positive")
+        fee = self.amount(doc, "adjustment_negative")
+        return [PostingLine(purpose, mapping.adjustment_nominal, mapping.adjustment_tax_code,
+                            value) for purpose, value in
+                (("adjustment_refund", refund), ("adjustment_fee", -fee)) if value != 0]
+
+    def _rate_of(self, net: int, tax: int, what: str) -> int:
+        """Magento gives shipping (or an extra's) tax but no rate: find the recipe rate whose
+        tax on the net, rounded to cents, is within a cent of Magento's."""
+        if tax == 0:
+            return 0
+        for rate in sorted(self._codes, reverse=True):
+            # net (units) x rate (percent in units) / 100 is the tax; in cents, over 10**8
+            if rate and abs(divide_half_up(net * rate, 10 ** 8) * 100 - tax) <= 100:
                 return rate
-        raise HoldDocument(f"{what} tax {tax} on {to_cents(net)} matches no rate in "
-                           "[mapping] tax_codes")
+        raise HoldDocument(f"{what} tax {decimal_of_units(tax)} on {_cents_text(net)} matches "
+                           "no rate in [mapping] tax_codes")
 
     def _balance(self, document: SageDocument, doc: Row, line_count: int,
                  extras: _Extras) -> None:
+        """The splits' tax must make the document's tax and net + tax its grand total, to the
+        cent; up to a cent per line is rounding, put on the largest revenue split."""
         splits = document.splits
-        for split in splits:
-            split.net_amount = to_cents(split.net_amount)
-            split.tax_amount = to_cents(split.tax_amount)
-        tolerance = CENT * max(1, line_count)
-        tax_target = to_cents(self.amount(doc, "tax_amount"))
-        net_target = document.grand_total - tax_target
-        for column, target in (("tax_amount", tax_target), ("net_amount", net_target)):
-            difference = target - total(getattr(s, column) for s in splits)
-            if difference == ZERO:
+        tolerance = max(1, line_count)
+        tax_target = cents_of_units(self.amount(doc, "tax_amount"))
+        net_target = document.total_cents - tax_target
+        for column, target in (("tax", tax_target), ("net", net_target)):
+            have = sum(getattr(s, column) for s in splits)
+            difference = target - have
+            if difference == 0:
                 continue
             if abs(difference) > tolerance or not splits:
-                have = total(getattr(s, column) for s in splits)
-                label = "tax" if column == "tax_amount" else "net"
                 raise HoldDocument(
-                    f"does not balance: the lines' {label} is {have}, Magento's document says "
-                    f"{target} (difference {difference}); grand total {document.grand_total}. "
+                    f"does not balance: the lines' {column} is {decimal_of_cents(have)}, "
+                    f"Magento's document says {decimal_of_cents(target)} (difference "
+                    f"{decimal_of_cents(difference)}); grand total {document.grand_total}. "
                     + extras.explain(difference))
             revenue = [s for s in splits if s.purpose in ("goods", "carriage")] or splits
-            largest = max(revenue, key=lambda s: (abs(s.net_amount), s.purpose == "goods"))
+            largest = max(revenue, key=lambda s: (abs(s.net), s.purpose == "goods"))
             setattr(largest, column, getattr(largest, column) + difference)
-            document.warnings.append(f"rounding difference {difference} in {column.split('_')[0]} "
-                                     f"put on nominal {largest.nominal_code}")
+            document.warnings.append(f"rounding difference {decimal_of_cents(difference)} in "
+                                     f"{column} put on nominal {largest.nominal_code}")
 
     def _signs(self, document: SageDocument) -> None:
         """Positive amounts only (the default): a split that takes money off its document
         becomes a document of the other type; any other negative split holds the document."""
         for split in document.splits:
             if split.purpose in CONTRA_SUFFIX and not self.negative_amounts \
-                    and split.net_amount <= ZERO and split.tax_amount <= ZERO:
-                split.net_amount, split.tax_amount = -split.net_amount, -split.tax_amount
+                    and split.net <= 0 and split.tax <= 0:
+                split.net, split.tax = -split.net, -split.tax
                 split.transaction_type = OTHER_TYPE[document.transaction_type]
                 split.reference = f"{document.reference}-{CONTRA_SUFFIX[split.purpose]}"
         allowed = NEGATIVE_PURPOSES if self.negative_amounts else ()
         for split in document.splits:
-            if (split.net_amount < ZERO or split.tax_amount < ZERO) and \
-                    split.purpose not in allowed:
+            if (split.net < 0 or split.tax < 0) and split.purpose not in allowed:
                 raise HoldDocument(
                     f"the {PURPOSE_LABEL[split.purpose]} split on nominal {split.nominal_code} is "
                     f"negative (net {split.net_amount}, tax {split.tax_amount}): Sage 50 gets "
                     "positive amounts" + ("" if self.negative_amounts else
                                           " unless [sage] negative_amounts = true"))
+
+
+def _cents_text(units: int) -> Decimal:
+    return decimal_of_cents(cents_of_units(units))
+
+
+def _split_view(lines: list[PostingLine]) -> list[Split]:
+    """The Sage 50 view of the lines: goods, discounts, carriage and adjustments summed by
+    (purpose, nominal, tax code) in the order first seen, dropping sums of nothing; then each
+    payment and extra on its own. Each sum is rounded to cents once, here (half up)."""
+    sums: dict[tuple[str, str, str], list[Any]] = {}
+    own: list[PostingLine] = []
+    for line in lines:
+        if line.purpose in _MERGED:
+            entry = sums.setdefault((line.purpose, line.nominal_code, line.tax_code),
+                                    [0, 0, []])
+            entry[0] += line.net
+            entry[1] += line.tax
+            entry[2].append(line)
+        else:
+            own.append(line)
+    groups = [(key, net, tax, members) for key, (net, tax, members) in sums.items()
+              if net != 0 or tax != 0]
+    groups += [((line.purpose, line.nominal_code, line.tax_code), line.net, line.tax, [line])
+               for line in own]
+    splits = []
+    for number, ((purpose, nominal, code), net, tax, members) in enumerate(groups, start=1):
+        for line in members:
+            line.split_no = number
+        splits.append(Split(purpose, nominal, code, cents_of_units(net), cents_of_units(tax),
+                            label=members[0].label if purpose == "extra" else None))
+    return splits
 
 
 def split_details(document: SageDocument, split: Split) -> str:
@@ -414,6 +512,31 @@ def split_rows(d: SageDocument, department: int | None) -> list[dict[str, Any]]:
              "net_amount": s.net_amount, "tax_amount": s.tax_amount, "purpose": s.purpose,
              "transaction_type": s.transaction_type, "reference": s.reference}
             for n, s in enumerate(d.splits, start=1)]
+
+
+LINE_COLUMNS = ("document_key", "line_no", "purpose", "sku", "name", "order_item_id",
+                "quantity", "unit_price", "row_total", "discount_amount", "net_amount",
+                "tax_amount", "tax_rate", "tax_code", "nominal_code", "split_no")
+LINE_UNITS = ("quantity", "unit_price", "row_total", "discount_amount", "net_amount",
+              "tax_amount", "tax_rate")  # columns held in units until written
+
+
+def line_columns(docs: Sequence[SageDocument]) -> dict[str, list[Any]]:
+    """The checkpoint's `lines` table for ready documents, column by column (amounts in
+    units; the caller turns them into decimal columns in one operation each)."""
+    out: dict[str, list[Any]] = {name: [] for name in LINE_COLUMNS}
+    for d in docs:
+        if d.hold_reason or d.skip_reason:
+            continue
+        key = d.document_key
+        for number, line in enumerate(d.lines, start=1):
+            for name, value in zip(LINE_COLUMNS, (
+                    key, number, line.purpose, line.sku, line.name, line.order_item_id,
+                    line.quantity, line.unit_price, line.row_total, line.discount, line.net,
+                    line.tax, line.rate, line.tax_code, line.nominal_code, line.split_no),
+                    strict=True):
+                out[name].append(value)
+    return out
 
 
 def _location(name: str) -> tuple[str | None, str]:
@@ -458,8 +581,9 @@ class _Extras:
             value = values.get(not self.base)
         return value
 
-    def take(self, name: str) -> tuple[str, Decimal] | None:
-        """(where Magento put it, amount) of a field the recipe names, marked as posted."""
+    def take(self, name: str) -> tuple[str, int] | None:
+        """(where Magento put it, amount in units) of a field the recipe names, marked as
+        posted. An amount with more than Magento's four places is rounded to four, half up."""
         location, field_name = _location(name)
         stem = _base_marked(field_name)[0]
         for key in self.found:
@@ -471,11 +595,12 @@ class _Extras:
                         f"{where} is only given in the {'order' if self.base else 'base'} "
                         "currency: sagesync cannot post it with the other amounts")
                 self.used.add(where)
-                return where, value
+                return where, units_of(value)
         return None
 
-    def explain(self, difference: Decimal) -> str:
-        """What Magento sent that sagesync does not post, and how to map it."""
+    def explain(self, difference: int) -> str:
+        """What Magento sent that sagesync does not post, and how to map it (difference in
+        cents)."""
         unused = [(key[0] + key[1], value) for key in self.found
                   if key[0] + key[1] not in self.used and (value := self._value(key))]
         if not unused:
@@ -484,7 +609,8 @@ class _Extras:
                     "the document in Magento, and map the field of any amount an extension adds "
                     "in [mapping] extra_amounts")
         listed = ", ".join(f"{where} {value.normalize():f}"
-                           + (" (the difference)" if to_cents(value) == abs(difference) else "")
+                           + (" (the difference)"
+                              if to_cents(value) == decimal_of_cents(abs(difference)) else "")
                            for where, value in unused)
         example = _location(unused[0][0])[1]
         return (f"Magento sends amounts sagesync does not post: {listed}. Map the one that "

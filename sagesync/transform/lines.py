@@ -9,16 +9,13 @@ classified through the order line they point at (`order_item_id`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
-
-from sagesync.model.money import ZERO
 
 Row = Mapping[str, Any]
 
 
 def _has_money(item: Row) -> bool:
-    return any((item.get(f) or ZERO) != ZERO for f in ("base_row_total", "row_total"))
+    return any(item.get(f) for f in ("base_row_total", "row_total"))
 
 
 def money_item_ids(order_items: Sequence[Row], bundle_rule: str) -> set[int]:
@@ -54,7 +51,6 @@ def money_item_ids(order_items: Sequence[Row], bundle_rule: str) -> set[int]:
     return counted
 
 
-def rate_of(item: Row) -> Decimal | None:
-    """The line's tax rate in percent, normalised so 20.0000 and 20 are the same key."""
-    rate = item.get("tax_percent")
-    return None if rate is None else Decimal(rate).normalize()
+def rate_of(item: Row) -> int | None:
+    """The line's tax rate in percent, as units (20 % = 200000): one key for 20 and 20.0000."""
+    return item.get("tax_percent")

@@ -1,0 +1,46 @@
+"""Export tables -> the rows the posting rules read: every Magento amount as integer units.
+
+The conversion is one vectorised Arrow operation per money column (decimal128(18,4) times
+10,000, cast to int64), so the rules add and compare Python ints and never build a Decimal per
+value. Exchange rates stay Decimal: they are not money and have eight places.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sagesync.model.money import UNITS
+from sagesync.model.schemas import MAGENTO_MONEY, SAGE_MONEY
+
+_SCALE = pa.scalar(Decimal(UNITS), pa.decimal128(5, 0))
+_HUNDRED = pa.scalar(Decimal(100), pa.decimal128(3, 0))
+
+
+def as_units(table: pa.Table) -> pa.Table:
+    """The table with each Magento money column replaced by int64 units (null stays null)."""
+    for index, field in enumerate(table.schema):
+        if field.type == MAGENTO_MONEY:
+            units = pc.cast(pc.multiply(table.column(index), _SCALE), pa.int64())
+            table = table.set_column(index, pa.field(field.name, pa.int64()), units)
+    return table
+
+
+def posting_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """The table's rows as dicts, amounts in units (what DocumentBuilder.build takes)."""
+    return as_units(table).to_pylist()
+
+
+def cents_array(cents: list[int | None]) -> pa.Array:
+    """Integer cents as a Sage money column (decimal128(18,2)), exactly, in one operation."""
+    whole = pa.array(cents, pa.int64()).cast(pa.decimal128(19, 0))
+    return pc.divide(whole, _HUNDRED).cast(SAGE_MONEY)
+
+
+def units_array(units: list[int | None]) -> pa.Array:
+    """Integer units as a Magento money column (decimal128(18,4)), exactly."""
+    whole = pa.array(units, pa.int64()).cast(pa.decimal128(19, 0))
+    return pc.divide(whole, _SCALE).cast(MAGENTO_MONEY)

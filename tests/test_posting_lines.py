@@ -1,0 +1,161 @@
+"""A posting keeps its lines: every item Magento sold, with SKU, quantity, row total, discount,
+tax, rate and the nominal and tax code the recipe gave it; shipping, discounts, adjustments and
+payments are lines too; the Sage 50 splits are a view of them (summed per split, rounded once).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sagesync.model.money import (
+    UNITS,
+    cents_of_units,
+    decimal_of_cents,
+    decimal_of_units,
+    units_of,
+)
+from sagesync.model.schemas import MAGENTO_MONEY
+from sagesync.pipeline.checkpoint import open_checkpoint
+from sagesync.testing.factory import build_creditmemo, build_invoice, build_order
+from sagesync.transform.documents import SageDocument
+from sagesync.transform.lines import money_item_ids
+from sagesync.transform.rows import as_units, cents_array, units_array
+from tests.conftest import DEMO_RECIPE
+from tests.strategies import creditmemo_args, order_specs
+from tests.test_balance import WHEN, make_builder, tables_of
+
+
+def _lines_make_splits(document: SageDocument) -> None:
+    """Each split is its lines' sum rounded once to cents (no rounding moved: see below)."""
+    assert document.hold_reason is None, document.hold_reason
+    sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for line in document.lines:
+        if line.split_no:
+            sums[line.split_no][0] += line.net
+            sums[line.split_no][1] += line.tax
+        else:  # only a split summing to nothing is left out
+            assert line.purpose in ("goods", "discount", "carriage", "adjustment_refund",
+                                    "adjustment_fee")
+    assert sorted(sums) == list(range(1, len(document.splits) + 1))
+    moved = [w for w in document.warnings if w.startswith("rounding")]
+    for number, split in enumerate(document.splits, start=1):
+        net, tax = sums[number]
+        sign = -1 if split.transaction_type else 1  # posted as the other type: flipped
+        if not moved:
+            assert (split.net, split.tax) == (sign * cents_of_units(net),
+                                              sign * cents_of_units(tax))
+
+
+def _items_kept(document: SageDocument, magento_lines: list[dict[str, Any]],
+                order_items: list[dict[str, Any]], kind: str) -> None:
+    """Every line that carries money is one goods line with Magento's own numbers."""
+    counted = money_item_ids(order_items, "auto")
+    by_id = {i["item_id"]: i for i in order_items}
+    goods = [line for line in document.lines if line.purpose == "goods"]
+    expected = []
+    for line in magento_lines:
+        item_id = line["item_id"] if kind == "order" else line["order_item_id"]
+        if item_id in counted:
+            expected.append((by_id[item_id]["sku"], item_id,
+                             line["qty_ordered" if kind == "order" else "qty"],
+                             line["base_row_total"] or 0, line["base_tax_amount"] or 0,
+                             by_id[item_id]["tax_percent"]))
+    assert [(g.sku, g.order_item_id, g.quantity, g.row_total, g.tax, g.rate) for g in goods] \
+        == expected
+    assert all(g.nominal_code and g.tax_code for g in goods)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.sampled_from(["net", "nominal"]))
+def test_lines_keep_every_item_and_the_splits_are_their_sums(data: st.DataObject,
+                                                               discount: str) -> None:
+    order = build_order(data.draw(order_specs(invoiced=True)))
+    invoice = build_invoice(order, 1, "000000001", WHEN)
+    memo = build_creditmemo(order, 1, "000000001", WHEN, invoice_id=1,
+                            **data.draw(creditmemo_args(order)))
+    builder = make_builder(discount)
+    exported = tables_of("orders", [order])
+    order_row, items = exported["orders"][0], exported["order_items"]
+    for kind, entity, magento in (("invoice", "invoices", invoice),
+                                  ("creditmemo", "creditmemos", memo),
+                                  ("order", "orders", order)):
+        rows = tables_of(entity, [magento]) if kind != "order" else exported
+        lines = items if kind == "order" else rows.get(f"{kind}_items", [])
+        document = builder.build(kind, rows[entity][0], lines, order_row, items, "WEBSALES")
+        if document.skip_reason:  # nothing to book (a zero total): nothing is kept either
+            assert document.lines == [] and document.splits == []
+            continue
+        _lines_make_splits(document)
+        _items_kept(document, lines, items, kind)
+        # the lines' net and tax, in cents, make Magento's grand total within a cent a line
+        net = sum(line.net for line in document.lines)
+        tax = sum(line.tax for line in document.lines)
+        grand = units_of(Decimal(str(magento["base_grand_total"])))
+        assert abs(cents_of_units(net + tax) - cents_of_units(grand)) <= max(1, len(lines))
+        discounted = {g.order_item_id for g in document.lines
+                      if g.purpose == "goods" and g.discount}
+        own = {d.order_item_id for d in document.lines
+               if d.purpose == "discount" and d.order_item_id}
+        # net: a line's discount is inside its net; nominal: a discount line of its own
+        assert own == (set() if discount == "net" else discounted)
+
+
+def test_the_pipeline_writes_the_lines_beside_the_splits(run_cli: Any, tmp_path: Path) -> None:
+    """The sage-documents checkpoint's `lines` table (demo store): each ready document's lines,
+    each naming its split, the splits' amounts the lines' sums rounded to cents."""
+    state = tmp_path / "s"
+    result = run_cli("--state-dir", str(state), "run", str(DEMO_RECIPE), "--out",
+                     str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    documents = open_checkpoint(next(state.glob("runs/*/transform/manifest.json")))
+    lines = documents.table("lines")
+    splits = documents.table("splits")
+    docs = documents.table("documents")
+    ready = set(docs.filter(pc.equal(docs["status"], "ready"))["document_key"].to_pylist())
+    assert lines.num_rows > 0
+    assert set(lines["document_key"].to_pylist()) == ready
+    sums: dict[tuple[str, int], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for row in lines.to_pylist():
+        assert row["purpose"] and row["nominal_code"] and row["tax_code"]
+        if row["purpose"] == "goods":
+            assert row["sku"] and row["quantity"] > 0 and row["order_item_id"]
+        sums[(row["document_key"], row["split_no"])][0] += row["net_amount"]
+        sums[(row["document_key"], row["split_no"])][1] += row["tax_amount"]
+    for split in splits.to_pylist():
+        net, tax = sums[(split["document_key"], split["split_no"])]
+        sign = -1 if split["transaction_type"] else 1
+        assert abs(split["net_amount"] - sign * net.quantize(Decimal("0.01"))) <= \
+            Decimal("0.01") * 5  # at most the rounding the balance moved onto it
+        assert split["tax_amount"] == sign * tax.quantize(Decimal("0.01")) or \
+            abs(split["tax_amount"] - sign * tax) <= Decimal("0.05")
+
+
+@given(st.integers(min_value=-(10 ** 17), max_value=10 ** 17))
+def test_units_round_to_cents_exactly_as_decimal_half_up(units: int) -> None:
+    """The one rounding rule of the hot path, against Decimal's ROUND_HALF_UP."""
+    exact = (Decimal(units) / UNITS).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert decimal_of_cents(cents_of_units(units)) == exact
+    assert units_of(decimal_of_units(units)) == units
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(min_value=-(10 ** 17), max_value=10 ** 17)),
+                max_size=40))
+def test_money_columns_go_to_units_and_back_without_a_decimal_per_value(
+        values: list[int | None]) -> None:
+    """Arrow decimal128 <-> integer units, one vectorised operation each way."""
+    column = units_array(values)
+    assert column.type == MAGENTO_MONEY
+    assert column.to_pylist() == [None if v is None else decimal_of_units(v) for v in values]
+    table = as_units(pa.table({"amount": column}))
+    assert table["amount"].to_pylist() == values
+    cents = [None if v is None else v // 100 for v in values]
+    assert cents_array(cents).to_pylist() == [None if c is None else decimal_of_cents(c)
+                                              for c in cents]
