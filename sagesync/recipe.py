@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from sagesync.errors import RecipeError
+from sagesync.sage import products
 from sagesync.sage.products import keys as product_keys
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -434,7 +435,7 @@ class _RecipeReader:
                                   "reference_prefixes", "negative_amounts"))
         if "product" not in t:
             raise RecipeError(f"{self.path}: missing key 'sage.product' "
-                              f"(one of {', '.join(SAGE_PRODUCTS)}).")
+                              f"(one of {', '.join(products.posting_keys())}).")
         timezone = self.string(t, "sage", "timezone", "Europe/London") or "Europe/London"
         try:
             ZoneInfo(timezone)
@@ -448,7 +449,7 @@ class _RecipeReader:
             raise self.fail("sage.encoding", "a text encoding such as 'cp1252' or 'utf-8'",
                             encoding) from None
         return SageSettings(
-            product=self.string(t, "sage", "product", None, SAGE_PRODUCTS) or "sage50_uk",
+            product=self._posting_product(t),
             post_from=self.string(t, "sage", "post_from", "invoices", POST_FROM) or "invoices",
             timezone=timezone,
             currency=self.string(t, "sage", "currency", "base", CURRENCIES) or "base",
@@ -459,6 +460,20 @@ class _RecipeReader:
             templates=self.file_path(t, "sage", "templates", must_exist=True),
             reference_prefixes=self._reference_prefixes(t),
             negative_amounts=self.boolean(t, "sage", "negative_amounts", False))
+
+    def _posting_product(self, t: dict[str, Any]) -> str:
+        """`[sage] product` is what documents are posted to: a product that can post."""
+        key = self.string(t, "sage", "product", None) or ""
+        posting = products.posting_keys()
+        if key in products.PRODUCTS and key not in posting:
+            found = products.PRODUCTS[key]
+            raise RecipeError(
+                f"{self.path}: key 'sage.product': {found.title} ('{key}') cannot post documents "
+                f"yet; expected one of {', '.join(repr(k) for k in posting)}. Its stock and price "
+                f"exports are read with [sage_export] product = \"{key}\".")
+        if key not in posting:
+            raise self.fail("sage.product", "one of " + ", ".join(repr(k) for k in posting), key)
+        return key
 
     def _reference_prefixes(self, t: dict[str, Any]) -> dict[int, str]:
         table = t.get("reference_prefixes", {})
@@ -687,7 +702,7 @@ class _RecipeReader:
         t = self.section("sage_export", ("product", "columns", "sku_width", "tolerance",
                                          "decimal_comma", "currency"))
         return SageExportSettings(
-            product=self.string(t, "sage_export", "product", None),
+            product=self.string(t, "sage_export", "product", None, products.export_keys()),
             columns=self.text_table(t, "sage_export", "columns"),
             sku_width=self.integer(t, "sage_export", "sku_width", 0, 0, 64) or 0,
             tolerance=self.integer(t, "sage_export", "tolerance", 0, 0, 10**9) or 0,

@@ -24,7 +24,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from sagesync.sage.layouts import DEFAULT_WAREHOUSE, LAYOUTS, Layout, normalize_header
+from sagesync.sage import LAYOUTS
+from sagesync.sage.layouts import DEFAULT_WAREHOUSE, Layout, normalize_header
 from sagesync.sage.tables import FIELDS
 
 # Long-format layouts (sage50_us is wide or needs a mapped quantity: tested by example).

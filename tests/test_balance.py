@@ -100,5 +100,7 @@ def test_a_document_that_cannot_balance_is_held_with_the_difference(spec: Any) -
     rows = tables_of("invoices", [invoice])
     document = make_builder("net").build("invoice", rows["invoices"][0], rows["invoice_items"],
                                          exported["orders"][0], exported["order_items"], "W")
-    assert document.hold_reason is not None
-    assert "does not balance" in document.hold_reason and "difference" in document.hold_reason
+    assert document.hold is not None and document.hold.code == "does_not_balance"
+    assert document.hold.params["column"] == "net" and document.hold.params["difference"] == \
+        "1.00"
+    assert document.hold_reason == document.hold.message

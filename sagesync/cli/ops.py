@@ -69,6 +69,17 @@ def _print_status(recipe: Recipe, status: object) -> None:
     for state, count in s.counts.items():  # type: ignore[attr-defined]
         table.add_row(state, str(count))
     console.print(table)
+    causes = s.holds_by_cause  # type: ignore[attr-defined]
+    if causes:
+        by_cause = Table(title="held or needing attention, by cause", title_justify="left")
+        by_cause.add_column("cause")
+        by_cause.add_column("code", no_wrap=True)
+        by_cause.add_column("records", justify="right")
+        by_cause.add_column("for example")
+        for group in causes:
+            by_cause.add_row(group["title"], group["code"], str(group["count"]),
+                             ", ".join(group["examples"]))
+        console.print(by_cause)
     age = s.oldest_pending_hours  # type: ignore[attr-defined]
     console.print(f"  oldest pending record: {'none' if age is None else f'{age:g} h old'}")
     for title, rows in (("needs attention", s.needs_attention),  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -17,7 +18,7 @@ from sagesync.pipeline.checkpoint import (
 )
 from sagesync.pipeline.export_step import ExportResult, export_orders, parse_utc
 from sagesync.pipeline.import_step import ImportResult, import_sage
-from sagesync.pipeline.run import run_recipe
+from sagesync.pipeline.run import run_recipe, run_report
 from sagesync.pipeline.session import Outcome, StepSession, open_session
 from sagesync.pipeline.transform_step import TransformResult, transform
 from sagesync.recipe import Recipe
@@ -230,18 +231,24 @@ def _dry_run_refusal(documents: Checkpoint) -> str:
               help="Deliver into this folder instead of the recipe's [delivery] path.")
 @click.option("--dry-run", is_flag=True,
               help="Preview files only; send nothing and change no ledger state.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object on stdout instead of the manifest path: each step's "
+                   "counts and the held records grouped by cause.")
 @global_options
 @click.pass_obj
 @handle_errors
 def run_command(obj: Context, recipe_file: Path, source: str | None, since: datetime | None,
-                until: datetime | None, out: Path | None, dry_run: bool) -> None:
+                until: datetime | None, out: Path | None, dry_run: bool,
+                as_json: bool) -> None:
     """Run a whole recipe (export, transform, import) in one process.
 
-    Writes the same checkpoints as the separate commands and prints the last manifest.
+    Writes the same checkpoints as the separate commands and prints the last manifest (with
+    --json, a JSON report that names it as "manifest").
 
     \b
     Example:
       sagesync run recipes/demo.toml
+      sagesync run recipes/demo.toml --json | jq '.holds_by_cause[] | {code, count}'
     """
     obj.recipe_path = recipe_file
     recipe = obj.recipe()
@@ -255,8 +262,13 @@ def run_command(obj: Context, recipe_file: Path, source: str | None, since: date
                        _report_transform(result.transformed, show_held=False),
                        _report_import(imported, dry_run)])
         session.outcome = Outcome(code, {"delivered": imported.delivered})
-    _summary_table(recipe, imported, dry_run)
-    emit_manifest(imported.manifest)
+        report = run_report(result, session.ledger) if as_json else None
+    if report is not None:
+        click.echo(json.dumps({"run_id": run_id, "recipe": recipe.name, "dry_run": dry_run,
+                               "exit_code": code, **report}, indent=2))
+    else:
+        _summary_table(recipe, imported, dry_run)
+        emit_manifest(imported.manifest)
     click.get_current_context().exit(code)
 
 

@@ -174,4 +174,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX answers_record ON answers (entity_type, entity_id, store_id);
     """,
+    # The cause beside the reason (model.holds): a held or needs-attention record's code and
+    # params (JSON), so `status` groups by cause. Rows from before keep NULL; their cause is
+    # read back from the reason's text when shown.
+    """
+    ALTER TABLE records ADD COLUMN hold_code TEXT;
+    ALTER TABLE records ADD COLUMN hold_params TEXT;
+    """,
 )

@@ -23,6 +23,8 @@ from sagesync.ledger.records import (
     Registration,
 )
 from sagesync.ledger.schema import DONE, MIGRATIONS, SKIPPED, VOID
+from sagesync.model import holds
+from sagesync.model.holds import Hold
 
 
 def _now() -> str:
@@ -60,6 +62,11 @@ def _cancelled_reason(record: Exported, sent_as: str | None) -> str:
 
 def uncertain_reason(batch_id: int, file: str, references: Sequence[str]) -> str:
     """What a person checks in Sage for a file that may or may not have reached it."""
+    return uncertain_hold(batch_id, file, references).message
+
+
+def uncertain_hold(batch_id: int, file: str, references: Sequence[str]) -> Hold:
+    """uncertain_reason, with its cause (model.holds.may_have_reached_sage)."""
     by_type: dict[str, list[str]] = {}
     for reference in references:
         kind, _, number = reference.rpartition(":")
@@ -67,10 +74,8 @@ def uncertain_reason(batch_id: int, file: str, references: Sequence[str]) -> str
     shown = ", ".join(f"{kind} " + (" ".join(sorted(numbers)) if len(numbers) <= 20 else
                                     f"{min(numbers)}..{max(numbers)}")
                       for kind, numbers in sorted(by_type.items()))
-    return (f"batch {batch_id} file {Path(file).name} may have reached Sage (it was renamed "
-            f"into place, then collected before the ledger recorded it): check Sage for "
-            f"references {shown} ({len(references)} documents), then `sagesync retry` the ones "
-            "Sage does not have or `sagesync resolve` the ones it has")
+    return holds.may_have_reached_sage(batch_id=batch_id, file=Path(file).name,
+                                       references=shown, documents=len(references))
 
 
 def _amended_reason(old_total: str | None, new_total: str) -> str:
@@ -85,6 +90,17 @@ def _amended_reason(old_total: str | None, new_total: str) -> str:
 _ROW_COLUMNS = ("entity_type, entity_id, store_id, increment_id, order_increment_id, state, "
                 "held_by, attempts, last_error, batch_id, file, sage_ref, sage_invoice_ref, "
                 "updated_at")
+
+
+def _stored_hold(code: str | None, params: str | None, reason: str | None,
+                 held_by: str | None) -> Hold:
+    """A held or needs-attention row's cause: as stored; for a row from before the catalogue
+    (no code), a person's hold, else what its reason's words tell."""
+    if code is not None:
+        return Hold.stored(code, params, reason or "")
+    if held_by == "person":
+        return holds.held_by_person()
+    return holds.recognise(reason or "")
 
 
 def _row(values: Sequence[Any]) -> RecordRow:
@@ -296,6 +312,8 @@ class Ledger:
                     "state=CASE WHEN ? THEN 'exported' ELSE state END, "
                     "held_by=CASE WHEN ? THEN NULL ELSE held_by END, "
                     "last_error=CASE WHEN ? THEN NULL ELSE last_error END, "
+                    "hold_code=CASE WHEN ? THEN NULL ELSE hold_code END, "
+                    "hold_params=CASE WHEN ? THEN NULL ELSE hold_params END, "
                     "attempts=CASE WHEN ? AND state='needs_attention' THEN 0 "
                     "ELSE attempts END "
                     "WHERE entity_type=? AND entity_id=? AND store_id=?", updates)
@@ -325,20 +343,25 @@ class Ledger:
                     if previous.magento_state == record.magento_state:
                         continue  # the cancellation is already recorded
                     sent = state in DONE
+                    cause: Hold | None = None
                     if state == "needs_attention":  # Sage may hold it: a person decides
                         new_state = state
-                        reason = (f"{_cancellation(record)} while it needed a person "
-                                  f"({previous.last_error or 'see its history'}): if Sage "
-                                  "holds it, reverse it there; then `sagesync resolve` it")
+                        cause = holds.cancelled_needing_attention(
+                            changed_at=record.changed_at, magento_state=record.magento_state,
+                            earlier=previous.last_error or "see its history")
+                        reason = cause.message
                     else:
                         new_state = "amended" if sent else VOID
                         reason = _cancelled_reason(record, (previous.sage_reference or "")
                                                    if sent else None)
                     flush(db)
                     db.execute("UPDATE records SET state=?, held_by=NULL, last_error=?, "
+                               "hold_code=?, hold_params=?, "
                                "magento_state=?, updated_at=? WHERE entity_type=? AND "
                                "entity_id=? AND store_id=?",
-                               (new_state, reason, record.magento_state, now, *where))
+                               (new_state, reason, cause and cause.code,
+                                cause and cause.params_json(), record.magento_state, now,
+                                *where))
                     events.append((key, "cancelled" if new_state == state else new_state,
                                    reason))
                     (result.voided if new_state == VOID else result.amended).append(
@@ -350,6 +373,7 @@ class Ledger:
                         reason = _amended_reason(previous.grand_total, record.grand_total)
                         flush(db)
                         db.execute("UPDATE records SET state='amended', last_error=?, "
+                                   "hold_code=NULL, hold_params=NULL, "
                                    "magento_state=?, updated_at=? WHERE entity_type=? AND "
                                    "entity_id=? AND store_id=?",
                                    (reason, record.magento_state, now, *where))
@@ -360,7 +384,7 @@ class Ledger:
                     state == "held" and held_by == "validation"))
                 updates.append((record.content_hash, checkpoint, record.grand_total,
                                 record.magento_state, now, revalidate, revalidate, revalidate,
-                                revalidate, *where))
+                                revalidate, revalidate, revalidate, *where))
                 if changed:
                     events.append((key, "changed", f"new content in {checkpoint}"
                                    + ("; validated again" if revalidate else "")))
@@ -397,11 +421,12 @@ class Ledger:
         return found
 
     def mark_transformed(self, ready: Sequence[tuple[RecordKey, str, str]],
-                         held: Sequence[tuple[RecordKey, str, str]],
+                         held: Sequence[tuple[RecordKey, str, Hold | str]],
                          skipped: Sequence[tuple[RecordKey, str, str]] = ()) -> None:
         """Ready documents (key, content hash, Sage type:reference) join the queue and claim
-        their reference; invalid ones are held with their reason (a changed reason is a new
-        event); ones with nothing to post (a zero total under the recipe's rule) are
+        their reference; invalid ones are held with their reason, a Hold (its code and params
+        stored beside the message) or text (an `unspecified` one); a changed reason is a new
+        event. Ones with nothing to post (a zero total under the recipe's rule) are
         `skipped` with theirs. A record a person put on hold stays held; sent, amended and
         void records are not touched."""
         now = _now()
@@ -419,6 +444,7 @@ class Ledger:
                     if state[0] != "skipped":
                         events.append((key, "skipped", reason))
             db.executemany("UPDATE records SET state='skipped', held_by=NULL, last_error=?, "
+                           "hold_code=NULL, hold_params=NULL, "
                            "updated_at=? WHERE entity_type=? AND entity_id=? AND "
                            "store_id=?", changes)
             changes = []
@@ -432,20 +458,31 @@ class Ledger:
                         events.append((key, "queued", ""))
             db.executemany("UPDATE records SET state='queued', held_by=NULL, "
                            "sage_reference=?, last_error=CASE WHEN state='rejected' "
-                           "THEN last_error END, updated_at=? WHERE entity_type=? AND "
+                           "THEN last_error END, hold_code=CASE WHEN state='rejected' "
+                           "THEN hold_code END, hold_params=CASE WHEN state='rejected' "
+                           "THEN hold_params END, updated_at=? WHERE entity_type=? AND "
                            "entity_id=? AND store_id=?", changes)
-            for key, _hash, reason in held:
+            for key, _hash, given in held:
                 state = known.get(key, ("", "", None))
                 if state[0] in ("exported", "queued", "rejected", "held") and \
                         state[2] != "person":
+                    hold = holds.as_hold(given)
+                    reason, code, params = hold.message, hold.code, hold.params_json()
+                    where = (key.entity_type, key.entity_id, key.store_id)
                     changed = db.execute(
                         "UPDATE records SET state='held', held_by='validation', last_error=?, "
+                        "hold_code=?, hold_params=?, "
                         "updated_at=? WHERE entity_type=? AND entity_id=? AND store_id=? AND "
                         "NOT (state='held' AND last_error IS ?)",
-                        (reason, now, key.entity_type, key.entity_id, key.store_id,
-                         reason)).rowcount
+                        (reason, code, params, now, *where, reason)).rowcount
                     if changed:
                         events.append((key, "held", reason))
+                    else:  # the same words: no news, but the cause may be new (an old row)
+                        db.execute("UPDATE records SET hold_code=?, hold_params=? WHERE "
+                                   "entity_type=? AND entity_id=? AND store_id=? AND "
+                                   "state='held' AND held_by='validation' AND "
+                                   "(hold_code IS NOT ? OR hold_params IS NOT ?)",
+                                   (code, params, *where, code, params))
             self._events(db, events)
 
     def reference_owners(self, references: set[str]) -> dict[str, RecordKey]:
@@ -465,8 +502,8 @@ class Ledger:
     def states_of(self, keys: Iterable[RecordKey]) -> dict[RecordKey, tuple[str, str]]:
         return {k: (s, h) for k, (s, h, _) in self._states(keys).items()}
 
-    def hold_for_validation(self, key: RecordKey, reason: str) -> None:
-        """A document that broke a Sage file rule at render time."""
+    def hold_for_validation(self, key: RecordKey, reason: Hold | str) -> None:
+        """A document that broke a Sage file rule at render time (text: `unspecified`)."""
         self.mark_transformed([], [(key, "", reason)])
 
     def begin_batch(self) -> int:
@@ -505,7 +542,8 @@ class Ledger:
                     continue
                 key = RecordKey(etype, eid, store)
                 db.execute("UPDATE records SET state='sent', batch_id=?, file=?, "
-                           "content_hash=?, sent_run=?, last_error=NULL, updated_at=? "
+                           "content_hash=?, sent_run=?, last_error=NULL, hold_code=NULL, "
+                           "hold_params=NULL, updated_at=? "
                            "WHERE entity_type=? AND entity_id=? AND store_id=?",
                            (batch_id, file, content_hash, seq, now, etype, eid, store))
                 self._event(db, key, "sent", f"batch {batch_id}: {Path(file).name}")
@@ -515,13 +553,14 @@ class Ledger:
                     "SELECT coalesce(sage_reference, increment_id) FROM records WHERE "
                     "entity_type=? AND entity_id=? AND store_id=?",
                     (k.entity_type, k.entity_id, k.store_id)).fetchone()[0] or "" for k in keys]
-                reason = uncertain_reason(batch_id, file, references)
+                hold = uncertain_hold(batch_id, file, references)
+                reason = hold.message
                 for key in keys:
                     db.execute("UPDATE records SET state='needs_attention', batch_id=?, file=?, "
-                               "last_error=?, updated_at=? WHERE entity_type=? AND "
-                               "entity_id=? AND store_id=?",
-                               (batch_id, file, reason, now, key.entity_type, key.entity_id,
-                                key.store_id))
+                               "last_error=?, hold_code=?, hold_params=?, updated_at=? WHERE "
+                               "entity_type=? AND entity_id=? AND store_id=?",
+                               (batch_id, file, reason, hold.code, hold.params_json(), now,
+                                key.entity_type, key.entity_id, key.store_id))
                     self._event(db, key, "needs_attention", reason)
             accounts_file = plan.get("accounts_file")
             if accounts_file in delivered or accounts_file in uncertain:
@@ -612,7 +651,8 @@ class Ledger:
         with self.transaction() as db:
             changed = db.execute(
                 "UPDATE records SET state='confirmed', sage_ref=coalesce(?, sage_ref), "
-                "sage_invoice_ref=coalesce(?, sage_invoice_ref), last_error=NULL, updated_at=? "
+                "sage_invoice_ref=coalesce(?, sage_invoice_ref), last_error=NULL, "
+                "hold_code=NULL, hold_params=NULL, updated_at=? "
                 "WHERE entity_type=? AND entity_id=? AND store_id=? AND state IN "
                 "('sent','confirmed','rejected')",
                 (sage_ref or None, invoice_ref or None, _now(), key.entity_type, key.entity_id,
@@ -625,7 +665,8 @@ class Ledger:
 
     def reject(self, key: RecordKey, error: str, max_attempts: int, *,
                answer: tuple[str, str] | None = None) -> str | None:
-        """Sage refused it: back to the queue, or to a person after max_attempts."""
+        """Sage refused it (`error` is Sage's text): back to the queue, or to a person after
+        max_attempts. The cause is `rejected_by_sage` with the attempts so far."""
         row = self.db.execute("SELECT state, attempts FROM records WHERE entity_type=? AND "
                               "entity_id=? AND store_id=?",
                               (key.entity_type, key.entity_id, key.store_id)).fetchone()
@@ -633,19 +674,23 @@ class Ledger:
             return None
         attempts = row[1] + 1
         state = "needs_attention" if attempts >= max_attempts else "rejected"
+        hold = holds.rejected_by_sage(attempts=attempts, sage_error=error)
         with self.transaction() as db:
-            db.execute("UPDATE records SET state=?, attempts=?, last_error=?, updated_at=? "
+            db.execute("UPDATE records SET state=?, attempts=?, last_error=?, hold_code=?, "
+                       "hold_params=?, updated_at=? "
                        "WHERE entity_type=? AND entity_id=? AND store_id=?",
-                       (state, attempts, error, _now(), key.entity_type, key.entity_id,
-                        key.store_id))
+                       (state, attempts, error, hold.code, hold.params_json(), _now(),
+                        key.entity_type, key.entity_id, key.store_id))
             self._event(db, key, state, f"attempt {attempts}: {error}")
             self._answer(db, key, answer)
         return state
 
-    def dispute(self, key: RecordKey, reason: str, *,
+    def dispute(self, key: RecordKey, reason: Hold | str, *,
                 answer: tuple[str, str] | None = None) -> bool:
         """Sage's answers contradict each other (or a confirmed record is now rejected): a
-        person decides. Never resent automatically, since Sage may already hold it."""
+        person decides. Never resent automatically, since Sage may already hold it. Text is
+        read for its cause (holds.sage_answers_disagree words it), else `unspecified`."""
+        hold = reason if isinstance(reason, Hold) else holds.recognise(reason)
         with self.transaction() as db:
             row = db.execute("SELECT attempts FROM records WHERE entity_type=? AND "
                              "entity_id=? AND store_id=? AND state IN "
@@ -654,10 +699,11 @@ class Ledger:
             if row is None:
                 return False
             db.execute("UPDATE records SET state='needs_attention', attempts=?, last_error=?, "
+                       "hold_code=?, hold_params=?, "
                        "updated_at=? WHERE entity_type=? AND entity_id=? AND store_id=?",
-                       (row[0] + 1, reason, _now(), key.entity_type, key.entity_id,
-                        key.store_id))
-            self._event(db, key, "needs_attention", f"attempt {row[0] + 1}: {reason}")
+                       (row[0] + 1, hold.message, hold.code, hold.params_json(), _now(),
+                        key.entity_type, key.entity_id, key.store_id))
+            self._event(db, key, "needs_attention", f"attempt {row[0] + 1}: {hold.message}")
             self._answer(db, key, answer)
         return True
 
@@ -700,17 +746,43 @@ class Ledger:
 
     def set_state(self, key: RecordKey, allowed_from: Sequence[str], state: str,
                   event: str, detail: str, *, held_by: str | None = None,
-                  reset_attempts: bool = False) -> bool:
+                  reset_attempts: bool = False, hold: Hold | None = None) -> bool:
+        """A person's move. With `hold` (a person's hold) it becomes the reason and cause;
+        without, the reason stays and the cause is cleared (it no longer holds the record)."""
+        reason = (", last_error=?", (hold.message,)) if hold else ("", ())
         with self.transaction() as db:
             changed = db.execute(
-                f"UPDATE records SET state=?, held_by=?, updated_at=?"
-                f"{', attempts=0' if reset_attempts else ''} WHERE entity_type=? AND "
-                f"entity_id=? AND store_id=? AND state IN ({','.join('?' * len(allowed_from))})",
-                (state, held_by, _now(), key.entity_type, key.entity_id, key.store_id,
+                f"UPDATE records SET state=?, held_by=?, updated_at=?, hold_code=?, "
+                f"hold_params=?{reason[0]}{', attempts=0' if reset_attempts else ''} WHERE "
+                f"entity_type=? AND entity_id=? AND store_id=? AND "
+                f"state IN ({','.join('?' * len(allowed_from))})",
+                (state, held_by, _now(), hold and hold.code, hold and hold.params_json(),
+                 *reason[1], key.entity_type, key.entity_id, key.store_id,
                  *allowed_from)).rowcount
             if changed:
                 self._event(db, key, event, detail)
         return bool(changed)
+
+    def causes(self, states: Sequence[str] = ("held", "needs_attention")
+              ) -> list[tuple[RecordKey, Hold]]:
+        """Every record in `states` with its cause, in key order (for grouping by cause)."""
+        marks = ",".join("?" * len(states))
+        rows = self.db.execute(
+            f"SELECT entity_type, entity_id, store_id, hold_code, hold_params, last_error, "
+            f"held_by FROM records WHERE state IN ({marks}) "
+            "ORDER BY entity_type, entity_id, store_id", tuple(states))
+        return [(RecordKey(t, i, s), _stored_hold(code, params, error, by))
+                for t, i, s, code, params, error, by in rows]
+
+    def causes_of(self, keys: Iterable[RecordKey]) -> dict[RecordKey, Hold]:
+        """The cause of each of `keys` that is held or needs attention."""
+        self._want(keys)
+        rows = self.db.execute(
+            "SELECT r.entity_type, r.entity_id, r.store_id, r.hold_code, r.hold_params, "
+            "r.last_error, r.held_by FROM records r JOIN wanted w ON r.entity_type=w.t AND "
+            "r.entity_id=w.i AND r.store_id=w.s WHERE r.state IN ('held', 'needs_attention')")
+        return {RecordKey(t, i, s): _stored_hold(code, params, error, by)
+                for t, i, s, code, params, error, by in rows}
 
     def counts_by_state(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT state, count(*) FROM records GROUP BY state"))

@@ -34,11 +34,14 @@ class FolderSource:
                              hint="Set [magento] source in the recipe, or pass --source.")
         self.folder = folder
 
-    def pages(self, entity: str, window: Window) -> Iterator[RawPage]:
+    def files(self, entity: str) -> list[Path]:
+        """The saved pages of one entity, in the order (and so the numbers) `pages` gives;
+        the export has them read where they are decoded."""
         entity_dir = self.folder / entity
-        if not entity_dir.is_dir():
-            return
-        for number, path in enumerate(sorted(entity_dir.glob("*.json")), start=1):
+        return sorted(entity_dir.glob("*.json")) if entity_dir.is_dir() else []
+
+    def pages(self, entity: str, window: Window) -> Iterator[RawPage]:
+        for number, path in enumerate(self.files(entity), start=1):
             try:
                 body = path.read_bytes()
             except OSError as exc:

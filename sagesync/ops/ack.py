@@ -3,7 +3,8 @@
 The file is an export from Sage listing imported documents; the recipe's [ack] section names
 its columns (the reference that carries the Magento number, the Sage document number, and
 optionally the type, an invoice number and a status/error column). A document is matched on
-(type, reference): the Reference sagesync wrote is the Magento document's increment id.
+(type, reference): the Reference sagesync wrote is the Magento document's increment id. Which
+Sage types answer which Magento kinds is the product's (`SageProduct.ack`, in its folder).
 
 Only a clear answer changes a record, because a wrong confirmation loses a document and a
 wrong rejection sends it to Sage twice:
@@ -39,13 +40,11 @@ from sagesync.ledger import Ledger, RecordKey
 from sagesync.ops.quarantine import error_text, quarantine_report
 from sagesync.pipeline.faults import crash_point
 from sagesync.recipe import AckSettings, Recipe
+from sagesync.sage import products
 from sagesync.sage.decoding import decode
+from sagesync.sage.products import AckLayout
 from sagesync.sage.results import Problem
 from sagesync.transform.documents import CONTRA_SUFFIX, OTHER_TYPE
-
-SAGE_TYPES = {"SI": ("invoice", "order"), "SC": ("creditmemo",)}
-EXPECTED = ("a CSV export from Sage (UTF-8 or Windows-1252) with a header row holding the "
-            "columns named in the recipe's [ack] section, one row per imported document line")
 
 
 @dataclass
@@ -129,9 +128,19 @@ def _header_index(header: list[str], wanted: list[str]) -> tuple[dict[str, int],
     return index, problems
 
 
-def read_ack_file(path: Path, settings: AckSettings) -> tuple[list[AckRow], int]:
-    """The rows that concern sagesync and how many of other types were ignored; or
-    AckFileError listing every problem with its line."""
+def ack_layout(recipe: Recipe) -> AckLayout:
+    """The ack layout of the recipe's Sage product; a usage error if it has none."""
+    product = products.get(recipe.sage.product)
+    if product.ack is None:
+        raise UsageError(f"ack: {product.title} ({product.key}) has no ack layout: sagesync "
+                         "cannot read its export of imported documents yet")
+    return product.ack
+
+
+def read_ack_file(path: Path, settings: AckSettings,
+                  layout: AckLayout) -> tuple[list[AckRow], int]:
+    """The rows that concern sagesync (types of `layout`) and how many of other types were
+    ignored; or AckFileError listing every problem with its line."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -175,7 +184,7 @@ def read_ack_file(path: Path, settings: AckSettings) -> tuple[list[AckRow], int]
 
         reference = cell(settings.reference_column)
         sage_type = cell(settings.type_column).upper() or None
-        if sage_type is not None and sage_type not in SAGE_TYPES:
+        if sage_type is not None and sage_type not in layout.types:
             ignored += 1  # other transaction types in a full audit-trail export: not ours
             continue
         if not reference:
@@ -196,28 +205,29 @@ def read_ack_file(path: Path, settings: AckSettings) -> tuple[list[AckRow], int]
 def apply_ack(recipe: Recipe, ledger: Ledger, path: Path) -> AckResult:
     """Confirm, reject or report every document the file names; nothing at all if the file
     is malformed (it is quarantined with its problems and AckFileError is raised)."""
+    layout = ack_layout(recipe)
     try:
-        rows, ignored = read_ack_file(path, recipe.ack)
+        rows, ignored = read_ack_file(path, recipe.ack, layout)
         source = hashlib.sha256(path.read_bytes()).hexdigest()
         written_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime(
             "%Y-%m-%dT%H:%M:%SZ")
     except AckFileError as error:
         copy = quarantine_report(recipe.state_dir, path,
-                                 error_text(path, error.problems, EXPECTED))
+                                 error_text(path, error.problems, layout.expected))
         error.message += (f". Nothing was applied; every problem is listed in "
                           f"{copy}.error.txt.")
         raise
-    index = ledger.sent_by_reference(SAGE_TYPES)
+    index = ledger.sent_by_reference(dict(layout.types))
     result = AckResult(ignored=ignored)
     documents: dict[RecordKey, list[AckRow]] = {}
     for row in sorted(rows, key=lambda r: _parent_of(r) is not None):
-        types = [row.sage_type] if row.sage_type else list(SAGE_TYPES)
+        types = [row.sage_type] if row.sage_type else list(layout.types)
         keys = [k for t in types for k in index.get((t, row.reference), [])]
         parent = _parent_of(row)
         if not keys and parent is not None:  # a fee or payment posted beside its document
             keys = index.get(parent, [])
         if not keys:
-            result.unmatched.append(_unmatched(ledger, row, types))
+            result.unmatched.append(_unmatched(ledger, row, types, layout))
         elif len(keys) > 1:
             result.ambiguous.append(f"{row.label} matches {', '.join(map(str, keys))}")
         else:
@@ -238,9 +248,9 @@ def _parent_of(row: AckRow) -> tuple[str, str] | None:
     return None
 
 
-def _unmatched(ledger: Ledger, row: AckRow, types: list[str]) -> str:
+def _unmatched(ledger: Ledger, row: AckRow, types: list[str], layout: AckLayout) -> str:
     """Why a row matches no sent record: none at all, or the record is in another state."""
-    kinds = {kind for t in types for kind in SAGE_TYPES[t]}
+    kinds = {kind for t in types for kind in layout.types[t]}
     others = [r for r in ledger.rows(increment_id=row.reference) if r.key.entity_type in kinds]
     if not others:
         return f"{row.label}: no record sent to Sage has this reference"

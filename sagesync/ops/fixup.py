@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sagesync.errors import UsageError
 from sagesync.ledger import Ledger, RecordKey, RecordRow
+from sagesync.model import holds
 
 PENDING_FOR_HOLD = ("exported", "queued", "rejected", "needs_attention", "held")
 
@@ -65,7 +66,8 @@ def hold(ledger: Ledger, keys: list[str]) -> FixupResult:
     result = FixupResult()
     for row in (resolve(ledger, k) for k in keys):
         ok = ledger.set_state(row.key, PENDING_FOR_HOLD, "held", "held",
-                              "put on hold by a person", held_by="person")
+                              "put on hold by a person", held_by="person",
+                              hold=holds.held_by_person())
         (result.changed if ok else result.unchanged).append(f"{row.key} ({row.state})")
     return result
 

@@ -1,8 +1,9 @@
 """Quarantine: a copy of a bad input file beside a `.error.txt` that says what is wrong where.
 
 Every error file has one shape (and `sagesync.sage.report` builds the parse-sage one from the
-same pieces): the verdict, `N problem(s):` followed by exactly those N problems, one indented
-line each, then what the file should look like. A person (or a script) can trust the count.
+same pieces, in sagesync.model.problems): the verdict, `N problem(s):` followed by exactly
+those N problems, one indented line each, then what the file should look like. A person (or a
+script) can trust the count.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sagesync.fs import write_atomically
+from sagesync.model.problems import REJECTED, problem_list
 
-REJECTED = "REJECTED: nothing from this file was applied"
+__all__ = ["REJECTED", "error_text", "free_name", "problem_list", "quarantine",
+           "quarantine_report"]
 
 
 def free_name(folder: Path, name: str) -> Path:
@@ -27,16 +30,6 @@ def free_name(folder: Path, name: str) -> Path:
         target = folder / f"{Path(name).stem}.{n}{Path(name).suffix}"
         n += 1
     return target
-
-
-def problem_list(problems: Sequence[object], dropped: int = 0) -> list[str]:
-    """`N problem(s):` and one indented line per problem (`... and K more` for the uncounted
-    rest), so the announced number is always the number listed."""
-    lines = [f"{len(problems) + dropped} problem(s):"]
-    lines += ["  " + " ".join(str(p).split("\n")) for p in problems]
-    if dropped:
-        lines.append(f"  ... and {dropped} more problem(s) of the same kinds")
-    return lines
 
 
 def error_text(source: Path | str, problems: Sequence[object], expected: str | None,

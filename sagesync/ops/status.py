@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sagesync.ledger import Ledger
+from sagesync.model.holds import by_cause
 from sagesync.recipe import Recipe
 
 FLOW = "orders"
@@ -15,6 +16,7 @@ FLOW = "orders"
 DELIVERY = ("run", "import-sage")
 STATES = ("exported", "queued", "held", "sent", "confirmed", "rejected", "needs_attention",
           "amended", "resolved", "skipped", "void")
+EXAMPLES = 3  # record keys shown per cause
 
 
 def _age_hours(stamp: str | None, now: datetime) -> float | None:
@@ -33,6 +35,9 @@ class FlowStatus:
     oldest_pending_hours: float | None
     needs_attention: list[dict[str, Any]] = field(default_factory=list)
     held: list[dict[str, Any]] = field(default_factory=list)
+    # held and needs-attention records counted by cause (model.holds): code, title, count,
+    # a few example keys; the largest group first
+    holds_by_cause: list[dict[str, Any]] = field(default_factory=list)
     unconfirmed: list[dict[str, Any]] = field(default_factory=list)
     amended: list[dict[str, Any]] = field(default_factory=list)
     breaches: list[str] = field(default_factory=list)
@@ -58,6 +63,9 @@ def flow_status(recipe: Recipe, ledger: Ledger, now: datetime | None = None) -> 
         oldest_pending_hours=_age_hours(ledger.oldest_pending(), now),
         needs_attention=[_brief(r) for r in ledger.rows(["needs_attention"], limit=50)],
         held=[_brief(r) for r in ledger.rows(["held"], limit=50)],
+        holds_by_cause=[{"code": g.code, "title": g.title, "count": g.count,
+                         "examples": [key for key, _ in g.records[:EXAMPLES]]}
+                        for g in by_cause((str(k), h) for k, h in ledger.causes())],
         amended=[_brief(r) for r in ledger.rows(["amended"], limit=50)],
         unconfirmed=[_brief(r) for r in
                      ledger.unconfirmed_for(recipe.ledger.unconfirmed_after_runs)][:50])

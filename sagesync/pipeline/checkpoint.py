@@ -237,10 +237,14 @@ class Checkpoint:
         return bool(self.manifest.get("dry_run"))
 
     def table(self, name: str) -> pa.Table:
+        return pq.read_table(self.table_file(name))
+
+    def table_file(self, name: str) -> Path:
+        """The Parquet file of a table, for readers that take it a row group at a time."""
         entry = self.manifest["tables"].get(name)
         if entry is None:
             raise UsageError(f"Checkpoint {self.path} has no table '{name}'.")
-        return pq.read_table(self.folder / entry["file"])
+        return self.folder / entry["file"]
 
 
 def open_checkpoint(path: Path | str, expect_kind: str | None = None) -> Checkpoint:

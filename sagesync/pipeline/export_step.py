@@ -1,11 +1,13 @@
 """The export-orders step: Magento pages -> the typed tables of a magento-export checkpoint.
 
-Pages are decoded one at a time and flushed to Parquet every few pages, so memory stays flat.
-Every verbatim page is kept for audit and replay, listed in `raw/index.json` (entity, page,
-size, SHA-256): a saved page (folder source) is not copied, the index names its file; a live
-store's page is written as a zstd frame under `raw/` (bodies only: request headers, and so
-credentials, are never stored). Records repeated across pages are dropped by
-entity id.
+Each page becomes Arrow rows on its own (magento.page_tables), in this process or, for a large
+export, in worker processes beside it (page_pool); the rows are taken in page order and
+written to Parquet every FLUSH_EVERY_ROWS rows, with a few pages in flight, so memory stays
+flat however many pages there are. Every verbatim page is kept for audit and replay, listed
+in `raw/index.json` (entity, page, size, SHA-256): a saved page (folder source) is not
+copied, the index names its file; a live store's page is written as a zstd frame under `raw/`
+(bodies only: request headers, and so credentials, are never stored). Records repeated across
+pages are dropped by entity id.
 
 One bad record holds back only itself. A page that cannot be read at all (not JSON, cut short,
 `items` null or missing while `total_count` says there are some) is copied to
@@ -26,35 +28,41 @@ if that cannot be read either), so it is always inside the next window.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import shutil
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 import pyarrow as pa
-from msgspec import UNSET, UnsetType
 
+from sagesync.errors import UsageError
 from sagesync.ledger import Ledger
 from sagesync.magento.client import MAGENTO_TIME, RawPage, RestSource, Window
 from sagesync.magento.connect import magento_auth
-from sagesync.magento.entities import ENTITY_TYPES, PAGE_DECODERS
+from sagesync.magento.entities import ENTITY_TYPES
 from sagesync.magento.http import RetryPolicy
+from sagesync.magento.page_tables import REJECTED, ROW, PageJob, PageOutcome, position
 from sagesync.magento.source import FolderSource, PageSource
-from sagesync.magento.tables import MagentoTableBuilder
 from sagesync.model.schemas import MAGENTO_TABLES
 from sagesync.pipeline.checkpoint import CheckpointWriter, open_checkpoint
 from sagesync.pipeline.faults import fault_point
+from sagesync.pipeline.page_pool import PageDecoder, default_workers
 from sagesync.pipeline.postable import exported_records
 from sagesync.recipe import Recipe
 
 KIND = "magento-export"
 FLUSH_EVERY_ROWS = 20_000
+# Pages decoded in-process before worker processes start: an export this small (and nearly
+# every test) pays no start-up; a large one is decoded on every core (see page_pool).
+PARALLEL_AFTER_PAGES = 12
 LINKED_ORDERS_CHUNK = 100
 _INT64 = 2 ** 63
 
@@ -81,13 +89,7 @@ class ExportResult:
     amended: list[str] = field(default_factory=list)
     voided: list[str] = field(default_factory=list)
     linked_orders: int = 0
-
-
-class _RawItems(msgspec.Struct):
-    """A search page with its items left unparsed, to read a failing page record by record."""
-
-    items: list[msgspec.Raw] | UnsetType | None = UNSET
-    total_count: int | None = None
+    worker_pages: int = 0  # pages decoded in worker processes (page_pool)
 
 
 class _Loose(msgspec.Struct):
@@ -98,15 +100,7 @@ class _Loose(msgspec.Struct):
     updated_at: object = None
 
 
-_RAW_ITEMS = msgspec.json.Decoder(_RawItems)
-_AS_READ = msgspec.json.Encoder(decimal_format="string")  # NaN and 1E+400 stay writable
 _LOOSE = msgspec.json.Decoder(_Loose)
-ITEM_DECODERS: dict[str, msgspec.json.Decoder[object]] = {
-    name: msgspec.json.Decoder(cls) for name, cls in ENTITY_TYPES.items()}
-
-
-class _BadPage(Exception):
-    """The page as a whole cannot be read; the message says why (and where)."""
 
 
 def open_source(recipe: Recipe, override: str | None) -> tuple[PageSource, str]:
@@ -127,17 +121,6 @@ def open_source(recipe: Recipe, override: str | None) -> tuple[PageSource, str]:
     return FolderSource(Path(target)), target
 
 
-def _position(body: bytes, message: str) -> str:
-    """Line and column of a JSON syntax error, from the byte offset msgspec reports."""
-    found = re.search(r"byte (\d+)", message)
-    if not found:
-        return ""
-    offset = min(int(found.group(1)), len(body))
-    line = body.count(b"\n", 0, offset) + 1
-    column = offset - (body.rfind(b"\n", 0, offset) + 1) + 1
-    return f"line {line}, column {column}: "
-
-
 def _quarantine(state_dir: Path, run_id: str, page: RawPage, problem: str) -> str:
     folder = state_dir / "quarantine" / run_id
     folder.mkdir(parents=True, exist_ok=True)
@@ -153,45 +136,6 @@ def _quarantine(state_dir: Path, run_id: str, page: RawPage, problem: str) -> st
               "The other pages were exported; fix or re-save this page and export again.\n")
     target.with_name(target.name + ".error.txt").write_text(report, encoding="utf-8")
     return f"{page.origin}: {problem} (copied to {target})"
-
-
-_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
-
-
-_CLOSES = {b"]": b"[", b"}": b"{"}
-
-
-def _split_items(body: bytes) -> list[bytes] | None:
-    """The top-level `items` array's elements as byte slices, found by a flat scan of the
-    brackets (no recursion, so a record nested too deeply for the decoder cannot take its
-    neighbours down with it). None unless every bracket
-    of the page matches and nothing follows the page: a cut or a stray bracket must fail the
-    whole page, never end `items` early and drop the records after it unseen."""
-    stack: list[bytes] = []
-    items: list[bytes] | None = None
-    start = 0
-    previous = b""
-    for token in _TOKEN.finditer(body):
-        text = token.group()
-        if text in (b"[", b"{"):
-            stack.append(text)
-            if len(stack) == 2 and text == b"[" and previous == b'"items"' and items is None:
-                items, start = [], token.end()
-        elif text in _CLOSES:
-            if not stack or stack.pop() != _CLOSES[text]:
-                return None
-            if len(stack) == 1 and text == b"]" and items is not None and start >= 0:
-                if body[start:token.start()].strip() or items:
-                    items.append(body[start:token.start()].strip())
-                start = -1  # the array is closed
-            if not stack and body[token.end():].strip():
-                return None
-        elif text == b"," and len(stack) == 2 and items is not None and start >= 0:
-            items.append(body[start:token.start()].strip())
-            start = token.end()
-        if text != b":":
-            previous = text if len(stack) == 1 else b""
-    return items if not stack and body.strip()[:1] == b"{" else None
 
 
 def _quarantine_record(state_dir: Path, run_id: str, page: RawPage, index: int, raw: bytes,
@@ -244,16 +188,20 @@ def _loose(raw: bytes) -> _Loose:
 
 def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
                   source: str | None = None, since: datetime | None = None,
-                  until: datetime | None = None, now: datetime | None = None) -> ExportResult:
+                  until: datetime | None = None, now: datetime | None = None,
+                  workers: int | None = None) -> ExportResult:
     """Export, then tell the ledger what was seen and move the bookmarks (unless this is a dry
     run: ledger None). Bookmarks move only after the checkpoint is durable and registered, and
-    never when a page was bad, so a failed export is simply repeated by the next run."""
+    never when a page was bad, so a failed export is simply repeated by the next run.
+    `workers`: processes decoding pages beside this one (default: one core fewer than the
+    machine has; they start only for an export of more than PARALLEL_AFTER_PAGES pages)."""
     page_source, description = open_source(recipe, source)
     live = isinstance(page_source, RestSource)
     windows = _windows(recipe, ledger if live else None, since, until,
                        now or datetime.now(UTC))
     triggered = ledger.pending_triggers() if ledger is not None and live else {}
-    result = _export(recipe, run_id, page_source, description, windows, live, triggered)
+    result = _export(recipe, run_id, page_source, description, windows, live, triggered,
+                     workers)
     if ledger is not None:
         records = exported_records(recipe, open_checkpoint(result.manifest))
         fault_point("export.ledger")
@@ -324,88 +272,108 @@ def _windows(recipe: Recipe, ledger: Ledger | None, since: datetime | None,
     return windows
 
 
+@dataclass(frozen=True)
+class _Queued:
+    """A page waiting for its outcome (a saved page's body is empty: its decoder reads it),
+    and its number in the raw index."""
+
+    page: RawPage
+    number: int
+
+
 class _Pages:
-    """Decodes pages into the table builder, keeping raw copies and dropping repeats."""
+    """Pages in the order they came: decoded here or in a worker (page_pool), repeats dropped
+    by entity id, bad pages and records quarantined, rows written every FLUSH_EVERY_ROWS."""
 
     def __init__(self, recipe: Recipe, run_id: str, writer: CheckpointWriter,
-                 result: ExportResult, filter_locally: bool) -> None:
+                 result: ExportResult, filter_locally: bool, workers: int | None = None) -> None:
         self.recipe, self.run_id, self.writer, self.result = recipe, run_id, writer, result
-        self.builder = MagentoTableBuilder()
         self.seen: dict[str, set[int]] = {entity: set() for entity in ENTITY_TYPES}
+        # Records whose values their columns cannot hold: quarantined, and a repeat of one
+        # later in the export is dropped like any repeat.
+        self.rejected: dict[str, set[int]] = {entity: set() for entity in ENTITY_TYPES}
         self.raw_pages: dict[str, int] = dict.fromkeys(ENTITY_TYPES, 0)
         self.filter_locally = filter_locally
         self.order_refs: set[int] = set()
         self.bad_ids: dict[str, set[int]] = {entity: set() for entity in ENTITY_TYPES}
         self.raw = _RawWriter(writer.folder / "raw", copy=not filter_locally)
+        self.decoder: PageDecoder[_Queued] = PageDecoder(
+            default_workers() if workers is None else workers, start_after=PARALLEL_AFTER_PAGES)
+        self.batches: dict[str, list[pa.RecordBatch]] = {}
+        self.rows: dict[str, int] = {}
 
-    def take(self, page: RawPage, window: Window) -> None:
+    def take(self, page: RawPage, window: Window, *, saved: bool = False) -> None:
+        """Queue a page; `saved` when it is a file not read yet (its decoder reads it)."""
         entity = page.entity
         self.result.pages += 1
         self.raw_pages[entity] += 1
         self.raw.keep(page, self.raw_pages[entity])
-        try:
-            items = self._records(page)
-        except _BadPage as bad:
+        job = PageJob(entity, page.origin, body=None if saved else page.body, digest=saved,
+                      filter_locally=self.filter_locally, since=window.text(window.since),
+                      until=window.text(window.until), store_ids=window.store_ids)
+        self.decoder.put(_Queued(page, self.raw_pages[entity]), job)
+        for queued, outcome in self.decoder.ready():
+            self._settle(queued, outcome)
+
+    def settle(self) -> None:
+        """Every queued page handled, so `seen`, `order_refs` and `bad_ids` are complete."""
+        for queued, outcome in self.decoder.drain():
+            self._settle(queued, outcome)
+
+    def close(self) -> None:
+        self.result.worker_pages = self.decoder.submitted
+        self.decoder.close()
+
+    def _settle(self, queued: _Queued, outcome: PageOutcome) -> None:
+        page, entity = queued.page, queued.page.entity
+        if outcome.unreadable is not None:
+            raise UsageError(f"Cannot read {page.origin}: {outcome.unreadable}")
+        if outcome.sha256 is not None and not self.raw.copy:
+            self.raw.saved(page, queued.number, outcome.size, outcome.sha256)
+        if outcome.bad_page is not None:
+            body = page.body or outcome.body or b""
             self.result.unreadable_pages += 1
-            self.result.bad_pages.append(_quarantine(self.recipe.state_dir, self.run_id, page,
-                                                     str(bad)))
+            self.result.bad_pages.append(_quarantine(
+                self.recipe.state_dir, self.run_id,
+                RawPage(entity, page.number, body, page.origin), outcome.bad_page))
             return
-        seen = self.seen[entity]
-        since, until = window.text(window.since), window.text(window.until)
         where = RawPage(entity, page.number, b"", page.origin)  # a tag without the body
-        for index, item in items:
-            identity = item.id if entity == "customers" else item.entity_id
-            if identity in seen:
+        for index, raw, problem in outcome.bad_records:
+            self._reject(where, index, raw, problem)
+        seen, rejected = self.seen[entity], self.rejected[entity]
+        keep: list[bool] = []
+        for index, identity, order_id, status in outcome.records:
+            if identity in seen or identity in rejected:
                 self.result.duplicates += 1
+                if status == ROW:
+                    keep.append(False)
                 continue
-            if self.filter_locally and not _in_window(item, since, until, window.store_ids,
-                                                      entity):
+            if status != ROW and status != REJECTED:
+                continue  # outside the window
+            if order_id is not None:
+                self.order_refs.add(order_id)
+            if status == REJECTED:
+                rejected.add(identity)
+                raw, problem = outcome.rejected[index]
+                self._reject(where, index, raw, problem, verbatim=False)
                 continue
             seen.add(identity)
-            if entity in ("invoices", "creditmemos"):
-                self.order_refs.add(item.order_id)
-            self.builder.add(entity, item, (where, index))
-        if self.builder.pending_rows() >= FLUSH_EVERY_ROWS:
-            self.flush()
+            keep.append(True)
+        self._gather(entity, outcome, keep)
 
-    def _records(self, page: RawPage) -> list[tuple[int, Any]]:
-        """The page's good records with their positions; bad ones are quarantined alone.
-        Raises _BadPage when the page as a whole cannot be read. Whole-page decoding is the
-        fast path; only a page that fails it is read record by record."""
-        body = page.body
-        try:
-            decoded = PAGE_DECODERS[page.entity].decode(body)
-        except (msgspec.DecodeError, RecursionError):
-            pass  # find out which records are bad, below
-        else:
-            if decoded.items or not decoded.total_count:
-                return list(enumerate(decoded.items))
-        try:
-            envelope = _RAW_ITEMS.decode(body)
-        except msgspec.DecodeError as exc:  # not well-formed JSON: no record of it is trusted
-            raise _BadPage(_position(body, str(exc)) + str(exc)) from None
-        except RecursionError:  # one record nested thousands deep: split without recursing
-            split = _split_items(body)
-            if split is None:
-                raise _BadPage("JSON nested too deeply to be a Magento page") from None
-            envelope = _RawItems(items=[msgspec.Raw(item) for item in split])
-        if envelope.items is None or envelope.items is UNSET:
-            if not envelope.total_count and envelope.items is UNSET:
-                return []  # an empty result that left out its empty list
-            shown = "null" if envelope.items is None else "missing"
-            raise _BadPage(f"`items` is {shown} but total_count is {envelope.total_count}: "
-                           "the page lost its records (a page with none has `items: []`)")
-        good = []
-        for index, raw in enumerate(envelope.items):
-            try:
-                good.append((index, ITEM_DECODERS[page.entity].decode(raw)))
-            except msgspec.DecodeError as exc:
-                self._reject(page, index, bytes(raw),
-                             str(exc).replace("`$", f"`$.items[{index}]"))
-            except RecursionError:
-                self._reject(page, index, bytes(raw),
-                             "JSON nested too deeply to be a Magento record")
-        return good
+    def _gather(self, entity: str, outcome: PageOutcome, keep: list[bool]) -> None:
+        tables = outcome.tables
+        if not all(keep):  # repeats of records met on an earlier page (or this one)
+            lines = list(itertools.chain.from_iterable(
+                itertools.repeat(k, n) for k, n in zip(keep, outcome.lines, strict=True)))
+            tables = {name: batch.filter(pa.array(keep if name == entity else lines, pa.bool_()))
+                      for name, batch in tables.items()}
+        for name, batch in tables.items():
+            if batch.num_rows:
+                self.batches.setdefault(name, []).append(batch)
+                self.rows[name] = self.rows.get(name, 0) + batch.num_rows
+        if self.rows and max(self.rows.values()) >= FLUSH_EVERY_ROWS:
+            self.flush()
 
     def _reject(self, page: RawPage, index: int, raw: bytes, problem: str,
                 verbatim: bool = True) -> None:
@@ -417,17 +385,10 @@ class _Pages:
             self.bad_ids[page.entity].add(record.entity_id)
 
     def flush(self) -> None:
-        """Write what was gathered; a record whose value broke its batch (an amount of 1e400,
-        an id past int64) was left out by the builder and is quarantined here, alone."""
-        batches = self.builder.take()
-        for tag, entity, item, problem in self.builder.rejected:
-            where, index = cast(tuple[RawPage, int], tag)
-            identity = item.id if entity == "customers" else item.entity_id
-            self.seen[entity].discard(identity)
-            self._reject(where, index, _AS_READ.encode(item), problem, verbatim=False)
-        self.builder.rejected.clear()
-        for name, batch in batches.items():
-            self.writer.write(name, batch)
+        """Write the rows gathered since the last flush, one row group per table."""
+        for name, batches in self.batches.items():
+            self.writer.write(name, pa.Table.from_batches(batches))
+        self.batches, self.rows = {}, {}
 
 
 RAW_INDEX = "index.json"
@@ -435,14 +396,14 @@ _ZSTD = pa.Codec("zstd", compression_level=1)
 
 
 class _RawWriter:
-    """Keeps every verbatim page for audit and replay on a second thread (hashlib and zstd
-    release the GIL), so it overlaps with decoding. `raw/index.json` lists each page: entity,
-    page number, origin, size and SHA-256 of the bytes decoded. A saved page (folder source)
-    is not copied: its entry names the file (`source`), so audit finds it and sees if it
-    changed since. A live store's page is written to `raw/<entity>/page-NNNN.json.zst`
-    (`file`): zstd level 1, a standard frame (`zstd -d` reads it), cheaper than gzip level 1
-    and a twentieth of the bytes' size; off the hot path, which for a live store is the
-    network. At most a few pages wait."""
+    """Keeps every verbatim page for audit and replay. `raw/index.json` lists each page:
+    entity, page number, origin, size and SHA-256 of the bytes decoded. A saved page (folder
+    source) is not copied: its entry names the file (`source`), so audit finds it and sees if
+    it changed since; whoever decodes it (a worker, often) hashes it. A live store's page is
+    written to `raw/<entity>/page-NNNN.json.zst` (`file`): zstd level 1, a standard frame
+    (`zstd -d` reads it), cheaper than gzip level 1 and a twentieth of the bytes' size; on a
+    second thread (hashlib and zstd release the GIL), off the hot path, which for a live store
+    is the network. At most a few pages wait."""
 
     def __init__(self, folder: Path, *, copy: bool, pending_limit: int = 8) -> None:
         self.folder, self.copy = folder, copy
@@ -452,14 +413,24 @@ class _RawWriter:
         self.limit = pending_limit
 
     def keep(self, page: RawPage, number: int) -> None:
+        """A live store's page: copied and hashed on the second thread. A saved page: only
+        the fault point here; `saved` lists it once its decoder has hashed it."""
         target = None
         if self.copy:
             target = self.folder / page.entity / f"page-{number:04d}.json.zst"
             target.parent.mkdir(parents=True, exist_ok=True)
         fault_point("export.raw-page", target or self.folder / RAW_INDEX)
+        if target is None:
+            return
         while len(self.pending) >= self.limit:
             self.index.append(self.pending.popleft().result())
         self.pending.append(self.pool.submit(_keep_page, page, number, target))
+
+    def saved(self, page: RawPage, number: int, size: int, sha256: str) -> None:
+        """A saved page's entry, in page order: the size and SHA-256 of the bytes decoded."""
+        self.index.append({"entity": page.entity, "page": number, "origin": page.origin,
+                           "size": size, "sha256": sha256,
+                           "source": str(Path(page.origin).resolve())})
 
     def close(self) -> Path:
         """Wait for every page (re-raising a write error), then write the index; before the
@@ -473,15 +444,12 @@ class _RawWriter:
         return path
 
 
-def _keep_page(page: RawPage, number: int, target: Path | None) -> dict[str, Any]:
+def _keep_page(page: RawPage, number: int, target: Path) -> dict[str, Any]:
     entry: dict[str, Any] = {"entity": page.entity, "page": number, "origin": page.origin,
                              "size": len(page.body),
                              "sha256": hashlib.sha256(page.body).hexdigest()}
-    if target is None:
-        entry["source"] = str(Path(page.origin).resolve())
-    else:
-        target.write_bytes(_ZSTD.compress(page.body, asbytes=True))
-        entry["file"] = target.relative_to(target.parent.parent).as_posix()
+    target.write_bytes(_ZSTD.compress(page.body, asbytes=True))
+    entry["file"] = target.relative_to(target.parent.parent).as_posix()
     return entry
 
 
@@ -499,32 +467,53 @@ def read_raw_page(index_path: Path, entry: dict[str, Any]) -> bytes:
     return body
 
 
+def _saved_pages(source: FolderSource, entity: str) -> Iterator[RawPage]:
+    """A folder's pages, numbered as FolderSource numbers them, without their bytes: whoever
+    decodes a page reads it (a worker, for most pages of a large export)."""
+    for number, path in enumerate(source.files(entity), start=1):
+        yield RawPage(entity, number, b"", str(path))
+
+
+def _take_pages(page_source: PageSource, pages: _Pages, windows: dict[str, Window],
+                live: bool, triggered: dict[str, set[int]]) -> None:
+    saved = isinstance(page_source, FolderSource)
+    for entity in ENTITY_TYPES:
+        listed = _saved_pages(page_source, entity) if isinstance(page_source, FolderSource) \
+            else page_source.pages(entity, windows[entity])
+        for page in listed:
+            pages.take(page, windows[entity], saved=saved)
+    pages.settle()
+    if not live:
+        return
+    # What a webhook named, then the orders that invoices and credit memos point at, even
+    # when they lie outside the window.
+    for entity, ids in triggered.items():
+        _fetch_ids(page_source, pages, entity, ids - pages.seen[entity] - pages.bad_ids[entity])
+    orders = sorted(triggered.get("orders", set()))
+    for start in range(0, len(orders), LINKED_ORDERS_CHUNK):
+        chunk = tuple(orders[start:start + LINKED_ORDERS_CHUNK])
+        for entity in ("invoices", "creditmemos"):  # a changed order may have new ones
+            for page in page_source.pages(entity, Window(order_ids=chunk)):
+                pages.take(page, Window())
+    pages.settle()
+    missing = pages.order_refs - pages.seen["orders"] - pages.bad_ids["orders"]
+    _fetch_ids(page_source, pages, "orders", missing)
+    pages.result.linked_orders = len(missing)
+
+
 def _export(recipe: Recipe, run_id: str, page_source: PageSource, description: str,
             windows: dict[str, Window], live: bool,
-            triggered: dict[str, set[int]] | None = None) -> ExportResult:
+            triggered: dict[str, set[int]] | None = None,
+            workers: int | None = None) -> ExportResult:
     writer = CheckpointWriter(recipe.state_dir, run_id, "export-orders", KIND, recipe, [])
     for name, schema in MAGENTO_TABLES.items():
         writer.declare(name, schema)
     result = ExportResult(manifest=Path())
-    pages = _Pages(recipe, run_id, writer, result, filter_locally=not live)
-    for entity in ENTITY_TYPES:
-        for page in page_source.pages(entity, windows[entity]):
-            pages.take(page, windows[entity])
-    if live:
-        # What a webhook named, then the orders that invoices and credit memos point at,
-        # even when they lie outside the window.
-        for entity, ids in (triggered or {}).items():
-            _fetch_ids(page_source, pages, entity,
-                       ids - pages.seen[entity] - pages.bad_ids[entity])
-        orders = sorted((triggered or {}).get("orders", set()))
-        for start in range(0, len(orders), LINKED_ORDERS_CHUNK):
-            chunk = tuple(orders[start:start + LINKED_ORDERS_CHUNK])
-            for entity in ("invoices", "creditmemos"):  # a changed order may have new ones
-                for page in page_source.pages(entity, Window(order_ids=chunk)):
-                    pages.take(page, Window())
-        missing = pages.order_refs - pages.seen["orders"] - pages.bad_ids["orders"]
-        _fetch_ids(page_source, pages, "orders", missing)
-        result.linked_orders = len(missing)
+    pages = _Pages(recipe, run_id, writer, result, filter_locally=not live, workers=workers)
+    try:
+        _take_pages(page_source, pages, windows, live, triggered or {})
+    finally:
+        pages.close()
     pages.flush()
     raw_index = pages.raw.close()
     try:
@@ -584,7 +573,7 @@ def _decode_list(path: str, body: bytes, type_: type) -> list[Any]:
     try:
         return msgspec.json.decode(body, type=list[type_])  # type: ignore[valid-type]
     except msgspec.DecodeError as exc:
-        raise _BadStores(path, body, _position(body, str(exc)) + str(exc)) from None
+        raise _BadStores(path, body, position(body, str(exc)) + str(exc)) from None
     except RecursionError:
         raise _BadStores(path, body, "JSON nested too deeply to be a store list") from None
 
@@ -614,17 +603,7 @@ def _fetch_ids(page_source: PageSource, pages: _Pages, entity: str, ids: set[int
         chunk = tuple(ordered[start:start + LINKED_ORDERS_CHUNK])
         for page in page_source.pages(entity, Window(entity_ids=chunk)):
             pages.take(page, Window())
-
-
-def _in_window(item: object, since: str | None, until: str | None, store_ids: tuple[int, ...],
-               entity: str) -> bool:
-    updated = getattr(item, "updated_at", None) or getattr(item, "created_at", None) or ""
-    if since and updated < since:
-        return False
-    if until and updated > until:
-        return False
-    return not (store_ids and entity != "customers"
-                and getattr(item, "store_id", None) not in store_ids)
+    pages.settle()
 
 
 def parse_utc(text: str) -> datetime:

@@ -9,21 +9,28 @@ because Sage needs an account before it can post to it.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from sagesync.delivery.base import Delivery
 from sagesync.delivery.folder import FolderDelivery
 from sagesync.errors import TransientError, UsageError
 from sagesync.ledger import DONE, BatchPlan, Ledger, RecordKey
+from sagesync.model import holds
+from sagesync.model.holds import Hold
 from sagesync.model.money import ZERO
+from sagesync.model.schemas import SAGE_TABLES
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
 from sagesync.pipeline.faults import crash_point
 from sagesync.recipe import Recipe, SageSettings
-from sagesync.render import RowRejected, RowRenderer, load_spec, write_csv
+from sagesync.render import Children, ColumnRenderer, FileSpec, Rendered, load_spec, write_file
 from sagesync.sage import products
 from sagesync.sage.products import Capabilities
 from sagesync.transform.documents import NEGATIVE_PURPOSES
@@ -32,6 +39,13 @@ KIND = "sage-import"
 # Split purposes that may be negative, and only under [sage] negative_amounts = true: discounts
 # (discount = "nominal"), a credit memo's fee and payments kept inside their document.
 NEGATIVE_ALLOWED = NEGATIVE_PURPOSES
+# What the amount checks and the totals read of each split (the renderer reads the columns).
+_SPLIT_FIELDS = ("document_key", "net_amount", "tax_amount", "purpose", "nominal_code",
+                 "transaction_type")
+# Document fields only the renderer reads, from Arrow: left out of the documents' Python dicts.
+_RENDERED_ONLY = ("details", "posting_date", "reference", "extra_reference", "currency_code",
+                  "exchange_rate", "warnings", "status")
+Rows = list[Sequence[str]]
 
 
 @dataclass
@@ -89,55 +103,107 @@ def recover(ledger: Ledger, delivery: Delivery) -> list[str]:
 
 
 def _select(docs: list[dict[str, Any]], splits: dict[str, list[dict[str, Any]]],
-            ledger: Ledger, audit: RowRenderer, result: ImportResult, dry_run: bool,
-            negative_amounts: bool = False, capabilities: Capabilities | None = None
-            ) -> list[tuple[dict[str, Any], list[list[str]]]]:
-    """The documents to deliver now, rendered; the rest are counted and explained."""
+            ledger: Ledger, render: Callable[[list[int]], Rendered], result: ImportResult,
+            dry_run: bool, negative_amounts: bool = False, capabilities: Capabilities | None = None
+            ) -> list[tuple[dict[str, Any], Rows]]:
+    """The documents to deliver now, rendered; the rest are counted and explained.
+
+    `render(indices)` renders the documents at those indices of `docs` at once (column-wise)
+    and gives, per document, its rows or the reason it is held; every outcome is reported in
+    document order.
+    """
     states = ledger.states_of(_key(d) for d in docs)
     if not dry_run:
         ledger.ensure_records([(_key(d), d["content_hash"], d["increment_id"], d["order_id"],
                                 d["order_increment_id"]) for d in docs
                                if _key(d) not in states and not d["hold_reason"]
                                and not d.get("skip_reason")])
-    chosen: list[tuple[dict[str, Any], list[list[str]]]] = []
+    decisions: list[tuple[str, Hold | str | None]] = []  # (outcome, reason), one per document
     for doc in docs:
         key = _key(doc)
-        label = f"{key} ({doc['increment_id']})"
         state, known_hash = states.get(key, ("queued", doc["content_hash"]))
         if state in DONE:
+            decisions.append(("sent", None))
+        elif state in ("needs_attention", "void"):
+            decisions.append((state, None))
+        elif doc["hold_reason"] or state == "held":
+            decisions.append(("held", doc["hold_reason"] or "on hold in the ledger"))
+        elif doc.get("skip_reason") or state == "skipped" or not splits[doc["document_key"]]:
+            decisions.append(("skipped", doc.get("skip_reason") or "nothing to post"))
+        elif known_hash != doc["content_hash"]:
+            decisions.append(("stale", None))
+        else:
+            problem = _amount_problem(doc, splits[doc["document_key"]], negative_amounts,
+                                      capabilities)
+            decisions.append(("render", None) if problem is None else ("invalid", problem))
+    batch = [i for i, (outcome, _) in enumerate(decisions) if outcome == "render"]
+    rendered: Rendered = render(batch)
+    rows = iter(zip(rendered.rows, range(len(batch)), strict=True))
+    chosen: list[tuple[dict[str, Any], Rows]] = []
+    for doc, (outcome, reason) in zip(docs, decisions, strict=True):
+        label = f"{_key(doc)} ({doc['increment_id']})"
+        if outcome == "sent":
             result.already_sent += 1
-            continue
-        if state == "needs_attention":
+        elif outcome == "needs_attention":
             result.needs_attention.append(label)
-            continue
-        if state == "void":
+        elif outcome == "void":
             result.void.append(label)
-            continue
-        if doc["hold_reason"] or state == "held":
-            result.held.append(f"{label}: {doc['hold_reason'] or 'on hold in the ledger'}")
-            continue
-        if doc.get("skip_reason") or state == "skipped" or not splits[doc["document_key"]]:
-            result.skipped.append(f"{label}: {doc.get('skip_reason') or 'nothing to post'}")
-            continue
-        if known_hash != doc["content_hash"]:
+        elif outcome == "held":
+            result.held.append(f"{label}: {reason}")
+        elif outcome == "skipped":
+            result.skipped.append(f"{label}: {reason}")
+        elif outcome == "stale":
             result.stale.append(label)
-            continue
-        reason = _amount_problem(doc, splits[doc["document_key"]], negative_amounts,
-                                 capabilities)
-        rows: list[list[str]] = []
-        if reason is None:
-            try:  # a split's own type/reference (a credit memo's fee SI) wins over the document's
-                rows = [audit.render({**doc, **{k: v for k, v in s.items() if v is not None}})
-                        for s in splits[doc["document_key"]]]
-            except RowRejected as rejected:
-                reason = str(rejected)
-        if reason is not None:
+        else:
+            if outcome == "render":
+                own, position = next(rows)
+                if own is not None:
+                    chosen.append((doc, own))
+                    continue
+                reason = holds.recognise(rendered.held[position])  # a template rule
             result.held.append(f"{label}: {reason}")
             if not dry_run:
-                ledger.hold_for_validation(key, reason)
-            continue
-        chosen.append((doc, rows))
+                ledger.hold_for_validation(_key(doc), reason or "")
+    result.warnings.extend(rendered.warnings)
     return chosen
+
+
+class _Tables:
+    """The sage-documents checkpoint, read column-wise: the few fields the ledger and the
+    amount checks need as Python values, the rest left in Arrow for the renderer."""
+
+    def __init__(self, checkpoint: Checkpoint, needs: set[str]) -> None:
+        self.documents = checkpoint.table("documents").combine_chunks()
+        self.children = {name: _table_or_empty(checkpoint, name).combine_chunks()
+                         for name in sorted(needs)}
+        splits = self.children["splits"] if "splits" in self.children \
+            else checkpoint.table("splits")
+        self.splits: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        names = [n for n in _SPLIT_FIELDS if n in splits.column_names]
+        for fields in zip(*(splits.column(n).to_pylist() for n in names), strict=True):
+            split = dict(zip(names, fields, strict=True))
+            self.splits[split["document_key"]].append(split)
+
+    def batch(self, positions: list[int]) -> tuple[pa.Table, dict[str, Children]]:
+        """The documents at `positions` (in that order) and their split and line rows."""
+        documents = self.documents.take(pa.array(positions, pa.int64()))
+        keys = documents.column("document_key")
+        children = {}
+        for name, table in self.children.items():
+            group = pc.index_in(table.column("document_key"), value_set=keys)
+            rows = pa.array(range(table.num_rows), pa.int64())
+            ordered = pa.table({"group": group, "row": rows}).filter(group.is_valid()) \
+                .sort_by([("group", "ascending"), ("row", "ascending")])
+            children[name] = Children(table.take(ordered.column("row")),
+                                      ordered.column("group").to_pylist())
+        return documents, children
+
+
+def _table_or_empty(checkpoint: Checkpoint, name: str) -> pa.Table:
+    """A table of the checkpoint; empty when an older checkpoint does not have it (`lines`)."""
+    if name in checkpoint.manifest.get("tables", {}):
+        return checkpoint.table(name)
+    return SAGE_TABLES[name].empty_table()
 
 
 def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: str, *,
@@ -152,54 +218,71 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
         destination = FolderDelivery(folder)
         destination.prepare()
         result.recovered = recover(ledger, destination)
-    capabilities = products.get(recipe.sage.product).capabilities
-    docs = sorted(documents.table("documents").to_pylist(),
-                  key=lambda d: (d["transaction_type"] != capabilities.sale_type,
-                                 d["entity_type"], d["entity_id"]))
-    splits: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for split in documents.table("splits").to_pylist():
-        splits[split["document_key"]].append(split)
-    accounts = {a["account_ref"]: a for a in documents.table("accounts").to_pylist()}
+    product = products.get(recipe.sage.product)
+    capabilities = product.capabilities
+    specs = {name: load_spec(product.key, name, recipe.sage.templates)
+             for name in product.templates}
+    numbers = {name: n for n, name in enumerate(product.templates, start=1)}
+    account_spec = next((spec for spec in specs.values() if spec.for_accounts), None)
+    document_spec = _document_spec(product.key, specs)
+    tables = _Tables(documents, {r.rows for r in document_spec.records if not r.per_document})
+    unsorted = tables.documents.drop_columns(
+        [c for c in _RENDERED_ONLY if c in tables.documents.column_names]).to_pylist()
+    order = sorted(range(len(unsorted)),
+                   key=lambda i: (unsorted[i]["transaction_type"] != capabilities.sale_type,
+                                  unsorted[i]["entity_type"], unsorted[i]["entity_id"]))
+    docs = [unsorted[i] for i in order]
+    renderer = ColumnRenderer(document_spec, recipe.sage.encoding)
 
-    templates = recipe.sage.templates
-    audit = RowRenderer(load_spec(recipe.sage.product, "audit_trail", templates),
-                        recipe.sage.encoding)
-    chosen = _select(docs, splits, ledger, audit, result, dry_run, recipe.sage.negative_amounts,
-                     capabilities)
-    result.warnings.extend(audit.warnings)
+    def render(batch: list[int]) -> Rendered:
+        return renderer.render(*tables.batch([order[i] for i in batch]))
 
-    delivered_accounts = ledger.delivered_accounts()
-    new_accounts = sorted({d["account_ref"] for d, _ in chosen if d["account_ref"] in accounts
-                           and accounts[d["account_ref"]]["customer_key"]
-                           not in delivered_accounts})
-    customer_renderer = RowRenderer(load_spec(recipe.sage.product, "customers", templates),
-                                    recipe.sage.encoding)
-    account_rows: list[list[str]] = []
-    for ref in list(new_accounts):
-        try:
-            account_rows.append(customer_renderer.render(accounts[ref]))
-        except RowRejected as rejected:  # its documents wait: Sage needs the account first
+    chosen = _select(docs, tables.splits, ledger, render, result, dry_run,
+                     recipe.sage.negative_amounts, capabilities)
+
+    account_rows: list[Rows] = []
+    new_accounts: list[str] = []
+    accounts = documents.table("accounts")
+    customer_keys = dict(zip(accounts.column("account_ref").to_pylist(),
+                             accounts.column("customer_key").to_pylist(), strict=True))
+    if account_spec is not None:
+        delivered_accounts = ledger.delivered_accounts()
+        positions = {ref: i for i, ref in enumerate(accounts.column("account_ref").to_pylist())}
+        new_accounts = sorted({d["account_ref"] for d, _ in chosen if d["account_ref"] in
+                               customer_keys and customer_keys[d["account_ref"]]
+                               not in delivered_accounts})
+        written = ColumnRenderer(account_spec, recipe.sage.encoding).render(
+            accounts.take(pa.array([positions[r] for r in new_accounts], pa.int64())))
+        for n, ref in enumerate(list(new_accounts)):
+            rows = written.rows[n]
+            if rows is not None:
+                account_rows.append(rows)
+                continue
+            # its documents wait: Sage needs the account first
             new_accounts.remove(ref)
-            reason = f"its new Sage account {ref} cannot be written: {rejected}"
+            reason = holds.account_not_writable(account_ref=ref, problem=written.held[n])
             for doc, _ in [c for c in chosen if c[0]["account_ref"] == ref]:
                 result.held.append(f"{_key(doc)} ({doc['increment_id']}): {reason}")
                 if not dry_run:
                     ledger.hold_for_validation(_key(doc), reason)
             chosen = [c for c in chosen if c[0]["account_ref"] != ref]
-    result.warnings.extend(customer_renderer.warnings)
+        result.warnings.extend(written.warnings)
 
     if chosen:
         batch_id = 0 if dry_run else ledger.begin_batch()
         stem = "PREVIEW" if dry_run else f"B{batch_id:06d}"
-        plan_files = _plan_files(recipe, stem, audit.spec, chosen, account_rows,
-                                 customer_renderer.spec)
+        plan_files = _plan_files(recipe, stem, (numbers[document_spec.name], document_spec),
+                                 chosen, account_rows,
+                                 (numbers[account_spec.name], account_spec) if account_spec
+                                 else None)
         target = writer.folder / "preview" if dry_run else folder
         delivery: Delivery = FolderDelivery(target)
+        locations = {name: delivery.location(name) for name, _, _ in plan_files}
         plan = BatchPlan(
-            files=[delivery.location(name) for name, _, _ in plan_files],
-            records=[(_key(d), d["content_hash"], delivery.location(name))
+            files=list(locations.values()),
+            records=[(_key(d), d["content_hash"], locations[name])
                      for name, _, group in plan_files for d in group],
-            accounts=[accounts[r]["customer_key"] for r in new_accounts],
+            accounts=[customer_keys[r] for r in new_accounts],
             accounts_file=delivery.location(plan_files[0][0]) if account_rows else None)
         if dry_run:
             target.mkdir(parents=True, exist_ok=True)
@@ -229,7 +312,7 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
             ledger.finish_batch(batch_id, {str(p) for p in result.files})
             crash_point("after-finish")
         result.delivered = len(chosen)
-    result.totals = _totals(chosen, splits)
+    result.totals = _totals(chosen, tables.splits)
     result.manifest = writer.finish(
         summary={"delivered": result.delivered, "already_sent": result.already_sent,
                  "held": len(result.held), "needs_attention": len(result.needs_attention),
@@ -242,7 +325,7 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
 
 def _amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
                     negative_amounts: bool, capabilities: Capabilities | None = None
-                    ) -> str | None:
+                    ) -> Hold | None:
     """Why Sage would refuse or misbook these rows, or None: an amount too large, a negative
     amount the recipe or the product does not allow, a negative document total, or rows that
     do not make the total. The limits are the product's capabilities (default: the recipe's
@@ -256,38 +339,56 @@ def _amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
         for column in ("net_amount", "tax_amount"):
             value: Decimal = split[column]
             if abs(value) > max_amount:
-                return f"{column.split('_')[0]} {value} is more than Sage holds ({max_amount})"
+                return holds.amount_too_large(column=column.split("_")[0], amount=value,
+                                              max_amount=max_amount)
             if value < ZERO and split.get("purpose") not in allowed:
-                return (f"{column.split('_')[0]} {value} on nominal {split['nominal_code']} is "
-                        "negative: Sage gets positive amounts"
-                        + ("" if negative_ok or not caps.negative_amounts
-                           else " unless [sage] negative_amounts = true"))
+                return holds.negative_amount(
+                    column=column.split("_")[0], amount=value, nominal=split["nominal_code"],
+                    recipe_can_allow=caps.negative_amounts and not negative_ok)
         totals[split.get("transaction_type") or doc["transaction_type"]] += \
             split["net_amount"] + split["tax_amount"]
     for kind, amount in sorted(totals.items()):
         if amount < ZERO:
-            return (f"the {kind} rows total {amount}: a Sage "
-                    f"{'/'.join(caps.transaction_types)} total cannot be negative")
+            return holds.negative_total(transaction_type=kind, total=amount,
+                                        types=caps.transaction_types)
     own = totals.pop(doc["transaction_type"], ZERO)
     posted = own - sum(totals.values(), ZERO)
     if doc.get("grand_total") is not None and posted != doc["grand_total"]:
-        return f"the rows make {posted}, not the document's total {doc['grand_total']}"
+        return holds.rows_do_not_make_total(rows_total=posted, total=doc["grand_total"])
     return None
 
 
-def _plan_files(recipe: Recipe, stem: str, spec: Any,
-                chosen: list[tuple[dict[str, Any], list[list[str]]]],
-                account_rows: list[list[str]], customer_spec: Any
+def _line_limit(recipe_limit: int, product_limit: int) -> int:
+    """Lines per file: the recipe's limit within the product's (0 is no limit)."""
+    return min((n for n in (recipe_limit, product_limit) if n), default=0)
+
+
+def _document_spec(product: str, specs: dict[str, FileSpec]) -> FileSpec:
+    """The product's one documents template (the ledger plans one file per document)."""
+    found = [spec for spec in specs.values() if not spec.for_accounts]
+    if len(found) != 1:
+        raise UsageError(f"{product}: expected one documents template among "
+                         f"{', '.join(specs)}, found {len(found)}.")
+    return found[0]
+
+
+def _plan_files(recipe: Recipe, stem: str, documents: tuple[int, FileSpec],
+                chosen: list[tuple[dict[str, Any], Rows]], account_rows: list[Rows],
+                accounts: tuple[int, FileSpec] | None
                 ) -> list[tuple[str, bytes, list[dict[str, Any]]]]:
-    """(file name, bytes, documents in it); audit-trail files split without splitting a document."""
+    """(file name, bytes, documents in it); the accounts file first, then the documents
+    files, split at max_lines_per_file without splitting a document. Each file is numbered
+    by its template's place in the product (B000001-1-customers.csv, -2-audit_trail.csv)."""
     header, encoding = recipe.sage.header_row, recipe.sage.encoding
     planned: list[tuple[str, bytes, list[dict[str, Any]]]] = []
-    if account_rows:
-        planned.append((f"{stem}-1-customers.csv",
-                        write_csv(customer_spec, account_rows, header=header, encoding=encoding),
-                        []))
-    limit = recipe.sage.max_lines_per_file
-    parts: list[list[tuple[dict[str, Any], list[list[str]]]]] = [[]]
+    if account_rows and accounts is not None:
+        number, spec = accounts
+        planned.append((f"{stem}-{number}-{spec.name}.{spec.extension}",
+                        write_file(spec, account_rows, header=header, encoding=encoding), []))
+    number, spec = documents
+    limit = _line_limit(recipe.sage.max_lines_per_file,
+                        products.get(recipe.sage.product).capabilities.max_lines_per_file)
+    parts: list[list[tuple[dict[str, Any], Rows]]] = [[]]
     lines = 0
     for doc, rows in chosen:
         if limit and parts[-1] and lines + len(rows) > limit:
@@ -297,13 +398,13 @@ def _plan_files(recipe: Recipe, stem: str, spec: Any,
         lines += len(rows)
     for n, part in enumerate(p for p in parts if p):
         suffix = "" if len(parts) == 1 else f"-{n + 1:03d}"
-        data = write_csv(spec, [r for _, rows in part for r in rows], header=header,
-                         encoding=encoding)
-        planned.append((f"{stem}-2-audit_trail{suffix}.csv", data, [d for d, _ in part]))
+        data = write_file(spec, [rows for _, rows in part], header=header, encoding=encoding)
+        planned.append((f"{stem}-{number}-{spec.name}{suffix}.{spec.extension}", data,
+                        [d for d, _ in part]))
     return planned
 
 
-def _totals(chosen: list[tuple[dict[str, Any], list[list[str]]]],
+def _totals(chosen: list[tuple[dict[str, Any], Rows]],
             splits: dict[str, list[dict[str, Any]]]) -> dict[str, Decimal]:
     """Net + tax per transaction type, for the summary a bookkeeper checks against Magento."""
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)

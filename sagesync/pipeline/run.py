@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sagesync.ledger import Ledger
+from sagesync.ledger import Ledger, RecordKey
+from sagesync.model import holds
+from sagesync.model.holds import Hold
 from sagesync.pipeline.checkpoint import open_checkpoint
 from sagesync.pipeline.export_step import ExportResult, export_orders
 from sagesync.pipeline.import_step import ImportResult, import_sage
 from sagesync.pipeline.transform_step import TransformResult, transform
 from sagesync.recipe import Recipe
+
+# How the import step lists a held record: "invoice:12@1 (000000012): the reason".
+_HELD_LABEL = re.compile(r"(?P<key>\S+) \((?P<increment>.*?)\): (?P<message>.*)", re.DOTALL)
+_IN_LEDGER = "on hold in the ledger"  # the import step's words for a hold it has no reason for
 
 
 @dataclass
@@ -33,3 +41,71 @@ def run_recipe(recipe: Recipe, ledger: Ledger, run_id: str, *, source: str | Non
     imported = import_sage(recipe, open_checkpoint(transformed.manifest), ledger, run_id,
                            out_dir=out_dir, dry_run=dry_run)
     return RunResult(exported, transformed, imported)
+
+
+def held_records(result: RunResult, ledger: Ledger) -> list[tuple[str, Hold]]:
+    """Every record the run held (as the import step lists them), with its cause: a person's
+    hold first (it outlasts any fix), then the one the transform gave it, else the ledger's
+    (a render-time hold), else its text as an `unspecified` hold. A dry run's ledger is only
+    read, so its causes come from this run's transform and from earlier runs."""
+    labels: list[tuple[str, RecordKey | None, str]] = []
+    for text in result.imported.held:
+        found = _HELD_LABEL.fullmatch(text)
+        key = None
+        if found:
+            try:
+                key = RecordKey.parse(found["key"])
+            except ValueError:
+                key = None
+        labels.append((found["key"], key, found["message"]) if found and key else
+                      ("", None, text))
+    stored = ledger.causes_of(key for _, key, _ in labels if key is not None)
+    records: list[tuple[str, Hold]] = []
+    for shown, key, message in labels:
+        hold = None
+        if key is not None:
+            given = result.transformed.holds.get(key)
+            kept = stored.get(key)
+            if kept is not None and kept.code == "held_by_person":
+                hold = kept
+            elif given is not None and given.message == message:
+                hold = given
+            elif kept is not None and message in (kept.message, _IN_LEDGER):
+                hold = kept
+        records.append((shown, hold or holds.unspecified(message)))
+    return records
+
+
+def _amounts(totals: dict[str, Any]) -> dict[str, str]:
+    return {kind: f"{amount:.2f}" for kind, amount in sorted(totals.items())}
+
+
+def run_report(result: RunResult, ledger: Ledger) -> dict[str, Any]:
+    """What `run --json` prints: each step's checkpoint and counts, and the held records
+    grouped by cause (code, title, count, and each record's key, message and params)."""
+    exported, transformed, imported = result.exported, result.transformed, result.imported
+    groups = holds.by_cause(held_records(result, ledger))
+    return {
+        "manifest": str(imported.manifest),
+        "steps": [
+            {"step": "export-orders", "manifest": str(exported.manifest),
+             "counts": dict(exported.counts), "pages": exported.pages,
+             "duplicates": exported.duplicates, "bad_input": len(exported.bad_pages),
+             "amended": len(exported.amended), "void": len(exported.voided)},
+            {"step": "transform", "manifest": str(transformed.manifest),
+             "documents": transformed.documents, "held": len(transformed.held),
+             "new_accounts": transformed.new_accounts, "warnings": len(transformed.warnings)},
+            {"step": "import-sage", "manifest": str(imported.manifest),
+             "delivered": imported.delivered, "already_sent": imported.already_sent,
+             "held": len(imported.held), "needs_attention": len(imported.needs_attention),
+             "skipped": len(imported.skipped), "stale": len(imported.stale),
+             "void": len(imported.void), "recovered": len(imported.recovered),
+             "files": [str(p) for p in imported.files], "totals": _amounts(imported.totals)},
+        ],
+        "held": len(imported.held),
+        "holds_by_cause": [
+            {"code": g.code, "title": g.title, "count": g.count,
+             "records": [{"key": key, "message": hold.message, "params": dict(hold.params)}
+                         for key, hold in g.records]}
+            for g in groups],
+    }

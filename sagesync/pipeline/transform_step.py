@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from collections import defaultdict
-from collections.abc import Iterator
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from sagesync.errors import UsageError
 from sagesync.ledger import Ledger, RecordKey
@@ -26,7 +26,7 @@ from sagesync.model.schemas import (
     SAGE_TABLES,
 )
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
-from sagesync.pipeline.postable import posted_documents, posted_kinds
+from sagesync.pipeline.postable import POSTED, posted_kinds, posted_rows
 from sagesync.recipe import Recipe
 from sagesync.transform.accounts import AccountAllocator, customer_key
 from sagesync.transform.documents import (
@@ -63,68 +63,55 @@ def _grouped(table: pa.Table, key: str) -> dict[int, list[dict[str, Any]]]:
     return groups
 
 
-def _rows_with(table: pa.Table, column: str, values: list[int]) -> pa.Table:
-    return table.filter(pc.is_in(table[column], value_set=pa.array(values, pa.int64())))
+class _KeyedTable:
+    """A checkpoint table read by one int64 key, a few row groups at a time, so memory stays
+    flat however large the export. The export writes row groups in page order and Magento's
+    pages come sorted by entity id, so a window of documents finds its orders and lines in one
+    or two row groups, chosen by the key column's Parquet statistics (a group without them is
+    always read). Rows come back in the table's own order."""
 
+    CACHED = 4  # row groups kept decoded (a window reads the same few ones again)
 
-def _as_py(scalar: Any) -> Any:
-    return scalar.as_py()
-
-
-class _Index:
-    """A table's rows by one int64 column, sorted (stably) once on first use: the rows of a
-    slice's ids come from binary searches and a filter over just the searched id ranges, not
-    the whole table, so an export costs linear time rather than quadratic. The rows come back
-    in the table's own order, exactly as a filter of the whole table would give them."""
-
-    GAP = 1024  # ids: a wider gap between wanted ids starts a range searched on its own
-
-    def __init__(self, table: pa.Table, column: str) -> None:
-        self.table = table
+    def __init__(self, path: Path, column: str,
+                 prepare: Callable[[pa.Table], pa.Table] = lambda t: t) -> None:
+        self.file = pq.ParquetFile(path)
         self.column = column
-        self._order: pa.Array | None = None
-        self._keys: pa.Array | None = None
-        self._batches = table.to_batches()  # taking from a batch is cheap; from the table, not
-        self._starts = [0]
-        for batch in self._batches:
-            self._starts.append(self._starts[-1] + batch.num_rows)
+        self.prepare = prepare
+        index = self.file.schema_arrow.get_field_index(column)
+        metadata = self.file.metadata
+        self.bounds: dict[int, tuple[int, int] | None] = {}
+        for number in range(metadata.num_row_groups):
+            group = metadata.row_group(number)
+            if group.num_rows == 0:
+                continue  # an empty table's only group has no column chunks
+            stats = group.column(index).statistics
+            known = stats is not None and stats.has_min_max
+            self.bounds[number] = (stats.min, stats.max) if known else None
+        self.cache: OrderedDict[int, pa.Table] = OrderedDict()
+        self.empty = prepare(self.file.schema_arrow.empty_table())
 
-    def _sorted(self) -> tuple[pa.Array, pa.Array]:
-        if self._order is None or self._keys is None:
-            keys = self.table[self.column]
-            order = pc.sort_indices(keys)  # stable; nulls last (never wanted)
-            self._order = order.slice(0, len(order) - keys.null_count)
-            self._keys = keys.take(self._order).combine_chunks()
-        return self._order, self._keys
+    def _group(self, number: int) -> pa.Table:
+        table = self.cache.pop(number, None)
+        if table is None:
+            table = self.prepare(self.file.read_row_group(number))
+        self.cache[number] = table
+        while len(self.cache) > self.CACHED:
+            self.cache.popitem(last=False)
+        return table
 
-    def rows(self, values: list[int]) -> pa.Table:
-        order, keys = self._sorted()
+    def rows(self, values: Iterable[int]) -> pa.Table:
         wanted = sorted(set(values))
-        positions: list[pa.Array] = []
-        start = 0
-        for end in range(1, len(wanted) + 1):
-            if end < len(wanted) and wanted[end] - wanted[end - 1] <= self.GAP:
+        if not wanted:
+            return self.empty
+        low, high = wanted[0], wanted[-1]
+        value_set = pa.array(wanted, pa.int64())
+        parts = []
+        for number, bounds in self.bounds.items():
+            if bounds is not None and (bounds[1] < low or bounds[0] > high):
                 continue
-            lo = bisect_left(keys, wanted[start], key=_as_py)
-            hi = bisect_right(keys, wanted[end - 1], lo=lo, key=_as_py)
-            if hi > lo:
-                run = pa.array(wanted[start:end], pa.int64())
-                positions.append(order.slice(lo, hi - lo).filter(
-                    pc.is_in(keys.slice(lo, hi - lo), value_set=run)))
-            start = end
-        found = sorted(pa.concat_arrays(positions).to_pylist()) if positions else []
-        taken = []
-        first = 0
-        while first < len(found):
-            b = bisect_right(self._starts, found[first]) - 1
-            offset = self._starts[b]
-            last = bisect_left(found, self._starts[b + 1], lo=first)
-            taken.append(self._batches[b].take(
-                pa.array([p - offset for p in found[first:last]], pa.int64())))
-            first = last
-        if not taken:
-            return self.table.slice(0, 0)
-        return pa.Table.from_batches(taken, schema=self.table.schema)
+            group = self._group(number)
+            parts.append(group.filter(pc.is_in(group[self.column], value_set=value_set)))
+        return pa.concat_tables(parts) if parts else self.empty
 
 
 def _columns(table: pa.Table, currency: str) -> pa.Table:
@@ -137,18 +124,16 @@ def _columns(table: pa.Table, currency: str) -> pa.Table:
     return as_units(table.select([n for n in table.column_names if n not in drop]))
 
 
-@dataclass
 class _Export:
-    """The export's tables, kept columnar; rows become Python objects one slice at a time."""
+    """An export checkpoint's orders, order lines and customers, read a window at a time."""
 
-    orders: pa.Table
-    order_items: pa.Table
-    customers: pa.Table
+    def __init__(self, export: Checkpoint, currency: str) -> None:
+        def prepare(table: pa.Table) -> pa.Table:
+            return _columns(table, currency)
 
-    def __post_init__(self) -> None:
-        self._orders = _Index(self.orders, "entity_id")
-        self._order_items = _Index(self.order_items, "order_id")
-        self._customers = _Index(self.customers, "id")
+        self._orders = _KeyedTable(export.table_file("orders"), "entity_id", prepare)
+        self._order_items = _KeyedTable(export.table_file("order_items"), "order_id", prepare)
+        self._customers = _KeyedTable(export.table_file("customers"), "id")
 
     def slice_context(self, order_ids: list[int]
                       ) -> tuple[dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
@@ -159,8 +144,6 @@ class _Export:
     def customers_of(self, orders: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
         """The customer records of a slice's orders, in one filter."""
         ids = sorted({o["customer_id"] for o in orders.values() if o.get("customer_id")})
-        if not ids or self.customers.num_rows == 0:
-            return {}
         return {r["id"]: r for r in self._customers.rows(ids).to_pylist()}
 
 
@@ -168,17 +151,26 @@ LINES = {"order": "order_items", "invoice": "invoice_items", "creditmemo": "cred
 
 
 def _document_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | None = None
-                     ) -> Iterator[tuple[str, list[dict[str, Any]], _Index]]:
-    """(kind, a slice of document rows, the lines by document) for every posting, in order."""
+                     ) -> Iterator[tuple[str, list[dict[str, Any]], _KeyedTable]]:
+    """(kind, a slice of document rows, the lines by document) for every posting, in order:
+    the documents table is read a row group at a time, never whole."""
     currency = recipe.sage.currency
+
+    def prepare(table: pa.Table) -> pa.Table:
+        return _columns(table, currency)
+
     for kind in posted_kinds(recipe):
-        table = _columns(posted_documents(recipe, export, kind), currency)
-        if only is not None:
-            ids = [k.entity_id for k in only if k.entity_type == kind]
-            table = _rows_with(table, "entity_id", ids)
-        lines = _Index(_columns(export.table(LINES[kind]), currency), "document_id")
-        for start in range(0, table.num_rows, SLICE):
-            yield kind, table.slice(start, SLICE).to_pylist(), lines
+        lines = _KeyedTable(export.table_file(LINES[kind]),
+                            "order_id" if kind == "order" else "document_id", prepare)
+        wanted = None if only is None else pa.array(
+            sorted(k.entity_id for k in only if k.entity_type == kind), pa.int64())
+        source = pq.ParquetFile(export.table_file(POSTED[kind]))
+        for batch in source.iter_batches(batch_size=SLICE):
+            table = posted_rows(recipe, kind, pa.Table.from_batches([batch]))
+            if wanted is not None:
+                table = table.filter(pc.is_in(table["entity_id"], value_set=wanted))
+            if table.num_rows:
+                yield kind, _columns(table, currency).to_pylist(), lines
 
 
 def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id: str,
@@ -216,10 +208,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
     skipped: list[tuple[RecordKey, str, str]] = []
     references = _References(ledger or lookup)
     for source, only in sources:
-        currency = recipe.sage.currency
-        tables = _Export(_columns(source.table("orders"), currency),
-                         _columns(source.table("order_items"), currency),
-                         source.table("customers"))
+        tables = _Export(source, recipe.sage.currency)
         for kind, rows, lines_index in _document_slices(recipe, source, only):
             docs = _build_slice(kind, rows, lines_index, tables, builder, allocator,
                                 account_rows)
@@ -280,7 +269,7 @@ def _reference(d: SageDocument) -> str:
     return f"{d.transaction_type}:{d.reference}"
 
 
-def _build_slice(kind: str, rows: list[dict[str, Any]], lines_index: _Index, tables: _Export,
+def _build_slice(kind: str, rows: list[dict[str, Any]], lines_index: _KeyedTable, tables: _Export,
                  builder: DocumentBuilder, allocator: AccountAllocator,
                  account_rows: dict[str, dict[str, Any]]) -> list[SageDocument]:
     order_ids = sorted({r["entity_id"] if kind == "order" else r["order_id"] for r in rows})
@@ -334,18 +323,13 @@ def _orphan(kind: str, row: dict[str, Any]) -> SageDocument:
 
 def _hold(document: SageDocument, hold: Hold) -> SageDocument:
     """Hold a document for a cause: its reason is the cause's message."""
-    document.hold_reason = hold.message
-    setattr(document, "hold", hold)  # noqa: B010 - until SageDocument has a `hold` field
+    document.hold, document.hold_reason = hold, hold.message
     return document
 
 
 def _hold_of(document: SageDocument) -> Hold:
-    """A held document's cause: the Hold it carries, else read from its reason's words
-    (transform.documents gives its reasons as text until HoldDocument carries a Hold)."""
-    given = getattr(document, "hold", None)
-    if isinstance(given, Hold) and given.message == document.hold_reason:
-        return given
-    return holds.recognise(document.hold_reason or "")
+    """A held document's cause (every hold of the transform carries one)."""
+    return document.hold or holds.unspecified(document.hold_reason or "")
 
 
 def _document_row(d: SageDocument) -> dict[str, Any]:

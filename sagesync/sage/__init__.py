@@ -7,13 +7,17 @@
 """
 
 from sagesync.sage.exports import check_options, parse_bytes, parse_export
-from sagesync.sage.layouts import LAYOUTS, PRODUCTS, Layout, layout_for
+from sagesync.sage.layouts import Layout, export_products, layout_for, registered_layouts
 from sagesync.sage.report import error_report, expected, problem_lines
 from sagesync.sage.results import ParseOptions, ParseResult, Problem
 from sagesync.sage.tables import QTY, SAGE_PRICES, SAGE_STOCK
 
+# The registry as it is at import, for callers that want constants; layout_for asks it live.
+LAYOUTS: dict[tuple[str, str], Layout] = registered_layouts()
+PRODUCTS: tuple[str, ...] = export_products()
+
 __all__ = [
     "LAYOUTS", "PRODUCTS", "QTY", "SAGE_PRICES", "SAGE_STOCK", "Layout", "ParseOptions",
-    "ParseResult", "Problem", "check_options", "error_report", "expected", "layout_for",
-    "parse_bytes", "parse_export", "problem_lines",
+    "ParseResult", "Problem", "check_options", "error_report", "expected", "export_products",
+    "layout_for", "parse_bytes", "parse_export", "problem_lines", "registered_layouts",
 ]

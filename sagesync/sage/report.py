@@ -1,7 +1,7 @@
 """The text of a rejected (or partly skipped) export's `.error.txt`: what is wrong, where, and
 what the file should look like instead.
 
-The problem list has the shape of every quarantine error file (sagesync.ops.quarantine):
+The problem list has the shape of every quarantine error file (sagesync.model.problems):
 `N problem(s):` and then exactly those N problems, so the count can be trusted.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sagesync.ops.quarantine import REJECTED, problem_list
+from sagesync.model.problems import REJECTED, problem_list
 from sagesync.sage.layouts import DEFAULT_WAREHOUSE, layout_for
 from sagesync.sage.results import ParseOptions, ParseResult
 from sagesync.sage.tables import FIELDS

@@ -451,9 +451,13 @@ def _converted(spec: OrderSpec) -> OrderSpec:
 
 def _merge_currencies(base: Any, foreign: Any) -> Any:
     """`foreign` with every `base_*` value taken from `base`: the same document built twice."""
-    if isinstance(foreign, dict) and isinstance(base, dict):
+    if isinstance(foreign, dict) and isinstance(base, dict | None):
+        base = base or {}
+        # a base amount the base build did not make (a payment too small to survive the
+        # conversion) is left out, not copied from the foreign build
         return {k: base[k] if k.startswith("base_") and k in base
-                else _merge_currencies(base.get(k), v) for k, v in foreign.items()}
+                else _merge_currencies(base.get(k), v) for k, v in foreign.items()
+                if not (k.startswith("base_") and k not in base and k[5:] in foreign)}
     if isinstance(foreign, list) and isinstance(base, list):
         return [_merge_currencies(b, f) for b, f in zip(base, foreign, strict=True)]
     return foreign

@@ -37,9 +37,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sagesync.model import holds
+from sagesync.model.holds import Held, Hold
 from sagesync.model.money import (
     UNITS,
     cents_of_units,
@@ -84,8 +87,9 @@ _LOCATIONS = ("extension_attributes.", "items.")
 _HALF_CENT = UNITS // 200  # 0.005 in units
 
 
-class HoldDocument(Exception):
-    """The document cannot be posted as it is; the message says why, for a person."""
+class HoldDocument(Held):
+    """The document cannot be posted as it is: a cause from the catalogue (model.holds), whose
+    message says why, for a person."""
 
 
 @dataclass(slots=True)
@@ -159,6 +163,7 @@ class SageDocument:
     lines: list[PostingLine] = field(default_factory=list)
     splits: list[Split] = field(default_factory=list)
     hold_reason: str | None = None
+    hold: Hold | None = None  # the cause of hold_reason (model.holds), when held
     warnings: list[str] = field(default_factory=list)
     exchange_rate: Decimal | None = None  # order-currency units per base unit, for Sage
     # Nothing for Sage to book (a zero total): never rendered, but accounted for in the ledger.
@@ -195,12 +200,11 @@ class DocumentBuilder:
 
     def tax_code(self, rate: int | None, where: str) -> str:
         if rate is None:
-            raise HoldDocument(f"{where} has tax but no tax rate")
+            raise HoldDocument(holds.missing_tax_rate(where=where))
         code = self._codes.get(rate)
         if code is None:
-            known = ", ".join(f"{r.normalize():f}%" for r in sorted(self.mapping.tax_codes))
-            raise HoldDocument(f"{where}: no Sage tax code for a {shown(rate)}% rate "
-                               f"(add it to [mapping] tax_codes; known: {known})")
+            raise HoldDocument(holds.unmapped_tax_rate(where=where, rate=shown(rate),
+                                                       known=self.mapping.tax_codes))
         return code
 
     def build(self, kind: str, doc: Row, doc_items: Sequence[Row], order: Row,
@@ -224,7 +228,7 @@ class DocumentBuilder:
             content_hash=doc.get("content_hash") or "")
         try:
             if created is None:
-                raise HoldDocument("no created_at date")
+                raise HoldDocument(holds.no_created_at())
             document.exchange_rate = self._exchange_rate(doc, order, document)
             extras = _Extras.of(doc, self.currency == "base",
                                 order.get("base_currency_code") == order.get(
@@ -244,7 +248,7 @@ class DocumentBuilder:
             if not document.splits:
                 return self._skip(document, "every amount is zero: Sage has nothing to book")
         except HoldDocument as held:
-            document.hold_reason = str(held)
+            document.hold, document.hold_reason = held.hold, held.hold.message
         return document
 
     def _skip(self, document: SageDocument, why: str) -> SageDocument:
@@ -261,10 +265,7 @@ class DocumentBuilder:
             return None
         rate = doc.get("base_to_order_rate") or order.get("base_to_order_rate")
         if rate is None or rate <= 0:
-            raise HoldDocument(
-                f"its amounts are in {ordered} ([sage] currency = \"order\") but Magento gives "
-                f"no base_to_order_rate to {base}: Sage would book them as {base}. Export it "
-                'again, or post base amounts ([sage] currency = "base")')
+            raise HoldDocument(holds.no_exchange_rate(currency=ordered, base=base))
         rate = rate.normalize()
         if rate == 1:
             document.warnings.append(f"Magento's exchange rate from {base} to {ordered} is 1: "
@@ -290,10 +291,8 @@ class DocumentBuilder:
             where, value = found
             nominal = self.mapping.payment_nominals.get(kind)
             if nominal is None:
-                raise HoldDocument(
-                    f"{PURPOSE_LABEL[kind]} paid {_cents_text(value)} of it ({where}): set "
-                    f'[mapping] payment_nominals = {{ {kind} = "<nominal>" }} to the nominal '
-                    f"that carries {PURPOSE_LABEL[kind]} balances")
+                raise HoldDocument(holds.unmapped_payment_nominal(
+                    kind=kind, amount=_cents_text(value), where=where))
             lines.append(PostingLine(kind, nominal, self.mapping.payment_tax_code, -value))
         for name, (nominal, code) in self.mapping.extra_amounts.items():
             found = extras.take(name)
@@ -321,8 +320,8 @@ class DocumentBuilder:
             item_id = line["item_id"] if kind == "order" else line["order_item_id"]
             order_item = order_item_by_id.get(item_id)
             if order_item is None:
-                raise HoldDocument(f"line {line.get('sku')!r} points at order item {item_id}, "
-                                   "which is not in the order")
+                raise HoldDocument(holds.unknown_order_item(sku=line.get("sku"),
+                                                            item_id=item_id))
             if item_id not in counted:
                 continue
             row_total = self.amount(line, "row_total")
@@ -401,8 +400,8 @@ class DocumentBuilder:
             # net (units) x rate (percent in units) / 100 is the tax; in cents, over 10**8
             if rate and abs(divide_half_up(net * rate, 10 ** 8) * 100 - tax) <= 100:
                 return rate
-        raise HoldDocument(f"{what} tax {decimal_of_units(tax)} on {_cents_text(net)} matches "
-                           "no rate in [mapping] tax_codes")
+        raise HoldDocument(holds.tax_matches_no_rate(what=what, tax=decimal_of_units(tax),
+                                                     net=_cents_text(net)))
 
     def _balance(self, document: SageDocument, doc: Row, line_count: int,
                  extras: _Extras) -> None:
@@ -418,11 +417,10 @@ class DocumentBuilder:
             if difference == 0:
                 continue
             if abs(difference) > tolerance or not splits:
-                raise HoldDocument(
-                    f"does not balance: the lines' {column} is {decimal_of_cents(have)}, "
-                    f"Magento's document says {decimal_of_cents(target)} (difference "
-                    f"{decimal_of_cents(difference)}); grand total {document.grand_total}. "
-                    + extras.explain(difference))
+                raise HoldDocument(holds.does_not_balance(
+                    column=column, have=decimal_of_cents(have), target=decimal_of_cents(target),
+                    difference=decimal_of_cents(difference), grand_total=document.grand_total,
+                    explanation=extras.explain(difference)))
             revenue = [s for s in splits if s.purpose in ("goods", "carriage")] or splits
             largest = max(revenue, key=lambda s: (abs(s.net), s.purpose == "goods"))
             setattr(largest, column, getattr(largest, column) + difference)
@@ -441,11 +439,10 @@ class DocumentBuilder:
         allowed = NEGATIVE_PURPOSES if self.negative_amounts else ()
         for split in document.splits:
             if (split.net < 0 or split.tax < 0) and split.purpose not in allowed:
-                raise HoldDocument(
-                    f"the {PURPOSE_LABEL[split.purpose]} split on nominal {split.nominal_code} is "
-                    f"negative (net {split.net_amount}, tax {split.tax_amount}): Sage 50 gets "
-                    "positive amounts" + ("" if self.negative_amounts else
-                                          " unless [sage] negative_amounts = true"))
+                raise HoldDocument(holds.negative_split(
+                    split=PURPOSE_LABEL[split.purpose], nominal=split.nominal_code,
+                    net=split.net_amount, tax=split.tax_amount,
+                    negative_amounts=self.negative_amounts))
 
 
 def _cents_text(units: int) -> Decimal:
@@ -514,28 +511,27 @@ def split_rows(d: SageDocument, department: int | None) -> list[dict[str, Any]]:
             for n, s in enumerate(d.splits, start=1)]
 
 
-LINE_COLUMNS = ("document_key", "line_no", "purpose", "sku", "name", "order_item_id",
-                "quantity", "unit_price", "row_total", "discount_amount", "net_amount",
-                "tax_amount", "tax_rate", "tax_code", "nominal_code", "split_no")
 LINE_UNITS = ("quantity", "unit_price", "row_total", "discount_amount", "net_amount",
               "tax_amount", "tax_rate")  # columns held in units until written
+# checkpoint column -> PostingLine attribute
+_LINE_FIELDS = {"purpose": "purpose", "sku": "sku", "name": "name",
+                "order_item_id": "order_item_id", "quantity": "quantity",
+                "unit_price": "unit_price", "row_total": "row_total",
+                "discount_amount": "discount", "net_amount": "net", "tax_amount": "tax",
+                "tax_rate": "rate", "tax_code": "tax_code", "nominal_code": "nominal_code",
+                "split_no": "split_no"}
 
 
 def line_columns(docs: Sequence[SageDocument]) -> dict[str, list[Any]]:
     """The checkpoint's `lines` table for ready documents, column by column (amounts in
     units; the caller turns them into decimal columns in one operation each)."""
-    out: dict[str, list[Any]] = {name: [] for name in LINE_COLUMNS}
-    for d in docs:
-        if d.hold_reason or d.skip_reason:
-            continue
-        key = d.document_key
-        for number, line in enumerate(d.lines, start=1):
-            for name, value in zip(LINE_COLUMNS, (
-                    key, number, line.purpose, line.sku, line.name, line.order_item_id,
-                    line.quantity, line.unit_price, line.row_total, line.discount, line.net,
-                    line.tax, line.rate, line.tax_code, line.nominal_code, line.split_no),
-                    strict=True):
-                out[name].append(value)
+    ready = [d for d in docs if not (d.hold_reason or d.skip_reason)]
+    lines = [line for d in ready for line in d.lines]
+    out: dict[str, list[Any]] = {
+        "document_key": [d.document_key for d in ready for _ in d.lines],
+        "line_no": [n for d in ready for n in range(1, len(d.lines) + 1)]}
+    for column, name in _LINE_FIELDS.items():
+        out[column] = list(map(attrgetter(name), lines))
     return out
 
 
@@ -591,9 +587,8 @@ class _Extras:
             if key[1] == stem and location in (None, key[0]) and where not in self.used:
                 value = self._value(key)
                 if value is None:
-                    raise HoldDocument(
-                        f"{where} is only given in the {'order' if self.base else 'base'} "
-                        "currency: sagesync cannot post it with the other amounts")
+                    raise HoldDocument(holds.extra_amount_other_currency(
+                        where=where, currency="order" if self.base else "base"))
                 self.used.add(where)
                 return where, units_of(value)
         return None

@@ -3,22 +3,48 @@
 An explicit dict (as dlt's destinations list) rather than entry points or a folder scan, so
 `[sage] product` is checked against one list, a typo fails at recipe load, and grep finds every
 product. Add a product: create its folder (docs/adding-a-sage-product.md), then one line here.
+Every product is listed once, whether it posts (has templates) or only has export layouts:
+`posting_keys` and `export_keys` are views of this one list, never lists of their own.
 """
 
 from __future__ import annotations
 
 from sagesync.errors import RecipeError
-from sagesync.sage.products import sage50_uk
-from sagesync.sage.products.base import Capabilities, SageProduct
+from sagesync.sage.products import (
+    intacct,
+    sage50_uk,
+    sage50_us,
+    sage100,
+    sage200,
+    sage300,
+    sagex3,
+)
+from sagesync.sage.products.base import AckLayout, Capabilities, SageProduct
 
 PRODUCTS: dict[str, SageProduct] = {
     "sage50_uk": sage50_uk.PRODUCT,
+    "sage50_us": sage50_us.PRODUCT,
+    "sage100": sage100.PRODUCT,
+    "sage200": sage200.PRODUCT,
+    "sage300": sage300.PRODUCT,
+    "sagex3": sagex3.PRODUCT,
+    "intacct": intacct.PRODUCT,
 }
 
 
 def keys() -> tuple[str, ...]:
     """Every registered product key, in registry order."""
     return tuple(PRODUCTS)
+
+
+def posting_keys() -> tuple[str, ...]:
+    """The products sagesync writes documents for (those with templates)."""
+    return tuple(key for key, product in PRODUCTS.items() if product.posts)
+
+
+def export_keys() -> tuple[str, ...]:
+    """The products whose stock or price exports sagesync reads (those with layouts)."""
+    return tuple(key for key, product in PRODUCTS.items() if product.layouts)
 
 
 def get(key: str) -> SageProduct:
@@ -30,4 +56,5 @@ def get(key: str) -> SageProduct:
             from None
 
 
-__all__ = ["PRODUCTS", "Capabilities", "SageProduct", "get", "keys"]
+__all__ = ["PRODUCTS", "AckLayout", "Capabilities", "SageProduct", "export_keys", "get", "keys",
+           "posting_keys"]

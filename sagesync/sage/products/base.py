@@ -1,10 +1,14 @@
-"""What a Sage product is to the core: a key, its rules as data, and the templates it writes.
+"""What a Sage product is to the core: a key, its rules as data, its templates, its export layouts.
 
 Modelled on dlt's destination capabilities: the core never asks "is this Sage 50 UK?", it reads
 a fact (credit notes exist, negatives allowed, the largest amount) from `Capabilities`. A product
 holds no code that touches the ledger, checkpoints, delivery or the CLI; it is data plus the
 folder its templates live in, so adding a product means adding a folder (see
 docs/adding-a-sage-product.md).
+
+A product may be read before it can be written to: one with export layouts (stock, prices) and
+no templates yet feeds the catalog flows, and recipe validation refuses it as `[sage] product`
+(posting). `posts` is the one test of that, so nothing asks by key.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from types import MappingProxyType
 from typing import TypeVar
+
+from sagesync.errors import UsageError
+from sagesync.sage.layouts import KINDS, Layout
 
 V = TypeVar("V")
 
@@ -77,19 +84,78 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class AckLayout:
+    """How Sage's export of imported documents answers sagesync (`sagesync ack`).
+
+    Which Sage record types answer which Magento document kinds (the ledger's entity types), so
+    rows of other types in a full export are ignored rather than reported, and what the file
+    looks like, for the error file of one that cannot be read. Column names are the site's own
+    report layout and stay in the recipe's [ack] section.
+    """
+
+    #: Sage record type -> the Magento kinds a document of that type comes from.
+    types: Mapping[str, tuple[str, ...]]
+    #: What a readable ack file looks like (the `Expected:` line of its quarantine report).
+    expected: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "types", _frozen(self.types))
+
+
+@dataclass(frozen=True)
 class SageProduct:
-    """One registered Sage product: its key (the recipe's `[sage] product`) and its data."""
+    """One registered Sage product: its key (the recipe's `[sage] product`) and its data.
+
+    A product that posts has templates and the rules of its import format (`import_format`,
+    read as `capabilities`); one that only has export layouts has neither yet.
+    """
 
     key: str
     title: str
-    capabilities: Capabilities
-    #: Template names in the order the files are written: accounts before the documents
-    #: that post to them.
-    templates: tuple[str, ...]
     #: The package holding `<template>.toml` and README.md (shipped as package data).
     package: str
+    #: The rules of the import files sagesync writes; None while the product cannot post.
+    import_format: Capabilities | None = None
+    #: Template names in the order the files are written: accounts before the documents
+    #: that post to them. Empty for a product that cannot post yet.
+    templates: tuple[str, ...] = ()
+    #: How its stock and price exports are read (Sage -> Magento), one Layout per kind.
+    layouts: tuple[Layout, ...] = ()
+    #: How its export of imported documents is read by `sagesync ack`; None: no ack.
+    ack: AckLayout | None = None
     #: The recipe, relative to the project root, whose run makes the golden files.
     demo_recipe: str = "recipes/demo.toml"
+
+    def __post_init__(self) -> None:
+        # a registration mistake fails at import, not halfway through a run
+        if bool(self.templates) != (self.import_format is not None):
+            raise ValueError(f"{self.key}: templates and import_format go together (a product "
+                             "that posts has both, one that cannot post yet has neither)")
+        if self.ack is not None and not self.templates:
+            raise ValueError(f"{self.key}: an ack layout answers postings; it has no templates")
+        kinds = [layout.kind for layout in self.layouts]
+        wrong = [f"{lay.product} {lay.kind}" for lay in self.layouts
+                 if lay.product != self.key or lay.kind not in KINDS]
+        if wrong or len(set(kinds)) != len(kinds):
+            raise ValueError(f"{self.key}: layouts must be this product's, one per kind of "
+                             f"{', '.join(KINDS)} (got {', '.join(wrong or kinds)})")
+
+    @property
+    def posts(self) -> bool:
+        """Does sagesync write Sage documents for it (it has templates)?"""
+        return bool(self.templates)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The import format's rules; only a product that posts has them."""
+        if self.import_format is None:
+            raise UsageError(f"{self.title} ({self.key}) cannot post documents yet: only its "
+                             "stock and price exports are read")
+        return self.import_format
+
+    def layout(self, kind: str) -> Layout | None:
+        """Its export layout of `kind` (stock, prices), or None."""
+        return next((lay for lay in self.layouts if lay.kind == kind), None)
 
     def template_file(self, name: str) -> Traversable:
         """The shipped `<name>.toml`, read through importlib.resources so a wheel works."""

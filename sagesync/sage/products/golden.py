@@ -1,8 +1,9 @@
 """Golden files: made by a command and checked by a command, never edited by hand.
 
-As beangulp's `generate` / `test`: each product keeps, in `<product>/golden/`, the exact files
-its demo recipe produces. `--write` regenerates them after an intended change (review the diff);
-`--check` (run by tests/test_products.py under `make test`) fails on any byte of difference.
+As beangulp's `generate` / `test`: each product that posts keeps, in `<product>/golden/`, the
+exact files its demo recipe produces (one with export layouts only writes nothing). `--write`
+regenerates them after an intended change (review the diff); `--check` (run by
+tests/test_products.py under `make test`) fails on any byte of difference.
 
     python -m sagesync.sage.products.golden --check
     python -m sagesync.sage.products.golden --write [--product sage50_uk]
@@ -23,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from sagesync.errors import UsageError
-from sagesync.sage.products import PRODUCTS, get
+from sagesync.sage.products import get, posting_keys
 from sagesync.sage.products.base import SageProduct
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -102,9 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--check", action="store_true", help="compare (the default)")
     action.add_argument("--write", action="store_true", help="regenerate the golden files")
-    parser.add_argument("--product", choices=sorted(PRODUCTS), help="one product (default: all)")
+    parser.add_argument("--product", choices=sorted(posting_keys()),
+                        help="one product (default: every product that posts)")
     args = parser.parse_args(argv)
-    chosen = [get(args.product)] if args.product else list(PRODUCTS.values())
+    chosen = [get(key) for key in ([args.product] if args.product else posting_keys())]
     try:
         if args.write:
             for product in chosen:

@@ -2,12 +2,14 @@
 
 Every fact below is from shared/reference/sage-formats.md §1.1-§1.3 (Sage KB "Audit trail
 transaction data fields" and "Customer record data fields"); where Sage documents nothing, the
-value is the assumption the project README states and the golden files are made with.
+value is the assumption the project README states and the golden files are made with. What is
+read back from Sage (stock, prices, the ack export) is in `exports.py`.
 """
 
 from decimal import Decimal
 
 from sagesync.sage.products.base import Capabilities, SageProduct
+from sagesync.sage.products.sage50_uk.exports import ACK, LAYOUTS
 
 CAPABILITIES = Capabilities(
     # §1.2 column A: sagesync writes only the sales types; one row per nominal/tax split
@@ -37,8 +39,10 @@ CAPABILITIES = Capabilities(
 PRODUCT = SageProduct(
     key="sage50_uk",
     title="Sage 50 Accounts UK/IE",
-    capabilities=CAPABILITIES,
-    templates=("customers", "audit_trail"),
     package=__name__,
+    import_format=CAPABILITIES,
+    templates=("customers", "audit_trail"),
+    layouts=LAYOUTS,
+    ack=ACK,
     demo_recipe="recipes/demo.toml",
 )

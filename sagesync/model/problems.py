@@ -1,0 +1,22 @@
+"""The shape of every problem list a person reads in a quarantine `.error.txt`.
+
+Shared by the quarantine of any input (sagesync.ops.quarantine) and the parse-sage report
+(sagesync.sage.report), so it lives below both: `N problem(s):` and then exactly those N
+problems, one indented line each, so the announced count can be trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+REJECTED = "REJECTED: nothing from this file was applied"
+
+
+def problem_list(problems: Sequence[object], dropped: int = 0) -> list[str]:
+    """`N problem(s):` and one indented line per problem (`... and K more` for the uncounted
+    rest), so the announced number is always the number listed."""
+    lines = [f"{len(problems) + dropped} problem(s):"]
+    lines += ["  " + " ".join(str(p).split("\n")) for p in problems]
+    if dropped:
+        lines.append(f"  ... and {dropped} more problem(s) of the same kinds")
+    return lines

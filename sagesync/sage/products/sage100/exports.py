@@ -1,0 +1,46 @@
+"""Sage 100 stock and price exports (Visual Integrator jobs), read into Magento (README.md here).
+
+A VI export job is user-defined, so these are the table field names (§3); a site whose job
+writes other headings maps them in the recipe. Tags: "§n" = the name is in
+shared/reference/sage-formats.md at that section; "assumed" = not confirmed by the reference.
+
+| kind   | field        | aliases, first wins                                         |
+|--------|--------------|-------------------------------------------------------------|
+| stock  | all §3       | ItemCode, WarehouseCode, QuantityOnHand,                    |
+|        |              | QuantityOnSalesOrder (allocated), QuantityOnBackOrder       |
+|        |              | (added to allocated), QuantityOnPurchaseOrder (on_order)    |
+| prices | sku          | ItemCode §3                                                 |
+|        | price_list   | CustomerPriceLevel, PriceLevel, PriceCode assumed (or BASE) |
+|        | min_qty      | BreakQuantity, BreakQty assumed                             |
+|        | price        | UnitPrice §3, StandardUnitPrice, Price assumed              |
+|        | currency     | CurrencyCode, Currency assumed                              |
+"""
+
+from sagesync.sage.layouts import ASSUMED, BASE_PRICE_LIST, Layout, aliases
+
+STOCK = Layout(
+    "sage100", "stock", "Sage 100, Visual Integrator export of IM_ItemWarehouse",
+    {
+        "sku": aliases("§3", "ItemCode"),
+        "warehouse": aliases("§3", "WarehouseCode"),
+        "on_hand": aliases("§3", "QuantityOnHand"),
+        "allocated": aliases("§3", "QuantityOnSalesOrder"),
+        "back_ordered": aliases("§3", "QuantityOnBackOrder"),
+        "on_order": aliases("§3", "QuantityOnPurchaseOrder"),
+    },
+    date_format="%Y%m%d", warehouse_digits=3,
+)
+
+PRICES = Layout(
+    "sage100", "prices", "Sage 100, Visual Integrator export of IM pricing (names assumed)",
+    {
+        "sku": aliases("§3", "ItemCode"),
+        "price_list": aliases(ASSUMED, "CustomerPriceLevel", "PriceLevel", "PriceCode"),
+        "min_qty": aliases(ASSUMED, "BreakQuantity", "BreakQty"),
+        "price": aliases("§3", "UnitPrice") + aliases(ASSUMED, "StandardUnitPrice", "Price"),
+        "currency": aliases(ASSUMED, "CurrencyCode", "Currency"),
+    },
+    date_format="%Y%m%d", default_price_list=BASE_PRICE_LIST, warehouse_digits=3,
+)
+
+LAYOUTS = (STOCK, PRICES)

@@ -1,0 +1,40 @@
+"""Sage 300 (Accpac) stock and price exports, read into Magento (see README.md here).
+
+Exports of the I/C business views, with the views' field names as headings (§5). Tags: "§n" =
+the name is in shared/reference/sage-formats.md at that section; "assumed" = not confirmed.
+
+| kind   | field   | aliases, first wins                                              |
+|--------|---------|------------------------------------------------------------------|
+| stock  | all §5  | ITEMNO, LOCATION, QTYONHAND, QTYCOMMIT (allocated; else          |
+|        |         | QTYSALORDR), QTYONORDER: IC0290 ICILOC                           |
+| prices | all §5  | ITEMNO, PRICELIST, CURRENCY (IC0480), UNITPRICE (IC0482);        |
+|        | min_qty | QTYUNIT §5, its meaning as a quantity break assumed              |
+"""
+
+from sagesync.sage.layouts import ASSUMED, Layout, aliases
+
+STOCK = Layout(
+    "sage300", "stock", "Sage 300, I/C Location Details IC0290 (ICILOC)",
+    {
+        "sku": aliases("§5", "ITEMNO"),
+        "warehouse": aliases("§5", "LOCATION"),
+        "on_hand": aliases("§5", "QTYONHAND"),
+        "allocated": aliases("§5", "QTYCOMMIT", "QTYSALORDR"),
+        "on_order": aliases("§5", "QTYONORDER"),
+    },
+    date_format="%Y%m%d",
+)
+
+PRICES = Layout(
+    "sage300", "prices", "Sage 300, I/C Item Pricing IC0480 (ICPRIC) + IC0482 (ICPRICP)",
+    {
+        "sku": aliases("§5", "ITEMNO"),
+        "price_list": aliases("§5", "PRICELIST"),
+        "currency": aliases("§5", "CURRENCY"),
+        "price": aliases("§5", "UNITPRICE"),
+        "min_qty": aliases(ASSUMED, "QTYUNIT"),
+    },
+    date_format="%Y%m%d",
+)
+
+LAYOUTS = (STOCK, PRICES)

@@ -1,0 +1,12 @@
+"""Sage 50 US (Peachtree): its stock and price exports are read into Magento; no posting yet.
+
+The export layouts are in `exports.py`, the format facts and their sources in README.md. With
+no templates and no import format, recipe validation refuses it as `[sage] product` (posting)
+and accepts it as `[sage_export] product` (parse-sage, watch).
+"""
+
+from sagesync.sage.products.base import SageProduct
+from sagesync.sage.products.sage50_us.exports import LAYOUTS
+
+PRODUCT = SageProduct(key="sage50_us", title="Sage 50 US (Peachtree)", package=__name__,
+                      layouts=LAYOUTS)

@@ -1,0 +1,49 @@
+"""Sage X3 stock and price exports, read into Magento (see README.md here).
+
+There is no standard stock-level export template (§6); the names are the `STOCK` table's, each
+also with the SQL suffix `_0`. Tags: "§n" = the name is in shared/reference/sage-formats.md at
+that section; "assumed" = not confirmed by the reference.
+
+| kind   | field   | aliases, first wins                                              |
+|--------|---------|------------------------------------------------------------------|
+| stock  | all §6  | ITMREF, STOFCY, QTYSTU, CUMALLQTY, LOC (bin), each also          |
+|        |         | with the SQL suffix _0; LOT assumed; STA assumed (rule:          |
+|        |         | A kept, Q and R ignored)                                         |
+| prices | assumed | ITMREF §6, PLI, GROPRI (§6, an SOH field), PRI, MINQTY,          |
+|        |         | CUR §6                                                           |
+"""
+
+from sagesync.sage.layouts import ASSUMED, Layout, RowRule, aliases
+
+_X3 = "§6"
+_SKU = aliases(_X3, "ITMREF", "ITMREF_0")
+
+STOCK = Layout(
+    "sagex3", "stock", "Sage X3, STOCK table export",
+    {
+        "sku": _SKU,
+        "warehouse": aliases(_X3, "STOFCY", "STOFCY_0"),
+        "on_hand": aliases(_X3, "QTYSTU", "QTYSTU_0"),
+        "allocated": aliases(_X3, "CUMALLQTY", "CUMALLQTY_0"),
+        "bin": aliases(_X3, "LOC", "LOC_0"),
+        "lot": aliases(ASSUMED, "LOT", "LOT_0"),
+    },
+    date_format="%Y%m%d",
+    rules=(RowRule("status", aliases(ASSUMED, "STA", "STA_0"), frozenset({"a"}),
+                   frozenset({"q", "r"}), "stock status Q (quarantine) or R (rejected) "
+                   "is not available to sell"),),
+)
+
+PRICES = Layout(
+    "sagex3", "prices", "Sage X3, price list export (names assumed)",
+    {
+        "sku": _SKU,
+        "price_list": aliases(ASSUMED, "PLI", "PLI_0", "Price list"),
+        "price": aliases(_X3, "GROPRI") + aliases(ASSUMED, "GROPRI_0", "PRI", "PRI_0", "Price"),
+        "min_qty": aliases(ASSUMED, "MINQTY", "MINQTY_0", "QTYMIN"),
+        "currency": aliases(_X3, "CUR", "CUR_0"),
+    },
+    date_format="%Y%m%d",
+)
+
+LAYOUTS = (STOCK, PRICES)

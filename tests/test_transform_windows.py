@@ -1,0 +1,54 @@
+"""The transform reads an export a window at a time: the rows a window asks for by key are
+exactly what a filter of the whole table gives, in the table's order, and only the row groups
+whose key range can hold them are decoded (so memory does not grow with the export)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sagesync.pipeline.transform_step import _KeyedTable
+
+GROUP = 50
+
+
+def _write(path: Path, keys: list[int]) -> pa.Table:
+    table = pa.table({"document_id": pa.array(keys, pa.int64()),
+                      "position": pa.array(range(len(keys)), pa.int64())})
+    with pq.ParquetWriter(path, table.schema) as writer:
+        for start in range(0, max(len(keys), 1), GROUP):
+            writer.write_table(table.slice(start, GROUP))
+    return table
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(keys=st.lists(st.integers(min_value=1, max_value=400), max_size=300),
+       wanted=st.lists(st.integers(min_value=0, max_value=420), max_size=40),
+       ordered=st.booleans())
+def test_a_window_gets_exactly_the_rows_a_whole_table_filter_gets(
+        tmp_path: Path, keys: list[int], wanted: list[int], ordered: bool) -> None:
+    path = tmp_path / "lines.parquet"
+    table = _write(path, sorted(keys) if ordered else keys)
+    got = _KeyedTable(path, "document_id").rows(wanted)
+    expected = table.filter(pc.is_in(table["document_id"],
+                                     value_set=pa.array(sorted(set(wanted)), pa.int64())))
+    assert got.to_pylist() == expected.to_pylist()
+
+
+def test_only_the_row_groups_that_can_hold_a_window_are_decoded(tmp_path: Path) -> None:
+    path = tmp_path / "lines.parquet"
+    _write(path, [n // 3 for n in range(3, 3 + 20 * GROUP)])  # sorted, 20 row groups
+    reader = _KeyedTable(path, "document_id")
+    window = list(range(40, 60))  # ids 40..59: rows 117..179, row groups 2 and 3
+    assert [r["document_id"] for r in reader.rows(window).to_pylist()] == \
+        [n for n in window for _ in range(3)]
+    assert sorted(reader.cache) == [2, 3]
+    for start in range(0, 330, 20):  # a whole pass: the cache stays bounded
+        reader.rows(range(start, start + 20))
+    assert len(reader.cache) <= _KeyedTable.CACHED
