@@ -149,7 +149,7 @@ SAGE_LINES = pa.schema([
     # gift_card, store_credit, reward_points or extra (see transform.documents.PURPOSE_LABEL)
     ("sku", pa.string()), ("name", pa.string()), ("order_item_id", pa.int64()),
     ("quantity", MAGENTO_MONEY),
-    ("unit_price", MAGENTO_MONEY),  # net of tax, before discount (Magento's price)
+    ("unit_price", MAGENTO_MONEY),  # net of tax, before discount: row_total / quantity
     ("row_total", MAGENTO_MONEY),  # Magento's row_total: quantity x unit price, before discount
     ("discount_amount", MAGENTO_MONEY),  # what the discount takes off the row (positive)
     ("net_amount", MAGENTO_MONEY),  # what the line adds to its split's net (signed)

@@ -132,11 +132,7 @@ def _decimal(column: Column, value: Decimal) -> str:
     """A rate as written by hand: plain digits, no exponent, no trailing zeros (3.75)."""
     if not value.is_finite() or value <= 0:
         raise RowRejected(f"'{column.name}' must be a positive number: {value}")
-    text = f"{value.normalize():f}"
-    if column.max_length and len(text) > column.max_length:
-        raise RowRejected(f"'{column.name}' {text} is longer than {column.max_length} "
-                          "characters")
-    return text
+    return _within_length(column, f"{value.normalize():f}")
 
 
 def _quantity(column: Column, value: Decimal, negate: bool) -> str:
@@ -147,7 +143,11 @@ def _quantity(column: Column, value: Decimal, negate: bool) -> str:
         quantity = abs(quantity)
     elif negate:
         quantity = -quantity
-    text = f"{quantity:f}"
+    return _within_length(column, f"{quantity:f}")
+
+
+def _within_length(column: Column, text: str) -> str:
+    """A number is never cut: one longer than its column holds the document."""
     if column.max_length and len(text) > column.max_length:
         raise RowRejected(f"'{column.name}' {text} is longer than {column.max_length} "
                           "characters")

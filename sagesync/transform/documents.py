@@ -337,11 +337,11 @@ class DocumentBuilder:
             sku = order_item.get("sku") or line.get("sku")
             nominal = self.nominals.nominal_for(sku)
             net = row_total - discount + compensation if netted else row_total
+            quantity = line.get("qty_ordered" if kind == "order" else "qty")
             lines.append(PostingLine(
                 "goods", nominal, code, net, tax, rate, sku, line.get("name") or
-                order_item.get("name"), item_id,
-                line.get("qty_ordered" if kind == "order" else "qty"),
-                line.get(self._prefix + "price"), row_total, discount))
+                order_item.get("name"), item_id, quantity, _unit_price(row_total, quantity),
+                row_total, discount))
             if not netted and discount != 0:
                 lines.append(PostingLine("discount", self.mapping.discount_nominal, code,
                                          -(discount - compensation), 0, rate, sku,
@@ -443,6 +443,16 @@ class DocumentBuilder:
                     split=PURPOSE_LABEL[split.purpose], nominal=split.nominal_code,
                     net=split.net_amount, tax=split.tax_amount,
                     negative_amounts=self.negative_amounts))
+
+
+def _unit_price(row_total: int, quantity: int | None) -> int | None:
+    """The price of one unit, net of tax and before discount: Magento makes the row total as
+    price x quantity, so it is the row total over the quantity, half up to four places. (Not
+    Magento's own `price` field: decoding one more field would change every document's content
+    hash, and so flag every record already sent as amended.)"""
+    if not quantity:
+        return None
+    return divide_half_up(row_total * UNITS, quantity)
 
 
 def _cents_text(units: int) -> Decimal:

@@ -28,6 +28,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, settings
 
+from bench.recipe import toml_value as _toml_value
 from sagesync.cli.main import cli
 from sagesync.errors import ExitCode
 from sagesync.ledger import Ledger
@@ -67,21 +68,6 @@ def few(examples: int) -> settings:
 
 
 # --------------------------------------------------------------------------- recipes
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a TOML basic string
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}"
-                                for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {value!r} as TOML")
 
 
 def toml_text(data: Mapping[str, Any]) -> str:

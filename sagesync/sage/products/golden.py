@@ -3,7 +3,7 @@
 As beangulp's `generate` / `test`: each product that posts keeps, in `<product>/golden/`, the
 exact files its demo recipe produces (one with export layouts only writes nothing). `--write`
 regenerates them after an intended change (review the diff); `--check` (run by
-tests/test_products.py under `make test`) fails on any byte of difference.
+tests/conformance/test_golden.py under `make test`) fails on any byte of difference.
 
     python -m sagesync.sage.products.golden --check
     python -m sagesync.sage.products.golden --write [--product sage50_uk]
