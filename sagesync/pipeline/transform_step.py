@@ -53,7 +53,7 @@ class TransformResult:
     new_accounts: int = 0
 
 
-SLICE = 5_000  # documents converted to Python objects at a time: memory stays flat
+SLICE = 1_000  # documents turned into Python objects at a time (5,000 peaked 70 MB higher)
 
 
 def _grouped(table: pa.Table, key: str) -> dict[int, list[dict[str, Any]]]:
