@@ -24,7 +24,7 @@ from sagesync.model.money import (
 )
 from sagesync.model.schemas import MAGENTO_MONEY
 from sagesync.pipeline.checkpoint import open_checkpoint
-from sagesync.transform.documents import SageDocument
+from sagesync.transform.documents import SageDocument, split_columns, split_rows
 from sagesync.transform.lines import money_item_ids
 from sagesync.transform.rows import as_units, cents_array, units_array
 from tests.conftest import DEMO_RECIPE
@@ -84,6 +84,14 @@ def test_lines_keep_every_item_and_the_splits_are_their_sums(data: st.DataObject
             continue
         _lines_make_splits(document)
         _items_kept(document, lines, items, kind)
+        # the splits table written column-wise is the rows split_rows describes
+        columns = split_columns([document], 7)
+        as_rows = [dict(zip(columns, values, strict=True))
+                   for values in zip(*columns.values(), strict=True)]
+        for row in as_rows:
+            row["net_amount"] = decimal_of_cents(row["net_amount"])
+            row["tax_amount"] = decimal_of_cents(row["tax_amount"])
+        assert as_rows == split_rows(document, 7)
         # the lines' net and tax, in cents, make Magento's grand total within a cent a line
         net = sum(line.net for line in document.lines)
         tax = sum(line.tax for line in document.lines)

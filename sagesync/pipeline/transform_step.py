@@ -35,10 +35,10 @@ from sagesync.transform.documents import (
     SageDocument,
     document_row,
     line_columns,
-    split_rows,
+    split_columns,
 )
 from sagesync.transform.mapping import NominalMap, load_customer_accounts
-from sagesync.transform.rows import as_units, units_array
+from sagesync.transform.rows import as_units, cents_array, units_array
 
 KIND = "sage-documents"
 
@@ -301,8 +301,10 @@ def _write_documents(writer: CheckpointWriter, docs: list[SageDocument],
                      department: int | None) -> None:
     writer.write("documents", pa.Table.from_pylist([_document_row(d) for d in docs],
                                                    schema=SAGE_DOCUMENTS))
-    writer.write("splits", pa.Table.from_pylist(
-        [row for d in docs for row in split_rows(d, department)], schema=SAGE_SPLITS))
+    writer.write("splits", pa.Table.from_arrays(
+        [cents_array(values) if name in ("net_amount", "tax_amount")
+         else pa.array(values, SAGE_SPLITS.field(name).type)
+         for name, values in split_columns(docs, department).items()], schema=SAGE_SPLITS))
     lines = line_columns(docs)
     writer.write("lines", pa.Table.from_arrays(
         [units_array(values) if name in LINE_UNITS

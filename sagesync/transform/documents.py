@@ -521,6 +521,27 @@ def split_rows(d: SageDocument, department: int | None) -> list[dict[str, Any]]:
             for n, s in enumerate(d.splits, start=1)]
 
 
+def split_columns(docs: Sequence[SageDocument], department: int | None
+                  ) -> dict[str, list[Any]]:
+    """The checkpoint's `splits` table for ready documents, column by column (amounts in
+    cents; the caller turns them into decimal columns in one operation each), as
+    `split_rows` gives it row by row."""
+    ready = [d for d in docs if not (d.hold_reason or d.skip_reason)]
+    splits = [split for d in ready for split in d.splits]
+    return {
+        "document_key": [d.document_key for d in ready for _ in d.splits],
+        "split_no": [n for d in ready for n in range(1, len(d.splits) + 1)],
+        "nominal_code": [split.nominal_code for split in splits],
+        "tax_code": [split.tax_code for split in splits],
+        "department": [department] * len(splits),
+        "details": [split_details(d, split) for d in ready for split in d.splits],
+        "net_amount": [split.net for split in splits],
+        "tax_amount": [split.tax for split in splits],
+        "purpose": [split.purpose for split in splits],
+        "transaction_type": [split.transaction_type for split in splits],
+        "reference": [split.reference for split in splits]}
+
+
 LINE_UNITS = ("quantity", "unit_price", "row_total", "discount_amount", "net_amount",
               "tax_amount", "tax_rate")  # columns held in units until written
 # checkpoint column -> PostingLine attribute
