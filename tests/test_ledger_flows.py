@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from sagesync.errors import ExitCode
-from sagesync.ledger import Ledger
+from sagesync.ledger import Exported, Ledger, RecordKey
 from sagesync.pipeline.lock import run_lock
 from sagesync.transform.documents import CONTRA_SUFFIX
 from tests.conftest import ROOT, subprocess_env
@@ -264,3 +264,25 @@ def test_a_new_account_that_cannot_be_written_holds_only_its_documents(  # type:
                                 "--json").stdout)
     assert status["counts"]["held"] >= 1
     assert all("cannot be written" in h["reason"] for h in status["held"])
+
+
+def test_registration_in_chunks_is_registration_in_one(tmp_path: Path) -> None:
+    """register_exported takes its records a chunk at a time (flat memory) in one transaction:
+    any chunk size leaves the same records, states and events as one chunk."""
+
+    def exported(n: int, content: str, cancelled: int = -1) -> list[Exported]:
+        return [Exported(RecordKey("invoice", i, 1), f"{i:09d}", i, f"{i:09d}", f"{content}{i}",
+                         grand_total="1.00", magento_state="3" if i == cancelled else "2",
+                         cancelled=i == cancelled) for i in range(1, n + 1)]
+
+    states = []
+    for chunk in (1, 3, 10_000):
+        ledger = Ledger(tmp_path / f"ledger-{chunk}.sqlite")
+        ledger.register_exported(exported(7, "a"), "one", chunk=chunk)
+        ledger.register_exported(exported(9, "b", cancelled=4), "two", chunk=chunk)
+        states.append((
+            ledger.db.execute("SELECT entity_id, state, content_hash, export_checkpoint, "
+                              "last_error FROM records ORDER BY entity_id").fetchall(),
+            ledger.db.execute("SELECT COUNT(*) FROM events").fetchall()))
+    assert states[0] == states[1] == states[2]
+    assert [row[1] for row in states[0][0]] == ["exported"] * 3 + ["void"] + ["exported"] * 5

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -105,6 +106,13 @@ def _stored_hold(code: str | None, params: str | None, reason: str | None,
 
 def _row(values: Sequence[Any]) -> RecordRow:
     return RecordRow(RecordKey(values[0], values[1], values[2]), *values[3:])
+
+
+def _chunks(records: Iterable[Exported], size: int) -> Iterator[list[Exported]]:
+    """The records in lists of at most `size` (itertools.batched, before Python 3.12)."""
+    iterator = iter(records)
+    while part := list(islice(iterator, size)):
+        yield part
 
 
 class Ledger:
@@ -281,18 +289,26 @@ class Ledger:
         return {r[0] for r in rows}
 
     # Export and transform -----------------------------------------------------------------
-    def register_exported(self, records: Sequence[Exported], checkpoint: str) -> Registration:
+    def register_exported(self, records: Iterable[Exported], checkpoint: str, *,
+                          chunk: int = 10_000) -> Registration:
         """Record what an export saw, cancelled documents included. Returns what became
         `amended` (changed or cancelled in Magento after it was sent) and what became `void`.
 
         A pending record cancelled in Magento becomes `void` and is never delivered; a
         re-exported pending record points at the new data; one held or needing attention whose
-        Magento data changed is validated again, so its old reason never lingers."""
+        Magento data changed is validated again, so its old reason never lingers. The records
+        are taken `chunk` at a time, all in one transaction, so memory does not grow with the
+        export."""
         result = Registration()
         now = _now()
-        # The common cases (new records, re-exported pending ones) are gathered and written
-        # with executemany; the rare branches write their own row after what came before them
-        # (flush), so every record's statements run in the order of the loop.
+        with self.transaction() as db:
+            for part in _chunks(records, chunk):
+                self._register_part(db, part, checkpoint, now, result)
+        return result
+
+    def _register_part(self, db: sqlite3.Connection, records: list[Exported], checkpoint: str,
+                       now: str, result: Registration) -> None:
+        """register_exported for one chunk of records, inside its transaction."""
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         events: list[tuple[RecordKey, str, str]] = []
@@ -319,78 +335,76 @@ class Ledger:
                     "WHERE entity_type=? AND entity_id=? AND store_id=?", updates)
                 updates.clear()
 
-        with self.transaction() as db:
-            # looked up inside the transaction: the temp-table inserts share its one commit
-            known = self._known(r.key for r in records)
-            for record in records:
-                key = record.key
-                where = (key.entity_type, key.entity_id, key.store_id)
-                previous = known.get(key)
-                if previous is None:
-                    state = VOID if record.cancelled else "exported"
-                    reason = _cancelled_reason(record, None) if record.cancelled else None
-                    inserts.append(
-                        (*where, record.increment_id, record.order_id,
-                         record.order_increment_id, record.content_hash, state, reason,
-                         checkpoint, record.grand_total, record.magento_state, now, now))
-                    events.append((key, state, reason or checkpoint))
-                    continue  # a document cancelled before sagesync ever queued it: no news
-                state, old_hash, held_by = previous.state, previous.content_hash, \
-                    previous.held_by
-                if state == VOID:
-                    continue
-                if record.cancelled:
-                    if previous.magento_state == record.magento_state:
-                        continue  # the cancellation is already recorded
-                    sent = state in DONE
-                    cause: Hold | None = None
-                    if state == "needs_attention":  # Sage may hold it: a person decides
-                        new_state = state
-                        cause = holds.cancelled_needing_attention(
-                            changed_at=record.changed_at, magento_state=record.magento_state,
-                            earlier=previous.last_error or "see its history")
-                        reason = cause.message
-                    else:
-                        new_state = "amended" if sent else VOID
-                        reason = _cancelled_reason(record, (previous.sage_reference or "")
-                                                   if sent else None)
+        # looked up inside the transaction: the temp-table inserts share its one commit
+        known = self._known(r.key for r in records)
+        for record in records:
+            key = record.key
+            where = (key.entity_type, key.entity_id, key.store_id)
+            previous = known.get(key)
+            if previous is None:
+                state = VOID if record.cancelled else "exported"
+                reason = _cancelled_reason(record, None) if record.cancelled else None
+                inserts.append(
+                    (*where, record.increment_id, record.order_id,
+                     record.order_increment_id, record.content_hash, state, reason,
+                     checkpoint, record.grand_total, record.magento_state, now, now))
+                events.append((key, state, reason or checkpoint))
+                continue  # a document cancelled before sagesync ever queued it: no news
+            state, old_hash, held_by = previous.state, previous.content_hash, \
+                previous.held_by
+            if state == VOID:
+                continue
+            if record.cancelled:
+                if previous.magento_state == record.magento_state:
+                    continue  # the cancellation is already recorded
+                sent = state in DONE
+                cause: Hold | None = None
+                if state == "needs_attention":  # Sage may hold it: a person decides
+                    new_state = state
+                    cause = holds.cancelled_needing_attention(
+                        changed_at=record.changed_at, magento_state=record.magento_state,
+                        earlier=previous.last_error or "see its history")
+                    reason = cause.message
+                else:
+                    new_state = "amended" if sent else VOID
+                    reason = _cancelled_reason(record, (previous.sage_reference or "")
+                                               if sent else None)
+                flush(db)
+                db.execute("UPDATE records SET state=?, held_by=NULL, last_error=?, "
+                           "hold_code=?, hold_params=?, "
+                           "magento_state=?, updated_at=? WHERE entity_type=? AND "
+                           "entity_id=? AND store_id=?",
+                           (new_state, reason, cause and cause.code,
+                            cause and cause.params_json(), record.magento_state, now,
+                            *where))
+                events.append((key, "cancelled" if new_state == state else new_state,
+                               reason))
+                (result.voided if new_state == VOID else result.amended).append(
+                    (key, reason))
+                continue
+            changed = old_hash != record.content_hash
+            if state in DONE:
+                if changed and state != "amended":
+                    reason = _amended_reason(previous.grand_total, record.grand_total)
                     flush(db)
-                    db.execute("UPDATE records SET state=?, held_by=NULL, last_error=?, "
-                               "hold_code=?, hold_params=?, "
+                    db.execute("UPDATE records SET state='amended', last_error=?, "
+                               "hold_code=NULL, hold_params=NULL, "
                                "magento_state=?, updated_at=? WHERE entity_type=? AND "
                                "entity_id=? AND store_id=?",
-                               (new_state, reason, cause and cause.code,
-                                cause and cause.params_json(), record.magento_state, now,
-                                *where))
-                    events.append((key, "cancelled" if new_state == state else new_state,
-                                   reason))
-                    (result.voided if new_state == VOID else result.amended).append(
-                        (key, reason))
-                    continue
-                changed = old_hash != record.content_hash
-                if state in DONE:
-                    if changed and state != "amended":
-                        reason = _amended_reason(previous.grand_total, record.grand_total)
-                        flush(db)
-                        db.execute("UPDATE records SET state='amended', last_error=?, "
-                                   "hold_code=NULL, hold_params=NULL, "
-                                   "magento_state=?, updated_at=? WHERE entity_type=? AND "
-                                   "entity_id=? AND store_id=?",
-                                   (reason, record.magento_state, now, *where))
-                        events.append((key, "amended", reason))
-                        result.amended.append((key, reason))
-                    continue
-                revalidate = changed and (state in ("needs_attention", SKIPPED) or (
-                    state == "held" and held_by == "validation"))
-                updates.append((record.content_hash, checkpoint, record.grand_total,
-                                record.magento_state, now, revalidate, revalidate, revalidate,
-                                revalidate, revalidate, revalidate, *where))
-                if changed:
-                    events.append((key, "changed", f"new content in {checkpoint}"
-                                   + ("; validated again" if revalidate else "")))
-            flush(db)
-            self._events(db, events)
-        return result
+                               (reason, record.magento_state, now, *where))
+                    events.append((key, "amended", reason))
+                    result.amended.append((key, reason))
+                continue
+            revalidate = changed and (state in ("needs_attention", SKIPPED) or (
+                state == "held" and held_by == "validation"))
+            updates.append((record.content_hash, checkpoint, record.grand_total,
+                            record.magento_state, now, revalidate, revalidate, revalidate,
+                            revalidate, revalidate, revalidate, *where))
+            if changed:
+                events.append((key, "changed", f"new content in {checkpoint}"
+                               + ("; validated again" if revalidate else "")))
+        flush(db)
+        self._events(db, events)
 
     def _known(self, keys: Iterable[RecordKey]) -> dict[RecordKey, _Known]:
         """What register_exported compares an exported record with."""

@@ -55,7 +55,7 @@ from sagesync.model.schemas import MAGENTO_TABLES
 from sagesync.pipeline.checkpoint import CheckpointWriter, open_checkpoint
 from sagesync.pipeline.faults import fault_point
 from sagesync.pipeline.page_pool import PageDecoder, default_workers
-from sagesync.pipeline.postable import exported_records
+from sagesync.pipeline.postable import iter_exported
 from sagesync.recipe import Recipe
 
 KIND = "magento-export"
@@ -203,7 +203,7 @@ def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
     result = _export(recipe, run_id, page_source, description, windows, live, triggered,
                      workers)
     if ledger is not None:
-        records = exported_records(recipe, open_checkpoint(result.manifest))
+        records = iter_exported(recipe, open_checkpoint(result.manifest))
         fault_point("export.ledger")
         registered = ledger.register_exported(records, str(result.manifest))
         result.amended = [f"{k}: {why}" for k, why in registered.amended]

@@ -7,6 +7,8 @@ transform (which builds the postings) need it, and steps do not import each othe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -58,13 +60,21 @@ def _columns(export: Checkpoint, name: str, columns: list[str]) -> pa.Table:
 
 
 def exported_records(recipe: Recipe, export: Checkpoint) -> list[Exported]:
+    """What the ledger should know of an export (see `iter_exported`), as a list."""
+    return list(iter_exported(recipe, export))
+
+
+REGISTER_CHUNK = 10_000  # records turned into Python objects at a time
+
+
+def iter_exported(recipe: Recipe, export: Checkpoint) -> Iterator[Exported]:
     """What the ledger should know of an export: every document that will be posted, and
     every cancelled one, so a cancellation after export is never missed (it voids a queued
-    record and flags a sent one)."""
+    record and flags a sent one). Made a slice at a time, so memory does not grow with the
+    export."""
     orders = _columns(export, "orders", ["entity_id", "increment_id"]).to_pydict()
     increments = dict(zip(orders["entity_id"], orders["increment_id"], strict=True))
     total = "grand_total" if recipe.sage.currency == "order" else "base_grand_total"
-    found = []
     for kind in posted_kinds(recipe):
         wanted = ["entity_id", "store_id", "increment_id", "content_hash",
                   "entity_id" if kind == "order" else "order_id", total, "state", "updated_at"]
@@ -76,14 +86,13 @@ def exported_records(recipe: Recipe, export: Checkpoint) -> list[Exported]:
         changed = pc.fill_null(pc.strftime(table["updated_at"].cast(pa.timestamp("s")),
                                            format="%Y-%m-%d %H:%M:%S"), "")
         states = pc.fill_null(table["state"].cast(pa.string()), "")
-        columns = [table[name] for name in wanted[:6]]
-        for (entity_id, store_id, increment_id, content_hash, order_id, grand_total, state,
-             changed_at, is_cancelled) in zip(*(c.to_pylist() for c in columns), states.to_pylist(),
-                                             changed.to_pylist(),
-                                             table["_cancelled"].to_pylist(), strict=True):
-            found.append(Exported(
-                RecordKey(kind, entity_id, store_id or 0), increment_id or "", order_id,
-                increments.get(order_id) or "", content_hash,
-                grand_total=f"{grand_total:.2f}" if grand_total is not None else "",
-                magento_state=state, cancelled=bool(is_cancelled), changed_at=changed_at))
-    return found
+        columns = [*(table[name] for name in wanted[:6]), states, changed, table["_cancelled"]]
+        for start in range(0, table.num_rows, REGISTER_CHUNK):
+            part = [c.slice(start, REGISTER_CHUNK).to_pylist() for c in columns]
+            for (entity_id, store_id, increment_id, content_hash, order_id, grand_total,
+                 state, changed_at, is_cancelled) in zip(*part, strict=True):
+                yield Exported(
+                    RecordKey(kind, entity_id, store_id or 0), increment_id or "", order_id,
+                    increments.get(order_id) or "", content_hash,
+                    grand_total=f"{grand_total:.2f}" if grand_total is not None else "",
+                    magento_state=state, cancelled=bool(is_cancelled), changed_at=changed_at)
