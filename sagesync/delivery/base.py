@@ -9,7 +9,7 @@ Locations are the strings the ledger's batch plan and delivery journal record.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -27,11 +27,12 @@ class Delivery(Protocol):
         """Where the file called `name` lands, as the batch plan records it."""
         ...
 
-    def deliver(self, name: str, data: bytes,
+    def deliver(self, name: str, data: bytes | Iterable[bytes],
                 ready: Callable[[], None] | None = None) -> Path:
-        """Land `data` as `name` atomically and return where it landed; `ready` is called once
-        the data is complete under its temporary name and before the rename. TransientError
-        when it cannot be written (nothing half-written is ever visible)."""
+        """Land `data` (bytes, or byte chunks streamed in order so a large file never sits in
+        memory) as `name` atomically and return where it landed; `ready` is called once the
+        data is complete under its temporary name and before the rename. TransientError when
+        it cannot be written (nothing half-written is ever visible)."""
         ...
 
     def landed(self, location: str) -> bool:

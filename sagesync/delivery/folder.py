@@ -10,7 +10,8 @@ collected".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sagesync.errors import TransientError
@@ -43,14 +44,18 @@ class FolderDelivery:
     def location(self, name: str) -> str:
         return str(self.folder / name)
 
-    def deliver(self, name: str, data: bytes,
+    def deliver(self, name: str, data: bytes | Iterable[bytes],
                 ready: Callable[[], None] | None = None) -> Path:
         """Write `name` under its temporary name, flush it to disk, call `ready` (the caller
-        journals that the file is complete but not yet in place), then rename it into place."""
+        journals that the file is complete but not yet in place), then rename it into place.
+        `data` may be byte chunks: they are streamed, so the file never sits in memory."""
         target = self.folder / name
+        temporary = temporary_path(target)
         try:
-            return write_atomically(target, data, temporary=temporary_path(target),
-                                    before_replace=ready)
+            if isinstance(data, bytes | bytearray):
+                return write_atomically(target, bytes(data), temporary=temporary,
+                                        before_replace=ready)
+            return _stream_atomically(target, data, temporary, ready)
         except OSError as exc:
             raise TransientError(f"Cannot write {target}: {exc.strerror}. The batch stays "
                                  "queued and the next run retries.") from None
@@ -71,3 +76,17 @@ class FolderDelivery:
             for pattern in (".B*" + TEMP_SUFFIX, ".*.tmp-*"):
                 for leftover in self.folder.glob(pattern):
                     leftover.unlink(missing_ok=True)
+
+
+def _stream_atomically(target: Path, chunks: Iterable[bytes], temporary: Path,
+                       ready: Callable[[], None] | None) -> Path:
+    """write_atomically's protocol (temporary, fsync, `ready`, rename) for streamed chunks."""
+    with temporary.open("wb") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+        handle.flush()
+        os.fsync(handle.fileno())
+    if ready is not None:
+        ready()
+    os.replace(temporary, target)
+    return target

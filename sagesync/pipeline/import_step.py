@@ -4,17 +4,24 @@ Every ready document not yet delivered is rendered through the product's templat
 that breaks a template rule is held (with its reason in the ledger) and the rest go on. Files
 are split at `max_lines_per_file` without splitting a document. The customers file sorts first,
 because Sage needs an account before it can post to it.
+
+Rendered rows and file bytes never sit in memory whole (only the checkpoint's columnar Arrow
+tables do): documents become Python values, are judged and rendered WINDOW at a time (in
+delivery order), each one's rows are encoded once and appended to a spool in the step's folder,
+and only (key, hash, spool offset, length, row count) is kept per document. The files are
+planned from the row counts and set in the ledger before the first is written, as before;
+each is then streamed from its documents' spooled bytes.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,6 +38,7 @@ from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
 from sagesync.pipeline.faults import crash_point
 from sagesync.recipe import Recipe, SageSettings
 from sagesync.render import Children, ColumnRenderer, FileSpec, Rendered, load_spec, write_file
+from sagesync.render.writers import DocumentEncoder, file_ends, formula_error, running_cell
 from sagesync.sage import products
 from sagesync.sage.products import Capabilities
 from sagesync.transform.documents import NEGATIVE_PURPOSES
@@ -46,6 +54,15 @@ _SPLIT_FIELDS = ("document_key", "net_amount", "tax_amount", "purpose", "nominal
 _RENDERED_ONLY = ("details", "posting_date", "reference", "extra_reference", "currency_code",
                   "exchange_rate", "warnings", "status")
 Rows = list[Sequence[str]]
+# What is kept of a document to deliver, until its batch is planned (the ledger's record, the
+# summary lines, its account).
+_KEPT = ("entity_type", "entity_id", "store_id", "content_hash", "increment_id", "account_ref")
+# Documents read, rendered and spooled at a time: memory grows with this, not the checkpoint.
+WINDOW = 2000
+# The spool of encoded document rows, in the step's checkpoint folder (removed at the end).
+SPOOL = "documents.spool"
+# Bytes read from the spool at a time when streaming a file.
+_CHUNK = 1 << 20
 
 
 @dataclass
@@ -169,27 +186,65 @@ def _select(docs: list[dict[str, Any]], splits: dict[str, list[dict[str, Any]]],
 
 
 class _Tables:
-    """The sage-documents checkpoint, read column-wise: the few fields the ledger and the
-    amount checks need as Python values, the rest left in Arrow for the renderer."""
+    """The sage-documents checkpoint, column-wise in Arrow, read a window of documents at a
+    time: the few fields the ledger and the amount checks need become Python values per window
+    only, the rest stays in Arrow for the renderer. `arrange` puts every child table in the
+    documents' delivery order, so a window's splits and lines are one slice."""
 
     def __init__(self, checkpoint: Checkpoint, needs: set[str]) -> None:
         self.documents = checkpoint.table("documents").combine_chunks()
+        self.needs = sorted(needs)
         self.children = {name: _table_or_empty(checkpoint, name).combine_chunks()
-                         for name in sorted(needs)}
-        splits = self.children["splits"] if "splits" in self.children \
-            else checkpoint.table("splits")
-        self.splits: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        names = [n for n in _SPLIT_FIELDS if n in splits.column_names]
-        for fields in zip(*(splits.column(n).to_pylist() for n in names), strict=True):
-            split = dict(zip(names, fields, strict=True))
-            self.splits[split["document_key"]].append(split)
+                         for name in {*needs, "splits"}}
+        self._starts: dict[str, list[int]] = {}
 
-    def batch(self, positions: list[int]) -> tuple[pa.Table, dict[str, Children]]:
-        """The documents at `positions` (in that order) and their split and line rows."""
+    def arrange(self, order: list[int]) -> None:
+        """Sort each child table by its document's place in `order` (rows of one document keep
+        their order) and note where each document's rows start."""
+        rank = [0] * len(order)
+        for place, position in enumerate(order):
+            rank[position] = place
+        places = pa.array(rank, pa.int64())
+        keys = self.documents.column("document_key")
+        for name, table in self.children.items():
+            place = places.take(pc.index_in(table.column("document_key"), value_set=keys))
+            rows = pa.array(range(table.num_rows), pa.int64())
+            ordered = pa.table({"place": place, "row": rows}).filter(place.is_valid()) \
+                .sort_by([("place", "ascending"), ("row", "ascending")])
+            taken = ordered.column("row")
+            if len(taken) != table.num_rows or not _ascending(taken):  # else already in order
+                self.children[name] = table.take(taken)
+            starts = [0] * (len(order) + 1)
+            for p in ordered.column("place").to_pylist():
+                starts[p + 1] += 1
+            for n in range(len(order)):
+                starts[n + 1] += starts[n]
+            self._starts[name] = starts
+
+    def _slice(self, name: str, first: int, end: int) -> pa.Table:
+        """The rows of `name` of the documents at places first..end-1."""
+        starts = self._starts[name]
+        return self.children[name].slice(starts[first], starts[end] - starts[first])
+
+    def splits(self, first: int, end: int) -> dict[str, list[dict[str, Any]]]:
+        """The splits of the documents at places first..end-1, as Python values per document."""
+        table = self._slice("splits", first, end)
+        found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        names = [n for n in _SPLIT_FIELDS if n in table.column_names]
+        for fields in zip(*(table.column(n).to_pylist() for n in names), strict=True):
+            split = dict(zip(names, fields, strict=True))
+            found[split["document_key"]].append(split)
+        return found
+
+    def batch(self, positions: list[int], first: int, end: int
+              ) -> tuple[pa.Table, dict[str, Children]]:
+        """The documents at `positions` (in that order, all within places first..end-1) and
+        their split and line rows."""
         documents = self.documents.take(pa.array(positions, pa.int64()))
         keys = documents.column("document_key")
         children = {}
-        for name, table in self.children.items():
+        for name in self.needs:
+            table = self._slice(name, first, end)
             group = pc.index_in(table.column("document_key"), value_set=keys)
             rows = pa.array(range(table.num_rows), pa.int64())
             ordered = pa.table({"group": group, "row": rows}).filter(group.is_valid()) \
@@ -197,6 +252,32 @@ class _Tables:
             children[name] = Children(table.take(ordered.column("row")),
                                       ordered.column("group").to_pylist())
         return documents, children
+
+
+@dataclass(slots=True)
+class _Chosen:
+    """A document to deliver: its fields, where its encoded rows sit in the spool, how many
+    rows, its totals per transaction type, and the first cell that would run as a formula."""
+
+    doc: dict[str, Any]
+    offset: int
+    length: int
+    rows: int
+    totals: dict[str, Decimal]
+    running: tuple[int, str] | None
+
+
+def _ascending(rows: pa.ChunkedArray) -> bool:
+    """`rows` is 0, 1, 2, ... (a table already in that order need not be copied)."""
+    return bool(pc.all(pc.equal(rows, pa.array(range(len(rows)), pa.int64()))).as_py()
+                is not False)
+
+
+def _delivery_order(documents: pa.Table, sale_type: str) -> list[int]:
+    """Document positions in delivery order: sales first, then by entity type and id."""
+    kinds, types, ids = (documents.column(n).to_pylist()
+                         for n in ("transaction_type", "entity_type", "entity_id"))
+    return sorted(range(len(ids)), key=lambda i: (kinds[i] != sale_type, types[i], ids[i]))
 
 
 def _table_or_empty(checkpoint: Checkpoint, name: str) -> pa.Table:
@@ -226,20 +307,56 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     account_spec = next((spec for spec in specs.values() if spec.for_accounts), None)
     document_spec = _document_spec(product.key, specs)
     tables = _Tables(documents, {r.rows for r in document_spec.records if not r.per_document})
-    unsorted = tables.documents.drop_columns(
-        [c for c in _RENDERED_ONLY if c in tables.documents.column_names]).to_pylist()
-    order = sorted(range(len(unsorted)),
-                   key=lambda i: (unsorted[i]["transaction_type"] != capabilities.sale_type,
-                                  unsorted[i]["entity_type"], unsorted[i]["entity_id"]))
-    docs = [unsorted[i] for i in order]
+    order = _delivery_order(tables.documents, capabilities.sale_type)
+    tables.arrange(order)
     renderer = ColumnRenderer(document_spec, recipe.sage.encoding)
+    encoder = DocumentEncoder(document_spec, recipe.sage.encoding)
+    fields = [c for c in tables.documents.column_names if c not in _RENDERED_ONLY]
+    spool = (writer.folder / SPOOL).open("w+b")
+    try:
+        chosen: list[_Chosen] = []
+        for first in range(0, len(order), WINDOW):
+            end = min(first + WINDOW, len(order))
+            window = order[first:end]
+            docs = tables.documents.select(fields).take(pa.array(window, pa.int64())).to_pylist()
+            splits = tables.splits(first, end)
 
-    def render(batch: list[int]) -> Rendered:
-        return renderer.render(*tables.batch([order[i] for i in batch]))
+            def render(batch: list[int], window: list[int] = window, first: int = first,
+                       end: int = end) -> Rendered:
+                return renderer.render(*tables.batch([window[i] for i in batch], first, end))
 
-    chosen = _select(docs, tables.splits, ledger, render, result, dry_run,
-                     recipe.sage.negative_amounts, capabilities)
+            for doc, rows in _select(docs, splits, ledger, render, result, dry_run,
+                                     recipe.sage.negative_amounts, capabilities):
+                data = encoder.encode(rows)
+                chosen.append(_Chosen({k: doc[k] for k in _KEPT}, spool.tell(), len(data),
+                                      len(rows),
+                                      _totals([(doc, rows)], splits), running_cell(rows)))
+                spool.write(data)
+        spool.flush()
+        new_accounts = _deliver(recipe, ledger, writer, folder, documents, result, chosen,
+                                spool, dry_run,
+                                (numbers[document_spec.name], document_spec),
+                                (numbers[account_spec.name], account_spec) if account_spec
+                                else None)
+    finally:
+        spool.close()
+        (writer.folder / SPOOL).unlink(missing_ok=True)
+    result.manifest = writer.finish(
+        summary={"delivered": result.delivered, "already_sent": result.already_sent,
+                 "held": len(result.held), "needs_attention": len(result.needs_attention),
+                 "skipped": len(result.skipped),
+                 "dry_run": dry_run, "new_accounts": new_accounts,
+                 "totals": {k: str(v) for k, v in result.totals.items()}},
+        files={p.name: p for p in result.files})
+    return result
 
+
+def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, folder: Path,
+             documents: Checkpoint, result: ImportResult, chosen: list[_Chosen],
+             spool: BinaryIO, dry_run: bool, document_spec: tuple[int, FileSpec],
+             account_spec: tuple[int, FileSpec] | None) -> int:
+    """The new accounts, then the batch: planned in the ledger before any file is written,
+    each file streamed from the spool. Returns how many new accounts were written."""
     account_rows: list[Rows] = []
     new_accounts: list[str] = []
     accounts = documents.table("accounts")
@@ -248,10 +365,10 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     if account_spec is not None:
         delivered_accounts = ledger.delivered_accounts()
         positions = {ref: i for i, ref in enumerate(accounts.column("account_ref").to_pylist())}
-        new_accounts = sorted({d["account_ref"] for d, _ in chosen if d["account_ref"] in
-                               customer_keys and customer_keys[d["account_ref"]]
+        new_accounts = sorted({c.doc["account_ref"] for c in chosen if c.doc["account_ref"] in
+                               customer_keys and customer_keys[c.doc["account_ref"]]
                                not in delivered_accounts})
-        written = ColumnRenderer(account_spec, recipe.sage.encoding).render(
+        written = ColumnRenderer(account_spec[1], recipe.sage.encoding).render(
             accounts.take(pa.array([positions[r] for r in new_accounts], pa.int64())))
         for n, ref in enumerate(list(new_accounts)):
             rows = written.rows[n]
@@ -261,27 +378,25 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
             # its documents wait: Sage needs the account first
             new_accounts.remove(ref)
             reason = holds.account_not_writable(account_ref=ref, problem=written.held[n])
-            for doc, _ in [c for c in chosen if c[0]["account_ref"] == ref]:
+            for doc in [c.doc for c in chosen if c.doc["account_ref"] == ref]:
                 result.held.append(f"{_key(doc)} ({doc['increment_id']}): {reason}")
                 if not dry_run:
                     ledger.hold_for_validation(_key(doc), reason)
-            chosen = [c for c in chosen if c[0]["account_ref"] != ref]
+            chosen = [c for c in chosen if c.doc["account_ref"] != ref]
         result.warnings.extend(written.warnings)
 
     if chosen:
         batch_id = 0 if dry_run else ledger.begin_batch()
         stem = "PREVIEW" if dry_run else f"B{batch_id:06d}"
-        plan_files = _plan_files(recipe, stem, (numbers[document_spec.name], document_spec),
-                                 chosen, account_rows,
-                                 (numbers[account_spec.name], account_spec) if account_spec
-                                 else None)
+        plan_files = _plan_files(recipe, stem, document_spec, chosen, account_rows,
+                                 account_spec, spool)
         target = writer.folder / "preview" if dry_run else folder
         delivery: Delivery = FolderDelivery(target)
         locations = {name: delivery.location(name) for name, _, _ in plan_files}
         plan = BatchPlan(
             files=list(locations.values()),
-            records=[(_key(d), d["content_hash"], locations[name])
-                     for name, _, group in plan_files for d in group],
+            records=[(_key(c.doc), c.doc["content_hash"], locations[name])
+                     for name, _, group in plan_files for c in group],
             accounts=[customer_keys[r] for r in new_accounts],
             accounts_file=delivery.location(plan_files[0][0]) if account_rows else None)
         if dry_run:
@@ -312,15 +427,12 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
             ledger.finish_batch(batch_id, {str(p) for p in result.files})
             crash_point("after-finish")
         result.delivered = len(chosen)
-    result.totals = _totals(chosen, tables.splits)
-    result.manifest = writer.finish(
-        summary={"delivered": result.delivered, "already_sent": result.already_sent,
-                 "held": len(result.held), "needs_attention": len(result.needs_attention),
-                 "skipped": len(result.skipped),
-                 "dry_run": dry_run, "new_accounts": len(account_rows),
-                 "totals": {k: str(v) for k, v in result.totals.items()}},
-        files={p.name: p for p in result.files})
-    return result
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for c in chosen:
+        for kind, amount in c.totals.items():
+            totals[kind] += amount
+    result.totals = dict(totals)
+    return len(account_rows)
 
 
 def _amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
@@ -373,14 +485,16 @@ def _document_spec(product: str, specs: dict[str, FileSpec]) -> FileSpec:
 
 
 def _plan_files(recipe: Recipe, stem: str, documents: tuple[int, FileSpec],
-                chosen: list[tuple[dict[str, Any], Rows]], account_rows: list[Rows],
-                accounts: tuple[int, FileSpec] | None
-                ) -> list[tuple[str, bytes, list[dict[str, Any]]]]:
-    """(file name, bytes, documents in it); the accounts file first, then the documents
-    files, split at max_lines_per_file without splitting a document. Each file is numbered
-    by its template's place in the product (B000001-1-customers.csv, -2-audit_trail.csv)."""
+                chosen: list[_Chosen], account_rows: list[Rows],
+                accounts: tuple[int, FileSpec] | None, spool: BinaryIO
+                ) -> list[tuple[str, bytes | Iterable[bytes], list[_Chosen]]]:
+    """(file name, bytes or the chunks streamed from the spool, documents in it); the accounts
+    file first, then the documents files, split at max_lines_per_file without splitting a
+    document. Each file is numbered by its template's place in the product
+    (B000001-1-customers.csv, -2-audit_trail.csv). A cell that would run as a formula stops
+    the batch here, before the ledger plans it, as write_file would."""
     header, encoding = recipe.sage.header_row, recipe.sage.encoding
-    planned: list[tuple[str, bytes, list[dict[str, Any]]]] = []
+    planned: list[tuple[str, bytes | Iterable[bytes], list[_Chosen]]] = []
     if account_rows and accounts is not None:
         number, spec = accounts
         planned.append((f"{stem}-{number}-{spec.name}.{spec.extension}",
@@ -388,20 +502,50 @@ def _plan_files(recipe: Recipe, stem: str, documents: tuple[int, FileSpec],
     number, spec = documents
     limit = _line_limit(recipe.sage.max_lines_per_file,
                         products.get(recipe.sage.product).capabilities.max_lines_per_file)
-    parts: list[list[tuple[dict[str, Any], Rows]]] = [[]]
+    parts = _split(chosen, limit)
+    for part in parts:
+        row = 0
+        for c in part:
+            if c.running is not None:
+                raise formula_error(spec, row + c.running[0] + 1, c.running[1])
+            row += c.rows
+    head, tail = file_ends(spec, header=header, encoding=encoding)
+    for n, part in enumerate(parts):
+        suffix = "" if len(parts) == 1 else f"-{n + 1:03d}"
+        planned.append((f"{stem}-{number}-{spec.name}{suffix}.{spec.extension}",
+                        _streamed(head, part, tail, spool), part))
+    return planned
+
+
+def _split(chosen: list[_Chosen], limit: int) -> list[list[_Chosen]]:
+    """The documents in files of at most `limit` rows (0: one file); a document is never
+    split, so one longer than the limit has a file of its own."""
+    parts: list[list[_Chosen]] = [[]]
     lines = 0
-    for doc, rows in chosen:
-        if limit and parts[-1] and lines + len(rows) > limit:
+    for c in chosen:
+        if limit and parts[-1] and lines + c.rows > limit:
             parts.append([])
             lines = 0
-        parts[-1].append((doc, rows))
-        lines += len(rows)
-    for n, part in enumerate(p for p in parts if p):
-        suffix = "" if len(parts) == 1 else f"-{n + 1:03d}"
-        data = write_file(spec, [rows for _, rows in part], header=header, encoding=encoding)
-        planned.append((f"{stem}-{number}-{spec.name}{suffix}.{spec.extension}", data,
-                        [d for d, _ in part]))
-    return planned
+        parts[-1].append(c)
+        lines += c.rows
+    return [p for p in parts if p]
+
+
+def _streamed(head: bytes, part: list[_Chosen], tail: bytes, spool: BinaryIO
+              ) -> Iterator[bytes]:
+    """A file's bytes in chunks: its head, its documents' spooled bytes (neighbours read
+    together, up to _CHUNK at a time), its tail."""
+    yield head
+    n = 0
+    while n < len(part):
+        offset, length = part[n].offset, part[n].length
+        n += 1
+        while n < len(part) and part[n].offset == offset + length and length < _CHUNK:
+            length += part[n].length
+            n += 1
+        spool.seek(offset)
+        yield spool.read(length)
+    yield tail
 
 
 def _totals(chosen: list[tuple[dict[str, Any], Rows]],
