@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 __all__ = ["random_temporary", "write_atomically"]
@@ -24,17 +24,20 @@ def random_temporary(target: Path) -> Path:
     return target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
 
 
-def write_atomically(target: Path, data: bytes, *, temporary: Path | None = None,
+def write_atomically(target: Path, data: bytes | Iterable[bytes], *,
+                     temporary: Path | None = None,
                      before_replace: Callable[[], None] | None = None) -> Path:
     """Write `data` to `temporary` (a random hidden name beside `target` by default), flush
     and fsync it, call `before_replace` (the data is durable but not yet in place: callers
     journal that, or tests crash there), then rename it over `target`. Returns `target`.
+    `data` may be byte chunks, written as they come (a large file never sits in memory).
 
     OSError propagates: each caller knows what a failed write means for its own reader.
     """
     temporary = temporary if temporary is not None else random_temporary(target)
     with temporary.open("wb") as handle:
-        handle.write(data)
+        for chunk in (data,) if isinstance(data, bytes | bytearray) else data:
+            handle.write(chunk)
         handle.flush()
         os.fsync(handle.fileno())
     if before_replace is not None:

@@ -10,7 +10,6 @@ collected".
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -52,10 +51,7 @@ class FolderDelivery:
         target = self.folder / name
         temporary = temporary_path(target)
         try:
-            if isinstance(data, bytes | bytearray):
-                return write_atomically(target, bytes(data), temporary=temporary,
-                                        before_replace=ready)
-            return _stream_atomically(target, data, temporary, ready)
+            return write_atomically(target, data, temporary=temporary, before_replace=ready)
         except OSError as exc:
             raise TransientError(f"Cannot write {target}: {exc.strerror}. The batch stays "
                                  "queued and the next run retries.") from None
@@ -76,17 +72,3 @@ class FolderDelivery:
             for pattern in (".B*" + TEMP_SUFFIX, ".*.tmp-*"):
                 for leftover in self.folder.glob(pattern):
                     leftover.unlink(missing_ok=True)
-
-
-def _stream_atomically(target: Path, chunks: Iterable[bytes], temporary: Path,
-                       ready: Callable[[], None] | None) -> Path:
-    """write_atomically's protocol (temporary, fsync, `ready`, rename) for streamed chunks."""
-    with temporary.open("wb") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
-        handle.flush()
-        os.fsync(handle.fileno())
-    if ready is not None:
-        ready()
-    os.replace(temporary, target)
-    return target
