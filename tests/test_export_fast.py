@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import typing
 from collections import Counter
 from dataclasses import replace
@@ -344,6 +345,21 @@ def test_a_full_disk_in_the_parallel_path_stops_the_workers(
     assert not list((recipe.state_dir / "runs").rglob("manifest.json"))
 
 
+def _dead(worker: psutil.Process) -> None:
+    """Wait until a killed worker is dead without reaping it: the pool reaps its own children
+    (a pid reaped here would look alive to the pool forever, and its manager thread would spin
+    at interpreter exit, hanging the test run)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if worker.status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"worker {worker.pid} did not die")
+
+
 def test_a_worker_killed_mid_export_costs_nothing_but_time(tmp_path: Path) -> None:
     write_store(tmp_path, 12, seed=3, page_size=2)
     jobs = [PageJob("orders", str(p), path=str(p), digest=True)
@@ -354,7 +370,7 @@ def test_a_worker_killed_mid_export_costs_nothing_but_time(tmp_path: Path) -> No
         assert [tag for tag, _ in decoder.drain()] == ["first"]
         for worker in _workers(psutil.Process()):
             worker.kill()
-            worker.wait()
+            _dead(worker)
         for number, job in enumerate(jobs):
             decoder.put(number, job)
         outcomes = decoder.drain()
