@@ -12,7 +12,6 @@ through binary floating point.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
 ZERO = Decimal("0")
@@ -27,18 +26,6 @@ def to_cents(value: Decimal | int | str | None) -> Decimal:
     if value is None:
         return ZERO.quantize(CENT)
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def to_magento_places(value: Decimal | None) -> Decimal:
-    """Round a decoded Magento amount to the four places Magento stores (drops float artefacts)."""
-    if value is None:
-        return ZERO.quantize(MAGENTO_PLACES)
-    return value.quantize(MAGENTO_PLACES, rounding=ROUND_HALF_UP)
-
-
-def total(values: Iterable[Decimal]) -> Decimal:
-    """Sum exactly, starting from a Decimal zero."""
-    return sum(values, ZERO)
 
 
 def format_amount(value: Decimal) -> str:

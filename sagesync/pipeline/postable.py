@@ -44,11 +44,6 @@ def _postable(recipe: Recipe, kind: str, table: pa.Table) -> pa.ChunkedArray:
     return pc.invert(_cancelled(kind, table))
 
 
-def posted_documents(recipe: Recipe, export: Checkpoint, kind: str) -> pa.Table:
-    """The rows of one kind that are posted, sorted by entity id."""
-    return posted_rows(recipe, kind, export.table(POSTED[kind]))
-
-
 def posted_rows(recipe: Recipe, kind: str, table: pa.Table) -> pa.Table:
     """The rows of a table (or of a window of it) that are posted, sorted by entity id."""
     return table.filter(_postable(recipe, kind, table)).sort_by("entity_id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -128,9 +129,7 @@ class _Export:
     """An export checkpoint's orders, order lines and customers, read a window at a time."""
 
     def __init__(self, export: Checkpoint, currency: str) -> None:
-        def prepare(table: pa.Table) -> pa.Table:
-            return _columns(table, currency)
-
+        prepare = partial(_columns, currency=currency)
         self._orders = _KeyedTable(export.table_file("orders"), "entity_id", prepare)
         self._order_items = _KeyedTable(export.table_file("order_items"), "order_id", prepare)
         self._customers = _KeyedTable(export.table_file("customers"), "id")
@@ -155,10 +154,7 @@ def _document_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | 
     """(kind, a slice of document rows, the lines by document) for every posting, in order:
     the documents table is read a row group at a time, never whole."""
     currency = recipe.sage.currency
-
-    def prepare(table: pa.Table) -> pa.Table:
-        return _columns(table, currency)
-
+    prepare = partial(_columns, currency=currency)
     for kind in posted_kinds(recipe):
         lines = _KeyedTable(export.table_file(LINES[kind]),
                             "order_id" if kind == "order" else "document_id", prepare)
