@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -36,6 +36,7 @@ CONFIGURABLE_RULES = ("parent",)
 BUNDLE_RULES = ("auto", "children", "parent")
 CURRENCIES = ("base", "order")
 ZERO_TOTAL_RULES = ("skip", "post")
+UNMAPPED_ITEM_RULES = ("sku", "default", "hold")
 PAYMENT_KINDS = ("gift_card", "store_credit", "reward_points")
 DELIVERY_KINDS = ("folder",)
 ENTITIES = ("orders", "invoices", "creditmemos", "customers")
@@ -86,6 +87,9 @@ class SageSettings:
     # False: every amount Sage receives is positive and the type (SI/SC) carries the direction;
     # a credit memo's fee is its own SI. True: negative splits inside a document are allowed.
     negative_amounts: bool = False
+    # store id -> the Sage company, entity or site its documents go to (multi-company products:
+    # Sage 200, 300, X3, Intacct); a document's `company` field, empty for unlisted stores
+    companies: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,12 @@ class MappingSettings:
     # (nominal code, tax code or None to find it from the field's tax like shipping's).
     extra_amounts: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     zero_total_documents: str = "skip"  # or "post" (needs discount = "nominal")
+    # SKU -> Sage item code (and warehouse) for products with item lines: header
+    # `sku,item_code[,warehouse]`. An unmapped SKU is written as itself ("sku"), as
+    # `default_item` ("default") or holds its document ("hold").
+    items_csv: Path | None = None
+    unmapped_items: str = "sku"
+    default_item: str | None = None
 
 
 @dataclass(frozen=True)
@@ -432,7 +442,7 @@ class _RecipeReader:
     def sage(self) -> SageSettings:
         t = self.section("sage", ("product", "post_from", "timezone", "currency", "encoding",
                                   "header_row", "max_lines_per_file", "templates",
-                                  "reference_prefixes", "negative_amounts"))
+                                  "reference_prefixes", "negative_amounts", "companies"))
         if "product" not in t:
             raise RecipeError(f"{self.path}: missing key 'sage.product' "
                               f"(one of {', '.join(products.posting_keys())}).")
@@ -442,14 +452,16 @@ class _RecipeReader:
         except (ZoneInfoNotFoundError, ValueError):
             raise self.fail("sage.timezone", "an IANA time zone such as 'Europe/London'",
                             timezone) from None
-        encoding = self.string(t, "sage", "encoding", "cp1252") or "cp1252"
+        key = self._posting_product(t)
+        default_encoding = products.get(key).capabilities.encoding
+        encoding = self.string(t, "sage", "encoding", default_encoding) or default_encoding
         try:
             "".encode(encoding)
         except LookupError:
             raise self.fail("sage.encoding", "a text encoding such as 'cp1252' or 'utf-8'",
                             encoding) from None
         return SageSettings(
-            product=self._posting_product(t),
+            product=key,
             post_from=self.string(t, "sage", "post_from", "invoices", POST_FROM) or "invoices",
             timezone=timezone,
             currency=self.string(t, "sage", "currency", "base", CURRENCIES) or "base",
@@ -459,7 +471,25 @@ class _RecipeReader:
             or 0,
             templates=self.file_path(t, "sage", "templates", must_exist=True),
             reference_prefixes=self._reference_prefixes(t),
-            negative_amounts=self.boolean(t, "sage", "negative_amounts", False))
+            negative_amounts=self.boolean(t, "sage", "negative_amounts", False),
+            companies=self._companies(t))
+
+    def _companies(self, t: dict[str, Any]) -> dict[int, str]:
+        table = t.get("companies", {})
+        example = '{ "1" = "UK01", "2" = "EU01" } (store id = company)'
+        if not isinstance(table, dict):
+            raise self.fail("sage.companies", example, table)
+        companies: dict[int, str] = {}
+        for store, company in table.items():
+            if not str(store).isdigit():
+                raise self.fail(f"sage.companies.{store}", f"a Magento store id; {example}",
+                                store)
+            if not isinstance(company, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,20}",
+                                                                 company):
+                raise self.fail(f"sage.companies.{store}",
+                                "a company code of 1 to 20 letters, digits, '-' or '_'", company)
+            companies[int(store)] = company
+        return companies
 
     def _posting_product(self, t: dict[str, Any]) -> str:
         """`[sage] product` is what documents are posted to: a product that can post."""
@@ -500,9 +530,9 @@ class _RecipeReader:
                    "tax_codes",
                    "guest_account", "customers_csv", "account_ref", "configurable", "bundle",
                    "department", "payment_nominals", "payment_tax_code", "extra_amounts",
-                   "zero_total_documents")
+                   "zero_total_documents", "items_csv", "unmapped_items", "default_item")
         t = self.section("mapping", allowed)
-        d = MappingSettings()
+        d = self._mapping_defaults()
         codes = dict(d.tax_codes)
         if "tax_codes" in t:
             table = t["tax_codes"]
@@ -517,9 +547,10 @@ class _RecipeReader:
                 except InvalidOperation:
                     raise self.fail(f"mapping.tax_codes.{rate}", "a tax rate in percent",
                                     rate) from None
-                if not isinstance(code, str) or not re.fullmatch(r"T\d{1,2}", code):
-                    raise self.fail(f"mapping.tax_codes.{rate}", "a Sage tax code T0..T99", code)
-                codes[key] = code
+                if not isinstance(code, str):
+                    raise self.fail(f"mapping.tax_codes.{rate}", "a tax code in quotes", code)
+                codes[key] = self._code("tax_code", f"mapping.tax_codes.{rate}", code,
+                                        "tax code")
         mapping = MappingSettings(
             default_sales_nominal=self._nominal(t, "default_sales_nominal",
                                                 d.default_sales_nominal),
@@ -545,9 +576,25 @@ class _RecipeReader:
             extra_amounts=self._extra_amounts(t),
             zero_total_documents=self.string(t, "mapping", "zero_total_documents",
                                              d.zero_total_documents, ZERO_TOTAL_RULES)
-            or d.zero_total_documents)
+            or d.zero_total_documents,
+            items_csv=self.file_path(t, "mapping", "items_csv", must_exist=True),
+            unmapped_items=self.string(t, "mapping", "unmapped_items", d.unmapped_items,
+                                       UNMAPPED_ITEM_RULES) or d.unmapped_items,
+            default_item=self.string(t, "mapping", "default_item", d.default_item))
+        if (mapping.unmapped_items == "default") != (mapping.default_item is not None):
+            raise self.fail("mapping.default_item", 'a Sage item code with unmapped_items = '
+                            '"default", and only then', mapping.default_item)
         self._check_signs(mapping)
         return mapping
+
+    def _mapping_defaults(self) -> MappingSettings:
+        """MappingSettings' defaults (Sage 50 UK's codes), with the posting product's own
+        (`Capabilities.mapping_defaults`: its tax codes, its nominals) in their place."""
+        own: dict[str, Any] = dict(products.get(self.product_key).capabilities.mapping_defaults)
+        if "tax_codes" in own:
+            own["tax_codes"] = {Decimal(rate).normalize(): code
+                                for rate, code in own["tax_codes"].items()}
+        return replace(MappingSettings(), **own)
 
     def _payment_nominals(self, t: dict[str, Any]) -> dict[str, str]:
         table = self.text_table(t, "mapping", "payment_nominals")
@@ -599,24 +646,32 @@ class _RecipeReader:
     def _nominal(self, t: dict[str, Any], key: str, default: str,
                  section: str = "mapping") -> str:
         value = self.string(t, section, key, default) or default
-        if not re.fullmatch(r"[A-Za-z0-9]{1,8}", value):
-            raise self.fail(f"{section}.{key}", "a Sage nominal code of 1 to 8 letters or digits",
-                            value)
-        return value
+        return self._code("nominal_code", f"{section}.{key}", value, "nominal code")
 
     def _tax_code(self, t: dict[str, Any], key: str, default: str,
                   section: str = "mapping") -> str:
         value = self.string(t, section, key, default) or default
-        if not re.fullmatch(r"T\d{1,2}", value):
-            raise self.fail(f"{section}.{key}", "a Sage tax code T0..T99", value)
-        return value
+        return self._code("tax_code", f"{section}.{key}", value, "tax code")
 
     def _account(self, t: dict[str, Any], key: str, default: str) -> str:
         value = self.string(t, "mapping", key, default) or default
-        if not re.fullmatch(r"[A-Z0-9]{1,8}", value):
-            raise self.fail(f"mapping.{key}",
-                            "a Sage account reference: 1 to 8 capital letters or digits", value)
+        return self._code("account_ref", f"mapping.{key}", value, "account reference")
+
+    def _code(self, name: str, key: str, value: str, what: str) -> str:
+        """A code the recipe gives, checked by the posting product's own rule for it."""
+        product = products.get(self.product_key)
+        pattern, rule = product.capabilities.code_rule(name)
+        if not pattern.fullmatch(value) or len(value) > product.capabilities.code_lengths.get(
+                name, len(value)):
+            raise self.fail(key, f"a {product.title} {what} ({rule})", value)
         return value
+
+    @property
+    def product_key(self) -> str:
+        """The recipe's [sage] product (checked by `sage()`, read before the mapping)."""
+        sage = self.data.get("sage")
+        return str(sage.get("product", "sage50_uk")) if isinstance(sage, dict) \
+            else "sage50_uk"
 
     def delivery(self) -> DeliverySettings:
         t = self.section("delivery", ("kind", "path"))

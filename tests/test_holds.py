@@ -122,6 +122,15 @@ PINNED: list[tuple[Hold, str, dict[str, Any], str]] = [
     (holds.rows_do_not_make_total(rows_total=D("10.00"), total=D("10.01")),
      "rows_do_not_make_total", {"rows_total": "10.00", "total": "10.01"},
      "the rows make 10.00, not the document's total 10.01"),
+    (holds.unmapped_item(sku="MH01-XS-Black"), "unmapped_item", {"sku": "MH01-XS-Black"},
+     "SKU 'MH01-XS-Black' has no Sage item in [mapping] items_csv (and unmapped_items = "
+     '"hold"): add it there, or set unmapped_items = "default" with a default_item'),
+    (holds.no_credit_notes(product="Sage 50 Canada", how="enter it as a sales return"),
+     "no_credit_notes", {"product": "Sage 50 Canada", "how": "enter it as a sales return"},
+     "Sage 50 Canada cannot import a credit note: enter it as a sales return"),
+    (holds.too_many_lines(rows=155, limit=154), "too_many_lines", {"rows": 155, "limit": 154},
+     "it needs 155 rows, more than the 154 one Sage document takes: enter it in Sage by hand, "
+     "then `sagesync resolve` it"),
     (holds.template_rule_broken(column="Account Reference", problem="is required but empty"),
      "template_rule_broken", {"column": "Account Reference", "problem": "is required but empty"},
      "'Account Reference' is required but empty"),

@@ -22,12 +22,15 @@ text, exactly as the message shows them (money stays exact; no float anywhere).
 | tax_matches_no_rate | shipping or extra tax matching no rate | what tax net |
 | does_not_balance | does not balance | column have target difference grand_total explanation |
 | negative_split | negative split | split nominal net tax negative_amounts |
+| unmapped_item | SKU without a Sage item | sku |
+| no_credit_notes | the product imports no credit notes | product how |
 | order_not_exported | order not in the export | order_id |
 | reference_collision | Sage reference used by another document | reference transaction_type owner |
 | amount_too_large | amount too large for Sage | column amount max_amount |
 | negative_amount | negative amount | column amount nominal recipe_can_allow |
 | negative_total | negative document total | transaction_type total types |
 | rows_do_not_make_total | rows do not make the total | rows_total total |
+| too_many_lines | too many lines for one Sage document | rows limit |
 | template_rule_broken | a Sage template rule broken | column problem |
 | account_not_writable | new Sage account cannot be written | account_ref problem |
 | held_by_person | put on hold by a person | |
@@ -161,7 +164,12 @@ CATALOGUE: dict[str, Cause] = {c.code: c for c in (
            Template("the {split} split on nominal {nominal} is negative (net {net}, tax {tax}): "
                     "Sage 50 gets positive amounts", {"negative_amounts": 1}),
            ints="negative_amounts"),
+    _cause("unmapped_item", "SKU without a Sage item", "sku",
+           "SKU {sku!r} has no Sage item in [mapping] items_csv (and unmapped_items = "
+           '"hold"): add it there, or set unmapped_items = "default" with a default_item'),
     # pipeline.transform_step
+    _cause("no_credit_notes", "the product imports no credit notes", "product how",
+           "{product} cannot import a credit note: {how}"),
     _cause("order_not_exported", "order not in the export", "order_id",
            "its order (entity_id {order_id}) is not in this export; export a window that "
            "includes the order", ints="order_id"),
@@ -187,6 +195,9 @@ CATALOGUE: dict[str, Cause] = {c.code: c for c in (
            "the rows make {rows_total}, not the document's total {total}"),
     _cause("account_not_writable", "new Sage account cannot be written", "account_ref problem",
            "its new Sage account {account_ref} cannot be written: {problem}"),
+    _cause("too_many_lines", "too many lines for one Sage document", "rows limit",
+           "it needs {rows} rows, more than the {limit} one Sage document takes: enter it "
+           "in Sage by hand, then `sagesync resolve` it", ints="rows limit"),
     _cause("template_rule_broken", "a Sage template rule broken", "column problem",
            "'{column}' {problem}"),
     # ledger and ops: a person's hold, and what needs a person after delivery
@@ -303,6 +314,19 @@ def negative_split(*, split: str, nominal: str, net: Amount, tax: Amount,
 
 
 # (pipeline.transform_step) ----------------------------------------------------------------
+def unmapped_item(*, sku: str | None) -> Hold:
+    return _build("unmapped_item", sku=sku or "")
+
+
+def no_credit_notes(*, product: str, how: str) -> Hold:
+    """`how` says how the bookkeeper enters it in that product instead."""
+    return _build("no_credit_notes", product=product, how=how)
+
+
+def too_many_lines(*, rows: int, limit: int) -> Hold:
+    return _build("too_many_lines", rows=rows, limit=limit)
+
+
 def order_not_exported(*, order_id: int) -> Hold:
     return _build("order_not_exported", order_id=order_id)
 

@@ -122,6 +122,11 @@ SAGE_DOCUMENTS = pa.schema([
     ("hold_reason", pa.string()),
     ("skip_reason", pa.string()),  # nothing to post (zero total): accounted for, never sent
     ("warnings", pa.string()),
+    # sums of the document's own posted splits (None unless ready): header totals, and
+    # shipping for formats that carry it on the header (Sage 50 Canada's Freight)
+    ("net_total", SAGE_MONEY), ("tax_total", SAGE_MONEY),
+    ("carriage_net", SAGE_MONEY), ("carriage_tax", SAGE_MONEY),
+    ("company", pa.string()),  # [sage] companies: the Sage company of the document's store
 ])
 
 # One row per (purpose, nominal, tax code) split of a Sage document, in posting order. A split
@@ -156,6 +161,9 @@ SAGE_LINES = pa.schema([
     ("tax_amount", MAGENTO_MONEY),
     ("tax_rate", MAGENTO_MONEY), ("tax_code", pa.string()), ("nominal_code", pa.string()),
     ("split_no", pa.int32()),
+    ("item_code", pa.string()), ("warehouse", pa.string()),  # [mapping] items_csv, goods only
+    # the line's share of its split in cents, as posted (the lines of a split sum to it)
+    ("posted_net", SAGE_MONEY), ("posted_tax", SAGE_MONEY),
 ])
 
 # A customer account sagesync asks Sage to create (reference §1.3).

@@ -29,6 +29,7 @@ from sagesync.model.schemas import (
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
 from sagesync.pipeline.postable import POSTED, posted_kinds, posted_rows
 from sagesync.recipe import Recipe
+from sagesync.sage import products
 from sagesync.transform.accounts import AccountAllocator, customer_key
 from sagesync.transform.documents import (
     LINE_UNITS,
@@ -38,7 +39,7 @@ from sagesync.transform.documents import (
     line_columns,
     split_columns,
 )
-from sagesync.transform.mapping import NominalMap, load_customer_accounts
+from sagesync.transform.mapping import ItemMap, NominalMap, load_customer_accounts
 from sagesync.transform.rows import as_units, cents_array, units_array
 
 KIND = "sage-documents"
@@ -180,7 +181,11 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                                               recipe.mapping.products_csv),
                               recipe.zone, recipe.sage.currency,
                               recipe.sage.reference_prefixes,
-                              negative_amounts=recipe.sage.negative_amounts)
+                              companies=recipe.sage.companies,
+                              negative_amounts=recipe.sage.negative_amounts,
+                              items=ItemMap.load(recipe.mapping.items_csv,
+                                                 recipe.mapping.unmapped_items,
+                                                 recipe.mapping.default_item))
     allocator = AccountAllocator(recipe.mapping,
                                  load_customer_accounts(recipe.mapping.customers_csv),
                                  known.account_refs() if (known := ledger or lookup) else {})
@@ -208,6 +213,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
         for kind, rows, lines_index in _document_slices(recipe, source, only):
             docs = _build_slice(kind, rows, lines_index, tables, builder, allocator,
                                 account_rows)
+            _hold_unimportable_credits(docs, recipe.sage.product)
             references.hold_collisions(docs)
             _write_documents(writer, docs, recipe.mapping.department)
             result.documents += len(docs)
@@ -261,6 +267,19 @@ class _References:
                                                owner=str(owner)))
 
 
+def _hold_unimportable_credits(docs: list[SageDocument], product_key: str) -> None:
+    """A product whose import has no credit note (Sage 50 Canada's .IMP) holds each credit
+    memo with the product's advice on entering it by hand, rather than guessing a format."""
+    product = products.get(product_key)
+    caps = product.capabilities
+    if caps.credit_notes:
+        return
+    for d in docs:
+        if d.entity_type == "creditmemo" and not (d.hold_reason or d.skip_reason):
+            _hold(d, holds.no_credit_notes(product=product.title,
+                                           how=caps.credit_note_advice or "enter it by hand"))
+
+
 def _reference(d: SageDocument) -> str:
     return f"{d.transaction_type}:{d.reference}"
 
@@ -304,6 +323,7 @@ def _write_documents(writer: CheckpointWriter, docs: list[SageDocument],
     lines = line_columns(docs)
     writer.write("lines", pa.Table.from_arrays(
         [units_array(values) if name in LINE_UNITS
+         else cents_array(values) if name in ("posted_net", "posted_tax")
          else pa.array(values, SAGE_LINES.field(name).type) for name, values in lines.items()],
         schema=SAGE_LINES))
 

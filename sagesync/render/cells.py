@@ -79,6 +79,14 @@ class CellRules:
                    false_text=spec.false_text)
 
 
+def format_date(value: date, fmt: str) -> str:
+    """strftime, plus `%-d` and `%-m` (day and month without a leading zero: Sage 50 US `M/D/YY`,
+    Sage 50 Canada `m-d-yyyy`) done here, since the C library's `%-d` is not on Windows."""
+    if "%-" in fmt:
+        fmt = fmt.replace("%-d", str(value.day)).replace("%-m", str(value.month))
+    return value.strftime(fmt)
+
+
 def is_empty(value: object) -> bool:
     return value is None or (isinstance(value, str) and value == "")
 
@@ -90,6 +98,7 @@ def render_cell(column: Column, value: object, rules: CellRules, warnings: list[
     `negate` is the row's sign rule (a signed_money or quantity column whose sign field is in
     `negate_for`). Warnings (text cut or folded) are appended to `warnings`.
     """
+    value = column.mapped(value)
     if is_empty(value):
         if column.required:
             raise RowRejected(f"'{column.name}' is required but empty")
@@ -107,7 +116,7 @@ def render_cell(column: Column, value: object, rules: CellRules, warnings: list[
     if kind == "date":
         if not isinstance(value, date):
             raise RowRejected(f"'{column.name}' is not a date: '{value}'")
-        return value.strftime(rules.date_format)
+        return format_date(value, rules.date_format)
     if kind == "integer":
         return str(int(value))  # type: ignore[call-overload]
     if kind == "boolean":

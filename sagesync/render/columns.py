@@ -75,7 +75,7 @@ def render_column(column: Column, values: Values, rows: int, rules: CellRules, *
             dict.fromkeys(range(rows), once.warnings) if once.warnings else {})
     if isinstance(values, Constant):
         values = [values.value] * rows
-    if isinstance(values, pa.Array) and skip is None:
+    if isinstance(values, pa.Array) and skip is None and not column.map:
         fast = _fast_column(column, values, rules, negate)
         if fast is not None:
             return fast
@@ -166,7 +166,7 @@ def _plain(column: Column, dictionary: pa.Array | None, rules: CellRules) -> set
     """The distinct values `render_cell` would write as they are, found by Arrow at once."""
     if (column.kind not in ("text", "code") or dictionary is None or not len(dictionary)
             or not pa.types.is_string(dictionary.type) or not _ascii_safe(rules)
-            or (column.kind == "code" and column.pattern is not None)):
+            or (column.kind == "code" and column.pattern is not None) or column.map):
         return set()
     plain = pc.match_substring_regex(dictionary, _PLAIN_TEXT)
     if column.max_length:

@@ -18,10 +18,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sagesync.model import holds
 from sagesync.render.cells import CellRules
 from sagesync.render.columns import Constant, RenderedColumn, Values, render_column
 from sagesync.render.rows import missing_rows
-from sagesync.render.spec import DERIVED_FIELDS, Column, FileSpec, RecordSpec
+from sagesync.render.spec import CHILD_COUNTS, DERIVED_FIELDS, Column, FileSpec, RecordSpec
 
 #: Where a cell sits in its document's output: record, row (batch-wide), column.
 Position = tuple[int, int, int]
@@ -48,9 +49,10 @@ class Rendered:
 class ColumnRenderer:
     """Renders whole batches of documents (or accounts) for one file spec."""
 
-    def __init__(self, spec: FileSpec, encoding: str) -> None:
+    def __init__(self, spec: FileSpec, encoding: str, max_rows: int = 0) -> None:
         self.spec = spec
         self.encoding = encoding
+        self.max_rows = max_rows  # the most rows one document may have (0: no limit)
         self._rules = CellRules.of(spec, encoding)
 
     def render(self, documents: pa.Table,
@@ -62,14 +64,22 @@ class ColumnRenderer:
                   else _picked(record, documents, children.get(record.rows, empty))
                   for record in self.spec.records]
         counts = {}
-        for name in ("splits", "lines"):  # a document's rows of the first record made of them
+        for name, field_name in CHILD_COUNTS.items():  # a document's rows of the first record
             first = next((own for record, own in zip(self.spec.records, picked, strict=True)
                           if record.rows == name), None)
             if first is None:
                 first = children.get(name)
             if first is not None:
-                counts[f"{name[:-1]}_count"] = _per_group(first.group, count)
+                counts[field_name] = _per_group(first.group, count)
+        sizes = [[1] * count if own is None else _per_group(own.group, count) for own in picked]
+        counts["document_rows"] = [sum(column) for column in zip(*sizes, strict=True)] \
+            if sizes else [0] * count
         failures: dict[int, tuple[Position, str]] = {}
+        if self.max_rows:
+            for g, size in enumerate(counts["document_rows"]):
+                if size > self.max_rows:  # before any cell: the whole document cannot go
+                    failures[g] = ((-1, -1, -1), holds.too_many_lines(
+                        rows=size, limit=self.max_rows).message)
         warnings: list[tuple[int, Position, tuple[str, ...]]] = []
         per_record: list[tuple[list[tuple[str, ...]], Sequence[int]]] = []
         for r, (record, own) in enumerate(zip(self.spec.records, picked, strict=True)):
@@ -177,7 +187,7 @@ class _Source:
                 self.row_no.append(n)
             self._derived["row_count"] = [sizes[g] for g in group]
         self._derived["row_no"] = self.row_no
-        for name in ("split_count", "line_count"):
+        for name in (*CHILD_COUNTS.values(), "document_rows"):
             self._derived.setdefault(name, [0] * len(group))
         self._cache: dict[str, pa.Array | list[Any] | None] = {}
 

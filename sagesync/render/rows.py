@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagesync.render.cells import CellRules, RowRejected, render_cell
-from sagesync.render.spec import Column, FileSpec, RecordSpec
+from sagesync.render.spec import CHILD_COUNTS, Column, FileSpec, RecordSpec
 
 
 def missing_rows(record: RecordSpec) -> str:
@@ -47,11 +47,13 @@ class RowRenderer:
         children = children or {}
         picked = [self._picked(record, document, children) for record in self.spec.records]
         counts: dict[str, Any] = {"document_no": document_no}
-        for name in ("splits", "lines"):
+        for name, count in CHILD_COUNTS.items():
             first = next((own for record, own in zip(self.spec.records, picked, strict=True)
                           if record.rows == name), None)
-            counts[f"{name[:-1]}_count"] = len(children.get(name, ()) if first is None
-                                                else first)
+            counts[count] = len(children.get(name, ()) if first is None else first)
+        counts["document_rows"] = sum(1 if record.per_document else len(own)
+                                      for record, own in zip(self.spec.records, picked,
+                                                             strict=True))
         rows: list[list[str]] = []
         for record, own in zip(self.spec.records, picked, strict=True):
             if record.per_document:

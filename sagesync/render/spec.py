@@ -27,17 +27,22 @@ KINDS = ("code", "text", "money", "signed_money", "decimal", "quantity", "boolea
          "integer")
 #: What one record row is made from: one row per document (or account, for account files),
 #: or one row per split or item line of its document.
-ROW_SOURCES = ("documents", "splits", "lines", "accounts")
+ROW_SOURCES = ("documents", "splits", "lines", "taxes", "accounts")
+#: child rows -> the derived field counting a document's rows of the first record made of
+#: them (or, with no such record, all of them)
+CHILD_COUNTS = {"splits": "split_count", "lines": "line_count", "taxes": "tax_count"}
 #: Fields the renderer adds to every row: the document's position in the file's batch, the
 #: row's position among its document's rows of the same record and their count, and the
 #: document's split and line counts (Sage 50 Canada's "No. of Details", Sage 50 US's
 #: "Number of Distributions"): its rows in the first record made of splits (lines), after
 #: that record's `where`, or all of them when no record is.
-DERIVED_FIELDS = ("document_no", "row_no", "row_count", "split_count", "line_count")
+#: `document_rows`: every row the document has in the file, all records (Sage 50 US's
+#: Number of Distributions)
+DERIVED_FIELDS = ("document_no", "row_no", "row_count", *CHILD_COUNTS.values(), "document_rows")
 QUOTING = ("minimal", "all", "nonnumeric")
 _COLUMN_KEYS = ("name", "field", "value", "template", "kind", "max_length", "required",
                 "pattern", "places", "negate_for", "sign_field", "true_text", "false_text",
-                "first_only")
+                "first_only", "map")
 _FILE_KEYS = ("description", "rows", "delimiter", "line_ending", "date_format", "quoting",
               "true_text", "false_text", "headings", "code_heading", "extension", "preamble",
               "block")
@@ -69,6 +74,15 @@ class Column:
     false_text: str | None = None
     #: written on the first row of its document only, blank after (Intacct's header fields)
     first_only: bool = False
+    #: the field's value -> the text written, before the kind's rules (Sage Accounting's
+    #: Type: {"SI" = "Invoice", "SC" = "Cr Note"}); a value not listed is written as itself
+    map: tuple[tuple[str, str], ...] = ()
+
+    def mapped(self, value: object) -> object:
+        """The value after `map` (a value not listed, or empty, stays as it is)."""
+        if not self.map or value is None:
+            return value
+        return dict(self.map).get(str(value), value)
 
 
 @dataclass(frozen=True)
@@ -300,6 +314,9 @@ def _column(raw: dict[str, Any], where: str, fail: Any) -> Column:
     max_length = raw.get("max_length")
     if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
         raise fail(f"{where}: max_length", "a whole number above 0")
+    mapping = raw.get("map", {})
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise fail(f"{where}: map", 'a table of value = "text", e.g. { SI = "Invoice" }')
     for key in ("true_text", "false_text", "sign_field"):
         if key in raw and not isinstance(raw[key], str):
             raise fail(f"{where}: {key}", "text")
@@ -309,4 +326,5 @@ def _column(raw: dict[str, Any], where: str, fail: Any) -> Column:
                   negate_for=tuple(negate_for),
                   sign_field=raw.get("sign_field", "transaction_type"),
                   true_text=raw.get("true_text"), false_text=raw.get("false_text"),
-                  first_only=bool(raw.get("first_only", False)))
+                  first_only=bool(raw.get("first_only", False)),
+                  map=tuple((str(k), v) for k, v in mapping.items()))

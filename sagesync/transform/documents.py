@@ -55,7 +55,7 @@ from sagesync.model.money import (
 )
 from sagesync.recipe import MappingSettings
 from sagesync.transform.lines import money_item_ids, rate_of
-from sagesync.transform.mapping import NominalMap
+from sagesync.transform.mapping import ItemMap, NominalMap
 
 Row = Mapping[str, Any]
 
@@ -116,6 +116,12 @@ class PostingLine:
     discount: int | None = None  # what the discount takes off the row (positive)
     label: str | None = None  # the Details wording, when the purpose alone is too vague
     split_no: int = 0
+    item_code: str | None = None  # the Sage item of a goods line ([mapping] items_csv)
+    warehouse: str | None = None
+    # The line's share of its split, in cents, as posted: the lines of a split sum to it
+    # exactly (its rounding, the balance and the sign all included), see `_post_lines`.
+    posted_net: int = 0
+    posted_tax: int = 0
 
 
 @dataclass(slots=True)
@@ -168,6 +174,7 @@ class SageDocument:
     exchange_rate: Decimal | None = None  # order-currency units per base unit, for Sage
     # Nothing for Sage to book (a zero total): never rendered, but accounted for in the ledger.
     skip_reason: str | None = None
+    company: str = ""  # [sage] companies: the Sage company, entity or site of its store
 
     @property
     def document_key(self) -> str:
@@ -189,7 +196,9 @@ class DocumentBuilder:
     zone: ZoneInfo
     currency: str  # "base" or "order"
     reference_prefixes: Mapping[int, str] = field(default_factory=dict)  # store id -> prefix
+    companies: Mapping[int, str] = field(default_factory=dict)  # store id -> Sage company
     negative_amounts: bool = False  # [sage] negative_amounts
+    items: ItemMap = field(default_factory=ItemMap)
 
     def __post_init__(self) -> None:
         self._prefix = "base_" if self.currency == "base" else ""
@@ -225,7 +234,8 @@ class DocumentBuilder:
             extra_reference=order_increment if kind != "order" else "",
             details=f"Magento {'credit memo' if kind == 'creditmemo' else kind} {increment}",
             currency_code=currency, total_cents=cents_of_units(self.amount(doc, "grand_total")),
-            content_hash=doc.get("content_hash") or "")
+            content_hash=doc.get("content_hash") or "",
+            company=self.companies.get(doc.get("store_id") or 0, ""))
         try:
             if created is None:
                 raise HoldDocument(holds.no_created_at())
@@ -245,6 +255,7 @@ class DocumentBuilder:
             document.splits = _split_view(lines)
             self._balance(document, doc, len(doc_items), extras)
             self._signs(document)
+            _post_lines(lines, document.splits)
             if not document.splits:
                 return self._skip(document, "every amount is zero: Sage has nothing to book")
         except HoldDocument as held:
@@ -338,10 +349,13 @@ class DocumentBuilder:
             nominal = self.nominals.nominal_for(sku)
             net = row_total - discount + compensation if netted else row_total
             quantity = line.get("qty_ordered" if kind == "order" else "qty")
+            item = self.items.item_for(sku)
+            if item is None:
+                raise HoldDocument(holds.unmapped_item(sku=sku))
             lines.append(PostingLine(
                 "goods", nominal, code, net, tax, rate, sku, line.get("name") or
                 order_item.get("name"), item_id, quantity, _unit_price(row_total, quantity),
-                row_total, discount))
+                row_total, discount, item_code=item[0], warehouse=item[1]))
             if not netted and discount != 0:
                 lines.append(PostingLine("discount", self.mapping.discount_nominal, code,
                                          -(discount - compensation), 0, rate, sku,
@@ -487,6 +501,35 @@ def _split_view(lines: list[PostingLine]) -> list[Split]:
     return splits
 
 
+def _post_lines(lines: list[PostingLine], splits: list[Split]) -> None:
+    """Give each line its share of its split in cents (`posted_net`, `posted_tax`), so a
+    product that writes lines at two places still makes each split, and so the document,
+    exactly: each line rounded half up, then the cents the split still differs by (its own
+    rounding, the balance's, the sign a contra split was turned to) go one at a time to the
+    lines with the largest amounts, first in line order among equals."""
+    members: dict[int, list[PostingLine]] = {}
+    for line in lines:
+        if line.split_no:
+            members.setdefault(line.split_no, []).append(line)
+    for number, split in enumerate(splits, start=1):
+        group = members.get(number, [])
+        if not group:
+            continue
+        flipped = split.transaction_type is not None  # posted as the other type, positive
+        for column, units, target in (("posted_net", "net", split.net),
+                                      ("posted_tax", "tax", split.tax)):
+            values = [-getattr(line, units) if flipped else getattr(line, units)
+                      for line in group]
+            cents = [cents_of_units(v) for v in values]
+            difference = target - sum(cents)
+            step = 1 if difference > 0 else -1
+            ranked = sorted(range(len(group)), key=lambda i: -abs(values[i]))
+            for n in range(abs(difference)):
+                cents[ranked[n % len(ranked)]] += step
+            for line, value in zip(group, cents, strict=True):
+                setattr(line, column, value)
+
+
 def split_details(document: SageDocument, split: Split) -> str:
     """The Details text of one split row: short, and traceable back to Magento."""
     return f"{KIND_LABEL[document.entity_type]} {document.increment_id} " \
@@ -507,7 +550,21 @@ def document_row(d: SageDocument) -> dict[str, Any]:
         "status": "held" if d.hold_reason else "skipped" if d.skip_reason else "ready",
         "hold_reason": d.hold_reason, "skip_reason": d.skip_reason,
         "warnings": "\n".join(d.warnings) or None,
+        "company": d.company or None, **_totals(d),
     }
+
+
+def _totals(d: SageDocument) -> dict[str, Decimal | None]:
+    """Header sums of the posted splits, for formats that carry them on the document (Sage 50
+    Canada's Freight, a header's net and tax totals); None unless the document is ready."""
+    if d.hold_reason or d.skip_reason:
+        return dict.fromkeys(("net_total", "tax_total", "carriage_net", "carriage_tax"))
+    own = [s for s in d.splits if s.transaction_type is None]
+    carriage = [s for s in own if s.purpose == "carriage"]
+    return {"net_total": decimal_of_cents(sum(s.net for s in own)),
+            "tax_total": decimal_of_cents(sum(s.tax for s in own)),
+            "carriage_net": decimal_of_cents(sum(s.net for s in carriage)),
+            "carriage_tax": decimal_of_cents(sum(s.tax for s in carriage))}
 
 
 def split_rows(d: SageDocument, department: int | None) -> list[dict[str, Any]]:
@@ -550,7 +607,8 @@ _LINE_FIELDS = {"purpose": "purpose", "sku": "sku", "name": "name",
                 "unit_price": "unit_price", "row_total": "row_total",
                 "discount_amount": "discount", "net_amount": "net", "tax_amount": "tax",
                 "tax_rate": "rate", "tax_code": "tax_code", "nominal_code": "nominal_code",
-                "split_no": "split_no"}
+                "split_no": "split_no", "item_code": "item_code", "warehouse": "warehouse",
+                "posted_net": "posted_net", "posted_tax": "posted_tax"}
 
 
 def line_columns(docs: Sequence[SageDocument]) -> dict[str, list[Any]]:

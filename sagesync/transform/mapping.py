@@ -125,3 +125,40 @@ def load_customer_accounts(path: Path | None) -> dict[str, str]:
                               "is not a Sage account reference (1 to 8 letters or digits).")
         accounts[row["email"].lower()] = ref
     return accounts
+
+
+@dataclass(frozen=True)
+class ItemMap:
+    """SKU -> (Sage item code, warehouse) for products that post item lines (`[mapping]
+    items_csv`, header `sku,item_code` and optionally `warehouse`). `item_for` gives None for
+    an unmapped SKU when the recipe holds those (`unmapped_items = "hold"`)."""
+
+    items: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    unmapped: str = "sku"  # "sku": the SKU itself; "default": default_item; "hold": None
+    default_item: str | None = None
+
+    @classmethod
+    def load(cls, path: Path | None, unmapped: str = "sku",
+             default_item: str | None = None) -> ItemMap:
+        items: dict[str, tuple[str, str | None]] = {}
+        if path is not None:
+            for line, row in read_csv_rows(path, ("sku", "item_code")):
+                if not row["sku"] or not row["item_code"]:
+                    empty = "sku" if not row["sku"] else "item_code"
+                    raise RecipeError(f"{path}: line {line}, column {empty}: empty.")
+                if row["sku"] in items:
+                    raise RecipeError(f"{path}: line {line}, column sku: '{row['sku']}' is "
+                                      "mapped twice.")
+                items[row["sku"]] = (row["item_code"], row.get("warehouse") or None)
+        return cls(items, unmapped, default_item)
+
+    def item_for(self, sku: str | None) -> tuple[str, str | None] | None:
+        """(item code, warehouse) of a SKU; None when it is unmapped and must hold."""
+        found = self.items.get(sku or "")
+        if found is not None:
+            return found
+        if self.unmapped == "default":
+            return self.default_item or "", None
+        if self.unmapped == "hold":
+            return None
+        return sku or "", None

@@ -278,21 +278,32 @@ def require_not(product: SageProduct, capability: str, why: str = "") -> None:
                     + (f" ({why})" if why else ""))
 
 
-_AMOUNT_FIELDS = ("net_amount", "tax_amount")
+#: What a row books, per kind of row: a split's or a tax row's net and tax, an item line's
+#: net and tax as posted (`net_amount` there keeps Magento's four places; a product writing a
+#: line at two places writes `posted_net`), a header's shipping (Sage 50 Canada's Freight).
+_AMOUNT_FIELDS = {"splits": ("net_amount", "tax_amount"), "taxes": ("net_amount", "tax_amount"),
+                  "lines": ("net_amount", "tax_amount", "posted_net", "posted_tax"),
+                  "documents": ("carriage_net", "carriage_tax")}
 
 
 def _amount(record: RecordSpec, fields: Mapping[str, str]) -> Decimal | None:
-    columns = [c for c in record.columns if c.field in _AMOUNT_FIELDS
+    columns = [c for c in record.columns if c.field in _AMOUNT_FIELDS.get(record.rows, ())
                and c.kind in ("money", "signed_money")]
-    if not columns or record.rows not in ("splits", "lines"):
+    if not columns:
         return None
     total = Decimal(0)
     for column in columns:
         value = Decimal(fields[column.field or ""] or "0")
-        if column.kind == "signed_money" and fields.get(column.sign_field) in column.negate_for:
+        if column.kind == "signed_money" and _raw(column, fields.get(column.sign_field)) \
+                in column.negate_for:
             value = -value  # written negated for this type: Sage books it the other way
         total += value
     return total
+
+
+def _raw(column: Column, text: str | None) -> str | None:
+    """The field's value before the column's `map` (the text written back to the value)."""
+    return dict((written, value) for value, written in column.map).get(text or "", text)
 
 
 def _data_lines(spec: FileSpec, text: str, name: str, header: bool) -> list[list[str]]:
@@ -338,8 +349,8 @@ def read_delivered(product: SageProduct, *folders: Path, header: bool = True) ->
             where = f"{name} row {number}"
             record, cells = _record_of(spec, raw, where)
             assert len(cells) == len(record.columns), f"{where}: {raw}"
-            own = {c.field: cell for c, cell in zip(record.columns, cells, strict=True)
-                   if c.field}
+            own = {c.field: _raw(c, cell) or "" for c, cell in zip(record.columns, cells,
+                                                                    strict=True) if c.field}
             if record.rows in ("documents", "accounts"):
                 document = {k: v for k, v in own.items() if v}
             else:

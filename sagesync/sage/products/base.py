@@ -13,6 +13,7 @@ no templates yet feeds the catalog flows, and recipe validation refuses it as `[
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -67,11 +68,28 @@ class Capabilities:
     encoding: str = "cp1252"
     delimiter: str = ","
     line_ending: str = "\r\n"
+    #: How the bookkeeper enters a credit note by hand when the import takes none (the
+    #: message a held credit memo carries); empty when credit notes import.
+    credit_note_advice: str = ""
+    #: The product's own defaults of `[mapping]` keys a recipe leaves out (MappingSettings
+    #: field -> value; `tax_codes` as {"20": "code"}): Sage 50 UK's T1/T9 mean nothing to
+    #: another product. Empty: MappingSettings' own (Sage 50 UK's).
+    mapping_defaults: Mapping[str, object] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         # read-only views, so a capability cannot be changed by a caller after registration
         object.__setattr__(self, "code_lengths", _frozen(self.code_lengths))
         object.__setattr__(self, "code_patterns", _frozen(self.code_patterns))
+        object.__setattr__(self, "mapping_defaults", _frozen(self.mapping_defaults))
+
+    def code_rule(self, name: str, default_length: int = 8) -> tuple[re.Pattern[str], str]:
+        """The rule a code of field `name` keeps (its pattern, else 1 to its length of any
+        printable characters) and how a message words it, for recipe and mapping checks."""
+        length = self.code_lengths.get(name, default_length)
+        pattern = self.code_patterns.get(name)
+        if pattern is not None:
+            return re.compile(pattern), f"{length} characters at most, matching {pattern}"
+        return re.compile(rf"[^\x00-\x1f]{{1,{length}}}"), f"1 to {length} characters"
 
     @property
     def credit_notes(self) -> bool:

@@ -26,7 +26,7 @@ CAPABILITIES = Capabilities(
     code_lengths={"transaction_type": 2, "account_ref": 8, "nominal_code": 8,
                   "reference": 30, "extra_reference": 30, "tax_code": 3},
     code_patterns={"transaction_type": "S[IC]", "account_ref": "[A-Z0-9]{1,8}",
-                   "tax_code": "T[0-9]{1,2}"},
+                   "nominal_code": "[A-Za-z0-9]{1,8}", "tax_code": "T[0-9]{1,2}"},
     date_format="%d/%m/%Y",
     max_lines_per_document=0,  # none documented
     max_lines_per_file=0,  # none documented (a line is at most 1775 characters, §1.1)
