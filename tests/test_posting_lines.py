@@ -24,7 +24,13 @@ from sagesync.model.money import (
 )
 from sagesync.model.schemas import MAGENTO_MONEY
 from sagesync.pipeline.checkpoint import open_checkpoint
-from sagesync.transform.documents import SageDocument, split_columns, split_rows
+from sagesync.transform.documents import (
+    PostingLine,
+    SageDocument,
+    Split,
+    split_columns,
+    split_rows,
+)
 from sagesync.transform.lines import money_item_ids
 from sagesync.transform.rows import as_units, cents_array, units_array
 from tests.conftest import DEMO_RECIPE
@@ -50,6 +56,22 @@ def _lines_make_splits(document: SageDocument) -> None:
         if not moved:
             assert (split.net, split.tax) == (sign * cents_of_units(net),
                                               sign * cents_of_units(tax))
+        _posted_make_split(split, [line for line in document.lines if line.split_no == number],
+                           sign)
+
+
+def _posted_make_split(split: Split, members: list[PostingLine], sign: int) -> None:
+    """The lines' posted cents make their split exactly (what a product writing lines at two
+    places books), and each is its own amount rounded, moved by its share of the split's
+    difference at most (the cents go to the largest lines first)."""
+    for posted, own, target in (("posted_net", "net", split.net),
+                                ("posted_tax", "tax", split.tax)):
+        rounded = [sign * cents_of_units(getattr(line, own)) for line in members]
+        assert sum(getattr(line, posted) for line in members) == target
+        difference = target - sum(rounded)
+        share = -(-abs(difference) // len(members))  # ceil
+        for line, base in zip(members, rounded, strict=True):
+            assert abs(getattr(line, posted) - base) <= share
 
 
 def _items_kept(document: SageDocument, magento_lines: list[dict[str, Any]],
@@ -133,6 +155,12 @@ def test_the_pipeline_writes_the_lines_beside_the_splits(run_cli: Any, tmp_path:
             Decimal("0.01") * 5  # at most the rounding the balance moved onto it
         assert split["tax_amount"] == sign * tax.quantize(Decimal("0.01")) or \
             abs(split["tax_amount"] - sign * tax) <= Decimal("0.05")
+    posted: dict[tuple[str, int], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for row in lines.to_pylist():
+        posted[(row["document_key"], row["split_no"])][0] += row["posted_net"]
+        posted[(row["document_key"], row["split_no"])][1] += row["posted_tax"]
+    assert {(s["document_key"], s["split_no"]): [s["net_amount"], s["tax_amount"]]
+            for s in splits.to_pylist()} == {k: v for k, v in posted.items() if k[1]}
 
 
 @given(st.integers(min_value=-(10 ** 17), max_value=10 ** 17))

@@ -164,6 +164,8 @@ SAGE_LINES = pa.schema([
     ("item_code", pa.string()), ("warehouse", pa.string()),  # [mapping] items_csv, goods only
     # the line's share of its split in cents, as posted (the lines of a split sum to it)
     ("posted_net", SAGE_MONEY), ("posted_tax", SAGE_MONEY),
+    # set when the line's split is posted as its own document of the other type (see splits)
+    ("transaction_type", pa.string()), ("reference", pa.string()),
 ])
 
 # A customer account sagesync asks Sage to create (reference §1.3).

@@ -621,6 +621,12 @@ def line_columns(docs: Sequence[SageDocument]) -> dict[str, list[Any]]:
         "line_no": [n for d in ready for n in range(1, len(d.lines) + 1)]}
     for column, name in _LINE_FIELDS.items():
         out[column] = list(map(attrgetter(name), lines))
+    # a line of a split posted as its own document of the other type (a credit memo's fee
+    # under positive amounts) is written with that split's type and reference, as the split is
+    contra = [d.splits[line.split_no - 1] if line.split_no else None
+              for d in ready for line in d.lines]
+    out["transaction_type"] = [s.transaction_type if s else None for s in contra]
+    out["reference"] = [s.reference if s else None for s in contra]
     return out
 
 
