@@ -126,6 +126,11 @@ class MappingSettings:
     items_csv: Path | None = None
     unmapped_items: str = "sku"
     default_item: str | None = None
+    # Control accounts a template may write on every row (`receivables_nominal`,
+    # `tax_nominal`): the debtors account of an invoice header and the account sales tax is
+    # owed on, for products whose files name them (Sage 50 US); Sage 50 UK's by default.
+    receivables_nominal: str = "1100"
+    tax_nominal: str = "2200"
 
 
 @dataclass(frozen=True)
@@ -460,6 +465,14 @@ class _RecipeReader:
         except LookupError:
             raise self.fail("sage.encoding", "a text encoding such as 'cp1252' or 'utf-8'",
                             encoding) from None
+        negative_amounts = self.boolean(t, "sage", "negative_amounts", False)
+        caps = products.get(key).capabilities
+        if not negative_amounts and not caps.contra_documents:
+            raise self.fail(
+                "sage.negative_amounts", f"true for {products.get(key).title}: its rows are the "
+                "lines of one document, so a credit memo's fee, a gift card or a discount can "
+                "only be a negative line inside its invoice or credit memo, never a document "
+                "of its own", negative_amounts)
         return SageSettings(
             product=key,
             post_from=self.string(t, "sage", "post_from", "invoices", POST_FROM) or "invoices",
@@ -471,7 +484,7 @@ class _RecipeReader:
             or 0,
             templates=self.file_path(t, "sage", "templates", must_exist=True),
             reference_prefixes=self._reference_prefixes(t),
-            negative_amounts=self.boolean(t, "sage", "negative_amounts", False),
+            negative_amounts=negative_amounts,
             companies=self._companies(t))
 
     def _companies(self, t: dict[str, Any]) -> dict[int, str]:
@@ -530,7 +543,8 @@ class _RecipeReader:
                    "tax_codes",
                    "guest_account", "customers_csv", "account_ref", "configurable", "bundle",
                    "department", "payment_nominals", "payment_tax_code", "extra_amounts",
-                   "zero_total_documents", "items_csv", "unmapped_items", "default_item")
+                   "zero_total_documents", "items_csv", "unmapped_items", "default_item",
+                   "receivables_nominal", "tax_nominal")
         t = self.section("mapping", allowed)
         d = self._mapping_defaults()
         codes = dict(d.tax_codes)
@@ -580,7 +594,9 @@ class _RecipeReader:
             items_csv=self.file_path(t, "mapping", "items_csv", must_exist=True),
             unmapped_items=self.string(t, "mapping", "unmapped_items", d.unmapped_items,
                                        UNMAPPED_ITEM_RULES) or d.unmapped_items,
-            default_item=self.string(t, "mapping", "default_item", d.default_item))
+            default_item=self.string(t, "mapping", "default_item", d.default_item),
+            receivables_nominal=self._nominal(t, "receivables_nominal", d.receivables_nominal),
+            tax_nominal=self._nominal(t, "tax_nominal", d.tax_nominal))
         if (mapping.unmapped_items == "default") != (mapping.default_item is not None):
             raise self.fail("mapping.default_item", 'a Sage item code with unmapped_items = '
                             '"default", and only then', mapping.default_item)

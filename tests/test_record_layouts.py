@@ -39,6 +39,7 @@ from sagesync.render import (
     write_file,
 )
 from sagesync.render.spec import FileSpec, parse_spec
+from sagesync.render.writers import file_ends
 
 TEMPLATES = Path(__file__).parent / "templates"
 HEADER_LINES = read_spec(TEMPLATES / "header_lines.toml")
@@ -247,6 +248,49 @@ def test_a_document_with_more_rows_than_the_product_takes_is_held_whole() -> Non
                               "enter it in Sage by hand, then `sagesync resolve` it"}
     unlimited = ColumnRenderer(JOURNAL, "cp1252").render(table(ORDERS, DOC_SCHEMA), batches)
     assert unlimited.held == {}
+
+
+FLAT = parse_spec(Path("flat.toml"), "flat", {
+    "file": {"headings": "shared"},
+    "records": [
+        {"name": "item", "rows": "lines", "columns": [
+            {"name": "Ref", "field": "reference", "kind": "code"},
+            {"name": "Dist", "field": "row_no", "kind": "integer"},
+            {"name": "Amount", "field": "net_amount", "kind": "money"},
+            {"name": "Rows", "field": "document_rows", "kind": "integer"},
+            {"name": "Doc", "field": "document_no", "kind": "integer"}]},
+        {"name": "freight", "rows": "documents", "columns": [
+            {"name": "Ref", "field": "reference", "kind": "code"},
+            {"name": "Dist", "value": "0"},
+            {"name": "Amount", "field": "freight", "kind": "money"},
+            {"name": "Rows", "field": "document_rows", "kind": "integer"},
+            {"name": "Doc", "field": "document_no", "kind": "integer"}]}]})
+
+
+def test_records_sharing_their_columns_write_one_heading_row() -> None:
+    """A flat layout (Sage 50 US: item and sales-tax distributions in the same columns)
+    has one heading row, not one per record."""
+    result = rendered(FLAT, ORDERS, {"lines": LINES})
+    assert file_bytes(FLAT, result) == (
+        b"Ref,Dist,Amount,Rows,Doc\r\n"
+        b"000000101,1,9.50,3,1\r\n000000101,2,50.00,3,1\r\n000000101,0,0.00,3,1\r\n"
+        b"000000007,1,10.00,2,2\r\n000000007,0,2.50,2,2\r\n")
+    head, _ = file_ends(FLAT, header=True, encoding="cp1252")
+    assert head == b"Ref,Dist,Amount,Rows,Doc\r\n"
+    with pytest.raises(RecipeError, match="same column names"):
+        parse_spec(Path("t.toml"), "t", {"file": {"headings": "shared"}, "records": [
+            {"rows": "lines", "columns": [{"name": "Dist", "value": "1"}]},
+            {"rows": "documents", "columns": [{"name": "Distribution", "value": "0"}]}]})
+
+
+def test_document_numbers_run_on_from_the_first_one_given() -> None:
+    """A file rendered in batches numbers its documents on, never twice the same."""
+    docs = table(ORDERS, DOC_SCHEMA)
+    lines = Children(table(LINES, CHILD_SCHEMA), [0, 0, 1])
+    result = ColumnRenderer(FLAT, "cp1252").render(docs, {"lines": lines},
+                                                   first_document_no=2001)
+    assert [[row[4] for row in rows or []] for rows in result.rows] == \
+        [["2001"] * 3, ["2002"] * 2]
 
 
 def test_a_zero_amount_negated_is_written_without_a_sign() -> None:

@@ -183,7 +183,8 @@ def read_ack_file(path: Path, settings: AckSettings,
             return cells[index[name]].strip() if name else ""
 
         reference = cell(settings.reference_column)
-        sage_type = cell(settings.type_column).upper() or None
+        said = cell(settings.type_column).upper()
+        sage_type = layout.type_text.get(said, said) or None
         if sage_type is not None and sage_type not in layout.types:
             ignored += 1  # other transaction types in a full audit-trail export: not ours
             continue

@@ -52,7 +52,12 @@ _SPLIT_FIELDS = ("document_key", "net_amount", "tax_amount", "purpose", "nominal
                  "transaction_type")
 # Document fields only the renderer reads, from Arrow: left out of the documents' Python dicts.
 _RENDERED_ONLY = ("details", "posting_date", "reference", "extra_reference", "currency_code",
-                  "exchange_rate", "warnings", "status")
+                  "exchange_rate", "warnings", "status", "receivables_nominal", "tax_nominal")
+# Recipe accounts every document's rows may name as fields, though no split carries them: the
+# receivables (debtors) control account of a header, the tax account of a tax row (Sage 50
+# US's Accounts Receivable Account and its sales-tax distributions). Read from the recipe at
+# import, as the templates are.
+MAPPING_FIELDS = ("receivables_nominal", "tax_nominal")
 Rows = list[Sequence[str]]
 # What is kept of a document to deliver, until its batch is planned (the ledger's record, the
 # summary lines, its account).
@@ -191,8 +196,13 @@ class _Tables:
     only, the rest stays in Arrow for the renderer. `arrange` puts every child table in the
     documents' delivery order, so a window's splits and lines are one slice."""
 
-    def __init__(self, checkpoint: Checkpoint, needs: set[str]) -> None:
-        self.documents = checkpoint.table("documents").combine_chunks()
+    def __init__(self, checkpoint: Checkpoint, needs: set[str],
+                 constants: dict[str, str] | None = None) -> None:
+        documents = checkpoint.table("documents").combine_chunks()
+        for name, value in (constants or {}).items():  # the same on every document
+            documents = documents.append_column(
+                name, pa.array([value] * documents.num_rows, pa.string()))
+        self.documents = documents
         self.needs = sorted(needs)
         self.children = {name: _table_or_empty(checkpoint, name).combine_chunks()
                          for name in {*needs, "splits"} - {"taxes"}}
@@ -325,7 +335,8 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     numbers = {name: n for n, name in enumerate(product.templates, start=1)}
     account_spec = next((spec for spec in specs.values() if spec.for_accounts), None)
     document_spec = _document_spec(product.key, specs)
-    tables = _Tables(documents, {r.rows for r in document_spec.records if not r.per_document})
+    tables = _Tables(documents, {r.rows for r in document_spec.records if not r.per_document},
+                     {name: getattr(recipe.mapping, name) for name in MAPPING_FIELDS})
     order = _delivery_order(tables.documents, capabilities.sale_type)
     tables.arrange(order)
     renderer = ColumnRenderer(document_spec, recipe.sage.encoding,
@@ -333,6 +344,7 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     encoder = DocumentEncoder(document_spec, recipe.sage.encoding)
     fields = [c for c in tables.documents.column_names if c not in _RENDERED_ONLY]
     spool = (writer.folder / SPOOL).open("w+b")
+    numbered = [0]  # documents rendered so far: document_no runs on across windows
     try:
         chosen: list[_Chosen] = []
         for first in range(0, len(order), WINDOW):
@@ -343,7 +355,10 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
 
             def render(batch: list[int], window: list[int] = window, first: int = first,
                        end: int = end) -> Rendered:
-                return renderer.render(*tables.batch([window[i] for i in batch], first, end))
+                start = numbered[0] + 1
+                numbered[0] += len(batch)
+                return renderer.render(*tables.batch([window[i] for i in batch], first, end),
+                                       first_document_no=start)
 
             for doc, rows in _select(docs, splits, ledger, render, result, dry_run,
                                      recipe.sage.negative_amounts, capabilities):

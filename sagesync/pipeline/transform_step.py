@@ -175,10 +175,11 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
     """Build every Sage document of an export, plus the ledger's queued records that earlier
     exports hold, and write the sage-documents checkpoint. Without a ledger (dry run) nothing
     is remembered; `lookup`, a read-only ledger, still tells the accounts already known."""
+    caps = products.get(recipe.sage.product).capabilities
     builder = DocumentBuilder(recipe.mapping,
                               NominalMap.load(recipe.mapping.nominals_csv,
                                               recipe.mapping.default_sales_nominal,
-                                              recipe.mapping.products_csv),
+                                              recipe.mapping.products_csv, caps),
                               recipe.zone, recipe.sage.currency,
                               recipe.sage.reference_prefixes,
                               companies=recipe.sage.companies,
@@ -187,7 +188,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                                                  recipe.mapping.unmapped_items,
                                                  recipe.mapping.default_item))
     allocator = AccountAllocator(recipe.mapping,
-                                 load_customer_accounts(recipe.mapping.customers_csv),
+                                 load_customer_accounts(recipe.mapping.customers_csv, caps),
                                  known.account_refs() if (known := ledger or lookup) else {})
     writer = CheckpointWriter(recipe.state_dir, run_id, "transform", KIND, recipe, [export.path],
                               dry_run=ledger is None)

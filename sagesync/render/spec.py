@@ -125,6 +125,9 @@ class FileSpec:
     false_text: str = "FALSE"
     #: one heading row per record at the top (when the recipe's header_row is on)
     headings: bool = True
+    #: one heading row for all records instead (`headings = "shared"`): a flat layout whose
+    #: records have the same columns (Sage 50 US item and sales-tax distributions)
+    shared_heading: bool = False
     #: the heading of the record-type column (Sage 300 `RECTYPE`); None: the code itself
     code_heading: str | None = None
     extension: str = "csv"
@@ -149,6 +152,12 @@ class FileSpec:
     def header(self) -> list[str]:
         """The first record's heading row."""
         return self.heading(self.records[0])
+
+    def heading_rows(self) -> list[list[str]]:
+        """The heading rows written at the top when headings are on: one per record, or the
+        one they share."""
+        records = self.records[:1] if self.shared_heading else self.records
+        return [self.heading(record) for record in records]
 
     def heading(self, record: RecordSpec) -> list[str]:
         names = [c.name for c in record.columns]
@@ -267,6 +276,15 @@ def parse_spec(path: Path | Traversable, name: str, data: dict[str, Any]) -> Fil
     preamble = rules.get("preamble", [])
     if not isinstance(preamble, list) or not all(isinstance(p, str) for p in preamble):
         raise fail("file.preamble", "a list of lines")
+    headings = rules.get("headings", True)
+    if not isinstance(headings, bool) and headings != "shared":
+        raise fail("file.headings", 'true, false or "shared" (one heading row for records '
+                   "with the same columns)")
+    if headings == "shared" and (
+            any(r.code is not None for r in records)
+            or len({tuple(c.name for c in r.columns) for r in records}) != 1):
+        raise fail("file.headings", 'records without a code and with the same column names, '
+                   'in the same order, for "shared"')
     extension = text(rules, "extension", "file.extension", "csv") or ""
     if not re.fullmatch(r"[A-Za-z0-9]{1,8}", extension):
         raise fail("file.extension", "1 to 8 letters or digits")
@@ -276,7 +294,7 @@ def parse_spec(path: Path | Traversable, name: str, data: dict[str, Any]) -> Fil
         line_ending=text(rules, "line_ending", "file.line_ending", "\r\n") or "\r\n",
         date_format=text(rules, "date_format", "file.date_format", "%d/%m/%Y") or "%d/%m/%Y",
         records=tuple(records), quoting=quoting, true_text=true_text, false_text=false_text,
-        headings=bool(rules.get("headings", True)),
+        headings=bool(headings), shared_heading=headings == "shared",
         code_heading=text(rules, "code_heading", "file.code_heading", None),
         extension=extension, preamble=tuple(preamble),
         block_open=text(block, "open", "file.block.open", None),

@@ -7,7 +7,8 @@ file Magento's System > Data Transfer > Export writes for products (columns `sku
 `attribute_set_code`, `categories`, the latter a comma-separated list of paths such as
 `Default Category/Gear/Bags`). A `category` rule matches a path, a path prefix, or a name.
 Customer accounts (`[mapping] customers_csv`), header `email,account_ref`: web customers who
-already have a Sage account.
+already have a Sage account. Both files' codes are checked by the posting product's own rules
+(`Capabilities.code_rule`); without a product, by Sage 50 UK's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sagesync.errors import RecipeError
+from sagesync.sage.products.base import Capabilities
 
 NOMINAL_KINDS = ("sku", "sku_prefix", "category", "attribute_set")
 _NOMINAL = re.compile(r"[A-Za-z0-9]{1,8}")
@@ -53,8 +55,8 @@ class NominalMap:
     products: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path | None, default: str,
-             products_csv: Path | None = None) -> NominalMap:
+    def load(cls, path: Path | None, default: str, products_csv: Path | None = None,
+             capabilities: Capabilities | None = None) -> NominalMap:
         nominal_map = cls(default=default)
         if products_csv is not None:
             nominal_map.products = load_products(products_csv)
@@ -67,9 +69,11 @@ class NominalMap:
                                   f"{', '.join(NOMINAL_KINDS)}.")
             if not value:
                 raise RecipeError(f"{path}: line {line}, column value: empty.")
-            if not _NOMINAL.fullmatch(nominal):
+            if not _fits(capabilities, "nominal_code", nominal, _NOMINAL):
                 raise RecipeError(f"{path}: line {line}, column nominal: '{nominal}' is not a "
-                                  "Sage nominal code (1 to 8 letters or digits).")
+                                  "Sage nominal code ("
+                                  + _rule_text(capabilities, "nominal_code",
+                                               "1 to 8 letters or digits") + ").")
             if kind == "sku":
                 nominal_map.by_sku[value] = nominal
             elif kind == "sku_prefix":
@@ -113,18 +117,38 @@ def load_products(path: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
     return products
 
 
-def load_customer_accounts(path: Path | None) -> dict[str, str]:
-    """Email (lower case) -> existing Sage account reference."""
+def load_customer_accounts(path: Path | None, capabilities: Capabilities | None = None
+                           ) -> dict[str, str]:
+    """Email (lower case) -> existing Sage account reference: as written when the product's
+    rule takes it (Sage 50 US Customer IDs are case-sensitive), else upper-cased (a Sage 50 UK
+    reference typed in lower case)."""
     if path is None:
         return {}
     accounts: dict[str, str] = {}
     for line, row in read_csv_rows(path, ("email", "account_ref")):
-        ref = row["account_ref"].upper()
-        if not _ACCOUNT.fullmatch(ref):
+        ref = next((r for r in (row["account_ref"], row["account_ref"].upper())
+                    if _fits(capabilities, "account_ref", r, _ACCOUNT)), None)
+        if ref is None:
             raise RecipeError(f"{path}: line {line}, column account_ref: '{row['account_ref']}' "
-                              "is not a Sage account reference (1 to 8 letters or digits).")
+                              "is not a Sage account reference ("
+                              + _rule_text(capabilities, "account_ref", "1 to 8 letters or digits")
+                              + ").")
         accounts[row["email"].lower()] = ref
     return accounts
+
+
+def _fits(capabilities: Capabilities | None, name: str, value: str,
+          default: re.Pattern[str]) -> bool:
+    """Does a code keep the product's rule for field `name` (else `default`, Sage 50 UK's)?"""
+    if capabilities is None:
+        return bool(default.fullmatch(value))
+    pattern, _ = capabilities.code_rule(name)
+    return bool(pattern.fullmatch(value)) and \
+        len(value) <= capabilities.code_lengths.get(name, len(value))
+
+
+def _rule_text(capabilities: Capabilities | None, name: str, default: str) -> str:
+    return default if capabilities is None else capabilities.code_rule(name)[1]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sagesync.recipe import load_recipe
 from sagesync.sage.products import SageProduct
 from sagesync.testing.factory import build_creditmemo
 from tests.conformance.harness import (
@@ -79,7 +80,8 @@ def test_credit_memos_are_credit_notes_that_count_negative(product: SageProduct,
                                                            tmp_path: Path) -> None:
     """Orders 20, 40 and 60 are refunded; the first refund keeps a fee (an adjustment fee
     Magento takes off the refund), which Sage gets as a sale of its own when amounts must be
-    positive, so the credit note's rows less the fee are the refund."""
+    positive, so the credit note's rows less the fee are the refund; with negative amounts
+    (the product's demo recipe allows them), a negative row of its credit note."""
     require(product, "credit_type", "the product takes no credit notes")
     require_amounts(product)
     caps = product.capabilities
@@ -94,11 +96,18 @@ def test_credit_memos_are_credit_notes_that_count_negative(product: SageProduct,
     store = write_magento(tmp_path / "pages", made.orders, made.invoices,
                           [with_fee, *made.creditmemos[1:]])
     assert len(store.creditmemos) == 3
-    outcome = run_recipe_cli(product, write_recipe(product, tmp_path, store.source))
+    recipe = write_recipe(product, tmp_path, store.source)
+    outcome = run_recipe_cli(product, recipe)
     books = assert_balanced(product, tmp_path, store, outcome)
     credits = {k: v for k, v in books.items() if k[0] == caps.credit_type}
     assert len(credits) == 3 and all(v > 0 for v in credits.values())
     rows = read_delivered(product, tmp_path / "out").amounts(document_specs(product))
+    if load_recipe(recipe).sage.negative_amounts:
+        own = [row_amount(r) for r in rows
+               if document_of(r, product) == (caps.credit_type, memo["increment_id"])]
+        assert -fee in own, "the fee as a negative row of its credit note"
+        assert Decimal(outcome.summary["totals"][caps.credit_type]) == sum(credits.values())
+        return
     fees = [r for r in rows if document_of(r, product)[0] == caps.sale_type
             and document_of(r, product)[1].startswith(f"{memo['increment_id']}-")]
     assert sum(row_amount(r) for r in fees) == fee, "the fee as a sale of its own"

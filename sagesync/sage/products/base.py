@@ -75,6 +75,12 @@ class Capabilities:
     #: field -> value; `tax_codes` as {"20": "code"}): Sage 50 UK's T1/T9 mean nothing to
     #: another product. Empty: MappingSettings' own (Sage 50 UK's).
     mapping_defaults: Mapping[str, object] = field(default_factory=dict, hash=False)
+    #: Whether a split that takes money off its document (a credit memo's fee, a gift card)
+    #: can be posted as a document of the other type when amounts must be positive. False
+    #: when the file's rows are the lines of one document with a header repeated on each
+    #: (Sage 50 US): such amounts can only be negative lines inside their document, so a
+    #: recipe must set [sage] negative_amounts = true.
+    contra_documents: bool = True
 
     def __post_init__(self) -> None:
         # read-only views, so a capability cannot be changed by a caller after registration
@@ -115,9 +121,14 @@ class AckLayout:
     types: Mapping[str, tuple[str, ...]]
     #: What a readable ack file looks like (the `Expected:` line of its quarantine report).
     expected: str
+    #: The type column's text, upper case -> the Sage record type, when the export states the
+    #: type in its own words (Sage 50 US: Credit Memo TRUE/FALSE); text not listed is read as
+    #: the type itself.
+    type_text: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "types", _frozen(self.types))
+        object.__setattr__(self, "type_text", _frozen(self.type_text))
 
 
 @dataclass(frozen=True)

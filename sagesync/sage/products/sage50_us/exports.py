@@ -1,4 +1,4 @@
-"""Sage 50 US (Peachtree) stock and price exports, read into Magento (see README.md here).
+"""What sagesync reads back from Sage 50 US (Peachtree): stock, prices, the ack (README.md).
 
 Tags: "§n" = the name is in shared/reference/sage-formats.md at that section.
 
@@ -9,9 +9,16 @@ Tags: "§n" = the name is in shared/reference/sage-formats.md at that section.
 |        |         | maps a report's quantity column                                |
 | prices | sku     | Item ID §2.3                                                   |
 |        | levels  | Sales Price 1..10 §2.3 -> price lists LEVEL1..LEVEL10          |
+
+The ack file is Sage's Sales Journal export (File > Select Import/Export > Accounts Receivable
+> Sales Journal > Export) of the imported documents: an invoice or credit memo listed there was
+imported. The recipe's [ack] section names its columns: `Invoice/CM #` (the reference sagesync
+wrote), `Credit Memo` (FALSE: an invoice, TRUE: a credit memo; the export has no status
+column) and `Transaction Number` (Sage's own number, stored as the Sage number).
 """
 
 from sagesync.sage.layouts import Layout, aliases
+from sagesync.sage.products.base import AckLayout
 
 STOCK = Layout(
     "sage50_us", "stock", "Sage 50 US, a report export with a user-mapped quantity",
@@ -30,3 +37,12 @@ PRICES = Layout(
 )
 
 LAYOUTS = (STOCK, PRICES)
+
+ACK = AckLayout(
+    types={"SI": ("invoice", "order"), "SC": ("creditmemo",)},
+    # the Sales Journal export states the type as its Credit Memo check box
+    type_text={"FALSE": "SI", "TRUE": "SC"},
+    expected=("Sage 50 US's Sales Journal export (SALES.CSV, Windows-1252 or UTF-8) with its "
+              "heading row, holding the columns named in the recipe's [ack] section (Invoice/CM "
+              "#, Credit Memo, Transaction Number), one row per distribution"),
+)
