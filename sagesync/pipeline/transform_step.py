@@ -187,8 +187,10 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                               items=ItemMap.load(recipe.mapping.items_csv,
                                                  recipe.mapping.unmapped_items,
                                                  recipe.mapping.default_item))
+    account_rule = products.get(recipe.sage.product).capabilities.code_rule("account_ref")
     allocator = AccountAllocator(recipe.mapping,
-                                 load_customer_accounts(recipe.mapping.customers_csv),
+                                 load_customer_accounts(recipe.mapping.customers_csv,
+                                                        account_rule),
                                  known.account_refs() if (known := ledger or lookup) else {})
     writer = CheckpointWriter(recipe.state_dir, run_id, "transform", KIND, recipe, [export.path],
                               dry_run=ledger is None)

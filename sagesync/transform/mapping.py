@@ -113,16 +113,22 @@ def load_products(path: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
     return products
 
 
-def load_customer_accounts(path: Path | None) -> dict[str, str]:
-    """Email (lower case) -> existing Sage account reference."""
+def load_customer_accounts(path: Path | None,
+                           rule: tuple[re.Pattern[str], str] | None = None) -> dict[str, str]:
+    """Email (lower case) -> existing Sage account reference, checked by the posting product's
+    rule for one (`Capabilities.code_rule("account_ref")`: Sage 50 Canada's is a customer's
+    name; default Sage 50 UK's, 1 to 8 letters or digits), as written or else in upper case
+    (Sage 50 UK's references are upper case, so `abc01` is ABC01)."""
     if path is None:
         return {}
+    pattern, described = rule or (_ACCOUNT, "1 to 8 letters or digits")
     accounts: dict[str, str] = {}
     for line, row in read_csv_rows(path, ("email", "account_ref")):
-        ref = row["account_ref"].upper()
-        if not _ACCOUNT.fullmatch(ref):
-            raise RecipeError(f"{path}: line {line}, column account_ref: '{row['account_ref']}' "
-                              "is not a Sage account reference (1 to 8 letters or digits).")
+        given = row["account_ref"]
+        ref = given if pattern.fullmatch(given) else given.upper()
+        if not pattern.fullmatch(ref):
+            raise RecipeError(f"{path}: line {line}, column account_ref: '{given}' is not a "
+                              f"Sage account reference ({described}).")
         accounts[row["email"].lower()] = ref
     return accounts
 
