@@ -125,3 +125,13 @@ def test_a_home_currency_product_refuses_posting_the_order_currency(
                                           "home currency only"):
         load_recipe(write(tmp_path, order))
     assert load_recipe(write(tmp_path, MINIMAL + 'currency = "base"\n')).sage.currency == "base"
+
+
+def test_an_ack_export_without_a_type_column_is_said_with_an_empty_name(tmp_path: Path) -> None:
+    """Sage 50 Canada's Sales Journal has no type column: `type_column = ""` says so (the
+    default stays "Type"); any other empty name is still refused."""
+    assert load_recipe(write(tmp_path, MINIMAL)).ack.type_column == "Type"
+    recipe = load_recipe(write(tmp_path, MINIMAL + '[ack]\ntype_column = ""\n'))
+    assert recipe.ack.type_column is None
+    with pytest.raises(RecipeError, match=r"key 'ack\.sage_number_column'"):
+        load_recipe(write(tmp_path, MINIMAL + '[ack]\nsage_number_column = ""\n'))
