@@ -32,6 +32,7 @@ from sagesync.testing.factory import (
     build_creditmemo,
     build_invoice,
     build_order,
+    to_decimal,
 )
 from tests.conformance.harness import (
     MagentoStore,
@@ -46,7 +47,7 @@ from tests.conformance.harness import (
     write_recipe,
 )
 from tests.conftest import ROOT
-from tests.strategies import creditmemo_args, order_specs
+from tests.strategies import creditmemo_args, money_order_specs, order_specs
 
 PRODUCT = get("sage50_ca")
 WHEN = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)  # 10:30 in Toronto
@@ -266,18 +267,26 @@ def test_the_sales_journal_export_confirms_what_was_delivered(tmp_path: Path) ->
     assert confirmed == {"000000001": "J101", "000000008": "J102"}
 
 
-@few(6)
+PAYMENTS = ("gift_cards_amount", "customer_balance_amount", "reward_currency_amount")
+
+
+@few(8)
 @given(data=st.data(), count=st.integers(1, 4))
 def test_any_store_balances_in_the_file_to_the_cent_and_credit_memos_are_held(
         tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, count: int) -> None:
     """Drawn orders (composites, discounts, tax-inclusive prices, 20/5/0/17.5 % named as
-    Canadian taxes, guests and registered customers) with invoices and credit memos (part
-    refunds, adjustments): every invoice is delivered and balances to its Magento grand total
-    in the bytes, keeping the .IMP's rules; every credit memo is held with Sage's advice."""
+    Canadian taxes, guests and registered customers; some with gift cards, store credit or
+    reward points, a cash-on-delivery surcharge, a foreign order currency) with invoices and
+    credit memos (part refunds, adjustments): every invoice is delivered and balances to its
+    Magento grand total in the bytes, keeping the .IMP's rules, unless a payment was taken off
+    it; credit memos and those invoices are held, each with Sage's advice."""
     folder = tmp_path_factory.mktemp("ca-property")
     orders, invoices, memos = [], [], []
     for n in range(1, count + 1):
-        spec = data.draw(order_specs(invoiced=True))
+        spec = data.draw(st.one_of(order_specs(invoiced=True), money_order_specs()))
+        if data.draw(st.booleans()):  # a surcharge or foreign currency without payments
+            spec = replace(spec, gift_card_amount=Decimal(0), store_credit_amount=Decimal(0),
+                           reward_amount=Decimal(0))
         made = build_order(replace(spec, entity_id=n, increment_id=f"{n:09d}"),
                            include_parent_item=False)
         orders.append(made)
@@ -286,16 +295,41 @@ def test_any_store_balances_in_the_file_to_the_cent_and_credit_memos_are_held(
             memos.append(build_creditmemo(made, n, made["increment_id"], WHEN, invoice_id=n,
                                           **data.draw(creditmemo_args(made))))
     _, outcome = run(folder, orders, invoices, memos,
-                         tax_codes={"20": "HST", "5": "GST", "0": "GST", "17.5": "PST"})
+                     tax_codes={"20": "HST", "5": "GST", "0": "GST", "17.5": "PST"},
+                     extra_amounts={"payment_surcharge_amount": "COD"},
+                     payment_nominals={"gift_card": "2300", "store_credit": "2310",
+                                       "reward_points": "2320"})
+    paid = {i["increment_id"] for i in invoices
+            if any(i.get("extension_attributes", {}).get(name) for name in PAYMENTS)}
     held = {key: why for key, why in outcome.reasons.items()
             if outcome.states[key] == "held"}  # (a zero total is skipped, and says so)
-    assert {k[1] for k in held} == {m["increment_id"] for m in memos}
+    refunds = {("", m["increment_id"]): to_decimal(m["base_grand_total"]) for m in memos}
+    assert {k for k in held if k[0]} == {("SI", i) for i in paid}
+    assert {k for k in held if not k[0]} <= set(refunds)
+    for key, total in refunds.items():  # a refund of nothing is skipped, never sent
+        assert outcome.states[key] == "held" if total else outcome.states[key] in (
+            "held", "skipped"), (key, outcome.states[key])
     assert all("cannot import a credit note" in why for why in held.values()), held
     totals = assert_imp_rules(folder) if (folder / "out").exists() else {}
     expected = {i["increment_id"]: Decimal(str(i["base_grand_total"])).quantize(
-        Decimal("0.01")) for i in invoices}
+        Decimal("0.01")) for i in invoices if i["increment_id"] not in paid}
     assert totals == {k: v for k, v in expected.items() if v}, "to the cent, per invoice"
     rows = read_delivered(PRODUCT, folder / "out").amounts(document_specs(PRODUCT))
     assert per_magento_document(PRODUCT, rows, {("SI", k): v for k, v in expected.items()}) \
         == {("SI", k): v for k, v in expected.items() if v}
     shutil.rmtree(folder)
+
+
+def test_a_mapped_extra_amount_is_one_unit_of_the_item_it_names(tmp_path: Path) -> None:
+    """A cash-on-delivery surcharge mapped in [mapping] extra_amounts (its "nominal" names a
+    Sage service item) is a detail line of its own: one unit at its amount, in the Total."""
+    made = order(60, ANN, LineSpec("MUG-01", "Mug", 2, Decimal("10.00"), Decimal(13)),
+                 cod_fee=Decimal("5.33"), payment_method="cashondelivery")
+    _, outcome = run(tmp_path, [made], [invoice(made)],
+                     extra_amounts={"payment_surcharge_amount": "COD"})
+    assert outcome.exit_code == 0 and not outcome.reasons, outcome.reasons
+    written = delivered(tmp_path)["B000001-2-sales_invoices.imp"]
+    assert b'"2","","100000060","11-2-2026","0","","27.93","0.00"\r\n' \
+           b'"MUG-01","2.0000","10.0000","20.00","HST","0","1","13.00","2.60"\r\n' \
+           b'"COD","1.0000","5.3300","5.33","GST","0","1","0.00","0.00"\r\n' in written
+    assert assert_imp_rules(tmp_path) == {"100000060": Decimal("27.93")}
