@@ -458,6 +458,11 @@ class _RecipeReader:
             raise self.fail("sage.timezone", "an IANA time zone such as 'Europe/London'",
                             timezone) from None
         key = self._posting_product(t)
+        currency = self.string(t, "sage", "currency", "base", CURRENCIES) or "base"
+        if currency != "base" and not products.get(key).capabilities.foreign_currency:
+            raise self.fail("sage.currency", f'"base": {products.get(key).title} imports '
+                            "amounts in the company's home currency only, so Magento's base "
+                            "amounts are posted", currency)
         default_encoding = products.get(key).capabilities.encoding
         encoding = self.string(t, "sage", "encoding", default_encoding) or default_encoding
         try:
@@ -477,7 +482,7 @@ class _RecipeReader:
             product=key,
             post_from=self.string(t, "sage", "post_from", "invoices", POST_FROM) or "invoices",
             timezone=timezone,
-            currency=self.string(t, "sage", "currency", "base", CURRENCIES) or "base",
+            currency=currency,
             encoding=encoding,
             header_row=self.boolean(t, "sage", "header_row", True),
             max_lines_per_file=self.integer(t, "sage", "max_lines_per_file", 0, 0, 10_000_000)
@@ -748,7 +753,9 @@ class _RecipeReader:
         return AckSettings(
             reference_column=self.string(t, "ack", "reference_column", d.reference_column)
             or d.reference_column,
-            type_column=self.string(t, "ack", "type_column", d.type_column),
+            # "": the export has no type column (every row answers the product's types)
+            type_column=None if t.get("type_column") == "" else
+            self.string(t, "ack", "type_column", d.type_column),
             sage_number_column=self.string(t, "ack", "sage_number_column",
                                            d.sage_number_column) or d.sage_number_column,
             invoice_number_column=self.string(t, "ack", "invoice_number_column", None),

@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import string
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from sagesync.ledger import MIGRATIONS, BatchPlan, Exported, Ledger, RecordKey
 from sagesync.model import holds
 from sagesync.model.holds import CATALOGUE, Hold
 from sagesync.ops import fixup
+from sagesync.pipeline.transform_step import _hold_unimportable_credits
+from sagesync.sage import products
+from sagesync.transform.documents import SageDocument, Split
 from tests.test_ledger_flows import edit, run
 from tests.test_record_lifecycle import _page
 
@@ -457,3 +461,31 @@ def test_a_dry_run_reports_its_causes_and_plain_run_still_prints_the_manifest(  
     assert plain.exit_code == ExitCode.HELD
     [line] = plain.stdout.splitlines()  # the pipe contract: one line, the manifest's path
     assert line.endswith("manifest.json") and Path(line).is_file()
+
+
+def test_without_credit_notes_a_credit_memo_and_a_payment_posted_as_one_are_held(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A product with no credit note (Sage 50 Canada's .IMP) holds a credit memo with its
+    advice, and an invoice whose gift card would post as a credit note of its own (amounts
+    positive); an invoice with nothing taken off it goes on."""
+    uk = products.get("sage50_uk")
+    monkeypatch.setitem(products.PRODUCTS, "sage50_uk", replace(uk, import_format=replace(
+        uk.capabilities, credit_type="", credit_note_advice="enter it as a sales return")))
+
+    def document(kind: str, number: int, *splits: Split) -> SageDocument:
+        return SageDocument(kind, number, 1, number, "1", str(number), "SI", "WEBSALES", None,
+                            str(number), "", "", "GBP", 1200, "h", splits=list(splits))
+
+    goods = Split("goods", "4000", "T1", 1500, 300)
+    gift = Split("gift_card", "9000", "T9", 600, 0, transaction_type="SC", reference="2-GIFT")
+    docs = [document("invoice", 1, goods), document("invoice", 2, goods, gift),
+            document("creditmemo", 3, goods)]
+    _hold_unimportable_credits(docs, "sage50_uk")
+    assert [d.hold.code if d.hold else None for d in docs] == \
+        [None, "no_credit_notes", "no_credit_notes"]
+    assert docs[1].hold_reason == (
+        "Sage 50 Accounts UK/IE cannot import a credit note: the gift card 6.00 (2-GIFT) taken "
+        "off this invoice would be posted as one; enter the invoice in Sage by hand, with what "
+        "was taken off as its payment")
+    assert docs[2].hold_reason == \
+        "Sage 50 Accounts UK/IE cannot import a credit note: enter it as a sales return"

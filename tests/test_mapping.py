@@ -3,12 +3,14 @@ errors in the user's mapping files name the file, line and column."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from sagesync.errors import RecipeError
-from sagesync.transform.mapping import NominalMap
+from sagesync.sage.products.base import Capabilities
+from sagesync.transform.mapping import NominalMap, load_customer_accounts
 
 PRODUCTS = ("sku,attribute_set_code,categories,name\r\n"
             "BAG-1,Bag,\"Default Category/Gear/Bags,Default Category/Sale\",Tote\r\n"
@@ -51,3 +53,21 @@ def test_bad_rows_name_line_and_column(tmp_path: Path) -> None:
     path = write(tmp_path, "n.csv", "kind,value,nominal\r\nsku,A,TOO-LONG-CODE\r\n")
     with pytest.raises(RecipeError, match="line 2, column nominal"):
         NominalMap.load(path, "4000")
+
+
+def test_customer_accounts_are_checked_by_the_products_own_rule(tmp_path: Path) -> None:
+    """Sage 50 UK's references are upper-cased and 1 to 8 letters or digits; a product that
+    keys customers by name (Sage 50 Canada) takes the name as written, to its length."""
+    path = write(tmp_path, "c.csv", "email,account_ref\r\nA@x.com,osulliva\r\n"
+                                    "b@x.com,O'Sullivan-Fitzgerald Trading\r\n")
+    names = Capabilities(("SI",), (), "SI", "", False, False, Decimal(1),
+                         code_lengths={"account_ref": 52})
+    assert load_customer_accounts(path, names) == {
+        "a@x.com": "osulliva", "b@x.com": "O'Sullivan-Fitzgerald Trading"}
+    with pytest.raises(RecipeError, match=r"line 3, column account_ref: 'O'Sullivan-"
+                                          r"Fitzgerald Trading' is not a Sage account "
+                                          r"reference \(1 to 8 letters or digits\)"):
+        load_customer_accounts(path)
+    assert load_customer_accounts(write(tmp_path, "u.csv", "email,account_ref\r\n"
+                                                           "a@x.com,osulliva\r\n")) == \
+        {"a@x.com": "OSULLIVA"}

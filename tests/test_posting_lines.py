@@ -163,6 +163,31 @@ def test_the_pipeline_writes_the_lines_beside_the_splits(run_cli: Any, tmp_path:
             for s in splits.to_pylist()} == {k: v for k, v in posted.items() if k[1]}
 
 
+def test_documents_carry_who_they_bill_and_the_carriage_tax(run_cli: Any,
+                                                           tmp_path: Path) -> None:
+    """Each document names who it bills (its order's billing address: the company, else the
+    person) and its carriage split's tax code and rate, for formats that print them on every
+    document (Sage 50 Canada's customer line and freight tax); none without carriage."""
+    state = tmp_path / "s"
+    result = run_cli("--state-dir", str(state), "run", str(DEMO_RECIPE), "--out",
+                     str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    documents = open_checkpoint(next(state.glob("runs/*/transform/manifest.json")))
+    docs = {(d["entity_type"], d["increment_id"]): d
+            for d in documents.table("documents").to_pylist()}
+    trade = docs[("invoice", "000000003")]
+    assert [trade[k] for k in ("customer_name", "billing_street1", "billing_street2",
+                               "billing_city", "billing_postcode", "billing_country_id",
+                               "customer_email")] == [
+        "Bartholomew O'Sullivan-Fitzgerald Trading Ltd", "Unit 4, Riverside Business Park",
+        "Wharf Road", "Bristol", "BS1 6XY", "GB", "accounts@osf-trading.example.co.uk"]
+    assert (trade["carriage_tax_code"], trade["carriage_tax_rate"]) == ("T1", Decimal(20))
+    assert docs[("invoice", "000000001")]["customer_name"] == "Jane Whitfield"
+    free = docs[("invoice", "000000006")]  # free shipping: no carriage split
+    assert (free["carriage_net"], free["carriage_tax_code"], free["carriage_tax_rate"]) == \
+        (Decimal("0.00"), None, None)
+
+
 @given(st.integers(min_value=-(10 ** 17), max_value=10 ** 17))
 def test_units_round_to_cents_exactly_as_decimal_half_up(units: int) -> None:
     """The one rounding rule of the hot path, against Decimal's ROUND_HALF_UP."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from sagesync.errors import ExitCode, RecipeError
 from sagesync.recipe import load_recipe
+from sagesync.sage import products
 
 MINIMAL = """
 name = "t"
@@ -108,3 +110,28 @@ def test_every_shipped_recipe_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(recipes) >= 3
     for path in recipes:
         assert load_recipe(path).name
+
+
+def test_a_home_currency_product_refuses_posting_the_order_currency(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A product whose import takes home-currency amounts only (Sage 50 Canada) refuses
+    `[sage] currency = "order"`, naming the key; "base" still loads."""
+    uk = products.get("sage50_uk")
+    monkeypatch.setitem(products.PRODUCTS, "sage50_uk", replace(uk, import_format=replace(
+        uk.capabilities, foreign_currency=False)))
+    order = MINIMAL + 'currency = "order"\n'
+    with pytest.raises(RecipeError, match=r"key 'sage\.currency': expected \"base\": Sage 50 "
+                                          r"Accounts UK/IE imports amounts in the company's "
+                                          "home currency only"):
+        load_recipe(write(tmp_path, order))
+    assert load_recipe(write(tmp_path, MINIMAL + 'currency = "base"\n')).sage.currency == "base"
+
+
+def test_an_ack_export_without_a_type_column_is_said_with_an_empty_name(tmp_path: Path) -> None:
+    """Sage 50 Canada's Sales Journal has no type column: `type_column = ""` says so (the
+    default stays "Type"); any other empty name is still refused."""
+    assert load_recipe(write(tmp_path, MINIMAL)).ack.type_column == "Type"
+    recipe = load_recipe(write(tmp_path, MINIMAL + '[ack]\ntype_column = ""\n'))
+    assert recipe.ack.type_column is None
+    with pytest.raises(RecipeError, match=r"key 'ack\.sage_number_column'"):
+        load_recipe(write(tmp_path, MINIMAL + '[ack]\nsage_number_column = ""\n'))

@@ -199,7 +199,7 @@ def test_tagged_blocks_quote_every_field_and_count_their_detail_lines() -> None:
         b'<SalInvoice>\r\n'
         b'"Ann \'A\' Lee","0",""\r\n'
         b'"1","000000007","11-03-2026","10.00","2.50"\r\n'
-        b'"C1020","1.0000","10.0000","10.00","","","0.00"\r\n'
+        b'"C1020","1.0000","10.0000","10.00"\r\n'  # no tax name: no tax group
         b'</SalInvoice>\r\n')
     assert result.warnings == ["'Name': cp1252 cannot hold every character of "
                                "'Café Łódź, Ltd'; written as 'Café ?ódz, Ltd'"]

@@ -208,3 +208,23 @@ def test_no_rerun_delivers_an_amended_or_resolved_record_again(  # type: ignore[
                            "corrected by hand").exit_code == 0
         run_cli(*cli, "import-sage", "--from", transformed, "--out", str(out))
         assert references(out).count(("SI", "000000001")) == 1, resolve
+
+
+def test_a_held_record_entered_by_hand_is_resolved_and_never_sent(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path: Path) -> None:
+    """A document the import cannot take is held (here a rate without a tax code; for Sage 50
+    Canada every credit memo), entered in Sage by hand, then closed with `resolve`: it is not
+    validated or sent again, even once the recipe could send it."""
+    edit(demo_copy, '"5" = "T5", ', "")
+    state, out = tmp_path / "s", tmp_path / "out"
+    cli = ("--state-dir", str(state))
+    assert run(run_cli, demo_copy, state, out).exit_code == ExitCode.HELD
+    done = run_cli(*cli, "-r", str(demo_copy), "resolve", "invoice:4@1", "--note",
+                   "entered by hand as SI 4")
+    assert done.exit_code == 0 and "invoice:4@1" in done.output
+    edit(demo_copy, '"0" = "T0"', '"5" = "T5", "0" = "T0"')
+    assert run(run_cli, demo_copy, state, out).exit_code == ExitCode.OK
+    assert ("SI", "000000004") not in references(out)
+    assert ("SI", "000000005") in references(out)  # held for the same cause: now sent
+    with Ledger(state / "ledger.sqlite") as ledger:
+        assert ledger.find(RecordKey("invoice", 4, 1)).state == "resolved"  # type: ignore[union-attr]

@@ -204,7 +204,9 @@ def release_command(obj: Context, keys: tuple[str, ...]) -> None:
 @handle_errors
 def resolve_command(obj: Context, keys: tuple[str, ...], note: str) -> None:
     """Close records settled in Sage by hand: amended ones once Sage was corrected, and ones
-    needing attention that Sage turned out to hold. They are never sent again.
+    needing attention that Sage turned out to hold. Held ones too, once entered by hand
+    (what the import cannot take: a credit memo for Sage 50 Canada). They are never sent
+    again.
 
     \b
     Example:

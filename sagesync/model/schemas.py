@@ -127,6 +127,16 @@ SAGE_DOCUMENTS = pa.schema([
     ("net_total", SAGE_MONEY), ("tax_total", SAGE_MONEY),
     ("carriage_net", SAGE_MONEY), ("carriage_tax", SAGE_MONEY),
     ("company", pa.string()),  # [sage] companies: the Sage company of the document's store
+    # the carriage split's tax code and rate (formats that tax freight on the header: Sage 50
+    # Canada's freight tax); None when the document has no carriage
+    ("carriage_tax_code", pa.string()), ("carriage_tax_rate", MAGENTO_MONEY),
+    # who the document bills, from its order's billing address (formats that name the customer
+    # or print an address on each document: Sage 50 Canada's customer line)
+    ("customer_name", pa.string()),  # the billing company, else the billing person
+    ("billing_street1", pa.string()), ("billing_street2", pa.string()),
+    ("billing_city", pa.string()), ("billing_region", pa.string()),
+    ("billing_postcode", pa.string()), ("billing_country_id", pa.string()),
+    ("billing_telephone", pa.string()), ("customer_email", pa.string()),
 ])
 
 # One row per (purpose, nominal, tax code) split of a Sage document, in posting order. A split

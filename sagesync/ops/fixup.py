@@ -82,12 +82,14 @@ def release(ledger: Ledger, keys: list[str]) -> FixupResult:
 
 
 def settle(ledger: Ledger, keys: list[str], note: str) -> FixupResult:
-    """A record a person has settled in Sage by hand: amended (Sage corrected), or needing
-    attention because Sage may already hold it (it does). Closed with their note, never sent
-    again."""
+    """A record a person has settled in Sage by hand: amended (Sage corrected), needing
+    attention because Sage may already hold it (it does), or held because the import cannot
+    take it (a credit memo Sage 50 Canada has no import for, a document over the lines Sage
+    takes: entered by hand, as its hold says). Closed with their note, never sent again."""
     result = FixupResult()
     for row in (resolve(ledger, k) for k in keys):
-        ok = ledger.set_state(row.key, ("amended", "needs_attention"), "resolved", "resolved",
+        ok = ledger.set_state(row.key, ("amended", "needs_attention", "held"), "resolved",
+                              "resolved",
                               f"corrected in Sage by a person: {note}")
         (result.changed if ok else result.unchanged).append(f"{row.key} ({row.state})")
     return result

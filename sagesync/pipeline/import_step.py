@@ -41,7 +41,7 @@ from sagesync.render import Children, ColumnRenderer, FileSpec, Rendered, load_s
 from sagesync.render.writers import DocumentEncoder, file_ends, formula_error, running_cell
 from sagesync.sage import products
 from sagesync.sage.products import Capabilities
-from sagesync.transform.documents import NEGATIVE_PURPOSES
+from sagesync.transform.documents import BILLING_FIELDS, NEGATIVE_PURPOSES
 
 KIND = "sage-import"
 # Split purposes that may be negative, and only under [sage] negative_amounts = true: discounts
@@ -52,7 +52,8 @@ _SPLIT_FIELDS = ("document_key", "net_amount", "tax_amount", "purpose", "nominal
                  "transaction_type")
 # Document fields only the renderer reads, from Arrow: left out of the documents' Python dicts.
 _RENDERED_ONLY = ("details", "posting_date", "reference", "extra_reference", "currency_code",
-                  "exchange_rate", "warnings", "status", "receivables_nominal", "tax_nominal")
+                  "exchange_rate", "warnings", "status", "receivables_nominal", "tax_nominal",
+                  "carriage_tax_code", "carriage_tax_rate", *BILLING_FIELDS)
 # Recipe accounts every document's rows may name as fields, though no split carries them: the
 # receivables (debtors) control account of a header, the tax account of a tax row (Sage 50
 # US's Accounts Receivable Account and its sales-tax distributions). Read from the recipe at

@@ -33,6 +33,7 @@ from sagesync.sage import products
 from sagesync.transform.accounts import AccountAllocator, customer_key
 from sagesync.transform.documents import (
     LINE_UNITS,
+    PURPOSE_LABEL,
     DocumentBuilder,
     SageDocument,
     document_row,
@@ -270,15 +271,29 @@ class _References:
 
 def _hold_unimportable_credits(docs: list[SageDocument], product_key: str) -> None:
     """A product whose import has no credit note (Sage 50 Canada's .IMP) holds each credit
-    memo with the product's advice on entering it by hand, rather than guessing a format."""
+    memo with the product's advice on entering it by hand, rather than guessing a format; and
+    each sale with a split posted as a credit note of its own (a gift card, store credit or
+    reward points taken off an invoice, amounts being positive), which it could not import
+    either: the sale alone would not be what the customer was invoiced."""
     product = products.get(product_key)
     caps = product.capabilities
     if caps.credit_notes:
         return
     for d in docs:
-        if d.entity_type == "creditmemo" and not (d.hold_reason or d.skip_reason):
+        if d.hold_reason or d.skip_reason:
+            continue
+        if d.entity_type == "creditmemo":
             _hold(d, holds.no_credit_notes(product=product.title,
                                            how=caps.credit_note_advice or "enter it by hand"))
+            continue
+        contra = [s for s in d.splits if s.transaction_type is not None]
+        if contra:
+            taken = " and ".join(f"the {PURPOSE_LABEL[s.purpose]} {s.net_amount + s.tax_amount}"
+                                 f" ({s.reference})" for s in contra)
+            _hold(d, holds.no_credit_notes(
+                product=product.title,
+                how=f"{taken} taken off this {d.entity_type} would be posted as one; enter the "
+                    f"{d.entity_type} in Sage by hand, with what was taken off as its payment"))
 
 
 def _reference(d: SageDocument) -> str:

@@ -108,7 +108,10 @@ class ColumnRenderer:
                 _hold_without_rows(record, r, group, count, failures)
             if record.code is not None:
                 cells.insert(0, list(repeat(record.code, rows)))
-            per_record.append((list(zip(*cells, strict=True)), group))
+            rows_of = list(zip(*cells, strict=True))
+            if record.ends:  # an empty end_if_empty cell ends its row
+                rows_of = [tuple(record.ended(row)) for row in rows_of]
+            per_record.append((rows_of, group))
         return _assembled(count, per_record, failures, warnings)
 
     def _column(self, column: Column, source: _Source, rows: int) -> RenderedColumn:

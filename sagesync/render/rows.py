@@ -38,7 +38,7 @@ class RowRenderer:
     def render_row(self, record: RecordSpec, fields: Mapping[str, Any]) -> list[str]:
         cells = [] if record.code is None else [record.code]
         cells.extend(self._cell(column, fields) for column in record.columns)
-        return cells
+        return list(record.ended(cells)) if record.ends else cells
 
     def render_document(self, document: Mapping[str, Any],
                         children: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,

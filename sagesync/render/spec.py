@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -42,7 +42,7 @@ DERIVED_FIELDS = ("document_no", "row_no", "row_count", *CHILD_COUNTS.values(), 
 QUOTING = ("minimal", "all", "nonnumeric")
 _COLUMN_KEYS = ("name", "field", "value", "template", "kind", "max_length", "required",
                 "pattern", "places", "negate_for", "sign_field", "true_text", "false_text",
-                "first_only", "map")
+                "first_only", "map", "end_if_empty")
 _FILE_KEYS = ("description", "rows", "delimiter", "line_ending", "date_format", "quoting",
               "true_text", "false_text", "headings", "code_heading", "extension", "preamble",
               "block")
@@ -77,6 +77,9 @@ class Column:
     #: the field's value -> the text written, before the kind's rules (Sage Accounting's
     #: Type: {"SI" = "Invoice", "SC" = "Cr Note"}); a value not listed is written as itself
     map: tuple[tuple[str, str], ...] = ()
+    #: an empty cell here ends its row: this column and every one after it are not written
+    #: (still checked), as Sage 50 Canada leaves out an optional tax group it has no tax for
+    end_if_empty: bool = False
 
     def mapped(self, value: object) -> object:
         """The value after `map` (a value not listed, or empty, stays as it is)."""
@@ -103,6 +106,20 @@ class RecordSpec:
     def keeps(self, fields: Mapping[str, Any]) -> bool:
         """Is a row with these fields one of this record's rows (its `where`)?"""
         return all(fields.get(name) in values for name, values in self.where)
+
+    def ended(self, cells: Sequence[str]) -> Sequence[str]:
+        """A rendered row (its code first, if any) up to its first empty `end_if_empty`
+        column."""
+        offset = 0 if self.code is None else 1
+        for j, column in enumerate(self.columns):
+            if column.end_if_empty and cells[offset + j] == "":
+                return cells[:offset + j]
+        return cells
+
+    @property
+    def ends(self) -> bool:
+        """Can a row of this record end early (a column has `end_if_empty`)?"""
+        return any(column.end_if_empty for column in self.columns)
 
     @property
     def per_document(self) -> bool:
@@ -345,4 +362,5 @@ def _column(raw: dict[str, Any], where: str, fail: Any) -> Column:
                   sign_field=raw.get("sign_field", "transaction_type"),
                   true_text=raw.get("true_text"), false_text=raw.get("false_text"),
                   first_only=bool(raw.get("first_only", False)),
-                  map=tuple((str(k), v) for k, v in mapping.items()))
+                  map=tuple((str(k), v) for k, v in mapping.items()),
+                  end_if_empty=bool(raw.get("end_if_empty", False)))

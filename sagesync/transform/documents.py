@@ -175,6 +175,8 @@ class SageDocument:
     # Nothing for Sage to book (a zero total): never rendered, but accounted for in the ledger.
     skip_reason: str | None = None
     company: str = ""  # [sage] companies: the Sage company, entity or site of its store
+    # who it bills (its order's billing address), by SAGE_DOCUMENTS column: see `billing_of`
+    billing: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def document_key(self) -> str:
@@ -235,7 +237,7 @@ class DocumentBuilder:
             details=f"Magento {'credit memo' if kind == 'creditmemo' else kind} {increment}",
             currency_code=currency, total_cents=cents_of_units(self.amount(doc, "grand_total")),
             content_hash=doc.get("content_hash") or "",
-            company=self.companies.get(doc.get("store_id") or 0, ""))
+            company=self.companies.get(doc.get("store_id") or 0, ""), billing=billing_of(order))
         try:
             if created is None:
                 raise HoldDocument(holds.no_created_at())
@@ -313,9 +315,10 @@ class DocumentBuilder:
             tax_found = extras.take(where.removesuffix("_amount") + "_tax_amount") \
                 if where.endswith("_amount") else None
             tax = tax_found[1] if tax_found else 0
-            code = code or self.tax_code(self._rate_of(value, tax, where), where)
+            rate = None if code else self._rate_of(value, tax, where)
+            code = code or self.tax_code(rate, where)
             label = where.split(".")[-1].removesuffix("_amount").replace("_", " ")
-            lines.append(PostingLine("extra", nominal, code, value, tax, label=label))
+            lines.append(PostingLine("extra", nominal, code, value, tax, rate, label=label))
         return lines
 
     def _item_lines(self, kind: str, doc_items: Sequence[Row], order_items: Sequence[Row]
@@ -551,20 +554,53 @@ def document_row(d: SageDocument) -> dict[str, Any]:
         "hold_reason": d.hold_reason, "skip_reason": d.skip_reason,
         "warnings": "\n".join(d.warnings) or None,
         "company": d.company or None, **_totals(d),
+        **{name: d.billing.get(name) for name in BILLING_FIELDS},
     }
 
 
-def _totals(d: SageDocument) -> dict[str, Decimal | None]:
+#: The documents columns of who a document bills (`billing_of`).
+BILLING_FIELDS = ("customer_name", "billing_street1", "billing_street2", "billing_city",
+                  "billing_region", "billing_postcode", "billing_country_id",
+                  "billing_telephone", "customer_email")
+
+
+def billing_of(order: Row) -> dict[str, str | None]:
+    """Who a document bills, from its order's billing address: formats that name the customer
+    on each document (Sage 50 Canada keys customers by name and prints this address) read it
+    from the document, since the account record is written once and only for new accounts."""
+    street = (order.get("billing_street") or "").split("\n")
+    person = " ".join(filter(None, (order.get("billing_firstname")
+                                    or order.get("customer_firstname"),
+                                    order.get("billing_lastname")
+                                    or order.get("customer_lastname"))))
+    return {"customer_name": order.get("billing_company") or person or None,
+            "billing_street1": street[0] or None,
+            "billing_street2": ", ".join(street[1:]) or None,
+            "billing_city": order.get("billing_city"),
+            "billing_region": order.get("billing_region"),
+            "billing_postcode": order.get("billing_postcode"),
+            "billing_country_id": order.get("billing_country_id"),
+            "billing_telephone": order.get("billing_telephone"),
+            "customer_email": order.get("customer_email")}
+
+
+def _totals(d: SageDocument) -> dict[str, Decimal | str | None]:
     """Header sums of the posted splits, for formats that carry them on the document (Sage 50
-    Canada's Freight, a header's net and tax totals); None unless the document is ready."""
+    Canada's Freight and its tax, a header's net and tax totals); None unless the document is
+    ready. The carriage tax code and rate are its first carriage split's (None without one)."""
     if d.hold_reason or d.skip_reason:
-        return dict.fromkeys(("net_total", "tax_total", "carriage_net", "carriage_tax"))
+        return dict.fromkeys(("net_total", "tax_total", "carriage_net", "carriage_tax",
+                              "carriage_tax_code", "carriage_tax_rate"))
     own = [s for s in d.splits if s.transaction_type is None]
     carriage = [s for s in own if s.purpose == "carriage"]
+    rate = next((line.rate for line in d.lines if line.purpose == "carriage"), None)
     return {"net_total": decimal_of_cents(sum(s.net for s in own)),
             "tax_total": decimal_of_cents(sum(s.tax for s in own)),
             "carriage_net": decimal_of_cents(sum(s.net for s in carriage)),
-            "carriage_tax": decimal_of_cents(sum(s.tax for s in carriage))}
+            "carriage_tax": decimal_of_cents(sum(s.tax for s in carriage)),
+            "carriage_tax_code": carriage[0].tax_code if carriage else None,
+            "carriage_tax_rate": decimal_of_units(rate) if carriage and rate is not None
+            else None}
 
 
 def split_rows(d: SageDocument, department: int | None) -> list[dict[str, Any]]:

@@ -266,13 +266,10 @@ def require_amounts(product: SageProduct) -> None:
     """Skip a product whose files cannot be totalled from their bytes: Sage computes the tax
     from a code, or no record carries the split or line amounts."""
     require_not(product, "sage_computes_tax", "the files carry no tax to total")
-    written = {c.field for s in document_specs(product) for r in s.records for c in r.columns
-               if c.field in _AMOUNT_FIELDS.get(r.rows, ()) and c.kind in ("money",
-                                                                        "signed_money")}
-    if not {"net_amount", "posted_net"} & written or \
-            not {"tax_amount", "posted_tax"} & written:
-        pytest.skip(f"{product.key}: its templates write no net and tax amount columns for "
-                    "the conformance reader to total")
+    if not any(_amount_columns(r) for s in document_specs(product) for r in s.records
+               if r.rows != "documents"):
+        pytest.skip(f"{product.key}: its templates write no amount columns of splits, taxes "
+                    "or lines for the conformance reader to total")
 
 
 def require_not(product: SageProduct, capability: str, why: str = "") -> None:
@@ -291,9 +288,13 @@ _AMOUNT_FIELDS = {"splits": ("net_amount", "tax_amount"), "taxes": ("net_amount"
                   "documents": ("carriage_net", "carriage_tax")}
 
 
+def _amount_columns(record: RecordSpec) -> list[Column]:
+    return [c for c in record.columns if c.field in _AMOUNT_FIELDS.get(record.rows, ())
+            and c.kind in ("money", "signed_money")]
+
+
 def _amount(record: RecordSpec, fields: Mapping[str, str]) -> Decimal | None:
-    columns = [c for c in record.columns if c.field in _AMOUNT_FIELDS.get(record.rows, ())
-               and c.kind in ("money", "signed_money")]
+    columns = _amount_columns(record)
     if not columns:
         return None
     total = Decimal(0)
@@ -311,34 +312,83 @@ def _raw(column: Column, text: str | None) -> str | None:
     return dict((written, value) for value, written in column.map).get(text or "", text)
 
 
-def _data_lines(spec: FileSpec, text: str, name: str, header: bool) -> list[list[str]]:
-    """The CSV rows of a file, after its preamble, heading rows and block tags."""
+def _data_groups(spec: FileSpec, text: str, name: str, header: bool) -> list[list[list[str]]]:
+    """The CSV rows of a file after its preamble and heading rows: one group per tagged block
+    when each document has its own (Sage 50 Canada's <SalInvoice>), else one group of all."""
     lines = text.split(spec.line_ending)[:-1]
     assert lines[:len(spec.preamble)] == list(spec.preamble), f"{name}: preamble"
-    tags = {t for t in (spec.block_open, spec.block_close) if t is not None}
-    body = [line for line in lines[len(spec.preamble):] if line not in tags]
-    table = list(csv.reader(io.StringIO("".join(f"{line}\n" for line in body), newline=""),
-                            delimiter=spec.delimiter))
+    body = lines[len(spec.preamble):]
     if header and spec.headings:
         headings = spec.heading_rows()
-        assert table[:len(headings)] == headings, f"{name}: heading rows {table[:2]}"
-        table = table[len(headings):]
-    return table
+        count = len(headings)
+        assert _csv(spec, body[:count]) == headings, f"{name}: heading rows {body[:2]}"
+        body = body[count:]
+    if spec.block_open is None:
+        return [_csv(spec, body)]
+    if spec.block_per != "document":
+        assert body[:1] == [spec.block_open] and body[-1:] == [spec.block_close], \
+            f"{name}: the rows are not in one {spec.block_open} block"
+        return [_csv(spec, body[1:-1])]
+    groups: list[list[str]] = []
+    current: list[str] | None = None
+    for n, line in enumerate(body, start=1):
+        if line == spec.block_open:
+            assert current is None, f"{name}: a block opened inside another at line {n}"
+            current = []
+        elif line == spec.block_close:
+            assert current is not None, f"{name}: a block closed but not opened at line {n}"
+            groups.append(current)
+            current = None
+        else:
+            assert current is not None, f"{name}: a row outside any block at line {n}: {line!r}"
+            current.append(line)
+    assert current is None, f"{name}: the last block is not closed"
+    return [_csv(spec, group) for group in groups]
 
 
-def _record_of(spec: FileSpec, cells: list[str], where: str) -> tuple[RecordSpec, list[str]]:
-    """A row's record: by its type code, else (records sharing their columns, Sage 50 US's
-    item and sales-tax distributions) the one record whose fixed values the row has."""
+def _csv(spec: FileSpec, lines: list[str]) -> list[list[str]]:
+    return list(csv.reader(io.StringIO("".join(f"{line}\n" for line in lines), newline=""),
+                           delimiter=spec.delimiter))
+
+
+def _records_of(spec: FileSpec, group: list[list[str]], where: str
+                ) -> list[tuple[RecordSpec, list[str]]]:
+    """Each row's record and its cells (without the type code). Records with codes are told
+    by the code; uncoded records by their order in a block of one document (each one made
+    of documents is one row, a single one made of splits or lines has the rest)."""
     coded = {r.code: r for r in spec.records if r.code is not None}
     if coded:
-        assert cells and cells[0] in coded, f"{where}: record type {cells[:1]}"
-        return coded[cells[0]], cells[1:]
+        for n, cells in enumerate(group, start=1):
+            assert cells and cells[0] in coded, f"{where} row {n}: record type {cells[:1]}"
+        return [(coded[cells[0]], cells[1:]) for cells in group]
     if len(spec.records) == 1:
-        return spec.records[0], cells
+        return [(spec.records[0], cells) for cells in group]
+    children = [r for r in spec.records if not r.per_document]
+    if spec.block_open is None or spec.block_per != "document" or len(children) > 1:
+        return [(_fitting(spec, cells, f"{where} row {n}"), cells)
+                for n, cells in enumerate(group, start=1)]
+    rest = len(group) - (len(spec.records) - len(children))
+    assert rest >= 0, f"{where}: a block of {len(group)} rows for {len(spec.records)} records"
+    kinds = [r for r in spec.records for _ in range(1 if r.per_document else rest)]
+    return list(zip(kinds, group, strict=True))
+
+
+def _cells(record: RecordSpec, cells: list[str], where: str) -> list[str]:
+    """A row's cells, one per column: a row that ended at an empty `end_if_empty` column is
+    padded with the empty cells it left out."""
+    if len(cells) < len(record.columns) and record.columns[len(cells)].end_if_empty:
+        return cells + [""] * (len(record.columns) - len(cells))
+    assert len(cells) == len(record.columns), f"{where}: {cells}"
+    return cells
+
+
+def _fitting(spec: FileSpec, cells: list[str], where: str) -> RecordSpec:
+    """Records sharing their columns (Sage 50 US's item and sales-tax distributions): the one
+    record whose fixed values the row has."""
     fitting = [r for r in spec.records if len(r.columns) == len(cells) and all(
         c.value is None or cell == c.value for c, cell in zip(r.columns, cells, strict=True))]
     assert len(fitting) == 1, f"{where}: {len(fitting)} records have this row's fixed values"
-    return fitting[0], cells
+    return fitting[0]
 
 
 def parse_date(cell: str, date_format: str) -> datetime | None:
@@ -352,7 +402,11 @@ def parse_date(cell: str, date_format: str) -> datetime | None:
 
 
 def read_delivered(product: SageProduct, *folders: Path, header: bool = True) -> Delivered:
-    """Decode (strictly) and split every delivered file; checks line ends and heading rows."""
+    """Decode (strictly) and split every delivered file; checks line ends and heading rows.
+
+    A file that writes no Sage type holds documents of the product's one type (Sage 50
+    Canada's .IMP: sales invoices only), and each row of a tagged block of one document
+    carries the fields every row of that block holds."""
     caps = product.capabilities
     by_template = specs(product)
     rows: list[Row] = []
@@ -365,21 +419,38 @@ def read_delivered(product: SageProduct, *folders: Path, header: bool = True) ->
         spec = by_template[template_of(path.name)]
         text = data.decode(caps.encoding)  # strict: a byte Sage cannot read fails here
         assert text.endswith(spec.line_ending), f"{name}: last line not ended"
+        untyped = not any(c.field == "transaction_type" for c in spec.columns)
+        implied = {"transaction_type": caps.sale_type} \
+            if untyped and len(caps.transaction_types) == 1 else {}
+        blocked = spec.block_open is not None and spec.block_per == "document"
+        number = 0
         document: dict[str, str] = {}  # the fields the current document's rows share
-        for number, raw in enumerate(_data_lines(spec, text, name, header), start=1):
-            where = f"{name} row {number}"
-            record, cells = _record_of(spec, raw, where)
-            assert len(cells) == len(record.columns), f"{where}: {raw}"
-            own = {c.field: _raw(c, cell) or "" for c, cell in zip(record.columns, cells,
-                                                                    strict=True) if c.field}
-            if record.rows in ("documents", "accounts"):
-                document = {k: v for k, v in own.items() if v}
-            else:
-                document.update({c.field: own[c.field] for c in record.columns
-                                 if c.first_only and c.field and own[c.field]})
-            fields = {**document, **{k: v for k, v in own.items() if v or k not in document}}
-            rows.append(Row(name, spec.name, record.name, record.rows, number, tuple(cells),
-                            record.columns, fields, _amount(record, fields)))
+        for group in _data_groups(spec, text, name, header):
+            read = []
+            for record, raw in _records_of(spec, group, name):
+                number += 1
+                where = f"{name} row {number}"
+                cells = _cells(record, raw, where)
+                own = {c.field: _raw(c, cell) or "" for c, cell in zip(record.columns, cells,
+                                                                        strict=True) if c.field}
+                read.append((number, record, cells, own))
+            if blocked:  # the block is one document: its rows share its fields
+                document = {**implied}
+                for _, record, _, own in read:
+                    if record.per_document:
+                        document.update({k: v for k, v in own.items() if v})
+            for number_of, record, cells, own in read:
+                if blocked:
+                    pass  # the block's fields, gathered above
+                elif record.rows in ("documents", "accounts"):
+                    document = {**implied, **{k: v for k, v in own.items() if v}}
+                else:
+                    document.update({c.field: own[c.field] for c in record.columns
+                                     if c.first_only and c.field and own[c.field]})
+                fields = {**document,
+                          **{k: v for k, v in own.items() if v or k not in document}}
+                rows.append(Row(name, spec.name, record.name, record.rows, number_of,
+                                tuple(cells), record.columns, fields, _amount(record, fields)))
     return Delivered(rows, files)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sagesync.errors import RecipeError
 from sagesync.sage.products import (
     intacct,
+    sage50_ca,
     sage50_uk,
     sage50_us,
     sage100,
@@ -24,6 +25,7 @@ from sagesync.sage.products.base import AckLayout, Capabilities, SageProduct
 PRODUCTS: dict[str, SageProduct] = {
     "sage50_uk": sage50_uk.PRODUCT,
     "sage50_us": sage50_us.PRODUCT,
+    "sage50_ca": sage50_ca.PRODUCT,
     "sage100": sage100.PRODUCT,
     "sage200": sage200.PRODUCT,
     "sage300": sage300.PRODUCT,

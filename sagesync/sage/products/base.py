@@ -71,6 +71,10 @@ class Capabilities:
     #: How the bookkeeper enters a credit note by hand when the import takes none (the
     #: message a held credit memo carries); empty when credit notes import.
     credit_note_advice: str = ""
+    #: Whether the import takes amounts in a currency other than the company's (with an
+    #: exchange rate). False (Sage 50 Canada: home currency only): `[sage] currency = "order"`
+    #: is refused, so a foreign order is posted in the base currency like any other.
+    foreign_currency: bool = True
     #: The product's own defaults of `[mapping]` keys a recipe leaves out (MappingSettings
     #: field -> value; `tax_codes` as {"20": "code"}): Sage 50 UK's T1/T9 mean nothing to
     #: another product. Empty: MappingSettings' own (Sage 50 UK's).
