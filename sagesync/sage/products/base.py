@@ -63,6 +63,9 @@ class Capabilities:
     date_format: str = "%d/%m/%Y"
     max_lines_per_document: int = 0
     max_lines_per_file: int = 0
+    #: The largest file Sage takes, in bytes (Sage Accounting's 0.5 MB upload): the import
+    #: splits a batch between documents to stay under it, as it does at max_lines_per_file.
+    max_bytes_per_file: int = 0
     #: The document field Sage groups rows on and the ack matches on.
     reference_field: str = "reference"
     encoding: str = "cp1252"
