@@ -319,9 +319,9 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
         destination = FolderDelivery(folder)
         destination.prepare()
         result.recovered = recover(ledger, destination)
-    product = products.get(recipe.sage.product)
+    product = products.get(recipe.sage.product, recipe.sage.region)
     capabilities = product.capabilities
-    specs = {name: load_spec(product.key, name, recipe.sage.templates)
+    specs = {name: load_spec(product.key, name, recipe.sage.templates, recipe.sage.region)
              for name in product.templates}
     numbers = {name: n for n, name in enumerate(product.templates, start=1)}
     account_spec = next((spec for spec in specs.values() if spec.for_accounts), None)
@@ -467,7 +467,8 @@ def _accounts_that_fit(recipe: Recipe, spec: FileSpec, new_accounts: list[str],
     stay queued for the next run (never held), so a first run over a large store delivers in
     several batches rather than a file Sage refuses. `new_accounts` and `account_rows` are
     cut to what fits, in place."""
-    limit = products.get(recipe.sage.product).capabilities.max_bytes_per_file
+    limit = products.get(recipe.sage.product, recipe.sage.region) \
+        .capabilities.max_bytes_per_file
     if not limit or not account_rows:
         return chosen
     head, tail = file_ends(spec, header=recipe.sage.header_row, encoding=recipe.sage.encoding)
@@ -554,7 +555,7 @@ def _plan_files(recipe: Recipe, stem: str, documents: tuple[int, FileSpec],
         planned.append((f"{stem}-{number}-{spec.name}.{spec.extension}",
                         write_file(spec, account_rows, header=header, encoding=encoding), []))
     number, spec = documents
-    caps = products.get(recipe.sage.product).capabilities
+    caps = products.get(recipe.sage.product, recipe.sage.region).capabilities
     limit = _line_limit(recipe.sage.max_lines_per_file, caps.max_lines_per_file)
     head, tail = file_ends(spec, header=header, encoding=encoding)
     parts = _split(chosen, limit, caps.max_bytes_per_file, len(head) + len(tail))
