@@ -17,6 +17,7 @@ from sagesync.sage.products import (
     sage100,
     sage200,
     sage300,
+    sage_accounting,
     sagex3,
 )
 from sagesync.sage.products.base import AckLayout, Capabilities, Region, SageProduct
@@ -29,6 +30,7 @@ PRODUCTS: dict[str, SageProduct] = {
     "sage300": sage300.PRODUCT,
     "sagex3": sagex3.PRODUCT,
     "intacct": intacct.PRODUCT,
+    "sage_accounting": sage_accounting.PRODUCT,
 }
 
 
