@@ -74,6 +74,9 @@ class SageSettings:
     """Which Sage product the files are for, and the file rules that vary per site."""
 
     product: str = "sage50_uk"
+    # the product's regional edition (Sage Accounting "us", "ca"): its templates and rules;
+    # "" is the product's own
+    region: str = ""
     post_from: str = "invoices"
     timezone: str = "Europe/London"
     currency: str = "base"
@@ -445,8 +448,8 @@ class _RecipeReader:
             start_from=start_from, auth=auth, auth_settings=auth_settings)
 
     def sage(self) -> SageSettings:
-        t = self.section("sage", ("product", "post_from", "timezone", "currency", "encoding",
-                                  "header_row", "max_lines_per_file", "templates",
+        t = self.section("sage", ("product", "region", "post_from", "timezone", "currency",
+                                  "encoding", "header_row", "max_lines_per_file", "templates",
                                   "reference_prefixes", "negative_amounts", "companies"))
         if "product" not in t:
             raise RecipeError(f"{self.path}: missing key 'sage.product' "
@@ -458,12 +461,17 @@ class _RecipeReader:
             raise self.fail("sage.timezone", "an IANA time zone such as 'Europe/London'",
                             timezone) from None
         key = self._posting_product(t)
+        regions = tuple(products.PRODUCTS[key].regions)
+        region = self.string(t, "sage", "region", "", regions or None) or ""
+        if region and not regions:
+            raise self.fail("sage.region", f"no region: {products.PRODUCTS[key].title} has one "
+                            "edition (leave the key out)", region)
         currency = self.string(t, "sage", "currency", "base", CURRENCIES) or "base"
-        if currency != "base" and not products.get(key).capabilities.foreign_currency:
-            raise self.fail("sage.currency", f'"base": {products.get(key).title} imports '
+        if currency != "base" and not products.get(key, region).capabilities.foreign_currency:
+            raise self.fail("sage.currency", f'"base": {products.get(key, region).title} imports '
                             "amounts in the company's home currency only, so Magento's base "
                             "amounts are posted", currency)
-        default_encoding = products.get(key).capabilities.encoding
+        default_encoding = products.get(key, region).capabilities.encoding
         encoding = self.string(t, "sage", "encoding", default_encoding) or default_encoding
         try:
             "".encode(encoding)
@@ -479,7 +487,7 @@ class _RecipeReader:
                 "only be a negative line inside its invoice or credit memo, never a document "
                 "of its own", negative_amounts)
         return SageSettings(
-            product=key,
+            product=key, region=region,
             post_from=self.string(t, "sage", "post_from", "invoices", POST_FROM) or "invoices",
             timezone=timezone,
             currency=currency,
@@ -611,7 +619,8 @@ class _RecipeReader:
     def _mapping_defaults(self) -> MappingSettings:
         """MappingSettings' defaults (Sage 50 UK's codes), with the posting product's own
         (`Capabilities.mapping_defaults`: its tax codes, its nominals) in their place."""
-        own: dict[str, Any] = dict(products.get(self.product_key).capabilities.mapping_defaults)
+        own: dict[str, Any] = dict(products.get(self.product_key, self.region_key)
+                                   .capabilities.mapping_defaults)
         if "tax_codes" in own:
             own["tax_codes"] = {Decimal(rate).normalize(): code
                                 for rate, code in own["tax_codes"].items()}
@@ -680,7 +689,7 @@ class _RecipeReader:
 
     def _code(self, name: str, key: str, value: str, what: str) -> str:
         """A code the recipe gives, checked by the posting product's own rule for it."""
-        product = products.get(self.product_key)
+        product = products.get(self.product_key, self.region_key)
         pattern, rule = product.capabilities.code_rule(name)
         if not pattern.fullmatch(value) or len(value) > product.capabilities.code_lengths.get(
                 name, len(value)):
@@ -693,6 +702,12 @@ class _RecipeReader:
         sage = self.data.get("sage")
         return str(sage.get("product", "sage50_uk")) if isinstance(sage, dict) \
             else "sage50_uk"
+
+    @property
+    def region_key(self) -> str:
+        """The recipe's [sage] region (checked by `sage()`, read before the mapping)."""
+        sage = self.data.get("sage")
+        return str(sage.get("region", "")) if isinstance(sage, dict) else ""
 
     def delivery(self) -> DeliverySettings:
         t = self.section("delivery", ("kind", "path"))

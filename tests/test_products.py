@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -155,3 +155,46 @@ def test_a_plain_install_renders_the_demo_byte_for_byte(tmp_path: Path) -> None:
         "B000001-1-customers.csv": (expected / "customers.csv").read_bytes(),
         "B000001-2-audit_trail.csv": (expected / "audit_trail.csv").read_bytes(),
     }
+
+
+def test_a_region_reads_its_own_rules_and_templates(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """`[sage] region` picks a regional edition: its capabilities everywhere the recipe and
+    the import read them, and the shipped file it names for a template (here the customers
+    layout standing in for the audit trail, so the redirection shows)."""
+    edition = replace(UK.capabilities, date_format="%m/%d/%Y", encoding="utf-8")
+    regional = replace(UK, regions={"xx": products.Region("Elsewhere", edition,
+                                                          {"audit_trail": "customers"})})
+    monkeypatch.setitem(products.PRODUCTS, "sage50_uk", regional)
+    there = products.get("sage50_uk", "xx")
+    assert there.title == "Sage 50 Accounts UK/IE, Elsewhere"
+    assert there.capabilities is edition and products.get("sage50_uk").capabilities is \
+        UK.capabilities
+    assert load_spec("sage50_uk", "audit_trail", region="xx").rows == "accounts"
+    assert load_spec("sage50_uk", "audit_trail").rows == "splits"
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(DEMO_RECIPE.read_text(encoding="utf-8").replace(
+        'encoding = "cp1252"', 'region = "xx"').replace('"../', f'"{ROOT.as_posix()}/'),
+        encoding="utf-8")
+    loaded = load_recipe(recipe)
+    assert (loaded.sage.region, loaded.sage.encoding) == ("xx", "utf-8")
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace('"xx"', '"yy"'),
+                      encoding="utf-8")
+    with pytest.raises(RecipeError, match=r"sage\.region.*'xx'"):
+        load_recipe(recipe)
+
+
+def test_a_product_of_one_edition_refuses_a_region(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match=r"has no region 'us'.*one edition"):
+        products.get("sage50_uk", "us")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(DEMO_RECIPE.read_text(encoding="utf-8").replace(
+        'encoding = "cp1252"', 'region = "us"').replace('"../', f'"{ROOT.as_posix()}/'),
+        encoding="utf-8")
+    with pytest.raises(RecipeError, match=r"sage\.region.*one edition"):
+        load_recipe(recipe)
+
+
+def test_a_region_may_only_replace_the_products_own_templates() -> None:
+    with pytest.raises(ValueError, match="a region replaces the product's own templates"):
+        replace(UK, regions={"xx": products.Region("X", UK.capabilities, {"invoices": "x"})})

@@ -2,8 +2,9 @@
 
 Every ready document not yet delivered is rendered through the product's templates. A document
 that breaks a template rule is held (with its reason in the ledger) and the rest go on. Files
-are split at `max_lines_per_file` without splitting a document. The customers file sorts first,
-because Sage needs an account before it can post to it.
+are split at `max_lines_per_file` and the product's `max_bytes_per_file` without splitting a
+document. The customers file sorts first, because Sage needs an account before it can post to
+it (and takes only the new accounts that fit under the byte limit; the rest wait a run).
 
 Rendered rows and file bytes never sit in memory whole (only the checkpoint's columnar Arrow
 tables do): documents become Python values, are judged and rendered WINDOW at a time (in
@@ -329,9 +330,9 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
         destination = FolderDelivery(folder)
         destination.prepare()
         result.recovered = recover(ledger, destination)
-    product = products.get(recipe.sage.product)
+    product = products.get(recipe.sage.product, recipe.sage.region)
     capabilities = product.capabilities
-    specs = {name: load_spec(product.key, name, recipe.sage.templates)
+    specs = {name: load_spec(product.key, name, recipe.sage.templates, recipe.sage.region)
              for name in product.templates}
     numbers = {name: n for n, name in enumerate(product.templates, start=1)}
     account_spec = next((spec for spec in specs.values() if spec.for_accounts), None)
@@ -420,6 +421,8 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, folder: P
                     ledger.hold_for_validation(_key(doc), reason)
             chosen = [c for c in chosen if c.doc["account_ref"] != ref]
         result.warnings.extend(written.warnings)
+        chosen = _accounts_that_fit(recipe, account_spec[1], new_accounts, account_rows, chosen,
+                                    result)
 
     if chosen:
         batch_id = 0 if dry_run else ledger.begin_batch()
@@ -469,6 +472,38 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, folder: P
             totals[kind] += amount
     result.totals = dict(totals)
     return len(account_rows)
+
+
+def _accounts_that_fit(recipe: Recipe, spec: FileSpec, new_accounts: list[str],
+                       account_rows: list[Rows], chosen: list[_Chosen], result: ImportResult
+                       ) -> list[_Chosen]:
+    """The documents this batch can take when the accounts file has a byte limit (the
+    product's max_bytes_per_file): the new accounts that fit in one file, in order, and the
+    documents posting to them or to known accounts. The documents of the accounts left out
+    stay queued for the next run (never held), so a first run over a large store delivers in
+    several batches rather than a file Sage refuses. `new_accounts` and `account_rows` are
+    cut to what fits, in place."""
+    limit = products.get(recipe.sage.product, recipe.sage.region) \
+        .capabilities.max_bytes_per_file
+    if not limit or not account_rows:
+        return chosen
+    head, tail = file_ends(spec, header=recipe.sage.header_row, encoding=recipe.sage.encoding)
+    encoder = DocumentEncoder(spec, recipe.sage.encoding)
+    size, fits = len(head) + len(tail), 0
+    for rows in account_rows:
+        size += len(encoder.encode(rows))
+        if size > limit and fits:
+            break
+        fits += 1
+    if fits == len(account_rows):
+        return chosen
+    later = set(new_accounts[fits:])
+    del new_accounts[fits:], account_rows[fits:]
+    kept = [c for c in chosen if c.doc["account_ref"] not in later]
+    result.warnings.append(
+        f"{len(chosen) - len(kept)} documents wait for the next run: their {len(later)} new "
+        f"customer accounts do not fit in this batch's accounts file (at most {limit} bytes)")
+    return kept
 
 
 def _amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
@@ -525,10 +560,10 @@ def _plan_files(recipe: Recipe, stem: str, documents: tuple[int, FileSpec],
                 accounts: tuple[int, FileSpec] | None, spool: BinaryIO
                 ) -> list[tuple[str, bytes | Iterable[bytes], list[_Chosen]]]:
     """(file name, bytes or the chunks streamed from the spool, documents in it); the accounts
-    file first, then the documents files, split at max_lines_per_file without splitting a
-    document. Each file is numbered by its template's place in the product
-    (B000001-1-customers.csv, -2-audit_trail.csv). A cell that would run as a formula stops
-    the batch here, before the ledger plans it, as write_file would."""
+    file first, then the documents files, split at max_lines_per_file and the product's
+    max_bytes_per_file without splitting a document. Each file is numbered by its template's
+    place in the product (B000001-1-customers.csv, -2-audit_trail.csv). A cell that would run
+    as a formula stops the batch here, before the ledger plans it, as write_file would."""
     header, encoding = recipe.sage.header_row, recipe.sage.encoding
     planned: list[tuple[str, bytes | Iterable[bytes], list[_Chosen]]] = []
     if account_rows and accounts is not None:
@@ -536,16 +571,16 @@ def _plan_files(recipe: Recipe, stem: str, documents: tuple[int, FileSpec],
         planned.append((f"{stem}-{number}-{spec.name}.{spec.extension}",
                         write_file(spec, account_rows, header=header, encoding=encoding), []))
     number, spec = documents
-    limit = _line_limit(recipe.sage.max_lines_per_file,
-                        products.get(recipe.sage.product).capabilities.max_lines_per_file)
-    parts = _split(chosen, limit)
+    caps = products.get(recipe.sage.product, recipe.sage.region).capabilities
+    limit = _line_limit(recipe.sage.max_lines_per_file, caps.max_lines_per_file)
+    head, tail = file_ends(spec, header=header, encoding=encoding)
+    parts = _split(chosen, limit, caps.max_bytes_per_file, len(head) + len(tail))
     for part in parts:
         row = 0
         for c in part:
             if c.running is not None:
                 raise formula_error(spec, row + c.running[0] + 1, c.running[1])
             row += c.rows
-    head, tail = file_ends(spec, header=header, encoding=encoding)
     for n, part in enumerate(parts):
         suffix = "" if len(parts) == 1 else f"-{n + 1:03d}"
         planned.append((f"{stem}-{number}-{spec.name}{suffix}.{spec.extension}",
@@ -553,17 +588,21 @@ def _plan_files(recipe: Recipe, stem: str, documents: tuple[int, FileSpec],
     return planned
 
 
-def _split(chosen: list[_Chosen], limit: int) -> list[list[_Chosen]]:
-    """The documents in files of at most `limit` rows (0: one file); a document is never
-    split, so one longer than the limit has a file of its own."""
+def _split(chosen: list[_Chosen], limit: int, max_bytes: int = 0, overhead: int = 0
+           ) -> list[list[_Chosen]]:
+    """The documents in files of at most `limit` rows and `max_bytes` bytes, counting the
+    `overhead` every file has (its heading rows; 0: no limit); a document is never split, so
+    one over a limit on its own has a file of its own."""
     parts: list[list[_Chosen]] = [[]]
-    lines = 0
+    lines, size = 0, overhead
     for c in chosen:
-        if limit and parts[-1] and lines + c.rows > limit:
+        if parts[-1] and ((limit and lines + c.rows > limit)
+                          or (max_bytes and size + c.length > max_bytes)):
             parts.append([])
-            lines = 0
+            lines, size = 0, overhead
         parts[-1].append(c)
         lines += c.rows
+        size += c.length
     return [p for p in parts if p]
 
 

@@ -215,7 +215,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
         for kind, rows, lines_index in _document_slices(recipe, source, only):
             docs = _build_slice(kind, rows, lines_index, tables, builder, allocator,
                                 account_rows)
-            _hold_unimportable_credits(docs, recipe.sage.product)
+            _hold_unimportable_credits(docs, recipe.sage.product, recipe.sage.region)
             references.hold_collisions(docs)
             _write_documents(writer, docs, recipe.mapping.department)
             result.documents += len(docs)
@@ -269,13 +269,14 @@ class _References:
                                                owner=str(owner)))
 
 
-def _hold_unimportable_credits(docs: list[SageDocument], product_key: str) -> None:
+def _hold_unimportable_credits(docs: list[SageDocument], product_key: str,
+                               region: str = "") -> None:
     """A product whose import has no credit note (Sage 50 Canada's .IMP) holds each credit
     memo with the product's advice on entering it by hand, rather than guessing a format; and
     each sale with a split posted as a credit note of its own (a gift card, store credit or
     reward points taken off an invoice, amounts being positive), which it could not import
     either: the sale alone would not be what the customer was invoiced."""
-    product = products.get(product_key)
+    product = products.get(product_key, region)
     caps = product.capabilities
     if caps.credit_notes:
         return

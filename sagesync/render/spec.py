@@ -188,13 +188,15 @@ class FileSpec:
         return self.records[0].rows == "accounts"
 
 
-def load_spec(product: str, name: str, override_dir: Path | None = None) -> FileSpec:
-    """Read `<name>.toml` from the recipe's template folder if it has one, else the product's.
+def load_spec(product: str, name: str, override_dir: Path | None = None,
+              region: str = "") -> FileSpec:
+    """Read `<name>.toml` from the recipe's template folder if it has one, else the product's
+    (its `region`'s file for it, where the region has one).
 
     The shipped one is read through importlib.resources (package data), so a plain, non-editable
     install finds it as an editable one does.
     """
-    shipped = products.get(product).template_file(name)
+    shipped = products.get(product, region).template_file(name)
     candidates: list[Path | Traversable] = [
         *(d / f"{name}.toml" for d in (override_dir,) if d), shipped]
     source = next((p for p in candidates if p.is_file()), None)

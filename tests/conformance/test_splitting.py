@@ -1,9 +1,10 @@
 """File splitting never splits a document.
 
-With `[sage] max_lines_per_file` small, or the product's own `max_lines_per_file`, a batch is
-written as several files: all rows of one Magento document (with any row posted as the other
-type on its behalf) are consecutive in one file, no file is over the limit unless it holds a
-single document that is, and the files together are the unsplit file's rows, in order.
+With `[sage] max_lines_per_file` small, or the product's own `max_lines_per_file` or
+`max_bytes_per_file`, a batch is written as several files: all rows of one Magento document
+(with any row posted as the other type on its behalf) are consecutive in one file, no file is
+over the limit unless it holds a single document that is, and the files together are the
+unsplit file's rows, in order.
 """
 
 from __future__ import annotations
@@ -112,3 +113,36 @@ def test_a_products_own_line_limit_is_honoured(monkeypatch: pytest.MonkeyPatch,
     limited = replace(base, import_format=replace(base.capabilities, max_lines_per_file=6))
     monkeypatch.setitem(products.PRODUCTS, "sage50_uk", limited)
     test_the_products_own_line_limit_splits_without_a_recipe_limit(limited, tmp_path)
+
+
+def test_a_byte_limit_splits_between_documents_only_and_each_file_stays_under_it(
+        product: SageProduct, monkeypatch: pytest.MonkeyPatch,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The product's max_bytes_per_file (Sage Accounting's 0.5 MB upload), made small here so
+    a small store passes it: every documents file is within it unless it holds one document
+    alone, no document is split, and the files together are the unsplit file's rows."""
+    root = tmp_path_factory.getbasetemp() / f"whole-{product.key}"
+    store, whole = store_and_unsplit(product, root)
+    files = read_delivered(product, root / "whole" / "out").files
+    documents_files = {r.file for r in whole}
+    # a third of the documents, yet room for the new accounts (more would wait a run)
+    limit = max([sum(len(files[name]) for name in documents_files) // 3,
+                 *(len(data) for name, data in files.items() if name not in documents_files)])
+    caps = product.capabilities
+    limited = replace(product, import_format=replace(caps, max_bytes_per_file=limit))
+    monkeypatch.setitem(products.PRODUCTS, product.key, limited)
+    root = tmp_path_factory.mktemp(f"bytes-{product.key}")
+    run_recipe_cli(limited, write_recipe(limited, root, store.source,
+                                         sage={"max_lines_per_file": 0}))
+    delivered = read_delivered(limited, root / "out")
+    rows = delivered.of(document_specs(limited))
+    per_file = assert_split_whole(limited, store, rows, caps.max_lines_per_file or 10**9)
+    assert len(per_file) > 1, per_file
+    expected = {k for k, v in store.postings(product).items() if v}
+    documents: dict[str, int] = defaultdict(int)
+    for _, (file,) in occurrences(limited, rows, expected).items():
+        documents[file] += 1
+    over = {f: len(delivered.files[f]) for f in per_file
+            if len(delivered.files[f]) > limit and documents[f] > 1}
+    assert not over, f"files over {limit} bytes holding more than one document: {over}"
+    assert [r.cells for r in rows] == [r.cells for r in whole], "rows changed by splitting"

@@ -18,9 +18,10 @@ from sagesync.sage.products import (
     sage100,
     sage200,
     sage300,
+    sage_accounting,
     sagex3,
 )
-from sagesync.sage.products.base import AckLayout, Capabilities, SageProduct
+from sagesync.sage.products.base import AckLayout, Capabilities, Region, SageProduct
 
 PRODUCTS: dict[str, SageProduct] = {
     "sage50_uk": sage50_uk.PRODUCT,
@@ -31,6 +32,7 @@ PRODUCTS: dict[str, SageProduct] = {
     "sage300": sage300.PRODUCT,
     "sagex3": sagex3.PRODUCT,
     "intacct": intacct.PRODUCT,
+    "sage_accounting": sage_accounting.PRODUCT,
 }
 
 
@@ -49,14 +51,20 @@ def export_keys() -> tuple[str, ...]:
     return tuple(key for key, product in PRODUCTS.items() if product.layouts)
 
 
-def get(key: str) -> SageProduct:
-    """The product for a recipe's `[sage] product`; a RecipeError naming the choices if unknown."""
+def get(key: str, region: str = "") -> SageProduct:
+    """The product for a recipe's `[sage] product` (and `region`, its regional edition); a
+    RecipeError naming the choices if either is unknown."""
     try:
-        return PRODUCTS[key]
+        product = PRODUCTS[key]
     except KeyError:
         raise RecipeError(f"Unknown Sage product '{key}' (one of {', '.join(keys())}).") \
             from None
+    if region and region not in product.regions:
+        raise RecipeError(f"{product.title} ({key}) has no region '{region}' ("
+                          + (f"one of {', '.join(product.regions)}" if product.regions
+                             else "it has one edition: leave [sage] region out") + ").")
+    return product.in_region(region)
 
 
-__all__ = ["PRODUCTS", "AckLayout", "Capabilities", "SageProduct", "export_keys", "get", "keys",
-           "posting_keys"]
+__all__ = ["PRODUCTS", "AckLayout", "Capabilities", "Region", "SageProduct", "export_keys", "get",
+           "keys", "posting_keys"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -63,6 +63,9 @@ class Capabilities:
     date_format: str = "%d/%m/%Y"
     max_lines_per_document: int = 0
     max_lines_per_file: int = 0
+    #: The largest file Sage takes, in bytes (Sage Accounting's 0.5 MB upload): the import
+    #: splits a batch between documents to stay under it, as it does at max_lines_per_file.
+    max_bytes_per_file: int = 0
     #: The document field Sage groups rows on and the ack matches on.
     reference_field: str = "reference"
     encoding: str = "cp1252"
@@ -136,6 +139,22 @@ class AckLayout:
 
 
 @dataclass(frozen=True)
+class Region:
+    """A regional edition of a product's import format, chosen by a recipe's `[sage] region`:
+    its own rules (Sage Accounting's US and Canadian quick entries date MM-DD-YYYY and name
+    the site's own tax rates) and the shipped templates it reads instead of the product's."""
+
+    title: str
+    import_format: Capabilities
+    #: template name -> the stem of the shipped file read for it in this region
+    #: (quick_entries -> quick_entries_na); a template not listed is the product's own
+    templates: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "templates", _frozen(self.templates))
+
+
+@dataclass(frozen=True)
 class SageProduct:
     """One registered Sage product: its key (the recipe's `[sage] product`) and its data.
 
@@ -158,9 +177,21 @@ class SageProduct:
     ack: AckLayout | None = None
     #: The recipe, relative to the project root, whose run makes the golden files.
     demo_recipe: str = "recipes/demo.toml"
+    #: Regional editions a recipe picks with `[sage] region` (name -> Region); the product's
+    #: own import_format and templates are what a recipe without one gets.
+    regions: Mapping[str, Region] = field(default_factory=dict, hash=False)
+    #: template name -> the stem of the shipped file read for it (set by `in_region`)
+    template_files: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "regions", _frozen(self.regions))
+        object.__setattr__(self, "template_files", _frozen(self.template_files))
         # a registration mistake fails at import, not halfway through a run
+        strays = [f"{name}: {t}" for name, region in self.regions.items()
+                  for t in region.templates if t not in self.templates]
+        if strays:
+            raise ValueError(f"{self.key}: a region replaces the product's own templates only "
+                             f"(got {', '.join(strays)})")
         if bool(self.templates) != (self.import_format is not None):
             raise ValueError(f"{self.key}: templates and import_format go together (a product "
                              "that posts has both, one that cannot post yet has neither)")
@@ -190,9 +221,19 @@ class SageProduct:
         """Its export layout of `kind` (stock, prices), or None."""
         return next((lay for lay in self.layouts if lay.kind == kind), None)
 
+    def in_region(self, region: str) -> SageProduct:
+        """The product as a recipe with `[sage] region = region` sees it: that region's rules
+        and templates ("" is the product itself). A KeyError for a region it does not have."""
+        if not region:
+            return self
+        chosen = self.regions[region]
+        return replace(self, title=f"{self.title}, {chosen.title}",
+                       import_format=chosen.import_format, template_files=chosen.templates)
+
     def template_file(self, name: str) -> Traversable:
-        """The shipped `<name>.toml`, read through importlib.resources so a wheel works."""
-        return files(self.package) / f"{name}.toml"
+        """The shipped `<name>.toml` (or its region's file for it), read through
+        importlib.resources so a wheel works."""
+        return files(self.package) / f"{self.template_files.get(name, name)}.toml"
 
     def folder(self) -> Traversable:
         return files(self.package)
