@@ -75,6 +75,13 @@ class Capabilities:
     #: field -> value; `tax_codes` as {"20": "code"}): Sage 50 UK's T1/T9 mean nothing to
     #: another product. Empty: MappingSettings' own (Sage 50 UK's).
     mapping_defaults: Mapping[str, object] = field(default_factory=dict, hash=False)
+    #: The Magento documents a recipe may post as sales (`[sage] post_from`): a product whose
+    #: import takes no document made from an order (Sage 200: no sales-order import, and an
+    #: order is not yet an invoice) lists "invoices" only.
+    post_from: tuple[str, ...] = ("invoices", "orders")
+    #: Sage imports a file into the one company it is logged into (no company column): a
+    #: recipe posts to one company, and `[sage] companies` naming two is refused.
+    one_company: bool = False
 
     def __post_init__(self) -> None:
         # read-only views, so a capability cannot be changed by a caller after registration
