@@ -486,9 +486,20 @@ class _RecipeReader:
                 "lines of one document, so a credit memo's fee, a gift card or a discount can "
                 "only be a negative line inside its invoice or credit memo, never a document "
                 "of its own", negative_amounts)
+        post_from = self.string(t, "sage", "post_from", "invoices", POST_FROM) or "invoices"
+        if post_from not in caps.post_from:
+            raise self.fail("sage.post_from", " or ".join(repr(p) for p in caps.post_from)
+                            + f": {products.get(key).title} imports no documents made from "
+                            f"{post_from} (see its README)", post_from)
+        companies = self._companies(t)
+        if caps.one_company and len(set(companies.values())) > 1:
+            raise self.fail("sage.companies", f"one company: {products.get(key).title} imports "
+                            "a file into the company it is logged into, so write one recipe "
+                            "per company ([magento] store_ids = its stores, its own state_dir "
+                            "and [delivery] path)", t.get("companies"))
         return SageSettings(
             product=key, region=region,
-            post_from=self.string(t, "sage", "post_from", "invoices", POST_FROM) or "invoices",
+            post_from=post_from,
             timezone=timezone,
             currency=currency,
             encoding=encoding,
@@ -498,7 +509,7 @@ class _RecipeReader:
             templates=self.file_path(t, "sage", "templates", must_exist=True),
             reference_prefixes=self._reference_prefixes(t),
             negative_amounts=negative_amounts,
-            companies=self._companies(t))
+            companies=companies)
 
     def _companies(self, t: dict[str, Any]) -> dict[int, str]:
         table = t.get("companies", {})

@@ -3,7 +3,8 @@
 The templates under tests/templates/ are small stand-ins for the shapes in
 shared/reference/sage-targets.md: header + line records with RECTYPE heading rows (Sage 300),
 `E`/`L` records separated by `;` (Sage X3), tagged `.IMP` blocks with every field quoted
-(Sage 50 Canada), and a sales journal with signed amounts and booleans (Sage 50 US). Each test
+(Sage 50 Canada), a sales journal with signed amounts and booleans (Sage 50 US), and one row
+per posting with repeated nominal and tax column groups (Sage 200). Each test
 states the exact bytes. The column-wise renderer (whole batches, each distinct value checked
 once) must give the same rows, the same held documents with the same reasons, and the same
 warnings as the row-by-row reference, for any documents.
@@ -12,6 +13,7 @@ warnings as the row-by-row reference, for any documents.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -47,6 +49,7 @@ E_L = read_spec(TEMPLATES / "e_l.toml")
 TAGGED = read_spec(TEMPLATES / "tagged.toml")
 SIGNED = read_spec(TEMPLATES / "signed_lines.toml")
 JOURNAL = read_spec(TEMPLATES / "journal_taxes.toml")
+REPEATED = read_spec(TEMPLATES / "repeated.toml")
 AUDIT = load_spec("sage50_uk", "audit_trail")
 CUSTOMERS = load_spec("sage50_uk", "customers")
 
@@ -322,6 +325,93 @@ def test_the_first_rule_broken_in_file_order_is_the_reason() -> None:
     assert result.held == {0: "'CUSTOMER' is 13 characters, Sage allows 12: 'XXXXXXXXXXXXX'"}
 
 
+SPLITS = [
+    {"document_key": "invoice:1", "nominal_code": "4000", "tax_code": "T1",
+     "details": "Inv 101 goods", "net_amount": Decimal("10.00"), "tax_amount": Decimal("2.00")},
+    {"document_key": "invoice:1", "nominal_code": "4905", "tax_code": "T1",
+     "details": "Inv 101 carriage", "net_amount": Decimal("5.00"),
+     "tax_amount": Decimal("1.00")},
+    {"document_key": "invoice:1", "nominal_code": "4010", "tax_code": "T0",
+     "details": "Inv 101 goods", "net_amount": Decimal("3.00"), "tax_amount": Decimal("0.00")},
+    {"document_key": "creditmemo:7", "nominal_code": "4000", "tax_code": "T1",
+     "details": "Cr 7 goods", "net_amount": Decimal("10.00"), "tax_amount": Decimal("2.00")},
+    {"document_key": "creditmemo:7", "nominal_code": "4000", "tax_code": "T9",
+     "details": "Cr 7 fee", "net_amount": Decimal("2.50"), "tax_amount": Decimal("0.00"),
+     "transaction_type": "SI", "reference": "000000007-FEE"},
+]
+
+
+def test_one_row_per_posting_with_repeated_nominal_and_tax_groups() -> None:
+    result = rendered(REPEATED, ORDERS, {"splits": SPLITS})
+    assert file_bytes(REPEATED, result) == (
+        b"Type,Account,Reference,Date,Gross,VAT,Value/1,Account/1,Narrative/1,Value/2,"
+        b"Account/2,Narrative/2,Value/3,Account/3,Narrative/3,Rate/1,Goods/1,Tax/1,Rate/2,"
+        b"Goods/2,Tax/2\r\n"
+        # the tax group sums the two T1 splits; the zero-rated goods keep their own group
+        b"4,WEB00001,000000101,02/11/2026,21.00,3.00,10.00,4000,Inv 101 good,5.00,4905,"
+        b"Inv 101 carr,3.00,4010,Inv 101 good,T1,15.00,3.00,T0,3.00,0.00\r\n"
+        # the credit memo's fee is a posting of its own: an invoice under its own reference
+        b"5,WEB00002,000000007,03/11/2026,12.00,2.00,10.00,4000,Cr 7 goods,,,,,,,T1,10.00,"
+        b"2.00,,,\r\n"
+        b"4,WEB00002,000000007-FEE,03/11/2026,2.50,0.00,2.50,4000,Cr 7 fee,,,,,,,T9,2.50,0.00,"
+        b",,\r\n")
+    assert REPEATED.child_rows == {"splits"} and REPEATED.postings
+
+
+def test_a_posting_with_more_child_rows_than_its_group_repeats_is_held_whole() -> None:
+    fourth = {**SPLITS[0], "nominal_code": "4020", "tax_code": "T5"}
+    result = rendered(REPEATED, ORDERS, {"splits": [*SPLITS[:3], fourth, *SPLITS[3:]]})
+    assert result.rows[0] is None and result.rows[1] is not None
+    assert result.held == {0: "it needs 4 rows, more than the 3 one Sage document takes: "
+                              "enter it in Sage by hand, then `sagesync resolve` it"}
+
+
+def test_a_group_holds_no_more_rows_than_it_repeats_after_summing_by_its_field() -> None:
+    three_codes = [{**SPLITS[0], "tax_code": code} for code in ("T1", "T0", "T5")]
+    result = rendered(REPEATED, ORDERS[:1], {"splits": three_codes})
+    assert result.held == {0: "it needs 3 rows, more than the 2 one Sage document takes: "
+                              "enter it in Sage by hand, then `sagesync resolve` it"}
+
+
+DOCUMENT_GROUPS = parse_spec(Path("groups.toml"), "groups", {
+    "file": {"rows": "documents"},
+    "columns": [
+        {"name": "Reference", "field": "reference", "kind": "code", "max_length": 20},
+        {"name": "Line", "repeat": {"rows": "lines", "times": 2,
+                                    "where": {"purpose": ["goods"]}, "heading": "{name}{n}"},
+         "columns": [{"name": "Item", "field": "sku", "kind": "code", "max_length": 8},
+                     {"name": "Amount", "field": "net_amount", "kind": "signed_money",
+                      "negate_for": ["SC"]},
+                     {"name": "First", "field": "name", "first_only": True}]},
+    ]})
+
+
+def test_a_document_row_repeats_over_its_chosen_lines_with_their_signs() -> None:
+    result = rendered(DOCUMENT_GROUPS, ORDERS, {"lines": [LINES[0], CARRIAGE, *LINES[1:]]})
+    assert write_file(DOCUMENT_GROUPS, [d for d in result.rows if d], header=True,
+                      encoding="cp1252") == (
+        b"Reference,Item1,Amount1,First1,Item2,Amount2,First2\r\n"
+        b"000000101,C1020,9.50,\"Tee, classic\",H1020,50.00,'=HYPERLINK(1)\r\n"
+        b"000000007,C1020,-10.00,Tee,,,\r\n")
+
+
+@pytest.mark.parametrize(("group", "complaint"), [
+    ({"repeat": {"rows": "lines", "times": 0}}, "1 to 999"),
+    ({"repeat": {"rows": "orders", "times": 2}}, "splits, lines, taxes"),
+    ({"repeat": {"rows": "lines", "times": 2, "heading": "{name}"}}, "{n}"),
+    ({"repeat": {"rows": "lines", "times": 2, "by": "row_no"}}, "field of the child rows"),
+    ({"repeat": {"rows": "lines", "times": 2}, "columns": []}, "at least one column"),
+])
+def test_a_column_group_without_what_it_needs_is_a_recipe_error(
+        group: dict[str, Any], complaint: str) -> None:
+    raw = {"name": "G", "columns": [{"name": "X", "field": "x"}], **group}
+    with pytest.raises(RecipeError, match=re.escape(complaint)):
+        parse_spec(Path("t.toml"), "t", {"file": {"rows": "documents"}, "columns": [raw]})
+    with pytest.raises(RecipeError, match="rows = documents or postings"):
+        parse_spec(Path("t.toml"), "t", {"columns": [{**raw, "repeat": {"rows": "lines",
+                                                                        "times": 2}}]})
+
+
 def test_the_sage_50_uk_templates_read_as_one_record_each() -> None:
     assert [(r.rows, r.code) for r in AUDIT.records] == [("splits", None)]
     assert [(r.rows, r.code) for r in CUSTOMERS.records] == [("accounts", None)]
@@ -428,8 +518,9 @@ def batches(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
 @pytest.mark.parametrize(("spec", "rows"), [
     (AUDIT, "splits"), (HEADER_LINES, "lines"), (E_L, "lines"), (TAGGED, "lines"),
-    (SIGNED, "lines"), (JOURNAL, "lines+taxes")],
-    ids=["sage50_uk", "header_lines", "e_l", "tagged", "signed", "journal_taxes"])
+    (SIGNED, "lines"), (JOURNAL, "lines+taxes"), (REPEATED, "splits"), (DOCUMENT_GROUPS, "lines")],
+    ids=["sage50_uk", "header_lines", "e_l", "tagged", "signed", "journal_taxes", "postings",
+         "groups"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batch=batches())
 def test_column_wise_rendering_equals_the_row_by_row_reference(

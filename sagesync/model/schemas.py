@@ -185,6 +185,7 @@ SAGE_ACCOUNTS = pa.schema([
     ("county", pa.string()), ("postcode", pa.string()), ("contact_name", pa.string()),
     ("telephone", pa.string()), ("email", pa.string()), ("vat_number", pa.string()),
     ("country_code", pa.string()),
+    ("currency_code", pa.string()),  # of the documents posted to it (Sage 200's CurrencyISOCode)
 ])
 
 SAGE_TABLES: dict[str, pa.Schema] = {

@@ -337,7 +337,7 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     numbers = {name: n for n, name in enumerate(product.templates, start=1)}
     account_spec = next((spec for spec in specs.values() if spec.for_accounts), None)
     document_spec = _document_spec(product.key, specs)
-    tables = _Tables(documents, {r.rows for r in document_spec.records if not r.per_document},
+    tables = _Tables(documents, document_spec.child_rows,
                      {name: getattr(recipe.mapping, name) for name in MAPPING_FIELDS})
     order = _delivery_order(tables.documents, capabilities.sale_type)
     tables.arrange(order)

@@ -325,7 +325,8 @@ def _build_slice(kind: str, rows: list[dict[str, Any]], lines_index: _KeyedTable
             if customers is None:
                 customers = tables.customers_of(orders)
             account_rows[ref] = _account_row(ref, key, order,
-                                             customers.get(order.get("customer_id") or 0))
+                                             customers.get(order.get("customer_id") or 0),
+                                             docs[-1].currency_code)
     return docs
 
 
@@ -372,8 +373,9 @@ def _document_row(d: SageDocument) -> dict[str, Any]:
 
 
 def _account_row(ref: str, key: str, order: dict[str, Any],
-                 customer: dict[str, Any] | None) -> dict[str, Any]:
-    """A Sage customer record from the customer's default billing address, else the order's."""
+                 customer: dict[str, Any] | None, currency: str) -> dict[str, Any]:
+    """A Sage customer record from the customer's default billing address, else the order's;
+    in the currency its first document posts in."""
     src = customer if customer and customer.get("billing_street") else order
     street = (src.get("billing_street") or "").split("\n")
     first = src.get("billing_firstname") or order.get("customer_firstname") or ""
@@ -388,4 +390,5 @@ def _account_row(ref: str, key: str, order: dict[str, Any],
         "email": order.get("customer_email"),
         "vat_number": src.get("billing_vat_id") or order.get("customer_taxvat"),
         "country_code": src.get("billing_country_id"),
+        "currency_code": currency or None,
     }

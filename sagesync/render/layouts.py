@@ -2,10 +2,12 @@
 
 A template's records are written per document in order: a record made from `documents` gives
 one row, one made from `splits` or `lines` one row per split or item line (a row's own non-empty
-fields win over its document's). Every column of every record is rendered for the whole batch
-at once (`columns.render_column`); the failures are then put back in the order the row-by-row
-reference (`rows.RowRenderer.render_document`) meets them, so a document is held with the same
-reason, whole, and the warnings are the same, in the same order.
+fields win over its document's), one made from `postings` one row per posting (made from the
+splits here, as `rows.postings` makes them). Every column of every record is rendered for the
+whole batch at once (`columns.render_column`); a repeated column group's values are gathered
+per row first (`rows.repeat_items`, the reference's own). The failures are then put back in the
+order the row-by-row reference (`rows.RowRenderer.render_document`) meets them, so a document is
+held with the same reason, whole, and the warnings are the same, in the same order.
 """
 
 from __future__ import annotations
@@ -21,8 +23,16 @@ import pyarrow.compute as pc
 from sagesync.model import holds
 from sagesync.render.cells import CellRules
 from sagesync.render.columns import Constant, RenderedColumn, Values, render_column
-from sagesync.render.rows import missing_rows
-from sagesync.render.spec import CHILD_COUNTS, DERIVED_FIELDS, Column, FileSpec, RecordSpec
+from sagesync.render.rows import cell_value, missing_rows, postings, repeat_items, too_many
+from sagesync.render.spec import (
+    CHILD_COUNTS,
+    DERIVED_FIELDS,
+    POSTING_FIELDS,
+    Column,
+    FileSpec,
+    RecordSpec,
+    Repeat,
+)
 
 #: Where a cell sits in its document's output: record, row (batch-wide), column.
 Position = tuple[int, int, int]
@@ -61,12 +71,16 @@ class ColumnRenderer:
         """Each document's rows, or why it is held. `first_document_no` is the first
         document's `document_no` (a caller rendering one file in several batches continues
         the numbering, so no two documents of a file share one)."""
-        children = children or {}
+        children = dict(children or {})
         count = documents.num_rows
         empty = Children(pa.table({}), [])
-        picked = [None if record.per_document
+        members: list[list[int]] = []  # per posting row: its splits' rows in `splits`
+        if self.spec.postings:
+            children["postings"], members = _postings(children.get("splits", empty))
+        chosen = [None if record.per_document
                   else _picked(record, documents, children.get(record.rows, empty))
                   for record in self.spec.records]
+        picked = [None if own is None else own[0] for own in chosen]
         counts = {}
         for name, field_name in CHILD_COUNTS.items():  # a document's rows of the first record
             first = next((own for record, own in zip(self.spec.records, picked, strict=True)
@@ -94,9 +108,17 @@ class ColumnRenderer:
                 group = own.group
                 source = _Source(documents, own.table, group, counts, first_document_no)
             rows = len(group)
+            items = self._items(record, source, children, chosen[r], members)
+            for spec, found in items.items():  # before the row's cells, as the reference
+                for i, row_items in enumerate(found):
+                    g = group[i]
+                    if len(row_items) > spec.times and \
+                            (g not in failures or (r, i, -1) < failures[g][0]):
+                        failures[g] = ((r, i, -1), too_many(spec, len(row_items)))
             cells = []
             for j, column in enumerate(record.columns):
-                rendered = self._column(column, source, rows)
+                rendered = self._column(column, source, rows) if column.repeat is None \
+                    else self._repeated(column, source, items[column.repeat], rows)
                 for i, reason in rendered.failures.items():
                     g = group[i]
                     if g not in failures or (r, i, j) < failures[g][0]:
@@ -120,17 +142,86 @@ class ColumnRenderer:
         return render_column(column, source.values(column), rows, self._rules, negate=negate,
                              skip=skip)
 
+    @staticmethod
+    def _items(record: RecordSpec, source: _Source, children: Mapping[str, Children],
+               chosen: tuple[Children, list[int]] | None, members: list[list[int]]
+               ) -> dict[Repeat, list[list[dict[str, Any]]]]:
+        """Per column group, per row of the record: what the group is filled from. A
+        document's row repeats over its own child rows, a posting's over its splits."""
+        if not record.repeats:
+            return {}
+        fields = source.records()
+        own_rows: dict[str, list[list[dict[str, Any]]]] = {}
+        for name in {group.rows for group in record.repeats}:
+            found = children.get(name)
+            table = [] if found is None else found.table.to_pylist()
+            if chosen is not None:  # postings: row i is posting chosen[1][i]
+                own_rows[name] = [[table[k] for k in members[p]] for p in chosen[1]]
+                continue
+            per_document: list[list[dict[str, Any]]] = [[] for _ in fields]
+            for row, g in zip(table, [] if found is None else found.group, strict=True):
+                per_document[g].append(row)
+            own_rows[name] = per_document
+        return {group: [repeat_items(row, own, group)
+                        for row, own in zip(fields, own_rows[group.rows], strict=True)]
+                for group in record.repeats}
 
-def _picked(record: RecordSpec, documents: pa.Table, own: Children) -> Children:
-    """A child record's rows: those its `where` keeps, judged on the merged fields."""
+    def _repeated(self, column: Column, source: _Source, items: list[list[dict[str, Any]]],
+                  rows: int) -> RenderedColumn:
+        """One column of a group: the n-th item of each row, blank where a row has fewer."""
+        n = column.index - 1
+        present = [len(found) > n for found in items]
+        skip = [not p or (column.first_only and row_no > 1)
+                for p, row_no in zip(present, source.row_no, strict=True)]
+        values = [cell_value(column, found[n]) if p else None
+                  for found, p in zip(items, present, strict=True)]
+        negate = [p and found[n].get(column.sign_field) in column.negate_for
+                  for found, p in zip(items, present, strict=True)] \
+            if column.negate_for else None
+        return render_column(column, values, rows, self._rules, negate=negate, skip=skip)
+
+
+def _picked(record: RecordSpec, documents: pa.Table, own: Children
+            ) -> tuple[Children, list[int]]:
+    """A child record's rows: those its `where` keeps, judged on the merged fields; and the
+    positions of the kept rows among `own`'s."""
     if not record.where:
-        return own
+        return own, list(range(len(own.group)))
     source = _Source(documents, own.table, own.group, {})
     keep = [True] * len(own.group)
     for name, values in record.where:
         keep = [k and m for k, m in zip(keep, source.among(name, values), strict=True)]
-    return Children(own.table.filter(pa.array(keep, pa.bool_())),
-                    [g for g, k in zip(own.group, keep, strict=True) if k])
+    return (Children(own.table.filter(pa.array(keep, pa.bool_())),
+                     [g for g, k in zip(own.group, keep, strict=True) if k]),
+            [n for n, k in enumerate(keep) if k])
+
+
+def _postings(splits: Children) -> tuple[Children, list[list[int]]]:
+    """The posting rows of the documents (as `rows.postings` makes them from each document's
+    splits), and per posting row the positions of its splits among `splits`' rows."""
+    names = [n for n in ("transaction_type", "reference", "net_amount", "tax_amount")
+             if n in splits.table.column_names]
+    values = splits.table.select(names).to_pylist() if names else [{}] * len(splits.group)
+    rows: list[dict[str, Any]] = []
+    group: list[int] = []
+    members: list[list[int]] = []
+    start = 0
+    while start < len(splits.group):
+        end = start
+        while end < len(splits.group) and splits.group[end] == splits.group[start]:
+            end += 1
+        for fields, own in postings(values[start:end]):
+            rows.append(fields)
+            group.append(splits.group[start])
+            members.append([start + k for k in own])
+        start = end
+    money = next((splits.table.schema.field(n).type for n in ("net_amount", "tax_amount")
+                  if n in names and pa.types.is_decimal(splits.table.schema.field(n).type)),
+                 None)
+    total = pa.decimal128(38, money.scale) if money is not None else pa.decimal128(38, 2)
+    types = {"transaction_type": pa.string(), "reference": pa.string()}
+    schema = pa.schema([(n, types.get(n, total)) for n in POSTING_FIELDS])
+    return Children(pa.Table.from_pylist(rows, schema=schema), group), members
 
 
 def _per_group(group: Sequence[int], count: int) -> list[int]:
@@ -197,14 +288,12 @@ class _Source:
         for name in (*CHILD_COUNTS.values(), "document_rows"):
             self._derived.setdefault(name, [0] * len(group))
         self._cache: dict[str, pa.Array | list[Any] | None] = {}
-        self._fields: list[dict[str, Any]] | None = None  # every row's fields, for Jinja
+        self._all: list[dict[str, Any]] | None = None
 
     def values(self, column: Column) -> Values:
         if column.template is not None:
             template = column.template
-            if self._fields is None:  # built once, for every Jinja column of the record
-                self._fields = self._records()
-            return [template.render(**fields) for fields in self._fields]
+            return [template.render(**fields) for fields in self.records()]
         if column.field is None:
             return Constant(column.value)
         found = self.field(column.field)
@@ -247,6 +336,12 @@ class _Source:
                 return [c if c is not None else d
                         for c, d in zip(child.to_pylist(), document.to_pylist(), strict=True)]
         return child
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every field of every row as mappings, as the reference merges them."""
+        if self._all is None:
+            self._all = self._records()
+        return self._all
 
     def _records(self) -> list[dict[str, Any]]:
         """Every field of every row as mappings, for Jinja columns (the escape hatch)."""

@@ -4,8 +4,10 @@ Two shapes are read. The Sage 50 UK shape, `[file]` plus `[[columns]]`, is one r
 once per row of `[file] rows`. The multi-record shape lists `[[records]]`, each with its own
 `rows`, optional record-type `code` and `[[records.columns]]`; a document is written as its
 records in order (a header record, then its line records), optionally wrapped in tags (a Sage 50
-Canada `.IMP` block). A mistake in a template is a RecipeError naming the file and the key,
-since a site may copy and edit templates (`[sage] templates`).
+Canada `.IMP` block). A record of one row per document (or posting) may hold a column group
+that repeats once per child row (`repeat`: Sage 200's `NominalAnalysis.../1`, `/2` ...). A
+mistake in a template is a RecipeError naming the file and the key, since a site may copy and
+edit templates (`[sage] templates`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,15 @@ from sagesync.sage import products
 KINDS = ("code", "text", "money", "signed_money", "decimal", "quantity", "boolean", "date",
          "integer")
 #: What one record row is made from: one row per document (or account, for account files),
-#: or one row per split or item line of its document.
-ROW_SOURCES = ("documents", "splits", "lines", "taxes", "accounts")
+#: one row per split or item line of its document, or one per posting: the document itself,
+#: then each split posted as a document of its own (its own type and reference: a credit
+#: memo's fee as an invoice when amounts must be positive), for one-row-per-document formats.
+ROW_SOURCES = ("documents", "splits", "lines", "taxes", "accounts", "postings")
+#: What a column group repeats over (once per child row of its document or posting).
+REPEAT_ROWS = ("splits", "lines", "taxes")
+#: The fields a posting row adds over its document's: its own type and reference (empty for
+#: the document's own posting) and the sums of its splits.
+POSTING_FIELDS = ("transaction_type", "reference", "net_total", "tax_total", "gross_total")
 #: child rows -> the derived field counting a document's rows of the first record made of
 #: them (or, with no such record, all of them)
 CHILD_COUNTS = {"splits": "split_count", "lines": "line_count", "taxes": "tax_count"}
@@ -47,8 +56,29 @@ _FILE_KEYS = ("description", "rows", "delimiter", "line_ending", "date_format", 
               "true_text", "false_text", "headings", "code_heading", "extension", "preamble",
               "block")
 _RECORD_KEYS = ("name", "code", "rows", "required", "where", "columns")
+_GROUP_KEYS = ("name", "repeat", "columns")
+_REPEAT_KEYS = ("rows", "times", "where", "by", "heading")
 _BLOCK_KEYS = ("open", "close", "per")
 _JINJA = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A column group written once per child row of its record's document (or posting), up to
+    `times`, blank when there are fewer; a document with more is held (too many lines).
+
+    `where` picks the child rows as a record's does; `by` makes one row of the rows sharing
+    that field's value (first seen first): their decimal amounts summed, the rest the first's
+    (Sage 200's tax analysis: one group per tax code)."""
+
+    name: str
+    rows: str
+    times: int
+    where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    by: str | None = None
+
+    def keeps(self, fields: Mapping[str, Any]) -> bool:
+        return all(fields.get(name) in values for name, values in self.where)
 
 
 @dataclass(frozen=True)
@@ -80,6 +110,9 @@ class Column:
     #: an empty cell here ends its row: this column and every one after it are not written
     #: (still checked), as Sage 50 Canada leaves out an optional tax group it has no tax for
     end_if_empty: bool = False
+    #: the group this column repeats in, and which repetition it is (1-based)
+    repeat: Repeat | None = None
+    index: int = 0
 
     def mapped(self, value: object) -> object:
         """The value after `map` (a value not listed, or empty, stays as it is)."""
@@ -125,6 +158,11 @@ class RecordSpec:
     def per_document(self) -> bool:
         """One row per document (or account) rather than one per split or line."""
         return self.rows in ("documents", "accounts")
+
+    @property
+    def repeats(self) -> tuple[Repeat, ...]:
+        """Its column groups, in column order."""
+        return tuple(dict.fromkeys(c.repeat for c in self.columns if c.repeat is not None))
 
 
 @dataclass(frozen=True)
@@ -181,6 +219,19 @@ class FileSpec:
         if record.code is None:
             return names
         return [self.code_heading if self.code_heading is not None else record.code, *names]
+
+    @property
+    def child_rows(self) -> set[str]:
+        """The child tables its records read: their rows (a posting is made of splits) and
+        what their column groups repeat over."""
+        found = {"splits" if r.rows == "postings" else r.rows for r in self.records
+                 if not r.per_document}
+        return found | {g.rows for r in self.records for g in r.repeats}
+
+    @property
+    def postings(self) -> bool:
+        """Does a record write one row per posting?"""
+        return any(r.rows == "postings" for r in self.records)
 
     @property
     def for_accounts(self) -> bool:
@@ -257,25 +308,19 @@ def parse_spec(path: Path | Traversable, name: str, data: dict[str, Any]) -> Fil
         if rows not in ROW_SOURCES:
             raise fail(f"{where}: rows", "one of " + ", ".join(ROW_SOURCES))
         code = text(raw, "code", f"{where}: code", None)
-        columns = tuple(_column(raw_column, f"{where} column {n}" if "records" in data
-                                else f"column {n}", fail)
-                        for n, raw_column in enumerate(raw.get("columns", []), start=1))
+        columns = tuple(column for n, raw_column in enumerate(raw.get("columns", []), start=1)
+                        for column in _columns(raw_column, f"{where} column {n}"
+                                               if "records" in data else f"column {n}",
+                                               rows, fail))
         if not columns:
             raise fail(f"{where}: columns" if "records" in data else "columns",
                        "at least one [[columns]] entry")
-        picks = raw.get("where", {})
-        if not isinstance(picks, dict) or not all(
-                isinstance(v, list) and all(isinstance(x, str) for x in v)
-                for v in picks.values()):
-            raise fail(f"{where}: where", 'a table of field = [values], e.g. { purpose = '
-                       '["goods"] }')
-        if any(name in DERIVED_FIELDS for name in picks):
-            raise fail(f"{where}: where", "fields of the rows, not " + ", ".join(DERIVED_FIELDS))
+        picks = _where(raw, f"{where}: where", fail)
         if picks and rows in ("documents", "accounts"):
             raise fail(f"{where}: where", "rows = splits or lines (it picks rows of those)")
         records.append(RecordSpec(name=str(raw.get("name", name)), rows=rows, columns=columns,
                                   code=code, required=bool(raw.get("required", False)),
-                                  where=tuple((k, tuple(v)) for k, v in picks.items())))
+                                  where=picks))
     if any(r.rows == "accounts" for r in records) and len(records) > 1:
         raise fail("records", "a single record for an accounts file")
     block = rules.get("block", {})
@@ -318,6 +363,60 @@ def parse_spec(path: Path | Traversable, name: str, data: dict[str, Any]) -> Fil
         extension=extension, preamble=tuple(preamble),
         block_open=text(block, "open", "file.block.open", None),
         block_close=text(block, "close", "file.block.close", None), block_per=per)
+
+
+def _where(raw: dict[str, Any], where: str, fail: Any
+           ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A `where` table: field = [values], on fields of the rows (not derived ones)."""
+    picks = raw.get("where", {})
+    if not isinstance(picks, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in picks.values()):
+        raise fail(where, 'a table of field = [values], e.g. { purpose = ["goods"] }')
+    if any(name in DERIVED_FIELDS for name in picks):
+        raise fail(where, "fields of the rows, not " + ", ".join(DERIVED_FIELDS))
+    return tuple((k, tuple(v)) for k, v in picks.items())
+
+
+def _columns(raw: dict[str, Any], where: str, rows: str, fail: Any) -> tuple[Column, ...]:
+    """One column, or a group's columns repeated: `{name}/{n}` for n = 1..times."""
+    if not isinstance(raw, dict):
+        raise fail(where, "a table")
+    if "repeat" not in raw:
+        return (_column(raw, where, fail),)
+    where = f"{where} ({raw.get('name', 'group')})"
+    for key in raw:
+        if key not in _GROUP_KEYS:
+            raise fail(f"{where}: unknown key '{key}'", "one of " + ", ".join(_GROUP_KEYS))
+    if rows not in ("documents", "postings"):
+        raise fail(f"{where}: repeat", "a record of rows = documents or postings (one row "
+                   "per document, its child rows in repeated columns)")
+    spec = raw["repeat"]
+    if not isinstance(spec, dict) or any(k not in _REPEAT_KEYS for k in spec):
+        raise fail(f"{where}: repeat", "a table of " + ", ".join(_REPEAT_KEYS))
+    source = spec.get("rows")
+    allowed = ("splits",) if rows == "postings" else REPEAT_ROWS
+    if source not in allowed:
+        raise fail(f"{where}: repeat.rows", "one of " + ", ".join(allowed)
+                   + (" (a posting is made of splits)" if rows == "postings" else ""))
+    times = spec.get("times")
+    if not isinstance(times, int) or isinstance(times, bool) or not 1 <= times <= 999:
+        raise fail(f"{where}: repeat.times", "the most child rows one document takes (1 to 999)")
+    by = spec.get("by")
+    if by is not None and (not isinstance(by, str) or by in DERIVED_FIELDS):
+        raise fail(f"{where}: repeat.by", "a field of the child rows, e.g. \"tax_code\"")
+    heading = spec.get("heading", "{name}/{n}")
+    if not isinstance(heading, str) or "{name}" not in heading or "{n}" not in heading:
+        raise fail(f"{where}: repeat.heading", 'a heading with {name} and {n}, e.g. "{name}/{n}"')
+    members = raw.get("columns")
+    if not isinstance(members, list) or not members or \
+            any(not isinstance(m, dict) or "repeat" in m for m in members):
+        raise fail(f"{where}: columns", "at least one column (a group holds no group)")
+    repeat = Repeat(name=str(raw.get("name", "group")), rows=str(source), times=times,
+                    where=_where(spec, f"{where}: repeat.where", fail), by=by)
+    columns = [_column(m, f"{where} column {k}", fail) for k, m in enumerate(members, start=1)]
+    return tuple(replace(column, name=heading.replace("{name}", column.name)
+                         .replace("{n}", str(n)), repeat=repeat, index=n)
+                 for n in range(1, times + 1) for column in columns)
 
 
 def _column(raw: dict[str, Any], where: str, fail: Any) -> Column:

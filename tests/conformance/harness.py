@@ -221,7 +221,7 @@ class Row:
     file: str  # `<folder>/<file name>`: a file delivered again elsewhere is another file
     template: str
     record: str
-    rows: str  # what the record is made from: documents, splits, lines or accounts
+    rows: str  # what the record is made from: documents, postings, splits, lines or accounts
     number: int  # 1-based data row within its file
     cells: tuple[str, ...]
     columns: tuple[Column, ...] = field(hash=False)
@@ -282,24 +282,40 @@ def require_not(product: SageProduct, capability: str, why: str = "") -> None:
 
 #: What a row books, per kind of row: a split's or a tax row's net and tax, an item line's
 #: net and tax as posted (`net_amount` there keeps Magento's four places; a product writing a
-#: line at two places writes `posted_net`), a header's shipping (Sage 50 Canada's Freight).
+#: line at two places writes `posted_net`), a header's shipping (Sage 50 Canada's Freight). A
+#: posting row books only what its repeated column groups hold.
 _AMOUNT_FIELDS = {"splits": ("net_amount", "tax_amount"), "taxes": ("net_amount", "tax_amount"),
                   "lines": ("net_amount", "tax_amount", "posted_net", "posted_tax"),
-                  "documents": ("carriage_net", "carriage_tax")}
+                  "documents": ("carriage_net", "carriage_tax"), "postings": ()}
+_MONEY = ("money", "signed_money")
 
 
 def _amount_columns(record: RecordSpec) -> list[Column]:
-    return [c for c in record.columns if c.field in _AMOUNT_FIELDS.get(record.rows, ())
-            and c.kind in ("money", "signed_money")]
+    """The money columns of a record's amount fields (a column group's by its own rows)."""
+    return [c for c in record.columns if c.kind in _MONEY and c.field in _AMOUNT_FIELDS.get(
+        c.repeat.rows if c.repeat is not None else record.rows, ())]
 
 
-def _amount(record: RecordSpec, fields: Mapping[str, str]) -> Decimal | None:
-    columns = _amount_columns(record)
-    if not columns:
+def _amount(record: RecordSpec, fields: Mapping[str, str], cells: Sequence[str]
+            ) -> Decimal | None:
+    """Net + tax of a row: its own amount columns, plus, per amount field, the cells of the
+    first column group that writes it (Sage 200 writes each split's net in its nominal group
+    and again as the goods of its tax group: counted once)."""
+    plain = [(c, fields.get(c.field or "", "")) for c in record.columns if c.repeat is None
+             and c.field in _AMOUNT_FIELDS.get(record.rows, ()) and c.kind in _MONEY]
+    grouped: list[tuple[Column, str]] = []
+    counted: set[str] = set()
+    for group in record.repeats:
+        wanted = {c.field for c in record.columns if c.repeat == group and c.kind in _MONEY
+                  and c.field in _AMOUNT_FIELDS[group.rows] and c.field not in counted}
+        grouped += [(c, cell) for c, cell in zip(record.columns, cells, strict=True)
+                    if c.repeat == group and c.field in wanted and c.kind in _MONEY]
+        counted |= {f for f in wanted if f}
+    if not plain and not grouped:
         return None
     total = Decimal(0)
-    for column in columns:
-        value = Decimal(fields[column.field or ""] or "0")
+    for column, text in [*plain, *grouped]:
+        value = Decimal(text or "0")
         if column.kind == "signed_money" and _raw(column, fields.get(column.sign_field)) \
                 in column.negate_for:
             value = -value  # written negated for this type: Sage books it the other way
@@ -432,7 +448,8 @@ def read_delivered(product: SageProduct, *folders: Path, header: bool = True) ->
                 where = f"{name} row {number}"
                 cells = _cells(record, raw, where)
                 own = {c.field: _raw(c, cell) or "" for c, cell in zip(record.columns, cells,
-                                                                        strict=True) if c.field}
+                                                                        strict=True)
+                       if c.field and c.repeat is None}  # a group's cells are not the row's
                 read.append((number, record, cells, own))
             if blocked:  # the block is one document: its rows share its fields
                 document = {**implied}
@@ -442,15 +459,16 @@ def read_delivered(product: SageProduct, *folders: Path, header: bool = True) ->
             for number_of, record, cells, own in read:
                 if blocked:
                     pass  # the block's fields, gathered above
-                elif record.rows in ("documents", "accounts"):
+                elif record.rows in ("documents", "accounts", "postings"):
                     document = {**implied, **{k: v for k, v in own.items() if v}}
                 else:
                     document.update({c.field: own[c.field] for c in record.columns
-                                     if c.first_only and c.field and own[c.field]})
+                                     if c.first_only and c.field in own and own[c.field]})
                 fields = {**document,
                           **{k: v for k, v in own.items() if v or k not in document}}
                 rows.append(Row(name, spec.name, record.name, record.rows, number_of,
-                                tuple(cells), record.columns, fields, _amount(record, fields)))
+                                tuple(cells), record.columns, fields,
+                                _amount(record, fields, cells)))
     return Delivered(rows, files)
 
 

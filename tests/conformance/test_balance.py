@@ -143,6 +143,8 @@ def test_the_real_corpus_balances_to_the_cent(product: SageProduct, tmp_path: Pa
     documents.json says is not posted is not delivered."""
     require_amounts(product)
     caps = product.capabilities
+    if post_from not in caps.post_from:
+        pytest.skip(f"{product.key}: capability post_from is {caps.post_from!r}")
     zero, others = demo_tax_codes(product)
     rates = ("8.25", "5.3", "6.25")  # the corpus's non-zero rates, on the demo's codes
     tax_codes = {"0": zero, **{r: others[i % len(others)] for i, r in enumerate(rates)}}

@@ -88,6 +88,13 @@ class Capabilities:
     #: (Sage 50 US): such amounts can only be negative lines inside their document, so a
     #: recipe must set [sage] negative_amounts = true.
     contra_documents: bool = True
+    #: The Magento documents a recipe may post as sales (`[sage] post_from`): a product whose
+    #: import takes no document made from an order (Sage 200: no sales-order import, and an
+    #: order is not yet an invoice) lists "invoices" only.
+    post_from: tuple[str, ...] = ("invoices", "orders")
+    #: Sage imports a file into the one company it is logged into (no company column): a
+    #: recipe posts to one company, and `[sage] companies` naming two is refused.
+    one_company: bool = False
 
     def __post_init__(self) -> None:
         # read-only views, so a capability cannot be changed by a caller after registration
