@@ -90,6 +90,9 @@ class SageSettings:
     # store id -> the Sage company, entity or site its documents go to (multi-company products:
     # Sage 200, 300, X3, Intacct); a document's `company` field, empty for unlisted stores
     companies: dict[int, str] = field(default_factory=dict)
+    # constant fields the product's templates name (Sage X3's order type, sales site): the
+    # product's defaults (Capabilities.template_fields) with the recipe's values over them
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -442,7 +445,8 @@ class _RecipeReader:
     def sage(self) -> SageSettings:
         t = self.section("sage", ("product", "post_from", "timezone", "currency", "encoding",
                                   "header_row", "max_lines_per_file", "templates",
-                                  "reference_prefixes", "negative_amounts", "companies"))
+                                  "reference_prefixes", "negative_amounts", "companies",
+                                  "fields"))
         if "product" not in t:
             raise RecipeError(f"{self.path}: missing key 'sage.product' "
                               f"(one of {', '.join(products.posting_keys())}).")
@@ -472,7 +476,28 @@ class _RecipeReader:
             templates=self.file_path(t, "sage", "templates", must_exist=True),
             reference_prefixes=self._reference_prefixes(t),
             negative_amounts=self.boolean(t, "sage", "negative_amounts", False),
-            companies=self._companies(t))
+            companies=self._companies(t),
+            fields=self._template_fields(t, key))
+
+    def _template_fields(self, t: dict[str, Any], key: str) -> dict[str, str]:
+        """`[sage] fields`: the product's constant template fields, each name one it declares
+        (a typo fails here, not as an empty cell in Sage), over the product's defaults."""
+        product = products.get(key)
+        known = product.capabilities.template_fields
+        table = t.get("fields", {})
+        if not isinstance(table, dict):
+            raise self.fail("sage.fields", 'a table of name = "text", e.g. { order_type = '
+                            '"SON" }', table)
+        for name, value in table.items():
+            if name not in known:
+                raise self.fail(f"sage.fields.{name}",
+                                f"one of {', '.join(known)}" if known else
+                                f"no field: {product.title} templates name none", name)
+            if not isinstance(value, str) or len(value) > 100 or \
+                    re.search(r"[\x00-\x1f]", value):
+                raise self.fail(f"sage.fields.{name}", "text of at most 100 characters, on "
+                                "one line", value)
+        return {**known, **table}
 
     def _companies(self, t: dict[str, Any]) -> dict[int, str]:
         table = t.get("companies", {})

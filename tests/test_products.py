@@ -7,13 +7,16 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, replace
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from sagesync.cli.main import cli
 from sagesync.errors import RecipeError
+from sagesync.model.schemas import SAGE_TABLES
 from sagesync.recipe import SAGE_PRODUCTS, load_recipe
 from sagesync.render import load_spec
 from sagesync.sage import products
@@ -154,3 +157,55 @@ def test_a_plain_install_renders_the_demo_byte_for_byte(tmp_path: Path) -> None:
         "B000001-1-customers.csv": (expected / "customers.csv").read_bytes(),
         "B000001-2-audit_trail.csv": (expected / "audit_trail.csv").read_bytes(),
     }
+
+
+@pytest.mark.parametrize("product", list(products.PRODUCTS.values()), ids=products.keys())
+def test_template_fields_never_hide_a_field_the_transform_computes(
+        product: products.SageProduct) -> None:
+    if not product.posts:
+        return
+    taken = {name for schema in SAGE_TABLES.values() for name in schema.names}
+    assert not taken & set(product.capabilities.template_fields)
+
+
+def test_a_recipe_sets_the_constant_fields_a_products_templates_name(
+        monkeypatch: pytest.MonkeyPatch, demo_copy: Path, tmp_path: Path) -> None:
+    """`[sage] fields` over the product's defaults, as a column of every row: here Sage 50
+    UK's User Name column made a field, in a template folder of the recipe's."""
+    caps = replace(UK.capabilities, template_fields={"user_name": "sagesync"})
+    monkeypatch.setitem(products.PRODUCTS, "sage50_uk", replace(UK, import_format=caps))
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    shipped = UK.template_file("audit_trail").read_text(encoding="utf-8")
+    assert 'value = "sagesync"' in shipped
+    (templates / "audit_trail.toml").write_text(
+        shipped.replace('value = "sagesync"', 'field = "user_name"'), encoding="utf-8")
+    base = demo_copy.read_text(encoding="utf-8").replace(
+        'encoding = "cp1252"', f'encoding = "cp1252"\ntemplates = "{templates.as_posix()}"')
+
+    def user_names(extra: str, name: str) -> set[str]:
+        recipe = demo_copy.with_name(f"{name}.toml")
+        recipe.write_text(base.replace('post_from = "invoices"', f'post_from = "invoices"\n'
+                                       f'{extra}'), encoding="utf-8")
+        out = tmp_path / name
+        done = CliRunner().invoke(cli, ["--state-dir", str(tmp_path / f"s-{name}"), "run",
+                                        str(recipe), "--out", str(out)],
+                                  catch_exceptions=False)
+        assert done.exit_code == 0, done.output
+        audit = next(out.glob("*audit_trail.csv")).read_text(encoding="cp1252")
+        return {line.split(",")[12] for line in audit.splitlines()[1:]}
+
+    assert user_names("", "default") == {"sagesync"}
+    assert user_names('fields = { user_name = "SHOP1" }', "set") == {"SHOP1"}
+    wrong = demo_copy.with_name("wrong.toml")
+    wrong.write_text(base.replace('timezone =', 'fields = { username = "X" }\ntimezone ='),
+                     encoding="utf-8")
+    with pytest.raises(RecipeError, match=r"sage\.fields\.username.*one of user_name"):
+        load_recipe(wrong)
+
+
+def test_a_product_whose_templates_name_no_constant_refuses_any(demo_copy: Path) -> None:
+    demo_copy.write_text(demo_copy.read_text(encoding="utf-8").replace(
+        'timezone =', 'fields = { site = "FR011" }\ntimezone ='), encoding="utf-8")
+    with pytest.raises(RecipeError, match=r"sage\.fields\.site.*templates name none"):
+        load_recipe(demo_copy)

@@ -16,7 +16,7 @@ each is then streamed from its documents' spooled bytes.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -191,8 +191,10 @@ class _Tables:
     only, the rest stays in Arrow for the renderer. `arrange` puts every child table in the
     documents' delivery order, so a window's splits and lines are one slice."""
 
-    def __init__(self, checkpoint: Checkpoint, needs: set[str]) -> None:
-        self.documents = checkpoint.table("documents").combine_chunks()
+    def __init__(self, checkpoint: Checkpoint, needs: set[str],
+                 fields: Mapping[str, str] | None = None) -> None:
+        self.documents = with_fields(checkpoint.table("documents").combine_chunks(),
+                                     fields or {})
         self.needs = sorted(needs)
         self.children = {name: _table_or_empty(checkpoint, name).combine_chunks()
                          for name in {*needs, "splits"} - {"taxes"}}
@@ -269,6 +271,15 @@ class _Chosen:
     running: tuple[int, str] | None
 
 
+def with_fields(table: pa.Table, fields: Mapping[str, str]) -> pa.Table:
+    """The recipe's constant template fields (`[sage] fields` over the product's defaults) as
+    a column each, so a template names one like any other field of its row."""
+    for name, value in fields.items():
+        if name not in table.column_names:
+            table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
+    return table
+
+
 def _taxes(splits: pa.Table) -> pa.Table:
     """The `taxes` rows of the documents: per document, one row per tax code its own splits
     carry tax under (a split posted as the other type is not the document's), with the net
@@ -325,7 +336,8 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     numbers = {name: n for n, name in enumerate(product.templates, start=1)}
     account_spec = next((spec for spec in specs.values() if spec.for_accounts), None)
     document_spec = _document_spec(product.key, specs)
-    tables = _Tables(documents, {r.rows for r in document_spec.records if not r.per_document})
+    tables = _Tables(documents, {r.rows for r in document_spec.records if not r.per_document},
+                     recipe.sage.fields)
     order = _delivery_order(tables.documents, capabilities.sale_type)
     tables.arrange(order)
     renderer = ColumnRenderer(document_spec, recipe.sage.encoding,
@@ -379,7 +391,7 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, folder: P
     each file streamed from the spool. Returns how many new accounts were written."""
     account_rows: list[Rows] = []
     new_accounts: list[str] = []
-    accounts = documents.table("accounts")
+    accounts = with_fields(documents.table("accounts"), recipe.sage.fields)
     customer_keys = dict(zip(accounts.column("account_ref").to_pylist(),
                              accounts.column("customer_key").to_pylist(), strict=True))
     if account_spec is not None:
