@@ -466,7 +466,7 @@ class _RecipeReader:
                             encoding) from None
         return SageSettings(
             product=key,
-            post_from=self.string(t, "sage", "post_from", "invoices", POST_FROM) or "invoices",
+            post_from=self._post_from(t, key),
             timezone=timezone,
             currency=self.string(t, "sage", "currency", "base", CURRENCIES) or "base",
             encoding=encoding,
@@ -478,6 +478,18 @@ class _RecipeReader:
             negative_amounts=self.boolean(t, "sage", "negative_amounts", False),
             companies=self._companies(t),
             fields=self._template_fields(t, key))
+
+    def _post_from(self, t: dict[str, Any], key: str) -> str:
+        """Which Magento document a sale is posted from: one the product can import (its
+        first by default)."""
+        product = products.get(key)
+        allowed = product.capabilities.post_from
+        value = self.string(t, "sage", "post_from", allowed[0], POST_FROM) or allowed[0]
+        if value not in allowed:
+            raise self.fail("sage.post_from", " or ".join(repr(a) for a in allowed) +
+                            f": {product.title} cannot post a sale from Magento's {value} "
+                            "(see its README)", value)
+        return value
 
     def _template_fields(self, t: dict[str, Any], key: str) -> dict[str, str]:
         """`[sage] fields`: the product's constant template fields, each name one it declares

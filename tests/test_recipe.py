@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from sagesync.errors import ExitCode, RecipeError
 from sagesync.recipe import load_recipe
+from sagesync.sage import products
 
 MINIMAL = """
 name = "t"
@@ -108,3 +110,17 @@ def test_every_shipped_recipe_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(recipes) >= 3
     for path in recipes:
         assert load_recipe(path).name
+
+
+def test_post_from_is_among_what_the_product_imports_and_defaults_to_its_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A product that imports sales orders only (Sage X3) posts from orders by default and
+    refuses invoices at load, before anything is exported."""
+    uk = products.get("sage50_uk")
+    orders_only = replace(uk, import_format=replace(uk.capabilities, post_from=("orders",)))
+    monkeypatch.setitem(products.PRODUCTS, "sage50_uk", orders_only)
+    assert load_recipe(write(tmp_path, MINIMAL)).sage.post_from == "orders"
+    with pytest.raises(RecipeError) as refused:
+        load_recipe(write(tmp_path, MINIMAL + 'post_from = "invoices"\n'))
+    assert "key 'sage.post_from'" in str(refused.value)
+    assert "cannot post a sale from Magento's invoices" in str(refused.value)

@@ -79,6 +79,9 @@ class Capabilities:
     #: order type and sales site), with the product's defaults: a recipe's `[sage] fields`
     #: sets them, and no other name.
     template_fields: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: The Magento documents a sale can be posted from (`[sage] post_from`), the default
+    #: first: Sage X3 imports sales orders and no invoice, so ("orders",).
+    post_from: tuple[str, ...] = ("invoices", "orders")
 
     def __post_init__(self) -> None:
         # read-only views, so a capability cannot be changed by a caller after registration
