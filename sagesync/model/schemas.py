@@ -164,6 +164,10 @@ SAGE_LINES = pa.schema([
     ("item_code", pa.string()), ("warehouse", pa.string()),  # [mapping] items_csv, goods only
     # the line's share of its split in cents, as posted (the lines of a split sum to it)
     ("posted_net", SAGE_MONEY), ("posted_tax", SAGE_MONEY),
+    # posted_net per unit (quantity one when the line has none), half up to the product's
+    # unit_price_places (four when it takes line amounts): for products that compute a line
+    # as quantity x price (Sage X3's GROPRI)
+    ("posted_price", MAGENTO_MONEY),
 ])
 
 # A customer account sagesync asks Sage to create (reference §1.3).

@@ -82,6 +82,10 @@ class Capabilities:
     #: The Magento documents a sale can be posted from (`[sage] post_from`), the default
     #: first: Sage X3 imports sales orders and no invoice, so ("orders",).
     post_from: tuple[str, ...] = ("invoices", "orders")
+    #: 0 when Sage takes each line's amount; else the places of the unit price Sage computes
+    #: a line's amount from (quantity x price, to cents): a line no such price makes holds
+    #: its document (Sage X3's GROPRI: 4).
+    unit_price_places: int = 0
 
     def __post_init__(self) -> None:
         # read-only views, so a capability cannot be changed by a caller after registration
@@ -93,6 +97,8 @@ class Capabilities:
                        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", n))
         if wrong:  # a registration mistake; a name of the transform's tables is a test's check
             raise ValueError(f"template_fields {', '.join(wrong)}: lower-case names")
+        if self.unit_price_places not in (0, 2, 3, 4):
+            raise ValueError("unit_price_places: 0 (Sage takes line amounts), or 2 to 4")
 
     def code_rule(self, name: str, default_length: int = 8) -> tuple[re.Pattern[str], str]:
         """The rule a code of field `name` keeps (its pattern, else 1 to its length of any
