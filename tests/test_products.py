@@ -3,6 +3,8 @@ and the golden-file commands."""
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -209,3 +211,27 @@ def test_a_product_whose_templates_name_no_constant_refuses_any(demo_copy: Path)
         'timezone =', 'fields = { site = "FR011" }\ntimezone ='), encoding="utf-8")
     with pytest.raises(RecipeError, match=r"sage\.fields\.site.*templates name none"):
         load_recipe(demo_copy)
+
+
+def test_where_sage_computes_the_tax_the_summary_totals_are_net(
+        monkeypatch: pytest.MonkeyPatch, demo_copy: Path, tmp_path: Path) -> None:
+    """The files carry no tax to reconcile, so the run's totals per type are the net the
+    files book, and say so (table, manifest and `run --json`)."""
+    caps = replace(UK.capabilities, sage_computes_tax=True)
+    monkeypatch.setitem(products.PRODUCTS, "sage50_uk", replace(UK, import_format=caps))
+    done = CliRunner().invoke(cli, ["--state-dir", str(tmp_path / "s"), "run", str(demo_copy),
+                                    "--out", str(tmp_path / "out"), "--json"],
+                              catch_exceptions=False)
+    step = json.loads(done.stdout)["steps"][2]
+    audit = next((tmp_path / "out").glob("*audit_trail.csv")).read_text(encoding="cp1252")
+    net: dict[str, Decimal] = {}
+    for row in csv.reader(audit.splitlines()[1:]):
+        net[row[0]] = net.get(row[0], Decimal(0)) + Decimal(row[7])
+    assert step["totals_basis"] == "net (Sage computes the tax)"
+    assert {k: Decimal(v) for k, v in step["totals"].items()} == net
+    manifest = json.loads(Path(step["manifest"]).read_text(encoding="utf-8"))
+    assert manifest["summary"]["totals_basis"] == "net (Sage computes the tax)"
+    table = CliRunner().invoke(cli, ["--state-dir", str(tmp_path / "s2"), "run",
+                                     str(demo_copy), "--out", str(tmp_path / "out2")],
+                               catch_exceptions=False)
+    assert "SI net (Sage computes the tax)" in table.output

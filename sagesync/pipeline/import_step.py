@@ -79,6 +79,9 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
     totals: dict[str, Decimal] = field(default_factory=dict)
+    #: what `totals` add up: net + tax, or the net alone where Sage computes the tax (the
+    #: files carry none, so they reconcile with Magento net of tax)
+    totals_basis: str = "net + tax"
 
 
 def _key(doc: dict[str, Any]) -> RecordKey:
@@ -340,6 +343,8 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
                      recipe.sage.fields)
     order = _delivery_order(tables.documents, capabilities.sale_type)
     tables.arrange(order)
+    net_only = capabilities.sage_computes_tax
+    result.totals_basis = "net (Sage computes the tax)" if net_only else "net + tax"
     renderer = ColumnRenderer(document_spec, recipe.sage.encoding,
                               capabilities.max_lines_per_document)
     encoder = DocumentEncoder(document_spec, recipe.sage.encoding)
@@ -362,7 +367,8 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
                 data = encoder.encode(rows)
                 chosen.append(_Chosen({k: doc[k] for k in _KEPT}, spool.tell(), len(data),
                                       len(rows),
-                                      _totals([(doc, rows)], splits), running_cell(rows)))
+                                      _totals([(doc, rows)], splits, net_only),
+                                      running_cell(rows)))
                 spool.write(data)
         spool.flush()
         new_accounts = _deliver(recipe, ledger, writer, folder, documents, result, chosen,
@@ -378,7 +384,8 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
                  "held": len(result.held), "needs_attention": len(result.needs_attention),
                  "skipped": len(result.skipped),
                  "dry_run": dry_run, "new_accounts": new_accounts,
-                 "totals": {k: str(v) for k, v in result.totals.items()}},
+                 "totals": {k: str(v) for k, v in result.totals.items()},
+                 "totals_basis": result.totals_basis},
         files={p.name: p for p in result.files})
     return result
 
@@ -581,11 +588,13 @@ def _streamed(head: bytes, part: list[_Chosen], tail: bytes, spool: BinaryIO
 
 
 def _totals(chosen: list[tuple[dict[str, Any], Rows]],
-            splits: dict[str, list[dict[str, Any]]]) -> dict[str, Decimal]:
-    """Net + tax per transaction type, for the summary a bookkeeper checks against Magento."""
+            splits: dict[str, list[dict[str, Any]]], net_only: bool = False
+            ) -> dict[str, Decimal]:
+    """Net + tax per transaction type, for the summary a bookkeeper checks against Magento;
+    the net alone when Sage computes the tax (`net_only`)."""
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for doc, _ in chosen:
         for split in splits[doc["document_key"]]:
             kind = split.get("transaction_type") or doc["transaction_type"]  # a fee SI is an SI
-            totals[kind] += split["net_amount"] + split["tax_amount"]
+            totals[kind] += split["net_amount"] + (ZERO if net_only else split["tax_amount"])
     return dict(totals)
