@@ -124,3 +124,11 @@ def test_post_from_is_among_what_the_product_imports_and_defaults_to_its_first(
         load_recipe(write(tmp_path, MINIMAL + 'post_from = "invoices"\n'))
     assert "key 'sage.post_from'" in str(refused.value)
     assert "cannot post a sale from Magento's invoices" in str(refused.value)
+
+
+def test_an_ack_export_without_a_type_column_is_named_by_an_empty_type_column(
+        tmp_path: Path) -> None:
+    """Sage X3's order export has no type column: every row answers an order."""
+    assert load_recipe(write(tmp_path, MINIMAL)).ack.type_column == "Type"
+    recipe = load_recipe(write(tmp_path, MINIMAL + '[ack]\ntype_column = ""\n'))
+    assert recipe.ack.type_column is None
