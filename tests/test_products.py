@@ -235,3 +235,17 @@ def test_where_sage_computes_the_tax_the_summary_totals_are_net(
                                      str(demo_copy), "--out", str(tmp_path / "out2")],
                                catch_exceptions=False)
     assert "SI net (Sage computes the tax)" in table.output
+
+
+def test_a_golden_run_may_hold_only_the_credit_memos_a_product_cannot_import() -> None:
+    """Sage X3's demo holds the samples' two credit memos (no X3 template takes them), so it
+    exits 1; any other hold, or a product that takes credit notes, still fails the run."""
+    def ran(code: int, *causes: str) -> subprocess.CompletedProcess[bytes]:
+        body = {"holds_by_cause": [{"code": c, "count": 1} for c in causes]}
+        return subprocess.CompletedProcess([], code, json.dumps(body).encode(), b"")
+
+    no_credits = replace(UK, import_format=replace(UK.capabilities, credit_type=""))
+    assert golden._held_by_design(no_credits, ran(1, "no_credit_notes"))
+    assert not golden._held_by_design(no_credits, ran(1, "no_credit_notes", "unmapped_item"))
+    assert not golden._held_by_design(no_credits, ran(2))
+    assert not golden._held_by_design(UK, ran(1, "no_credit_notes"))
