@@ -32,7 +32,7 @@ from bench.recipe import toml_value as _toml_value
 from sagesync.cli.main import cli
 from sagesync.errors import ExitCode
 from sagesync.ledger import Ledger
-from sagesync.recipe import MappingSettings, load_recipe
+from sagesync.recipe import MagentoSettings, MappingSettings, load_recipe
 from sagesync.render import Column, FileSpec, RecordSpec, load_spec
 from sagesync.sage.products import PRODUCTS, SageProduct
 from sagesync.testing.dataset import documents, write_pages
@@ -139,15 +139,31 @@ class MagentoStore:
     invoices: list[dict[str, Any]]
     creditmemos: list[dict[str, Any]]
 
-    def postings(self, product: SageProduct) -> dict[tuple[str, str], Decimal]:
-        """(Sage type, reference) -> Magento's base grand total, for each invoice and credit
-        memo of an order that is not cancelled (with post_from = "invoices")."""
+    def sales(self, product: SageProduct) -> list[dict[str, Any]]:
+        """The Magento documents the product's demo recipe posts as sales: the invoices, or
+        with post_from = "orders" the orders in its order_states (never a cancelled one)."""
+        demo = demo_recipe_data(product)
+        if demo.get("sage", {}).get("post_from", product.capabilities.post_from[0]) \
+                != "orders":
+            return self.invoices
+        states = demo.get("magento", {}).get("order_states", MagentoSettings().order_states)
+        return [o for o in self.orders if o.get("state") in states]
+
+    def posted(self, product: SageProduct) -> dict[tuple[str, str], dict[str, Any]]:
+        """(Sage type, reference) -> the Magento document posted as it: each sale and each
+        credit memo."""
         caps = product.capabilities
-        out = {(caps.sale_type, str(i["increment_id"])): _money(i["base_grand_total"])
-               for i in self.invoices}
-        out.update({(caps.credit_type, str(m["increment_id"])): _money(m["base_grand_total"])
-                    for m in self.creditmemos})
+        out = {(caps.sale_type, str(d["increment_id"])): d for d in self.sales(product)}
+        out.update({(caps.credit_type, str(m["increment_id"])): m for m in self.creditmemos})
         return out
+
+    def postings(self, product: SageProduct) -> dict[tuple[str, str], Decimal]:
+        """(Sage type, reference) -> Magento's base grand total of each posted document."""
+        return {k: _money(d["base_grand_total"]) for k, d in self.posted(product).items()}
+
+    def created(self, product: SageProduct) -> dict[tuple[str, str], str]:
+        """(Sage type, reference) -> Magento's `created_at` of each posted document."""
+        return {k: d["created_at"] for k, d in self.posted(product).items()}
 
 
 def _money(value: Any) -> Decimal:
@@ -227,6 +243,8 @@ class Row:
     #: net + tax as Sage books it (a sign the template writes by type undone); None when the
     #: record carries no amount
     amount: Decimal | None = None
+    #: the row of the template's first record: it starts a document (or an account)
+    starts: bool = False
 
 
 @dataclass(frozen=True)
@@ -351,20 +369,26 @@ def read_delivered(product: SageProduct, *folders: Path, header: bool = True) ->
             assert len(cells) == len(record.columns), f"{where}: {raw}"
             own = {c.field: _raw(c, cell) or "" for c, cell in zip(record.columns, cells,
                                                                     strict=True) if c.field}
-            if record.rows in ("documents", "accounts"):
+            starts = record is spec.records[0]
+            if starts:
                 document = {k: v for k, v in own.items() if v}
+            elif record.per_document:  # another record of the same document or account
+                document.update({k: v for k, v in own.items() if v})
             else:
                 document.update({c.field: own[c.field] for c in record.columns
                                  if c.first_only and c.field and own[c.field]})
             fields = {**document, **{k: v for k, v in own.items() if v or k not in document}}
             rows.append(Row(name, spec.name, record.name, record.rows, number, tuple(cells),
-                            record.columns, fields, _amount(record, fields)))
+                            record.columns, fields, _amount(record, fields), starts))
     return Delivered(rows, files)
 
 
 def document_of(row: Row, product: SageProduct) -> tuple[str, str]:
-    """(Sage type, reference) of the document a row belongs to."""
-    return row.fields.get("transaction_type", ""), row.fields[product.capabilities.reference_field]
+    """(Sage type, reference) of the document a row belongs to; a file that writes no type
+    holds sales only (a product without credit notes, such as Sage X3's orders)."""
+    caps = product.capabilities
+    kind = row.fields.get("transaction_type") or ("" if caps.credit_notes else caps.sale_type)
+    return kind, row.fields[caps.reference_field]
 
 
 def row_amount(row: Row) -> Decimal:
