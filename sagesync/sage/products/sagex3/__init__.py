@@ -41,7 +41,8 @@ CAPABILITIES = Capabilities(
     line_ending="\r\n",
     # X3 takes no tax code from the file: these only group the posting, and a Magento rate
     # not listed holds its order until the recipe names it
-    mapping_defaults={"tax_codes": {"20": "VAT20", "5": "VAT5", "0": "VAT0"}},
+    mapping_defaults={"tax_codes": {"20": "VAT20", "5": "VAT5", "0": "VAT0"},
+                      "adjustment_tax_code": "VAT0", "payment_tax_code": "VAT0"},
     # the recipe's [sage] fields; "" where only the site can know (its sites, items and
     # customer categories), so a missing one holds the order with the column named
     template_fields={"order_type": "SON", "site": "", "shipping_site": "",
