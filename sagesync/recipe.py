@@ -93,6 +93,9 @@ class SageSettings:
     # store id -> the Sage company, entity or site its documents go to (multi-company products:
     # Sage 200, 300, X3, Intacct); a document's `company` field, empty for unlisted stores
     companies: dict[int, str] = field(default_factory=dict)
+    # constant fields the product's templates name (Sage X3's order type, sales site): the
+    # product's defaults (Capabilities.template_fields) with the recipe's values over them
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -450,7 +453,8 @@ class _RecipeReader:
     def sage(self) -> SageSettings:
         t = self.section("sage", ("product", "region", "post_from", "timezone", "currency",
                                   "encoding", "header_row", "max_lines_per_file", "templates",
-                                  "reference_prefixes", "negative_amounts", "companies"))
+                                  "reference_prefixes", "negative_amounts", "companies",
+                                  "fields"))
         if "product" not in t:
             raise RecipeError(f"{self.path}: missing key 'sage.product' "
                               f"(one of {', '.join(products.posting_keys())}).")
@@ -486,11 +490,12 @@ class _RecipeReader:
                 "lines of one document, so a credit memo's fee, a gift card or a discount can "
                 "only be a negative line inside its invoice or credit memo, never a document "
                 "of its own", negative_amounts)
-        post_from = self.string(t, "sage", "post_from", "invoices", POST_FROM) or "invoices"
+        post_from = self.string(t, "sage", "post_from", caps.post_from[0], POST_FROM) \
+            or caps.post_from[0]  # the product's first, by default (Sage X3: orders)
         if post_from not in caps.post_from:
             raise self.fail("sage.post_from", " or ".join(repr(p) for p in caps.post_from)
-                            + f": {products.get(key).title} imports no documents made from "
-                            f"{post_from} (see its README)", post_from)
+                            + f": {products.get(key).title} cannot post a sale from "
+                            f"Magento's {post_from} (see its README)", post_from)
         companies = self._companies(t)
         if caps.one_company and len(set(companies.values())) > 1:
             raise self.fail("sage.companies", f"one company: {products.get(key).title} imports "
@@ -509,7 +514,28 @@ class _RecipeReader:
             templates=self.file_path(t, "sage", "templates", must_exist=True),
             reference_prefixes=self._reference_prefixes(t),
             negative_amounts=negative_amounts,
-            companies=companies)
+            companies=companies,
+            fields=self._template_fields(t, key))
+
+    def _template_fields(self, t: dict[str, Any], key: str) -> dict[str, str]:
+        """`[sage] fields`: the product's constant template fields, each name one it declares
+        (a typo fails here, not as an empty cell in Sage), over the product's defaults."""
+        product = products.get(key)
+        known = product.capabilities.template_fields
+        table = t.get("fields", {})
+        if not isinstance(table, dict):
+            raise self.fail("sage.fields", 'a table of name = "text", e.g. { order_type = '
+                            '"SON" }', table)
+        for name, value in table.items():
+            if name not in known:
+                raise self.fail(f"sage.fields.{name}",
+                                f"one of {', '.join(known)}" if known else
+                                f"no field: {product.title} templates name none", name)
+            if not isinstance(value, str) or len(value) > 100 or \
+                    re.search(r"[\x00-\x1f]", value):
+                raise self.fail(f"sage.fields.{name}", "text of at most 100 characters, on "
+                                "one line", value)
+        return {**known, **table}
 
     def _companies(self, t: dict[str, Any]) -> dict[int, str]:
         table = t.get("companies", {})

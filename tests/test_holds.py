@@ -129,6 +129,14 @@ PINNED: list[tuple[Hold, str, dict[str, Any], str]] = [
     (holds.unmapped_item(sku="MH01-XS-Black"), "unmapped_item", {"sku": "MH01-XS-Black"},
      "SKU 'MH01-XS-Black' has no Sage item in [mapping] items_csv (and unmapped_items = "
      '"hold"): add it there, or set unmapped_items = "default" with a default_item'),
+    (holds.unit_price_not_exact(line="'24-MB01'", quantity=D("150"), net=D("10.00"),
+                                places=4, price=D("0.0667"), amount=D("10.01")),
+     "unit_price_not_exact",
+     {"line": "'24-MB01'", "quantity": "150", "net": "10.00", "places": 4,
+      "price": "0.0667", "amount": "10.01"},
+     "line '24-MB01': Sage computes a line's amount as quantity x unit price, and no price of "
+     "4 decimal places makes its net 10.00 from quantity 150 (the nearest, 0.0667, makes "
+     "10.01): enter this document in Sage by hand, then `sagesync resolve` it"),
     (holds.no_credit_notes(product="Sage 50 Canada", how="enter it as a sales return"),
      "no_credit_notes", {"product": "Sage 50 Canada", "how": "enter it as a sales return"},
      "Sage 50 Canada cannot import a credit note: enter it as a sales return"),
@@ -233,6 +241,9 @@ CONSTRUCTORS: list[tuple[Callable[..., Hold], dict[str, st.SearchStrategy[Any]]]
                               "explanation": _words}),
     (holds.negative_split, {"split": _words, "nominal": _name, "net": _money, "tax": _money,
                             "negative_amounts": st.booleans()}),
+    (holds.unit_price_not_exact, {"line": _words, "quantity": _rate, "net": _money,
+                                  "places": st.sampled_from([2, 3, 4]), "price": _money,
+                                  "amount": _money}),
     (holds.order_not_exported, {"order_id": _int}),
     (holds.reference_collision, {"reference": _words, "transaction_type": _name,
                                  "owner": _name}),

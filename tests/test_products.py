@@ -3,6 +3,8 @@ and the golden-file commands."""
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -12,8 +14,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from sagesync.cli.main import cli
 from sagesync.errors import RecipeError
+from sagesync.model.schemas import SAGE_TABLES
 from sagesync.recipe import SAGE_PRODUCTS, load_recipe
 from sagesync.render import load_spec
 from sagesync.sage import products
@@ -198,3 +203,93 @@ def test_a_product_of_one_edition_refuses_a_region(tmp_path: Path) -> None:
 def test_a_region_may_only_replace_the_products_own_templates() -> None:
     with pytest.raises(ValueError, match="a region replaces the product's own templates"):
         replace(UK, regions={"xx": products.Region("X", UK.capabilities, {"invoices": "x"})})
+
+
+@pytest.mark.parametrize("product", list(products.PRODUCTS.values()), ids=products.keys())
+def test_template_fields_never_hide_a_field_the_transform_computes(
+        product: products.SageProduct) -> None:
+    if not product.posts:
+        return
+    taken = {name for schema in SAGE_TABLES.values() for name in schema.names}
+    assert not taken & set(product.capabilities.template_fields)
+
+
+def test_a_recipe_sets_the_constant_fields_a_products_templates_name(
+        monkeypatch: pytest.MonkeyPatch, demo_copy: Path, tmp_path: Path) -> None:
+    """`[sage] fields` over the product's defaults, as a column of every row: here Sage 50
+    UK's User Name column made a field, in a template folder of the recipe's."""
+    caps = replace(UK.capabilities, template_fields={"user_name": "sagesync"})
+    monkeypatch.setitem(products.PRODUCTS, "sage50_uk", replace(UK, import_format=caps))
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    shipped = UK.template_file("audit_trail").read_text(encoding="utf-8")
+    assert 'value = "sagesync"' in shipped
+    (templates / "audit_trail.toml").write_text(
+        shipped.replace('value = "sagesync"', 'field = "user_name"'), encoding="utf-8")
+    base = demo_copy.read_text(encoding="utf-8").replace(
+        'encoding = "cp1252"', f'encoding = "cp1252"\ntemplates = "{templates.as_posix()}"')
+
+    def user_names(extra: str, name: str) -> set[str]:
+        recipe = demo_copy.with_name(f"{name}.toml")
+        recipe.write_text(base.replace('post_from = "invoices"', f'post_from = "invoices"\n'
+                                       f'{extra}'), encoding="utf-8")
+        out = tmp_path / name
+        done = CliRunner().invoke(cli, ["--state-dir", str(tmp_path / f"s-{name}"), "run",
+                                        str(recipe), "--out", str(out)],
+                                  catch_exceptions=False)
+        assert done.exit_code == 0, done.output
+        audit = next(out.glob("*audit_trail.csv")).read_text(encoding="cp1252")
+        return {line.split(",")[12] for line in audit.splitlines()[1:]}
+
+    assert user_names("", "default") == {"sagesync"}
+    assert user_names('fields = { user_name = "SHOP1" }', "set") == {"SHOP1"}
+    wrong = demo_copy.with_name("wrong.toml")
+    wrong.write_text(base.replace('timezone =', 'fields = { username = "X" }\ntimezone ='),
+                     encoding="utf-8")
+    with pytest.raises(RecipeError, match=r"sage\.fields\.username.*one of user_name"):
+        load_recipe(wrong)
+
+
+def test_a_product_whose_templates_name_no_constant_refuses_any(demo_copy: Path) -> None:
+    demo_copy.write_text(demo_copy.read_text(encoding="utf-8").replace(
+        'timezone =', 'fields = { site = "FR011" }\ntimezone ='), encoding="utf-8")
+    with pytest.raises(RecipeError, match=r"sage\.fields\.site.*templates name none"):
+        load_recipe(demo_copy)
+
+
+def test_where_sage_computes_the_tax_the_summary_totals_are_net(
+        monkeypatch: pytest.MonkeyPatch, demo_copy: Path, tmp_path: Path) -> None:
+    """The files carry no tax to reconcile, so the run's totals per type are the net the
+    files book, and say so (table, manifest and `run --json`)."""
+    caps = replace(UK.capabilities, sage_computes_tax=True)
+    monkeypatch.setitem(products.PRODUCTS, "sage50_uk", replace(UK, import_format=caps))
+    done = CliRunner().invoke(cli, ["--state-dir", str(tmp_path / "s"), "run", str(demo_copy),
+                                    "--out", str(tmp_path / "out"), "--json"],
+                              catch_exceptions=False)
+    step = json.loads(done.stdout)["steps"][2]
+    audit = next((tmp_path / "out").glob("*audit_trail.csv")).read_text(encoding="cp1252")
+    net: dict[str, Decimal] = {}
+    for row in csv.reader(audit.splitlines()[1:]):
+        net[row[0]] = net.get(row[0], Decimal(0)) + Decimal(row[7])
+    assert step["totals_basis"] == "net (Sage computes the tax)"
+    assert {k: Decimal(v) for k, v in step["totals"].items()} == net
+    manifest = json.loads(Path(step["manifest"]).read_text(encoding="utf-8"))
+    assert manifest["summary"]["totals_basis"] == "net (Sage computes the tax)"
+    table = CliRunner().invoke(cli, ["--state-dir", str(tmp_path / "s2"), "run",
+                                     str(demo_copy), "--out", str(tmp_path / "out2")],
+                               catch_exceptions=False)
+    assert "SI net (Sage computes the tax)" in table.output
+
+
+def test_a_golden_run_may_hold_only_the_credit_memos_a_product_cannot_import() -> None:
+    """Sage X3's demo holds the samples' two credit memos (no X3 template takes them), so it
+    exits 1; any other hold, or a product that takes credit notes, still fails the run."""
+    def ran(code: int, *causes: str) -> subprocess.CompletedProcess[bytes]:
+        body = {"holds_by_cause": [{"code": c, "count": 1} for c in causes]}
+        return subprocess.CompletedProcess([], code, json.dumps(body).encode(), b"")
+
+    no_credits = replace(UK, import_format=replace(UK.capabilities, credit_type=""))
+    assert golden._held_by_design(no_credits, ran(1, "no_credit_notes"))
+    assert not golden._held_by_design(no_credits, ran(1, "no_credit_notes", "unmapped_item"))
+    assert not golden._held_by_design(no_credits, ran(2))
+    assert not golden._held_by_design(UK, ran(1, "no_credit_notes"))

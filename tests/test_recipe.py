@@ -135,3 +135,25 @@ def test_an_ack_export_without_a_type_column_is_said_with_an_empty_name(tmp_path
     assert recipe.ack.type_column is None
     with pytest.raises(RecipeError, match=r"key 'ack\.sage_number_column'"):
         load_recipe(write(tmp_path, MINIMAL + '[ack]\nsage_number_column = ""\n'))
+
+
+def test_post_from_is_among_what_the_product_imports_and_defaults_to_its_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A product that imports sales orders only (Sage X3) posts from orders by default and
+    refuses invoices at load, before anything is exported."""
+    uk = products.get("sage50_uk")
+    orders_only = replace(uk, import_format=replace(uk.capabilities, post_from=("orders",)))
+    monkeypatch.setitem(products.PRODUCTS, "sage50_uk", orders_only)
+    assert load_recipe(write(tmp_path, MINIMAL)).sage.post_from == "orders"
+    with pytest.raises(RecipeError) as refused:
+        load_recipe(write(tmp_path, MINIMAL + 'post_from = "invoices"\n'))
+    assert "key 'sage.post_from'" in str(refused.value)
+    assert "cannot post a sale from Magento's invoices" in str(refused.value)
+
+
+def test_an_ack_export_without_a_type_column_is_named_by_an_empty_type_column(
+        tmp_path: Path) -> None:
+    """Sage X3's order export has no type column: every row answers an order."""
+    assert load_recipe(write(tmp_path, MINIMAL)).ack.type_column == "Type"
+    recipe = load_recipe(write(tmp_path, MINIMAL + '[ack]\ntype_column = ""\n'))
+    assert recipe.ack.type_column is None

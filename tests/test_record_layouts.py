@@ -448,7 +448,7 @@ def test_a_column_kind_without_what_it_needs_is_a_recipe_error(
     ({"records": [{"rows": "items", "columns": [{"name": "X", "value": ""}]}]}, "lines"),
     ({"records": [{"rows": "accounts", "columns": [{"name": "X", "value": ""}]},
                   {"rows": "documents", "columns": [{"name": "X", "value": ""}]}]},
-     "single record"),
+     "rows = accounts on every record"),
     ({"file": {"delimiter": "."}, "columns": [{"name": "X", "value": ""}]}, "delimiter"),
 ])
 def test_a_file_rule_that_cannot_be_written_is_a_recipe_error(
@@ -550,6 +550,24 @@ def test_accounts_render_column_wise_as_row_by_row(accounts: list[dict[str, Any]
         except RowRejected as rejected:
             assert column.rows[n] is None and column.held[n] == str(rejected)
     assert column.warnings == reference.warnings
+
+
+def test_an_account_file_may_write_each_account_as_several_records() -> None:
+    """Sage X3's customer (`B`) then its address (`A`) record: each account's rows together,
+    in record order, one heading row per record."""
+    spec = parse_spec(Path("t.toml"), "t", {"file": {"delimiter": ";"}, "records": [
+        {"name": "B", "code": "B", "rows": "accounts", "columns": [
+            {"name": "BPCNUM", "field": "account_ref", "kind": "code", "required": True},
+            {"name": "BPRNAM", "field": "name"}]},
+        {"name": "A", "code": "A", "rows": "accounts", "columns": [
+            {"name": "POSCOD", "field": "postcode"}]}]})
+    assert spec.for_accounts
+    accounts = pa.table({"account_ref": ["SMITHJ01", None], "name": ["Jo Smith", "Ann"],
+                         "postcode": ["LS1 4AP", "M1 1AE"]})
+    result = ColumnRenderer(spec, "ascii").render(accounts)
+    assert result.held == {1: "'BPCNUM' is required but empty"}
+    assert write_file(spec, [result.rows[0]], header=True, encoding="ascii") == \
+        b"B;BPCNUM;BPRNAM\r\nA;POSCOD\r\nB;SMITHJ01;Jo Smith\r\nA;LS1 4AP\r\n"
 
 
 def test_utf8_files_pass_characters_through_that_cp1252_folds() -> None:

@@ -293,7 +293,7 @@ def _summary_table(recipe: Recipe, result: ImportResult, dry_run: bool) -> None:
     if result.skipped:
         table.add_row("Not posted (zero total)", str(len(result.skipped)))
     for kind, amount in sorted(result.totals.items()):
-        table.add_row(f"{kind} net + tax", f"{amount:.2f}")
+        table.add_row(f"{kind} {result.totals_basis}", f"{amount:.2f}")
     for path in result.files:
         table.add_row("File", str(path))
     Console(stderr=True).print(table)

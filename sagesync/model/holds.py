@@ -23,6 +23,7 @@ text, exactly as the message shows them (money stays exact; no float anywhere).
 | does_not_balance | does not balance | column have target difference grand_total explanation |
 | negative_split | negative split | split nominal net tax negative_amounts |
 | unmapped_item | SKU without a Sage item | sku |
+| unit_price_not_exact | no unit price makes the line | line quantity net places price amount |
 | no_credit_notes | the product imports no credit notes | product how |
 | order_not_exported | order not in the export | order_id |
 | reference_collision | Sage reference used by another document | reference transaction_type owner |
@@ -167,6 +168,12 @@ CATALOGUE: dict[str, Cause] = {c.code: c for c in (
     _cause("unmapped_item", "SKU without a Sage item", "sku",
            "SKU {sku!r} has no Sage item in [mapping] items_csv (and unmapped_items = "
            '"hold"): add it there, or set unmapped_items = "default" with a default_item'),
+    _cause("unit_price_not_exact", "no unit price makes the line",
+           "line quantity net places price amount",
+           "line {line}: Sage computes a line's amount as quantity x unit price, and no price "
+           "of {places} decimal places makes its net {net} from quantity {quantity} (the "
+           "nearest, {price}, makes {amount}): enter this document in Sage by hand, then "
+           "`sagesync resolve` it", ints="places"),
     # pipeline.transform_step
     _cause("no_credit_notes", "the product imports no credit notes", "product how",
            "{product} cannot import a credit note: {how}"),
@@ -311,6 +318,13 @@ def negative_split(*, split: str, nominal: str, net: Amount, tax: Amount,
     recipe's [sage] setting (when off, the message says it exists)."""
     return _build("negative_split", split=split, nominal=nominal, net=_amount(net),
                   tax=_amount(tax), negative_amounts=int(negative_amounts))
+
+
+def unit_price_not_exact(*, line: str, quantity: Decimal, net: Amount, places: int,
+                         price: Decimal, amount: Amount) -> Hold:
+    """`line` names it as people read it ('24-MB01', or shipping)."""
+    return _build("unit_price_not_exact", line=line, quantity=_rate(quantity),
+                  net=_amount(net), places=places, price=_amount(price), amount=_amount(amount))
 
 
 # (pipeline.transform_step) ----------------------------------------------------------------

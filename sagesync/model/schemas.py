@@ -176,6 +176,10 @@ SAGE_LINES = pa.schema([
     ("posted_net", SAGE_MONEY), ("posted_tax", SAGE_MONEY),
     # set when the line's split is posted as its own document of the other type (see splits)
     ("transaction_type", pa.string()), ("reference", pa.string()),
+    # posted_net per unit (quantity one when the line has none), half up to the product's
+    # unit_price_places (four when it takes line amounts): for products that compute a line
+    # as quantity x price (Sage X3's GROPRI)
+    ("posted_price", MAGENTO_MONEY),
 ])
 
 # A customer account sagesync asks Sage to create (reference §1.3).

@@ -17,7 +17,7 @@ each is then streamed from its documents' spooled bytes.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -86,6 +86,9 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
     totals: dict[str, Decimal] = field(default_factory=dict)
+    #: what `totals` add up: net + tax, or the net alone where Sage computes the tax (the
+    #: files carry none, so they reconcile with Magento net of tax)
+    totals_basis: str = "net + tax"
 
 
 def _key(doc: dict[str, Any]) -> RecordKey:
@@ -199,12 +202,9 @@ class _Tables:
     documents' delivery order, so a window's splits and lines are one slice."""
 
     def __init__(self, checkpoint: Checkpoint, needs: set[str],
-                 constants: dict[str, str] | None = None) -> None:
-        documents = checkpoint.table("documents").combine_chunks()
-        for name, value in (constants or {}).items():  # the same on every document
-            documents = documents.append_column(
-                name, pa.array([value] * documents.num_rows, pa.string()))
-        self.documents = documents
+                 fields: Mapping[str, str] | None = None) -> None:
+        self.documents = with_fields(checkpoint.table("documents").combine_chunks(),
+                                     fields or {})
         self.needs = sorted(needs)
         self.children = {name: _table_or_empty(checkpoint, name).combine_chunks()
                          for name in {*needs, "splits"} - {"taxes"}}
@@ -281,6 +281,15 @@ class _Chosen:
     running: tuple[int, str] | None
 
 
+def with_fields(table: pa.Table, fields: Mapping[str, str]) -> pa.Table:
+    """The recipe's constant template fields (`[sage] fields` over the product's defaults) as
+    a column each, so a template names one like any other field of its row."""
+    for name, value in fields.items():
+        if name not in table.column_names:
+            table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
+    return table
+
+
 def _taxes(splits: pa.Table) -> pa.Table:
     """The `taxes` rows of the documents: per document, one row per tax code its own splits
     carry tax under (a split posted as the other type is not the document's), with the net
@@ -338,9 +347,12 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     account_spec = next((spec for spec in specs.values() if spec.for_accounts), None)
     document_spec = _document_spec(product.key, specs)
     tables = _Tables(documents, document_spec.child_rows,
-                     {name: getattr(recipe.mapping, name) for name in MAPPING_FIELDS})
+                     {**{name: getattr(recipe.mapping, name) for name in MAPPING_FIELDS},
+                      **recipe.sage.fields})
     order = _delivery_order(tables.documents, capabilities.sale_type)
     tables.arrange(order)
+    net_only = capabilities.sage_computes_tax
+    result.totals_basis = "net (Sage computes the tax)" if net_only else "net + tax"
     renderer = ColumnRenderer(document_spec, recipe.sage.encoding,
                               capabilities.max_lines_per_document)
     encoder = DocumentEncoder(document_spec, recipe.sage.encoding)
@@ -367,7 +379,8 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
                 data = encoder.encode(rows)
                 chosen.append(_Chosen({k: doc[k] for k in _KEPT}, spool.tell(), len(data),
                                       len(rows),
-                                      _totals([(doc, rows)], splits), running_cell(rows)))
+                                      _totals([(doc, rows)], splits, net_only),
+                                      running_cell(rows)))
                 spool.write(data)
         spool.flush()
         new_accounts = _deliver(recipe, ledger, writer, folder, documents, result, chosen,
@@ -383,7 +396,8 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
                  "held": len(result.held), "needs_attention": len(result.needs_attention),
                  "skipped": len(result.skipped),
                  "dry_run": dry_run, "new_accounts": new_accounts,
-                 "totals": {k: str(v) for k, v in result.totals.items()}},
+                 "totals": {k: str(v) for k, v in result.totals.items()},
+                 "totals_basis": result.totals_basis},
         files={p.name: p for p in result.files})
     return result
 
@@ -396,7 +410,7 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, folder: P
     each file streamed from the spool. Returns how many new accounts were written."""
     account_rows: list[Rows] = []
     new_accounts: list[str] = []
-    accounts = documents.table("accounts")
+    accounts = with_fields(documents.table("accounts"), recipe.sage.fields)
     customer_keys = dict(zip(accounts.column("account_ref").to_pylist(),
                              accounts.column("customer_key").to_pylist(), strict=True))
     if account_spec is not None:
@@ -624,11 +638,13 @@ def _streamed(head: bytes, part: list[_Chosen], tail: bytes, spool: BinaryIO
 
 
 def _totals(chosen: list[tuple[dict[str, Any], Rows]],
-            splits: dict[str, list[dict[str, Any]]]) -> dict[str, Decimal]:
-    """Net + tax per transaction type, for the summary a bookkeeper checks against Magento."""
+            splits: dict[str, list[dict[str, Any]]], net_only: bool = False
+            ) -> dict[str, Decimal]:
+    """Net + tax per transaction type, for the summary a bookkeeper checks against Magento;
+    the net alone when Sage computes the tax (`net_only`)."""
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for doc, _ in chosen:
         for split in splits[doc["document_key"]]:
             kind = split.get("transaction_type") or doc["transaction_type"]  # a fee SI is an SI
-            totals[kind] += split["net_amount"] + split["tax_amount"]
+            totals[kind] += split["net_amount"] + (ZERO if net_only else split["tax_amount"])
     return dict(totals)

@@ -187,7 +187,9 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                               negative_amounts=recipe.sage.negative_amounts,
                               items=ItemMap.load(recipe.mapping.items_csv,
                                                  recipe.mapping.unmapped_items,
-                                                 recipe.mapping.default_item))
+                                                 recipe.mapping.default_item),
+                              unit_price_places=products.get(recipe.sage.product)
+                              .capabilities.unit_price_places)
     allocator = AccountAllocator(recipe.mapping,
                                  load_customer_accounts(recipe.mapping.customers_csv, caps),
                                  known.account_refs() if (known := ledger or lookup) else {})

@@ -321,8 +321,10 @@ def parse_spec(path: Path | Traversable, name: str, data: dict[str, Any]) -> Fil
         records.append(RecordSpec(name=str(raw.get("name", name)), rows=rows, columns=columns,
                                   code=code, required=bool(raw.get("required", False)),
                                   where=picks))
-    if any(r.rows == "accounts" for r in records) and len(records) > 1:
-        raise fail("records", "a single record for an accounts file")
+    if any(r.rows == "accounts" for r in records) and \
+            not all(r.rows == "accounts" for r in records):
+        raise fail("records", "rows = accounts on every record of an accounts file (e.g. a "
+                   "customer record and its address record), or on none")
     block = rules.get("block", {})
     if not isinstance(block, dict) or any(k not in _BLOCK_KEYS for k in block):
         raise fail("file.block", "a table of " + ", ".join(_BLOCK_KEYS))

@@ -122,6 +122,7 @@ class PostingLine:
     # exactly (its rounding, the balance and the sign all included), see `_post_lines`.
     posted_net: int = 0
     posted_tax: int = 0
+    posted_price: int = 0  # posted_net per unit, in units (see `_price_lines`)
 
 
 @dataclass(slots=True)
@@ -201,6 +202,7 @@ class DocumentBuilder:
     companies: Mapping[int, str] = field(default_factory=dict)  # store id -> Sage company
     negative_amounts: bool = False  # [sage] negative_amounts
     items: ItemMap = field(default_factory=ItemMap)
+    unit_price_places: int = 0  # the product's (Capabilities.unit_price_places)
 
     def __post_init__(self) -> None:
         self._prefix = "base_" if self.currency == "base" else ""
@@ -258,6 +260,7 @@ class DocumentBuilder:
             self._balance(document, doc, len(doc_items), extras)
             self._signs(document)
             _post_lines(lines, document.splits)
+            _price_lines(lines, self.unit_price_places)
             if not document.splits:
                 return self._skip(document, "every amount is zero: Sage has nothing to book")
         except HoldDocument as held:
@@ -533,6 +536,27 @@ def _post_lines(lines: list[PostingLine], splits: list[Split]) -> None:
                 setattr(line, column, value)
 
 
+def _price_lines(lines: list[PostingLine], places: int) -> None:
+    """Each posted line's net per unit (`posted_price`): its posted net over its quantity (one
+    when it has none), half up to `places` (four when 0). A product that computes a line's
+    amount as quantity x price, rounded to cents (`places` > 0), would book a line no such
+    price makes a cent or more off its net (a large quantity), so its document is held."""
+    scale = 10 ** (places or 4)  # the price is an integer of 1/scale
+    for line in lines:
+        if not line.split_no:
+            continue
+        quantity = abs(line.quantity) if line.quantity else UNITS
+        price = divide_half_up(line.posted_net * scale * UNITS, 100 * quantity)
+        line.posted_price = price * (UNITS // scale)
+        amount = divide_half_up(price * quantity * 100, scale * UNITS)
+        if places and amount != line.posted_net:
+            raise HoldDocument(holds.unit_price_not_exact(
+                line=repr(line.sku) if line.sku else PURPOSE_LABEL[line.purpose],
+                quantity=decimal_of_units(quantity).normalize(),
+                net=decimal_of_cents(line.posted_net), places=places,
+                price=Decimal(price).scaleb(-places), amount=decimal_of_cents(amount)))
+
+
 def split_details(document: SageDocument, split: Split) -> str:
     """The Details text of one split row: short, and traceable back to Magento."""
     return f"{KIND_LABEL[document.entity_type]} {document.increment_id} " \
@@ -636,7 +660,7 @@ def split_columns(docs: Sequence[SageDocument], department: int | None
 
 
 LINE_UNITS = ("quantity", "unit_price", "row_total", "discount_amount", "net_amount",
-              "tax_amount", "tax_rate")  # columns held in units until written
+              "tax_amount", "tax_rate", "posted_price")  # columns held in units until written
 # checkpoint column -> PostingLine attribute
 _LINE_FIELDS = {"purpose": "purpose", "sku": "sku", "name": "name",
                 "order_item_id": "order_item_id", "quantity": "quantity",
@@ -644,7 +668,8 @@ _LINE_FIELDS = {"purpose": "purpose", "sku": "sku", "name": "name",
                 "discount_amount": "discount", "net_amount": "net", "tax_amount": "tax",
                 "tax_rate": "rate", "tax_code": "tax_code", "nominal_code": "nominal_code",
                 "split_no": "split_no", "item_code": "item_code", "warehouse": "warehouse",
-                "posted_net": "posted_net", "posted_tax": "posted_tax"}
+                "posted_net": "posted_net", "posted_tax": "posted_tax",
+                "posted_price": "posted_price"}
 
 
 def line_columns(docs: Sequence[SageDocument]) -> dict[str, list[Any]]:

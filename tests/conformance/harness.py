@@ -33,7 +33,7 @@ from bench.recipe import toml_value as _toml_value
 from sagesync.cli.main import cli
 from sagesync.errors import ExitCode
 from sagesync.ledger import Ledger
-from sagesync.recipe import MappingSettings, load_recipe
+from sagesync.recipe import MagentoSettings, MappingSettings, load_recipe
 from sagesync.render import Column, FileSpec, RecordSpec, load_spec
 from sagesync.render.cells import format_date
 from sagesync.sage.products import PRODUCTS, SageProduct
@@ -141,15 +141,31 @@ class MagentoStore:
     invoices: list[dict[str, Any]]
     creditmemos: list[dict[str, Any]]
 
-    def postings(self, product: SageProduct) -> dict[tuple[str, str], Decimal]:
-        """(Sage type, reference) -> Magento's base grand total, for each invoice and credit
-        memo of an order that is not cancelled (with post_from = "invoices")."""
+    def sales(self, product: SageProduct) -> list[dict[str, Any]]:
+        """The Magento documents the product's demo recipe posts as sales: the invoices, or
+        with post_from = "orders" the orders in its order_states (never a cancelled one)."""
+        demo = demo_recipe_data(product)
+        if demo.get("sage", {}).get("post_from", product.capabilities.post_from[0]) \
+                != "orders":
+            return self.invoices
+        states = demo.get("magento", {}).get("order_states", MagentoSettings().order_states)
+        return [o for o in self.orders if o.get("state") in states]
+
+    def posted(self, product: SageProduct) -> dict[tuple[str, str], dict[str, Any]]:
+        """(Sage type, reference) -> the Magento document posted as it: each sale and each
+        credit memo."""
         caps = product.capabilities
-        out = {(caps.sale_type, str(i["increment_id"])): _money(i["base_grand_total"])
-               for i in self.invoices}
-        out.update({(caps.credit_type, str(m["increment_id"])): _money(m["base_grand_total"])
-                    for m in self.creditmemos})
+        out = {(caps.sale_type, str(d["increment_id"])): d for d in self.sales(product)}
+        out.update({(caps.credit_type, str(m["increment_id"])): m for m in self.creditmemos})
         return out
+
+    def postings(self, product: SageProduct) -> dict[tuple[str, str], Decimal]:
+        """(Sage type, reference) -> Magento's base grand total of each posted document."""
+        return {k: _money(d["base_grand_total"]) for k, d in self.posted(product).items()}
+
+    def created(self, product: SageProduct) -> dict[tuple[str, str], str]:
+        """(Sage type, reference) -> Magento's `created_at` of each posted document."""
+        return {k: d["created_at"] for k, d in self.posted(product).items()}
 
 
 def _money(value: Any) -> Decimal:
@@ -229,6 +245,8 @@ class Row:
     #: net + tax as Sage books it (a sign the template writes by type undone); None when the
     #: record carries no amount
     amount: Decimal | None = None
+    #: the row of the template's first record: it starts a document (or an account)
+    starts: bool = False
 
 
 @dataclass(frozen=True)
@@ -451,6 +469,8 @@ def read_delivered(product: SageProduct, *folders: Path, header: bool = True) ->
                                                                         strict=True)
                        if c.field and c.repeat is None}  # a group's cells are not the row's
                 read.append((number, record, cells, own))
+            # a record of documents or accounts after the first (Sage X3's address record
+            # after its customer record) adds to the document the first one started
             if blocked:  # the block is one document: its rows share its fields
                 document = {**implied}
                 for _, record, _, own in read:
@@ -460,7 +480,10 @@ def read_delivered(product: SageProduct, *folders: Path, header: bool = True) ->
                 if blocked:
                     pass  # the block's fields, gathered above
                 elif record.rows in ("documents", "accounts", "postings"):
-                    document = {**implied, **{k: v for k, v in own.items() if v}}
+                    if record is spec.records[0]:
+                        document = {**implied, **{k: v for k, v in own.items() if v}}
+                    else:
+                        document.update({k: v for k, v in own.items() if v})
                 else:
                     document.update({c.field: own[c.field] for c in record.columns
                                      if c.first_only and c.field in own and own[c.field]})
@@ -468,13 +491,16 @@ def read_delivered(product: SageProduct, *folders: Path, header: bool = True) ->
                           **{k: v for k, v in own.items() if v or k not in document}}
                 rows.append(Row(name, spec.name, record.name, record.rows, number_of,
                                 tuple(cells), record.columns, fields,
-                                _amount(record, fields, cells)))
+                                _amount(record, fields, cells), record is spec.records[0]))
     return Delivered(rows, files)
 
 
 def document_of(row: Row, product: SageProduct) -> tuple[str, str]:
-    """(Sage type, reference) of the document a row belongs to."""
-    return row.fields.get("transaction_type", ""), row.fields[product.capabilities.reference_field]
+    """(Sage type, reference) of the document a row belongs to; a file that writes no type
+    holds sales only (a product without credit notes, such as Sage X3's orders)."""
+    caps = product.capabilities
+    kind = row.fields.get("transaction_type") or ("" if caps.credit_notes else caps.sale_type)
+    return kind, row.fields[caps.reference_field]
 
 
 def row_amount(row: Row) -> Decimal:

@@ -70,17 +70,19 @@ def formula_cells(product: SageProduct, delivered: Delivered) -> list[str]:
 def store_with(folder: Path, names: list[tuple[str, str, str, str, str]],
                references: dict[int, str]) -> MagentoStore:
     """One registered customer per name tuple (first, last, street, town, company), each with
-    an invoiced order; `references` gives some invoices their own increment id."""
+    an invoiced order; `references` gives some orders and their invoices their own increment
+    id (the one posted, whichever the product posts a sale from)."""
     orders, invoices = [], []
     for n, (first, last, street, town, company) in enumerate(names, start=1):
         spec = random_order_spec(random.Random(n), n, guest_share=0)
+        spec = replace(spec, increment_id=references.get(n, spec.increment_id))
         address = AddressSpec(first, last, (street,), town, "LS1 4AP", "+44 113 496 0000",
                               company=company or None, region=town)
         customer = CustomerSpec(f"c{n}@example.com", first, last, address, customer_id=500 + n)
         order = build_order(replace(spec, customer=customer, state="complete", invoiced=True),
                             include_parent_item=False)
         orders.append(order)
-        invoices.append(build_invoice(order, n, references.get(n, spec.increment_id),
+        invoices.append(build_invoice(order, n, spec.increment_id,
                                       spec.created_at + timedelta(minutes=5)))
     return write_magento(folder, orders, invoices, [])
 
@@ -92,7 +94,10 @@ def test_text_outside_the_encoding_or_starting_a_formula_reaches_sage_inert(
     names = [(f"{sign}cmd|' /C calc'!A0", foreign, f"{sign}SUM(A1) Road", foreign,
               f"{sign}HYPERLINK(\"http://x\")") for sign, foreign in
              zip(SIGNS, outside + list(FOREIGN), strict=False)]
-    kept = next(t for t in KEPT if _encodable(t, caps.encoding))
+    kept = next((t for t in KEPT if _encodable(t, caps.encoding)), KEPT[0])
+    # a 7-bit encoding (Sage X3's ASCII) holds none of them: their folded form must arrive
+    arrives = kept if _encodable(kept, caps.encoding) else unicodedata.normalize(
+        "NFKD", kept).encode(caps.encoding, "ignore").decode(caps.encoding)
     names.append((kept, "Lee", "1 Road", kept, ""))
     held = {n: f"{sign}0000009{n:02d}" for n, sign in enumerate(SIGNS, start=len(names) + 1)}
     names += [("Ann", "Lee", "1 Road", "Leeds", "")] * len(held)
@@ -103,7 +108,7 @@ def test_text_outside_the_encoding_or_starting_a_formula_reaches_sage_inert(
     for data in delivered.files.values():
         data.decode(caps.encoding)  # every byte, header and all
     assert not formula_cells(product, delivered)
-    assert kept in {c for r in delivered.rows for c in r.cells}, f"{kept!r} did not arrive"
+    assert arrives in {c for r in delivered.rows for c in r.cells}, f"{arrives!r} did not arrive"
     assert any(c.startswith("'") for r in delivered.rows for c in r.cells), \
         "no text needed neutralising: the store does not test what it should"
     # the text did not hold anything: each customer's invoice is there, balanced

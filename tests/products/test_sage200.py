@@ -256,8 +256,8 @@ def recipe_with(folder: Path, **sage: Any) -> Path:
 def test_post_from_orders_and_two_companies_are_refused_at_recipe_load(tmp_path: Path) -> None:
     with pytest.raises(RecipeError) as orders:
         load_recipe(recipe_with(tmp_path, post_from="orders"))
-    assert "key 'sage.post_from': expected 'invoices': Sage 200 (UK) imports no documents made " \
-           "from orders" in str(orders.value)
+    assert "key 'sage.post_from': expected 'invoices': Sage 200 (UK) cannot post a sale from " \
+           "Magento's orders" in str(orders.value)
     with pytest.raises(RecipeError) as companies:
         load_recipe(recipe_with(tmp_path, companies={"1": "UK01", "2": "EU01"}))
     assert "key 'sage.companies': expected one company" in str(companies.value)

@@ -95,12 +95,27 @@ class Capabilities:
     #: Sage imports a file into the one company it is logged into (no company column): a
     #: recipe posts to one company, and `[sage] companies` naming two is refused.
     one_company: bool = False
+    #: Constant fields the product's templates name besides the documents' own (Sage X3's
+    #: order type and sales site), with the product's defaults: a recipe's `[sage] fields`
+    #: sets them, and no other name.
+    template_fields: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: 0 when Sage takes each line's amount; else the places of the unit price Sage computes
+    #: a line's amount from (quantity x price, to cents): a line no such price makes holds
+    #: its document (Sage X3's GROPRI: 4).
+    unit_price_places: int = 0
 
     def __post_init__(self) -> None:
         # read-only views, so a capability cannot be changed by a caller after registration
         object.__setattr__(self, "code_lengths", _frozen(self.code_lengths))
         object.__setattr__(self, "code_patterns", _frozen(self.code_patterns))
         object.__setattr__(self, "mapping_defaults", _frozen(self.mapping_defaults))
+        object.__setattr__(self, "template_fields", _frozen(self.template_fields))
+        wrong = sorted(n for n in self.template_fields
+                       if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", n))
+        if wrong:  # a registration mistake; a name of the transform's tables is a test's check
+            raise ValueError(f"template_fields {', '.join(wrong)}: lower-case names")
+        if self.unit_price_places not in (0, 2, 3, 4):
+            raise ValueError("unit_price_places: 0 (Sage takes line amounts), or 2 to 4")
 
     def code_rule(self, name: str, default_length: int = 8) -> tuple[re.Pattern[str], str]:
         """The rule a code of field `name` keeps (its pattern, else 1 to its length of any

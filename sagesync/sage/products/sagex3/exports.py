@@ -1,4 +1,4 @@
-"""Sage X3 stock and price exports, read into Magento (see README.md here).
+"""What sagesync reads back from Sage X3: stock, prices, the ack (see README.md here).
 
 There is no standard stock-level export template (§6); the names are the `STOCK` table's, each
 also with the SQL suffix `_0`. Tags: "§n" = the name is in shared/reference/sage-formats.md at
@@ -11,9 +11,15 @@ that section; "assumed" = not confirmed by the reference.
 |        |         | A kept, Q and R ignored)                                         |
 | prices | assumed | ITMREF §6, PLI, GROPRI (§6, an SOH field), PRI, MINQTY,          |
 |        |         | CUR §6                                                           |
+
+The ack file is the site's own export of its sales orders (a query or an export template on
+SORDER with a heading row): its column names are in the recipe's [ack] section, CUSORDREF
+(the Magento number sagesync wrote) and SOHNUM (X3's order number) by default in
+recipes/sagex3.toml. It has no type column: every row answers an order.
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, RowRule, aliases
+from sagesync.sage.products.base import AckLayout
 
 _X3 = "§6"
 _SKU = aliases(_X3, "ITMREF", "ITMREF_0")
@@ -47,3 +53,11 @@ PRICES = Layout(
 )
 
 LAYOUTS = (STOCK, PRICES)
+
+ACK = AckLayout(
+    # a Magento order is posted as an SOH order, the core's sale type SI
+    types={"SI": ("order",)},
+    expected=("a ;-separated export of Sage X3 sales orders (a query or an export template on "
+              "SORDER) with a heading row holding the columns named in the recipe's [ack] "
+              "section (CUSORDREF, SOHNUM), one row per imported order"),
+)
