@@ -21,7 +21,7 @@ from sagesync.sage.layouts import export_products, layout_for, registered_layout
 from sagesync.sage.products import AckLayout, SageProduct
 from tests.test_ack import error_file, record, sent_demo
 
-EXPORT_ONLY = ("sage100", "sage200", "sage300", "sagex3", "intacct")
+EXPORT_ONLY = ("sage100", "sage300", "intacct")
 UK = products.get("sage50_uk")
 
 

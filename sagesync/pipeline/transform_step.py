@@ -289,7 +289,10 @@ def _hold_unimportable_credits(docs: list[SageDocument], product_key: str,
             _hold(d, holds.no_credit_notes(product=product.title,
                                            how=caps.credit_note_advice or "enter it by hand"))
             continue
-        contra = [s for s in d.splits if s.transaction_type is not None]
+        # where Sage computes tax the file carries the net goods only (Sage X3's order lines),
+        # so a payment taken off the total is not posted at all and holds nothing
+        contra = [s for s in d.splits if s.transaction_type is not None] \
+            if not caps.sage_computes_tax else []
         if contra:
             taken = " and ".join(f"the {PURPOSE_LABEL[s.purpose]} {s.net_amount + s.tax_amount}"
                                  f" ({s.reference})" for s in contra)
@@ -344,7 +347,8 @@ def _write_documents(writer: CheckpointWriter, docs: list[SageDocument],
     writer.write("lines", pa.Table.from_arrays(
         [units_array(values) if name in LINE_UNITS
          else cents_array(values) if name in ("posted_net", "posted_tax")
-         else pa.array(values, SAGE_LINES.field(name).type) for name, values in lines.items()],
+         else pa.array(values, SAGE_LINES.field(name).type)
+         for name, values in ((name, lines[name]) for name in SAGE_LINES.names)],
         schema=SAGE_LINES))
 
 
