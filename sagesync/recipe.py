@@ -727,9 +727,8 @@ class _RecipeReader:
     def _code(self, name: str, key: str, value: str, what: str) -> str:
         """A code the recipe gives, checked by the posting product's own rule for it."""
         product = products.get(self.product_key, self.region_key)
-        pattern, rule = product.capabilities.code_rule(name)
-        if not pattern.fullmatch(value) or len(value) > product.capabilities.code_lengths.get(
-                name, len(value)):
+        if not product.capabilities.code_fits(name, value):
+            rule = product.capabilities.code_rule(name)[1]
             raise self.fail(key, f"a {product.title} {what} ({rule})", value)
         return value
 

@@ -142,9 +142,7 @@ def _fits(capabilities: Capabilities | None, name: str, value: str,
     """Does a code keep the product's rule for field `name` (else `default`, Sage 50 UK's)?"""
     if capabilities is None:
         return bool(default.fullmatch(value))
-    pattern, _ = capabilities.code_rule(name)
-    return bool(pattern.fullmatch(value)) and \
-        len(value) <= capabilities.code_lengths.get(name, len(value))
+    return capabilities.code_fits(name, value)
 
 
 def _rule_text(capabilities: Capabilities | None, name: str, default: str) -> str:

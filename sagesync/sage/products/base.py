@@ -126,6 +126,11 @@ class Capabilities:
             return re.compile(pattern), f"{length} characters at most, matching {pattern}"
         return re.compile(rf"[^\x00-\x1f]{{1,{length}}}"), f"1 to {length} characters"
 
+    def code_fits(self, name: str, value: str) -> bool:
+        """Does `value` keep the rule of field `name`: its pattern and its length?"""
+        return bool(self.code_rule(name)[0].fullmatch(value)) and \
+            len(value) <= self.code_lengths.get(name, len(value))
+
     @property
     def credit_notes(self) -> bool:
         """Can a credit note be imported? (Sage 50 Canada's .IMP cannot.)"""
