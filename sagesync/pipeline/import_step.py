@@ -105,8 +105,9 @@ def recover(ledger: Ledger, delivery: Delivery) -> list[str]:
                      f"had been delivered ({sent} documents recorded as sent"
                      + (f", {collected} files already collected" if collected else "")
                      + "); the rest stays queued")
+        planned = ledger.planned_counts(batch_id) if uncertain else {}
         for file in sorted(uncertain):
-            held = sum(1 for *_, f in plan.get("records", []) if f == file)
+            held = planned.get(file, 0)
             accounts = (" and the customer accounts in it count as delivered (check Sage has "
                         "them)" if file == plan.get("accounts_file") else "")
             notes.append(f"batch {batch_id} file {Path(file).name} may have reached Sage: it was "
