@@ -1,6 +1,7 @@
-"""The export tells the ledger what it saw a window of documents at a time, in entity id order,
-from the row groups that hold them, never reading a whole table (issue 10): the records are
-the ones a sort of the whole tables gives, whatever order the pages were stored in."""
+"""The export's memory does not grow with the records it sees (issue 10): it tells the ledger
+what it saw a window of documents at a time, in entity id order, from the row groups that hold
+them, never reading a whole table (the records are the ones a sort of the whole tables gives,
+whatever order the pages were stored in), and it remembers the ids seen in a bitmap."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sagesync.pipeline.export_step as export_step
 from sagesync.ledger import Exported, RecordKey
@@ -65,3 +68,22 @@ def test_registration_reads_windows_in_entity_id_order_whatever_the_stored_order
     monkeypatch.undo()
     assert found == _expected(export.folder)
     assert len(found) > 30
+
+
+@settings(deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 300), st.integers(-5, 5),
+                          st.integers(export_step._Ids.BITMAP_LIMIT - 3,
+                                      export_step._Ids.BITMAP_LIMIT + 3),
+                          st.integers(2**40, 2**63 - 1))))
+def test_the_export_remembers_ids_seen_as_a_set_would(numbers: list[int]) -> None:
+    """What the export has seen (repeats dropped, counts, ids still to fetch) is a bitmap up
+    to BITMAP_LIMIT, a few bytes in all where a set took some 70 bytes per id."""
+    ids, expected = export_step._Ids(), set()
+    for number in numbers:
+        ids.add(number)
+        expected.add(number)
+        assert number in ids
+    assert len(ids) == len(expected) and set(ids) == expected
+    assert all((n in ids) == (n in expected) for n in range(-6, 310))
+    assert len(ids.bits) <= 2 * (max([n for n in expected if 0 <= n < ids.BITMAP_LIMIT],
+                                     default=0) // 8 + 1)

@@ -55,7 +55,7 @@ def exported_records(recipe: Recipe, export: Checkpoint) -> list[Exported]:
     return list(iter_exported(recipe, export))
 
 
-REGISTER_CHUNK = 10_000  # records turned into Python objects at a time
+REGISTER_CHUNK = 2_000  # records turned into Python objects at a time (10,000: 13 MB more)
 
 
 def iter_exported(recipe: Recipe, export: Checkpoint) -> Iterator[Exported]:

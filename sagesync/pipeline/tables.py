@@ -25,7 +25,7 @@ PLACE, _ROW = "_place", "_row"
 class _Groups:
     """A Parquet file's row groups, decoded on demand (`columns` only), the last CACHED kept."""
 
-    CACHED = 4
+    CACHED = 2  # a window read in order spans one or two; each kept costs memory (5 MB or so)
 
     def __init__(self, file: pq.ParquetFile, columns: Sequence[str] | None,
                  prepare: Callable[[pa.Table], pa.Table]) -> None:

@@ -110,7 +110,7 @@ def _document_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | 
     prepare = partial(_columns, currency=currency)
     for kind in posted_kinds(recipe):
         lines = KeyedTable(export.table_file(LINES[kind]),
-                            "order_id" if kind == "order" else "document_id", prepare)
+                           "order_id" if kind == "order" else "document_id", prepare)
         wanted = None if only is None else pa.array(
             sorted(k.entity_id for k in only if k.entity_type == kind), pa.int64())
         source = pq.ParquetFile(export.table_file(POSTED[kind]))
