@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from sagesync.errors import ExitCode, RecipeError
 from sagesync.model.schemas import SAGE_LINES, SAGE_TABLES
 from sagesync.pipeline.checkpoint import Checkpoint
-from sagesync.pipeline.import_step import _table_or_empty
+from sagesync.pipeline.import_step import _Tables
 from sagesync.render import (
     Children,
     ColumnRenderer,
@@ -458,8 +458,12 @@ def test_a_file_rule_that_cannot_be_written_is_a_recipe_error(
 
 
 def test_an_older_checkpoint_without_lines_reads_as_no_lines(tmp_path: Path) -> None:
-    old = Checkpoint(path=tmp_path / "manifest.json", manifest={"tables": {}})
-    lines = _table_or_empty(old, "lines")
+    tables = {}
+    for name in ("documents", "splits"):
+        pq.write_table(SAGE_TABLES[name].empty_table(), tmp_path / f"{name}.parquet")
+        tables[name] = {"file": f"{name}.parquet"}
+    old = Checkpoint(path=tmp_path / "manifest.json", manifest={"tables": tables})
+    lines = _Tables(old, {"lines"}, "SI").window(0, 0).children["lines"]
     assert lines.num_rows == 0 and lines.schema == SAGE_LINES == SAGE_TABLES["lines"]
 
 

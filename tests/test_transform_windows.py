@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sagesync.pipeline.transform_step import _KeyedTable
+from sagesync.pipeline.tables import KeyedTable, _Groups
 
 GROUP = 50
 
@@ -35,7 +35,7 @@ def test_a_window_gets_exactly_the_rows_a_whole_table_filter_gets(
         tmp_path: Path, keys: list[int], wanted: list[int], ordered: bool) -> None:
     path = tmp_path / "lines.parquet"
     table = _write(path, sorted(keys) if ordered else keys)
-    got = _KeyedTable(path, "document_id").rows(wanted)
+    got = KeyedTable(path, "document_id").rows(wanted)
     expected = table.filter(pc.is_in(table["document_id"],
                                      value_set=pa.array(sorted(set(wanted)), pa.int64())))
     assert got.to_pylist() == expected.to_pylist()
@@ -44,11 +44,11 @@ def test_a_window_gets_exactly_the_rows_a_whole_table_filter_gets(
 def test_only_the_row_groups_that_can_hold_a_window_are_decoded(tmp_path: Path) -> None:
     path = tmp_path / "lines.parquet"
     _write(path, [n // 3 for n in range(3, 3 + 20 * GROUP)])  # sorted, 20 row groups
-    reader = _KeyedTable(path, "document_id")
+    reader = KeyedTable(path, "document_id")
     window = list(range(40, 60))  # ids 40..59: rows 117..179, row groups 2 and 3
     assert [r["document_id"] for r in reader.rows(window).to_pylist()] == \
         [n for n in window for _ in range(3)]
     assert sorted(reader.cache) == [2, 3]
     for start in range(0, 330, 20):  # a whole pass: the cache stays bounded
         reader.rows(range(start, start + 20))
-    assert len(reader.cache) <= _KeyedTable.CACHED
+    assert len(reader.cache) <= _Groups.CACHED

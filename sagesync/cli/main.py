@@ -10,6 +10,10 @@ against the commands). This module imports nothing but click at start-up.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+from contextlib import suppress
+from pathlib import Path
 
 import click
 
@@ -99,5 +103,26 @@ def cli(ctx: click.Context) -> None:
     ctx.ensure_object(Context)
 
 
+ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL"
+
+
+def returning_pool() -> str:
+    """The Arrow allocator that gives freed memory back: jemalloc where the installed pyarrow
+    has it (its build configuration header says so), else the system's. Arrow's default,
+    mimalloc, keeps much of what a step frees, and glibc's malloc fragments under Arrow's
+    buffers, so a step's memory grew with its input. The header is read, not pyarrow imported:
+    Arrow reads its choice from the environment when it loads, and `--help` must not load it."""
+    spec = importlib.util.find_spec("pyarrow")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        with suppress(OSError):
+            config = Path(folder, "include", "arrow", "util", "config.h").read_text("utf-8")
+            if "#define ARROW_JEMALLOC\n" in config:
+                return "jemalloc"
+    return "system"
+
+
 def main() -> None:
+    # before any command loads pyarrow; the export's worker processes inherit it; a choice
+    # already in the environment wins
+    os.environ.setdefault(ARROW_POOL, returning_pool())
     cli(prog_name="sagesync")

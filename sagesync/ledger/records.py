@@ -3,6 +3,7 @@ can build and read them without opening a store."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -55,7 +56,8 @@ class BatchPlan:
     """What a batch will deliver: files (final paths) and the records and accounts in them."""
 
     files: list[str]
-    records: list[tuple[RecordKey, str, str]]  # key, content hash, file
+    # key, content hash, file; read once, so a generator will do (a batch of any size)
+    records: Iterable[tuple[RecordKey, str, str]]
     accounts: list[str]  # customer keys whose account rows go in this batch
     accounts_file: str | None = None
 

@@ -181,4 +181,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE records ADD COLUMN hold_code TEXT;
     ALTER TABLE records ADD COLUMN hold_params TEXT;
     """,
+    # A batch's planned records, one row each in plan order (`seq`), rather than a list in the
+    # plan's JSON, so a batch of any size is planned and finished a chunk at a time. A plan
+    # written before keeps its list (`records` in the JSON) and is read from it.
+    """
+    CREATE TABLE batch_records (
+        batch_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        entity_type TEXT NOT NULL,
+        entity_id INTEGER NOT NULL,
+        store_id INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        file TEXT NOT NULL,
+        PRIMARY KEY (batch_id, seq)
+    );
+    """,
 )

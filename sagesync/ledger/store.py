@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sagesync.ledger.records import (
     BatchPlan,
@@ -108,7 +108,11 @@ def _row(values: Sequence[Any]) -> RecordRow:
     return RecordRow(RecordKey(values[0], values[1], values[2]), *values[3:])
 
 
-def _chunks(records: Iterable[Exported], size: int) -> Iterator[list[Exported]]:
+_T = TypeVar("_T")
+_MISSING = ("", "", None)  # the state, hash and holder of a key the ledger does not know
+
+
+def _chunks(records: Iterable[_T], size: int) -> Iterator[list[_T]]:
     """The records in lists of at most `size` (itertools.batched, before Python 3.12)."""
     iterator = iter(records)
     while part := list(islice(iterator, size)):
@@ -434,70 +438,93 @@ class Ledger:
             found.setdefault(ckpt, []).append(RecordKey(t, i, s))
         return found
 
-    def mark_transformed(self, ready: Sequence[tuple[RecordKey, str, str]],
-                         held: Sequence[tuple[RecordKey, str, Hold | str]],
-                         skipped: Sequence[tuple[RecordKey, str, str]] = ()) -> None:
+    def mark_transformed(self, ready: Iterable[tuple[RecordKey, str, str]],
+                         held: Iterable[tuple[RecordKey, str, Hold | str]],
+                         skipped: Iterable[tuple[RecordKey, str, str]] = (), *,
+                         chunk: int = 10_000) -> None:
         """Ready documents (key, content hash, Sage type:reference) join the queue and claim
         their reference; invalid ones are held with their reason, a Hold (its code and params
         stored beside the message) or text (an `unspecified` one); a changed reason is a new
         event. Ones with nothing to post (a zero total under the recipe's rule) are
         `skipped` with theirs. A record a person put on hold stays held; sent, amended and
-        void records are not touched."""
+        void records are not touched. One transaction; each of the three is read once, as it
+        comes (a generator will do), `chunk` records at a time, so memory does not grow with
+        them. A key is in one of the three at most (the transform gives each document one
+        outcome)."""
         now = _now()
-        missing = ("", "", None)
-        events: list[tuple[RecordKey, str, str]] = []
         with self.transaction() as db:
-            # looked up inside the transaction: the temp-table inserts share its one commit
-            known = self._states([k for k, _, _ in (*ready, *held, *skipped)])
-            changes: list[tuple[Any, ...]] = []
-            for key, _hash, reason in skipped:
-                state = known.get(key, missing)
-                if state[0] in ("exported", "queued", "rejected", "skipped") or (
-                        state[0] == "held" and state[2] == "validation"):
-                    changes.append((reason, now, key.entity_type, key.entity_id, key.store_id))
-                    if state[0] != "skipped":
-                        events.append((key, "skipped", reason))
-            db.executemany("UPDATE records SET state='skipped', held_by=NULL, last_error=?, "
-                           "hold_code=NULL, hold_params=NULL, "
-                           "updated_at=? WHERE entity_type=? AND entity_id=? AND "
-                           "store_id=?", changes)
-            changes = []
-            for key, _hash, reference in ready:
-                state = known.get(key, missing)
-                if state[0] in ("exported", "rejected", "queued") or (
-                        state[0] == "held" and state[2] == "validation"):
-                    changes.append((reference or None, now, key.entity_type, key.entity_id,
-                                    key.store_id))
-                    if state[0] != "queued":
-                        events.append((key, "queued", ""))
-            db.executemany("UPDATE records SET state='queued', held_by=NULL, "
-                           "sage_reference=?, last_error=CASE WHEN state='rejected' "
-                           "THEN last_error END, hold_code=CASE WHEN state='rejected' "
-                           "THEN hold_code END, hold_params=CASE WHEN state='rejected' "
-                           "THEN hold_params END, updated_at=? WHERE entity_type=? AND "
-                           "entity_id=? AND store_id=?", changes)
-            for key, _hash, given in held:
-                state = known.get(key, ("", "", None))
-                if state[0] in ("exported", "queued", "rejected", "held") and \
-                        state[2] != "person":
-                    hold = holds.as_hold(given)
-                    reason, code, params = hold.message, hold.code, hold.params_json()
-                    where = (key.entity_type, key.entity_id, key.store_id)
-                    changed = db.execute(
-                        "UPDATE records SET state='held', held_by='validation', last_error=?, "
-                        "hold_code=?, hold_params=?, "
-                        "updated_at=? WHERE entity_type=? AND entity_id=? AND store_id=? AND "
-                        "NOT (state='held' AND last_error IS ?)",
-                        (reason, code, params, now, *where, reason)).rowcount
-                    if changed:
-                        events.append((key, "held", reason))
-                    else:  # the same words: no news, but the cause may be new (an old row)
-                        db.execute("UPDATE records SET hold_code=?, hold_params=? WHERE "
-                                   "entity_type=? AND entity_id=? AND store_id=? AND "
-                                   "state='held' AND held_by='validation' AND "
-                                   "(hold_code IS NOT ? OR hold_params IS NOT ?)",
-                                   (code, params, *where, code, params))
-            self._events(db, events)
+            for part in _chunks(skipped, chunk):
+                self._mark_skipped(db, part, now)
+            for part in _chunks(ready, chunk):
+                self._mark_ready(db, part, now)
+            for held_part in _chunks(held, chunk):
+                self._mark_held(db, held_part, now)
+
+    def _mark_skipped(self, db: sqlite3.Connection, skipped: list[tuple[RecordKey, str, str]],
+                      now: str) -> None:
+        known = self._states(k for k, _, _ in skipped)  # inside the transaction: one commit
+        changes: list[tuple[Any, ...]] = []
+        events: list[tuple[RecordKey, str, str]] = []
+        for key, _hash, reason in skipped:
+            state = known.get(key, _MISSING)
+            if state[0] in ("exported", "queued", "rejected", "skipped") or (
+                    state[0] == "held" and state[2] == "validation"):
+                changes.append((reason, now, key.entity_type, key.entity_id, key.store_id))
+                if state[0] != "skipped":
+                    events.append((key, "skipped", reason))
+        db.executemany("UPDATE records SET state='skipped', held_by=NULL, last_error=?, "
+                       "hold_code=NULL, hold_params=NULL, "
+                       "updated_at=? WHERE entity_type=? AND entity_id=? AND "
+                       "store_id=?", changes)
+        self._events(db, events)
+
+    def _mark_ready(self, db: sqlite3.Connection, ready: list[tuple[RecordKey, str, str]],
+                    now: str) -> None:
+        known = self._states(k for k, _, _ in ready)
+        changes: list[tuple[Any, ...]] = []
+        events: list[tuple[RecordKey, str, str]] = []
+        for key, _hash, reference in ready:
+            state = known.get(key, _MISSING)
+            if state[0] in ("exported", "rejected", "queued") or (
+                    state[0] == "held" and state[2] == "validation"):
+                changes.append((reference or None, now, key.entity_type, key.entity_id,
+                                key.store_id))
+                if state[0] != "queued":
+                    events.append((key, "queued", ""))
+        db.executemany("UPDATE records SET state='queued', held_by=NULL, "
+                       "sage_reference=?, last_error=CASE WHEN state='rejected' "
+                       "THEN last_error END, hold_code=CASE WHEN state='rejected' "
+                       "THEN hold_code END, hold_params=CASE WHEN state='rejected' "
+                       "THEN hold_params END, updated_at=? WHERE entity_type=? AND "
+                       "entity_id=? AND store_id=?", changes)
+        self._events(db, events)
+
+    def _mark_held(self, db: sqlite3.Connection,
+                   held: list[tuple[RecordKey, str, Hold | str]], now: str) -> None:
+        known = self._states(k for k, _, _ in held)
+        events: list[tuple[RecordKey, str, str]] = []
+        for key, _hash, given in held:
+            state = known.get(key, _MISSING)
+            if state[0] in ("exported", "queued", "rejected", "held") and \
+                    state[2] != "person":
+                hold = holds.as_hold(given)
+                reason, code, params = hold.message, hold.code, hold.params_json()
+                where = (key.entity_type, key.entity_id, key.store_id)
+                changed = db.execute(
+                    "UPDATE records SET state='held', held_by='validation', last_error=?, "
+                    "hold_code=?, hold_params=?, "
+                    "updated_at=? WHERE entity_type=? AND entity_id=? AND store_id=? AND "
+                    "NOT (state='held' AND last_error IS ?)",
+                    (reason, code, params, now, *where, reason)).rowcount
+                if changed:
+                    events.append((key, "held", reason))
+                else:  # the same words: no news, but the cause may be new (an old row)
+                    db.execute("UPDATE records SET hold_code=?, hold_params=? WHERE "
+                               "entity_type=? AND entity_id=? AND store_id=? AND "
+                               "state='held' AND held_by='validation' AND "
+                               "(hold_code IS NOT ? OR hold_params IS NOT ?)",
+                               (code, params, *where, code, params))
+        self._events(db, events)
 
     def reference_owners(self, references: set[str]) -> dict[str, RecordKey]:
         """Which record already claimed each Sage type:reference (void ones gave it up)."""
@@ -528,40 +555,85 @@ class Ledger:
             return int(cursor.lastrowid or 0)
 
     def set_plan(self, batch_id: int, plan: BatchPlan) -> None:
-        payload = {"files": plan.files,
-                   "records": [[k.entity_type, k.entity_id, k.store_id, h, f]
-                               for k, h, f in plan.records],
-                   "accounts": plan.accounts, "accounts_file": plan.accounts_file}
+        """The batch's files and accounts, and one `batch_records` row per record in plan
+        order, in one transaction. The records are read once, as they come (a generator keeps
+        a batch of any size out of memory)."""
+        payload = {"files": plan.files, "accounts": plan.accounts,
+                   "accounts_file": plan.accounts_file}
+        rows = ((batch_id, seq, k.entity_type, k.entity_id, k.store_id, h, f)
+                for seq, (k, h, f) in enumerate(plan.records))
         with self.transaction() as db:
             db.execute("UPDATE batches SET plan=? WHERE batch_id=?",
                        (json.dumps(payload), batch_id))
+            db.executemany("INSERT INTO batch_records (batch_id, seq, entity_type, entity_id, "
+                           "store_id, content_hash, file) VALUES (?,?,?,?,?,?,?)", rows)
+
+    def _plan(self, batch_id: int) -> dict[str, Any]:
+        row = self.db.execute("SELECT plan FROM batches WHERE batch_id=?", (batch_id,)).fetchone()
+        return dict(json.loads(row[0]))
+
+    def _planned(self, batch_id: int, plan: dict[str, Any], chunk: int = 10_000
+                 ) -> Iterator[tuple[str, int, int, str, str]]:
+        """(entity type, entity id, store, content hash, file) of each planned record, in plan
+        order, `chunk` rows read at a time; a plan from before `batch_records` from its list."""
+        if "records" in plan:
+            yield from (tuple(record) for record in plan["records"])
+            return
+        cursor = self.db.execute("SELECT entity_type, entity_id, store_id, content_hash, file "
+                                 "FROM batch_records WHERE batch_id=? ORDER BY seq", (batch_id,))
+        while rows := cursor.fetchmany(chunk):
+            yield from rows
+
+    def planned_counts(self, batch_id: int) -> dict[str, int]:
+        """How many records the batch's plan puts in each file."""
+        plan = self._plan(batch_id)
+        if "records" in plan:
+            counts: dict[str, int] = {}
+            for *_, file in plan["records"]:
+                counts[file] = counts.get(file, 0) + 1
+            return counts
+        return dict(self.db.execute("SELECT file, count(*) FROM batch_records WHERE "
+                                    "batch_id=? GROUP BY file", (batch_id,)))
 
     def finish_batch(self, batch_id: int, delivered: set[str],
-                     uncertain: Collection[str] = ()) -> int:
+                     uncertain: Collection[str] = (), *, chunk: int = 10_000) -> int:
         """Files are durable: mark the batch and every record in a delivered file as sent, in
-        one transaction. Records planned for a file that never arrived stay queued. Records in
-        an `uncertain` file (renamed into place, then gone before the journal knew: it may be
-        in Sage) need a person, since resending could post them twice."""
-        row = self.db.execute("SELECT plan FROM batches WHERE batch_id=?", (batch_id,)).fetchone()
-        plan = json.loads(row[0])
+        one transaction (the records read and updated `chunk` at a time). Records planned for a
+        file that never arrived stay queued. Records in an `uncertain` file (renamed into
+        place, then gone before the journal knew: it may be in Sage) need a person, since
+        resending could post them twice."""
+        plan = self._plan(batch_id)
         now = _now()
         seq = self.current_run_seq()
         sent = 0
         doubtful: dict[str, list[RecordKey]] = {}
+        names: dict[str, str] = {}
         with self.transaction() as db:
-            for etype, eid, store, content_hash, file in plan.get("records", []):
+            updates: list[tuple[Any, ...]] = []
+            events: list[tuple[RecordKey, str, str]] = []
+
+            def flush() -> None:
+                db.executemany("UPDATE records SET state='sent', batch_id=?, file=?, "
+                               "content_hash=?, sent_run=?, last_error=NULL, hold_code=NULL, "
+                               "hold_params=NULL, updated_at=? "
+                               "WHERE entity_type=? AND entity_id=? AND store_id=?", updates)
+                self._events(db, events)
+                updates.clear()
+                events.clear()
+
+            for etype, eid, store, content_hash, file in self._planned(batch_id, plan, chunk):
                 if file in uncertain:
                     doubtful.setdefault(file, []).append(RecordKey(etype, eid, store))
                 if file not in delivered:
                     continue
-                key = RecordKey(etype, eid, store)
-                db.execute("UPDATE records SET state='sent', batch_id=?, file=?, "
-                           "content_hash=?, sent_run=?, last_error=NULL, hold_code=NULL, "
-                           "hold_params=NULL, updated_at=? "
-                           "WHERE entity_type=? AND entity_id=? AND store_id=?",
-                           (batch_id, file, content_hash, seq, now, etype, eid, store))
-                self._event(db, key, "sent", f"batch {batch_id}: {Path(file).name}")
+                updates.append((batch_id, file, content_hash, seq, now, etype, eid, store))
+                name = names.get(file) or names.setdefault(file, Path(file).name)
+                events.append((RecordKey(etype, eid, store), "sent",
+                               f"batch {batch_id}: {name}"))
                 sent += 1
+                if len(updates) >= chunk:
+                    flush()
+            flush()
             for file, keys in doubtful.items():
                 references = [db.execute(
                     "SELECT coalesce(sage_reference, increment_id) FROM records WHERE "

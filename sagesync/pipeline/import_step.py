@@ -6,12 +6,13 @@ are split at `max_lines_per_file` and the product's `max_bytes_per_file` without
 document. The customers file sorts first, because Sage needs an account before it can post to
 it (and takes only the new accounts that fit under the byte limit; the rest wait a run).
 
-Rendered rows and file bytes never sit in memory whole (only the checkpoint's columnar Arrow
-tables do): documents become Python values, are judged and rendered WINDOW at a time (in
-delivery order), each one's rows are encoded once and appended to a spool in the step's folder,
-and only (key, hash, spool offset, length, row count) is kept per document. The files are
-planned from the row counts and set in the ledger before the first is written, as before;
-each is then streamed from its documents' spooled bytes.
+Nothing held in memory grows with the checkpoint but a few bytes per document (its place in
+delivery order, as Arrow): the documents are read a window at a time in delivery order, from
+the row groups that hold them (`_Tables`), judged and rendered; each chosen one's rows are
+encoded once and appended to a spool in the step's folder, and its ledger fields, spool offset,
+length and row count to an index beside it (`_Spool`). The files are planned from the index in
+one pass, the plan goes into the ledger (a row per record) before the first file is written,
+as before, and each file is streamed from its documents' spooled bytes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from sagesync.delivery.base import Delivery
 from sagesync.delivery.folder import FolderDelivery
@@ -37,6 +39,7 @@ from sagesync.model.money import ZERO
 from sagesync.model.schemas import SAGE_MONEY, SAGE_TABLES
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
 from sagesync.pipeline.faults import crash_point
+from sagesync.pipeline.tables import PLACE, OrderedTable, sorted_places
 from sagesync.recipe import Recipe, SageSettings
 from sagesync.render import Children, ColumnRenderer, FileSpec, Rendered, load_spec, write_file
 from sagesync.render.writers import DocumentEncoder, file_ends, formula_error, running_cell
@@ -61,13 +64,16 @@ _RENDERED_ONLY = ("details", "posting_date", "reference", "extra_reference", "cu
 # import, as the templates are.
 MAPPING_FIELDS = ("receivables_nominal", "tax_nominal")
 Rows = list[Sequence[str]]
-# What is kept of a document to deliver, until its batch is planned (the ledger's record, the
-# summary lines, its account).
+# What the spool's index keeps of a document to deliver, until its batch is planned (the
+# ledger's record, the summary lines, its account).
 _KEPT = ("entity_type", "entity_id", "store_id", "content_hash", "increment_id", "account_ref")
-# Documents read, rendered and spooled at a time: memory grows with this, not the checkpoint.
-WINDOW = 2000
-# The spool of encoded document rows, in the step's checkpoint folder (removed at the end).
+# Documents read, rendered and spooled at a time: memory grows with this, not the checkpoint
+# (2,000 took 5 MB more, for no speed).
+WINDOW = 1000
+# The spool of encoded document rows and its index, in the step's checkpoint folder (removed at
+# the end).
 SPOOL = "documents.spool"
+INDEX = "documents.spool-index"
 # Bytes read from the spool at a time when streaming a file.
 _CHUNK = 1 << 20
 
@@ -115,8 +121,9 @@ def recover(ledger: Ledger, delivery: Delivery) -> list[str]:
                      f"had been delivered ({sent} documents recorded as sent"
                      + (f", {collected} files already collected" if collected else "")
                      + "); the rest stays queued")
+        planned = ledger.planned_counts(batch_id) if uncertain else {}
         for file in sorted(uncertain):
-            held = sum(1 for *_, f in plan.get("records", []) if f == file)
+            held = planned.get(file, 0)
             accounts = (" and the customer accounts in it count as delivered (check Sage has "
                         "them)" if file == plan.get("accounts_file") else "")
             notes.append(f"batch {batch_id} file {Path(file).name} may have reached Sage: it was "
@@ -195,54 +202,93 @@ def _select(docs: list[dict[str, Any]], splits: dict[str, list[dict[str, Any]]],
     return chosen
 
 
+def _delivery_places(file: pq.ParquetFile, sale_type: str) -> tuple[pa.Array, pa.Array]:
+    """The documents' keys and each one's place in delivery order: sales first, then by entity
+    type and id, stored order breaking ties (four columns of the documents table are read)."""
+    table = file.read(columns=["document_key", "transaction_type", "entity_type", "entity_id"],
+                      use_threads=False)
+    later = pc.fill_null(pc.not_equal(table["transaction_type"], pa.scalar(sale_type)), True)
+    places = sorted_places(pa.table({"later": later, "type": table["entity_type"],
+                                     "id": table["entity_id"]}))
+    return table["document_key"].combine_chunks(), places
+
+
+def _child_places(file: pq.ParquetFile, keys: pa.Array, places: pa.Array) -> pa.Array:
+    """The place of each row's document (null: no such document), from the table's
+    document_key column read a row group at a time and looked up in batches about as long as
+    the documents table (each lookup hashes every document key once)."""
+    found: list[pa.Array] = []
+    pending: list[pa.ChunkedArray] = []
+    size, step = 0, max(len(keys), 1 << 16)
+
+    def lookup() -> None:
+        positions = pc.index_in(pa.chunked_array([c for p in pending for c in p.chunks],
+                                                 pa.string()), value_set=keys)
+        found.extend(pc.take(places, positions).chunks)
+
+    for number in range(file.metadata.num_row_groups):
+        pending.append(file.read_row_group(number, columns=["document_key"],
+                                           use_threads=False).column(0))
+        size += len(pending[-1])
+        if size >= step:
+            lookup()
+            pending, size = [], 0
+    if pending:
+        lookup()
+    return pa.chunked_array(found, pa.int32()).combine_chunks()
+
+
 class _Tables:
-    """The sage-documents checkpoint, column-wise in Arrow, read a window of documents at a
-    time: the few fields the ledger and the amount checks need become Python values per window
-    only, the rest stays in Arrow for the renderer. `arrange` puts every child table in the
-    documents' delivery order, so a window's splits and lines are one slice."""
+    """The sage-documents checkpoint in delivery order, a window of documents at a time.
 
-    def __init__(self, checkpoint: Checkpoint, needs: set[str],
+    What stays in memory is a place per document and per child row (a few bytes each, Arrow);
+    a window's documents and their splits and lines are read from the row groups that hold
+    them (`OrderedTable`), so memory does not grow with the checkpoint. `taxes` rows are derived
+    from a window's splits; `fields` are constant columns added to every window's documents."""
+
+    def __init__(self, checkpoint: Checkpoint, needs: set[str], sale_type: str,
                  fields: Mapping[str, str] | None = None) -> None:
-        self.documents = with_fields(checkpoint.table("documents").combine_chunks(),
-                                     fields or {})
         self.needs = sorted(needs)
-        self.children = {name: _table_or_empty(checkpoint, name).combine_chunks()
-                         for name in {*needs, "splits"} - {"taxes"}}
-        if "taxes" in needs:
-            self.children["taxes"] = _taxes(self.children["splits"])
-        self._starts: dict[str, list[int]] = {}
+        self.fields = dict(fields or {})
+        file = pq.ParquetFile(checkpoint.table_file("documents"))
+        self.columns: list[str] = [*file.schema_arrow.names,
+                                   *(f for f in self.fields if f not in file.schema_arrow.names)]
+        keys, places = _delivery_places(file, sale_type)
+        self.count = len(places)
+        self.documents = OrderedTable(file, places, file.schema_arrow)
+        self.children: dict[str, OrderedTable] = {}
+        for name in sorted({*needs, "splits"} - {"taxes"}):
+            if name in checkpoint.manifest.get("tables", {}):  # `lines` is newer than some
+                child = pq.ParquetFile(checkpoint.table_file(name))
+                self.children[name] = OrderedTable(child, _child_places(child, keys, places),
+                                                   child.schema_arrow)
+            else:
+                self.children[name] = OrderedTable(None, pa.array([], pa.int32()),
+                                                   SAGE_TABLES[name])
 
-    def arrange(self, order: list[int]) -> None:
-        """Sort each child table by its document's place in `order` (rows of one document keep
-        their order) and note where each document's rows start."""
-        rank = [0] * len(order)
-        for place, position in enumerate(order):
-            rank[position] = place
-        places = pa.array(rank, pa.int64())
-        keys = self.documents.column("document_key")
-        for name, table in self.children.items():
-            place = places.take(pc.index_in(table.column("document_key"), value_set=keys))
-            rows = pa.array(range(table.num_rows), pa.int64())
-            ordered = pa.table({"place": place, "row": rows}).filter(place.is_valid()) \
-                .sort_by([("place", "ascending"), ("row", "ascending")])
-            taken = ordered.column("row")
-            if len(taken) != table.num_rows or not _ascending(taken):  # else already in order
-                self.children[name] = table.take(taken)
-            starts = [0] * (len(order) + 1)
-            for p in ordered.column("place").to_pylist():
-                starts[p + 1] += 1
-            for n in range(len(order)):
-                starts[n + 1] += starts[n]
-            self._starts[name] = starts
+    def window(self, first: int, end: int) -> _Window:
+        """The documents at places first..end-1 and their child rows."""
+        children = {name: table.rows(first, end) for name, table in self.children.items()}
+        if "taxes" in self.needs:
+            children["taxes"] = _taxes(children["splits"])
+        return _Window(with_fields(self.documents.rows(first, end).drop_columns([PLACE]),
+                                   self.fields),
+                       {name: table.drop_columns([PLACE]) for name, table in children.items()},
+                       self.needs)
 
-    def _slice(self, name: str, first: int, end: int) -> pa.Table:
-        """The rows of `name` of the documents at places first..end-1."""
-        starts = self._starts[name]
-        return self.children[name].slice(starts[first], starts[end] - starts[first])
 
-    def splits(self, first: int, end: int) -> dict[str, list[dict[str, Any]]]:
-        """The splits of the documents at places first..end-1, as Python values per document."""
-        table = self._slice("splits", first, end)
+@dataclass
+class _Window:
+    """A window's documents in delivery order, and each child table's rows in the same order
+    (a document's rows together, in their stored order)."""
+
+    documents: pa.Table
+    children: dict[str, pa.Table]
+    needs: list[str]
+
+    def splits(self) -> dict[str, list[dict[str, Any]]]:
+        """The window's splits as Python values, per document."""
+        table = self.children["splits"]
         found: dict[str, list[dict[str, Any]]] = defaultdict(list)
         names = [n for n in _SPLIT_FIELDS if n in table.column_names]
         for fields in zip(*(table.column(n).to_pylist() for n in names), strict=True):
@@ -250,15 +296,13 @@ class _Tables:
             found[split["document_key"]].append(split)
         return found
 
-    def batch(self, positions: list[int], first: int, end: int
-              ) -> tuple[pa.Table, dict[str, Children]]:
-        """The documents at `positions` (in that order, all within places first..end-1) and
-        their split and line rows."""
+    def batch(self, positions: list[int]) -> tuple[pa.Table, dict[str, Children]]:
+        """The documents at `positions` of the window (in that order) and their child rows."""
         documents = self.documents.take(pa.array(positions, pa.int64()))
         keys = documents.column("document_key")
         children = {}
         for name in self.needs:
-            table = self._slice(name, first, end)
+            table = self.children[name]
             group = pc.index_in(table.column("document_key"), value_set=keys)
             rows = pa.array(range(table.num_rows), pa.int64())
             ordered = pa.table({"group": group, "row": rows}).filter(group.is_valid()) \
@@ -266,19 +310,6 @@ class _Tables:
             children[name] = Children(table.take(ordered.column("row")),
                                       ordered.column("group").to_pylist())
         return documents, children
-
-
-@dataclass(slots=True)
-class _Chosen:
-    """A document to deliver: its fields, where its encoded rows sit in the spool, how many
-    rows, its totals per transaction type, and the first cell that would run as a formula."""
-
-    doc: dict[str, Any]
-    offset: int
-    length: int
-    rows: int
-    totals: dict[str, Decimal]
-    running: tuple[int, str] | None
 
 
 def with_fields(table: pa.Table, fields: Mapping[str, str]) -> pa.Table:
@@ -294,37 +325,115 @@ def _taxes(splits: pa.Table) -> pa.Table:
     """The `taxes` rows of the documents: per document, one row per tax code its own splits
     carry tax under (a split posted as the other type is not the document's), with the net
     and the tax summed in cents, in the order the codes first appear (Sage 50 US writes sales
-    tax as one distribution per agency)."""
+    tax as one distribution per agency). The splits carry their document's place (PLACE):
+    the rows come in delivery order."""
     own = splits.filter(pc.is_null(splits.column("transaction_type")))
     summed = own.group_by(["document_key", "tax_code"], use_threads=False).aggregate(
-        [("split_no", "min"), ("net_amount", "sum"), ("tax_amount", "sum")])
+        [("split_no", "min"), ("net_amount", "sum"), ("tax_amount", "sum"), (PLACE, "min")])
     summed = summed.filter(pc.not_equal(summed.column("tax_amount_sum"),
                                         pa.scalar(ZERO, summed.column("tax_amount_sum").type)))
-    ordered = summed.sort_by([("document_key", "ascending"), ("split_no_min", "ascending")])
+    ordered = summed.sort_by([(f"{PLACE}_min", "ascending"), ("split_no_min", "ascending")])
     return pa.table({"document_key": ordered.column("document_key"),
                      "tax_code": ordered.column("tax_code"),
                      "net_amount": ordered.column("net_amount_sum").cast(SAGE_MONEY),
-                     "tax_amount": ordered.column("tax_amount_sum").cast(SAGE_MONEY)})
+                     "tax_amount": ordered.column("tax_amount_sum").cast(SAGE_MONEY),
+                     PLACE: ordered.column(f"{PLACE}_min")})
 
 
-def _ascending(rows: pa.ChunkedArray) -> bool:
-    """`rows` is 0, 1, 2, ... (a table already in that order need not be copied)."""
-    return bool(pc.all(pc.equal(rows, pa.array(range(len(rows)), pa.int64()))).as_py()
-                is not False)
+# A chosen document's row in the spool's index.
+_INDEX = pa.schema([("entity_type", pa.string()), ("entity_id", pa.int64()),
+                    ("store_id", pa.int64()), ("content_hash", pa.string()),
+                    ("increment_id", pa.string()), ("account_ref", pa.string()),
+                    ("offset", pa.int64()), ("length", pa.int64()), ("rows", pa.int64()),
+                    ("running_row", pa.int64()), ("running_cell", pa.string())])
 
 
-def _delivery_order(documents: pa.Table, sale_type: str) -> list[int]:
-    """Document positions in delivery order: sales first, then by entity type and id."""
-    kinds, types, ids = (documents.column(n).to_pylist()
-                         for n in ("transaction_type", "entity_type", "entity_id"))
-    return sorted(range(len(ids)), key=lambda i: (kinds[i] != sale_type, types[i], ids[i]))
+class _Spool:
+    """The documents chosen for delivery, on disk until their batch is planned and written:
+    each one's encoded rows appended to SPOOL, and a row of INDEX (Arrow IPC, a record batch
+    per window) with its ledger fields, where its bytes are, its row count and its first cell
+    that would run as a formula. In memory stay the totals per transaction type, apart per
+    account for documents whose account is new (it may yet fail to be written, holding them),
+    and the size of each record batch."""
 
+    def __init__(self, folder: Path, is_new: Callable[[str], bool]) -> None:
+        self.folder = folder
+        self.bytes: BinaryIO = (folder / SPOOL).open("w+b")
+        self.is_new = is_new
+        self.count = 0
+        self.totals: dict[str, Decimal] = {}
+        self.new_totals: dict[str, dict[str, Decimal]] = {}
+        self._writer: pa.ipc.RecordBatchFileWriter | None = pa.ipc.new_file(
+            str(folder / INDEX), _INDEX)
+        self._rows: dict[str, list[Any]] = {name: [] for name in _INDEX.names}
+        self._batches: list[tuple[int, int]] = []  # (first index row, rows) per record batch
+        self._source: pa.OSFile | None = None
+        self._reader: pa.ipc.RecordBatchFileReader | None = None
 
-def _table_or_empty(checkpoint: Checkpoint, name: str) -> pa.Table:
-    """A table of the checkpoint; empty when an older checkpoint does not have it (`lines`)."""
-    if name in checkpoint.manifest.get("tables", {}):
-        return checkpoint.table(name)
-    return SAGE_TABLES[name].empty_table()
+    def add(self, doc: dict[str, Any], rows: Rows, totals: dict[str, Decimal],
+            encoder: DocumentEncoder) -> None:
+        data = encoder.encode(rows)
+        running = running_cell(rows)
+        values = {**{k: doc[k] for k in _KEPT}, "offset": self.bytes.tell(), "length": len(data),
+                  "rows": len(rows), "running_row": running and running[0],
+                  "running_cell": running and running[1]}
+        for name, column in self._rows.items():
+            column.append(values[name])
+        self.bytes.write(data)
+        self.count += 1
+        ref = doc["account_ref"]
+        into = self.new_totals.setdefault(ref, {}) if self.is_new(ref) else self.totals
+        for kind, amount in totals.items():
+            into[kind] = into.get(kind, ZERO) + amount
+
+    def flush(self) -> None:
+        """The documents added since the last flush become a record batch of the index."""
+        rows = len(self._rows["offset"])
+        if rows and self._writer is not None:
+            self._writer.write_batch(pa.record_batch(list(self._rows.values()), schema=_INDEX))
+            self._batches.append((self.count - rows, rows))
+            for column in self._rows.values():
+                column.clear()
+
+    def seal(self) -> None:
+        """Every document is added: the spool and the index are complete and can be read."""
+        self.flush()
+        self.bytes.flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._source = pa.OSFile(str(self.folder / INDEX))
+        self._reader = pa.ipc.open_file(self._source)
+
+    def read(self, columns: Sequence[str], first: int = 0, end: int | None = None
+             ) -> Iterator[tuple[Any, ...]]:
+        """The `columns` of index rows first..end-1, a record batch at a time."""
+        assert self._reader is not None, "seal() the spool first"
+        end = self.count if end is None else end
+        for number, (start, rows) in enumerate(self._batches):
+            if start + rows <= first or start >= end:
+                continue
+            batch = self._reader.get_batch(number).slice(max(first - start, 0))
+            batch = batch.slice(0, end - max(first, start))
+            yield from zip(*(batch.column(n).to_pylist() for n in columns), strict=True)
+
+    def spans(self, first: int, end: int, dropped: set[str]) -> Iterator[tuple[int, int]]:
+        """(offset, length) in the spool of index rows first..end-1, but a dropped account's."""
+        for offset, length, ref in self.read(("offset", "length", "account_ref"), first, end):
+            if ref not in dropped:
+                yield offset, length
+
+    def close(self) -> None:
+        """Close and remove the spool and its index."""
+        if self._writer is not None:
+            with suppress(Exception):  # removed anyway
+                self._writer.close()
+        self._reader = None
+        if self._source is not None:
+            self._source.close()
+        self.bytes.close()
+        for name in (SPOOL, INDEX):
+            (self.folder / name).unlink(missing_ok=True)
 
 
 def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: str, *,
@@ -346,51 +455,41 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     numbers = {name: n for n, name in enumerate(product.templates, start=1)}
     account_spec = next((spec for spec in specs.values() if spec.for_accounts), None)
     document_spec = _document_spec(product.key, specs)
-    tables = _Tables(documents, document_spec.child_rows,
+    tables = _Tables(documents, document_spec.child_rows, capabilities.sale_type,
                      {**{name: getattr(recipe.mapping, name) for name in MAPPING_FIELDS},
                       **recipe.sage.fields})
-    order = _delivery_order(tables.documents, capabilities.sale_type)
-    tables.arrange(order)
     net_only = capabilities.sage_computes_tax
     result.totals_basis = "net (Sage computes the tax)" if net_only else "net + tax"
     renderer = ColumnRenderer(document_spec, recipe.sage.encoding,
                               capabilities.max_lines_per_document)
     encoder = DocumentEncoder(document_spec, recipe.sage.encoding)
-    fields = [c for c in tables.documents.column_names if c not in _RENDERED_ONLY]
-    spool = (writer.folder / SPOOL).open("w+b")
+    fields = [c for c in tables.columns if c not in _RENDERED_ONLY]
+    accounts = _Accounts(documents, ledger if account_spec is not None else None,
+                         recipe.sage.fields)
+    spool = _Spool(writer.folder, accounts.is_new)
     numbered = [0]  # documents rendered so far: document_no runs on across windows
     try:
-        chosen: list[_Chosen] = []
-        for first in range(0, len(order), WINDOW):
-            end = min(first + WINDOW, len(order))
-            window = order[first:end]
-            docs = tables.documents.select(fields).take(pa.array(window, pa.int64())).to_pylist()
-            splits = tables.splits(first, end)
+        for first in range(0, tables.count, WINDOW):
+            window = tables.window(first, min(first + WINDOW, tables.count))
+            docs = window.documents.select(fields).to_pylist()
+            splits = window.splits()
 
-            def render(batch: list[int], window: list[int] = window, first: int = first,
-                       end: int = end) -> Rendered:
+            def render(batch: list[int], window: _Window = window) -> Rendered:
                 start = numbered[0] + 1
                 numbered[0] += len(batch)
-                return renderer.render(*tables.batch([window[i] for i in batch], first, end),
-                                       first_document_no=start)
+                return renderer.render(*window.batch(batch), first_document_no=start)
 
             for doc, rows in _select(docs, splits, ledger, render, result, dry_run,
                                      recipe.sage.negative_amounts, capabilities):
-                data = encoder.encode(rows)
-                chosen.append(_Chosen({k: doc[k] for k in _KEPT}, spool.tell(), len(data),
-                                      len(rows),
-                                      _totals([(doc, rows)], splits, net_only),
-                                      running_cell(rows)))
-                spool.write(data)
-        spool.flush()
-        new_accounts = _deliver(recipe, ledger, writer, folder, documents, result, chosen,
-                                spool, dry_run,
-                                (numbers[document_spec.name], document_spec),
+                spool.add(doc, rows, _totals([(doc, rows)], splits, net_only), encoder)
+            spool.flush()
+        spool.seal()
+        new_accounts = _deliver(recipe, ledger, writer, folder, result, spool, accounts,
+                                dry_run, (numbers[document_spec.name], document_spec),
                                 (numbers[account_spec.name], account_spec) if account_spec
                                 else None)
     finally:
         spool.close()
-        (writer.folder / SPOOL).unlink(missing_ok=True)
     result.manifest = writer.finish(
         summary={"delivered": result.delivered, "already_sent": result.already_sent,
                  "held": len(result.held), "needs_attention": len(result.needs_attention),
@@ -402,55 +501,99 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     return result
 
 
+class _Accounts:
+    """The customer accounts of the documents checkpoint (reference -> customer key) and
+    which are new to Sage: not yet delivered (only a product with an accounts file writes
+    them; without a ledger to ask, none is new)."""
+
+    def __init__(self, documents: Checkpoint, ledger: Ledger | None,
+                 fields: Mapping[str, str]) -> None:
+        table = with_fields(documents.table("accounts"), fields)
+        self.table = table
+        self.customer_keys: dict[str, str] = dict(zip(
+            table.column("account_ref").to_pylist(), table.column("customer_key").to_pylist(),
+            strict=True))
+        self.delivered = ledger.delivered_accounts() if ledger is not None else None
+
+    def is_new(self, ref: str) -> bool:
+        return self.delivered is not None and ref in self.customer_keys and \
+            self.customer_keys[ref] not in self.delivered
+
+
 def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, folder: Path,
-             documents: Checkpoint, result: ImportResult, chosen: list[_Chosen],
-             spool: BinaryIO, dry_run: bool, document_spec: tuple[int, FileSpec],
-             account_spec: tuple[int, FileSpec] | None) -> int:
+             result: ImportResult, spool: _Spool, accounts: _Accounts, dry_run: bool,
+             document_spec: tuple[int, FileSpec], account_spec: tuple[int, FileSpec] | None
+             ) -> int:
     """The new accounts, then the batch: planned in the ledger before any file is written,
     each file streamed from the spool. Returns how many new accounts were written."""
     account_rows: list[Rows] = []
-    new_accounts: list[str] = []
-    accounts = with_fields(documents.table("accounts"), recipe.sage.fields)
-    customer_keys = dict(zip(accounts.column("account_ref").to_pylist(),
-                             accounts.column("customer_key").to_pylist(), strict=True))
+    new_accounts = sorted(spool.new_totals)
+    dropped: set[str] = set()  # new accounts that cannot be written: their documents wait
+    waiting: dict[str, list[tuple[RecordKey, str]]] = defaultdict(list)
     if account_spec is not None:
-        delivered_accounts = ledger.delivered_accounts()
-        positions = {ref: i for i, ref in enumerate(accounts.column("account_ref").to_pylist())}
-        new_accounts = sorted({c.doc["account_ref"] for c in chosen if c.doc["account_ref"] in
-                               customer_keys and customer_keys[c.doc["account_ref"]]
-                               not in delivered_accounts})
+        positions = {ref: i for i, ref in
+                     enumerate(accounts.table.column("account_ref").to_pylist())}
         written = ColumnRenderer(account_spec[1], recipe.sage.encoding).render(
-            accounts.take(pa.array([positions[r] for r in new_accounts], pa.int64())))
-        for n, ref in enumerate(list(new_accounts)):
+            accounts.table.take(pa.array([positions[r] for r in new_accounts], pa.int64())))
+        reasons: dict[str, Hold] = {}
+        for n, ref in enumerate(new_accounts):
             rows = written.rows[n]
             if rows is not None:
                 account_rows.append(rows)
-                continue
-            # its documents wait: Sage needs the account first
-            new_accounts.remove(ref)
-            reason = holds.account_not_writable(account_ref=ref, problem=written.held[n])
-            for doc in [c.doc for c in chosen if c.doc["account_ref"] == ref]:
-                result.held.append(f"{_key(doc)} ({doc['increment_id']}): {reason}")
+            else:  # Sage needs the account first
+                reasons[ref] = holds.account_not_writable(account_ref=ref,
+                                                          problem=written.held[n])
+        new_accounts = [ref for ref in new_accounts if ref not in reasons]
+        dropped = set(reasons)
+        if dropped:
+            for kind, entity_id, store_id, increment, ref in spool.read(
+                    ("entity_type", "entity_id", "store_id", "increment_id", "account_ref")):
+                if ref in dropped:
+                    waiting[ref].append((RecordKey(kind, entity_id, store_id), increment))
+        for ref in sorted(reasons):
+            for key, increment in waiting[ref]:
+                result.held.append(f"{key} ({increment}): {reasons[ref]}")
                 if not dry_run:
-                    ledger.hold_for_validation(_key(doc), reason)
-            chosen = [c for c in chosen if c.doc["account_ref"] != ref]
+                    ledger.hold_for_validation(key, reasons[ref])
         result.warnings.extend(written.warnings)
-        chosen = _accounts_that_fit(recipe, account_spec[1], new_accounts, account_rows, chosen,
-                                    result)
+        later = _accounts_that_fit(recipe, account_spec[1], new_accounts, account_rows)
+        if later:
+            dropped |= later
+            kept = sum(1 for (ref,) in spool.read(("account_ref",)) if ref in later)
+            result.warnings.append(
+                f"{kept} documents wait for the next run: their {len(later)} new customer "
+                "accounts do not fit in this batch's accounts file (at most "
+                f"{_capabilities(recipe).max_bytes_per_file} bytes)")
+    count = sum(1 for (ref,) in spool.read(("account_ref",)) if ref not in dropped) \
+        if dropped else spool.count
 
-    if chosen:
+    if count:
         batch_id = 0 if dry_run else ledger.begin_batch()
         stem = "PREVIEW" if dry_run else f"B{batch_id:06d}"
-        plan_files = _plan_files(recipe, stem, document_spec, chosen, account_rows,
-                                 account_spec, spool)
+        number, spec = document_spec
+        header, encoding = recipe.sage.header_row, recipe.sage.encoding
+        caps = _capabilities(recipe)
+        head, tail = file_ends(spec, header=header, encoding=encoding)
+        parts = _parts(spool, _line_limit(recipe.sage.max_lines_per_file, caps.max_lines_per_file),
+                       dropped, spec, caps.max_bytes_per_file, len(head) + len(tail))
+        plan_files: list[tuple[str, bytes | Iterable[bytes]]] = []
+        if account_rows and account_spec is not None:
+            accounts_number, accounts_spec = account_spec
+            plan_files.append((f"{stem}-{accounts_number}-{accounts_spec.name}."
+                               f"{accounts_spec.extension}",
+                               write_file(accounts_spec, account_rows, header=header,
+                                          encoding=encoding)))
+        names = [f"{stem}-{number}-{spec.name}{'' if len(parts) == 1 else f'-{n + 1:03d}'}"
+                 f".{spec.extension}" for n in range(len(parts))]
+        plan_files += [(name, _streamed(head, spool.spans(*part, dropped), tail, spool.bytes))
+                       for name, part in zip(names, parts, strict=True)]
         target = writer.folder / "preview" if dry_run else folder
         delivery: Delivery = FolderDelivery(target)
-        locations = {name: delivery.location(name) for name, _, _ in plan_files}
+        locations = {name: delivery.location(name) for name, _ in plan_files}
         plan = BatchPlan(
             files=list(locations.values()),
-            records=[(_key(c.doc), c.doc["content_hash"], locations[name])
-                     for name, _, group in plan_files for c in group],
-            accounts=[customer_keys[r] for r in new_accounts],
+            records=_planned(spool, parts, [locations[name] for name in names], dropped),
+            accounts=[accounts.customer_keys[r] for r in new_accounts],
             accounts_file=delivery.location(plan_files[0][0]) if account_rows else None)
         if dry_run:
             target.mkdir(parents=True, exist_ok=True)
@@ -458,7 +601,7 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, folder: P
             ledger.set_plan(batch_id, plan)
             crash_point("after-plan")
         try:
-            for name, data, _ in plan_files:
+            for name, data in plan_files:
                 file = delivery.location(name)
 
                 def ready(file: str = file) -> None:  # complete, not yet renamed into place
@@ -479,28 +622,30 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, folder: P
             crash_point("before-finish")
             ledger.finish_batch(batch_id, {str(p) for p in result.files})
             crash_point("after-finish")
-        result.delivered = len(chosen)
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for c in chosen:
-        for kind, amount in c.totals.items():
-            totals[kind] += amount
-    result.totals = dict(totals)
+        result.delivered = count
+    totals = dict(spool.totals)
+    for ref, amounts in spool.new_totals.items():
+        if ref not in dropped:
+            for kind, amount in amounts.items():
+                totals[kind] = totals.get(kind, ZERO) + amount
+    result.totals = totals
     return len(account_rows)
 
 
+def _capabilities(recipe: Recipe) -> Capabilities:
+    return products.get(recipe.sage.product, recipe.sage.region).capabilities
+
+
 def _accounts_that_fit(recipe: Recipe, spec: FileSpec, new_accounts: list[str],
-                       account_rows: list[Rows], chosen: list[_Chosen], result: ImportResult
-                       ) -> list[_Chosen]:
-    """The documents this batch can take when the accounts file has a byte limit (the
-    product's max_bytes_per_file): the new accounts that fit in one file, in order, and the
-    documents posting to them or to known accounts. The documents of the accounts left out
-    stay queued for the next run (never held), so a first run over a large store delivers in
-    several batches rather than a file Sage refuses. `new_accounts` and `account_rows` are
-    cut to what fits, in place."""
-    limit = products.get(recipe.sage.product, recipe.sage.region) \
-        .capabilities.max_bytes_per_file
+                       account_rows: list[Rows]) -> set[str]:
+    """The new accounts left out of this batch when the accounts file has a byte limit (the
+    product's max_bytes_per_file): those after the ones that fit in one file, in order. Their
+    documents stay queued for the next run (never held), so a first run over a large store
+    delivers in several batches rather than a file Sage refuses. `new_accounts` and
+    `account_rows` are cut to what fits, in place."""
+    limit = _capabilities(recipe).max_bytes_per_file
     if not limit or not account_rows:
-        return chosen
+        return set()
     head, tail = file_ends(spec, header=recipe.sage.header_row, encoding=recipe.sage.encoding)
     encoder = DocumentEncoder(spec, recipe.sage.encoding)
     size, fits = len(head) + len(tail), 0
@@ -509,15 +654,9 @@ def _accounts_that_fit(recipe: Recipe, spec: FileSpec, new_accounts: list[str],
         if size > limit and fits:
             break
         fits += 1
-    if fits == len(account_rows):
-        return chosen
     later = set(new_accounts[fits:])
     del new_accounts[fits:], account_rows[fits:]
-    kept = [c for c in chosen if c.doc["account_ref"] not in later]
-    result.warnings.append(
-        f"{len(chosen) - len(kept)} documents wait for the next run: their {len(later)} new "
-        f"customer accounts do not fit in this batch's accounts file (at most {limit} bytes)")
-    return kept
+    return later
 
 
 def _amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
@@ -569,70 +708,61 @@ def _document_spec(product: str, specs: dict[str, FileSpec]) -> FileSpec:
     return found[0]
 
 
-def _plan_files(recipe: Recipe, stem: str, documents: tuple[int, FileSpec],
-                chosen: list[_Chosen], account_rows: list[Rows],
-                accounts: tuple[int, FileSpec] | None, spool: BinaryIO
-                ) -> list[tuple[str, bytes | Iterable[bytes], list[_Chosen]]]:
-    """(file name, bytes or the chunks streamed from the spool, documents in it); the accounts
-    file first, then the documents files, split at max_lines_per_file and the product's
-    max_bytes_per_file without splitting a document. Each file is numbered by its template's
-    place in the product (B000001-1-customers.csv, -2-audit_trail.csv). A cell that would run
-    as a formula stops the batch here, before the ledger plans it, as write_file would."""
-    header, encoding = recipe.sage.header_row, recipe.sage.encoding
-    planned: list[tuple[str, bytes | Iterable[bytes], list[_Chosen]]] = []
-    if account_rows and accounts is not None:
-        number, spec = accounts
-        planned.append((f"{stem}-{number}-{spec.name}.{spec.extension}",
-                        write_file(spec, account_rows, header=header, encoding=encoding), []))
-    number, spec = documents
-    caps = products.get(recipe.sage.product, recipe.sage.region).capabilities
-    limit = _line_limit(recipe.sage.max_lines_per_file, caps.max_lines_per_file)
-    head, tail = file_ends(spec, header=header, encoding=encoding)
-    parts = _split(chosen, limit, caps.max_bytes_per_file, len(head) + len(tail))
-    for part in parts:
-        row = 0
-        for c in part:
-            if c.running is not None:
-                raise formula_error(spec, row + c.running[0] + 1, c.running[1])
-            row += c.rows
-    for n, part in enumerate(parts):
-        suffix = "" if len(parts) == 1 else f"-{n + 1:03d}"
-        planned.append((f"{stem}-{number}-{spec.name}{suffix}.{spec.extension}",
-                        _streamed(head, part, tail, spool), part))
-    return planned
-
-
-def _split(chosen: list[_Chosen], limit: int, max_bytes: int = 0, overhead: int = 0
-           ) -> list[list[_Chosen]]:
-    """The documents in files of at most `limit` rows and `max_bytes` bytes, counting the
-    `overhead` every file has (its heading rows; 0: no limit); a document is never split, so
-    one over a limit on its own has a file of its own."""
-    parts: list[list[_Chosen]] = [[]]
+def _parts(spool: _Spool, limit: int, dropped: set[str], spec: FileSpec, max_bytes: int = 0,
+           overhead: int = 0) -> list[tuple[int, int]]:
+    """The documents files, as ranges of the spool's index: at most `limit` rows and
+    `max_bytes` bytes each, counting the `overhead` every file has (its heading rows; 0: no
+    limit), never splitting a document, so one over a limit on its own has a file of its own.
+    Documents of a `dropped` account are left out. A cell that would run as a formula stops
+    the batch here, before the ledger plans it, as write_file would."""
+    parts: list[tuple[int, int]] = []
+    first: int | None = None
     lines, size = 0, overhead
-    for c in chosen:
-        if parts[-1] and ((limit and lines + c.rows > limit)
-                          or (max_bytes and size + c.length > max_bytes)):
-            parts.append([])
-            lines, size = 0, overhead
-        parts[-1].append(c)
-        lines += c.rows
-        size += c.length
-    return [p for p in parts if p]
+    for n, (rows, length, running_row, running_cell_, ref) in enumerate(spool.read(
+            ("rows", "length", "running_row", "running_cell", "account_ref"))):
+        if ref in dropped:
+            continue
+        if first is None:
+            first = n
+        elif (limit and lines + rows > limit) or (max_bytes and size + length > max_bytes):
+            parts.append((first, n))
+            first, lines, size = n, 0, overhead
+        if running_row is not None:
+            raise formula_error(spec, lines + running_row + 1, running_cell_)
+        lines += rows
+        size += length
+    if first is not None:
+        parts.append((first, spool.count))
+    return parts
 
 
-def _streamed(head: bytes, part: list[_Chosen], tail: bytes, spool: BinaryIO
+def _planned(spool: _Spool, parts: list[tuple[int, int]], files: list[str], dropped: set[str]
+             ) -> Iterator[tuple[RecordKey, str, str]]:
+    """The batch plan's records (key, content hash, file), read from the spool's index."""
+    for (first, end), file in zip(parts, files, strict=True):
+        for kind, entity_id, store_id, content_hash, ref in spool.read(
+                ("entity_type", "entity_id", "store_id", "content_hash", "account_ref"),
+                first, end):
+            if ref not in dropped:
+                yield RecordKey(kind, entity_id, store_id), content_hash, file
+
+
+def _streamed(head: bytes, spans: Iterable[tuple[int, int]], tail: bytes, spool: BinaryIO
               ) -> Iterator[bytes]:
-    """A file's bytes in chunks: its head, its documents' spooled bytes (neighbours read
-    together, up to _CHUNK at a time), its tail."""
+    """A file's bytes in chunks: its head, its documents' spooled bytes (each span an offset
+    and length; neighbours read together, up to _CHUNK at a time), its tail."""
     yield head
-    n = 0
-    while n < len(part):
-        offset, length = part[n].offset, part[n].length
-        n += 1
-        while n < len(part) and part[n].offset == offset + length and length < _CHUNK:
-            length += part[n].length
-            n += 1
-        spool.seek(offset)
+    start = length = -1
+    for offset, size in spans:
+        if offset == start + length and length < _CHUNK:
+            length += size
+            continue
+        if length >= 0:
+            spool.seek(start)
+            yield spool.read(length)
+        start, length = offset, size
+    if length >= 0:
+        spool.seek(start)
         yield spool.read(length)
     yield tail
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sagesync.ledger import Ledger, RecordKey
 from sagesync.model import holds
@@ -36,11 +40,36 @@ def run_recipe(recipe: Recipe, ledger: Ledger, run_id: str, *, source: str | Non
     one, `Ledger.read_only`, so that nothing can change it)."""
     writable = None if dry_run else ledger
     exported = export_orders(recipe, run_id, writable, source=source, since=since, until=until)
+    give_back()
     transformed = transform(recipe, open_checkpoint(exported.manifest), writable, run_id,
                             lookup=ledger)
+    give_back()
     imported = import_sage(recipe, open_checkpoint(transformed.manifest), ledger, run_id,
                            out_dir=out_dir, dry_run=dry_run)
     return RunResult(exported, transformed, imported)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, where there is one (Linux with glibc; not musl, macOS, Windows)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return cast(Callable[[int], int], ctypes.CDLL(None).malloc_trim)
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def give_back() -> None:
+    """Hand what a finished step freed back to the system before the next one starts: Python's
+    cyclic garbage, then the free pages inside glibc's heap (malloc_trim), which glibc keeps
+    otherwise, so that each step of `run` would start where the last one peaked (the import at
+    200,000 orders 23 MB higher). Without glibc, only the first."""
+    gc.collect()
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def held_records(result: RunResult, ledger: Ledger) -> list[tuple[str, Hold]]:

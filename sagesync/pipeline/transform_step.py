@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -28,6 +30,7 @@ from sagesync.model.schemas import (
 )
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
 from sagesync.pipeline.postable import POSTED, posted_kinds, posted_rows
+from sagesync.pipeline.tables import KeyedTable
 from sagesync.recipe import Recipe
 from sagesync.sage import products
 from sagesync.transform.accounts import AccountAllocator, customer_key
@@ -66,57 +69,6 @@ def _grouped(table: pa.Table, key: str) -> dict[int, list[dict[str, Any]]]:
     return groups
 
 
-class _KeyedTable:
-    """A checkpoint table read by one int64 key, a few row groups at a time, so memory stays
-    flat however large the export. The export writes row groups in page order and Magento's
-    pages come sorted by entity id, so a window of documents finds its orders and lines in one
-    or two row groups, chosen by the key column's Parquet statistics (a group without them is
-    always read). Rows come back in the table's own order."""
-
-    CACHED = 4  # row groups kept decoded (a window reads the same few ones again)
-
-    def __init__(self, path: Path, column: str,
-                 prepare: Callable[[pa.Table], pa.Table] = lambda t: t) -> None:
-        self.file = pq.ParquetFile(path)
-        self.column = column
-        self.prepare = prepare
-        index = self.file.schema_arrow.get_field_index(column)
-        metadata = self.file.metadata
-        self.bounds: dict[int, tuple[int, int] | None] = {}
-        for number in range(metadata.num_row_groups):
-            group = metadata.row_group(number)
-            if group.num_rows == 0:
-                continue  # an empty table's only group has no column chunks
-            stats = group.column(index).statistics
-            known = stats is not None and stats.has_min_max
-            self.bounds[number] = (stats.min, stats.max) if known else None
-        self.cache: OrderedDict[int, pa.Table] = OrderedDict()
-        self.empty = prepare(self.file.schema_arrow.empty_table())
-
-    def _group(self, number: int) -> pa.Table:
-        table = self.cache.pop(number, None)
-        if table is None:
-            table = self.prepare(self.file.read_row_group(number))
-        self.cache[number] = table
-        while len(self.cache) > self.CACHED:
-            self.cache.popitem(last=False)
-        return table
-
-    def rows(self, values: Iterable[int]) -> pa.Table:
-        wanted = sorted(set(values))
-        if not wanted:
-            return self.empty
-        low, high = wanted[0], wanted[-1]
-        value_set = pa.array(wanted, pa.int64())
-        parts = []
-        for number, bounds in self.bounds.items():
-            if bounds is not None and (bounds[1] < low or bounds[0] > high):
-                continue
-            group = self._group(number)
-            parts.append(group.filter(pc.is_in(group[self.column], value_set=value_set)))
-        return pa.concat_tables(parts) if parts else self.empty
-
-
 def _columns(table: pa.Table, currency: str) -> pa.Table:
     """Drop the money columns of the currency the recipe does not post in (half the work),
     and turn the rest into integer units (what the posting rules read)."""
@@ -132,9 +84,9 @@ class _Export:
 
     def __init__(self, export: Checkpoint, currency: str) -> None:
         prepare = partial(_columns, currency=currency)
-        self._orders = _KeyedTable(export.table_file("orders"), "entity_id", prepare)
-        self._order_items = _KeyedTable(export.table_file("order_items"), "order_id", prepare)
-        self._customers = _KeyedTable(export.table_file("customers"), "id")
+        self._orders = KeyedTable(export.table_file("orders"), "entity_id", prepare)
+        self._order_items = KeyedTable(export.table_file("order_items"), "order_id", prepare)
+        self._customers = KeyedTable(export.table_file("customers"), "id")
 
     def slice_context(self, order_ids: list[int]
                       ) -> tuple[dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
@@ -152,14 +104,14 @@ LINES = {"order": "order_items", "invoice": "invoice_items", "creditmemo": "cred
 
 
 def _document_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | None = None
-                     ) -> Iterator[tuple[str, list[dict[str, Any]], _KeyedTable]]:
+                     ) -> Iterator[tuple[str, list[dict[str, Any]], KeyedTable]]:
     """(kind, a slice of document rows, the lines by document) for every posting, in order:
     the documents table is read a row group at a time, never whole."""
     currency = recipe.sage.currency
     prepare = partial(_columns, currency=currency)
     for kind in posted_kinds(recipe):
-        lines = _KeyedTable(export.table_file(LINES[kind]),
-                            "order_id" if kind == "order" else "document_id", prepare)
+        lines = KeyedTable(export.table_file(LINES[kind]),
+                           "order_id" if kind == "order" else "document_id", prepare)
         wanted = None if only is None else pa.array(
             sorted(k.entity_id for k in only if k.entity_type == kind), pa.int64())
         source = pq.ParquetFile(export.table_file(POSTED[kind]))
@@ -208,33 +160,35 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
             except UsageError:
                 result.warnings.append(f"{len(keys)} queued records point at {path}, which is "
                                        "gone; re-export them (widen --since)")
-    ready: list[tuple[RecordKey, str, str]] = []
     held: list[tuple[RecordKey, str, Hold | str]] = []
-    skipped: list[tuple[RecordKey, str, str]] = []
-    references = _References(ledger or lookup)
-    for source, only in sources:
-        tables = _Export(source, recipe.sage.currency)
-        for kind, rows, lines_index in _document_slices(recipe, source, only):
-            docs = _build_slice(kind, rows, lines_index, tables, builder, allocator,
-                                account_rows)
-            _hold_unimportable_credits(docs, recipe.sage.product, recipe.sage.region)
-            references.hold_collisions(docs)
-            _write_documents(writer, docs, recipe.mapping.department)
-            result.documents += len(docs)
-            for d in docs:
-                key = RecordKey(d.entity_type, d.entity_id, d.store_id)
-                if d.hold_reason:
-                    result.holds[key] = hold = _hold_of(d)
-                    held.append((key, d.content_hash, hold))
-                    result.held.append(f"{key} ({d.increment_id}): {d.hold_reason}")
-                elif d.skip_reason:
-                    skipped.append((key, d.content_hash, d.skip_reason))
-                else:
-                    ready.append((key, d.content_hash, _reference(d)))
-                result.warnings += [f"{key} ({d.increment_id}): {w}" for w in d.warnings]
-    if ledger is not None:
-        ledger.add_accounts(allocator.new)
-        ledger.mark_transformed(ready, held, skipped)
+    with closing(_Outcomes()) as outcomes:
+        references = _References(ledger or lookup, outcomes)
+        for source, only in sources:
+            tables = _Export(source, recipe.sage.currency)
+            for kind, rows, lines_index in _document_slices(recipe, source, only):
+                docs = _build_slice(kind, rows, lines_index, tables, builder, allocator,
+                                    account_rows)
+                _hold_unimportable_credits(docs, recipe.sage.product, recipe.sage.region)
+                references.hold_collisions(docs)
+                _write_documents(writer, docs, recipe.mapping.department)
+                result.documents += len(docs)
+                ready: list[tuple[RecordKey, str, str]] = []
+                skipped: list[tuple[RecordKey, str, str]] = []
+                for d in docs:
+                    key = RecordKey(d.entity_type, d.entity_id, d.store_id)
+                    if d.hold_reason:
+                        result.holds[key] = hold = _hold_of(d)
+                        held.append((key, d.content_hash, hold))
+                        result.held.append(f"{key} ({d.increment_id}): {d.hold_reason}")
+                    elif d.skip_reason:
+                        skipped.append((key, d.content_hash, d.skip_reason))
+                    else:
+                        ready.append((key, d.content_hash, _reference(d)))
+                    result.warnings += [f"{key} ({d.increment_id}): {w}" for w in d.warnings]
+                outcomes.add(ready, skipped)
+        if ledger is not None:
+            ledger.add_accounts(allocator.new)
+            ledger.mark_transformed(outcomes.ready(), held, outcomes.skipped())
     writer.write("accounts", pa.Table.from_pylist(
         [account_rows[r] for r in sorted(account_rows)], schema=SAGE_ACCOUNTS))
     result.new_accounts = len(allocator.new)
@@ -244,27 +198,81 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
     return result
 
 
+class _Outcomes:
+    """The documents found ready (each with the Sage type:reference it claims) and skipped,
+    kept on disk in a private temporary SQLite database (deleted when closed) instead of lists
+    that grow with the export; the ledger takes them in order at the end, as before. The held
+    ones are few and stay in memory (the result lists each of them anyway)."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect("", isolation_level=None)  # "": a temporary file
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("CREATE TABLE ready (entity_type TEXT, entity_id INTEGER, "
+                        "store_id INTEGER, content_hash TEXT, reference TEXT)")
+        self.db.execute("CREATE INDEX ready_reference ON ready (reference)")
+        self.db.execute("CREATE TABLE skipped (entity_type TEXT, entity_id INTEGER, "
+                        "store_id INTEGER, content_hash TEXT, reason TEXT)")
+
+    def add(self, ready: list[tuple[RecordKey, str, str]],
+            skipped: list[tuple[RecordKey, str, str]]) -> None:
+        self.db.execute("BEGIN")
+        for table, rows in (("ready", ready), ("skipped", skipped)):
+            self.db.executemany(f"INSERT INTO {table} VALUES (?,?,?,?,?)",
+                                [(k.entity_type, k.entity_id, k.store_id, h, text)
+                                 for k, h, text in rows])
+        self.db.execute("COMMIT")
+
+    def owners(self, references: set[str]) -> dict[str, RecordKey]:
+        """The document of this run that claimed each of `references`, if one did."""
+        found: dict[str, RecordKey] = {}
+        refs = sorted(references)
+        for start in range(0, len(refs), 500):
+            chunk = refs[start:start + 500]
+            for reference, kind, entity_id, store_id in self.db.execute(
+                    "SELECT reference, entity_type, entity_id, store_id FROM ready WHERE "
+                    f"reference IN ({','.join('?' * len(chunk))})", chunk):
+                found.setdefault(reference, RecordKey(kind, entity_id, store_id))
+        return found
+
+    def ready(self) -> Iterator[tuple[RecordKey, str, str]]:
+        return self._read("ready")
+
+    def skipped(self) -> Iterator[tuple[RecordKey, str, str]]:
+        return self._read("skipped")
+
+    def _read(self, table: str) -> Iterator[tuple[RecordKey, str, str]]:
+        cursor = self.db.execute(f"SELECT * FROM {table} ORDER BY rowid")
+        while rows := cursor.fetchmany(10_000):
+            for kind, entity_id, store_id, content_hash, text in rows:
+                yield RecordKey(kind, entity_id, store_id), content_hash, text
+
+    def close(self) -> None:
+        self.db.close()
+
+
 class _References:
     """A Sage type + reference belongs to one Magento document: the first one queued with it
-    (from the ledger) or built in this run. Another document with the same one (two stores,
-    or two orders, sharing an increment id: magento2#40259) is held, because Sage's grouped
-    import would merge the two or refuse the second."""
+    (from the ledger) or built in this run (`outcomes`, and the slice's own). Another document
+    with the same one (two stores, or two orders, sharing an increment id: magento2#40259) is
+    held, because Sage's grouped import would merge the two or refuse the second."""
 
-    def __init__(self, ledger: Ledger | None) -> None:
+    def __init__(self, ledger: Ledger | None, outcomes: _Outcomes) -> None:
         self.ledger = ledger
-        self.claimed: dict[str, RecordKey] = {}
+        self.outcomes = outcomes
 
     def hold_collisions(self, docs: list[SageDocument]) -> None:
-        wanted = {_reference(d) for d in docs if not (d.hold_reason or d.skip_reason)} \
-            - set(self.claimed)
+        wanted = {_reference(d) for d in docs if not (d.hold_reason or d.skip_reason)}
+        claimed = self.outcomes.owners(wanted)
+        wanted -= set(claimed)
         owners = self.ledger.reference_owners(wanted) if self.ledger and wanted else {}
         for d in docs:
             if d.hold_reason or d.skip_reason:
                 continue
             key, reference = RecordKey(d.entity_type, d.entity_id, d.store_id), _reference(d)
-            owner = self.claimed.get(reference) or owners.get(reference)
+            owner = claimed.get(reference) or owners.get(reference)
             if owner is None or owner == key:
-                self.claimed[reference] = key
+                claimed[reference] = key
                 continue
             _hold(d, holds.reference_collision(reference=d.reference,
                                                transaction_type=d.transaction_type,
@@ -306,7 +314,7 @@ def _reference(d: SageDocument) -> str:
     return f"{d.transaction_type}:{d.reference}"
 
 
-def _build_slice(kind: str, rows: list[dict[str, Any]], lines_index: _KeyedTable, tables: _Export,
+def _build_slice(kind: str, rows: list[dict[str, Any]], lines_index: KeyedTable, tables: _Export,
                  builder: DocumentBuilder, allocator: AccountAllocator,
                  account_rows: dict[str, dict[str, Any]]) -> list[SageDocument]:
     order_ids = sorted({r["entity_id"] if kind == "order" else r["order_id"] for r in rows})
