@@ -333,6 +333,7 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     encoder = DocumentEncoder(document_spec, recipe.sage.encoding)
     fields = [c for c in tables.documents.column_names if c not in _RENDERED_ONLY]
     spool = (writer.folder / SPOOL).open("w+b")
+    numbered = [0]  # documents rendered so far: the next window's numbers go on from there
     try:
         chosen: list[_Chosen] = []
         for first in range(0, len(order), WINDOW):
@@ -343,7 +344,10 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
 
             def render(batch: list[int], window: list[int] = window, first: int = first,
                        end: int = end) -> Rendered:
-                return renderer.render(*tables.batch([window[i] for i in batch], first, end))
+                rendered = renderer.render(*tables.batch([window[i] for i in batch], first, end),
+                                           first_number=numbered[0] + 1)
+                numbered[0] += len(batch)
+                return rendered
 
             for doc, rows in _select(docs, splits, ledger, render, result, dry_run,
                                      recipe.sage.negative_amounts, capabilities):

@@ -56,7 +56,11 @@ class ColumnRenderer:
         self._rules = CellRules.of(spec, encoding)
 
     def render(self, documents: pa.Table,
-               children: Mapping[str, Children] | None = None) -> Rendered:
+               children: Mapping[str, Children] | None = None, first_number: int = 1
+               ) -> Rendered:
+        """`first_number` is the first document's `document_no`: a step rendering a file's
+        documents in several batches numbers them on, so no two documents of a file share one
+        (Sage 300's ORDUNIQ links a header to its details)."""
         children = children or {}
         count = documents.num_rows
         empty = Children(pa.table({}), [])
@@ -85,10 +89,10 @@ class ColumnRenderer:
         for r, (record, own) in enumerate(zip(self.spec.records, picked, strict=True)):
             if own is None:
                 group: Sequence[int] = range(count)
-                source = _Source(documents, None, group, counts)
+                source = _Source(documents, None, group, counts, first_number)
             else:
                 group = own.group
-                source = _Source(documents, own.table, group, counts)
+                source = _Source(documents, own.table, group, counts, first_number)
             rows = len(group)
             cells = []
             for j, column in enumerate(record.columns):
@@ -165,7 +169,7 @@ class _Source:
     plus the derived fields; each built once, when a column first asks for it."""
 
     def __init__(self, documents: pa.Table, child: pa.Table | None, group: Sequence[int],
-                 counts: dict[str, list[int]]) -> None:
+                 counts: dict[str, list[int]], first_number: int = 1) -> None:
         if child is not None and child.num_rows != len(group):
             raise ValueError(f"{child.num_rows} rows but {len(group)} documents for them")
         self._documents = documents
@@ -173,7 +177,7 @@ class _Source:
         self._group = group
         self._take = None if child is None else pa.array(group, pa.int64())
         self._derived: dict[str, list[int]] = {
-            "document_no": [g + 1 for g in group],
+            "document_no": [g + first_number for g in group],
             **{name: [values[g] for g in group] for name, values in counts.items()}}
         if child is None:
             self.row_no = [1] * len(group)
