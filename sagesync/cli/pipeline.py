@@ -292,8 +292,12 @@ def _summary_table(recipe: Recipe, result: ImportResult, dry_run: bool) -> None:
     table.add_row("Held for review", str(len(result.held)))
     if result.skipped:
         table.add_row("Not posted (zero total)", str(len(result.skipped)))
-    for kind, amount in sorted(result.totals.items()):
-        table.add_row(f"{kind} net + tax", f"{amount:.2f}")
+    if result.sage_computes_tax:  # the files carry net: Sage adds the tax from its codes
+        for kind, amount in sorted(result.net_totals.items()):
+            table.add_row(f"{kind} net (Sage computes the tax)", f"{amount:.2f}")
+    else:
+        for kind, amount in sorted(result.totals.items()):
+            table.add_row(f"{kind} net + tax", f"{amount:.2f}")
     for path in result.files:
         table.add_row("File", str(path))
     Console(stderr=True).print(table)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -79,6 +80,10 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
     totals: dict[str, Decimal] = field(default_factory=dict)
+    # net per type: what the files carry when Sage computes the tax from codes (Sage 300), so
+    # the reconciliation with Magento (grand total less tax) is on net
+    net_totals: dict[str, Decimal] = field(default_factory=dict)
+    sage_computes_tax: bool = False
 
 
 def _key(doc: dict[str, Any]) -> RecordKey:
@@ -267,6 +272,7 @@ class _Chosen:
     rows: int
     totals: dict[str, Decimal]
     running: tuple[int, str] | None
+    nets: dict[str, Decimal] = field(default_factory=dict)
 
 
 def _taxes(splits: pa.Table) -> pa.Table:
@@ -314,6 +320,7 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     writer = CheckpointWriter(recipe.state_dir, run_id, "import-sage", KIND, recipe,
                               [documents.path], dry_run=dry_run)
     result = ImportResult(manifest=Path())
+    result.sage_computes_tax = products.get(recipe.sage.product).capabilities.sage_computes_tax
     if not dry_run:
         destination = FolderDelivery(folder)
         destination.prepare()
@@ -354,7 +361,8 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
                 data = encoder.encode(rows)
                 chosen.append(_Chosen({k: doc[k] for k in _KEPT}, spool.tell(), len(data),
                                       len(rows),
-                                      _totals([(doc, rows)], splits), running_cell(rows)))
+                                      _totals([(doc, rows)], splits), running_cell(rows),
+                                      _totals([(doc, rows)], splits, ("net_amount",))))
                 spool.write(data)
         spool.flush()
         new_accounts = _deliver(recipe, ledger, writer, folder, documents, result, chosen,
@@ -370,7 +378,8 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
                  "held": len(result.held), "needs_attention": len(result.needs_attention),
                  "skipped": len(result.skipped),
                  "dry_run": dry_run, "new_accounts": new_accounts,
-                 "totals": {k: str(v) for k, v in result.totals.items()}},
+                 "totals": {k: str(v) for k, v in result.totals.items()},
+                 "net_totals": {k: str(v) for k, v in result.net_totals.items()}},
         files={p.name: p for p in result.files})
     return result
 
@@ -451,11 +460,12 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, folder: P
             ledger.finish_batch(batch_id, {str(p) for p in result.files})
             crash_point("after-finish")
         result.delivered = len(chosen)
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for c in chosen:
-        for kind, amount in c.totals.items():
-            totals[kind] += amount
-    result.totals = dict(totals)
+    for name, of in (("totals", attrgetter("totals")), ("net_totals", attrgetter("nets"))):
+        totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for c in chosen:
+            for kind, amount in of(c).items():
+                totals[kind] += amount
+        setattr(result, name, dict(totals))
     return len(account_rows)
 
 
@@ -573,11 +583,13 @@ def _streamed(head: bytes, part: list[_Chosen], tail: bytes, spool: BinaryIO
 
 
 def _totals(chosen: list[tuple[dict[str, Any], Rows]],
-            splits: dict[str, list[dict[str, Any]]]) -> dict[str, Decimal]:
-    """Net + tax per transaction type, for the summary a bookkeeper checks against Magento."""
+            splits: dict[str, list[dict[str, Any]]],
+            columns: tuple[str, ...] = ("net_amount", "tax_amount")) -> dict[str, Decimal]:
+    """Net + tax (or the `columns` given) per transaction type, for the summary a bookkeeper
+    checks against Magento."""
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for doc, _ in chosen:
         for split in splits[doc["document_key"]]:
             kind = split.get("transaction_type") or doc["transaction_type"]  # a fee SI is an SI
-            totals[kind] += split["net_amount"] + split["tax_amount"]
+            totals[kind] += sum((split[c] for c in columns), ZERO)
     return dict(totals)

@@ -100,7 +100,8 @@ def run_report(result: RunResult, ledger: Ledger) -> dict[str, Any]:
              "held": len(imported.held), "needs_attention": len(imported.needs_attention),
              "skipped": len(imported.skipped), "stale": len(imported.stale),
              "void": len(imported.void), "recovered": len(imported.recovered),
-             "files": [str(p) for p in imported.files], "totals": _amounts(imported.totals)},
+             "files": [str(p) for p in imported.files], "totals": _amounts(imported.totals),
+             "net_totals": _amounts(imported.net_totals)},
         ],
         "held": len(imported.held),
         "holds_by_cause": [
