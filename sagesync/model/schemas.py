@@ -175,6 +175,7 @@ SAGE_ACCOUNTS = pa.schema([
     ("county", pa.string()), ("postcode", pa.string()), ("contact_name", pa.string()),
     ("telephone", pa.string()), ("email", pa.string()), ("vat_number", pa.string()),
     ("country_code", pa.string()),
+    ("customer_group", pa.string()),  # [mapping] customer_group (Sage 300 IDGRP)
 ])
 
 SAGE_TABLES: dict[str, pa.Schema] = {

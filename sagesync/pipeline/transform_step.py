@@ -185,7 +185,8 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                               negative_amounts=recipe.sage.negative_amounts,
                               items=ItemMap.load(recipe.mapping.items_csv,
                                                  recipe.mapping.unmapped_items,
-                                                 recipe.mapping.default_item))
+                                                 recipe.mapping.default_item,
+                                                 recipe.mapping.default_warehouse))
     allocator = AccountAllocator(recipe.mapping,
                                  load_customer_accounts(recipe.mapping.customers_csv),
                                  known.account_refs() if (known := ledger or lookup) else {})
@@ -308,7 +309,8 @@ def _build_slice(kind: str, rows: list[dict[str, Any]], lines_index: _KeyedTable
             if customers is None:
                 customers = tables.customers_of(orders)
             account_rows[ref] = _account_row(ref, key, order,
-                                             customers.get(order.get("customer_id") or 0))
+                                             customers.get(order.get("customer_id") or 0),
+                                             builder.mapping.customer_group)
     return docs
 
 
@@ -355,7 +357,7 @@ def _document_row(d: SageDocument) -> dict[str, Any]:
 
 
 def _account_row(ref: str, key: str, order: dict[str, Any],
-                 customer: dict[str, Any] | None) -> dict[str, Any]:
+                 customer: dict[str, Any] | None, group: str | None = None) -> dict[str, Any]:
     """A Sage customer record from the customer's default billing address, else the order's."""
     src = customer if customer and customer.get("billing_street") else order
     street = (src.get("billing_street") or "").split("\n")
@@ -370,5 +372,5 @@ def _account_row(ref: str, key: str, order: dict[str, Any],
         "contact_name": person, "telephone": src.get("billing_telephone"),
         "email": order.get("customer_email"),
         "vat_number": src.get("billing_vat_id") or order.get("customer_taxvat"),
-        "country_code": src.get("billing_country_id"),
+        "country_code": src.get("billing_country_id"), "customer_group": group,
     }
