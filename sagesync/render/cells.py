@@ -114,6 +114,11 @@ def render_cell(column: Column, value: object, rules: CellRules, warnings: list[
     if kind == "quantity":
         return _quantity(column, _number(column, value), negate)
     if kind == "date":
+        if isinstance(value, str):  # a template's date: Jinja writes one as YYYY-MM-DD
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                pass
         if not isinstance(value, date):
             raise RowRejected(f"'{column.name}' is not a date: '{value}'")
         return format_date(value, rules.date_format)
