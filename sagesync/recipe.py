@@ -137,6 +137,11 @@ class MappingSettings:
     # owed on, for products whose files name them (Sage 50 US); Sage 50 UK's by default.
     receivables_nominal: str = "1100"
     tax_nominal: str = "2200"
+    # The warehouse (location, site) of a goods line items_csv gives none, and the customer
+    # group of accounts sagesync creates: for products whose lines need a location (Sage 300)
+    # or whose customer records need a group (Sage 300 IDGRP). None: left empty.
+    default_warehouse: str | None = None
+    customer_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -594,7 +599,8 @@ class _RecipeReader:
                    "guest_account", "customers_csv", "account_ref", "configurable", "bundle",
                    "department", "payment_nominals", "payment_tax_code", "extra_amounts",
                    "zero_total_documents", "items_csv", "unmapped_items", "default_item",
-                   "receivables_nominal", "tax_nominal")
+                   "receivables_nominal", "tax_nominal",
+                   "default_warehouse", "customer_group")
         t = self.section("mapping", allowed)
         d = self._mapping_defaults()
         codes = dict(d.tax_codes)
@@ -646,7 +652,11 @@ class _RecipeReader:
                                        UNMAPPED_ITEM_RULES) or d.unmapped_items,
             default_item=self.string(t, "mapping", "default_item", d.default_item),
             receivables_nominal=self._nominal(t, "receivables_nominal", d.receivables_nominal),
-            tax_nominal=self._nominal(t, "tax_nominal", d.tax_nominal))
+            tax_nominal=self._nominal(t, "tax_nominal", d.tax_nominal),
+            default_warehouse=self._optional_code(t, "default_warehouse", d.default_warehouse,
+                                                  "warehouse", "warehouse"),
+            customer_group=self._optional_code(t, "customer_group", d.customer_group,
+                                               "customer_group", "customer group"))
         if (mapping.unmapped_items == "default") != (mapping.default_item is not None):
             raise self.fail("mapping.default_item", 'a Sage item code with unmapped_items = '
                             '"default", and only then', mapping.default_item)
@@ -719,6 +729,11 @@ class _RecipeReader:
                   section: str = "mapping") -> str:
         value = self.string(t, section, key, default) or default
         return self._code("tax_code", f"{section}.{key}", value, "tax code")
+
+    def _optional_code(self, t: dict[str, Any], key: str, default: str | None, name: str,
+                       what: str) -> str | None:
+        value = self.string(t, "mapping", key, default)
+        return None if value is None else self._code(name, f"mapping.{key}", value, what)
 
     def _account(self, t: dict[str, Any], key: str, default: str) -> str:
         value = self.string(t, "mapping", key, default) or default

@@ -190,6 +190,7 @@ SAGE_ACCOUNTS = pa.schema([
     ("telephone", pa.string()), ("email", pa.string()), ("vat_number", pa.string()),
     ("country_code", pa.string()),
     ("currency_code", pa.string()),  # of the documents posted to it (Sage 200's CurrencyISOCode)
+    ("customer_group", pa.string()),  # [mapping] customer_group (Sage 300 IDGRP)
 ])
 
 SAGE_TABLES: dict[str, pa.Schema] = {

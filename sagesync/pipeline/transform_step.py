@@ -139,7 +139,8 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                               negative_amounts=recipe.sage.negative_amounts,
                               items=ItemMap.load(recipe.mapping.items_csv,
                                                  recipe.mapping.unmapped_items,
-                                                 recipe.mapping.default_item),
+                                                 recipe.mapping.default_item,
+                                                 recipe.mapping.default_warehouse),
                               unit_price_places=products.get(recipe.sage.product)
                               .capabilities.unit_price_places)
     allocator = AccountAllocator(recipe.mapping,
@@ -339,7 +340,8 @@ def _build_slice(kind: str, rows: list[dict[str, Any]], lines_index: KeyedTable,
                 customers = tables.customers_of(orders)
             account_rows[ref] = _account_row(ref, key, order,
                                              customers.get(order.get("customer_id") or 0),
-                                             docs[-1].currency_code)
+                                             docs[-1].currency_code,
+                                             builder.mapping.customer_group)
     return docs
 
 
@@ -387,7 +389,8 @@ def _document_row(d: SageDocument) -> dict[str, Any]:
 
 
 def _account_row(ref: str, key: str, order: dict[str, Any],
-                 customer: dict[str, Any] | None, currency: str) -> dict[str, Any]:
+                 customer: dict[str, Any] | None, currency: str,
+                 group: str | None = None) -> dict[str, Any]:
     """A Sage customer record from the customer's default billing address, else the order's;
     in the currency its first document posts in."""
     src = customer if customer and customer.get("billing_street") else order
@@ -404,5 +407,5 @@ def _account_row(ref: str, key: str, order: dict[str, Any],
         "email": order.get("customer_email"),
         "vat_number": src.get("billing_vat_id") or order.get("customer_taxvat"),
         "country_code": src.get("billing_country_id"),
-        "currency_code": currency or None,
+        "currency_code": currency or None, "customer_group": group,
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -114,6 +115,9 @@ def render_cell(column: Column, value: object, rules: CellRules, warnings: list[
     if kind == "quantity":
         return _quantity(column, _number(column, value), negate)
     if kind == "date":
+        if isinstance(value, str):  # a template's date: Jinja writes one as YYYY-MM-DD
+            with suppress(ValueError):
+                value = date.fromisoformat(value)
         if not isinstance(value, date):
             raise RowRejected(f"'{column.name}' is not a date: '{value}'")
         return format_date(value, rules.date_format)

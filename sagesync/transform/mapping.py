@@ -158,10 +158,12 @@ class ItemMap:
     items: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     unmapped: str = "sku"  # "sku": the SKU itself; "default": default_item; "hold": None
     default_item: str | None = None
+    default_warehouse: str | None = None  # where items_csv gives none ([mapping])
 
     @classmethod
     def load(cls, path: Path | None, unmapped: str = "sku",
-             default_item: str | None = None) -> ItemMap:
+             default_item: str | None = None, default_warehouse: str | None = None
+             ) -> ItemMap:
         items: dict[str, tuple[str, str | None]] = {}
         if path is not None:
             for line, row in read_csv_rows(path, ("sku", "item_code")):
@@ -172,15 +174,16 @@ class ItemMap:
                     raise RecipeError(f"{path}: line {line}, column sku: '{row['sku']}' is "
                                       "mapped twice.")
                 items[row["sku"]] = (row["item_code"], row.get("warehouse") or None)
-        return cls(items, unmapped, default_item)
+        return cls(items, unmapped, default_item, default_warehouse)
 
     def item_for(self, sku: str | None) -> tuple[str, str | None] | None:
-        """(item code, warehouse) of a SKU; None when it is unmapped and must hold."""
+        """(item code, warehouse) of a SKU; None when it is unmapped and must hold. The
+        warehouse is the recipe's default_warehouse where items_csv gives none."""
         found = self.items.get(sku or "")
         if found is not None:
-            return found
+            return found[0], found[1] or self.default_warehouse
         if self.unmapped == "default":
-            return self.default_item or "", None
+            return self.default_item or "", self.default_warehouse
         if self.unmapped == "hold":
             return None
-        return sku or "", None
+        return sku or "", self.default_warehouse

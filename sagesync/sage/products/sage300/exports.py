@@ -1,4 +1,5 @@
-"""Sage 300 (Accpac) stock and price exports, read into Magento (see README.md here).
+"""Sage 300 (Accpac) stock and price exports, read into Magento, and the export of O/E orders
+`sagesync ack` reads (see README.md here).
 
 Exports of the I/C business views, with the views' field names as headings (§5). Tags: "§n" =
 the name is in shared/reference/sage-formats.md at that section; "assumed" = not confirmed.
@@ -12,6 +13,7 @@ the name is in shared/reference/sage-formats.md at that section; "assumed" = not
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, aliases
+from sagesync.sage.products.base import AckLayout
 
 STOCK = Layout(
     "sage300", "stock", "Sage 300, I/C Location Details IC0290 (ICILOC)",
@@ -38,3 +40,12 @@ PRICES = Layout(
 )
 
 LAYOUTS = (STOCK, PRICES)
+
+ACK = AckLayout(
+    # an invoice (or an order, post_from = "orders") is an O/E order; the export has no type
+    # column, so a recipe sets [ack] type_column = "" and every row answers an SI
+    types={"SI": ("invoice", "order")},
+    expected=("a CSV export of the O/E Orders header view (OE0520) from Sage 300 Import/Export "
+              "(file type CSV, field names in the first row) holding the columns named in the "
+              "recipe's [ack] section, e.g. PONUMBER, ORDNUMBER and INVNUMBER"),
+)
