@@ -21,6 +21,7 @@ from typing import Any
 import jinja2
 
 from sagesync.errors import RecipeError
+from sagesync.recipe import POST_FROM
 from sagesync.sage import products
 
 KINDS = ("code", "text", "money", "signed_money", "decimal", "quantity", "boolean", "date",
@@ -45,7 +46,7 @@ _COLUMN_KEYS = ("name", "field", "value", "template", "kind", "max_length", "req
                 "first_only", "map")
 _FILE_KEYS = ("description", "rows", "delimiter", "line_ending", "date_format", "quoting",
               "true_text", "false_text", "headings", "code_heading", "extension", "preamble",
-              "block")
+              "block", "post_from")
 _RECORD_KEYS = ("name", "code", "rows", "required", "where", "columns")
 _BLOCK_KEYS = ("open", "close", "per")
 _JINJA = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
@@ -134,6 +135,13 @@ class FileSpec:
     block_open: str | None = None
     block_close: str | None = None
     block_per: str = "document"
+    #: the recipe's `[sage] post_from` values this documents file is written for (Intacct:
+    #: AR invoices from invoices, Order Entry transactions from orders); () for every one
+    post_from: tuple[str, ...] = ()
+
+    def serves(self, post_from: str) -> bool:
+        """Is this file written when the recipe posts from `post_from`?"""
+        return not self.post_from or post_from in self.post_from
 
     @property
     def rows(self) -> str:
@@ -270,6 +278,10 @@ def parse_spec(path: Path | Traversable, name: str, data: dict[str, Any]) -> Fil
     extension = text(rules, "extension", "file.extension", "csv") or ""
     if not re.fullmatch(r"[A-Za-z0-9]{1,8}", extension):
         raise fail("file.extension", "1 to 8 letters or digits")
+    post_from = rules.get("post_from", [])
+    if not isinstance(post_from, list) or ("post_from" in rules and not post_from) \
+            or not all(p in POST_FROM for p in post_from):
+        raise fail("file.post_from", "a list of " + " or ".join(repr(p) for p in POST_FROM))
     return FileSpec(
         name=name, description=text(rules, "description", "file.description", name) or name,
         delimiter=delimiter,
@@ -280,7 +292,8 @@ def parse_spec(path: Path | Traversable, name: str, data: dict[str, Any]) -> Fil
         code_heading=text(rules, "code_heading", "file.code_heading", None),
         extension=extension, preamble=tuple(preamble),
         block_open=text(block, "open", "file.block.open", None),
-        block_close=text(block, "close", "file.block.close", None), block_per=per)
+        block_close=text(block, "close", "file.block.close", None), block_per=per,
+        post_from=tuple(post_from))
 
 
 def _column(raw: dict[str, Any], where: str, fail: Any) -> Column:
