@@ -227,7 +227,6 @@ def test_tax_rows_follow_the_lines_with_mapped_types_and_the_documents_row_count
     result = rendered(JOURNAL, ORDERS, {"lines": LINES, "taxes": TAXES})
     assert file_bytes(JOURNAL, result) == (
         b"Invoice/CM #,Credit Memo,Date,Number of Distributions,Tax rows,Agency,Amount\r\n"
-        b"Invoice/CM #,Credit Memo,Date,Number of Distributions,Tax rows,Agency,Amount\r\n"
         b"000000101,FALSE,11/2/26,3,1,C1020,-9.50\r\n"
         b"000000101,FALSE,11/2/26,3,1,H1020,-50.00\r\n"
         b"000000101,FALSE,11/2/26,3,1,TXSTATE,-4.17\r\n"

@@ -124,7 +124,7 @@ class FileSpec:
     quoting: str = "minimal"
     true_text: str = "TRUE"
     false_text: str = "FALSE"
-    #: one heading row per record at the top (when the recipe's header_row is on)
+    #: heading rows at the top, one per distinct record heading (when header_row is on)
     headings: bool = True
     #: the heading of the record-type column (Sage 300 `RECTYPE`); None: the code itself
     code_heading: str | None = None
@@ -157,6 +157,16 @@ class FileSpec:
     def header(self) -> list[str]:
         """The first record's heading row."""
         return self.heading(self.records[0])
+
+    @property
+    def heading_rows(self) -> list[list[str]]:
+        """The heading rows written at the top: one per record, once per distinct heading
+        (records sharing one layout, as Intacct's item and tax lines, share its one row)."""
+        rows: list[list[str]] = []
+        for record in self.records:
+            if (heading := self.heading(record)) not in rows:
+                rows.append(heading)
+        return rows
 
     def heading(self, record: RecordSpec) -> list[str]:
         names = [c.name for c in record.columns]

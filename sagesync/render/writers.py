@@ -28,8 +28,8 @@ def write_file(spec: FileSpec, documents: Iterable[Rows], *, header: bool,
                encoding: str) -> bytes:
     """The exact bytes of one file: each document's rows, in order, with the spec's rules.
 
-    `header` is the recipe's header_row: the heading rows (one per record, at the top) are
-    written when it and the template's `headings` are on.
+    `header` is the recipe's header_row: the heading rows (one per distinct record heading,
+    at the top) are written when it and the template's `headings` are on.
     """
     documents = list(documents)
     _refuse_formulas(spec, documents)
@@ -39,8 +39,8 @@ def write_file(spec: FileSpec, documents: Iterable[Rows], *, header: bool,
     for line in spec.preamble:
         buffer.write(line + end)
     if header and spec.headings:
-        for record in spec.records:
-            write_row(spec.heading(record))
+        for heading in spec.heading_rows:
+            write_row(heading)
     per_document = spec.block_per == "document"
     if spec.block_open is not None and not per_document:
         buffer.write(spec.block_open + end)
@@ -66,8 +66,8 @@ def file_ends(spec: FileSpec, *, header: bool, encoding: str) -> tuple[bytes, by
         buffer.write(line + end)
     if header and spec.headings:
         write_row = _row_writer(spec, buffer)
-        for record in spec.records:
-            write_row(spec.heading(record))
+        for heading in spec.heading_rows:
+            write_row(heading)
     if spec.block_open is not None and spec.block_per != "document":
         buffer.write(spec.block_open + end)
     tail = spec.block_close + end if spec.block_close is not None \

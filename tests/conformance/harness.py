@@ -315,7 +315,7 @@ def _data_lines(spec: FileSpec, text: str, name: str, header: bool) -> list[list
     table = list(csv.reader(io.StringIO("".join(f"{line}\n" for line in body), newline=""),
                             delimiter=spec.delimiter))
     if header and spec.headings:
-        headings = [spec.heading(record) for record in spec.records]
+        headings = spec.heading_rows
         assert table[:len(headings)] == headings, f"{name}: heading rows {table[:2]}"
         table = table[len(headings):]
     return table
