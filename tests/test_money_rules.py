@@ -319,6 +319,27 @@ def test_payments_and_surcharges_post_to_their_nominals_and_balance(data: st.Dat
 
 @settings(max_examples=20, deadline=None)
 @given(money_order_specs().filter(lambda s: s.gift_card_amount > 0))
+def test_a_payment_is_no_credit_note_where_the_product_has_none(spec: OrderSpec) -> None:
+    """Positive amounts make an invoice's gift card a credit note of its own; a product that
+    imports none (Intacct, Sage 50 Canada) holds the invoice instead, saying how to keep the
+    payment inside it, and books it there when the recipe allows negative amounts."""
+    builder = replace(make_builder("net", payment_nominals=PAYMENTS, extra_amounts=SURCHARGE),
+                      document_types=("SI",))
+    document, magento = build_all(builder, spec)[1]
+    assert document.entity_type == "invoice" and document.hold is not None
+    assert document.hold.code == "negative_split" and document.hold.params["split"] == \
+        "gift card"
+    assert "unless [sage] negative_amounts = true" in (document.hold_reason or "")
+    inside, magento = build_all(replace(builder, negative_amounts=True), spec)[1]
+    assume(in_both_currencies(magento))
+    assert_balanced(inside, magento)
+    assert {s.transaction_type for s in inside.splits} == {None}
+    assert [s.net_amount for s in inside.splits if s.purpose == "gift_card"] == \
+        [-Decimal(str(magento["extension_attributes"]["base_gift_cards_amount"]))]
+
+
+@settings(max_examples=20, deadline=None)
+@given(money_order_specs().filter(lambda s: s.gift_card_amount > 0))
 def test_an_unmapped_payment_holds_naming_the_recipe_key(spec: OrderSpec) -> None:
     document, _ = build_all(make_builder("net", extra_amounts=SURCHARGE), spec)[0]
     assert document.hold_reason is not None

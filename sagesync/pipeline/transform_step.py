@@ -183,6 +183,8 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                               recipe.sage.reference_prefixes,
                               companies=recipe.sage.companies,
                               negative_amounts=recipe.sage.negative_amounts,
+                              document_types=products.get(recipe.sage.product)
+                              .capabilities.transaction_types,
                               items=ItemMap.load(recipe.mapping.items_csv,
                                                  recipe.mapping.unmapped_items,
                                                  recipe.mapping.default_item))

@@ -199,6 +199,9 @@ class DocumentBuilder:
     companies: Mapping[int, str] = field(default_factory=dict)  # store id -> Sage company
     negative_amounts: bool = False  # [sage] negative_amounts
     items: ItemMap = field(default_factory=ItemMap)
+    # the product's document types: a split is posted as the other type only where it has one
+    # (a product without credit notes keeps an invoice's gift card as a negative split)
+    document_types: tuple[str, ...] = ("SI", "SC")
 
     def __post_init__(self) -> None:
         self._prefix = "base_" if self.currency == "base" else ""
@@ -443,12 +446,14 @@ class DocumentBuilder:
 
     def _signs(self, document: SageDocument) -> None:
         """Positive amounts only (the default): a split that takes money off its document
-        becomes a document of the other type; any other negative split holds the document."""
+        becomes a document of the other type, where the product has that type; any other
+        negative split holds the document."""
+        other = OTHER_TYPE[document.transaction_type]
         for split in document.splits:
             if split.purpose in CONTRA_SUFFIX and not self.negative_amounts \
-                    and split.net <= 0 and split.tax <= 0:
+                    and other in self.document_types and split.net <= 0 and split.tax <= 0:
                 split.net, split.tax = -split.net, -split.tax
-                split.transaction_type = OTHER_TYPE[document.transaction_type]
+                split.transaction_type = other
                 split.reference = f"{document.reference}-{CONTRA_SUFFIX[split.purpose]}"
         allowed = NEGATIVE_PURPOSES if self.negative_amounts else ()
         for split in document.splits:
