@@ -732,7 +732,9 @@ class _RecipeReader:
         return AckSettings(
             reference_column=self.string(t, "ack", "reference_column", d.reference_column)
             or d.reference_column,
-            type_column=self.string(t, "ack", "type_column", d.type_column),
+            # "": the export has no type column (a list of one kind of document, Intacct's)
+            type_column=None if t.get("type_column") == "" else
+            self.string(t, "ack", "type_column", d.type_column),
             sage_number_column=self.string(t, "ack", "sage_number_column",
                                            d.sage_number_column) or d.sage_number_column,
             invoice_number_column=self.string(t, "ack", "invoice_number_column", None),
