@@ -10,7 +10,8 @@ tests/conformance/test_golden.py under `make test`) fails on any byte of differe
 
 This works from a source checkout only (recipes/ and samples/ are not installed). The demo runs
 as a separate process through the CLI, so the golden files are what a user gets, and nothing
-here touches the ledger or checkpoints itself.
+here touches the ledger or checkpoints itself. A demo may hold documents its product imports
+none of (Intacct's credit memos; exit 1): the golden files are what it delivered.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def render(product: SageProduct, work: Path) -> dict[str, bytes]:
     done = subprocess.run([sys.executable, "-m", "sagesync", "--state-dir", str(work / "state"),
                            "run", str(recipe), "--out", str(out)],
                           capture_output=True, env=env, timeout=300, check=False)
-    if done.returncode != 0:
+    if done.returncode not in (0, 1):  # 1: it held what the product imports none of
         raise UsageError(f"{product.key}: the demo run exited {done.returncode}: "
                          f"{done.stderr.decode(errors='replace')[-2000:]}")
     return {_BATCH.sub("", p.name): p.read_bytes() for p in sorted(out.glob("*.csv"))}
