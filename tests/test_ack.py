@@ -58,6 +58,16 @@ def test_a_row_without_a_sage_number_confirms_nothing_and_is_reported(  # type: 
     assert re.search(r"line 2\b.*000000002.*no Sage number", result.output), result.output
 
 
+def test_an_export_without_a_type_column_answers_by_reference(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path: Path) -> None:
+    """A list export of one kind of document (Intacct's AR invoices) has no type column."""
+    ack, state = sent_demo(run_cli, demo_copy, tmp_path, 'type_column = ""\n')
+    result = ack("000000003,205", header="Reference,Transaction Number")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert (record(state, "000000003").state, record(state, "000000003").sage_ref) == \
+        ("confirmed", "205")
+
+
 def test_an_ok_status_without_a_sage_number_or_a_blank_status_confirms_nothing(  # type: ignore[no-untyped-def]
         run_cli, demo_copy: Path, tmp_path: Path) -> None:
     ack, state = sent_demo(run_cli, demo_copy, tmp_path, STATUS)

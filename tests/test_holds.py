@@ -88,14 +88,14 @@ PINNED: list[tuple[Hold, str, dict[str, Any], str]] = [
      "negative_split",
      {"split": "adjustment fee", "nominal": "4000", "net": "-2.00", "tax": "0.00",
       "negative_amounts": 0},
-     "the adjustment fee split on nominal 4000 is negative (net -2.00, tax 0.00): Sage 50 gets "
+     "the adjustment fee split on nominal 4000 is negative (net -2.00, tax 0.00): Sage gets "
      "positive amounts unless [sage] negative_amounts = true"),
     (holds.negative_split(split="goods", nominal="4000", net=D("-2.00"), tax=D("-0.40"),
                           negative_amounts=True),
      "negative_split",
      {"split": "goods", "nominal": "4000", "net": "-2.00", "tax": "-0.40",
       "negative_amounts": 1},
-     "the goods split on nominal 4000 is negative (net -2.00, tax -0.40): Sage 50 gets positive "
+     "the goods split on nominal 4000 is negative (net -2.00, tax -0.40): Sage gets positive "
      "amounts"),
     (holds.order_not_exported(order_id=99), "order_not_exported", {"order_id": 99},
      "its order (entity_id 99) is not in this export; export a window that includes the order"),
@@ -500,6 +500,7 @@ def test_without_credit_notes_a_credit_memo_and_a_payment_posted_as_one_are_held
     assert docs[1].hold_reason == (
         "Sage 50 Accounts UK/IE cannot import a credit note: the gift card 6.00 (2-GIFT) taken "
         "off this invoice would be posted as one; enter the invoice in Sage by hand, with what "
-        "was taken off as its payment")
+        "was taken off as its payment, or set [sage] negative_amounts = true to post it as a "
+        "negative line of the invoice")
     assert docs[2].hold_reason == \
         "Sage 50 Accounts UK/IE cannot import a credit note: enter it as a sales return"

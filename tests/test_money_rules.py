@@ -319,6 +319,21 @@ def test_payments_and_surcharges_post_to_their_nominals_and_balance(data: st.Dat
 
 @settings(max_examples=20, deadline=None)
 @given(money_order_specs().filter(lambda s: s.gift_card_amount > 0))
+def test_a_payment_stays_inside_its_invoice_under_negative_amounts(spec: OrderSpec) -> None:
+    """With [sage] negative_amounts = true an invoice's gift card is a negative split of the
+    invoice (products without credit notes, Intacct and Sage 50 Canada, post it so), not a
+    credit note of its own."""
+    builder = make_builder("net", payment_nominals=PAYMENTS, extra_amounts=SURCHARGE)
+    inside, magento = build_all(replace(builder, negative_amounts=True), spec)[1]
+    assume(in_both_currencies(magento))
+    assert_balanced(inside, magento)
+    assert {s.transaction_type for s in inside.splits} == {None}
+    assert [s.net_amount for s in inside.splits if s.purpose == "gift_card"] == \
+        [-Decimal(str(magento["extension_attributes"]["base_gift_cards_amount"]))]
+
+
+@settings(max_examples=20, deadline=None)
+@given(money_order_specs().filter(lambda s: s.gift_card_amount > 0))
 def test_an_unmapped_payment_holds_naming_the_recipe_key(spec: OrderSpec) -> None:
     document, _ = build_all(make_builder("net", extra_amounts=SURCHARGE), spec)[0]
     assert document.hold_reason is not None

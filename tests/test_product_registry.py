@@ -21,7 +21,7 @@ from sagesync.sage.layouts import export_products, layout_for, registered_layout
 from sagesync.sage.products import AckLayout, SageProduct
 from tests.test_ack import error_file, record, sent_demo
 
-EXPORT_ONLY = ("sage100", "intacct")
+EXPORT_ONLY = ("sage100",)
 UK = products.get("sage50_uk")
 #: how recipe validation names the products that post
 POSTING_CHOICES = "expected one of " + ", ".join(f"'{k}'" for k in products.posting_keys())

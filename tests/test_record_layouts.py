@@ -42,6 +42,7 @@ from sagesync.render import (
 )
 from sagesync.render.spec import FileSpec, parse_spec
 from sagesync.render.writers import file_ends
+from sagesync.sage import products
 
 TEMPLATES = Path(__file__).parent / "templates"
 HEADER_LINES = read_spec(TEMPLATES / "header_lines.toml")
@@ -229,7 +230,6 @@ TAXES = [{"document_key": "invoice:1", "tax_code": "TXSTATE", "net_amount": Deci
 def test_tax_rows_follow_the_lines_with_mapped_types_and_the_documents_row_count() -> None:
     result = rendered(JOURNAL, ORDERS, {"lines": LINES, "taxes": TAXES})
     assert file_bytes(JOURNAL, result) == (
-        b"Invoice/CM #,Credit Memo,Date,Number of Distributions,Tax rows,Agency,Amount\r\n"
         b"Invoice/CM #,Credit Memo,Date,Number of Distributions,Tax rows,Agency,Amount\r\n"
         b"000000101,FALSE,11/2/26,3,1,C1020,-9.50\r\n"
         b"000000101,FALSE,11/2/26,3,1,H1020,-50.00\r\n"
@@ -450,6 +450,10 @@ def test_a_column_kind_without_what_it_needs_is_a_recipe_error(
                   {"rows": "documents", "columns": [{"name": "X", "value": ""}]}]},
      "rows = accounts on every record"),
     ({"file": {"delimiter": "."}, "columns": [{"name": "X", "value": ""}]}, "delimiter"),
+    ({"file": {"post_from": ["credit memos"]}, "columns": [{"name": "X", "value": ""}]},
+     "post_from: expected a list of 'invoices' or 'orders'"),
+    ({"file": {"post_from": []}, "columns": [{"name": "X", "value": ""}]},
+     "post_from: expected a list of 'invoices' or 'orders'"),
 ])
 def test_a_file_rule_that_cannot_be_written_is_a_recipe_error(
         data: dict[str, Any], complaint: str) -> None:
@@ -667,3 +671,28 @@ def test_an_older_checkpoint_without_lines_holds_documents_that_need_lines(  # t
     assert imported.output.count("'detail' needs at least one row, and the document has no "
                                  "lines") == 10
     assert not list((tmp_path / "out").glob("*.csv"))
+
+
+@pytest.mark.parametrize(("serves", "exit_code"), [
+    ('["orders"]', ExitCode.USAGE), ('["invoices", "orders"]', ExitCode.OK)])
+def test_a_documents_template_is_written_only_for_the_post_from_it_serves(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path: Path, serves: str, exit_code: int) -> None:
+    """A product with one documents file per post_from (Intacct: AR invoices, Order Entry
+    transactions) declares which each serves; the others are not written."""
+    templates = demo_copy.parent.parent / "templates"
+    templates.mkdir()
+    shipped = load_spec("sage50_uk", "audit_trail")
+    assert shipped.serves("invoices") and shipped.serves("orders")
+    text = products.get("sage50_uk").template_file("audit_trail").read_text(encoding="utf-8")
+    (templates / "audit_trail.toml").write_text(
+        text.replace("[file]\n", f"[file]\npost_from = {serves}\n", 1), encoding="utf-8")
+    recipe = demo_copy.read_text(encoding="utf-8")
+    demo_copy.write_text(recipe.replace("[sage]\n", '[sage]\ntemplates = "../templates"\n', 1),
+                         encoding="utf-8")
+    result = run_cli("--state-dir", str(tmp_path / "s"), "run", str(demo_copy), "--out",
+                     str(tmp_path / "out"))
+    assert result.exit_code == exit_code, result.output
+    if exit_code == ExitCode.USAGE:
+        assert "expected one documents template among customers, found 0" in result.output
+    else:
+        assert (tmp_path / "out" / "B000001-2-audit_trail.csv").is_file()

@@ -161,9 +161,9 @@ CATALOGUE: dict[str, Cause] = {c.code: c for c in (
            "(difference {difference}); grand total {grand_total}. {explanation}"),
     _cause("negative_split", "negative split", "split nominal net tax negative_amounts",
            Template("the {split} split on nominal {nominal} is negative (net {net}, tax {tax}): "
-                    "Sage 50 gets positive amounts" + _NEGATIVE_OK, {"negative_amounts": 0}),
+                    "Sage gets positive amounts" + _NEGATIVE_OK, {"negative_amounts": 0}),
            Template("the {split} split on nominal {nominal} is negative (net {net}, tax {tax}): "
-                    "Sage 50 gets positive amounts", {"negative_amounts": 1}),
+                    "Sage gets positive amounts", {"negative_amounts": 1}),
            ints="negative_amounts"),
     _cause("unmapped_item", "SKU without a Sage item", "sku",
            "SKU {sku!r} has no Sage item in [mapping] items_csv (and unmapped_items = "

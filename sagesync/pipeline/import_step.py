@@ -450,8 +450,9 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
         result.recovered = recover(ledger, destination)
     product = products.get(recipe.sage.product, recipe.sage.region)
     capabilities = product.capabilities
-    specs = {name: load_spec(product.key, name, recipe.sage.templates, recipe.sage.region)
-             for name in product.templates}
+    specs = {name: spec for name in product.templates
+             if (spec := load_spec(product.key, name, recipe.sage.templates, recipe.sage.region))
+             .serves(recipe.sage.post_from)}
     numbers = {name: n for n, name in enumerate(product.templates, start=1)}
     account_spec = next((spec for spec in specs.values() if spec.for_accounts), None)
     document_spec = _document_spec(product.key, specs)
@@ -700,7 +701,8 @@ def _line_limit(recipe_limit: int, product_limit: int) -> int:
 
 
 def _document_spec(product: str, specs: dict[str, FileSpec]) -> FileSpec:
-    """The product's one documents template (the ledger plans one file per document)."""
+    """The product's one documents template written for the recipe's post_from (the ledger
+    plans one file per document)."""
     found = [spec for spec in specs.values() if not spec.for_accounts]
     if len(found) != 1:
         raise UsageError(f"{product}: expected one documents template among "

@@ -308,7 +308,9 @@ def _hold_unimportable_credits(docs: list[SageDocument], product_key: str,
             _hold(d, holds.no_credit_notes(
                 product=product.title,
                 how=f"{taken} taken off this {d.entity_type} would be posted as one; enter the "
-                    f"{d.entity_type} in Sage by hand, with what was taken off as its payment"))
+                    f"{d.entity_type} in Sage by hand, with what was taken off as its payment"
+                    + (", or set [sage] negative_amounts = true to post it as a negative line "
+                       f"of the {d.entity_type}" if caps.negative_amounts else "")))
 
 
 def _reference(d: SageDocument) -> str:

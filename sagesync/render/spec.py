@@ -23,6 +23,7 @@ from typing import Any
 import jinja2
 
 from sagesync.errors import RecipeError
+from sagesync.recipe import POST_FROM
 from sagesync.sage import products
 
 KINDS = ("code", "text", "money", "signed_money", "decimal", "quantity", "boolean", "date",
@@ -54,7 +55,7 @@ _COLUMN_KEYS = ("name", "field", "value", "template", "kind", "max_length", "req
                 "first_only", "map", "end_if_empty")
 _FILE_KEYS = ("description", "rows", "delimiter", "line_ending", "date_format", "quoting",
               "true_text", "false_text", "headings", "code_heading", "extension", "preamble",
-              "block")
+              "block", "post_from")
 _RECORD_KEYS = ("name", "code", "rows", "required", "where", "columns")
 _GROUP_KEYS = ("name", "repeat", "columns")
 _REPEAT_KEYS = ("rows", "times", "where", "by", "heading")
@@ -178,7 +179,7 @@ class FileSpec:
     quoting: str = "minimal"
     true_text: str = "TRUE"
     false_text: str = "FALSE"
-    #: one heading row per record at the top (when the recipe's header_row is on)
+    #: heading rows at the top, one per distinct record heading (when header_row is on)
     headings: bool = True
     #: one heading row for all records instead (`headings = "shared"`): a flat layout whose
     #: records have the same columns (Sage 50 US item and sales-tax distributions)
@@ -192,6 +193,13 @@ class FileSpec:
     block_open: str | None = None
     block_close: str | None = None
     block_per: str = "document"
+    #: the recipe's `[sage] post_from` values this documents file is written for (Intacct:
+    #: AR invoices from invoices, Order Entry transactions from orders); () for every one
+    post_from: tuple[str, ...] = ()
+
+    def serves(self, post_from: str) -> bool:
+        """Is this file written when the recipe posts from `post_from`?"""
+        return not self.post_from or post_from in self.post_from
 
     @property
     def rows(self) -> str:
@@ -209,10 +217,16 @@ class FileSpec:
         return self.heading(self.records[0])
 
     def heading_rows(self) -> list[list[str]]:
-        """The heading rows written at the top when headings are on: one per record, or the
-        one they share."""
+        """The heading rows written at the top when headings are on: the one all records share
+        (`headings = "shared"`), else one per distinct record heading (records of one layout,
+        as Intacct's item and tax lines, share its row: a header-mapped import would read a
+        second one as data)."""
         records = self.records[:1] if self.shared_heading else self.records
-        return [self.heading(record) for record in records]
+        rows: list[list[str]] = []
+        for record in records:
+            if (heading := self.heading(record)) not in rows:
+                rows.append(heading)
+        return rows
 
     def heading(self, record: RecordSpec) -> list[str]:
         names = [c.name for c in record.columns]
@@ -354,6 +368,10 @@ def parse_spec(path: Path | Traversable, name: str, data: dict[str, Any]) -> Fil
     extension = text(rules, "extension", "file.extension", "csv") or ""
     if not re.fullmatch(r"[A-Za-z0-9]{1,8}", extension):
         raise fail("file.extension", "1 to 8 letters or digits")
+    post_from = rules.get("post_from", [])
+    if not isinstance(post_from, list) or ("post_from" in rules and not post_from) \
+            or not all(p in POST_FROM for p in post_from):
+        raise fail("file.post_from", "a list of " + " or ".join(repr(p) for p in POST_FROM))
     return FileSpec(
         name=name, description=text(rules, "description", "file.description", name) or name,
         delimiter=delimiter,
@@ -364,7 +382,8 @@ def parse_spec(path: Path | Traversable, name: str, data: dict[str, Any]) -> Fil
         code_heading=text(rules, "code_heading", "file.code_heading", None),
         extension=extension, preamble=tuple(preamble),
         block_open=text(block, "open", "file.block.open", None),
-        block_close=text(block, "close", "file.block.close", None), block_per=per)
+        block_close=text(block, "close", "file.block.close", None), block_per=per,
+        post_from=tuple(post_from))
 
 
 def _where(raw: dict[str, Any], where: str, fail: Any

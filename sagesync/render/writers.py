@@ -28,8 +28,9 @@ def write_file(spec: FileSpec, documents: Iterable[Rows], *, header: bool,
                encoding: str) -> bytes:
     """The exact bytes of one file: each document's rows, in order, with the spec's rules.
 
-    `header` is the recipe's header_row: the heading rows (one per record, or the one they
-    share, at the top) are written when it and the template's `headings` are on.
+    `header` is the recipe's header_row: the heading rows (the one all records share, else one
+    per distinct record heading, at the top) are written when it and the template's `headings`
+    are on.
     """
     documents = list(documents)
     _refuse_formulas(spec, documents)

@@ -421,8 +421,18 @@ def _fitting(spec: FileSpec, cells: list[str], where: str) -> RecordSpec:
     record whose fixed values the row has."""
     fitting = [r for r in spec.records if len(r.columns) == len(cells) and all(
         c.value is None or cell == c.value for c, cell in zip(r.columns, cells, strict=True))]
+    if len(fitting) > 1 and all(_booking(r) == _booking(fitting[0]) for r in fitting):
+        return fitting[0]  # they book alike (Intacct's item and tax lines): read as the first
     assert len(fitting) == 1, f"{where}: {len(fitting)} records have this row's fixed values"
     return fitting[0]
+
+
+def _booking(record: RecordSpec) -> list[tuple[str, str | None, tuple[str, ...]]]:
+    """Per column of a record: its heading, and, where it carries an amount, its kind and the
+    values that negate it (records without a code that book alike can be read as one)."""
+    amounts = {c.field for c in _amount_columns(record)}
+    return [(c.name, c.kind, c.negate_for) if c.field in amounts else (c.name, None, ())
+            for c in record.columns]
 
 
 def parse_date(cell: str, date_format: str) -> datetime | None:

@@ -70,8 +70,9 @@ def assert_dates_are_magentos(product: SageProduct, store: MagentoStore, recipe:
         when = created[owner_of(product, row, created)]
         moment = datetime.strptime(when, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
         day = format_date(moment.astimezone(zone), caps.date_format)
-        dates = [cell for c, cell in zip(row.columns, row.cells, strict=True)
-                 if c.kind == "date"]
+        # a first-only date (Intacct's) is its document's, written on its first row only
+        dates = [row.fields.get(c.field or "", "") if c.first_only else cell
+                 for c, cell in zip(row.columns, row.cells, strict=True) if c.kind == "date"]
         assert dates == [day] * len(dates), (row.file, row.number, when)
 
 

@@ -1,4 +1,4 @@
-"""Sage Intacct stock and price exports, read into Magento (see README.md here).
+"""What sagesync reads back from Sage Intacct: stock, prices, the ack (see README.md here).
 
 Intacct's inventory CSV export layout is not documented (§7: report or API exports, with
 user-chosen columns), so the API names come first and the screen labels after. Tags: "§n" =
@@ -14,9 +14,14 @@ the name is in shared/reference/sage-formats.md at that section; "assumed" = not
 | prices | assumed    | PRICELISTID, ITEMID, VALUE, QTYLIMITMIN, CURRENCY           |
 |        | rules      | DONOTIMPORT §7 set: ignored; first cell starting # §7:      |
 |        |            | ignored; VALUETYPE assumed: Actual/blank kept, else ignored |
+
+The ack file is an export of the AR invoice list (or the Order Entry transaction list) saved as
+CSV: its column names are the site's list view, named in the recipe's [ack] section. Every
+document sagesync writes is a sale (SI); an export has no type column, so `type_column = ""`.
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, RowRule, aliases
+from sagesync.sage.products.base import AckLayout
 
 _DO_NOT_IMPORT = RowRule("do_not_import", aliases("§7", "DONOTIMPORT"), frozenset({""}), None,
                          "DONOTIMPORT is set")
@@ -51,3 +56,12 @@ PRICES = Layout(
 )
 
 LAYOUTS = (STOCK, PRICES)
+
+ACK = AckLayout(
+    # an AR invoice (post_from = "invoices") or an Order Entry transaction ("orders"); credit
+    # memos are not imported, so nothing answers them
+    types={"SI": ("invoice", "order")},
+    expected=("a CSV export of Intacct's AR invoice list (or Order Entry transaction list), "
+              "UTF-8 or Windows-1252, with a header row holding the columns named in the "
+              "recipe's [ack] section, one row per imported document"),
+)
