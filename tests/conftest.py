@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sagesync.cli.main import cli
+from sagesync.cli.options import Context
 from tests.fixtures_magento import *  # noqa: F403 - magento_sim, make_magento_sim
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,10 @@ def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     def invoke(*args: str, input: str | None = None) -> Result:
         runner = CliRunner()
-        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+        # what went right is shown as on a terminal (without one a run that went right is
+        # silent on stderr: tests/test_cli_output.py)
+        return runner.invoke(cli, list(args), input=input, catch_exceptions=False,
+                             obj=Context(tell_all=True))
 
     return invoke
 

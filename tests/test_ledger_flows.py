@@ -106,7 +106,7 @@ def test_ack_confirms_and_rejections_reach_a_person_after_three_tries(  # type: 
         if attempt < 3:
             assert "queued for the next run" in result.output
             again = run(run_cli, demo_copy, state, out)  # the next cycle resends it
-            assert "delivered 1 documents" in again.output, again.output
+            assert "delivered 1 document " in again.output, again.output
         else:
             assert result.exit_code == ExitCode.HELD
             assert "NEEDS ATTENTION" in result.output
@@ -115,7 +115,7 @@ def test_ack_confirms_and_rejections_reach_a_person_after_three_tries(  # type: 
     assert status["needs_attention"][0]["reason"] == "Account OSULLIVA is on hold"
     assert "delivered 0 documents" in run(run_cli, demo_copy, state, out).output
     assert run_cli(*cli, "retry", "000000003").exit_code == 0
-    assert "delivered 1 documents" in run(run_cli, demo_copy, state, out).output
+    assert "delivered 1 document " in run(run_cli, demo_copy, state, out).output
     sends = [r for r in references(out) if r == ("SI", "000000003")]
     with Ledger(state / "ledger.sqlite") as ledger:
         events = [e for _, e, _ in ledger.events(ledger.rows(increment_id="000000003")[0].key)]
@@ -148,7 +148,7 @@ def test_hold_and_release(run_cli, demo_copy: Path, tmp_path: Path) -> None:  # 
     assert ("SI", "000000003") not in references(out) and "delivered 9" in first.output
     assert run_cli(*cli, "release", "invoice:3").exit_code == 0
     second = run(run_cli, demo_copy, state, out)
-    assert "delivered 1 documents" in second.output
+    assert "delivered 1 document " in second.output
     assert references(out).count(("SI", "000000003")) == 1
     unknown = run_cli(*cli, "hold", "invoice:999")
     assert unknown.exit_code == ExitCode.USAGE and "No record" in unknown.output

@@ -20,7 +20,15 @@ from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
 from sagesync.pipeline.session import Outcome
 from sagesync.recipe import Recipe
 
-from .common import Context, emit_manifest, global_options, handle_errors, read_from, say
+from .common import (
+    Context,
+    emit_manifest,
+    global_options,
+    handle_errors,
+    info,
+    read_from,
+    say,
+)
 from .pipeline import step_session
 
 KINDS = click.Choice(["stock", "prices"])
@@ -45,13 +53,13 @@ def _report_failures(result: Any, unknown: str) -> None:
 
 
 def _report_push(result: PushStepResult, dry_run: bool) -> int:
-    say(f"{result.kind}: {result.changed} changed since the last push, "
-        f"{result.unchanged} unchanged")
+    info(f"{result.kind}: {result.changed} changed since the last push, "
+         f"{result.unchanged} unchanged")
     if _report_refusal(result):
         return int(ExitCode.HELD)
     _report_failures(result, "unknown in Magento (not created)")
     verb = "would send" if dry_run else "sent"
-    say(f"{verb} {result.changed if dry_run else result.sent}; preview: {result.preview}")
+    info(f"{verb} {result.changed if dry_run else result.sent}; preview: {result.preview}")
     return int(ExitCode.HELD) if result.failed or result.unknown_skus else int(ExitCode.OK)
 
 
@@ -76,12 +84,12 @@ def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
     with step_session(recipe, "parse-sage", run_id, flow="catalog") as session:
         result = parse_sage(recipe, file, kind, run_id)
         for note in result.skipped_rows:
-            say(f"skipped (within [sage_export] tolerance): {note}")
+            info(f"skipped (within [sage_export] tolerance): {note}")
         for note in result.unmapped:
             say(f"warning: {note}")
         for note in result.notes:
             say(f"note: {note}")
-        say(f"parsed {result.rows} {kind} rows from {file.name}")
+        info(f"parsed {result.rows} {kind} rows from {file.name}")
         session.outcome = Outcome(0, {"rows": result.rows})
     emit_manifest(result.manifest)
 
@@ -226,18 +234,18 @@ def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle
         for line in outcome.resumed:
             say(f"resumed after an interrupted pass: {line}")
         for line in outcome.archived:
-            say(f"done: {line}")
+            info(f"done: {line}")
         for line in outcome.held:
             say(f"done, but Magento refused some items (archived; fix and drop it again): "
                 f"{line}")
         for line in outcome.duplicates:
-            say(f"already processed, archived without pushing: {line}")
+            info(f"already processed, archived without pushing: {line}")
         for line in outcome.quarantined:
             say(f"quarantined: {line}")
         for line in outcome.retry_later:
             say(f"left in the inbox for the next pass: {line}")
         for line in outcome.waiting:
-            say(f"waiting: {line}")
+            info(f"waiting: {line}")
         worst = max(worst, int(outcome.exit_code))
         if once:
             click.get_current_context().exit(worst)

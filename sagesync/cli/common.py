@@ -11,6 +11,7 @@ import functools
 import sys
 import traceback
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,12 +31,55 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def say(message: str, *, err: bool = True) -> None:
+    """A warning, an error, or what a person asked to see: always shown."""
     click.echo(message, err=err)
 
 
+def info(message: str) -> None:
+    """What went right (counts, files): on a terminal or with -v, never with -q, so that
+    cron mails nothing when nothing is wrong."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(Context) if ctx is not None else None
+    if obj is None or obj.chatty:
+        click.echo(message, err=True)
+
+
+def plural(count: int, noun: str) -> str:
+    """"1 document", "2 documents" (nouns here take an s)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def emit_manifest(path: Path) -> None:
-    """The one line a step prints on stdout: what the next step reads."""
-    click.echo(str(path))
+    """The one line a step prints on stdout: what the next step reads. A reader that went
+    away (`| head -0`, a failed next step) changes nothing: the checkpoint is written, and the
+    step still exits with its own code."""
+    try:
+        click.echo(str(path))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
+
+
+def console(*, stderr: bool = False) -> Any:
+    """A rich Console for a table: never folds a path when the output is a file or a pipe,
+    and lets a closed pipe end the command as any other write does (rich would exit 1)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    found = _Console(stderr=stderr)
+    return found if found.is_terminal else _Console(stderr=stderr, width=400)
+
+
+def _stdout_gone() -> None:
+    """Point stdout at nowhere, so that Python's own flush at exit does not fail again."""
+    import os
+
+    with suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def read_from(value: str | None) -> Checkpoint:
@@ -106,6 +150,9 @@ def handle_errors(func: F) -> F:
             ctx.exit(int(error.exit_code))
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # the reader closed the pipe (`| head`): not a bug
+            _stdout_gone()
+            ctx.exit(int(ExitCode.OK))
         except KeyboardInterrupt:
             say("interrupted: nothing half-done is kept; rerun to continue.")
             ctx.exit(int(ExitCode.RETRY_LATER))

@@ -17,7 +17,8 @@ from sagesync.pipeline.lock import run_lock
 from sagesync.pipeline.session import Outcome
 from sagesync.recipe import Recipe
 
-from .common import Context, global_options, handle_errors, say
+from .common import Context, global_options, handle_errors, info, say
+from .common import console as stdout_console
 from .pipeline import step_session
 
 
@@ -55,10 +56,9 @@ def status_command(obj: Context, as_json: bool, check: bool) -> None:
 
 
 def _print_status(recipe: Recipe, status: object) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=False)
+    console = stdout_console()
     s = status  # FlowStatus
     last = s.last_success  # type: ignore[attr-defined]
     console.print(f"[bold]{recipe.name}[/bold]: Magento orders -> {recipe.sage.product}")
@@ -126,12 +126,16 @@ def trace_command(obj: Context, order: str) -> None:
 
 
 def _report_fixup(verb: str, result: FixupResult) -> None:
+    """What changed; exit 1 when nothing did (nothing matched, or no record's state allowed
+    it), so a script knows its fix did not happen."""
     for item in result.changed:
         say(f"{verb}: {item}")
     for item in result.unchanged:
         say(f"not changed (its state does not allow it): {item}")
     if not result.changed and not result.unchanged:
         say("nothing matched.")
+    if not result.changed:
+        click.get_current_context().exit(int(ExitCode.HELD))
 
 
 def _fixup(obj: Context, command: str, apply: object) -> FixupResult:
@@ -242,7 +246,7 @@ def ack_command(obj: Context, file: Path) -> None:
             session.outcome = Outcome(int(ExitCode.BAD_INPUT))
             raise
         for item in result.confirmed:
-            say(f"confirmed: {item}")
+            info(f"confirmed: {item}")
         for item in result.rejected:
             say(f"rejected by Sage, queued for the next run: {item}")
         for item in result.needs_attention:
@@ -254,15 +258,15 @@ def ack_command(obj: Context, file: Path) -> None:
         for item in result.ambiguous:
             say(f"not applied, ambiguous: {item}")
         for item in result.already_applied:
-            say(f"already applied, nothing changed: {item}")
+            info(f"already applied, nothing changed: {item}")
         code = ExitCode.HELD if result.needs_a_person else ExitCode.OK
         session.outcome = Outcome(int(code), {"confirmed": len(result.confirmed)})
     ignored = (f"; {result.ignored} row(s) of other transaction types ignored"
                if result.ignored else "")
-    say(f"{len(result.confirmed)} confirmed, {len(result.rejected)} rejected, "
-        f"{len(result.needs_attention)} need attention, {len(result.unclear)} unclear, "
-        f"{len(result.unmatched)} unmatched, {len(result.ambiguous)} ambiguous, "
-        f"{len(result.already_applied)} already applied{ignored}")
+    info(f"{len(result.confirmed)} confirmed, {len(result.rejected)} rejected, "
+         f"{len(result.needs_attention)} need attention, {len(result.unclear)} unclear, "
+         f"{len(result.unmatched)} unmatched, {len(result.ambiguous)} ambiguous, "
+         f"{len(result.already_applied)} already applied{ignored}")
     click.get_current_context().exit(int(code))
 
 

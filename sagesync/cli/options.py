@@ -1,4 +1,4 @@
-"""The context and the three global options every command accepts (-r, --state-dir, -v).
+"""The context and the global options every command accepts (-r, --state-dir, -v, -q).
 
 Kept free of heavy imports: the top-level group declares the same options, and `sagesync
 --help` must not load pyarrow (the recipe is read only when a command asks for it).
@@ -27,7 +27,26 @@ class Context:
     recipe_path: Path | None = None
     state_dir: Path | None = None
     verbose: bool = False
+    quiet: bool = False
+    #: show what went right whatever the terminal (None: decide as `chatty` says); an
+    #: embedding program or a test passes it in the click context object
+    tell_all: bool | None = None
     effective_state_dir: Path | None = None  # where this command reads and writes
+
+    @property
+    def chatty(self) -> bool:
+        """Show what went right (counts, files, the summary table)? On a terminal, or with
+        -v; never with -q. Without a terminal (cron, a scheduler) a run that went right writes
+        nothing to stderr: what is wrong (warnings, holds, errors) always shows."""
+        if self.quiet:
+            return False
+        if self.tell_all is not None:
+            return self.tell_all
+        if self.verbose:
+            return True
+        import sys
+
+        return sys.stderr is not None and sys.stderr.isatty()
 
     def recipe(self, fallback: Checkpoint | None = None) -> Recipe:
         """The -r recipe, else the one recorded in the input checkpoint's manifest.
@@ -65,8 +84,13 @@ def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> No
         ctx.ensure_object(Context).verbose = True
 
 
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Context).quiet = True
+
+
 def global_options(func: F) -> F:
-    """-r, --state-dir and -v, accepted before or after the command name."""
+    """-r, --state-dir, -v and -q, accepted before or after the command name."""
     options = [
         click.option("-r", "--recipe", "recipe_path", type=click.Path(dir_okay=False,
                      path_type=Path), expose_value=False, callback=_set_recipe,
@@ -77,7 +101,11 @@ def global_options(func: F) -> F:
                      help="Override the recipe's state_dir (ledger, checkpoints, logs). Later "
                           "steps default to the one of their input manifest."),
         click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbose,
-                     help="Show tracebacks and more detail."),
+                     help="Show tracebacks and more detail (and what went right, even "
+                          "without a terminal)."),
+        click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
+                     help="Only warnings and errors on stderr (the default without a "
+                          "terminal)."),
     ]
     for option in reversed(options):
         func = option(func)

@@ -25,26 +25,48 @@ from sagesync.recipe import Recipe
 
 from .common import (
     Context,
+    console,
     emit_manifest,
     exit_code_for,
     global_options,
     handle_errors,
+    info,
+    plural,
     read_from,
     say,
 )
 
 
 class UtcTime(click.ParamType):
-    name = "UTC-TIME"
+    """--since / --until: ISO 8601, a zone optional (UTC without one); a date alone is the start
+    of that day, or for --until (`end_of_day`) its end."""
+
+    name = "TIME"
+
+    def __init__(self, *, end_of_day: bool = False) -> None:
+        self.end_of_day = end_of_day
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> datetime:
         if isinstance(value, datetime):
             return value
         try:
-            return parse_utc(str(value))
+            return parse_utc(str(value), end_of_day=self.end_of_day)
         except ValueError:
-            self.fail(f"{value!r} is not 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS' (UTC)", param, ctx)
+            self.fail(f"{value!r} is not an ISO 8601 date or time, such as '2026-11-30', "
+                      "'2026-11-30 14:00:00' (UTC) or '2026-11-30T14:00:00+01:00'", param, ctx)
+
+
+SINCE_HELP = ("Only records updated at or after this time (ISO 8601; UTC unless it has a "
+              "zone; a date alone is the start of that day).")
+UNTIL_HELP = ("Only records updated at or before this time (ISO 8601; UTC unless it has a "
+              "zone; a date alone means the end of that day).")
+
+
+def _window(since: datetime | None, until: datetime | None) -> None:
+    if since is not None and until is not None and since > until:
+        raise UsageError(f"--since {since:%Y-%m-%d %H:%M:%S} UTC is after --until "
+                         f"{until:%Y-%m-%d %H:%M:%S} UTC: nothing could match.")
 
 
 @contextmanager
@@ -58,22 +80,27 @@ def step_session(recipe: Recipe, command: str, run_id: str, *, dry_run: bool = F
         yield session
 
 
+# the export's entity names as a person reads them, singular
+_ENTITY_NOUNS = {"orders": "order", "invoices": "invoice", "creditmemos": "credit memo",
+                 "customers": "customer"}
+
+
 def _report_export(result: ExportResult) -> int:
-    counts = ", ".join(f"{n} {e}" for e, n in result.counts.items())
-    say(f"exported {counts} from {result.pages} pages"
+    counts = ", ".join(plural(n, _ENTITY_NOUNS.get(e, e)) for e, n in result.counts.items())
+    info(f"exported {counts} from {plural(result.pages, 'page')}"
         + (f" ({result.duplicates} repeated rows dropped)" if result.duplicates else ""))
     for line in result.amended:
         say(f"amended after sending (not resent; correct it in Sage): {line}")
     for line in result.voided:
-        say(f"void (cancelled in Magento, never delivered): {line}")
+        info(f"void (cancelled in Magento, never delivered): {line}")
     for bad in result.bad_pages:
         say(f"bad input: {bad}")
     return ExitCode.BAD_INPUT if result.bad_pages else ExitCode.OK
 
 
 def _report_transform(result: TransformResult, *, show_held: bool = True) -> int:
-    say(f"transformed {result.documents} documents ({len(result.held)} held, "
-        f"{result.new_accounts} new accounts)")
+    info(f"transformed {plural(result.documents, 'document')} ({len(result.held)} held, "
+         f"{plural(result.new_accounts, 'new account')})")
     for warning in result.warnings:
         say(f"warning: {warning}")
     if show_held:
@@ -92,25 +119,25 @@ def _report_import(result: ImportResult, dry_run: bool) -> int:
     for label in result.needs_attention:
         say(f"needs a person, not sent (the reason: `sagesync trace`): {label}")
     for label in result.stale:
-        say(f"skipped, a newer version is queued (transform the latest export): {label}")
+        info(f"skipped, a newer version is queued (transform the latest export): {label}")
     for label in result.void:
-        say(f"skipped, cancelled in Magento (void, never delivered): {label}")
+        info(f"skipped, cancelled in Magento (void, never delivered): {label}")
     for label in result.skipped:
-        say(f"not posted, by the recipe's rule: {label}")
+        info(f"not posted, by the recipe's rule: {label}")
     verb = "would deliver" if dry_run else "delivered"
-    say(f"{verb} {result.delivered} documents in {len(result.files)} files"
-        f" ({result.already_sent} already sent earlier, {len(result.held)} held"
-        + (f", {len(result.skipped)} not posted" if result.skipped else "") + ")")
+    info(f"{verb} {plural(result.delivered, 'document')} in {plural(len(result.files), 'file')}"
+         f" ({result.already_sent} already sent earlier, {len(result.held)} held"
+         + (f", {len(result.skipped)} not posted" if result.skipped else "") + ")")
     for path in result.files:
-        say(f"  {path}")
+        info(f"  {path}")
     return ExitCode.HELD if result.held or result.needs_attention else ExitCode.OK
 
 
 @click.command("export-orders")
 @click.option("--source", metavar="DIR|URL",
               help="A folder of saved REST pages or a store's REST base URL; overrides the recipe.")
-@click.option("--since", type=UtcTime(), help="Only records updated at or after this UTC time.")
-@click.option("--until", type=UtcTime(), help="Only records updated at or before this UTC time.")
+@click.option("--since", type=UtcTime(), help=SINCE_HELP)
+@click.option("--until", type=UtcTime(end_of_day=True), help=UNTIL_HELP)
 @global_options
 @click.pass_obj
 @handle_errors
@@ -126,6 +153,7 @@ def export_orders_command(obj: Context, source: str | None, since: datetime | No
     """
     if obj.recipe_path is None:
         raise UsageError("export-orders needs a recipe: pass -r/--recipe RECIPE.toml.")
+    _window(since, until)
     recipe = obj.recipe()
     run_id = new_run_id()
     with step_session(recipe, "export-orders", run_id) as session:
@@ -223,10 +251,11 @@ def _dry_run_refusal(documents: Checkpoint) -> str:
 
 
 @click.command("run")
-@click.argument("recipe_file", metavar="RECIPE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("recipe_file", metavar="[RECIPE]", required=False,
+                type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--source", metavar="DIR|URL", help="Override the recipe's Magento source.")
-@click.option("--since", type=UtcTime(), help="Only records updated at or after this UTC time.")
-@click.option("--until", type=UtcTime(), help="Only records updated at or before this UTC time.")
+@click.option("--since", type=UtcTime(), help=SINCE_HELP)
+@click.option("--until", type=UtcTime(end_of_day=True), help=UNTIL_HELP)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Deliver into this folder instead of the recipe's [delivery] path.")
 @click.option("--dry-run", is_flag=True,
@@ -237,20 +266,27 @@ def _dry_run_refusal(documents: Checkpoint) -> str:
 @global_options
 @click.pass_obj
 @handle_errors
-def run_command(obj: Context, recipe_file: Path, source: str | None, since: datetime | None,
+def run_command(obj: Context, recipe_file: Path | None, source: str | None, since: datetime | None,
                 until: datetime | None, out: Path | None, dry_run: bool,
                 as_json: bool) -> None:
     """Run a whole recipe (export, transform, import) in one process.
 
     Writes the same checkpoints as the separate commands and prints the last manifest (with
-    --json, a JSON report that names it as "manifest").
+    --json, a JSON report that names it as "manifest"). RECIPE may be given as -r RECIPE.
 
     \b
     Example:
       sagesync run recipes/demo.toml
+      sagesync -r recipes/demo.toml run -q
       sagesync run recipes/demo.toml --json | jq '.holds_by_cause[] | {code, count}'
     """
-    obj.recipe_path = recipe_file
+    if recipe_file is not None and obj.recipe_path is not None \
+            and recipe_file.resolve() != obj.recipe_path.resolve():
+        raise UsageError(f"Two recipes: {recipe_file} and -r {obj.recipe_path}; give one.")
+    obj.recipe_path = recipe_file or obj.recipe_path
+    _window(since, until)
+    if obj.recipe_path is None:
+        raise UsageError("run needs a recipe: sagesync run RECIPE.toml (or -r RECIPE.toml).")
     recipe = obj.recipe()
     run_id = new_run_id()
     with step_session(recipe, "run", run_id, dry_run=dry_run) as session:
@@ -267,7 +303,8 @@ def run_command(obj: Context, recipe_file: Path, source: str | None, since: date
         click.echo(json.dumps({"run_id": run_id, "recipe": recipe.name, "dry_run": dry_run,
                                "exit_code": code, **report}, indent=2))
     else:
-        _summary_table(recipe, imported, dry_run)
+        if obj.chatty:
+            _summary_table(recipe, imported, dry_run)
         emit_manifest(imported.manifest)
     click.get_current_context().exit(code)
 
@@ -281,7 +318,6 @@ def _worst(codes: list[int]) -> int:
 
 
 def _summary_table(recipe: Recipe, result: ImportResult, dry_run: bool) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"sagesync {recipe.name}: {'dry run' if dry_run else 'delivered'}")
@@ -296,4 +332,4 @@ def _summary_table(recipe: Recipe, result: ImportResult, dry_run: bool) -> None:
         table.add_row(f"{kind} {result.totals_basis}", f"{amount:.2f}")
     for path in result.files:
         table.add_row("File", str(path))
-    Console(stderr=True).print(table)
+    console(stderr=True).print(table)

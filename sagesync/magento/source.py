@@ -33,6 +33,13 @@ class FolderSource:
             raise UsageError(f"Magento source folder not found or not a folder: {folder}",
                              hint="Set [magento] source in the recipe, or pass --source.")
         self.folder = folder
+        entities = ("orders", "invoices", "creditmemos", "customers")
+        if not any(self.files(entity) for entity in entities):
+            raise UsageError(
+                f"{folder} holds no Magento pages: expected JSON pages in "
+                + ", ".join(f"{entity}/" for entity in entities) + " under it.",
+                hint="Point [magento] source or --source at a folder of saved REST pages (as "
+                     "samples/magento), or at the store's REST base URL.")
 
     def files(self, entity: str) -> list[Path]:
         """The saved pages of one entity, in the order (and so the numbers) `pages` gives;

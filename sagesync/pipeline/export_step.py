@@ -658,11 +658,18 @@ def _fetch_ids(page_source: PageSource, pages: _Pages, entity: str, ids: set[int
     pages.settle()
 
 
-def parse_utc(text: str) -> datetime:
-    """A --since/--until value: 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS', taken as UTC."""
-    for fmt in (MAGENTO_TIME, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    raise ValueError(text)
+def parse_utc(text: str, *, end_of_day: bool = False) -> datetime:
+    """A --since/--until value, in UTC: ISO 8601 with or without a zone ('2026-11-30',
+    '2026-11-30 14:00:00', '2026-11-30T14:00:00+01:00', '...Z'); a time without a zone is UTC.
+    A date alone is the start of that day, or with `end_of_day` (--until) its last second, so
+    `--until 2026-11-30` takes the whole of the 30th."""
+    text = text.strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(text) from None
+    if end_of_day and not any(c in text for c in "T :"):  # a date alone
+        moment = moment.replace(hour=23, minute=59, second=59)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
