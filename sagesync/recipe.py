@@ -158,6 +158,9 @@ class LedgerSettings:
 
     max_attempts: int = 3
     unconfirmed_after_runs: int = 3
+    # Run folders (checkpoints, raw pages) older than this many days are removed after each
+    # run, but those a record not yet in Sage still needs (0: keep everything).
+    keep_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -767,9 +770,10 @@ class _RecipeReader:
         return DeliverySettings(kind=kind, path=path)
 
     def ledger(self) -> LedgerSettings:
-        t = self.section("ledger", ("max_attempts", "unconfirmed_after_runs"))
+        t = self.section("ledger", ("max_attempts", "unconfirmed_after_runs", "keep_days"))
         d = LedgerSettings()
         return LedgerSettings(
+            keep_days=self.integer(t, "ledger", "keep_days", d.keep_days, 0, 36500) or 0,
             max_attempts=self.integer(t, "ledger", "max_attempts", d.max_attempts, 1, 100)
             or d.max_attempts,
             unconfirmed_after_runs=self.integer(t, "ledger", "unconfirmed_after_runs",

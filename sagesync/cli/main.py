@@ -52,6 +52,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                  "back to their value before it."),
     "watch": ("catalog", "watch_command",
               "Take Sage exports dropped into INBOX, push them, and file them away."),
+    "runs": ("housekeeping", "runs_command", "List the latest runs: when, which command, its "
+             "exit code, dry run or not, and the batches it delivered (a batch number missing "
+             "from the outbox shows here as a batch that was interrupted or delivered nothing)."),
+    "prune": ("housekeeping", "prune_command", "Remove old checkpoints (run folders) from the "
+              "state folder: never the newest, and never one holding the latest data of a "
+              "record not yet in Sage (the next run needs it)."),
     "listen": ("ops", "listen_command",
                "Receive store webhooks and I/O Events; verified events queue their orders."),
 }

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from sagesync.errors import ExitCode, UsageError
+from sagesync.ledger import Ledger
 from sagesync.pipeline.checkpoint import (
     Checkpoint,
     new_run_id,
@@ -299,6 +300,8 @@ def run_command(obj: Context, recipe_file: Path | None, source: str | None, sinc
                        _report_import(imported, dry_run)])
         session.outcome = Outcome(code, {"delivered": imported.delivered})
         report = run_report(result, session.ledger) if as_json else None
+        if recipe.ledger.keep_days and not dry_run:
+            _retention(recipe, session.ledger)
     if report is not None:
         click.echo(json.dumps({"run_id": run_id, "recipe": recipe.name, "dry_run": dry_run,
                                "exit_code": code, **report}, indent=2))
@@ -307,6 +310,21 @@ def run_command(obj: Context, recipe_file: Path | None, source: str | None, sinc
             _summary_table(recipe, imported, dry_run)
         emit_manifest(imported.manifest)
     click.get_current_context().exit(code)
+
+
+def _retention(recipe: Recipe, ledger: Ledger) -> None:
+    """The recipe's [ledger] keep_days after a run; a folder that cannot be removed is a
+    warning for the next run to retry, never a failed run."""
+    from sagesync.ops.housekeeping import prune
+
+    try:
+        pruned = prune(recipe.state_dir, ledger, recipe.ledger.keep_days)
+    except OSError as error:
+        say(f"warning: old checkpoints not removed ([ledger] keep_days): {error}")
+        return
+    if pruned.removed:
+        info(f"removed {plural(len(pruned.removed), 'run folder')} older than "
+             f"{recipe.ledger.keep_days} days ([ledger] keep_days)")
 
 
 def _worst(codes: list[int]) -> int:

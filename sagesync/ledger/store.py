@@ -236,6 +236,36 @@ class Ledger:
                        "(SELECT max(seq) FROM runs WHERE run_id=?)",
                        (_now(), exit_code, json.dumps(summary, default=str), self.run_id or ""))
 
+    def run_history(self, limit: int) -> list[dict[str, Any]]:
+        """The latest `limit` runs, newest first, each with the batches it opened."""
+        rows = self.db.execute(
+            "SELECT seq, run_id, command, flow, started_at, finished_at, exit_code, summary "
+            "FROM runs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        names = ("seq", "run_id", "command", "flow", "started_at", "finished_at", "exit_code",
+                 "summary")
+        runs = [dict(zip(names, row, strict=True)) for row in rows]
+        batches: dict[str, list[dict[str, Any]]] = {}
+        for batch_id, run_id, state, plan in self.db.execute(
+                "SELECT batch_id, run_id, state, plan FROM batches WHERE run_id IN "
+                f"({','.join('?' * len(runs))}) ORDER BY batch_id",
+                [r["run_id"] for r in runs]):
+            files = json.loads(plan or "{}").get("files", [])
+            batches.setdefault(run_id, []).append(
+                {"batch_id": batch_id, "state": state, "files": len(files)})
+        for run in runs:
+            run["summary"] = json.loads(run["summary"]) if run["summary"] else {}
+            run["batches"] = batches.get(run["run_id"], [])
+        return runs
+
+    def checkpoints_in_use(self) -> set[str]:
+        """The export checkpoints that still hold the latest data of a record not yet in Sage
+        (queued, held, rejected, needing a person): the next transform reads them, so
+        housekeeping must keep them."""
+        marks = ",".join("?" * len(DONE))
+        return {row[0] for row in self.db.execute(
+            f"SELECT DISTINCT export_checkpoint FROM records WHERE export_checkpoint IS NOT "
+            f"NULL AND state NOT IN ({marks}, 'void')", DONE)}
+
     def runs_since(self, seq: int) -> int:
         return int(self.db.execute("SELECT count(*) FROM runs WHERE seq > ? AND "
                                    "command IN ('run', 'import-sage')", (seq,)).fetchone()[0])
