@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import click
 
 from sagesync.errors import ExitCode, UsageError
+from sagesync.fs import write_atomically
 from sagesync.ops.watch import Handle, Handled, LedgerBook, process_inbox
 from sagesync.pipeline.catalog_step import (
     PushStepResult,
@@ -72,7 +75,9 @@ def _report_push(result: PushStepResult, dry_run: bool) -> int:
 def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
     """Parse a Sage stock or price export into Magento payloads (a checkpoint).
 
-    A malformed file is quarantined with every problem listed, and exits 65.
+    A malformed file is quarantined with every problem listed, and exits 65. FILE `-` reads
+    the export from stdin (kept as STATE/incoming/stdin-RUN.csv, so it can be quarantined
+    and replayed like any file).
 
     \b
     Example:
@@ -81,6 +86,8 @@ def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
     """
     recipe = obj.recipe()
     run_id = new_run_id()
+    if str(file) == "-":
+        file = _from_stdin(recipe.state_dir, run_id)
     with step_session(recipe, "parse-sage", run_id, flow="catalog") as session:
         result = parse_sage(recipe, file, kind, run_id)
         for note in result.skipped_rows:
@@ -94,15 +101,32 @@ def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
     emit_manifest(result.manifest)
 
 
+def _from_stdin(state_dir: Path, run_id: str) -> Path:
+    """Standard input, saved whole under the state folder before anything reads it."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("parse-sage -: pipe a Sage export into standard input (or give a "
+                         "file).")
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise UsageError("parse-sage -: nothing came in on standard input.")
+    path = state_dir / "incoming" / f"stdin-{run_id}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, data)
+    return path
+
+
 @click.command("push-magento")
 @click.option("--from", "from_", metavar="PATH|-", help="The parse-sage manifest.")
 @click.option("--dry-run", is_flag=True, help="Write payloads and the old -> new preview; "
               "send nothing.")
 @click.option("--force", is_flag=True, help="Push even when the price guard trips.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object on stdout instead of the manifest path.")
 @global_options
 @click.pass_obj
 @handle_errors
-def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: bool) -> None:
+def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: bool,
+                         as_json: bool) -> None:
     """Send stock or prices that changed since the last push to Magento, in chunks.
 
     \b
@@ -120,7 +144,15 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
                               force=force)
         code = _report_push(result, dry_run)
         session.outcome = Outcome(code, {"sent": result.sent})
-    emit_manifest(result.manifest)
+    if as_json:
+        click.echo(json.dumps(
+            {"manifest": str(result.manifest), "kind": result.kind, "dry_run": dry_run,
+             "exit_code": code, "changed": result.changed, "unchanged": result.unchanged,
+             "sent": result.sent, "failed": result.failed, "unknown_skus": result.unknown_skus,
+             "refused": result.refused,
+             "preview": str(result.preview) if result.preview else None}, indent=2))
+    else:
+        emit_manifest(result.manifest)
     click.get_current_context().exit(code)
 
 
@@ -146,7 +178,7 @@ def _report_rollback(result: PushStepResult, dry_run: bool) -> int:
 
 
 @click.command("rollback")
-@click.argument("what", type=click.Choice(["prices"]))
+@click.argument("what", type=click.Choice(["prices", "stock"]))
 @click.option("--dry-run", is_flag=True, help="Show what would be sent back.")
 @click.option("--force", is_flag=True, help="Send the prices back even when the price guard "
               "trips.")
@@ -156,6 +188,9 @@ def _report_rollback(result: PushStepResult, dry_run: bool) -> int:
 def rollback_command(obj: Context, what: str, dry_run: bool, force: bool) -> None:
     """Undo the last price push, once: its prices go back to their value before it.
 
+    Prices only. Stock is not rolled back: it is Sage's count of what is on the shelf, and
+    the next stock export from Sage puts Magento right (`rollback stock` says so and exits 2).
+
     The price guard applies, as for push-magento (--force to override). A second rollback
     has nothing to roll back and exits 0; after a partial failure it sends only what did not
     go back.
@@ -164,6 +199,11 @@ def rollback_command(obj: Context, what: str, dry_run: bool, force: bool) -> Non
     Example:
       sagesync -r recipes/stock.toml rollback prices --dry-run
     """
+    if what == "stock":
+        raise UsageError("Stock is not rolled back: Sage owns stock, and a pushed quantity "
+                         "is Sage's count at that time. Export stock from Sage again and push "
+                         "it (parse-sage --kind stock | push-magento): Magento gets Sage's "
+                         "count now.")
     recipe = obj.recipe()
     run_id = new_run_id()
     with step_session(recipe, "rollback", run_id, dry_run=dry_run, flow="catalog") as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -96,10 +97,11 @@ def _print_status(recipe: Recipe, status: object) -> None:
 
 @click.command("trace")
 @click.argument("order")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
 @global_options
 @click.pass_obj
 @handle_errors
-def trace_command(obj: Context, order: str) -> None:
+def trace_command(obj: Context, order: str, as_json: bool) -> None:
     """Follow a Magento order to its Sage documents: invoices, credit memos, files, numbers.
 
     \b
@@ -108,12 +110,21 @@ def trace_command(obj: Context, order: str) -> None:
     """
     recipe = obj.recipe()
     with _read_ledger(recipe) as ledger:
-        entries = trace(ledger, order)
+        entries = trace(ledger, order, recipe.sage.post_from)
+    if as_json:
+        click.echo(json.dumps([e.as_dict() for e in entries], indent=2))
+        return
     for entry in entries:
         row = entry.row
         click.echo(f"{row.key}  Magento {row.increment_id} (order {row.order_increment_id})")
         click.echo(f"  state: {row.state}" + (f" after {row.attempts} attempts"
                                                if row.attempts else ""))
+        doc = entry.document
+        if doc.get("type"):
+            amount = doc.get("amount") or doc.get("magento_total") or "?"
+            click.echo(f"  Sage document: {doc['type']} {doc.get('reference', '')}"
+                       + (f", account {doc['account']}" if doc.get("account") else "")
+                       + f", {amount}" + (f" {doc['currency']}" if doc.get("currency") else ""))
         if row.last_error:
             click.echo(f"  reason: {row.last_error}")
         if row.file:
@@ -222,10 +233,12 @@ def resolve_command(obj: Context, keys: tuple[str, ...], note: str) -> None:
 
 @click.command("ack")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object on stdout: each outcome's records, and the exit code.")
 @global_options
 @click.pass_obj
 @handle_errors
-def ack_command(obj: Context, file: Path) -> None:
+def ack_command(obj: Context, file: Path, as_json: bool) -> None:
     """Read Sage's export of imported documents: confirm them, or reject them for a retry.
 
     The recipe's [ack] section names the file's columns; the encoding is detected. A row
@@ -261,6 +274,9 @@ def ack_command(obj: Context, file: Path) -> None:
             info(f"already applied, nothing changed: {item}")
         code = ExitCode.HELD if result.needs_a_person else ExitCode.OK
         session.outcome = Outcome(int(code), {"confirmed": len(result.confirmed)})
+    if as_json:
+        click.echo(json.dumps({"file": str(file), "exit_code": int(code),
+                               **dataclasses.asdict(result)}, indent=2))
     ignored = (f"; {result.ignored} row(s) of other transaction types ignored"
                if result.ignored else "")
     info(f"{len(result.confirmed)} confirmed, {len(result.rejected)} rejected, "

@@ -824,6 +824,15 @@ class Ledger:
         return True
 
     # Fix-up commands ----------------------------------------------------------------------
+    def document_of(self, key: RecordKey) -> tuple[str | None, str | None, str | None]:
+        """(export checkpoint, Sage type:reference, Magento grand total) of a record, for
+        `trace`."""
+        row = self.db.execute(
+            "SELECT export_checkpoint, sage_reference, grand_total FROM records WHERE "
+            "entity_type=? AND entity_id=? AND store_id=?",
+            (key.entity_type, key.entity_id, key.store_id)).fetchone()
+        return (row[0], row[1], row[2]) if row else (None, None, None)
+
     def find(self, key: RecordKey) -> RecordRow | None:
         params: tuple[str, int] | tuple[str, int, int]
         if key.store_id >= 0:
