@@ -233,10 +233,15 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
 
             raise SageSyncError(pushed.refused)
         refused = [*pushed.failed, *(f"{sku}: unknown in Magento (not created)"
-                                     for sku in pushed.unknown_skus)]
+                                     for sku in pushed.unknown_skus
+                                     if not any(f.startswith((f"{sku}|", f"{sku}:"))
+                                                for f in pushed.failed))]
         return Handled(f"{parsed.rows} rows, {pushed.changed} changed, {pushed.sent} sent"
                        + (f", {len(pushed.failed)} failed: {'; '.join(refused[:5])}"
-                          if refused else ""), complete=not refused)
+                          if refused else ""), complete=not refused,
+                       warnings=(*(f"skipped: {n}" for n in parsed.skipped_rows),
+                                 *(f"not mapped: {n}" for n in parsed.unmapped),
+                                 *(f"refused by Magento: {r}" for r in refused)))
     return handle
 
 
@@ -286,6 +291,8 @@ def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle
             say(f"left in the inbox for the next pass: {line}")
         for line in outcome.waiting:
             info(f"waiting: {line}")
+        for name in outcome.ignored:
+            info(f"not a Sage export by its name, left alone: {name}")
         worst = max(worst, int(outcome.exit_code))
         if once:
             click.get_current_context().exit(worst)
