@@ -55,6 +55,14 @@ def _report_failures(result: Any, unknown: str) -> None:
         say(f"{unknown}: {sku}")
 
 
+def _refusal(result: PushStepResult) -> dict[str, str]:
+    """What the run history keeps of a refused push, for `status`: the price guard's reason,
+    or what Magento refused."""
+    refused = result.refused or "; ".join(
+        [*result.failed, *(f"{sku}: unknown in Magento" for sku in result.unknown_skus)][:5])
+    return {"refused": refused} if refused else {}
+
+
 def _report_push(result: PushStepResult, dry_run: bool) -> int:
     info(f"{result.kind}: {result.changed} changed since the last push, "
          f"{result.unchanged} unchanged")
@@ -143,7 +151,7 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
         result = push_magento(recipe, payload, session.ledger, payload.run_id, dry_run=dry_run,
                               force=force)
         code = _report_push(result, dry_run)
-        session.outcome = Outcome(code, {"sent": result.sent})
+        session.outcome = Outcome(code, {"sent": result.sent, **_refusal(result)})
     if as_json:
         click.echo(json.dumps(
             {"manifest": str(result.manifest), "kind": result.kind, "dry_run": dry_run,
@@ -209,7 +217,7 @@ def rollback_command(obj: Context, what: str, dry_run: bool, force: bool) -> Non
     with step_session(recipe, "rollback", run_id, dry_run=dry_run, flow="catalog") as session:
         result = rollback_prices(recipe, session.ledger, run_id, dry_run=dry_run, force=force)
         code = _report_rollback(result, dry_run)
-        session.outcome = Outcome(code, {"sent": result.sent})
+        session.outcome = Outcome(code, {"sent": result.sent, **_refusal(result)})
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
 
@@ -227,7 +235,7 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
                                   force=False)
             code = ExitCode.HELD if (pushed.refused or pushed.failed
                                      or pushed.unknown_skus) else ExitCode.OK
-            session.outcome = Outcome(int(code), {"sent": pushed.sent})
+            session.outcome = Outcome(int(code), {"sent": pushed.sent, **_refusal(pushed)})
         if pushed.refused:
             from sagesync.errors import SageSyncError
 

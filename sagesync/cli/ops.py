@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,7 +19,7 @@ from sagesync.pipeline.lock import run_lock
 from sagesync.pipeline.session import Outcome
 from sagesync.recipe import Recipe
 
-from .common import Context, global_options, handle_errors, info, say
+from .common import Context, global_options, handle_errors, info, plural, say
 from .common import console as stdout_console
 from .pipeline import step_session
 
@@ -81,6 +82,7 @@ def _print_status(recipe: Recipe, status: object) -> None:
             by_cause.add_row(group["title"], group["code"], str(group["count"]),
                              ", ".join(group["examples"]))
         console.print(by_cause)
+    _print_catalog(console, s.catalog)  # type: ignore[attr-defined]
     age = s.oldest_pending_hours  # type: ignore[attr-defined]
     console.print(f"  oldest pending record: {'none' if age is None else f'{age:g} h old'}")
     for title, rows in (("needs attention", s.needs_attention),  # type: ignore[attr-defined]
@@ -93,6 +95,22 @@ def _print_status(recipe: Recipe, status: object) -> None:
             for row in rows:
                 console.print(f"    {row['key']} ({row['increment_id']}, order {row['order']}): "
                               f"{row['reason'] or row['file'] or ''}", markup=False)
+
+
+def _print_catalog(console: Any, catalog: dict[str, list[dict[str, Any]]]) -> None:
+    """Sage -> Magento: the last push of each kind, refusals and quarantined files."""
+    if not catalog:
+        return
+    for push in catalog["last_pushes"]:
+        back = f", rolled back {push['rolled_back_at']}" if push["rolled_back_at"] else ""
+        console.print(f"  last {push['kind']} push: {push['pushed_at']} "
+                      f"({plural(push['items'], 'item')}{back})", markup=False)
+    for refusal in catalog["refused"]:
+        console.print(f"  refused ({refusal['command']}, {refusal['at']}): {refusal['why']}",
+                      markup=False)
+    for file in catalog["quarantined"]:
+        console.print(f"  quarantined file {file['name']} ({file['at']}): {file['why']}",
+                      markup=False)
 
 
 @click.command("trace")

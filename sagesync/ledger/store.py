@@ -257,6 +257,29 @@ class Ledger:
             run["batches"] = batches.get(run["run_id"], [])
         return runs
 
+    def catalog_activity(self, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
+        """Sage -> Magento at a glance, for `status`: the latest push of each kind (items it
+        changed, rolled back or not), the latest catalog runs the price guard or Magento
+        refused (exit 1, their summary's `refused`), and the latest watched files
+        quarantined."""
+        pushes = [dict(zip(("kind", "push_id", "pushed_at", "rolled_back_at", "items"), row,
+                           strict=True)) for row in self.db.execute(
+            "SELECT p.kind, p.push_id, p.pushed_at, p.rolled_back_at, "
+            "(SELECT count(*) FROM pushed WHERE pushed.push_id = p.push_id) FROM pushes p "
+            "WHERE p.push_id IN (SELECT max(push_id) FROM pushes GROUP BY kind) ORDER BY kind")]
+        refused = []
+        for run_id, command, at, summary in self.db.execute(
+                "SELECT run_id, command, finished_at, summary FROM runs WHERE flow='catalog' "
+                "AND exit_code=1 ORDER BY seq DESC LIMIT ?", (limit,)):
+            why = json.loads(summary or "{}").get("refused")
+            if why:
+                refused.append({"run_id": run_id, "command": command, "at": at, "why": why})
+        quarantined = [dict(zip(("name", "at", "why"), row, strict=True)) for row in
+                       self.db.execute("SELECT name, at, detail FROM watch_files WHERE "
+                                       "outcome='quarantined' ORDER BY id DESC LIMIT ?",
+                                       (limit,))]
+        return {"last_pushes": pushes, "refused": refused, "quarantined": quarantined}
+
     def checkpoints_in_use(self) -> set[str]:
         """The export checkpoints that still hold the latest data of a record not yet in Sage
         (queued, held, rejected, needing a person): the next transform reads them, so
