@@ -89,7 +89,7 @@ def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
 
     \b
     Example:
-      sagesync -r recipes/stock.toml parse-sage exports/stock.csv --kind stock \\
+      sagesync -r recipes/stock-prices.toml parse-sage exports/stock.csv --kind stock \\
         | sagesync push-magento --dry-run
     """
     recipe = obj.recipe()
@@ -205,7 +205,7 @@ def rollback_command(obj: Context, what: str, dry_run: bool, force: bool) -> Non
 
     \b
     Example:
-      sagesync -r recipes/stock.toml rollback prices --dry-run
+      sagesync -r recipes/stock-prices.toml rollback prices --dry-run
     """
     if what == "stock":
         raise UsageError("Stock is not rolled back: Sage owns stock, and a pushed quantity "
@@ -274,7 +274,7 @@ def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle
 
     \b
     Example:
-      sagesync -r recipes/stock.toml watch //fileserver/sage-drop --once
+      sagesync -r recipes/stock-prices.toml watch //fileserver/sage-drop --once
     """
     recipe = obj.recipe()
     if not inbox.is_dir():

@@ -322,7 +322,7 @@ def listen_command(obj: Context, host: str | None, port: int | None, run_now: bo
 
     \b
     Example:
-      sagesync -r recipes/shop.toml listen --port 8787 --run
+      sagesync -r recipes/live-sage50uk.toml listen --port 8787 --run
     """
     import threading
     import time
