@@ -29,6 +29,7 @@ from .common import (
     global_options,
     handle_errors,
     info,
+    plural,
     read_from,
     say,
 )
@@ -170,15 +171,16 @@ def _report_rollback(result: PushStepResult, dry_run: bool) -> int:
         say(f"Nothing to roll back: {result.nothing}")
         return int(ExitCode.OK)
     if result.first_time:
-        say(f"{len(result.first_time)} price(s) were first set by that push and have no "
+        say(f"{plural(len(result.first_time), 'price')} were first set by that push and have no "
             f"earlier price: left as they are (e.g. {result.first_time[0]}).")
     if _report_refusal(result):
         return int(ExitCode.HELD)
     _report_failures(result, "unknown in Magento")
     if dry_run:
-        say(f"would send {result.changed} price(s) back; preview: {result.preview}")
+        say(f"would send {plural(result.changed, 'price')} back; preview: {result.preview}")
         return int(ExitCode.OK)
-    say(f"sent {result.sent} of {result.changed} price(s) back; preview: {result.preview}")
+    say(f"sent {result.sent} of {plural(result.changed, 'price')} back; preview: "
+        f"{result.preview}")
     if result.failed or result.unknown_skus:
         say("Run `rollback prices` again to send back only the prices that did not go back.")
         return int(ExitCode.HELD)

@@ -19,13 +19,14 @@ from typing import Any, TypeVar
 import click
 
 from sagesync.errors import ExitCode, SageSyncError, UsageError, disk_full_error, exit_code_of
+from sagesync.model.words import plural
 from sagesync.pipeline.checkpoint import Checkpoint, open_checkpoint
 from sagesync.pipeline.lock import state_dir_failure
 from sagesync.recipe import load_recipe
 
 from .options import Context, global_options
 
-__all__ = ["Context", "global_options"]  # re-exported: the commands import them from here
+__all__ = ["Context", "global_options", "plural"]  # re-exported: the commands import them from here
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,11 +43,6 @@ def info(message: str) -> None:
     obj = ctx.find_object(Context) if ctx is not None else None
     if obj is None or obj.chatty:
         click.echo(message, err=True)
-
-
-def plural(count: int, noun: str) -> str:
-    """"1 document", "2 documents" (nouns here take an s)."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def emit_manifest(path: Path) -> None:

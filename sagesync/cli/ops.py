@@ -295,7 +295,7 @@ def ack_command(obj: Context, file: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"file": str(file), "exit_code": int(code),
                                **dataclasses.asdict(result)}, indent=2))
-    ignored = (f"; {result.ignored} row(s) of other transaction types ignored"
+    ignored = (f"; {plural(result.ignored, 'row')} of other transaction types ignored"
                if result.ignored else "")
     info(f"{len(result.confirmed)} confirmed, {len(result.rejected)} rejected, "
          f"{len(result.needs_attention)} need attention, {len(result.unclear)} unclear, "

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from sagesync.errors import InputFormatError, UsageError
 from sagesync.ledger import Ledger, RecordKey
+from sagesync.model.words import nouns, plural
 from sagesync.ops.quarantine import error_text, quarantine_report
 from sagesync.pipeline.faults import crash_point
 from sagesync.recipe import AckSettings, Recipe
@@ -86,7 +87,8 @@ class AckFileError(InputFormatError):
     """The ack file cannot be read; `problems` lists each with its line (and column)."""
 
     def __init__(self, path: Path, problems: list[str]) -> None:
-        super().__init__(f"{path}: {len(problems)} problem(s); the first: {problems[0]}")
+        super().__init__(f"{path}: {plural(len(problems), 'problem')}; the first: "
+                         f"{problems[0]}")
         self.path = path
         self.problems = problems
 
@@ -115,7 +117,8 @@ def _header_index(header: list[str], wanted: list[str]) -> tuple[dict[str, int],
     missing = [name for name in wanted if name.strip().casefold() not in folded]
     if missing:
         problems.append(
-            "line 1: missing column(s) " + ", ".join(f"'{m}'" for m in missing) + "; the header "
+            f"line 1: missing {nouns(len(missing), 'column')} "
+            + ", ".join(f"'{m}'" for m in missing) + "; the header "
             "has " + (", ".join(f"'{h.strip()}'" for h in header if h.strip()) or "nothing")
             + " (set the names in the recipe's [ack] section)")
     for name in wanted:
