@@ -185,6 +185,9 @@ class AckSettings:
     invoice_number_column: str | None = None
     status_column: str | None = None
     error_column: str | None = None
+    # the document's gross amount as Sage holds it: `sagesync reconcile` compares it with
+    # Magento's (ack itself never reads it)
+    amount_column: str | None = None
     ok_values: tuple[str, ...] = ("OK", "Posted", "Imported", "Success")
     delimiter: str = ","
     encoding: str | None = None  # None: sniffed like parse-sage (UTF-8 with/without BOM, cp1252)
@@ -805,8 +808,8 @@ class _RecipeReader:
 
     def ack(self) -> AckSettings:
         keys = ("reference_column", "type_column", "sage_number_column",
-                "invoice_number_column", "status_column", "error_column", "ok_values",
-                "delimiter", "encoding")
+                "invoice_number_column", "status_column", "error_column", "amount_column",
+                "ok_values", "delimiter", "encoding")
         t = self.section("ack", keys)
         d = AckSettings()
         ok_values = t.get("ok_values", list(d.ok_values))
@@ -831,6 +834,7 @@ class _RecipeReader:
             invoice_number_column=self.string(t, "ack", "invoice_number_column", None),
             status_column=self.string(t, "ack", "status_column", None),
             error_column=self.string(t, "ack", "error_column", None),
+            amount_column=self.string(t, "ack", "amount_column", None),
             ok_values=tuple(ok_values), delimiter=delimiter, encoding=encoding)
 
     def text_table(self, table: dict[str, Any], where: str, key: str) -> dict[str, str]:

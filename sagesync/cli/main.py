@@ -58,6 +58,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "prune": ("housekeeping", "prune_command", "Remove old checkpoints (run folders) from the "
               "state folder: never the newest, and never one holding the latest data of a "
               "record not yet in Sage (the next run needs it)."),
+    "reconcile": ("reconcile", "reconcile_command", "Compare Magento, the ledger and Sage over "
+                  "a range of days: each document in sync, missing in Sage, duplicated, an "
+                  "orphan in Sage, or with another amount; totals per day, store, currency and "
+                  "Sage type side by side. Exits 1 when anything is out of step."),
     "listen": ("ops", "listen_command",
                "Receive store webhooks and I/O Events; verified events queue their orders."),
 }

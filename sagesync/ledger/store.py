@@ -856,6 +856,18 @@ class Ledger:
             (key.entity_type, key.entity_id, key.store_id)).fetchone()
         return (row[0], row[1], row[2]) if row else (None, None, None)
 
+    def knows_reference(self, sage_type: str, reference: str) -> bool:
+        """Did sagesync write this Sage type and reference (type "": any type), or does a
+        record have it as its Magento number?"""
+        if sage_type:
+            found = self.db.execute("SELECT 1 FROM records WHERE sage_reference = ? LIMIT 1",
+                                    (f"{sage_type}:{reference}",)).fetchone()
+        else:
+            found = self.db.execute(
+                "SELECT 1 FROM records WHERE substr(sage_reference, instr(sage_reference, ':') "
+                "+ 1) = ? LIMIT 1", (reference,)).fetchone()
+        return found is not None or bool(self.rows(increment_id=reference))
+
     def find(self, key: RecordKey) -> RecordRow | None:
         params: tuple[str, int] | tuple[str, int, int]
         if key.store_id >= 0:

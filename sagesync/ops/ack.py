@@ -77,6 +77,7 @@ class AckRow:
     invoice_number: str | None
     verdict: str
     reason: str
+    amount: str = ""  # [ack] amount_column's text, for `reconcile`
 
     @property
     def label(self) -> str:
@@ -160,7 +161,8 @@ def read_ack_file(path: Path, settings: AckSettings,
         raise AckFileError(path, [f"line 1: {exc}"]) from None
     wanted = [settings.reference_column, settings.sage_number_column]
     wanted += [c for c in (settings.type_column, settings.invoice_number_column,
-                           settings.status_column, settings.error_column) if c]
+                           settings.status_column, settings.error_column,
+                           settings.amount_column) if c]
     index, problems = _header_index(header, wanted)
     if problems:
         raise AckFileError(path, problems)
@@ -200,7 +202,8 @@ def read_ack_file(path: Path, settings: AckSettings,
         verdict, reason = _verdict(settings, number, cell(settings.status_column),
                                    cell(settings.error_column))
         rows.append(AckRow(first, sage_type, reference, number,
-                           cell(settings.invoice_number_column) or None, verdict, reason))
+                           cell(settings.invoice_number_column) or None, verdict, reason,
+                           cell(settings.amount_column)))
     if problems:
         raise AckFileError(path, problems)
     return rows, ignored
@@ -224,10 +227,10 @@ def apply_ack(recipe: Recipe, ledger: Ledger, path: Path) -> AckResult:
     index = ledger.sent_by_reference(dict(layout.types))
     result = AckResult(ignored=ignored)
     documents: dict[RecordKey, list[AckRow]] = {}
-    for row in sorted(rows, key=lambda r: _parent_of(r) is not None):
+    for row in sorted(rows, key=lambda r: parent_of(r) is not None):
         types = [row.sage_type] if row.sage_type else list(layout.types)
         keys = [k for t in types for k in index.get((t, row.reference), [])]
-        parent = _parent_of(row)
+        parent = parent_of(row)
         if not keys and parent is not None:  # a fee or payment posted beside its document
             keys = index.get(parent, [])
         if not keys:
@@ -242,7 +245,7 @@ def apply_ack(recipe: Recipe, ledger: Ledger, path: Path) -> AckResult:
     return result
 
 
-def _parent_of(row: AckRow) -> tuple[str, str] | None:
+def parent_of(row: AckRow) -> tuple[str, str] | None:
     """(type, reference) of the document a contra row belongs to: `SI 000000001-FEE` is the
     fee of credit memo `SC 000000001`, delivered and confirmed with it as one record. Its rows
     sort after the parent's, so the parent's Sage number is the one kept."""
