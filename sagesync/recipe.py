@@ -250,6 +250,19 @@ class ListenSettings:
 
 
 @dataclass(frozen=True)
+class MagentoUpdatesSettings:
+    """Sage's answers told back to Magento as order comments (`sagesync update-orders`, and
+    at the end of each `run` when enabled): which status to move an order to, and whether
+    the customer hears of it."""
+
+    enabled: bool = False  # `run` tells Magento after each delivery
+    confirmed_status: str | None = None  # e.g. "sent_to_sage"; None: the status stays
+    rejected_status: str | None = None
+    notify_customer: bool = False  # on a confirmation
+    notify_rejections: bool = False
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A validated recipe. `path` and `sha256` identify the file it came from."""
 
@@ -267,6 +280,7 @@ class Recipe:
     prices: PriceSettings = field(default_factory=PriceSettings)
     push_chunk_size: int = 20
     listen: ListenSettings = field(default_factory=ListenSettings)
+    magento_updates: MagentoUpdatesSettings = field(default_factory=MagentoUpdatesSettings)
     path: Path | None = None
     sha256: str = ""
 
@@ -395,7 +409,8 @@ class _RecipeReader:
     def read(self) -> Recipe:
         self.check_keys("", self.data, ("name", "state_dir", "magento", "sage", "mapping",
                                         "delivery", "ledger", "status", "ack", "sage_export",
-                                        "stock", "prices", "push", "listen"))
+                                        "stock", "prices", "push", "listen",
+                                        "magento_updates"))
         name = self.string(self.data, "", "name", None)
         if name is None:
             raise RecipeError(f"{self.path}: missing key 'name' (a short name for this recipe).")
@@ -408,8 +423,22 @@ class _RecipeReader:
                       delivery=self.delivery(), ledger=self.ledger(), status=self.status(),
                       ack=self.ack(), sage_export=self.sage_export(), stock=self.stock(),
                       prices=self.prices(), listen=self.listen(),
+                      magento_updates=self.magento_updates(),
                       push_chunk_size=self.integer(self.section("push", ("chunk_size",)),
                                                    "push", "chunk_size", 20, 1, 5000) or 20)
+
+    def magento_updates(self) -> MagentoUpdatesSettings:
+        keys = ("enabled", "confirmed_status", "rejected_status", "notify_customer",
+                "notify_rejections")
+        t = self.section("magento_updates", keys)
+        d = MagentoUpdatesSettings()
+        where = "magento_updates"
+        return MagentoUpdatesSettings(
+            enabled=self.boolean(t, where, "enabled", d.enabled),
+            confirmed_status=self.string(t, where, "confirmed_status", None),
+            rejected_status=self.string(t, where, "rejected_status", None),
+            notify_customer=self.boolean(t, where, "notify_customer", d.notify_customer),
+            notify_rejections=self.boolean(t, where, "notify_rejections", d.notify_rejections))
 
     def magento(self) -> MagentoSettings:
         t = self.section("magento", ("source", "base_url", "token", "store_ids", "page_size",

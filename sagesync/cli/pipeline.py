@@ -303,6 +303,10 @@ def run_command(obj: Context, recipe_file: Path | None, source: str | None, sinc
         code = _worst([_report_export(result.exported),
                        _report_transform(result.transformed, show_held=False),
                        _report_import(imported, dry_run)])
+        if recipe.magento_updates.enabled and not dry_run and recipe.magento.base_url:
+            from .orders import after_run
+
+            code = _worst([code, after_run(recipe, session.ledger)])
         session.outcome = Outcome(code, {"delivered": imported.delivered})
         report = run_report(result, session.ledger) if as_json else None
         if recipe.ledger.keep_days and not dry_run:

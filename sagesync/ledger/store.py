@@ -32,6 +32,20 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class OrderAnswer(NamedTuple):
+    """One answer of Sage's (an `ack` event) to tell the record's Magento order."""
+
+    event_id: int
+    event: str  # confirmed, rejected, needs_attention
+    detail: str  # "Sage 101, invoice 5001" or "attempt 2: <Sage's error>"
+    key: RecordKey
+    order_id: int
+    order_increment_id: str
+    increment_id: str
+    sage_reference: str  # "SI:000000002"
+    interrupted: bool  # a crash came between marking it sending and recording it posted
+
+
 class _Known(NamedTuple):
     state: str
     content_hash: str
@@ -328,6 +342,43 @@ class Ledger:
             db.execute("INSERT INTO bookmarks VALUES (?,?,?) ON CONFLICT DO UPDATE SET "
                        "value=excluded.value, updated_at=excluded.updated_at",
                        (flow, value, _now()))
+
+    # Order comments -----------------------------------------------------------------------
+    def answers_to_tell(self, limit: int = 500) -> list[OrderAnswer]:
+        """Sage's answers not yet told to Magento, oldest first: confirmations and
+        rejections (`ack`) of records whose Magento order is known, after the bookmark a
+        ledger from before this feature starts at, and those a crash left `sending`."""
+        since = int(self.bookmark("order_comments") or 0)
+        rows = self.db.execute(
+            "SELECT e.id, e.event, e.detail, r.entity_type, r.entity_id, r.store_id, "
+            "r.order_id, r.order_increment_id, r.increment_id, r.sage_reference, "
+            "c.state FROM events e JOIN records r ON r.entity_type=e.entity_type AND "
+            "r.entity_id=e.entity_id AND r.store_id=e.store_id "
+            "LEFT JOIN order_comments c ON c.event_id = e.id "
+            "WHERE e.id > ? AND r.order_id IS NOT NULL AND (c.state IS NULL OR "
+            "c.state='sending') AND (e.event='confirmed' OR (e.event IN ('rejected', "
+            "'needs_attention') AND e.detail LIKE 'attempt %')) ORDER BY e.id LIMIT ?",
+            (since, limit)).fetchall()
+        return [OrderAnswer(event_id, event, detail or "", RecordKey(t, i, st), order_id,
+                            order_increment or "", increment or "", reference or "",
+                            state == "sending")
+                for (event_id, event, detail, t, i, st, order_id, order_increment, increment,
+                     reference, state) in rows]
+
+    def telling(self, answer: OrderAnswer) -> None:
+        """About to post the comment: a crash from here on is settled by its marker."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO order_comments VALUES (?,?,'sending',NULL,?) "
+                       "ON CONFLICT DO NOTHING", (answer.event_id, answer.order_id, _now()))
+
+    def told(self, answer: OrderAnswer, state: str, detail: str = "") -> None:
+        """`posted` (Magento has the comment) or `failed` (Magento refused it: `detail`)."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO order_comments VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE "
+                       "SET state=excluded.state, detail=excluded.detail, at=excluded.at",
+                       (answer.event_id, answer.order_id, state, detail or None, _now()))
+            self._event(db, answer.key, "told_magento" if state == "posted"
+                        else "magento_refused_comment", detail or f"order {answer.order_id}")
 
     # Accounts -----------------------------------------------------------------------------
     def account_refs(self) -> dict[str, str]:
