@@ -51,7 +51,8 @@ def test_prune_keeps_the_newest_and_what_the_queue_needs(run_cli, demo_copy: Pat
     # queued, never delivered: its export checkpoint holds the records' latest data
     assert run_cli("transform", "--from", exported.stdout.strip()).exit_code == 0
     assert run_cli("--state-dir", str(state), "run", str(demo_copy), "--dry-run").exit_code == 0
-    old_dry = _old_copy(state, _runs(state)[-1], 40)
+    (dry,) = [name for name in _runs(state) if name != queued]  # ids may share a second
+    old_dry = _old_copy(state, dry, 40)
     with Ledger(state / "ledger.sqlite", "t") as ledger:
         later = datetime.now(UTC) + timedelta(days=31)
         preview = prune(state, ledger, 30, now=later, dry_run=True)

@@ -61,7 +61,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "reconcile": ("reconcile", "reconcile_command", "Compare Magento, the ledger and Sage over "
                   "a range of days: each document in sync, missing in Sage, duplicated, an "
                   "orphan in Sage, or with another amount; totals per day, store, currency and "
-                  "Sage type side by side. Exits 1 when anything is out of step."),
+                  "Sage type side by side."),
     "update-orders": ("orders", "update_orders_command", "Tell Magento what Sage said: an "
                       "order comment with the Sage numbers for each document `ack` confirmed "
                       "(and the recipe's [magento_updates] confirmed_status), Sage's reason for "
