@@ -65,8 +65,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "update-orders": ("orders", "update_orders_command", "Tell Magento what Sage said: an "
                       "order comment with the Sage numbers for each document `ack` confirmed "
                       "(and the recipe's [magento_updates] confirmed_status), Sage's reason for "
-                      "each it refused. Each answer once: a rerun or a crash never posts a "
-                      "comment twice."),
+                      "each it refused."),
     "listen": ("ops", "listen_command",
                "Receive store webhooks and I/O Events; verified events queue their orders."),
 }

@@ -96,10 +96,12 @@ def prune(state_dir: Path, ledger: Ledger, keep_days: int, *, now: datetime | No
     result = PruneResult()
     for folder in folders:
         started = run_started(folder.name)
-        if started is None or started >= cutoff or folder == newest:
+        if started is None or started >= cutoff:
             continue
         if folder.name in in_use:
             result.kept_for_queue.append(folder)
+            continue
+        if folder == newest:
             continue
         result.freed_bytes += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
         result.removed.append(folder)
