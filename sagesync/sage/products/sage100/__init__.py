@@ -27,9 +27,10 @@ CAPABILITIES = Capabilities(
     # invoice entry only): posting from orders holds each one with this advice
     credit_post_from=("invoices",),
     credit_note_advice=(
-        "S/O Sales Order Entry takes no credit memo: enter it in A/R Invoice Data Entry as "
-        "invoice type CM (its Customer PO is the Magento number; `sagesync trace` names the "
-        "Sage order and invoice), or post from invoices, then `sagesync resolve` it"),
+        "not beside sales orders, as S/O Sales Order Entry takes none: enter it in A/R "
+        "Invoice Data Entry as invoice type CM with the Magento credit memo number as its "
+        "Customer PO No. (`sagesync trace` names the Sage order and invoice of its order), "
+        "then `sagesync resolve` it; or post from invoices, where credit memos import"),
     # §3: "positive quantities and amounts, with the type carrying the direction" for a credit
     # memo; what a document takes off itself (a credit memo's fee, a gift card, a discount on
     # its own line) can only be a negative miscellaneous line of it (unconfirmed)
