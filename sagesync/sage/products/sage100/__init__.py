@@ -54,6 +54,11 @@ CAPABILITIES = Capabilities(
     # the rows are the lines of one document under its header: nothing can be posted as a
     # document of its own, so a recipe sets [sage] negative_amounts = true
     contra_documents=False,
+    # A/R keeps one currency (no currency field in the documents' tables, §3): a foreign
+    # order is posted in the base currency, [sage] currency = "order" is refused
+    foreign_currency=False,
+    # VI imports into the company it runs in; the files name none: one recipe per company
+    one_company=True,
     mapping_defaults={
         # Sage 100's shipped tax classes: TX taxable, NT non-taxable (a site maps its own)
         "tax_codes": {"20": "TX", "5": "TX", "0": "NT"},
