@@ -575,6 +575,10 @@ class _RecipeReader:
                     re.search(r"[\x00-\x1f]", value):
                 raise self.fail(f"sage.fields.{name}", "text of at most 100 characters, on "
                                 "one line", value)
+            caps = product.capabilities
+            if value and (name in caps.code_lengths or name in caps.code_patterns) and \
+                    not caps.code_fits(name, value):  # the product's rule for this code
+                raise self.fail(f"sage.fields.{name}", caps.code_rule(name)[1], value)
         return {**known, **table}
 
     def _companies(self, t: dict[str, Any]) -> dict[int, str]:

@@ -170,7 +170,8 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
             for kind, rows, lines_index in _document_slices(recipe, source, only):
                 docs = _build_slice(kind, rows, lines_index, tables, builder, allocator,
                                     account_rows)
-                _hold_unimportable_credits(docs, recipe.sage.product, recipe.sage.region)
+                _hold_unimportable_credits(docs, recipe.sage.product, recipe.sage.region,
+                                           recipe.sage.post_from)
                 references.hold_collisions(docs)
                 _write_documents(writer, docs, recipe.mapping.department)
                 result.documents += len(docs)
@@ -283,15 +284,17 @@ class _References:
 
 
 def _hold_unimportable_credits(docs: list[SageDocument], product_key: str,
-                               region: str = "") -> None:
+                               region: str = "", post_from: str = "invoices") -> None:
     """A product whose import has no credit note (Sage 50 Canada's .IMP) holds each credit
     memo with the product's advice on entering it by hand, rather than guessing a format; and
     each sale with a split posted as a credit note of its own (a gift card, store credit or
     reward points taken off an invoice, amounts being positive), which it could not import
-    either: the sale alone would not be what the customer was invoiced."""
+    either: the sale alone would not be what the customer was invoiced. A product whose
+    credit notes import beside invoices only (Sage 100's A/R invoice entry, not its S/O
+    Sales Order Entry) holds them the same way when posting from orders."""
     product = products.get(product_key, region)
     caps = product.capabilities
-    if caps.credit_notes:
+    if caps.credit_notes_from(post_from):
         return
     for d in docs:
         if d.hold_reason or d.skip_reason:

@@ -300,11 +300,12 @@ def require_not(product: SageProduct, capability: str, why: str = "") -> None:
 
 #: What a row books, per kind of row: a split's or a tax row's net and tax, an item line's
 #: net and tax as posted (`net_amount` there keeps Magento's four places; a product writing a
-#: line at two places writes `posted_net`), a header's shipping (Sage 50 Canada's Freight). A
+#: line at two places writes `posted_net`), a header's shipping (Sage 50 Canada's Freight) or
+#: its whole tax where its lines carry none (Sage 100's SalesTaxAmt). A
 #: posting row books only what its repeated column groups hold.
 _AMOUNT_FIELDS = {"splits": ("net_amount", "tax_amount"), "taxes": ("net_amount", "tax_amount"),
                   "lines": ("net_amount", "tax_amount", "posted_net", "posted_tax"),
-                  "documents": ("carriage_net", "carriage_tax"), "postings": ()}
+                  "documents": ("carriage_net", "carriage_tax", "tax_total"), "postings": ()}
 _MONEY = ("money", "signed_money")
 
 

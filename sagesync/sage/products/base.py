@@ -92,6 +92,10 @@ class Capabilities:
     #: import takes no document made from an order (Sage 200: no sales-order import, and an
     #: order is not yet an invoice) lists "invoices" only.
     post_from: tuple[str, ...] = ("invoices", "orders")
+    #: The post_from values whose documents file takes a credit note (Sage 100: A/R invoice
+    #: entry takes one as an invoice of type CM, S/O Sales Order Entry none): a credit memo
+    #: posted with another is held with credit_note_advice, as when credit_type is "".
+    credit_post_from: tuple[str, ...] = ("invoices", "orders")
     #: Sage imports a file into the one company it is logged into (no company column): a
     #: recipe posts to one company, and `[sage] companies` naming two is refused.
     one_company: bool = False
@@ -135,6 +139,10 @@ class Capabilities:
     def credit_notes(self) -> bool:
         """Can a credit note be imported? (Sage 50 Canada's .IMP cannot.)"""
         return bool(self.credit_type)
+
+    def credit_notes_from(self, post_from: str) -> bool:
+        """Can a credit note be imported beside the sales posted from `post_from`?"""
+        return self.credit_notes and post_from in self.credit_post_from
 
     @property
     def transaction_types(self) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""Sage 100 stock and price exports (Visual Integrator jobs), read into Magento (README.md here).
+"""Sage 100 stock and price exports (Visual Integrator jobs), read into Magento, and the export
+of imported documents `sagesync ack` reads (README.md here).
 
 A VI export job is user-defined, so these are the table field names (§3); a site whose job
 writes other headings maps them in the recipe. Tags: "§n" = the name is in
@@ -14,9 +15,14 @@ shared/reference/sage-formats.md at that section; "assumed" = not confirmed by t
 |        | min_qty      | BreakQuantity, BreakQty assumed                             |
 |        | price        | UnitPrice §3, StandardUnitPrice, Price assumed              |
 |        | currency     | CurrencyCode, Currency assumed                              |
+
+The ack file is a VI export of invoice history (AR_InvoiceHistoryHeader: CustomerPONo,
+InvoiceType, InvoiceNo, SalesOrderNo), or of SO_SalesOrderHeader for open orders; the column
+names stay in the recipe's [ack] section. InvoiceType IN answers a sale, CM a credit memo.
 """
 
 from sagesync.sage.layouts import ASSUMED, BASE_PRICE_LIST, Layout, aliases
+from sagesync.sage.products.base import AckLayout
 
 STOCK = Layout(
     "sage100", "stock", "Sage 100, Visual Integrator export of IM_ItemWarehouse",
@@ -44,3 +50,14 @@ PRICES = Layout(
 )
 
 LAYOUTS = (STOCK, PRICES)
+
+ACK = AckLayout(
+    # an A/R invoice (post_from = "invoices") or an S/O sales order ("orders"); a credit memo is
+    # an A/R invoice of type CM (§3)
+    types={"SI": ("invoice", "order"), "SC": ("creditmemo",)},
+    type_text={"IN": "SI", "CM": "SC"},
+    expected=("a CSV export from a Sage 100 Visual Integrator export job of invoice history "
+              "(AR_InvoiceHistoryHeader) or of SO_SalesOrderHeader, with a heading row holding "
+              "the columns named in the recipe's [ack] section, e.g. CustomerPONo, InvoiceType, "
+              "InvoiceNo and SalesOrderNo"),
+)
