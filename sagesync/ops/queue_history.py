@@ -1,0 +1,213 @@
+"""The queue's depth and age over time, replayed from the ledger's events.
+
+The `records` table only knows each record's state now; the `events` table has every move
+with its time. Replaying a whole history after every run would grow with the ledger's age, so
+only the window's events are replayed: a record the window never touches is as it is now, and
+one it touches starts from its last move before the window (an indexed look-up per record).
+
+A record waits for sagesync while exported, queued or rejected, and for a person while held
+or needing attention; its age is counted from when it was first exported, as `status` does.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+WAITING = ("exported", "queued", "rejected")  # the next run takes them on
+WITH_PERSON = ("held", "needs_attention")  # a person must act first
+PENDING = WAITING + WITH_PERSON
+# events named after the state they move a record to
+_STATE_EVENTS = frozenset(("exported", "queued", "held", "skipped", "sent", "confirmed",
+                           "rejected", "needs_attention", "amended", "void", "resolved"))
+_BACK_TO_START = frozenset(("retry", "released"))  # a person's move back to `exported`
+_REVALIDATED = "validated again"  # a `changed` event that also sent the record back
+_MOVES_SQL = (f"(event IN ({','.join(repr(e) for e in sorted(_STATE_EVENTS | _BACK_TO_START))})"
+              f" OR (event = 'changed' AND detail LIKE '%{_REVALIDATED}'))")
+MAX_POINTS = 240  # per chart: enough for a smooth line, small enough for a light page
+_STAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+Key = tuple[str, int, int]
+
+
+@dataclass(frozen=True)
+class QueuePoint:
+    """The queue over one stretch of time ending at `at`: the most records waiting for a run,
+    the most waiting for a person, the age in hours of the oldest pending one (None when
+    nothing waits) and the most pending at once (`peak`), each the highest it reached in
+    that stretch, so a short spike stays visible however long the window."""
+
+    at: str
+    waiting: int
+    with_person: int
+    oldest_hours: float | None
+    peak: int
+
+
+def state_after(event: str, detail: str | None, state: str | None) -> str | None:
+    """A record's state after `event`, from its state before (None: not yet known)."""
+    if event in _STATE_EVENTS:
+        return event
+    if event in _BACK_TO_START or (event == "changed" and (detail or "").endswith(_REVALIDATED)):
+        return "exported"
+    return state
+
+
+@lru_cache(maxsize=4096)
+def parse_stamp(stamp: str) -> datetime:
+    return datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
+
+
+def first_event_id(db: sqlite3.Connection, since: str) -> int:
+    """The id of the first event at or after `since` (one past the last when none): ids grow
+    with time, so a binary search over the primary key finds it without an index on `at`."""
+    low, high = db.execute("SELECT coalesce(min(id), 1), coalesce(max(id), 0) + 1 "
+                           "FROM events").fetchone()
+    while low < high:
+        middle = (low + high) // 2
+        row = db.execute("SELECT at FROM events WHERE id >= ? ORDER BY id LIMIT 1",
+                         (middle,)).fetchone()
+        if row is None or row[0] >= since:
+            high = middle
+        else:
+            low = middle + 1
+    return int(low)
+
+
+class _Queue:
+    """The pending records and the oldest of them, as events move records in and out."""
+
+    def __init__(self) -> None:
+        self.state: dict[Key, str | None] = {}
+        self.since: dict[Key, str] = {}
+        self.waiting = 0
+        self.with_person = 0
+        self._oldest: list[tuple[str, Key]] = []  # a heap; stale entries dropped when read
+
+    def put(self, key: Key, state: str | None, since: str) -> None:
+        self.since[key] = since
+        self.move(key, state)
+
+    def move(self, key: Key, state: str | None) -> None:
+        before = self.state.get(key)
+        self.waiting += (state in WAITING) - (before in WAITING)
+        self.with_person += (state in WITH_PERSON) - (before in WITH_PERSON)
+        self.state[key] = state
+        if state in PENDING and before not in PENDING:
+            heapq.heappush(self._oldest, (self.since.get(key, ""), key))
+
+    def oldest(self) -> str | None:
+        while self._oldest and self.state.get(self._oldest[0][1]) not in PENDING:
+            heapq.heappop(self._oldest)
+        return self._oldest[0][0] if self._oldest else None
+
+    def point(self, at: str) -> QueuePoint:
+        oldest = self.oldest()
+        hours = None
+        if oldest:
+            hours = round(max(0.0, (parse_stamp(at) - parse_stamp(oldest)).total_seconds())
+                          / 3600, 2)
+        return QueuePoint(at, self.waiting, self.with_person, hours,
+                          self.waiting + self.with_person)
+
+
+def queue_history(db: sqlite3.Connection, since: str, now: str) -> list[QueuePoint]:
+    """The queue from `since` to `now` (UTC stamps): a point where the window starts (or at
+    the first event, when the ledger is younger), the window cut into equal slices of time
+    with a point for each slice in which records moved, and a point at `now`; at most
+    MAX_POINTS in all."""
+    start = first_event_id(db, since)
+    first = db.execute("SELECT at FROM events WHERE id >= ? ORDER BY id LIMIT 1",
+                       (start,)).fetchone()
+    queue = _Queue()
+    touched = _touched_before(db, start)
+    for key, state, created in touched:
+        queue.put(key, state, created)
+    known = {key for key, _, _ in touched}
+    for key, state, created in _untouched_pending(db, known):
+        queue.put(key, state, created)
+    older = db.execute("SELECT 1 FROM events WHERE id < ? LIMIT 1", (start,)).fetchone()
+    begin = first[0] if first and not older else since  # a young ledger: from its start
+    end = max(now, begin)
+    slices = _Slices(begin, end, MAX_POINTS - 2)
+    opening = queue.point(begin)
+    for event_at, key, event, detail in _events_from(db, start):
+        if key not in queue.since:  # a record the records table does not know
+            queue.since[key] = event_at
+        queue.move(key, state_after(event, detail, queue.state.get(key)))
+        slices.add(queue.point(event_at))
+    return [opening, *slices.points(), queue.point(end)]
+
+
+class _Slices:
+    """The window cut into `count` equal slices of time; each keeps the highest figures of
+    the points that fall in it, at its last point's time."""
+
+    def __init__(self, begin: str, end: str, count: int) -> None:
+        self.begin = parse_stamp(begin)
+        self.span = max((parse_stamp(end) - self.begin).total_seconds(), 1.0)
+        self.count = count
+        self.kept: dict[int, QueuePoint] = {}
+
+    def add(self, point: QueuePoint) -> None:
+        offset = (parse_stamp(point.at) - self.begin).total_seconds()
+        index = min(self.count - 1, max(0, int(offset / self.span * self.count)))
+        held = self.kept.get(index)
+        self.kept[index] = point if held is None else _higher(held, point)
+
+    def points(self) -> list[QueuePoint]:
+        return [self.kept[i] for i in sorted(self.kept)]
+
+
+def _higher(a: QueuePoint, b: QueuePoint) -> QueuePoint:
+    """The highest of each figure of two points, at the later one's time."""
+    ages = [h for h in (a.oldest_hours, b.oldest_hours) if h is not None]
+    return QueuePoint(max(a.at, b.at), max(a.waiting, b.waiting),
+                      max(a.with_person, b.with_person), max(ages) if ages else None,
+                      max(a.peak, b.peak))
+
+
+def _touched_before(db: sqlite3.Connection, start: int
+                    ) -> list[tuple[Key, str | None, str]]:
+    """Each record the window's events touch: its state before the window (None when it was
+    first seen inside it) and when it was first exported."""
+    rows = db.execute(
+        "WITH touched AS (SELECT DISTINCT entity_type t, entity_id i, store_id s FROM events "
+        "WHERE id >= ? AND entity_type IS NOT NULL) "
+        "SELECT t, i, s, (SELECT event || char(9) || coalesce(detail, '') FROM events p "
+        f"WHERE p.entity_type = t AND p.entity_id = i AND p.store_id = s AND p.id < ? AND "
+        f"{_MOVES_SQL} ORDER BY p.id DESC LIMIT 1), "
+        "(SELECT created_at FROM records r WHERE r.entity_type = t AND r.entity_id = i AND "
+        "r.store_id = s) FROM touched", (start, start))
+    found: list[tuple[Key, str | None, str]] = []
+    for t, i, s, last, created in rows:
+        state = None
+        if last is not None:
+            event, _, detail = last.partition("\t")
+            state = state_after(event, detail, None)
+        found.append(((t, i, s), state, created or ""))
+    return found
+
+
+def _untouched_pending(db: sqlite3.Connection, touched: set[Key]
+                       ) -> Iterator[tuple[Key, str, str]]:
+    """The records pending now that the window never touched: as they are now throughout."""
+    marks = ",".join("?" * len(PENDING))
+    for t, i, s, state, created in db.execute(
+            f"SELECT entity_type, entity_id, store_id, state, created_at FROM records "
+            f"WHERE state IN ({marks})", PENDING):
+        if (t, i, s) not in touched:
+            yield (t, i, s), state, created
+
+
+def _events_from(db: sqlite3.Connection, start: int
+                 ) -> Iterator[tuple[str, Key, str, str | None]]:
+    cursor = db.execute("SELECT at, entity_type, entity_id, store_id, event, detail FROM events "
+                        "WHERE id >= ? AND entity_type IS NOT NULL ORDER BY id", (start,))
+    while rows := cursor.fetchmany(10_000):
+        for at, t, i, s, event, detail in rows:
+            yield at, (t, i, s), event, detail
