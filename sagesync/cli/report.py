@@ -25,7 +25,8 @@ def _figures(recipe: Recipe, days: int | None) -> StatusReport:
 
 @click.command("report")
 @click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the status page to this file (default: the recipe's [report] html).")
+              help="Write the status page to this file (without it, and without --json: "
+                   "the recipe's [report] html).")
 @click.option("--days", type=click.IntRange(1, 3660),
               help="Days the charts cover (default: [report] days, else 14).")
 @click.option("--json", "as_json", is_flag=True, help="Print the page's figures as JSON.")
@@ -43,7 +44,7 @@ def report_command(obj: Context, html: Path | None, days: int | None, as_json: b
       sagesync -r recipes/demo.toml report --json
     """
     recipe = obj.recipe()
-    target = html or recipe.report.html
+    target = html or (None if as_json else recipe.report.html)  # --json alone writes nothing
     if target is None and not as_json:
         raise UsageError("report needs --html FILE (or [report] html in the recipe), "
                          "or --json.")
