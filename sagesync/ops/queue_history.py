@@ -36,10 +36,10 @@ Key = tuple[str, int, int]
 
 @dataclass(frozen=True)
 class QueuePoint:
-    """The queue over one stretch of time ending at `at`: the most records waiting for a run,
-    the most waiting for a person, the age in hours of the oldest pending one (None when
-    nothing waits) and the most pending at once (`peak`), each the highest it reached in
-    that stretch, so a short spike stays visible however long the window."""
+    """The queue at the end of a stretch of time ending at `at`: records waiting for a run,
+    waiting for a person, the age in hours of the oldest of them (None when nothing waits),
+    and `peak`, the most pending at once at any moment of the stretch (a spike between two
+    points stays visible however long the window)."""
 
     at: str
     waiting: int
@@ -144,8 +144,8 @@ def queue_history(db: sqlite3.Connection, since: str, now: str) -> list[QueuePoi
 
 
 class _Slices:
-    """The window cut into `count` equal slices of time; each keeps the highest figures of
-    the points that fall in it, at its last point's time."""
+    """The window cut into `count` equal slices of time; each keeps its last point, with the
+    highest peak of the points that fall in it."""
 
     def __init__(self, begin: str, end: str, count: int) -> None:
         self.begin = parse_stamp(begin)
@@ -157,18 +157,16 @@ class _Slices:
         offset = (parse_stamp(point.at) - self.begin).total_seconds()
         index = min(self.count - 1, max(0, int(offset / self.span * self.count)))
         held = self.kept.get(index)
-        self.kept[index] = point if held is None else _higher(held, point)
+        self.kept[index] = point if held is None else _later(held, point)
 
     def points(self) -> list[QueuePoint]:
         return [self.kept[i] for i in sorted(self.kept)]
 
 
-def _higher(a: QueuePoint, b: QueuePoint) -> QueuePoint:
-    """The highest of each figure of two points, at the later one's time."""
-    ages = [h for h in (a.oldest_hours, b.oldest_hours) if h is not None]
-    return QueuePoint(max(a.at, b.at), max(a.waiting, b.waiting),
-                      max(a.with_person, b.with_person), max(ages) if ages else None,
-                      max(a.peak, b.peak))
+def _later(earlier: QueuePoint, later: QueuePoint) -> QueuePoint:
+    """The later point, with the higher peak of the two."""
+    return QueuePoint(later.at, later.waiting, later.with_person, later.oldest_hours,
+                      max(earlier.peak, later.peak))
 
 
 def _touched_before(db: sqlite3.Connection, start: int

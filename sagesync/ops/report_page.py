@@ -55,6 +55,7 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .chart .grid { stroke: #e3e7ee; } .chart .axis, .chart .legend { font-size: 11px;
   fill: #5b6475; }
 .chart .line { fill: none; stroke-width: 2; }
+.chart polyline.s2 { stroke-dasharray: 4 3; stroke-width: 1; }
 .chart .s0 { fill: #3867d6; stroke: #3867d6; } .chart .s1 { fill: #e58e26; stroke: #e58e26; }
 .chart .s2 { fill: #20a162; stroke: #20a162; }
 .chart polyline.s0, .chart polyline.s1, .chart polyline.s2 { fill: none; }
@@ -129,7 +130,8 @@ def _x_positions(stamps: Sequence[str]) -> tuple[list[float], list[tuple[float, 
     span = (end - begin).total_seconds() or 1.0
     xs = [(m - begin).total_seconds() / span for m in moments]
     fmt = "%Y-%m-%d %H:%M" if span < 3 * 86400 else "%Y-%m-%d"
-    labels = [(0.0, f"{begin:{fmt}} UTC"), (1.0, f"{end:{fmt}} UTC")]
+    middle = begin + (end - begin) / 2
+    labels = [(0.0, f"{begin:{fmt}} UTC"), (0.5, f"{middle:{fmt}}"), (1.0, f"{end:{fmt}} UTC")]
     return xs, labels
 
 
@@ -138,14 +140,16 @@ def _queue(report: StatusReport) -> str:
     xs, labels = _x_positions([p.at for p in points])
     depth = step_chart("Queue depth over time", xs,
                        [Series("waiting for a run", [p.waiting for p in points]),
-                        Series("held or needing a person", [p.with_person for p in points])],
+                        Series("held or needing a person", [p.with_person for p in points]),
+                        Series("most pending at once", [p.peak for p in points])],
                        labels, unit="records")
     age = step_chart("Age of the oldest pending record", xs,
                      [Series("oldest pending, hours", [p.oldest_hours for p in points])],
                      labels, unit="hours")
     peak = max(points, key=lambda p: p.peak)
     return ("<h2>Queue depth and age</h2>"
-            "<p class=\"sub\">Each point is the highest its stretch of time reached.</p>"
+            "<p class=\"sub\">The lines show the queue as each stretch of time ended; "
+            "the third, the most records pending at once during it.</p>"
             + depth + age + f'<p>Deepest in the window: <span data-figure="peak_depth">'
             f"{peak.peak}</span> records pending at once (by {_time(peak.at)}).</p>")
 

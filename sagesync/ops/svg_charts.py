@@ -28,9 +28,11 @@ def _e(value: object) -> str:
 
 
 def _nice_top(value: float) -> float:
-    """The axis top: 1, 2 or 5 times a power of ten, at least `value` (1 for nothing)."""
+    """The axis top: 1, 2 or 5 times a power of ten, at least `value` (1 for nothing; the
+    figures drawn are counts and hours to two places, so 0.01 is the finest)."""
     if value <= 0:
         return 1.0
+    value = max(value, 0.01)
     step = 1.0
     while step * 10 <= value:
         step *= 10
@@ -47,8 +49,9 @@ def _number(value: float) -> str:
 
 
 def _frame(title: str, top: float, unit: str, x_labels: Sequence[tuple[float, str]],
-           body: list[str], legend: Sequence[str]) -> str:
-    """The svg element: y axis from 0 to `top`, x labels at given x positions (0..1)."""
+           body: list[str], legend: Sequence[str], *, centred: bool = False) -> str:
+    """The svg element: y axis from 0 to `top`, x labels at given x positions (0..1), those
+    at the edges kept inside the chart unless `centred` (under bars)."""
     inner_w, inner_h = WIDTH - _LEFT - _RIGHT, HEIGHT - _TOP - _BOTTOM
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
              f'aria-label="{_e(title)}" xmlns="http://www.w3.org/2000/svg">',
@@ -62,7 +65,8 @@ def _frame(title: str, top: float, unit: str, x_labels: Sequence[tuple[float, st
     if unit:
         parts.append(f'<text class="axis" x="4" y="{_TOP - 2}">{_e(unit)}</text>')
     for x, label in x_labels:
-        anchor = "start" if x < 0.1 else "end" if x > 0.9 else "middle"
+        anchor = "middle" if centred else "start" if x < 0.1 else "end" if x > 0.9 \
+            else "middle"
         parts.append(f'<text class="axis" x="{_LEFT + inner_w * x:.1f}" y="{HEIGHT - 18}" '
                      f'text-anchor="{anchor}">{_e(label)}</text>')
     parts.extend(body)
@@ -120,10 +124,10 @@ def bar_chart(title: str, groups: Sequence[str], series: Sequence[Series],
             body.append(f'<rect class="s{index}" x="{x:.1f}" y="{_TOP + inner_h - height:.1f}" '
                         f'width="{bar:.1f}" height="{height:.1f}"><title>{_e(group)}: '
                         f"{_e(line.name)} {_e(_number(value))}</title></rect>")
-    every = max(1, len(groups) // 7)  # at most about seven labels under the bars
+    every = -(-len(groups) // 7)  # at most seven labels under the bars, never overlapping
     labels = [((slot * g + slot / 2) / inner_w, group) for g, group in enumerate(groups)
-              if g % every == 0 or g == len(groups) - 1]
-    return _frame(title, top, unit, labels, body, [s.name for s in series])
+              if g % every == 0]
+    return _frame(title, top, unit, labels, body, [s.name for s in series], centred=True)
 
 
 def hbar_chart(title: str, rows: Sequence[tuple[str, float]]) -> str:
