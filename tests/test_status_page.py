@@ -233,3 +233,19 @@ def test_a_wrong_report_key_is_named(tmp_path: Path, section: str, key: str) -> 
     assert result.exit_code == ExitCode.USAGE
     assert f"'{key}'" in result.output and "Traceback" not in result.output
 
+
+
+def test_a_state_folder_with_no_ledger_yet(tmp_path: Path, browser: Browser) -> None:
+    """The page of a fresh install: it says so, and reading creates nothing."""
+    recipe = demo_without_5_percent(tmp_path)
+    state = tmp_path / "not yet"
+    page_file = tmp_path / "status.html"
+    result = invoke("--state-dir", str(state), "-r", str(recipe), "report", "--html",
+                    str(page_file))
+    assert result.exit_code == 0, result.output
+    assert not state.exists()
+    page = browser.open(page_file)
+    assert page.errors == []
+    assert page.text("#runs") == "No run yet."
+    assert page.text("[data-figure=with_person]") == "0"
+    assert page.text("[data-figure=last_success]") == "none yet"

@@ -29,7 +29,6 @@ _REVALIDATED = "validated again"  # a `changed` event that also sent the record 
 _MOVES_SQL = (f"(event IN ({','.join(repr(e) for e in sorted(_STATE_EVENTS | _BACK_TO_START))})"
               f" OR (event = 'changed' AND detail LIKE '%{_REVALIDATED}'))")
 MAX_POINTS = 240  # per chart: enough for a smooth line, small enough for a light page
-_STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 Key = tuple[str, int, int]
 
@@ -59,7 +58,8 @@ def state_after(event: str, detail: str | None, state: str | None) -> str | None
 
 @lru_cache(maxsize=4096)
 def parse_stamp(stamp: str) -> datetime:
-    return datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
+    """A ledger time (2026-11-30T21:38:40Z) as an aware datetime."""
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC)
 
 
 def first_event_id(db: sqlite3.Connection, since: str) -> int:
@@ -133,40 +133,63 @@ def queue_history(db: sqlite3.Connection, since: str, now: str) -> list[QueuePoi
     older = db.execute("SELECT 1 FROM events WHERE id < ? LIMIT 1", (start,)).fetchone()
     begin = first[0] if first and not older else since  # a young ledger: from its start
     end = max(now, begin)
-    slices = _Slices(begin, end, MAX_POINTS - 2)
     opening = queue.point(begin)
+    slices = _Slices(begin, end, MAX_POINTS - 2)
     for event_at, key, event, detail in _events_from(db, start):
+        slices.before(event_at, queue)
         if key not in queue.since:  # a record the records table does not know
             queue.since[key] = event_at
         queue.move(key, state_after(event, detail, queue.state.get(key)))
-        slices.add(queue.point(event_at))
-    return [opening, *slices.points(), queue.point(end)]
+        slices.after(event_at, queue)
+    return [opening, *slices.close(queue), queue.point(end)]
 
 
 class _Slices:
-    """The window cut into `count` equal slices of time; each keeps its last point, with the
-    highest peak of the points that fall in it."""
+    """The window cut into `count` equal slices of time. Each slice in which records moved
+    gives one point: the queue as the slice's last move left it, with the most records
+    pending at once during the slice. Events come in time order, so a slice is finished
+    when the first event of a later one comes (the age, the costly part, is read then)."""
 
     def __init__(self, begin: str, end: str, count: int) -> None:
         self.begin = parse_stamp(begin)
         self.span = max((parse_stamp(end) - self.begin).total_seconds(), 1.0)
         self.count = count
-        self.kept: dict[int, QueuePoint] = {}
+        self.found: list[QueuePoint] = []
+        self.index: int | None = None  # the slice being filled
+        self.last_at = ""
+        self.peak = 0
+        self._stamp, self._stamp_index = "", 0
 
-    def add(self, point: QueuePoint) -> None:
-        offset = (parse_stamp(point.at) - self.begin).total_seconds()
-        index = min(self.count - 1, max(0, int(offset / self.span * self.count)))
-        held = self.kept.get(index)
-        self.kept[index] = point if held is None else _later(held, point)
+    def _index_of(self, at: str) -> int:
+        if at != self._stamp:  # consecutive events mostly share their second
+            offset = (parse_stamp(at) - self.begin).total_seconds()
+            self._stamp = at
+            self._stamp_index = min(self.count - 1, max(0, int(offset / self.span
+                                                                * self.count)))
+        return max(self._stamp_index, self.index or 0)  # a clock stepped back: same slice
 
-    def points(self) -> list[QueuePoint]:
-        return [self.kept[i] for i in sorted(self.kept)]
+    def before(self, at: str, queue: _Queue) -> None:
+        """An event at `at` is about to move a record: finish the slice before its own."""
+        index = self._index_of(at)
+        if self.index is not None and index != self.index:
+            self._finish(queue)
+        if self.index is None or index != self.index:  # it starts as the last one ended
+            self.index, self.peak = index, queue.waiting + queue.with_person
 
+    def after(self, at: str, queue: _Queue) -> None:
+        self.last_at = at
+        self.peak = max(self.peak, queue.waiting + queue.with_person)
 
-def _later(earlier: QueuePoint, later: QueuePoint) -> QueuePoint:
-    """The later point, with the higher peak of the two."""
-    return QueuePoint(later.at, later.waiting, later.with_person, later.oldest_hours,
-                      max(earlier.peak, later.peak))
+    def _finish(self, queue: _Queue) -> None:
+        point = queue.point(self.last_at)
+        self.found.append(QueuePoint(point.at, point.waiting, point.with_person,
+                                     point.oldest_hours, self.peak))
+
+    def close(self, queue: _Queue) -> list[QueuePoint]:
+        if self.index is not None:
+            self._finish(queue)
+            self.index = None
+        return self.found
 
 
 def _touched_before(db: sqlite3.Connection, start: int

@@ -88,7 +88,7 @@ def documents_per_day(ledger: Ledger, since: str, recipe: Recipe) -> list[dict[s
     for minute, event, count in ledger.db.execute(
             f"SELECT substr(at, 1, 16), event, count(*) FROM events WHERE id >= ? AND "
             f"event IN ({marks}) GROUP BY 1, 2", (start, *DOCUMENT_EVENTS)):
-        moment = datetime.strptime(minute, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(minute).replace(tzinfo=UTC)
         day = moment.astimezone(zone).strftime("%Y-%m-%d")
         entry = days.setdefault(day, {"day": day, **dict.fromkeys(DOCUMENT_EVENTS, 0)})
         entry[event] += count
