@@ -176,6 +176,15 @@ class StatusSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """The status page (`sagesync report`): where `run` writes it after each run (None:
+    it does not) and how many days its charts cover."""
+
+    html: Path | None = None
+    days: int = 14
+
+
+@dataclass(frozen=True)
 class AckSettings:
     """How to read Sage's confirmation export (column names are the site's report layout)."""
 
@@ -281,6 +290,7 @@ class Recipe:
     push_chunk_size: int = 20
     listen: ListenSettings = field(default_factory=ListenSettings)
     magento_updates: MagentoUpdatesSettings = field(default_factory=MagentoUpdatesSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     path: Path | None = None
     sha256: str = ""
 
@@ -410,7 +420,7 @@ class _RecipeReader:
         self.check_keys("", self.data, ("name", "state_dir", "magento", "sage", "mapping",
                                         "delivery", "ledger", "status", "ack", "sage_export",
                                         "stock", "prices", "push", "listen",
-                                        "magento_updates"))
+                                        "magento_updates", "report"))
         name = self.string(self.data, "", "name", None)
         if name is None:
             raise RecipeError(f"{self.path}: missing key 'name' (a short name for this recipe).")
@@ -422,7 +432,7 @@ class _RecipeReader:
                       magento=self.magento(), sage=self.sage(), mapping=self.mapping(),
                       delivery=self.delivery(), ledger=self.ledger(), status=self.status(),
                       ack=self.ack(), sage_export=self.sage_export(), stock=self.stock(),
-                      prices=self.prices(), listen=self.listen(),
+                      prices=self.prices(), listen=self.listen(), report=self.report(),
                       magento_updates=self.magento_updates(),
                       push_chunk_size=self.integer(self.section("push", ("chunk_size",)),
                                                    "push", "chunk_size", 20, 1, 5000) or 20)
@@ -941,6 +951,11 @@ class _RecipeReader:
                 raise self.fail(key, 'a customer group code such as "Wholesale", without '
                                 "leading or trailing spaces", group)
         return groups
+
+    def report(self) -> ReportSettings:
+        t = self.section("report", ("html", "days"))
+        return ReportSettings(html=self.file_path(t, "report", "html", must_exist=False),
+                              days=self.integer(t, "report", "days", 14, 1, 3660) or 14)
 
     def listen(self) -> ListenSettings:
         t = self.section("listen", ("commerce_public_key", "io_client_id", "io_public_keys",

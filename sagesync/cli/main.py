@@ -66,6 +66,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                       "order comment with the Sage numbers for each document `ack` confirmed "
                       "(and the recipe's [magento_updates] confirmed_status), Sage's reason for "
                       "each it refused."),
+    "report": ("report", "report_command", "Write the status page: one HTML file with the "
+               "queue's depth and age over time, documents per day (Magento and Sage), holds by "
+               "cause and the last runs."),
     "listen": ("ops", "listen_command",
                "Receive store webhooks and I/O Events; verified events queue their orders."),
 }

@@ -37,6 +37,7 @@ from .common import (
     read_from,
     say,
 )
+from .report import page_after
 
 
 class UtcTime(click.ParamType):
@@ -294,7 +295,8 @@ def run_command(obj: Context, recipe_file: Path | None, source: str | None, sinc
         raise UsageError("run needs a recipe: sagesync run RECIPE.toml (or -r RECIPE.toml).")
     recipe = obj.recipe()
     run_id = new_run_id()
-    with step_session(recipe, "run", run_id, dry_run=dry_run) as session:
+    with page_after(recipe, enabled=not dry_run), \
+            step_session(recipe, "run", run_id, dry_run=dry_run) as session:
         with progress_bars(obj, enabled=not as_json):
             result = run_recipe(recipe, session.ledger, run_id, source=source, since=since,
                                 until=until, out_dir=out.resolve() if out else None,
