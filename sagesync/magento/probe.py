@@ -170,3 +170,9 @@ def percent(value: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return number.normalize() if number.is_finite() else None
+
+
+def percent_text(rate: Decimal) -> str:
+    """20 for 2E+1 and 20.000, 17.5 for 17.50: as a recipe's `tax_codes` key is written."""
+    text = f"{rate:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -21,7 +21,7 @@ from dotenv import dotenv_values
 from sagesync.errors import SageSyncError
 from sagesync.magento.answers import explain_401
 from sagesync.magento.connect import magento_auth
-from sagesync.magento.probe import ENDPOINTS, Answer, StoreReader, percent
+from sagesync.magento.probe import ENDPOINTS, Answer, StoreReader, percent, percent_text
 from sagesync.pipeline.lock import prepare_state_dir
 from sagesync.recipe import Recipe, load_recipe, variables_used
 from sagesync.render.spec import load_spec, read_spec
@@ -258,11 +258,11 @@ def _tax_rate_check(recipe: Recipe, reader: StoreReader) -> Check:
     known = {rate.normalize() for rate in recipe.mapping.tax_codes}
     unmapped = sorted(rate for rate in seen if rate not in known)
     if unmapped:
-        shown = "; ".join(f"{_plain(r)} % ({seen[r]} lines, e.g. order {example[r]})"
+        shown = "; ".join(f"{percent_text(r)} % ({seen[r]} lines, e.g. order {example[r]})"
                           for r in unmapped)
         return fail("tax rates", f"not in [mapping] tax_codes: {shown}. Add each as "
-                    f"\"{_plain(unmapped[0])}\" = \"<Sage tax code>\"")
-    rates = ", ".join(f"{_plain(r)} %" for r in sorted(seen)) or "none yet"
+                    f"\"{percent_text(unmapped[0])}\" = \"<Sage tax code>\"")
+    rates = ", ".join(f"{percent_text(r)} %" for r in sorted(seen)) or "none yet"
     return ok("tax rates", f"the last {len(orders)} orders use {rates}: all mapped")
 
 
@@ -275,8 +275,3 @@ def _order_rates(order: Any) -> set[Decimal]:
             if rate is not None:
                 rates.add(rate)
     return rates
-
-
-def _plain(rate: Decimal) -> str:
-    text = f"{rate:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from sagesync.errors import UsageError
-from sagesync.magento.probe import StoreView, TaxRate
+from sagesync.magento.probe import StoreView, TaxRate, percent_text
 from sagesync.sage import products
 
 #: The `.env` variable of each credential setting, per [magento] auth kind.
@@ -104,8 +104,10 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _plain(rate: Decimal) -> str:
-    return f"{rate:f}".rstrip("0").rstrip(".") if "." in f"{rate:f}" else f"{rate:f}"
+
+def _c(code: str, comment: str) -> str:
+    """A line of TOML with its comment in the recipe's comment column."""
+    return f"{code:<41} # {comment}" if comment else code
 
 
 def recipe_text(answers: Answers) -> str:
@@ -116,12 +118,11 @@ def recipe_text(answers: Answers) -> str:
         "# Check it with `sagesync doctor -r sagesync.toml`; every key is described in the",
         "# README's recipe reference. Secrets live in .env beside this file, never here.",
         f"name = {_q(answers.name)}",
-        'state_dir = "state"               # ledger, checkpoints, logs, quarantine',
+        _c('state_dir = "state"', "ledger, checkpoints, logs, quarantine"),
         "",
         "[magento]",
         f"base_url = {_q(answers.store_url)}",
-        f'auth = "{answers.auth}"' + " " * max(1, 26 - len(answers.auth))
-        + f"# {AUTH_HELP[answers.auth].split(' (')[0]}",
+        _c(f'auth = "{answers.auth}"', AUTH_HELP[answers.auth].split(" (")[0]),
     ]
     if answers.auth == "admin":
         out.append("# the admin token is asked for at base_url + /V1/integration/admin/token")
@@ -130,39 +131,34 @@ def recipe_text(answers: Answers) -> str:
     out += _store_ids(answers)
     out += ["page_size = 100", "",
             "[sage]", f'product = "{answers.product}"',
-            f'post_from = "{caps.post_from[0]}"'
-            + (' ' * (22 - len(caps.post_from[0])) + '# or "orders": which document is posted'
-               if len(caps.post_from) > 1 else ""),
-            f"timezone = {_q(answers.zone)}        # the dates Sage gets; Magento's are UTC"]
+            _c(f'post_from = "{caps.post_from[0]}"',
+               'or "orders": which Magento document is posted' if len(caps.post_from) > 1
+               else "the one document this product posts from"),
+            _c(f"timezone = {_q(answers.zone)}", "the dates Sage gets; Magento's are UTC")]
     if not caps.contra_documents:
-        out.append("negative_amounts = true           # this product takes credits as "
-                   "negative lines")
+        out.append(_c("negative_amounts = true", "credits are negative lines in this product"))
     out += ["", "[mapping]",
-            'nominals_csv = "mapping/nominals.csv"     # kind,value,nominal (kind: sku, '
-            "sku_prefix, category, attribute_set)",
-            'customers_csv = "mapping/customers.csv"   # email,account_ref: web customers '
-            "who have a Sage account"]
+            _c('nominals_csv = "mapping/nominals.csv"', "kind,value,nominal; kind: sku, "
+               "sku_prefix, category"),
+            _c('customers_csv = "mapping/customers.csv"', "email,account_ref: customers "
+               "Sage knows")]
     if posts_item_lines(answers.product):
-        out.append('items_csv = "mapping/items.csv"           # sku,item_code[,warehouse]: '
-                   "Sage item codes")
+        out.append(_c('items_csv = "mapping/items.csv"', "sku,item_code[,warehouse]"))
     out += _tax_codes(answers)
     out += ["", "[delivery]", 'kind = "folder"',
-            'path = "outbox"                   # the folder Sage imports from',
-            "", "[ledger]", "keep_days = 30                    # remove checkpoints older "
-            "than this after each run", "",
+            _c('path = "outbox"', "the folder Sage imports from"),
+            "", "[ledger]", _c("keep_days = 30", "checkpoints older than this are removed"),
+            "",
             "[schedule]",
-            'every = "15m"                     # `sagesync schedule sagesync.toml` prints the '
-            "cron, Task Scheduler and systemd lines", ""]
+            _c('every = "15m"', "see `sagesync schedule sagesync.toml`"), ""]
     return "\n".join(out)
 
 
 def _store_ids(answers: Answers) -> list[str]:
     if not answers.store_views:
-        return ["store_ids = []                    # [] = every store view; list ids to "
-                "choose"]
+        return [_c("store_ids = []", "[] = every store view; list ids to choose")]
     ids = ", ".join(str(v.id) for v in answers.store_views)
-    lines = [f"store_ids = [{ids}]" + " " * max(1, 31 - len(ids))
-             + "# the store's views (keep those whose orders go to this Sage company):"]
+    lines = [_c(f"store_ids = [{ids}]", "the store's views; keep those of this Sage company:")]
     lines += [f"#   {v.id} = {v.name} ({v.code}, website {v.website_id})"
               for v in answers.store_views]
     return lines
@@ -180,11 +176,11 @@ def _tax_codes(answers: Answers) -> list[str]:
             f"{tax.code} ({tax.country})" if tax.country else tax.code)
     if not answers.store_read:
         if not defaults:
-            return ["# tax_codes = { \"20\" = \"...\" }   # Magento rate (%) -> Sage tax code"]
-        shown = ", ".join(f'"{_plain(r)}" = {_q(c)}' for r, c in defaults.items())
-        return [f"tax_codes = {{ {shown} }}   # Magento rate (%) -> Sage tax code: check "
-                "them against Sage's tax codes"]
-    lines = ["", "[mapping.tax_codes]               # Magento tax rate (%) = Sage tax code",
+            return ['# tax_codes = { "20" = "..." }   # Magento rate (%) -> Sage tax code']
+        shown = ", ".join(f'"{percent_text(r)}" = {_q(c)}' for r, c in defaults.items())
+        return [f"tax_codes = {{ {shown} }}",
+                "# ^ Magento rate (%) -> Sage tax code: check each against Sage's codes"]
+    lines = ["", _c("[mapping.tax_codes]", "Magento tax rate (%) = Sage tax code"),
              "# The rates below are the store's (Stores > Tax Zones and Rates). Check each code",
              "# against Sage; a rate left commented out holds its documents until mapped."]
     if not rates:
@@ -193,14 +189,14 @@ def _tax_codes(answers: Answers) -> list[str]:
         where = ", ".join(sorted(set(names))[:4]) or "the product's default"
         code = defaults.get(rate)
         if code is not None:
-            lines.append(f'"{_plain(rate)}" = {_q(code)}' + " " * 8 + f"# {where}")
+            lines.append(_c(f'"{percent_text(rate)}" = {_q(code)}', where))
         else:
-            lines.append(f'# "{_plain(rate)}" = ""   # {where}: put the Sage tax code here '
-                         "and remove the #")
+            lines.append(f'# "{percent_text(rate)}" = ""   # {where}: put the Sage tax code '
+                         "here and remove the #")
     if not any(not line.startswith("#") and line.strip() for line in lines[2:]):
         # none has a code yet: an empty table is not allowed, so the product's defaults
         # stay in force until one is uncommented (and the header with it)
-        lines[1] = "# " + lines[1].lstrip()
+        lines[1] = "# " + lines[1]
     return lines
 
 
