@@ -310,3 +310,35 @@ def test_the_crontab_line_runs_the_demo_quietly_into_its_log(run_cli, demo_copy)
     assert manifest.name == "manifest.json" and manifest.is_file()  # quiet: only the path
     assert len(log.strip().splitlines()) == 1
     assert os.access(manifest, os.R_OK)
+
+
+def test_doctor_probes_the_catalog_endpoints_of_a_stock_and_prices_recipe(
+        run_cli, store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / ".env").write_text(f"MAGENTO_URL={store.url}\nMAGENTO_TOKEN={TOKEN}\n")
+    recipe = tmp_path / "catalog.toml"
+    recipe.write_text((Path(__file__).parent.parent / "recipes" / "stock-prices.toml")
+                      .read_text().replace("../state/catalog", "state"))
+    store.refused_resources = {"Magento_Catalog::products": 403}
+    result = run_cli("doctor", str(recipe))
+    checks = lines(result.output)
+    assert result.exit_code == 1
+    assert checks["access: stock (source items)"][0] == "ok"
+    state, detail = checks["access: prices"]
+    assert state == "FAIL" and "Magento_Catalog::products" in detail
+    assert "access: orders" not in checks  # a catalog recipe exports no orders
+    posted = [r for r in store.requests if r.endpoint == "/V1/products/base-prices-information"]
+    assert posted and json.loads(posted[0].body) == {"skus": []}  # asks, changes nothing
+
+
+def test_doctor_when_the_store_does_not_answer(run_cli, make_magento_sim, tmp_path,
+                                               monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    gone = make_magento_sim(token=TOKEN)
+    site = tmp_path / "shop"
+    init_site(run_cli, site, gone.url, monkeypatch)
+    gone.stop()
+    fill_env(site)
+    result = run_cli("doctor", "-r", str(site / "sagesync.toml"))
+    assert result.exit_code == 1
+    state, detail = lines(result.output)["magento"]
+    assert state == "FAIL" and "base_url" in detail
+    assert "Traceback" not in result.output

@@ -132,11 +132,13 @@ def _read_store(answers: init_recipe.Answers) -> init_recipe.Answers:
 
 
 @click.command("doctor")
+@click.argument("recipe_file", metavar="[RECIPE]", required=False,
+                type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @global_options
 @click.pass_obj
 @handle_errors
-def doctor_command(obj: Context, as_json: bool) -> None:
+def doctor_command(obj: Context, recipe_file: Path | None, as_json: bool) -> None:
     """Check a recipe before its first run: keys, secrets, folders, templates, Magento access
     per ACL resource, tax rates.
 
@@ -150,9 +152,10 @@ def doctor_command(obj: Context, as_json: bool) -> None:
     Example:
       sagesync doctor -r shop/sagesync.toml
     """
-    if obj.recipe_path is None:
-        raise UsageError("No recipe: pass -r/--recipe RECIPE.toml.")
-    checks = diagnose(obj.recipe_path)
+    path = recipe_file or obj.recipe_path
+    if path is None:
+        raise UsageError("No recipe: sagesync doctor -r RECIPE.toml (or doctor RECIPE.toml).")
+    checks = diagnose(path)
     failed = [c for c in checks if c.status == "FAIL"]
     if as_json:
         click.echo(json.dumps({"ok": not failed, "checks": [c.as_dict() for c in checks]},
