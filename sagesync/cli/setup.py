@@ -61,8 +61,7 @@ def init_command(obj: Context, folder: Path, product: str | None, store_url: str
     \b
     Example:
       sagesync init shop --product sage50_uk --store-url https://shop.example.com/rest/default
-      sagesync init shop --no-input --product sage200 --auth oauth1 \
-          --store-url https://shop.example.com/rest/default
+      sagesync init shop --no-input --product sage200 --auth oauth1 --store-url https://s.example
     """
     if no_input and not store_url:
         raise UsageError("init --no-input needs --store-url (the store's REST root, e.g. "
@@ -155,7 +154,7 @@ def doctor_command(obj: Context, recipe_file: Path | None, as_json: bool) -> Non
     path = recipe_file or obj.recipe_path
     if path is None:
         raise UsageError("No recipe: sagesync doctor -r RECIPE.toml (or doctor RECIPE.toml).")
-    checks = diagnose(path)
+    checks = diagnose(path, state_dir=obj.state_dir)
     failed = [c for c in checks if c.status == "FAIL"]
     if as_json:
         click.echo(json.dumps({"ok": not failed, "checks": [c.as_dict() for c in checks]},

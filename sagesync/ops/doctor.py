@@ -11,7 +11,7 @@ import os
 import tomllib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -55,9 +55,10 @@ def skip(name: str, detail: str) -> Check:
     return Check(name, "skip", detail)
 
 
-def diagnose(path: Path, reader: StoreReader | None = None) -> list[Check]:
-    """Run every check on the recipe at `path` (`reader`: a store session to use instead of
-    the recipe's, for tests)."""
+def diagnose(path: Path, *, state_dir: Path | None = None,
+             reader: StoreReader | None = None) -> list[Check]:
+    """Run every check on the recipe at `path` (`state_dir`: --state-dir over the recipe's;
+    `reader`: a store session to use instead of the recipe's)."""
     checks: list[Check] = []
     try:
         used = variables_used(path)
@@ -70,6 +71,8 @@ def diagnose(path: Path, reader: StoreReader | None = None) -> list[Check]:
         checks.insert(0, fail("recipe", f"{error} Fix that key and run doctor again."))
         return checks
     checks.insert(0, ok("recipe", f"{path}: every key is valid"))
+    if state_dir is not None:
+        recipe = replace(recipe, state_dir=state_dir.resolve())
     checks.append(_state_check(recipe))
     checks.append(delivery_check(recipe))
     checks.append(_mapping_check(recipe))
