@@ -185,6 +185,9 @@ class AckSettings:
     invoice_number_column: str | None = None
     status_column: str | None = None
     error_column: str | None = None
+    # the document's gross amount as Sage holds it: `sagesync reconcile` compares it with
+    # Magento's (ack itself never reads it)
+    amount_column: str | None = None
     ok_values: tuple[str, ...] = ("OK", "Posted", "Imported", "Success")
     delimiter: str = ","
     encoding: str | None = None  # None: sniffed like parse-sage (UTF-8 with/without BOM, cp1252)
@@ -261,6 +264,19 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class MagentoUpdatesSettings:
+    """Sage's answers told back to Magento as order comments (`sagesync update-orders`, and
+    at the end of each `run` when enabled): which status to move an order to, and whether
+    the customer hears of it."""
+
+    enabled: bool = False  # `run` tells Magento after each delivery
+    confirmed_status: str | None = None  # e.g. "sent_to_sage"; None: the status stays
+    rejected_status: str | None = None
+    notify_customer: bool = False  # on a confirmation
+    notify_rejections: bool = False
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A validated recipe. `path` and `sha256` identify the file it came from."""
 
@@ -279,6 +295,7 @@ class Recipe:
     push_chunk_size: int = 20
     listen: ListenSettings = field(default_factory=ListenSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    magento_updates: MagentoUpdatesSettings = field(default_factory=MagentoUpdatesSettings)
     path: Path | None = None
     sha256: str = ""
 
@@ -435,7 +452,8 @@ class _RecipeReader:
     def read(self) -> Recipe:
         self.check_keys("", self.data, ("name", "state_dir", "magento", "sage", "mapping",
                                         "delivery", "ledger", "status", "ack", "sage_export",
-                                        "stock", "prices", "push", "listen", "schedule"))
+                                        "stock", "prices", "push", "listen",
+                                        "magento_updates", "schedule"))
         name = self.string(self.data, "", "name", None)
         if name is None:
             raise RecipeError(f"{self.path}: missing key 'name' (a short name for this recipe).")
@@ -448,6 +466,7 @@ class _RecipeReader:
                       delivery=self.delivery(), ledger=self.ledger(), status=self.status(),
                       ack=self.ack(), sage_export=self.sage_export(), stock=self.stock(),
                       prices=self.prices(), listen=self.listen(), schedule=self.schedule(),
+                      magento_updates=self.magento_updates(),
                       push_chunk_size=self.integer(self.section("push", ("chunk_size",)),
                                                    "push", "chunk_size", 20, 1, 5000) or 20)
 
@@ -463,6 +482,19 @@ class _RecipeReader:
                             "6h, 8h, 12h or 1d", every)
         return ScheduleSettings(every_minutes=minutes,
                                 log=self.file_path(t, "schedule", "log", must_exist=False))
+
+    def magento_updates(self) -> MagentoUpdatesSettings:
+        keys = ("enabled", "confirmed_status", "rejected_status", "notify_customer",
+                "notify_rejections")
+        t = self.section("magento_updates", keys)
+        d = MagentoUpdatesSettings()
+        where = "magento_updates"
+        return MagentoUpdatesSettings(
+            enabled=self.boolean(t, where, "enabled", d.enabled),
+            confirmed_status=self.string(t, where, "confirmed_status", None),
+            rejected_status=self.string(t, where, "rejected_status", None),
+            notify_customer=self.boolean(t, where, "notify_customer", d.notify_customer),
+            notify_rejections=self.boolean(t, where, "notify_rejections", d.notify_rejections))
 
     def magento(self) -> MagentoSettings:
         t = self.section("magento", ("source", "base_url", "token", "store_ids", "page_size",
@@ -861,8 +893,8 @@ class _RecipeReader:
 
     def ack(self) -> AckSettings:
         keys = ("reference_column", "type_column", "sage_number_column",
-                "invoice_number_column", "status_column", "error_column", "ok_values",
-                "delimiter", "encoding")
+                "invoice_number_column", "status_column", "error_column", "amount_column",
+                "ok_values", "delimiter", "encoding")
         t = self.section("ack", keys)
         d = AckSettings()
         ok_values = t.get("ok_values", list(d.ok_values))
@@ -887,6 +919,7 @@ class _RecipeReader:
             invoice_number_column=self.string(t, "ack", "invoice_number_column", None),
             status_column=self.string(t, "ack", "status_column", None),
             error_column=self.string(t, "ack", "error_column", None),
+            amount_column=self.string(t, "ack", "amount_column", None),
             ok_values=tuple(ok_values), delimiter=delimiter, encoding=encoding)
 
     def text_table(self, table: dict[str, Any], where: str, key: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ SAGESYNC = [sys.executable, "-m", "sagesync"]
 def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Invoke the CLI in-process with stdin closed-off unless given; returns click's Result."""
 
-    def invoke(*args: str, input: str | None = None) -> Result:
+    def invoke(*args: str, input: str | bytes | None = None) -> Result:
         runner = CliRunner()
         # what went right is shown as on a terminal (without one a run that went right is
         # silent on stderr: tests/test_cli_output.py)

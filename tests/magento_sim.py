@@ -616,6 +616,7 @@ class MagentoSimulator:
         "tax": "Magento_Tax::manage_tax",
         "source_items": "Magento_InventoryApi::source",
         "prices": "Magento_Catalog::products",
+        "order_comments": "Magento_Sales::comment",
     }
 
     #: Tax rates (Stores > Tax Zones and Rates) served by ``GET /V1/taxRates/search``.
@@ -710,6 +711,7 @@ class MagentoSimulator:
         self._rows: dict[str, list[dict[str, Any]]] = {name: [] for name in ENTITY_ID_KEYS}
         self._version: dict[str, int] = dict.fromkeys(ENTITY_ID_KEYS, 0)
         self._pos: dict[str, dict[str, int]] = {name: {} for name in ENTITY_ID_KEYS}  # id -> index
+        self._comment_ids = 0  # status history entity ids given out by POST .../comments
         self._cache: collections.OrderedDict[tuple[str, str], tuple[int, list[dict[str, Any]]]]
         self._cache = collections.OrderedDict()
         self._server: ThreadingHTTPServer | None = None
@@ -1160,7 +1162,14 @@ class MagentoSimulator:
             return self._ims_token(req)
         if req.method == "POST" and self.admin is not None and req.endpoint == ADMIN_TOKEN_ENDPOINT:
             return self._admin_token(req)  # anonymous route: no authorize()
-        parts = req.endpoint.strip("/").split("/")
+        parts = (req.endpoint or "").strip("/").split("/")
+        if req.method == "POST" and len(parts) == 4 and parts[:2] == ["V1", "orders"] \
+                and parts[3] == "comments":
+            req.acl_resource = self.ACL_RESOURCES["order_comments"]
+            denied = self.authorize(req)
+            if denied is not None:
+                raise denied
+            return 200, self._add_comment(parts[2], req.body)
         route: tuple[str, Callable[[], Any]] | None = None
         if req.method == "POST" and parts == ["V1", "products", "base-prices-information"]:
             route = ("prices", lambda: self._base_prices(req))
@@ -1227,6 +1236,38 @@ class MagentoSimulator:
         if skus:
             raise ApiError(404, MSG_NO_ENTITY)
         return []
+
+    def _add_comment(self, raw_id: str, body: bytes) -> bool:
+        """``POST /V1/orders/{id}/comments`` (OrderManagement::addComment): the history entry
+        is appended to the order's ``status_histories`` (newest first, as Magento lists
+        them), a ``status`` moves the order's status; answers ``true``."""
+        try:
+            data = json.loads(body or b"null")
+        except ValueError:
+            raise ApiError(400, "Decoding error: Syntax error") from None
+        history = data.get("statusHistory") if isinstance(data, dict) else None
+        if not isinstance(history, dict):
+            raise ApiError(400, MSG_REQUIRED, {"fieldName": "statusHistory"})
+        for name in ("comment", "is_customer_notified", "is_visible_on_front", "parent_id"):
+            if name not in history:
+                raise ApiError(400, MSG_REQUIRED, {"fieldName": name})
+        order_id = _to_int(raw_id)
+        with self._lock:
+            i = self._pos["orders"].get(str(order_id))
+            if i is None:
+                raise ApiError(404, MSG_NO_ENTITY)
+            order = self._rows["orders"][i]
+            histories = order.setdefault("status_histories", [])
+            self._comment_ids += 1
+            entry = {"comment": str(history["comment"]), "created_at": utc_now(),
+                     "entity_id": self._comment_ids, "entity_name": "order",
+                     "is_customer_notified": int(history["is_customer_notified"]),
+                     "is_visible_on_front": int(history["is_visible_on_front"]),
+                     "parent_id": order_id}
+            if history.get("status"):
+                entry["status"] = order["status"] = str(history["status"])
+            histories.insert(0, entry)
+        return True
 
     def _get_one(self, entity: str, raw_id: str, param: str) -> dict[str, Any]:
         entity_id = _to_int(raw_id)

@@ -162,10 +162,10 @@ def test_a_malformed_file_is_quarantined_with_every_problem_and_applies_nothing(
     assert result.exit_code == ExitCode.BAD_INPUT, result.output
     assert record(state, "000000002").state == "sent"
     report = error_file(state, "rows.csv")
-    assert "2 problem(s)" in report and "1 problem(s)" not in report
+    assert "2 problems" in report and "1 problem" not in report
     assert re.search(r"line 3, column 2 \(Reference\)", report), report
     assert re.search(r"line 4\b.*2 columns", report), report
-    assert "2 problem(s)" in result.output and "line 3, column 2" in result.output
+    assert "2 problems" in result.output and "line 3, column 2" in result.output
 
     binary = ack("SI,000000002,101,OK,\x00\x00", name="binary.csv")
     assert binary.exit_code == ExitCode.BAD_INPUT, binary.output

@@ -126,3 +126,11 @@ def test_a_closed_pipe_is_not_a_bug(demo_copy: Path, tmp_path: Path, command: li
     assert code != ExitCode.BUG and "internal error" not in stderr and "Traceback" not in stderr
     assert code == ExitCode.OK, stderr
     assert not os.listdir(tmp_path / "s" / "logs") if (tmp_path / "s" / "logs").exists() else True
+
+
+@given(st.integers(min_value=0, max_value=10**6))
+def test_counts_read_right(count: int) -> None:
+    from sagesync.model.words import plural
+
+    said = plural(count, "problem")
+    assert said == ("1 problem" if count == 1 else f"{count} problems")

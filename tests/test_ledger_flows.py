@@ -132,7 +132,7 @@ def test_broken_ack_file_is_quarantined_and_applies_nothing(  # type: ignore[no-
     bad.write_text("Kind,Ref\r\nSI,000000002\r\n", encoding="utf-8")
     result = run_cli("--state-dir", str(state), "-r", str(demo_copy), "ack", str(bad))
     assert result.exit_code == ExitCode.BAD_INPUT
-    assert "missing column(s) 'Reference', 'Transaction Number'" in result.output
+    assert "missing columns 'Reference', 'Transaction Number'" in result.output
     reports = list((state / "quarantine").rglob("bad.csv.error.txt"))
     assert reports and "line 1" in reports[0].read_text()
     assert bad.exists()

@@ -188,7 +188,7 @@ def test_the_ack_reads_its_types_from_the_recipes_product(  # type: ignore[no-un
                                                                                       None)
     assert (record(state, memo, "creditmemo").state,
             record(state, memo, "creditmemo").sage_ref) == ("confirmed", "900")
-    assert "1 confirmed" in result.output and "1 row(s) of other transaction types ignored" \
+    assert "1 confirmed" in result.output and "1 row of other transaction types ignored" \
         in result.output
 
     broken = ack("SC,,901", name="broken.csv", header="Type,Reference,Transaction Number")

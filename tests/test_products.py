@@ -277,7 +277,7 @@ def test_where_sage_computes_the_tax_the_summary_totals_are_net(
     assert {k: Decimal(v) for k, v in step["totals"].items()} == net
     manifest = json.loads(Path(step["manifest"]).read_text(encoding="utf-8"))
     assert manifest["summary"]["totals_basis"] == "net (Sage computes the tax)"
-    table = CliRunner().invoke(cli, ["--state-dir", str(tmp_path / "s2"), "run",
+    table = CliRunner().invoke(cli, ["--state-dir", str(tmp_path / "s2"), "run", "-v",
                                      str(demo_copy), "--out", str(tmp_path / "out2")],
                                catch_exceptions=False)
     assert "SI net (Sage computes the tax)" in table.output

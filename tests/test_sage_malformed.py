@@ -216,7 +216,7 @@ def test_ordinary_spaces_around_a_sku_are_trimmed_with_a_note() -> None:
     assert result.ok, result.problems
     assert [r["sku"] for r in rows(result)] == ["24-WG084", "24-UG06", "X"]
     [note] = [n for n in result.notes if "spaces" in n]
-    assert note.startswith("2 SKU(s)") and "line 2" in note
+    assert note.startswith("2 SKUs") and "line 2" in note
 
 
 @PROPERTY
@@ -297,6 +297,6 @@ def test_parse_sage_says_when_it_trimmed_spaces_around_skus(  # type: ignore[no-
     export.write_bytes((HEADER + '"24-WG084   ",Home,5,1,2\r\n').encode("utf-8"))
     result = run_cli("-r", str(_recipe(tmp_path)), "parse-sage", str(export), "--kind", "stock")
     assert result.exit_code == 0, result.output
-    assert "note: 1 SKU(s) had spaces before or after them, removed" in result.stderr
+    assert "note: 1 SKU had spaces before or after them, removed" in result.stderr
     manifest = json.loads(Path(result.stdout.strip()).read_text(encoding="utf-8"))
-    assert any("SKU(s) had spaces" in note for note in manifest["summary"]["notes"])
+    assert any("SKU had spaces" in note for note in manifest["summary"]["notes"])

@@ -268,7 +268,7 @@ def test_broken_samples_read_the_right_values_once_fixed_by_options() -> None:
     assert [r["sku"] for r in rows(short)] == ["24-WG084", "24-UG06"]
     padded = parse(BROKEN / "padded_codes.csv", "sage300", "stock")
     assert [r["sku"] for r in rows(padded)] == ["24-WG084", "24-WG088"]
-    assert any("2 SKU(s) had spaces" in note for note in padded.notes)
+    assert any("2 SKUs had spaces" in note for note in padded.notes)
 
 
 def test_tolerance_skips_and_lists_bad_rows() -> None:

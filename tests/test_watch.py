@@ -377,3 +377,53 @@ def test_a_second_watcher_on_the_same_inbox_does_nothing_and_says_retry(  # type
     assert "Another watcher" in result.output
     assert files_in(inbox) == ["archive", "processing", "quarantine", "stock-monday.csv"]
     assert sim.catalog_requests() == []
+
+
+# --------------------------------------------------------------------------- 14: not exports
+
+
+def test_files_that_are_not_sage_exports_by_name_are_left_alone(run_cli, shop) -> None:  # type: ignore[no-untyped-def]
+    """A note, a spreadsheet, a CSV whose name says neither stock nor prices: not read, not
+    moved, not quarantined; the stock file beside them goes as usual."""
+    recipe, inbox, sim = shop
+    for name in ("notes.txt", "stock-count.xlsx", "orders.csv"):
+        drop(inbox, name, "anything\r\n")
+    drop(inbox, "stock-1.csv", stock_csv({"SKU-001": 4}))
+    done = watch_once(run_cli, recipe, inbox)
+    assert done.exit_code == ExitCode.OK, done.output
+    assert files_in(inbox) == ["archive", "notes.txt", "orders.csv", "processing", "quarantine",
+                               "stock-count.xlsx"]
+    assert not list((inbox / "quarantine").iterdir())
+    assert "not a Sage export by its name, left alone: orders.csv" in done.output
+    assert sent_items(sim) == [("SKU-001", 4)]
+
+
+def test_a_file_applied_with_rows_refused_gets_a_warnings_note(run_cli, shop) -> None:  # type: ignore[no-untyped-def]
+    recipe, inbox, _ = shop
+    drop(inbox, "stock-2.csv", stock_csv({"SKU-001": 5, "NOPE-1": 3}))
+    done = watch_once(run_cli, recipe, inbox)
+    assert done.exit_code == ExitCode.HELD
+    (day,) = (inbox / "archive").iterdir()
+    assert files_in(day) == ["stock-2.csv", "stock-2.csv.warnings.txt"]
+    note = (day / "stock-2.csv.warnings.txt").read_text(encoding="utf-8")
+    assert note.startswith("stock-2.csv was applied, but 1 of its rows were not:")
+    assert "NOPE-1" in note and "SKU-001" not in note
+    assert "see stock-2.csv.warnings.txt" in done.output
+
+
+def test_status_of_a_stock_recipe_shows_pushes_refusals_and_quarantined_files(  # type: ignore[no-untyped-def]
+        run_cli, shop) -> None:
+    recipe, inbox, _ = shop
+    drop(inbox, "stock-1.csv", stock_csv({"SKU-001": 5, "SKU-002": 6}))
+    assert watch_once(run_cli, recipe, inbox).exit_code == ExitCode.OK
+    drop(inbox, "stock-2.csv", stock_csv({"SKU-001": 7, "NOPE-1": 3}))
+    assert watch_once(run_cli, recipe, inbox).exit_code == ExitCode.HELD
+    drop(inbox, "stock-3.csv", "STOCK_CODE,QTY_IN_STOCK\r\nSKU-001,lots\r\n")
+    assert watch_once(run_cli, recipe, inbox).exit_code == ExitCode.BAD_INPUT
+    shown = run_cli("-r", str(recipe), "status")
+    assert "last stock push:" in shown.stdout and "(1 item)" in shown.stdout
+    assert "refused (watch," in shown.stdout and "NOPE-1" in shown.stdout
+    assert "quarantined file stock-3.csv" in shown.stdout
+    report = json.loads(run_cli("-r", str(recipe), "status", "--json").stdout)
+    assert [p["kind"] for p in report["catalog"]["last_pushes"]] == ["stock"]
+    assert [q["name"] for q in report["catalog"]["quarantined"]] == ["stock-3.csv"]

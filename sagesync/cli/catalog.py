@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import click
 
 from sagesync.errors import ExitCode, UsageError
+from sagesync.fs import write_atomically
 from sagesync.ops.watch import Handle, Handled, LedgerBook, process_inbox
 from sagesync.pipeline.catalog_step import (
     PushStepResult,
@@ -26,6 +29,7 @@ from .common import (
     global_options,
     handle_errors,
     info,
+    plural,
     read_from,
     say,
 )
@@ -52,6 +56,14 @@ def _report_failures(result: Any, unknown: str) -> None:
         say(f"{unknown}: {sku}")
 
 
+def _refusal(result: PushStepResult) -> dict[str, str]:
+    """What the run history keeps of a refused push, for `status`: the price guard's reason,
+    or what Magento refused."""
+    refused = result.refused or "; ".join(
+        [*result.failed, *(f"{sku}: unknown in Magento" for sku in result.unknown_skus)][:5])
+    return {"refused": refused} if refused else {}
+
+
 def _report_push(result: PushStepResult, dry_run: bool) -> int:
     info(f"{result.kind}: {result.changed} changed since the last push, "
          f"{result.unchanged} unchanged")
@@ -72,15 +84,19 @@ def _report_push(result: PushStepResult, dry_run: bool) -> int:
 def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
     """Parse a Sage stock or price export into Magento payloads (a checkpoint).
 
-    A malformed file is quarantined with every problem listed, and exits 65.
+    A malformed file is quarantined with every problem listed, and exits 65. FILE `-` reads
+    the export from stdin (kept as STATE/incoming/stdin-RUN.csv, so it can be quarantined
+    and replayed like any file).
 
     \b
     Example:
-      sagesync -r recipes/stock.toml parse-sage exports/stock.csv --kind stock \\
+      sagesync -r recipes/stock-prices.toml parse-sage exports/stock.csv --kind stock \\
         | sagesync push-magento --dry-run
     """
     recipe = obj.recipe()
     run_id = new_run_id()
+    if str(file) == "-":
+        file = _from_stdin(recipe.state_dir, run_id)
     with step_session(recipe, "parse-sage", run_id, flow="catalog") as session:
         result = parse_sage(recipe, file, kind, run_id)
         for note in result.skipped_rows:
@@ -94,15 +110,32 @@ def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
     emit_manifest(result.manifest)
 
 
+def _from_stdin(state_dir: Path, run_id: str) -> Path:
+    """Standard input, saved whole under the state folder before anything reads it."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("parse-sage -: pipe a Sage export into standard input (or give a "
+                         "file).")
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise UsageError("parse-sage -: nothing came in on standard input.")
+    path = state_dir / "incoming" / f"stdin-{run_id}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, data)
+    return path
+
+
 @click.command("push-magento")
 @click.option("--from", "from_", metavar="PATH|-", help="The parse-sage manifest.")
 @click.option("--dry-run", is_flag=True, help="Write payloads and the old -> new preview; "
               "send nothing.")
 @click.option("--force", is_flag=True, help="Push even when the price guard trips.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object on stdout instead of the manifest path.")
 @global_options
 @click.pass_obj
 @handle_errors
-def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: bool) -> None:
+def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: bool,
+                         as_json: bool) -> None:
     """Send stock or prices that changed since the last push to Magento, in chunks.
 
     \b
@@ -119,8 +152,16 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
         result = push_magento(recipe, payload, session.ledger, payload.run_id, dry_run=dry_run,
                               force=force)
         code = _report_push(result, dry_run)
-        session.outcome = Outcome(code, {"sent": result.sent})
-    emit_manifest(result.manifest)
+        session.outcome = Outcome(code, {"sent": result.sent, **_refusal(result)})
+    if as_json:
+        click.echo(json.dumps(
+            {"manifest": str(result.manifest), "kind": result.kind, "dry_run": dry_run,
+             "exit_code": code, "changed": result.changed, "unchanged": result.unchanged,
+             "sent": result.sent, "failed": result.failed, "unknown_skus": result.unknown_skus,
+             "refused": result.refused,
+             "preview": str(result.preview) if result.preview else None}, indent=2))
+    else:
+        emit_manifest(result.manifest)
     click.get_current_context().exit(code)
 
 
@@ -130,15 +171,16 @@ def _report_rollback(result: PushStepResult, dry_run: bool) -> int:
         say(f"Nothing to roll back: {result.nothing}")
         return int(ExitCode.OK)
     if result.first_time:
-        say(f"{len(result.first_time)} price(s) were first set by that push and have no "
+        say(f"{plural(len(result.first_time), 'price')} were first set by that push and have no "
             f"earlier price: left as they are (e.g. {result.first_time[0]}).")
     if _report_refusal(result):
         return int(ExitCode.HELD)
     _report_failures(result, "unknown in Magento")
     if dry_run:
-        say(f"would send {result.changed} price(s) back; preview: {result.preview}")
+        say(f"would send {plural(result.changed, 'price')} back; preview: {result.preview}")
         return int(ExitCode.OK)
-    say(f"sent {result.sent} of {result.changed} price(s) back; preview: {result.preview}")
+    say(f"sent {result.sent} of {plural(result.changed, 'price')} back; preview: "
+        f"{result.preview}")
     if result.failed or result.unknown_skus:
         say("Run `rollback prices` again to send back only the prices that did not go back.")
         return int(ExitCode.HELD)
@@ -146,7 +188,7 @@ def _report_rollback(result: PushStepResult, dry_run: bool) -> int:
 
 
 @click.command("rollback")
-@click.argument("what", type=click.Choice(["prices"]))
+@click.argument("what", type=click.Choice(["prices", "stock"]))
 @click.option("--dry-run", is_flag=True, help="Show what would be sent back.")
 @click.option("--force", is_flag=True, help="Send the prices back even when the price guard "
               "trips.")
@@ -156,20 +198,28 @@ def _report_rollback(result: PushStepResult, dry_run: bool) -> int:
 def rollback_command(obj: Context, what: str, dry_run: bool, force: bool) -> None:
     """Undo the last price push, once: its prices go back to their value before it.
 
+    Prices only. Stock is not rolled back: it is Sage's count of what is on the shelf, and
+    the next stock export from Sage puts Magento right (`rollback stock` says so and exits 2).
+
     The price guard applies, as for push-magento (--force to override). A second rollback
     has nothing to roll back and exits 0; after a partial failure it sends only what did not
     go back.
 
     \b
     Example:
-      sagesync -r recipes/stock.toml rollback prices --dry-run
+      sagesync -r recipes/stock-prices.toml rollback prices --dry-run
     """
+    if what == "stock":
+        raise UsageError("Stock is not rolled back: Sage owns stock, and a pushed quantity "
+                         "is Sage's count at that time. Export stock from Sage again and push "
+                         "it (parse-sage --kind stock | push-magento): Magento gets Sage's "
+                         "count now.")
     recipe = obj.recipe()
     run_id = new_run_id()
     with step_session(recipe, "rollback", run_id, dry_run=dry_run, flow="catalog") as session:
         result = rollback_prices(recipe, session.ledger, run_id, dry_run=dry_run, force=force)
         code = _report_rollback(result, dry_run)
-        session.outcome = Outcome(code, {"sent": result.sent})
+        session.outcome = Outcome(code, {"sent": result.sent, **_refusal(result)})
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
 
@@ -187,16 +237,21 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
                                   force=False)
             code = ExitCode.HELD if (pushed.refused or pushed.failed
                                      or pushed.unknown_skus) else ExitCode.OK
-            session.outcome = Outcome(int(code), {"sent": pushed.sent})
+            session.outcome = Outcome(int(code), {"sent": pushed.sent, **_refusal(pushed)})
         if pushed.refused:
             from sagesync.errors import SageSyncError
 
             raise SageSyncError(pushed.refused)
         refused = [*pushed.failed, *(f"{sku}: unknown in Magento (not created)"
-                                     for sku in pushed.unknown_skus)]
+                                     for sku in pushed.unknown_skus
+                                     if not any(f.startswith((f"{sku}|", f"{sku}:"))
+                                                for f in pushed.failed))]
         return Handled(f"{parsed.rows} rows, {pushed.changed} changed, {pushed.sent} sent"
                        + (f", {len(pushed.failed)} failed: {'; '.join(refused[:5])}"
-                          if refused else ""), complete=not refused)
+                          if refused else ""), complete=not refused,
+                       warnings=(*(f"skipped: {n}" for n in parsed.skipped_rows),
+                                 *(f"not mapped: {n}" for n in parsed.unmapped),
+                                 *(f"refused by Magento: {r}" for r in refused)))
     return handle
 
 
@@ -221,7 +276,7 @@ def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle
 
     \b
     Example:
-      sagesync -r recipes/stock.toml watch //fileserver/sage-drop --once
+      sagesync -r recipes/stock-prices.toml watch //fileserver/sage-drop --once
     """
     recipe = obj.recipe()
     if not inbox.is_dir():
@@ -246,6 +301,8 @@ def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle
             say(f"left in the inbox for the next pass: {line}")
         for line in outcome.waiting:
             info(f"waiting: {line}")
+        for name in outcome.ignored:
+            info(f"not a Sage export by its name, left alone: {name}")
         worst = max(worst, int(outcome.exit_code))
         if once:
             click.get_current_context().exit(worst)

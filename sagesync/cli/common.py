@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import sys
 import traceback
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,13 +19,14 @@ from typing import Any, TypeVar
 import click
 
 from sagesync.errors import ExitCode, SageSyncError, UsageError, disk_full_error, exit_code_of
+from sagesync.model.words import plural
 from sagesync.pipeline.checkpoint import Checkpoint, open_checkpoint
 from sagesync.pipeline.lock import state_dir_failure
 from sagesync.recipe import load_recipe
 
 from .options import Context, global_options
 
-__all__ = ["Context", "global_options"]  # re-exported: the commands import them from here
+__all__ = ["Context", "global_options", "plural"]  # re-exported: the commands import them from here
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,11 +43,6 @@ def info(message: str) -> None:
     obj = ctx.find_object(Context) if ctx is not None else None
     if obj is None or obj.chatty:
         click.echo(message, err=True)
-
-
-def plural(count: int, noun: str) -> str:
-    """"1 document", "2 documents" (nouns here take an s)."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def emit_manifest(path: Path) -> None:
@@ -72,6 +68,38 @@ def console(*, stderr: bool = False) -> Any:
 
     found = _Console(stderr=stderr)
     return found if found.is_terminal else _Console(stderr=stderr, width=400)
+
+
+class _Bars:
+    """Rich progress bars on stderr, one per step, made as each step first reports."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def advance(self, step: str, done: int, total: int | None, unit: str) -> None:
+        if step not in self.tasks:
+            self.tasks[step] = self.progress.add_task(f"{step} ({unit})", total=total)
+        elif total is not None:
+            self.progress.update(self.tasks[step], total=total)
+        self.progress.advance(self.tasks[step], done)
+
+
+@contextmanager
+def progress_bars(obj: Context, *, enabled: bool = True) -> Iterator[None]:
+    """Progress bars for the steps inside the block, on a terminal only (not with -q, not
+    when the output is JSON: `enabled`)."""
+    if not (enabled and obj.chatty and sys.stderr is not None and sys.stderr.isatty()):
+        yield
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sagesync.pipeline.progress import reporting_to
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console(stderr=True), transient=True) as bars, \
+            reporting_to(_Bars(bars)):
+        yield
 
 
 def _stdout_gone() -> None:

@@ -65,6 +65,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "secrets, folders, templates, Magento access per ACL resource, tax rates."),
     "schedule": ("setup", "schedule_command", "Print the crontab line, the Windows schtasks "
                  "command and a systemd timer that run a recipe on its schedule."),
+    "reconcile": ("reconcile", "reconcile_command", "Compare Magento, the ledger and Sage over "
+                  "a range of days: each document in sync, missing in Sage, duplicated, an "
+                  "orphan in Sage, or with another amount; totals per day, store, currency and "
+                  "Sage type side by side. Exits 1 when anything is out of step."),
+    "update-orders": ("orders", "update_orders_command", "Tell Magento what Sage said: an "
+                      "order comment with the Sage numbers for each document `ack` confirmed "
+                      "(and the recipe's [magento_updates] confirmed_status), Sage's reason for "
+                      "each it refused. Each answer once: a rerun or a crash never posts a "
+                      "comment twice."),
     "listen": ("ops", "listen_command",
                "Receive store webhooks and I/O Events; verified events queue their orders."),
 }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,7 +19,7 @@ from sagesync.pipeline.lock import run_lock
 from sagesync.pipeline.session import Outcome
 from sagesync.recipe import Recipe
 
-from .common import Context, global_options, handle_errors, info, say
+from .common import Context, global_options, handle_errors, info, plural, say
 from .common import console as stdout_console
 from .pipeline import step_session
 
@@ -80,6 +82,7 @@ def _print_status(recipe: Recipe, status: object) -> None:
             by_cause.add_row(group["title"], group["code"], str(group["count"]),
                              ", ".join(group["examples"]))
         console.print(by_cause)
+    _print_catalog(console, s.catalog)  # type: ignore[attr-defined]
     age = s.oldest_pending_hours  # type: ignore[attr-defined]
     console.print(f"  oldest pending record: {'none' if age is None else f'{age:g} h old'}")
     for title, rows in (("needs attention", s.needs_attention),  # type: ignore[attr-defined]
@@ -94,12 +97,29 @@ def _print_status(recipe: Recipe, status: object) -> None:
                               f"{row['reason'] or row['file'] or ''}", markup=False)
 
 
+def _print_catalog(console: Any, catalog: dict[str, list[dict[str, Any]]]) -> None:
+    """Sage -> Magento: the last push of each kind, refusals and quarantined files."""
+    if not catalog:
+        return
+    for push in catalog["last_pushes"]:
+        back = f", rolled back {push['rolled_back_at']}" if push["rolled_back_at"] else ""
+        console.print(f"  last {push['kind']} push: {push['pushed_at']} "
+                      f"({plural(push['items'], 'item')}{back})", markup=False)
+    for refusal in catalog["refused"]:
+        console.print(f"  refused ({refusal['command']}, {refusal['at']}): {refusal['why']}",
+                      markup=False)
+    for file in catalog["quarantined"]:
+        console.print(f"  quarantined file {file['name']} ({file['at']}): {file['why']}",
+                      markup=False)
+
+
 @click.command("trace")
 @click.argument("order")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
 @global_options
 @click.pass_obj
 @handle_errors
-def trace_command(obj: Context, order: str) -> None:
+def trace_command(obj: Context, order: str, as_json: bool) -> None:
     """Follow a Magento order to its Sage documents: invoices, credit memos, files, numbers.
 
     \b
@@ -108,12 +128,21 @@ def trace_command(obj: Context, order: str) -> None:
     """
     recipe = obj.recipe()
     with _read_ledger(recipe) as ledger:
-        entries = trace(ledger, order)
+        entries = trace(ledger, order, recipe.sage.post_from)
+    if as_json:
+        click.echo(json.dumps([e.as_dict() for e in entries], indent=2))
+        return
     for entry in entries:
         row = entry.row
         click.echo(f"{row.key}  Magento {row.increment_id} (order {row.order_increment_id})")
         click.echo(f"  state: {row.state}" + (f" after {row.attempts} attempts"
                                                if row.attempts else ""))
+        doc = entry.document
+        if doc.get("type"):
+            amount = doc.get("amount") or doc.get("magento_total") or "?"
+            click.echo(f"  Sage document: {doc['type']} {doc.get('reference', '')}"
+                       + (f", account {doc['account']}" if doc.get("account") else "")
+                       + f", {amount}" + (f" {doc['currency']}" if doc.get("currency") else ""))
         if row.last_error:
             click.echo(f"  reason: {row.last_error}")
         if row.file:
@@ -222,10 +251,12 @@ def resolve_command(obj: Context, keys: tuple[str, ...], note: str) -> None:
 
 @click.command("ack")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object on stdout: each outcome's records, and the exit code.")
 @global_options
 @click.pass_obj
 @handle_errors
-def ack_command(obj: Context, file: Path) -> None:
+def ack_command(obj: Context, file: Path, as_json: bool) -> None:
     """Read Sage's export of imported documents: confirm them, or reject them for a retry.
 
     The recipe's [ack] section names the file's columns; the encoding is detected. A row
@@ -261,7 +292,10 @@ def ack_command(obj: Context, file: Path) -> None:
             info(f"already applied, nothing changed: {item}")
         code = ExitCode.HELD if result.needs_a_person else ExitCode.OK
         session.outcome = Outcome(int(code), {"confirmed": len(result.confirmed)})
-    ignored = (f"; {result.ignored} row(s) of other transaction types ignored"
+    if as_json:
+        click.echo(json.dumps({"file": str(file), "exit_code": int(code),
+                               **dataclasses.asdict(result)}, indent=2))
+    ignored = (f"; {plural(result.ignored, 'row')} of other transaction types ignored"
                if result.ignored else "")
     info(f"{len(result.confirmed)} confirmed, {len(result.rejected)} rejected, "
          f"{len(result.needs_attention)} need attention, {len(result.unclear)} unclear, "
@@ -288,7 +322,7 @@ def listen_command(obj: Context, host: str | None, port: int | None, run_now: bo
 
     \b
     Example:
-      sagesync -r recipes/shop.toml listen --port 8787 --run
+      sagesync -r recipes/live-sage50uk.toml listen --port 8787 --run
     """
     import threading
     import time

@@ -33,6 +33,7 @@ from .common import (
     handle_errors,
     info,
     plural,
+    progress_bars,
     read_from,
     say,
 )
@@ -158,8 +159,9 @@ def export_orders_command(obj: Context, source: str | None, since: datetime | No
     recipe = obj.recipe()
     run_id = new_run_id()
     with step_session(recipe, "export-orders", run_id) as session:
-        result = export_orders(recipe, run_id, session.ledger, source=source, since=since,
-                               until=until)
+        with progress_bars(obj):
+            result = export_orders(recipe, run_id, session.ledger, source=source, since=since,
+                                   until=until)
         code = _report_export(result)
         session.outcome = Outcome(code, {"counts": result.counts})
     emit_manifest(result.manifest)
@@ -193,8 +195,9 @@ def transform_command(obj: Context, from_: str | None, dry_run: bool) -> None:
     _expect(export, "magento-export", "transform")
     recipe = obj.recipe(export)
     with step_session(recipe, "transform", export.run_id, dry_run=dry_run) as session:
-        result = transform(recipe, export, None if dry_run else session.ledger, export.run_id,
-                           lookup=session.ledger)
+        with progress_bars(obj):
+            result = transform(recipe, export, None if dry_run else session.ledger,
+                               export.run_id, lookup=session.ledger)
         code = _report_transform(result)
         session.outcome = Outcome(code, {"documents": result.documents})
     emit_manifest(result.manifest)
@@ -226,8 +229,9 @@ def import_sage_command(obj: Context, from_: str | None, out: Path | None,
         raise UsageError(_dry_run_refusal(documents))
     recipe = obj.recipe(documents)
     with step_session(recipe, "import-sage", documents.run_id, dry_run=dry_run) as session:
-        result = import_sage(recipe, documents, session.ledger, documents.run_id,
-                             out_dir=out.resolve() if out else None, dry_run=dry_run)
+        with progress_bars(obj):
+            result = import_sage(recipe, documents, session.ledger, documents.run_id,
+                                 out_dir=out.resolve() if out else None, dry_run=dry_run)
         code = _report_import(result, dry_run)
         session.outcome = Outcome(code, {"delivered": result.delivered})
     emit_manifest(result.manifest)
@@ -291,13 +295,18 @@ def run_command(obj: Context, recipe_file: Path | None, source: str | None, sinc
     recipe = obj.recipe()
     run_id = new_run_id()
     with step_session(recipe, "run", run_id, dry_run=dry_run) as session:
-        result = run_recipe(recipe, session.ledger, run_id, source=source, since=since,
-                            until=until, out_dir=out.resolve() if out else None,
-                            dry_run=dry_run)
+        with progress_bars(obj, enabled=not as_json):
+            result = run_recipe(recipe, session.ledger, run_id, source=source, since=since,
+                                until=until, out_dir=out.resolve() if out else None,
+                                dry_run=dry_run)
         imported = result.imported
         code = _worst([_report_export(result.exported),
                        _report_transform(result.transformed, show_held=False),
                        _report_import(imported, dry_run)])
+        if recipe.magento_updates.enabled and not dry_run and recipe.magento.base_url:
+            from .orders import after_run
+
+            code = _worst([code, after_run(recipe, session.ledger)])
         session.outcome = Outcome(code, {"delivered": imported.delivered})
         report = run_report(result, session.ledger) if as_json else None
         if recipe.ledger.keep_days and not dry_run:

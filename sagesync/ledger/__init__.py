@@ -32,7 +32,7 @@ from sagesync.ledger.records import (
     Registration,
 )
 from sagesync.ledger.schema import DONE, MIGRATIONS, PENDING, SKIPPED, VOID
-from sagesync.ledger.store import Ledger, uncertain_reason
+from sagesync.ledger.store import Ledger, OrderAnswer, uncertain_reason
 
 __all__ = [
     "DONE",
@@ -43,6 +43,7 @@ __all__ = [
     "BatchPlan",
     "Exported",
     "Ledger",
+    "OrderAnswer",
     "Push",
     "RecordKey",
     "RecordRow",

@@ -196,4 +196,20 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (batch_id, seq)
     );
     """,
+    # Sage's answers told back to Magento as order comments (`sagesync update-orders`), one
+    # row per answer event: `sending` before the POST, `posted` after, so a crash between the
+    # two is settled by looking for the comment's marker on the order, never by posting twice.
+    # A ledger from before starts after its last event: old answers are not told again.
+    """
+    CREATE TABLE order_comments (
+        event_id INTEGER PRIMARY KEY,
+        order_id INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT,
+        at TEXT NOT NULL
+    );
+    INSERT INTO bookmarks (flow, value, updated_at)
+        SELECT 'order_comments', CAST(coalesce(max(id), 0) AS TEXT),
+               strftime('%Y-%m-%dT%H:%M:%SZ', 'now') FROM events;
+    """,
 )

@@ -32,6 +32,20 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class OrderAnswer(NamedTuple):
+    """One answer of Sage's (an `ack` event) to tell the record's Magento order."""
+
+    event_id: int
+    event: str  # confirmed, rejected, needs_attention
+    detail: str  # "Sage 101, invoice 5001" or "attempt 2: <Sage's error>"
+    key: RecordKey
+    order_id: int
+    order_increment_id: str
+    increment_id: str
+    sage_reference: str  # "SI:000000002"
+    interrupted: bool  # a crash came between marking it sending and recording it posted
+
+
 class _Known(NamedTuple):
     state: str
     content_hash: str
@@ -257,6 +271,29 @@ class Ledger:
             run["batches"] = batches.get(run["run_id"], [])
         return runs
 
+    def catalog_activity(self, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
+        """Sage -> Magento at a glance, for `status`: the latest push of each kind (items it
+        changed, rolled back or not), the latest catalog runs the price guard or Magento
+        refused (exit 1, their summary's `refused`), and the latest watched files
+        quarantined."""
+        pushes = [dict(zip(("kind", "push_id", "pushed_at", "rolled_back_at", "items"), row,
+                           strict=True)) for row in self.db.execute(
+            "SELECT p.kind, p.push_id, p.pushed_at, p.rolled_back_at, "
+            "(SELECT count(*) FROM pushed WHERE pushed.push_id = p.push_id) FROM pushes p "
+            "WHERE p.push_id IN (SELECT max(push_id) FROM pushes GROUP BY kind) ORDER BY kind")]
+        refused = []
+        for run_id, command, at, summary in self.db.execute(
+                "SELECT run_id, command, finished_at, summary FROM runs WHERE flow='catalog' "
+                "AND exit_code=1 ORDER BY seq DESC LIMIT ?", (limit,)):
+            why = json.loads(summary or "{}").get("refused")
+            if why:
+                refused.append({"run_id": run_id, "command": command, "at": at, "why": why})
+        quarantined = [dict(zip(("name", "at", "why"), row, strict=True)) for row in
+                       self.db.execute("SELECT name, at, detail FROM watch_files WHERE "
+                                       "outcome='quarantined' ORDER BY id DESC LIMIT ?",
+                                       (limit,))]
+        return {"last_pushes": pushes, "refused": refused, "quarantined": quarantined}
+
     def checkpoints_in_use(self) -> set[str]:
         """The export checkpoints that still hold the latest data of a record not yet in Sage
         (queued, held, rejected, needing a person): the next transform reads them, so
@@ -305,6 +342,43 @@ class Ledger:
             db.execute("INSERT INTO bookmarks VALUES (?,?,?) ON CONFLICT DO UPDATE SET "
                        "value=excluded.value, updated_at=excluded.updated_at",
                        (flow, value, _now()))
+
+    # Order comments -----------------------------------------------------------------------
+    def answers_to_tell(self, limit: int = 500) -> list[OrderAnswer]:
+        """Sage's answers not yet told to Magento, oldest first: confirmations and
+        rejections (`ack`) of records whose Magento order is known, after the bookmark a
+        ledger from before this feature starts at, and those a crash left `sending`."""
+        since = int(self.bookmark("order_comments") or 0)
+        rows = self.db.execute(
+            "SELECT e.id, e.event, e.detail, r.entity_type, r.entity_id, r.store_id, "
+            "r.order_id, r.order_increment_id, r.increment_id, r.sage_reference, "
+            "c.state FROM events e JOIN records r ON r.entity_type=e.entity_type AND "
+            "r.entity_id=e.entity_id AND r.store_id=e.store_id "
+            "LEFT JOIN order_comments c ON c.event_id = e.id "
+            "WHERE e.id > ? AND r.order_id IS NOT NULL AND (c.state IS NULL OR "
+            "c.state='sending') AND (e.event='confirmed' OR (e.event IN ('rejected', "
+            "'needs_attention') AND e.detail LIKE 'attempt %')) ORDER BY e.id LIMIT ?",
+            (since, limit)).fetchall()
+        return [OrderAnswer(event_id, event, detail or "", RecordKey(t, i, st), order_id,
+                            order_increment or "", increment or "", reference or "",
+                            state == "sending")
+                for (event_id, event, detail, t, i, st, order_id, order_increment, increment,
+                     reference, state) in rows]
+
+    def telling(self, answer: OrderAnswer) -> None:
+        """About to post the comment: a crash from here on is settled by its marker."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO order_comments VALUES (?,?,'sending',NULL,?) "
+                       "ON CONFLICT DO NOTHING", (answer.event_id, answer.order_id, _now()))
+
+    def told(self, answer: OrderAnswer, state: str, detail: str = "") -> None:
+        """`posted` (Magento has the comment) or `failed` (Magento refused it: `detail`)."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO order_comments VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE "
+                       "SET state=excluded.state, detail=excluded.detail, at=excluded.at",
+                       (answer.event_id, answer.order_id, state, detail or None, _now()))
+            self._event(db, answer.key, "told_magento" if state == "posted"
+                        else "magento_refused_comment", detail or f"order {answer.order_id}")
 
     # Accounts -----------------------------------------------------------------------------
     def account_refs(self) -> dict[str, str]:
@@ -824,6 +898,27 @@ class Ledger:
         return True
 
     # Fix-up commands ----------------------------------------------------------------------
+    def document_of(self, key: RecordKey) -> tuple[str | None, str | None, str | None]:
+        """(export checkpoint, Sage type:reference, Magento grand total) of a record, for
+        `trace`."""
+        row = self.db.execute(
+            "SELECT export_checkpoint, sage_reference, grand_total FROM records WHERE "
+            "entity_type=? AND entity_id=? AND store_id=?",
+            (key.entity_type, key.entity_id, key.store_id)).fetchone()
+        return (row[0], row[1], row[2]) if row else (None, None, None)
+
+    def knows_reference(self, sage_type: str, reference: str) -> bool:
+        """Did sagesync write this Sage type and reference (type "": any type), or does a
+        record have it as its Magento number?"""
+        if sage_type:
+            found = self.db.execute("SELECT 1 FROM records WHERE sage_reference = ? LIMIT 1",
+                                    (f"{sage_type}:{reference}",)).fetchone()
+        else:
+            found = self.db.execute(
+                "SELECT 1 FROM records WHERE substr(sage_reference, instr(sage_reference, ':') "
+                "+ 1) = ? LIMIT 1", (reference,)).fetchone()
+        return found is not None or bool(self.rows(increment_id=reference))
+
     def find(self, key: RecordKey) -> RecordRow | None:
         params: tuple[str, int] | tuple[str, int, int]
         if key.store_id >= 0:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from sagesync.errors import InputFormatError, UsageError
 from sagesync.ledger import Ledger, RecordKey
+from sagesync.model.words import nouns, plural
 from sagesync.ops.quarantine import error_text, quarantine_report
 from sagesync.pipeline.faults import crash_point
 from sagesync.recipe import AckSettings, Recipe
@@ -76,6 +77,7 @@ class AckRow:
     invoice_number: str | None
     verdict: str
     reason: str
+    amount: str = ""  # [ack] amount_column's text, for `reconcile`
 
     @property
     def label(self) -> str:
@@ -86,7 +88,8 @@ class AckFileError(InputFormatError):
     """The ack file cannot be read; `problems` lists each with its line (and column)."""
 
     def __init__(self, path: Path, problems: list[str]) -> None:
-        super().__init__(f"{path}: {len(problems)} problem(s); the first: {problems[0]}")
+        super().__init__(f"{path}: {plural(len(problems), 'problem')}; the first: "
+                         f"{problems[0]}")
         self.path = path
         self.problems = problems
 
@@ -115,7 +118,8 @@ def _header_index(header: list[str], wanted: list[str]) -> tuple[dict[str, int],
     missing = [name for name in wanted if name.strip().casefold() not in folded]
     if missing:
         problems.append(
-            "line 1: missing column(s) " + ", ".join(f"'{m}'" for m in missing) + "; the header "
+            f"line 1: missing {nouns(len(missing), 'column')} "
+            + ", ".join(f"'{m}'" for m in missing) + "; the header "
             "has " + (", ".join(f"'{h.strip()}'" for h in header if h.strip()) or "nothing")
             + " (set the names in the recipe's [ack] section)")
     for name in wanted:
@@ -157,7 +161,8 @@ def read_ack_file(path: Path, settings: AckSettings,
         raise AckFileError(path, [f"line 1: {exc}"]) from None
     wanted = [settings.reference_column, settings.sage_number_column]
     wanted += [c for c in (settings.type_column, settings.invoice_number_column,
-                           settings.status_column, settings.error_column) if c]
+                           settings.status_column, settings.error_column,
+                           settings.amount_column) if c]
     index, problems = _header_index(header, wanted)
     if problems:
         raise AckFileError(path, problems)
@@ -197,7 +202,8 @@ def read_ack_file(path: Path, settings: AckSettings,
         verdict, reason = _verdict(settings, number, cell(settings.status_column),
                                    cell(settings.error_column))
         rows.append(AckRow(first, sage_type, reference, number,
-                           cell(settings.invoice_number_column) or None, verdict, reason))
+                           cell(settings.invoice_number_column) or None, verdict, reason,
+                           cell(settings.amount_column)))
     if problems:
         raise AckFileError(path, problems)
     return rows, ignored
@@ -221,10 +227,10 @@ def apply_ack(recipe: Recipe, ledger: Ledger, path: Path) -> AckResult:
     index = ledger.sent_by_reference(dict(layout.types))
     result = AckResult(ignored=ignored)
     documents: dict[RecordKey, list[AckRow]] = {}
-    for row in sorted(rows, key=lambda r: _parent_of(r) is not None):
+    for row in sorted(rows, key=lambda r: parent_of(r) is not None):
         types = [row.sage_type] if row.sage_type else list(layout.types)
         keys = [k for t in types for k in index.get((t, row.reference), [])]
-        parent = _parent_of(row)
+        parent = parent_of(row)
         if not keys and parent is not None:  # a fee or payment posted beside its document
             keys = index.get(parent, [])
         if not keys:
@@ -239,7 +245,7 @@ def apply_ack(recipe: Recipe, ledger: Ledger, path: Path) -> AckResult:
     return result
 
 
-def _parent_of(row: AckRow) -> tuple[str, str] | None:
+def parent_of(row: AckRow) -> tuple[str, str] | None:
     """(type, reference) of the document a contra row belongs to: `SI 000000001-FEE` is the
     fee of credit memo `SC 000000001`, delivered and confirmed with it as one record. Its rows
     sort after the parent's, so the parent's Sage number is the one kept."""

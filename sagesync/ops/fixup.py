@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sagesync.errors import UsageError
 from sagesync.ledger import Ledger, RecordKey, RecordRow
 from sagesync.model import holds
+from sagesync.pipeline.checkpoint import MANIFEST, open_checkpoint
 
 PENDING_FOR_HOLD = ("exported", "queued", "rejected", "needs_attention", "held")
 
@@ -99,10 +101,59 @@ def settle(ledger: Ledger, keys: list[str], note: str) -> FixupResult:
 class TraceEntry:
     row: RecordRow
     events: list[tuple[str, str, str]]
+    #: the Sage document: type, reference, account, amount and currency, as the transform
+    #: made it (empty when its checkpoint was pruned; type, reference and Magento's total
+    #: still come from the ledger)
+    document: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        r = self.row
+        return {"key": str(r.key), "increment_id": r.increment_id,
+                "order": r.order_increment_id, "state": r.state, "attempts": r.attempts,
+                "reason": r.last_error, "batch_id": r.batch_id, "file": r.file,
+                "sage_ref": r.sage_ref, "sage_invoice_ref": r.sage_invoice_ref,
+                "document": self.document,
+                "events": [{"at": at, "event": e, "detail": d} for at, e, d in self.events]}
 
 
-def trace(ledger: Ledger, order: str) -> list[TraceEntry]:
-    """Magento order -> its invoices and credit memos -> batch and file -> Sage numbers."""
+def _document(ledger: Ledger, key: RecordKey) -> dict[str, str]:
+    """The Sage document a record became: from the ledger its type, reference and Magento's
+    total; from the transform checkpoint of its export's run (if still kept) its account,
+    amount and currency."""
+    checkpoint, reference, total = ledger.document_of(key)
+    found: dict[str, str] = {}
+    if reference:
+        found["type"], _, found["reference"] = reference.partition(":")
+    if total:
+        found["magento_total"] = total
+    manifest = Path(checkpoint).parent.parent / "transform" / MANIFEST if checkpoint else None
+    if manifest is None or not manifest.is_file():
+        return found
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        documents = open_checkpoint(manifest, "sage-documents").table_file("documents")
+    except UsageError:
+        return found
+    table = pq.read_table(documents, columns=["entity_type", "entity_id", "store_id",
+                                             "transaction_type", "account_ref", "grand_total",
+                                             "currency_code"])
+    mine = table.filter(pc.and_(pc.and_(pc.equal(table["entity_type"], key.entity_type),
+                                        pc.equal(table["entity_id"], key.entity_id)),
+                                pc.equal(table["store_id"], key.store_id))).to_pylist()
+    if mine:
+        doc = mine[-1]
+        found.update(type=doc["transaction_type"] or found.get("type", ""),
+                     account=doc["account_ref"] or "",
+                     amount=f"{doc['grand_total']}" if doc["grand_total"] is not None else "",
+                     currency=doc["currency_code"] or "")
+    return found
+
+
+def trace(ledger: Ledger, order: str, post_from: str = "invoices") -> list[TraceEntry]:
+    """Magento order -> its invoices and credit memos -> batch and file -> Sage numbers and
+    documents (type, account, amount)."""
     rows = ledger.rows(order_increment=order)
     if not rows:
         key = _parse(order)
@@ -110,6 +161,12 @@ def trace(ledger: Ledger, order: str) -> list[TraceEntry]:
         if found and found.order_increment_id:
             rows = ledger.rows(order_increment=found.order_increment_id)
     if not rows:
-        raise UsageError(f"No record of Magento order '{order}' in the ledger (give the order's "
-                         "increment id, e.g. 000000123, or a record key).")
-    return [TraceEntry(r, ledger.events(r.key)) for r in rows]
+        waiting = ("With [sage] post_from = \"invoices\" an order reaches the ledger with its "
+                   "first invoice: if Magento has not invoiced it yet, nothing is owed in Sage "
+                   "yet, and the run after its invoice takes it. "
+                   if post_from == "invoices" else "")
+        raise UsageError(f"No record of Magento order '{order}' in the ledger. {waiting}"
+                         "Otherwise check the number (the order's increment id, e.g. "
+                         "000000123, or a record key) and that an export since the order was "
+                         "placed covered it (export-orders --since).")
+    return [TraceEntry(r, ledger.events(r.key), _document(ledger, r.key)) for r in rows]

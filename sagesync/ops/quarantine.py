@@ -1,7 +1,7 @@
 """Quarantine: a copy of a bad input file beside a `.error.txt` that says what is wrong where.
 
 Every error file has one shape (and `sagesync.sage.report` builds the parse-sage one from the
-same pieces, in sagesync.model.problems): the verdict, `N problem(s):` followed by exactly
+same pieces, in sagesync.model.problems): the verdict, `N problems:` followed by exactly
 those N problems, one indented line each, then what the file should look like. A person (or a
 script) can trust the count.
 """

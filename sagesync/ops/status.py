@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sagesync.ledger import Ledger
@@ -41,9 +42,27 @@ class FlowStatus:
     unconfirmed: list[dict[str, Any]] = field(default_factory=list)
     amended: list[dict[str, Any]] = field(default_factory=list)
     breaches: list[str] = field(default_factory=list)
+    #: Sage -> Magento: the last push of each kind, refused pushes and quarantined files
+    #: (the watched folder's and parse-sage's); empty for a recipe that never pushed
+    catalog: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _quarantined(state_dir: Path, limit: int = 10) -> list[dict[str, Any]]:
+    """Files parse-sage quarantined (STATE/quarantine/<date>/), newest first, with the first
+    line of their error report."""
+    found = []
+    for report in sorted((state_dir / "quarantine").glob("*/*.error.txt"), reverse=True)[:limit]:
+        try:
+            first = report.read_text(encoding="utf-8").strip().splitlines()[:1]
+        except (OSError, UnicodeDecodeError):
+            first = []
+        found.append({"name": report.name.removesuffix(".error.txt"),
+                      "at": report.parent.name, "why": first[0] if first else "",
+                      "file": str(report.with_name(report.name.removesuffix(".error.txt")))})
+    return found
 
 
 def _brief(row: Any) -> dict[str, Any]:
@@ -69,6 +88,12 @@ def flow_status(recipe: Recipe, ledger: Ledger, now: datetime | None = None) -> 
         amended=[_brief(r) for r in ledger.rows(["amended"], limit=50)],
         unconfirmed=[_brief(r) for r in
                      ledger.unconfirmed_for(recipe.ledger.unconfirmed_after_runs)][:50])
+    activity = ledger.catalog_activity()
+    watched = {q["name"] for q in activity["quarantined"]}  # parse-sage keeps a copy too
+    activity["quarantined"] += [q for q in _quarantined(recipe.state_dir)
+                                if q["name"] not in watched]
+    if any(activity.values()):
+        status.catalog = activity
     limits = recipe.status
     if counts.get("needs_attention", 0) > limits.max_needs_attention:
         status.breaches.append(f"{counts['needs_attention']} records need attention "

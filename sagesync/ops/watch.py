@@ -33,7 +33,7 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,12 +46,13 @@ from sagesync.errors import (
     SageSyncError,
     UsageError,
 )
+from sagesync.fs import write_atomically
 from sagesync.ops.quarantine import error_text
 from sagesync.pipeline.faults import crash_point
 
 IGNORED_PREFIXES = (".", "~$", "~")
 IGNORED_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".filepart", ".crdownload",
-                    ".download", ".lock", ".error.txt", "~")
+                    ".download", ".lock", ".error.txt", ".warnings.txt", "~")
 IGNORED_NAMES = ("thumbs.db", "desktop.ini")
 FOLDERS = ("processing", "archive", "quarantine")
 #: A stable file whose last line has no line end is taken only after this long unchanged: a
@@ -72,6 +73,8 @@ class WatchOutcome:
     duplicates: list[str] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
     retry_later: list[str] = field(default_factory=list)
+    #: files in the inbox that are not Sage exports by their name: left alone, untouched
+    ignored: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -92,6 +95,9 @@ class Handled:
 
     summary: str
     complete: bool = True
+    #: rows of the file that were not applied (skipped within tolerance, unmapped, refused
+    #: by Magento): written beside the archived file as NAME.warnings.txt for the bookkeeper
+    warnings: tuple[str, ...] = ()
 
 
 Handle = Callable[[Path, str, str], Handled]  # (path, kind, run_id)
@@ -152,6 +158,17 @@ def is_ignored(name: str) -> bool:
     lower = name.lower()
     return (name.startswith(IGNORED_PREFIXES) or lower.endswith(IGNORED_SUFFIXES)
             or lower in IGNORED_NAMES)
+
+
+#: What a Sage export dropped in the inbox is called: a CSV or text file whose name says
+#: stock or prices (see `kind_of`). Anything else (a spreadsheet, a note, a PDF) is not read,
+#: moved or quarantined: the bookkeeper's folder may hold other things.
+EXPORT_SUFFIXES = (".csv", ".txt", ".tsv")
+
+
+def is_export(name: str) -> bool:
+    """Does the name say a Sage stock or price export?"""
+    return name.lower().endswith(EXPORT_SUFFIXES) and kind_of(name) is not None
 
 
 def kind_of(name: str) -> str | None:
@@ -360,6 +377,8 @@ def process_inbox(inbox: Path, handle: Handle, book: WatchBook, *,
         files, refused = scan(inbox, own_folders=True)
         for path, reason in refused:
             pass_.refuse(path, reason)
+        outcome.ignored = [p.name for p in files if not is_export(p.name)]
+        files = [p for p in files if is_export(p.name)]
         ready, outcome.waiting = stable_files(files, settle_seconds, sleep,
                                               grace_seconds=grace_seconds, now=now)
         for path in ready:
@@ -440,8 +459,13 @@ class _Pass:
         outcome = "applied" if handled.complete else "held"
         self.book.finished(digest, name, kind, run_id, outcome, handled.summary)
         crash_point("watch-finished")
-        self.file_away(working, self.inbox / "archive" / self.today, name)
+        archived = self.file_away(working, self.inbox / "archive" / self.today, name)
+        if handled.warnings and not self.dry_run:
+            _warnings_file(archived, name, handled.warnings)
         line = f"{name}: {handled.summary}"
+        if handled.warnings:
+            line += f" ({len(handled.warnings)} rows not applied: see {archived.name}" \
+                    ".warnings.txt)"
         if resumed:
             self.outcome.resumed.append(line)
         (self.outcome.archived if handled.complete else self.outcome.held).append(line)
@@ -462,6 +486,17 @@ class _Pass:
         if not self.dry_run:
             _error_file(_move(working, self.inbox / "quarantine", name), report)
         self.outcome.quarantined.append(f"{name}: {error}")
+
+
+def _warnings_file(archived: Path, name: str, warnings: Sequence[str]) -> None:
+    """NAME.warnings.txt beside the archived file: what of it was not applied, one line each,
+    for the bookkeeper (the file itself was applied; these rows need a look in Sage)."""
+    text = (f"{name} was applied, but {len(warnings)} of its rows were not:\n\n"
+            + "".join(f"- {w}\n" for w in warnings)
+            + "\nCorrect them in Sage and export again, or see `sagesync status`.\n")
+    with suppress(OSError):  # the push is done; a missing note is not worth failing it
+        write_atomically(archived.with_name(archived.name + ".warnings.txt"),
+                         text.encode("utf-8"))
 
 
 def refusal_of(path: Path) -> str | None:

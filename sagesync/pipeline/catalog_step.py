@@ -23,6 +23,7 @@ from sagesync.catalog.prices import PriceRules, price_lines
 from sagesync.catalog.stock import Buffer, StockRules, parse_overrides, stock_table
 from sagesync.errors import InputFormatError, UsageError
 from sagesync.ledger import Ledger, Push
+from sagesync.model.words import plural
 from sagesync.ops.quarantine import quarantine_report
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
 from sagesync.pipeline.faults import crash_point
@@ -90,8 +91,9 @@ def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepR
     if not parsed.ok:
         report = error_report(parsed, path)
         copy = quarantine_report(recipe.state_dir, path, report)
-        error = InputFormatError(f"{path.name} was not applied: {parsed.problem_count} "
-                                 f"problem(s); the first: {_first(parsed.problems)}. Every "
+        error = InputFormatError(f"{path.name} was not applied: "
+                                 f"{plural(parsed.problem_count, 'problem')}; the first: "
+                                 f"{_first(parsed.problems)}. Every "
                                  f"problem is listed in {copy}.error.txt.")
         error.report = report  # type: ignore[attr-defined]
         raise error

@@ -52,6 +52,7 @@ from sagesync.magento.http import RetryPolicy
 from sagesync.magento.page_tables import REJECTED, ROW, PageJob, PageOutcome, position
 from sagesync.magento.source import FolderSource, PageSource
 from sagesync.model.schemas import MAGENTO_TABLES
+from sagesync.pipeline import progress
 from sagesync.pipeline.checkpoint import CheckpointWriter, open_checkpoint
 from sagesync.pipeline.faults import fault_point
 from sagesync.pipeline.page_pool import PageDecoder, default_workers
@@ -356,6 +357,7 @@ class _Pages:
         """Queue a page; `saved` when it is a file not read yet (its decoder reads it)."""
         entity = page.entity
         self.result.pages += 1
+        progress.advance("export-orders", 1, unit="pages")
         self.raw_pages[entity] += 1
         self.raw.keep(page, self.raw_pages[entity])
         job = PageJob(entity, page.origin, body=None if saved else page.body, digest=saved,

@@ -37,6 +37,7 @@ from sagesync.model import holds
 from sagesync.model.holds import Hold
 from sagesync.model.money import ZERO
 from sagesync.model.schemas import SAGE_MONEY, SAGE_TABLES
+from sagesync.pipeline import progress
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
 from sagesync.pipeline.faults import crash_point
 from sagesync.pipeline.tables import PLACE, OrderedTable, sorted_places
@@ -484,6 +485,7 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
                                      recipe.sage.negative_amounts, capabilities):
                 spool.add(doc, rows, _totals([(doc, rows)], splits, net_only), encoder)
             spool.flush()
+            progress.advance("import-sage", len(docs), total=tables.count, unit="documents")
         spool.seal()
         new_accounts = _deliver(recipe, ledger, writer, folder, result, spool, accounts,
                                 dry_run, (numbers[document_spec.name], document_spec),

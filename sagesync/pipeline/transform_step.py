@@ -28,6 +28,7 @@ from sagesync.model.schemas import (
     SAGE_SPLITS,
     SAGE_TABLES,
 )
+from sagesync.pipeline import progress
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
 from sagesync.pipeline.postable import POSTED, posted_kinds, posted_rows
 from sagesync.pipeline.tables import KeyedTable
@@ -173,6 +174,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                 references.hold_collisions(docs)
                 _write_documents(writer, docs, recipe.mapping.department)
                 result.documents += len(docs)
+                progress.advance("transform", len(docs), unit="documents")
                 ready: list[tuple[RecordKey, str, str]] = []
                 skipped: list[tuple[RecordKey, str, str]] = []
                 for d in docs:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sagesync.errors import UsageError
+from sagesync.model.words import plural
 from sagesync.sage.columns import Column, Resolution, check_mapping, resolve
 from sagesync.sage.decoding import decode, sniff_delimiter
 from sagesync.sage.duplicates import report_duplicates
@@ -181,7 +182,7 @@ def _fill(result: ParseResult, frame: Frame, grid: Grid) -> None:
     if not frame.n:  # every row was ignored by a product rule
         if not frame.options.allow_empty:
             result.problems.append(Problem(
-                1, None, None, f"all {result.rows_read} data row(s) were ignored "
+                1, None, None, f"all {plural(result.rows_read, 'data row')} were ignored "
                 f"({'; '.join(result.notes)}): nothing to apply (set allow_empty to accept "
                 "this)", file_level=True))
         return
@@ -258,7 +259,7 @@ def _apply_rules(result: ParseResult, frame: Frame, grid: Grid) -> None:
         count = pc.sum(comments).as_py() or 0
         if count:
             drop = comments
-            result.notes.append(f"{count} comment row(s) starting with "
+            result.notes.append(f"{plural(count, 'comment row')} starting with "
                                 f"{layout.comment_prefix!r} ignored (reference §7)")
     for rule in layout.rules:
         column = frame.resolution.fields.get(rule.field)
@@ -275,7 +276,7 @@ def _apply_rules(result: ParseResult, frame: Frame, grid: Grid) -> None:
         count = pc.sum(ignored).as_py() or 0
         if count:
             drop = pc.or_(drop, ignored)
-            result.notes.append(f"{count} row(s) ignored: {rule.why}")
+            result.notes.append(f"{plural(count, 'row')} ignored: {rule.why}")
     if pc.any(drop).as_py():
         keep = pc.invert(drop)
         result.rows_ignored = frame.n - (pc.sum(keep).as_py() or 0)

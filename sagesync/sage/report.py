@@ -2,7 +2,7 @@
 what the file should look like instead.
 
 The problem list has the shape of every quarantine error file (sagesync.model.problems):
-`N problem(s):` and then exactly those N problems, so the count can be trusted.
+`N problems:` and then exactly those N problems, so the count can be trusted.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sagesync.model.problems import REJECTED, problem_list
+from sagesync.model.words import nouns, plural
 from sagesync.sage.layouts import DEFAULT_WAREHOUSE, layout_for
 from sagesync.sage.results import ParseOptions, ParseResult
 from sagesync.sage.tables import FIELDS
@@ -22,7 +23,8 @@ def problem_lines(result: ParseResult) -> list[str]:
     """One line per problem: `line 4, column 3 (QtyInStock): message`."""
     out = [p.describe() for p in result.problems]
     if result.problems_dropped:
-        out.append(f"... and {result.problems_dropped} more problem(s) of the same kinds")
+        out.append(f"... and {result.problems_dropped} more "
+                   f"{nouns(result.problems_dropped, 'problem')} of the same kinds")
     return out
 
 
@@ -65,9 +67,10 @@ def error_report(result: ParseResult, path: Path | str,
     """The whole `.error.txt`: verdict, how the file was read, every problem, then what was
     expected."""
     verdict = (REJECTED if not result.ok
-               else f"ACCEPTED with {result.rows_skipped} bad row(s) skipped (tolerance "
+               else f"ACCEPTED with {plural(result.rows_skipped, 'bad row')} skipped (tolerance "
                f"{result.tolerance})" if result.problems else "ACCEPTED")
-    rows = (f"{result.bad_rows} of {result.rows_read} row(s) have problems"
+    rows = (f"{result.bad_rows} of {plural(result.rows_read, 'row')} "
+            f"{'has' if result.bad_rows == 1 else 'have'} problems"
             if result.rows_read else "no data rows read")
     how = [f"product {result.product}, {result.kind} export"]
     if result.encoding:

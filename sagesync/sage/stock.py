@@ -11,6 +11,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sagesync.model.words import plural
 from sagesync.sage.frame import Built, Frame
 from sagesync.sage.layouts import DEFAULT_WAREHOUSE
 from sagesync.sage.tables import QTY, SAGE_STOCK
@@ -44,7 +45,8 @@ def sku_column(frame: Frame) -> pa.Array:
     count = pc.sum(spaced).as_py() or 0
     if count:
         first = frame.lines[pc.index(spaced, True).as_py()].as_py()
-        frame.notes.append(f"{count} SKU(s) had spaces before or after them, removed (the first "
+        frame.notes.append(f"{plural(count, 'SKU')} had spaces before or after them, removed "
+                           "(the first "
                            f"on line {first}): Magento SKUs never have them")
     if options.known_skus:
         stripped_zeros(skus, options.known_skus, column, frame.sink)

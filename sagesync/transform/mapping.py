@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sagesync.errors import RecipeError
+from sagesync.model.words import nouns
 from sagesync.sage.products.base import Capabilities
 
 NOMINAL_KINDS = ("sku", "sku_prefix", "category", "attribute_set")
@@ -32,7 +33,8 @@ def read_csv_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict
             reader = csv.DictReader(handle)
             missing = [c for c in required if c not in (reader.fieldnames or [])]
             if missing:
-                raise RecipeError(f"{path}: line 1: missing column(s) {', '.join(missing)}; "
+                raise RecipeError(f"{path}: line 1: missing {nouns(len(missing), 'column')} "
+                                  f"{', '.join(missing)}; "
                                   f"the header must be {','.join(required)}.")
             return [(n, {k: (v or "").strip() for k, v in row.items() if k})
                     for n, row in enumerate(reader, start=2)]

@@ -202,7 +202,7 @@ def test_an_open_order_is_neither_shipped_nor_invoiced(tmp_path: Path) -> None:
 def test_the_run_summary_says_the_totals_are_net(tmp_path: Path) -> None:
     store = store_of(tmp_path, [known_order()])
     recipe = write_recipe(SAGE300, tmp_path, store.source, mapping={"tax_codes": TAX_CLASSES})
-    result = CliRunner().invoke(cli, ["run", str(recipe)], catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["run", "-v", str(recipe)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "SI net (Sage computes the tax)" in result.stderr and "42.93" in result.stderr
     assert "net + tax" not in result.stderr
