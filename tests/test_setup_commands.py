@@ -342,3 +342,17 @@ def test_doctor_when_the_store_does_not_answer(run_cli, make_magento_sim, tmp_pa
     state, detail = lines(result.output)["magento"]
     assert state == "FAIL" and "base_url" in detail
     assert "Traceback" not in result.output
+
+
+def test_doctor_says_it_cannot_try_order_comments(run_cli, store, tmp_path,
+                                                 monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    site = tmp_path / "shop"
+    init_site(run_cli, site, store.url, monkeypatch)
+    fill_env(site)
+    recipe = site / "sagesync.toml"
+    recipe.write_text(recipe.read_text() + "\n[magento_updates]\nenabled = true\n")
+    result = run_cli("doctor", "-r", str(recipe))
+    assert result.exit_code == 0, result.output
+    state, detail = lines(result.output)["access: order comments"]
+    assert state == "skip" and "Magento_Sales::comment" in detail
+    assert not [r for r in store.requests if r.method == "POST"]  # nothing was written

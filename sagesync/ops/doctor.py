@@ -209,6 +209,10 @@ def _magento_checks(recipe: Recipe, path: Path, missing: list[str],
     checks = [ok("magento", f"{base_url} answers"), ok("credentials", "accepted")]
     checks += [_access_line(name, answer, recipe.magento.auth)
                for name, answer in answers.items()]
+    if recipe.magento_updates.enabled:  # only a POST asks it, and a POST would write one
+        checks.append(skip("access: order comments", "POST /V1/orders/{id}/comments is not "
+                           "tried (it would add a comment): grant Magento_Sales::comment for "
+                           "[magento_updates]"))
     orders = answers.get("orders")
     if orders is not None:
         checks.append(_tax_rate_check(recipe, reader) if orders.status == 200 else
