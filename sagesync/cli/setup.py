@@ -126,8 +126,8 @@ def _read_store(answers: init_recipe.Answers) -> init_recipe.Answers:
         return answers
     answers.notes.append(f"Read {len(views)} store views and {len(rates)} tax rates from "
                          f"{answers.store_url}.")
-    return init_recipe.Answers(**{**answers.__dict__, "store_views": tuple(views),
-                                  "tax_rates": tuple(rates), "store_read": True})
+    return replace(answers, store_views=tuple(views), tax_rates=tuple(rates),
+                   store_read=True)
 
 
 @click.command("doctor")
