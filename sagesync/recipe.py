@@ -258,6 +258,20 @@ class ListenSettings:
     max_connections: int = 32
 
 
+#: `[schedule] every` values whose runs fall evenly in every hour or day, so cron, systemd and
+#: the Windows Task Scheduler start them at the same times (`*/7` would restart each hour).
+SCHEDULE_MINUTES = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720,
+                    1440)
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """How often `sagesync schedule` has the recipe run, and where that run's output goes."""
+
+    every_minutes: int = 15
+    log: Path | None = None  # None: STATE/logs/sagesync.log
+
+
 @dataclass(frozen=True)
 class MagentoUpdatesSettings:
     """Sage's answers told back to Magento as order comments (`sagesync update-orders`, and
@@ -289,6 +303,7 @@ class Recipe:
     prices: PriceSettings = field(default_factory=PriceSettings)
     push_chunk_size: int = 20
     listen: ListenSettings = field(default_factory=ListenSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     magento_updates: MagentoUpdatesSettings = field(default_factory=MagentoUpdatesSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     path: Path | None = None
@@ -299,8 +314,11 @@ class Recipe:
         return ZoneInfo(self.sage.timezone)
 
 
-def load_recipe(path: Path | str) -> Recipe:
-    """Read, substitute and validate a recipe file."""
+def load_recipe(path: Path | str, *, stand_ins: dict[str, str] | None = None) -> Recipe:
+    """Read, substitute and validate a recipe file.
+
+    `stand_ins` give a value to variables that are unset or empty, so `sagesync doctor` can
+    check every key of a recipe whose secrets are not filled in yet (it reports those apart)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -316,9 +334,34 @@ def load_recipe(path: Path | str) -> Recipe:
         raise RecipeError(f"{path}: not valid TOML: {exc}") from None
     env = {**{k: v for k, v in dotenv_values(path.parent / ".env").items() if v is not None},
            **os.environ}
+    env.update({k: v for k, v in (stand_ins or {}).items() if not env.get(k)})
     data = _substitute(data, env, path, "")
     recipe = _RecipeReader(path, data).read()
     return _with_identity(recipe, path, raw)
+
+
+def variables_used(path: Path) -> dict[str, list[str]]:
+    """Each `${VAR}` the recipe names -> the keys that use it (for `sagesync doctor`); a file
+    that cannot be read or parsed is a RecipeError, as in load_recipe."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise RecipeError(f"{path}: cannot be read as a TOML recipe: {exc}") from None
+    found: dict[str, list[str]] = {}
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, str):
+            for name in _VAR.findall(value):
+                found.setdefault(name, []).append(key)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{key}.{k}" if key else k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+
+    walk(data, "")
+    return found
 
 
 def _with_identity(recipe: Recipe, path: Path, raw: bytes) -> Recipe:
@@ -420,7 +463,7 @@ class _RecipeReader:
         self.check_keys("", self.data, ("name", "state_dir", "magento", "sage", "mapping",
                                         "delivery", "ledger", "status", "ack", "sage_export",
                                         "stock", "prices", "push", "listen",
-                                        "magento_updates", "report"))
+                                        "magento_updates", "report", "schedule"))
         name = self.string(self.data, "", "name", None)
         if name is None:
             raise RecipeError(f"{self.path}: missing key 'name' (a short name for this recipe).")
@@ -433,9 +476,23 @@ class _RecipeReader:
                       delivery=self.delivery(), ledger=self.ledger(), status=self.status(),
                       ack=self.ack(), sage_export=self.sage_export(), stock=self.stock(),
                       prices=self.prices(), listen=self.listen(), report=self.report(),
+                      schedule=self.schedule(),
                       magento_updates=self.magento_updates(),
                       push_chunk_size=self.integer(self.section("push", ("chunk_size",)),
                                                    "push", "chunk_size", 20, 1, 5000) or 20)
+
+    def schedule(self) -> ScheduleSettings:
+        t = self.section("schedule", ("every", "log"))
+        every = self.string(t, "schedule", "every", "15m") or "15m"
+        match = re.fullmatch(r"\s*(\d+)\s*([mhd])\s*", every)
+        minutes = int(match.group(1)) * {"m": 1, "h": 60, "d": 1440}[match.group(2)] \
+            if match else 0
+        if minutes not in SCHEDULE_MINUTES:
+            raise self.fail("schedule.every", "an interval that divides an hour or a day: "
+                            "1m, 2m, 3m, 4m, 5m, 6m, 10m, 12m, 15m, 20m, 30m, 1h, 2h, 3h, 4h, "
+                            "6h, 8h, 12h or 1d", every)
+        return ScheduleSettings(every_minutes=minutes,
+                                log=self.file_path(t, "schedule", "log", must_exist=False))
 
     def magento_updates(self) -> MagentoUpdatesSettings:
         keys = ("enabled", "confirmed_status", "rejected_status", "notify_customer",

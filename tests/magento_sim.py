@@ -613,8 +613,21 @@ class MagentoSimulator:
         "creditmemos": "Magento_Sales::sales_creditmemo",
         "customers": "Magento_Customer::customer",
         "store": "Magento_Backend::store",
+        "tax": "Magento_Tax::manage_tax",
+        "source_items": "Magento_InventoryApi::source",
+        "prices": "Magento_Catalog::products",
         "order_comments": "Magento_Sales::comment",
     }
+
+    #: Tax rates (Stores > Tax Zones and Rates) served by ``GET /V1/taxRates/search``.
+    TAX_RATES: ClassVar[list[dict[str, Any]]] = [
+        {"id": 1, "tax_country_id": "GB", "tax_region_id": 0, "tax_postcode": "*",
+         "rate": 20, "code": "GB-VAT-Standard", "titles": []},
+        {"id": 2, "tax_country_id": "GB", "tax_region_id": 0, "tax_postcode": "*",
+         "rate": 5, "code": "GB-VAT-Reduced", "titles": []},
+        {"id": 3, "tax_country_id": "GB", "tax_region_id": 0, "tax_postcode": "*",
+         "rate": 0, "code": "GB-VAT-Zero", "titles": []},
+    ]
 
     #: Fixed store structure; override on a subclass/instance for multi-website tests.
     WEBSITES: ClassVar[list[dict[str, Any]]] = [
@@ -691,6 +704,9 @@ class MagentoSimulator:
         self.errors: list[str] = []  # tracebacks of simulator bugs / failing hooks
         self._latency = 0.0
         self._hooks: list[Callable[[RecordedRequest], None]] = []
+        #: ACL resource -> the status its routes answer whatever the credentials (401 as
+        #: Magento does for a resource the integration lacks; 403 as a gateway in front may)
+        self.refused_resources: dict[str, int] = {}
         self._lock = threading.RLock()
         self._rows: dict[str, list[dict[str, Any]]] = {name: [] for name in ENTITY_ID_KEYS}
         self._version: dict[str, int] = dict.fromkeys(ENTITY_ID_KEYS, 0)
@@ -1154,10 +1170,12 @@ class MagentoSimulator:
             if denied is not None:
                 raise denied
             return 200, self._add_comment(parts[2], req.body)
-        if not req.endpoint or req.method != "GET":
-            raise ApiError(404, MSG_NO_ROUTE)
         route: tuple[str, Callable[[], Any]] | None = None
-        if len(parts) == 2 and parts[0] == "V1" and parts[1] in _LIST_ENTITIES:
+        if req.method == "POST" and parts == ["V1", "products", "base-prices-information"]:
+            route = ("prices", lambda: self._base_prices(req))
+        elif not req.endpoint or req.method != "GET":
+            raise ApiError(404, MSG_NO_ROUTE)
+        elif len(parts) == 2 and parts[0] == "V1" and parts[1] in _LIST_ENTITIES:
             name = parts[1]
             route = (name, lambda: self._search(name, req))
         elif parts == ["V1", "customers", "search"]:
@@ -1175,6 +1193,10 @@ class MagentoSimulator:
             route = ("store", lambda: copy.deepcopy(self.STORE_VIEWS))
         elif parts == ["V1", "store", "websites"]:
             route = ("store", lambda: copy.deepcopy(self.WEBSITES))
+        elif parts == ["V1", "taxRates", "search"]:
+            route = ("tax", lambda: self._plain_search(self.TAX_RATES, req))
+        elif parts == ["V1", "inventory", "source-items"]:
+            route = ("source_items", lambda: self._plain_search([], req))
         if route is None:
             raise ApiError(404, MSG_NO_ROUTE)
         acl_key, action = route
@@ -1182,7 +1204,38 @@ class MagentoSimulator:
         denied = self.authorize(req)
         if denied is not None:
             raise denied
+        refused = self.refused_resources.get(req.acl_resource or "")
+        if refused is not None:
+            raise ApiError(refused, MSG_UNAUTHORIZED, {"resources": req.acl_resource})
         return 200, action()
+
+    def _plain_search(self, rows: list[dict[str, Any]], req: RecordedRequest
+                      ) -> dict[str, Any]:
+        """A search over a fixed list: paging only (no filters), as tax rates need."""
+        params = req.params
+        if "searchCriteria" not in params:
+            raise ApiError(400, MSG_REQUIRED, {"fieldName": "searchCriteria"})
+        raw = params["searchCriteria"]
+        sc = _snake_tree(raw) if isinstance(raw, dict) else {}
+        size = _to_int(sc.get("page_size")) or len(rows) or 1
+        page = max(_to_int(sc.get("current_page")) or 1, 1)
+        echo: dict[str, Any] = {"filter_groups": [], "page_size": size, "current_page": page}
+        return {"items": copy.deepcopy(rows[(page - 1) * size: page * size]),
+                "search_criteria": echo, "total_count": len(rows)}
+
+    def _base_prices(self, req: RecordedRequest) -> list[dict[str, Any]]:
+        """POST /V1/products/base-prices-information {"skus": [...]}: no catalog here, so
+        only an empty list of SKUs is answered (with none); any SKU is not found."""
+        try:
+            data = json.loads(req.body or b"null")
+        except ValueError:
+            data = None
+        skus = data.get("skus") if isinstance(data, dict) else None
+        if not isinstance(skus, list):
+            raise ApiError(400, MSG_REQUIRED, {"fieldName": "skus"})
+        if skus:
+            raise ApiError(404, MSG_NO_ENTITY)
+        return []
 
     def _add_comment(self, raw_id: str, body: bytes) -> bool:
         """``POST /V1/orders/{id}/comments`` (OrderManagement::addComment): the history entry

@@ -44,6 +44,14 @@ def test_every_served_shape_validates(make_magento_sim) -> None:  # type: ignore
     status, sites = get(sim, "/V1/store/websites")
     for site in sites:
         assert _schema_errors("store-data-website-interface", site) == []
+    for path, definition in (("/V1/taxRates/search", "tax-data-tax-rate-search-results-interface"),
+                             ("/V1/inventory/source-items",
+                              "inventory-api-data-source-item-search-results-interface")):
+        status, body = get(sim, path, **{"searchCriteria[pageSize]": "2",
+                                         "searchCriteria[currentPage]": "1"})
+        assert status == 200 and _schema_errors(definition, body) == [], path
+    status, body = get(sim, "/V1/taxRates/search", **{"searchCriteria[pageSize]": "2"})
+    assert len(body["items"]) == 2 and body["total_count"] == len(sim.TAX_RATES)
     for path, params in (("/V1/orders", {}), ("/V1/nothing", {}),
                          ("/V1/orders", {"searchCriteria[sortOrders][0][direction]": "UP",
                                          "searchCriteria[sortOrders][0][field]": "x"})):

@@ -58,6 +58,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "prune": ("housekeeping", "prune_command", "Remove old checkpoints (run folders) from the "
               "state folder: never the newest, and never one holding the latest data of a "
               "record not yet in Sage (the next run needs it)."),
+    "init": ("setup", "init_command", "Write a new site's files: a commented recipe, a .env "
+             "of placeholders and the mapping CSVs (reading the store's views and tax rates "
+             "when it can)."),
+    "doctor": ("setup", "doctor_command", "Check a recipe before its first run: keys, "
+               "secrets, folders, templates, Magento access per ACL resource, tax rates."),
+    "schedule": ("setup", "schedule_command", "Print the crontab line, the Windows schtasks "
+                 "command and a systemd timer that run a recipe on its schedule."),
     "reconcile": ("reconcile", "reconcile_command", "Compare Magento, the ledger and Sage over "
                   "a range of days: each document in sync, missing in Sage, duplicated, an "
                   "orphan in Sage, or with another amount; totals per day, store, currency and "
