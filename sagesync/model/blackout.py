@@ -12,8 +12,8 @@ One window is `[DAYS] [HH:MM-HH:MM]`, in the recipe's (Sage server's) time zone:
   day.
 
 Local times are turned into instants with the zone's rules, so a window keeps its wall-clock
-times across a daylight-saving change (a time the spring change skips is read with the offset
-before the change, as zoneinfo does). This module is pure: it is given `now`, never reads a
+times across a daylight-saving change (see `_instant` for the skipped and repeated hour). This
+module is pure: it is given `now`, never reads a
 clock, so tests fix time without sleeping.
 """
 
@@ -63,14 +63,24 @@ class BlackoutWindow:
     def span(self, day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
         """The window that starts on `day`, as UTC instants [start, end)."""
         end_day = day if self.end > self.start else day + timedelta(days=1)
-        return _instant(day, self.start, zone), _instant(end_day, self.end, zone)
+        return _instant(day, self.start, zone), _instant(end_day, self.end, zone, end=True)
 
 
-def _instant(day: date, minutes: int, zone: ZoneInfo) -> datetime:
+def _instant(day: date, minutes: int, zone: ZoneInfo, *, end: bool = False) -> datetime:
+    """The UTC instant of a local wall-clock time. A time the spring change skips becomes the
+    change itself (the first moment the clock reads later); a time the autumn change repeats is
+    read as its first occurrence for a start, its second for an end: the window never shrinks."""
     if minutes >= 1440:
         day, minutes = day + timedelta(days=1), minutes - 1440
-    local = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
-    return local.astimezone(UTC)
+    wall = datetime.combine(day, time(minutes // 60, minutes % 60))
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) != wall:  # skipped: find the change
+        moment, latest = min(first, second), max(first, second)
+        while moment < latest and moment.astimezone(zone).replace(tzinfo=None) < wall:
+            moment += timedelta(minutes=1)
+        return moment
+    return second if end else first
 
 
 def parse_window(text: str) -> BlackoutWindow:
