@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -493,3 +494,43 @@ def test_200_random_cuts_and_crashes_lose_and_double_nothing(
     seen = Counter(trial(store, sshd, tmp_path / f"trial-{n}", n).split(" ")[0]
                    for n in range(100, 300))
     assert seen["cut"] and seen["crash"]
+
+
+# -- the recipe --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("delivery", "says"), [
+    ('kind = "sftp"\nusername = "u"\nknown_hosts = "kh"\npath = "/in"\npassword = "p"',
+     "needs 'delivery.host'"),
+    ('kind = "sftp"\nhost = "h"\nusername = "u"\nknown_hosts = "kh"\npath = "/in"',
+     "exactly one of 'delivery.key_file'"),
+    ('kind = "sftp"\nhost = "h"\nusername = "u"\nknown_hosts = "missing"\npath = "/in"\n'
+     'password = "p"', "delivery.known_hosts"),
+    ('kind = "sftp"\nhost = "h"\nusername = "u"\nknown_hosts = "kh"\npath = "/in"\n'
+     'password = "p"\nport = 70000', "delivery.port"),
+    ('path = "out"\nhost = "h"', 'kind = "sftp"'),
+])
+def test_an_sftp_recipe_names_what_is_missing_or_wrong(tmp_path: Path, delivery: str,
+                                                       says: str) -> None:
+    from sagesync.errors import RecipeError
+
+    (tmp_path / "kh").write_text("")
+    path = tmp_path / "r.toml"
+    path.write_text(f'name = "x"\nstate_dir = "s"\n[magento]\nsource = "p"\n[sage]\n'
+                    f'product = "sage50_uk"\n[delivery]\n{delivery}\n')
+    with pytest.raises(RecipeError, match=re.escape(says)):
+        load_recipe(path)
+
+
+def test_a_password_stays_out_of_the_recipes_repr(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "kh").write_text("")
+    monkeypatch.setenv("SFTP_PASSWORD", "s3cret-value-xyz")
+    path = tmp_path / "r.toml"
+    path.write_text('name = "x"\nstate_dir = "s"\n[magento]\nsource = "p"\n[sage]\n'
+                    'product = "sage50_uk"\n[delivery]\nkind = "sftp"\nhost = "h"\n'
+                    'username = "u"\nknown_hosts = "kh"\npath = "in"\n'
+                    'password = "${SFTP_PASSWORD}"\n')
+    recipe = load_recipe(path)
+    assert recipe.delivery.password == "s3cret-value-xyz"
+    assert "s3cret" not in repr(recipe)
+    assert SftpDelivery(recipe.delivery).location("B1.csv") == "sftp://u@h:22/~/in/B1.csv"

@@ -355,6 +355,9 @@ def _summary_table(recipe: Recipe, result: ImportResult, dry_run: bool) -> None:
     table.add_column("What")
     table.add_column("Count / total", justify="right")
     table.add_row("Documents delivered", str(result.delivered))
+    if result.blackout is not None:
+        table.add_row("Waiting for Sage (blackout) until",
+                      f"{result.blackout.resumes_local(recipe.zone):%Y-%m-%d %H:%M %Z}")
     table.add_row("Already sent before", str(result.already_sent))
     table.add_row("Held for review", str(len(result.held)))
     if result.skipped:
