@@ -205,6 +205,7 @@ def queued_untouched(state: Path, remote: Path) -> None:
 def test_a_changed_host_key_is_refused_with_the_servers_fingerprint(
         store: Store, sshd: Sshd, tmp_path: Path) -> None:  # noqa: F811
     recipe = sftp_recipe(store, sshd, tmp_path, known_hosts=sshd.wrong_known_hosts)
+    known = sshd.wrong_known_hosts.read_text()
     result = invoke("--state-dir", str(tmp_path / "state"), "run", str(recipe))
     assert result.exit_code == ExitCode.AUTH, result.output
     assert sshd.host_fingerprint in result.stderr and "does not match" in result.stderr
@@ -212,7 +213,7 @@ def test_a_changed_host_key_is_refused_with_the_servers_fingerprint(
     queued_untouched(tmp_path / "state", tmp_path / "remote")
     # the halt holds on the next cycle too: nothing is accepted behind the operator's back
     assert invoke("--state-dir", str(tmp_path / "state"), "run", str(recipe)).exit_code == 77
-    assert "127.0.0.1" not in (sshd.wrong_known_hosts.read_text().split()[1])
+    assert sshd.wrong_known_hosts.read_text() == known  # never "fixed" by sagesync
 
 
 def test_an_unknown_host_is_refused_with_its_fingerprint(
@@ -224,6 +225,22 @@ def test_an_unknown_host_is_refused_with_its_fingerprint(
     assert result.exit_code == ExitCode.AUTH, result.output
     assert sshd.host_fingerprint in result.stderr and "unknown host" in result.stderr
     assert empty.read_text() == "# nothing known yet\n"  # never added
+    queued_untouched(tmp_path / "state", tmp_path / "remote")
+
+
+def test_a_known_key_of_another_type_is_refused_too(store: Store, sshd: Sshd,  # noqa: F811
+                                                   tmp_path: Path) -> None:
+    """known_hosts holds an ECDSA key for the server, which offers only Ed25519: refused as a
+    changed key, never accepted and never a retry-later."""
+    import paramiko
+
+    other = paramiko.ECDSAKey.generate()
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{sshd.port} {other.get_name()} {other.get_base64()}\n")
+    recipe = sftp_recipe(store, sshd, tmp_path, known_hosts=known)
+    result = invoke("--state-dir", str(tmp_path / "state"), "run", str(recipe))
+    assert result.exit_code == ExitCode.AUTH, result.output
+    assert "none of the host key types" in result.stderr
     queued_untouched(tmp_path / "state", tmp_path / "remote")
 
 

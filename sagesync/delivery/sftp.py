@@ -160,7 +160,18 @@ class SftpDelivery:
         offered = [t for t in options.key_types if t in known]
         if offered:  # ask for a key type known_hosts holds, so a match is possible
             options.key_types = offered
-        transport.start_client(timeout=s.timeout_seconds)
+        try:
+            transport.start_client(timeout=s.timeout_seconds)
+        except paramiko.SSHException as exc:
+            if offered and "host key" in str(exc).lower():
+                raise HostKeyError(
+                    f"The SFTP server {self.server} offers none of the host key types "
+                    f"{s.known_hosts} holds for it ({', '.join(offered)}): the host key "
+                    "changed, or this may not be the server. Nothing was sent; the sync is "
+                    "halted.", hint=f"Check with the server's administrator, then replace its "
+                    f"entry in [delivery] known_hosts (`ssh-keyscan -p {s.port} {s.host}`)."
+                    ) from None
+            raise
         key = transport.get_remote_server_key()
         expected = known.get(key.get_name())
         if expected is None or expected != key:
