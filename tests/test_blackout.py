@@ -184,7 +184,7 @@ def test_import_sage_inside_a_window_says_when_and_a_dry_run_still_previews(
     documents = transformed.stdout.strip()
     monkeypatch.setattr(import_step, "utc_now", lambda: utc("2026-07-01 00:45"))  # 01:45 BST
     preview = invoke("--state-dir", str(state), "import-sage", "--from", documents, "--out",
-                     str(tmp_path / "out"), "--dry-run")
+                     str(tmp_path / "out"), "--dry-run", "-v")
     assert preview.exit_code == 0 and "would deliver" in preview.stderr
     result = invoke("--state-dir", str(state), "import-sage", "--from", documents, "--out",
                     str(tmp_path / "out"))
