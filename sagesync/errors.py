@@ -63,9 +63,12 @@ class InputFormatError(SageSyncError):
 
 
 class TransientError(SageSyncError):
-    """The other side is busy, locked or unreachable: nothing is lost, try next cycle."""
+    """The other side is busy, locked or unreachable: nothing is lost, try next cycle.
+    `uncertain`: a delivery broke off while a file was being renamed into place, so whether
+    it landed is unknown until recovery asks again."""
 
     exit_code = ExitCode.RETRY_LATER
+    uncertain = False
 
 
 class RunLockedError(TransientError):

@@ -13,8 +13,9 @@ import hashlib
 import os
 import re
 import tomllib
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from sagesync.errors import RecipeError
+from sagesync.model.blackout import SYNTAX as BLACKOUT_SYNTAX
+from sagesync.model.blackout import BlackoutWindow, WindowSyntaxError, parse_window
 from sagesync.sage import products
 from sagesync.sage.products import keys as product_keys
 
@@ -38,8 +41,15 @@ CURRENCIES = ("base", "order")
 ZERO_TOTAL_RULES = ("skip", "post")
 UNMAPPED_ITEM_RULES = ("sku", "default", "hold")
 PAYMENT_KINDS = ("gift_card", "store_credit", "reward_points")
-DELIVERY_KINDS = ("folder",)
+DELIVERY_KINDS = ("folder", "sftp")
+LOCKED_PERIOD_RULES = ("hold", "redate")
 ENTITIES = ("orders", "invoices", "creditmemos", "customers")
+SFTP_KEYS = ("host", "port", "username", "password", "key_file", "key_passphrase",
+             "known_hosts", "timeout_seconds")
+_SFTP_NEEDS = {"host": "the SFTP server's name or address", "username": "the login",
+               "known_hosts": "a known_hosts file holding the server's host key, as "
+                              "`ssh-keyscan -p PORT HOST` prints it",
+               "path": "the folder on the server Sage collects from"}
 AUTH_KINDS = ("bearer", "oauth1", "admin", "ims")
 AUTH_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret",
              "username", "password", "token_lifetime_hours", "client_id", "client_secret",
@@ -96,6 +106,11 @@ class SageSettings:
     # constant fields the product's templates name (Sage X3's order type, sales site): the
     # product's defaults (Capabilities.template_fields) with the recipe's values over them
     fields: dict[str, str] = field(default_factory=dict)
+    # when Sage takes no files (sagesync.model.blackout), in `timezone`: delivery waits
+    blackout: tuple[BlackoutWindow, ...] = ()
+    # nothing may be dated on or before this day; a document that is follows `locked_period`
+    period_locked_until: date | None = None
+    locked_period: str = "hold"  # "hold" it for a person, or "redate" it to the first open day
 
 
 @dataclass(frozen=True)
@@ -146,10 +161,20 @@ class MappingSettings:
 
 @dataclass(frozen=True)
 class DeliverySettings:
-    """Where finished Sage files are put."""
+    """Where finished Sage files are put: a local folder (`path`), or an SFTP server (`host`
+    and the rest, `remote_path` the folder on it). Secrets come from ${VAR}s, never the text."""
 
     kind: str = "folder"
     path: Path | None = None
+    host: str = ""
+    port: int = 22
+    username: str = ""
+    password: str | None = field(default=None, repr=False)
+    key_file: Path | None = None
+    key_passphrase: str | None = field(default=None, repr=False)
+    known_hosts: Path | None = None
+    remote_path: str = ""
+    timeout_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -561,7 +586,8 @@ class _RecipeReader:
         t = self.section("sage", ("product", "region", "post_from", "timezone", "currency",
                                   "encoding", "header_row", "max_lines_per_file", "templates",
                                   "reference_prefixes", "negative_amounts", "companies",
-                                  "fields"))
+                                  "fields", "blackout", "period_locked_until",
+                                  "locked_period"))
         if "product" not in t:
             raise RecipeError(f"{self.path}: missing key 'sage.product' "
                               f"(one of {', '.join(products.posting_keys())}).")
@@ -622,7 +648,34 @@ class _RecipeReader:
             reference_prefixes=self._reference_prefixes(t),
             negative_amounts=negative_amounts,
             companies=companies,
-            fields=self._template_fields(t, key))
+            fields=self._template_fields(t, key),
+            blackout=self._blackout(t),
+            period_locked_until=self._locked_until(t),
+            locked_period=self.string(t, "sage", "locked_period", "hold",
+                                      LOCKED_PERIOD_RULES) or "hold")
+
+    def _blackout(self, t: dict[str, Any]) -> tuple[BlackoutWindow, ...]:
+        texts = self.strings(t, "sage", "blackout", [])
+        windows = []
+        for n, text in enumerate(texts):
+            try:
+                windows.append(parse_window(text))
+            except WindowSyntaxError as exc:
+                raise self.fail(f"sage.blackout[{n}]", f"a window {BLACKOUT_SYNTAX}; {exc}",
+                                text) from None
+        return tuple(windows)
+
+    def _locked_until(self, t: dict[str, Any]) -> date | None:
+        value = t.get("period_locked_until")
+        if value is None:
+            return None
+        if isinstance(value, str):
+            with suppress(ValueError):
+                value = date.fromisoformat(value)
+        if isinstance(value, datetime) or not isinstance(value, date):
+            raise self.fail("sage.period_locked_until", "a date such as 2026-10-31 (the last "
+                            "day of the locked period)", value)
+        return value
 
     def _template_fields(self, t: dict[str, Any], key: str) -> dict[str, str]:
         """`[sage] fields`: the product's constant template fields, each name one it declares
@@ -867,10 +920,42 @@ class _RecipeReader:
         return str(sage.get("region", "")) if isinstance(sage, dict) else ""
 
     def delivery(self) -> DeliverySettings:
-        t = self.section("delivery", ("kind", "path"))
+        t = self.section("delivery", ("kind", "path", *SFTP_KEYS))
         kind = self.string(t, "delivery", "kind", "folder", DELIVERY_KINDS) or "folder"
+        if kind == "sftp":
+            return self._sftp(t)
+        extra = [k for k in SFTP_KEYS if k in t]
+        if extra:
+            raise RecipeError(f"{self.path}: key 'delivery.{extra[0]}' is for an SFTP "
+                              'delivery: set [delivery] kind = "sftp", or remove it.')
         path = self.file_path(t, "delivery", "path", must_exist=False)
         return DeliverySettings(kind=kind, path=path)
+
+    def _sftp(self, t: dict[str, Any]) -> DeliverySettings:
+        for key in ("host", "username", "known_hosts", "path"):
+            if key not in t:
+                raise RecipeError(f"{self.path}: [delivery] kind = \"sftp\" needs "
+                                  f"'delivery.{key}' ({_SFTP_NEEDS[key]}).")
+        if ("password" in t) == ("key_file" in t):
+            raise RecipeError(f"{self.path}: [delivery] kind = \"sftp\" needs exactly one of "
+                              "'delivery.key_file' (a private key file) or 'delivery.password' "
+                              '(write password = "${SFTP_PASSWORD}" and set it in .env).')
+        if "key_passphrase" in t and "key_file" not in t:
+            raise RecipeError(f"{self.path}: key 'delivery.key_passphrase' needs "
+                              "'delivery.key_file'.")
+        timeout = t.get("timeout_seconds", 30.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise self.fail("delivery.timeout_seconds", "a positive number of seconds", timeout)
+        remote = self.string(t, "delivery", "path", None) or ""
+        return DeliverySettings(
+            kind="sftp", host=self.string(t, "delivery", "host", None) or "",
+            port=self.integer(t, "delivery", "port", 22, 1, 65535) or 22,
+            username=self.string(t, "delivery", "username", None) or "",
+            password=self.string(t, "delivery", "password", None),
+            key_file=self.file_path(t, "delivery", "key_file", must_exist=True),
+            key_passphrase=self.string(t, "delivery", "key_passphrase", None),
+            known_hosts=self.file_path(t, "delivery", "known_hosts", must_exist=True),
+            remote_path=remote.rstrip("/") or "/", timeout_seconds=float(timeout))
 
     def ledger(self) -> LedgerSettings:
         t = self.section("ledger", ("max_attempts", "unconfirmed_after_runs", "keep_days"))

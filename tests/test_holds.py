@@ -129,6 +129,11 @@ PINNED: list[tuple[Hold, str, dict[str, Any], str]] = [
     (holds.unmapped_item(sku="MH01-XS-Black"), "unmapped_item", {"sku": "MH01-XS-Black"},
      "SKU 'MH01-XS-Black' has no Sage item in [mapping] items_csv (and unmapped_items = "
      '"hold"): add it there, or set unmapped_items = "default" with a default_item'),
+    (holds.period_locked(posting_date="2026-10-15", locked_until="2026-10-31"),
+     "period_locked", {"posting_date": "2026-10-15", "locked_until": "2026-10-31"},
+     "its posting date 2026-10-15 is in Sage's locked period (closed up to 2026-10-31, "
+     "[sage] period_locked_until): post it in Sage by hand and `sagesync resolve` it, or set "
+     '[sage] locked_period = "redate" to date such documents on the first open day'),
     (holds.unit_price_not_exact(line="'24-MB01'", quantity=D("150"), net=D("10.00"),
                                 places=4, price=D("0.0667"), amount=D("10.01")),
      "unit_price_not_exact",

@@ -112,7 +112,10 @@ def _report_transform(result: TransformResult, *, show_held: bool = True) -> int
     return ExitCode.HELD if result.held else ExitCode.OK
 
 
-def _report_import(result: ImportResult, dry_run: bool) -> int:
+def _report_import(result: ImportResult, dry_run: bool, recipe: Recipe) -> int:
+    if result.blackout is not None:
+        say(result.blackout.message(recipe.zone))
+        return ExitCode.RETRY_LATER
     for note in result.recovered:
         say(f"recovered: {note}")
     for warning in result.warnings:
@@ -233,7 +236,7 @@ def import_sage_command(obj: Context, from_: str | None, out: Path | None,
         with progress_bars(obj):
             result = import_sage(recipe, documents, session.ledger, documents.run_id,
                                  out_dir=out.resolve() if out else None, dry_run=dry_run)
-        code = _report_import(result, dry_run)
+        code = _report_import(result, dry_run, recipe)
         session.outcome = Outcome(code, {"delivered": result.delivered})
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
@@ -304,7 +307,7 @@ def run_command(obj: Context, recipe_file: Path | None, source: str | None, sinc
         imported = result.imported
         code = _worst([_report_export(result.exported),
                        _report_transform(result.transformed, show_held=False),
-                       _report_import(imported, dry_run)])
+                       _report_import(imported, dry_run, recipe)])
         if recipe.magento_updates.enabled and not dry_run and recipe.magento.base_url:
             from .orders import after_run
 
@@ -339,8 +342,9 @@ def _retention(recipe: Recipe, ledger: Ledger) -> None:
 
 
 def _worst(codes: list[int]) -> int:
-    """Bad input outranks held records, which outrank success."""
-    for code in (ExitCode.BAD_INPUT, ExitCode.HELD):
+    """Bad input outranks waiting for a blackout window's end, which outranks held records,
+    which outrank success."""
+    for code in (ExitCode.BAD_INPUT, ExitCode.RETRY_LATER, ExitCode.HELD):
         if code in codes:
             return int(code)
     return int(ExitCode.OK)
@@ -353,6 +357,9 @@ def _summary_table(recipe: Recipe, result: ImportResult, dry_run: bool) -> None:
     table.add_column("What")
     table.add_column("Count / total", justify="right")
     table.add_row("Documents delivered", str(result.delivered))
+    if result.blackout is not None:
+        table.add_row("Waiting for Sage (blackout) until",
+                      f"{result.blackout.resumes_local(recipe.zone):%Y-%m-%d %H:%M %Z}")
     table.add_row("Already sent before", str(result.already_sent))
     table.add_row("Held for review", str(len(result.held)))
     if result.skipped:

@@ -10,7 +10,6 @@ Locations are the strings the ledger's batch plan and delivery journal record.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Protocol
 
 __all__ = ["Delivery"]
@@ -28,11 +27,13 @@ class Delivery(Protocol):
         ...
 
     def deliver(self, name: str, data: bytes | Iterable[bytes],
-                ready: Callable[[], None] | None = None) -> Path:
+                ready: Callable[[], None] | None = None) -> str:
         """Land `data` (bytes, or byte chunks streamed in order so a large file never sits in
-        memory) as `name` atomically and return where it landed; `ready` is called once the
+        memory) as `name` atomically and return its location; `ready` is called once the
         data is complete under its temporary name and before the rename. TransientError when
-        it cannot be written (nothing half-written is ever visible)."""
+        it cannot be written (nothing half-written is ever visible); if the rename's outcome
+        itself is unknown (a connection broke while it was asked for), a TransientError whose
+        `uncertain` is True: only recovery, asking the place again, may decide."""
         ...
 
     def landed(self, location: str) -> bool:
@@ -49,4 +50,8 @@ class Delivery(Protocol):
 
     def remove_temporaries(self) -> None:
         """Remove every temporary an interrupted delivery left behind (ours only)."""
+        ...
+
+    def close(self) -> None:
+        """Let go of any connection (a folder holds none)."""
         ...

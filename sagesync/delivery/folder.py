@@ -44,14 +44,15 @@ class FolderDelivery:
         return str(self.folder / name)
 
     def deliver(self, name: str, data: bytes | Iterable[bytes],
-                ready: Callable[[], None] | None = None) -> Path:
+                ready: Callable[[], None] | None = None) -> str:
         """Write `name` under its temporary name, flush it to disk, call `ready` (the caller
         journals that the file is complete but not yet in place), then rename it into place.
         `data` may be byte chunks: they are streamed, so the file never sits in memory."""
         target = self.folder / name
         temporary = temporary_path(target)
         try:
-            return write_atomically(target, data, temporary=temporary, before_replace=ready)
+            return str(write_atomically(target, data, temporary=temporary,
+                                        before_replace=ready))
         except OSError as exc:
             raise TransientError(f"Cannot write {target}: {exc.strerror}. The batch stays "
                                  "queued and the next run retries.") from None
@@ -72,3 +73,6 @@ class FolderDelivery:
             for pattern in (".B*" + TEMP_SUFFIX, ".*.tmp-*"):
                 for leftover in self.folder.glob(pattern):
                     leftover.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Nothing to let go of."""

@@ -23,6 +23,7 @@ text, exactly as the message shows them (money stays exact; no float anywhere).
 | does_not_balance | does not balance | column have target difference grand_total explanation |
 | negative_split | negative split | split nominal net tax negative_amounts |
 | unmapped_item | SKU without a Sage item | sku |
+| period_locked | dated in Sage's locked period | posting_date locked_until |
 | unit_price_not_exact | no unit price makes the line | line quantity net places price amount |
 | no_credit_notes | the product imports no credit notes | product how |
 | order_not_exported | order not in the export | order_id |
@@ -174,6 +175,11 @@ CATALOGUE: dict[str, Cause] = {c.code: c for c in (
            "of {places} decimal places makes its net {net} from quantity {quantity} (the "
            "nearest, {price}, makes {amount}): enter this document in Sage by hand, then "
            "`sagesync resolve` it", ints="places"),
+    _cause("period_locked", "dated in Sage's locked period", "posting_date locked_until",
+           "its posting date {posting_date} is in Sage's locked period (closed up to "
+           "{locked_until}, [sage] period_locked_until): post it in Sage by hand and "
+           '`sagesync resolve` it, or set [sage] locked_period = "redate" to date such '
+           "documents on the first open day"),
     # pipeline.transform_step
     _cause("no_credit_notes", "the product imports no credit notes", "product how",
            "{product} cannot import a credit note: {how}"),
@@ -330,6 +336,10 @@ def unit_price_not_exact(*, line: str, quantity: Decimal, net: Amount, places: i
 # (pipeline.transform_step) ----------------------------------------------------------------
 def unmapped_item(*, sku: str | None) -> Hold:
     return _build("unmapped_item", sku=sku or "")
+
+
+def period_locked(*, posting_date: str, locked_until: str) -> Hold:
+    return _build("period_locked", posting_date=posting_date, locked_until=locked_until)
 
 
 def no_credit_notes(*, product: str, how: str) -> Hold:

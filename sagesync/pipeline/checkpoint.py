@@ -162,8 +162,10 @@ class CheckpointWriter:
         self._rows[name] = self._rows.get(name, 0) + batch.num_rows
 
     def finish(self, summary: dict[str, Any] | None = None,
-               files: dict[str, Path] | None = None) -> Path:
-        """Close every table, then write the manifest last. Returns the manifest's path."""
+               files: dict[str, Path | tuple[str, str]] | None = None) -> Path:
+        """Close every table, then write the manifest last. Returns the manifest's path.
+        `files`: by name, a local file (hashed here) or a (location, sha256) pair for a
+        file hashed as it was sent (it may be on a server)."""
         for name, schema in self._schemas.items():
             if name not in self._writers:
                 pq.write_table(schema.empty_table(), self.folder / f"{name}.parquet")
@@ -186,7 +188,8 @@ class CheckpointWriter:
                        "sha256": self.recipe.sha256},
             "parents": [str(p) for p in self.parents],
             "tables": tables,
-            "files": {k: {"path": str(p), "sha256": file_sha256(p)}
+            "files": {k: {"path": p[0], "sha256": p[1]} if isinstance(p, tuple)
+                      else {"path": str(p), "sha256": file_sha256(p)}
                       for k, p in (files or {}).items()},
             "summary": summary or {},
         }

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,10 +31,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sagesync.delivery.base import Delivery
+from sagesync.delivery.factory import delivery_for
 from sagesync.delivery.folder import FolderDelivery
 from sagesync.errors import TransientError, UsageError
 from sagesync.ledger import DONE, BatchPlan, Ledger, RecordKey
 from sagesync.model import holds
+from sagesync.model.blackout import Closed, closed_at
 from sagesync.model.holds import Hold
 from sagesync.model.money import ZERO
 from sagesync.model.schemas import SAGE_MONEY, SAGE_TABLES
@@ -82,7 +85,7 @@ _CHUNK = 1 << 20
 @dataclass
 class ImportResult:
     manifest: Path
-    files: list[Path] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # where each delivered file landed
     delivered: int = 0
     already_sent: int = 0
     held: list[str] = field(default_factory=list)
@@ -96,6 +99,15 @@ class ImportResult:
     #: what `totals` add up: net + tax, or the net alone where Sage computes the tax (the
     #: files carry none, so they reconcile with Magento net of tax)
     totals_basis: str = "net + tax"
+    #: each delivered file's sha256 by name, taken as its bytes went out
+    hashes: dict[str, str] = field(default_factory=dict)
+    #: Sage is inside a blackout window: nothing was delivered, everything stays queued
+    blackout: Closed | None = None
+
+
+def utc_now() -> datetime:
+    """The clock the blackout check reads (tests pass `now` instead)."""
+    return datetime.now(UTC)
 
 
 def _key(doc: dict[str, Any]) -> RecordKey:
@@ -438,15 +450,32 @@ class _Spool:
 
 
 def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: str, *,
-                out_dir: Path | None, dry_run: bool) -> ImportResult:
-    folder = out_dir or recipe.delivery.path
-    if folder is None:
-        raise UsageError("No delivery folder: set [delivery] path in the recipe or pass --out.")
+                out_dir: Path | None, dry_run: bool, now: datetime | None = None,
+                delivery: Delivery | None = None) -> ImportResult:
+    """Render and deliver the queued documents (see the module docstring). Inside one of
+    Sage's blackout windows (at `now`, default the clock) nothing is rendered or delivered and
+    `result.blackout` says until when; a dry run previews regardless and never connects.
+    `delivery` replaces the recipe's (tests)."""
+    destination = delivery or delivery_for(recipe.delivery, out_dir)
     writer = CheckpointWriter(recipe.state_dir, run_id, "import-sage", KIND, recipe,
                               [documents.path], dry_run=dry_run)
     result = ImportResult(manifest=Path())
+    closed = closed_at(recipe.sage.blackout, now or utc_now(), recipe.zone)
+    if closed is not None and not dry_run:
+        result.blackout = closed
+        result.manifest = writer.finish(summary={
+            "delivered": 0, "dry_run": False, "blackout": closed.window.text,
+            "resumes_at": closed.resumes.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        return result
+    try:
+        return _import(recipe, documents, ledger, writer, result, destination, dry_run)
+    finally:
+        destination.close()
+
+
+def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: CheckpointWriter,
+            result: ImportResult, destination: Delivery, dry_run: bool) -> ImportResult:
     if not dry_run:
-        destination = FolderDelivery(folder)
         destination.prepare()
         result.recovered = recover(ledger, destination)
     product = products.get(recipe.sage.product, recipe.sage.region)
@@ -487,7 +516,7 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
             spool.flush()
             progress.advance("import-sage", len(docs), total=tables.count, unit="documents")
         spool.seal()
-        new_accounts = _deliver(recipe, ledger, writer, folder, result, spool, accounts,
+        new_accounts = _deliver(recipe, ledger, writer, destination, result, spool, accounts,
                                 dry_run, (numbers[document_spec.name], document_spec),
                                 (numbers[account_spec.name], account_spec) if account_spec
                                 else None)
@@ -500,7 +529,7 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
                  "dry_run": dry_run, "new_accounts": new_accounts,
                  "totals": {k: str(v) for k, v in result.totals.items()},
                  "totals_basis": result.totals_basis},
-        files={p.name: p for p in result.files})
+        files=dict(delivered_hashes(result)))
     return result
 
 
@@ -523,7 +552,7 @@ class _Accounts:
             self.customer_keys[ref] not in self.delivered
 
 
-def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, folder: Path,
+def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, destination: Delivery,
              result: ImportResult, spool: _Spool, accounts: _Accounts, dry_run: bool,
              document_spec: tuple[int, FileSpec], account_spec: tuple[int, FileSpec] | None
              ) -> int:
@@ -590,8 +619,8 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, folder: P
                  f".{spec.extension}" for n in range(len(parts))]
         plan_files += [(name, _streamed(head, spool.spans(*part, dropped), tail, spool.bytes))
                        for name, part in zip(names, parts, strict=True)]
-        target = writer.folder / "preview" if dry_run else folder
-        delivery: Delivery = FolderDelivery(target)
+        target = writer.folder / "preview"
+        delivery: Delivery = FolderDelivery(target) if dry_run else destination
         locations = {name: delivery.location(name) for name, _ in plan_files}
         plan = BatchPlan(
             files=list(locations.values()),
@@ -612,18 +641,22 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, folder: P
                         ledger.journal_file(batch_id, file, "ready")
                     crash_point("before-rename")
 
-                result.files.append(delivery.deliver(name, data, ready))
+                digest = _Digest(data)
+                result.files.append(delivery.deliver(name, digest.chunks(), ready))
+                result.hashes[name] = digest.hexdigest()
                 if not dry_run:
                     crash_point("after-rename")  # the one window the journal cannot close
                     ledger.journal_file(batch_id, file, "renamed")
                 crash_point("after-file")
-        except TransientError:
-            if not dry_run:  # record what did land, so the rest is simply queued again
-                ledger.finish_batch(batch_id, {str(p) for p in result.files})
+        except TransientError as error:
+            # What did land is recorded, so the rest is simply queued again; unless a rename's
+            # outcome is unknown: the batch then stays open for recovery to ask the place.
+            if not dry_run and not error.uncertain:
+                ledger.finish_batch(batch_id, set(result.files))
             raise
         if not dry_run:
             crash_point("before-finish")
-            ledger.finish_batch(batch_id, {str(p) for p in result.files})
+            ledger.finish_batch(batch_id, set(result.files))
             crash_point("after-finish")
         result.delivered = count
     totals = dict(spool.totals)
@@ -782,3 +815,31 @@ def _totals(chosen: list[tuple[dict[str, Any], Rows]],
             kind = split.get("transaction_type") or doc["transaction_type"]  # a fee SI is an SI
             totals[kind] += split["net_amount"] + (ZERO if net_only else split["tax_amount"])
     return dict(totals)
+
+
+class _Digest:
+    """A file's sha256, taken from its chunks as they are delivered (a remote file cannot be
+    read back to hash it for the manifest)."""
+
+    def __init__(self, data: bytes | Iterable[bytes]) -> None:
+        import hashlib
+
+        self.data = data
+        self._hash = hashlib.sha256()
+
+    def chunks(self) -> Iterator[bytes]:
+        for chunk in (self.data,) if isinstance(self.data, bytes | bytearray) else self.data:
+            self._hash.update(chunk)
+            yield chunk
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def delivered_hashes(result: ImportResult) -> list[tuple[str, tuple[str, str]]]:
+    """(file name, (location, sha256)) of each delivered file, in delivery order."""
+    found = []
+    for location in result.files:
+        name = location.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+        found.append((name, (location, result.hashes.get(name, ""))))
+    return found

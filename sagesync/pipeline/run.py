@@ -130,7 +130,10 @@ def run_report(result: RunResult, ledger: Ledger) -> dict[str, Any]:
              "skipped": len(imported.skipped), "stale": len(imported.stale),
              "void": len(imported.void), "recovered": len(imported.recovered),
              "files": [str(p) for p in imported.files], "totals": _amounts(imported.totals),
-             "totals_basis": imported.totals_basis},
+             "totals_basis": imported.totals_basis,
+             "blackout": None if imported.blackout is None else {
+                 "window": imported.blackout.window.text,
+                 "resumes_at": imported.blackout.resumes.strftime("%Y-%m-%dT%H:%M:%SZ")}},
         ],
         "held": len(imported.held),
         "holds_by_cause": [

@@ -143,7 +143,9 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                                                  recipe.mapping.default_item,
                                                  recipe.mapping.default_warehouse),
                               unit_price_places=products.get(recipe.sage.product)
-                              .capabilities.unit_price_places)
+                              .capabilities.unit_price_places,
+                              locked_until=recipe.sage.period_locked_until,
+                              locked_period=recipe.sage.locked_period)
     allocator = AccountAllocator(recipe.mapping,
                                  load_customer_accounts(recipe.mapping.customers_csv, caps),
                                  known.account_refs() if (known := ledger or lookup) else {})

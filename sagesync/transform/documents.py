@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any
@@ -203,6 +203,9 @@ class DocumentBuilder:
     negative_amounts: bool = False  # [sage] negative_amounts
     items: ItemMap = field(default_factory=ItemMap)
     unit_price_places: int = 0  # the product's (Capabilities.unit_price_places)
+    # [sage] period_locked_until and locked_period: Sage takes nothing dated on or before it
+    locked_until: date | None = None
+    locked_period: str = "hold"
 
     def __post_init__(self) -> None:
         self._prefix = "base_" if self.currency == "base" else ""
@@ -243,6 +246,7 @@ class DocumentBuilder:
         try:
             if created is None:
                 raise HoldDocument(holds.no_created_at())
+            self._open_period(document)
             document.exchange_rate = self._exchange_rate(doc, order, document)
             extras = _Extras.of(doc, self.currency == "base",
                                 order.get("base_currency_code") == order.get(
@@ -266,6 +270,21 @@ class DocumentBuilder:
         except HoldDocument as held:
             document.hold, document.hold_reason = held.hold, held.hold.message
         return document
+
+    def _open_period(self, document: SageDocument) -> None:
+        """A document dated in Sage's locked period is held, or moved to the day after the
+        lock (the first day Sage still posts to), saying so in its warnings."""
+        dated, locked = document.posting_date, self.locked_until
+        if locked is None or dated is None or dated > locked:
+            return
+        if self.locked_period != "redate":
+            raise HoldDocument(holds.period_locked(posting_date=dated.isoformat(),
+                                                   locked_until=locked.isoformat()))
+        document.posting_date = locked + timedelta(days=1)
+        document.warnings.append(
+            f"posting date moved from {dated.isoformat()} to {document.posting_date.isoformat()}"
+            f": Sage's period is locked up to {locked.isoformat()} ([sage] period_locked_until, "
+            'locked_period = "redate")')
 
     def _skip(self, document: SageDocument, why: str) -> SageDocument:
         document.lines = []
