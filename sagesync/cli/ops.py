@@ -80,6 +80,10 @@ def _print_status(recipe: Recipe, status: object) -> None:
             by_cause.add_row(group["title"], group["code"], str(group["count"]),
                              ", ".join(group["examples"]))
         console.print(by_cause)
+        for group in causes:
+            console.print(f"  {group['title']}: {group['fix']}", markup=False)
+            for command in group["commands"]:
+                console.print(f"    {command}", markup=False, soft_wrap=True)
     age = s.oldest_pending_hours  # type: ignore[attr-defined]
     console.print(f"  oldest pending record: {'none' if age is None else f'{age:g} h old'}")
     for title, rows in (("needs attention", s.needs_attention),  # type: ignore[attr-defined]
@@ -135,10 +139,16 @@ def _report_fixup(verb: str, result: FixupResult) -> None:
 
 
 def _fixup(obj: Context, command: str, apply: object) -> FixupResult:
+    """Apply a person's fix under the run lock; then evaluate the alerts, so a cause the
+    fix cleared is announced as resolved at once."""
     recipe = obj.recipe()
     with run_lock(recipe.state_dir, command), Ledger(recipe.state_dir / "ledger.sqlite",
                                                      new_run_id()) as ledger:
-        return apply(ledger)  # type: ignore[operator, no-any-return]
+        result: FixupResult = apply(ledger)  # type: ignore[operator]
+    from .alerts import notify
+
+    notify(recipe)
+    return result
 
 
 @click.command("retry")
