@@ -64,15 +64,15 @@ class TradingHours:
 
     def trading_seconds(self, since: datetime, until: datetime, zone: ZoneInfo) -> float:
         """How much trading time lies between two moments (overlapping windows count once)."""
-        total = 0.0
+        total = timedelta(0)  # exact (microseconds), so the sums add up
         reach: datetime | None = None
         for low, high in sorted(self.spans(since, until, zone)):
             if reach is not None and low < reach:
                 low = reach
             if low < high:
-                total += (high - low).total_seconds()
+                total += high - low
                 reach = high
-        return total
+        return total.total_seconds()
 
     def is_open(self, moment: datetime, zone: ZoneInfo) -> bool:
         return bool(self.spans(moment, moment + timedelta(seconds=1), zone))
