@@ -11,7 +11,6 @@ import json
 import socket
 import ssl
 import threading
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
@@ -109,11 +108,8 @@ def _start_smtp(tmp_path: Path, security: str) -> Iterator[SmtpServer]:
         controller = Controller(_Handler(server), hostname=server.host, port=server.port,
                                 tls_context=context, require_starttls=True, **options)
     else:
-        with warnings.catch_warnings():  # AUTH without STARTTLS: the socket is TLS already
-            warnings.simplefilter("ignore", UserWarning)
-            controller = Controller(_Handler(server), hostname=server.host, port=server.port,
-                                    ssl_context=context, server_hostname="localhost",
-                                    **options)
+        controller = Controller(_Handler(server), hostname=server.host, port=server.port,
+                                ssl_context=context, server_hostname="localhost", **options)
     controller.start()
     try:
         yield server

@@ -177,6 +177,8 @@ def test_a_certificate_not_trusted_is_refused_not_ignored(  # type: ignore[no-un
     assert smtp_server.received == []
 
 
+# aiosmtpd warns that AUTH is allowed without STARTTLS: this server speaks TLS from the start
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_implicit_tls_and_a_wrong_password(  # type: ignore[no-untyped-def]
         run_cli, demo_copy: Path, smtp_tls_server: SmtpServer) -> None:  # noqa: F811
     recipe = alert_recipe(demo_copy, smtp_tls_server, None, security="tls")

@@ -107,20 +107,25 @@ def amended(recipe: Recipe, ledger: Ledger) -> list[Found]:
 
 def quarantine(state_dir: Path, folders: Sequence[Path], open_alerts: Iterable[AlertRow]
                ) -> list[Found]:
-    """One cause per quarantined content (the same bad record quarantined by every run is
-    one cause), found by its `.error.txt`; a cause stays while its file is in a quarantine
-    folder, and clears once a person deleted or moved it."""
+    """One cause per quarantined content (the same bad record quarantined by every run, or a
+    watched file kept both in the inbox's quarantine/ and the state folder's, is one cause),
+    found by its `.error.txt`; a cause stays while a copy is in a quarantine folder, and
+    clears once a person deleted or moved them all."""
     found: dict[str, Found] = {}
     for folder in (state_dir / "quarantine", *folders):
         if not folder.is_dir():
             continue
         for report in sorted(folder.rglob("*.error.txt")):
             item = _quarantined(report)
-            if item is not None:
-                found.setdefault(item.cause, item)
-    for row in open_alerts:  # one in a folder this evaluation was not shown (an inbox)
+            if item is None:
+                continue
+            first = found.setdefault(item.cause, item)
+            if first is not item:  # another copy of the same content: the cause lasts for both
+                found[item.cause] = Found(first.cause, first.title, first.detail,
+                                          f"{first.about}\n{item.about}")
+    for row in open_alerts:  # copies in a folder this evaluation was not shown (an inbox)
         if row.cause.startswith("quarantine:") and row.cause not in found and row.about \
-                and Path(row.about).exists():
+                and any(Path(p).exists() for p in row.about.splitlines()):
             found[row.cause] = Found(row.cause, row.title, row.detail, row.about)
     return list(found.values())
 
