@@ -339,3 +339,25 @@ def test_alerts_check_without_a_channel_is_a_usage_error(run_cli, demo_copy: Pat
     assert result.exit_code == ExitCode.USAGE
     assert "[alerts] names no channel" in result.output
 
+
+
+def test_a_record_needing_a_person_alerts_and_a_retry_resolves_it_at_once(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, http_receiver: HttpReceiver) -> None:  # noqa: F811
+    recipe = alert_recipe(demo_copy, None, http_receiver,
+                          '\n[ledger]\nmax_attempts = 1\n[ack]\nerror_column = "Error"\n')
+    assert run_cli("run", str(recipe)).exit_code == ExitCode.OK
+    assert run_cli("-r", str(recipe), "hold", "invoice:2@1").exit_code == 0
+    assert http_receiver.posts == []  # a person's own hold is no news to them
+    export = demo_copy.parent / "sage-answers.csv"
+    export.write_text("Type,Reference,Transaction Number,Error\r\n"
+                      "SI,000000001,,Customer account on hold\r\n", encoding="utf-8")
+    assert run_cli("-r", str(recipe), "ack", str(export)).exit_code == ExitCode.HELD
+    assert raised(http_receiver) == ["needs_attention:rejected_by_sage"]
+    alert = http_receiver.posts[0]["sagesync"]["alerts"][0]
+    assert alert["title"] == "1 record needs a person: rejected by Sage"
+    assert "invoice:1@1: Customer account on hold" in alert["detail"]
+    assert f"sagesync -r {recipe.resolve()} retry invoice:1@1" in alert["detail"]
+    retried = run_cli("-r", str(recipe), "retry", "invoice:1@1")
+    assert retried.exit_code == 0
+    assert "alert resolved: 1 record needs a person: rejected by Sage" in retried.output
+    assert http_receiver.posts[-1]["sagesync"]["alerts"][0]["status"] == "resolved"

@@ -77,7 +77,7 @@ def _summary(text: str | None) -> dict[str, object]:
 
 
 def waiting_records(recipe: Recipe, ledger: Ledger, state: str, prefix: str,
-                    what: str) -> list[Found]:
+                    what: tuple[str, str]) -> list[Found]:
     """One cause per hold code among the records in `state` (a person's own holds are no
     news to them, so they never alert)."""
     found: list[Found] = []
@@ -89,7 +89,8 @@ def waiting_records(recipe: Recipe, ledger: Ledger, state: str, prefix: str,
             lines.append(f"... and {group.count - EXAMPLES} more (`sagesync status`)")
         found.append(Found(
             f"{prefix}:{group.code}",
-            f"{_plural(group.count, 'record', 'records')} {what}: {group.title}",
+            f"{_plural(group.count, 'record', 'records')} "
+            f"{what[0] if group.count == 1 else what[1]}: {group.title}",
             "\n".join([*lines, *_fix(group.code, keys, recipe, state)])))
     return found
 
@@ -214,11 +215,25 @@ def unconfirmed(recipe: Recipe, ledger: Ledger) -> list[Found]:
     if products.get(recipe.sage.product, recipe.sage.region).ack is None:
         return []
     runs = recipe.alerts.unconfirmed_after_runs
-    rows = ledger.unconfirmed_for(runs)
-    if not rows:
+    marks = ",".join("?" * len(DELIVERY))
+    # sent before the N-th latest delivery run <=> N delivery runs came after it (one query
+    # on the state index, where counting the runs after each record would scan per record)
+    nth = ledger.db.execute(f"SELECT seq FROM runs WHERE command IN ({marks}) ORDER BY seq "
+                            "DESC LIMIT 1 OFFSET ?", (*DELIVERY, runs - 1)).fetchone()
+    if nth is None:
         return []
-    lines = [f"{r.key} ({r.increment_id}) in {Path(r.file or '?').name}" for r in rows[:EXAMPLES]]
-    return [Found("unconfirmed", f"{_plural(len(rows), 'record', 'records')} sent but not "
+    count = ledger.db.execute("SELECT count(*) FROM records WHERE state='sent' AND sent_run "
+                              "< ?", (nth[0],)).fetchone()[0]
+    if not count:
+        return []
+    lines = [f"{t}:{i}@{st} ({inc}) in {Path(file or '?').name}"
+             for t, i, st, inc, file in ledger.db.execute(
+                 "SELECT entity_type, entity_id, store_id, increment_id, file FROM records "
+                 "WHERE state='sent' AND sent_run < ? ORDER BY entity_type, entity_id LIMIT ?",
+                 (nth[0], EXAMPLES))]
+    if count > EXAMPLES:
+        lines.append(f"... and {count - EXAMPLES} more (`sagesync status`)")
+    return [Found("unconfirmed", f"{_plural(count, 'record', 'records')} sent but not "
                   f"confirmed by Sage after {runs} runs",
                   "\n".join([*lines, "To fix: check that Sage imported the files, then read "
                              "Sage's export back with `sagesync ack FILE`."]))]
@@ -255,9 +270,9 @@ def find_causes(recipe: Recipe, ledger: Ledger, now: datetime, open_alerts: list
         found += auth(ledger)
     if "needs_attention" in on:
         found += waiting_records(recipe, ledger, "needs_attention", "needs_attention",
-                                 "need a person")
+                                 ("needs a person", "need a person"))
     if "held" in on:
-        found += waiting_records(recipe, ledger, "held", "held", "held")
+        found += waiting_records(recipe, ledger, "held", "held", ("held", "held"))
     if "amended" in on:
         found += amended(recipe, ledger)
     if "quarantine" in on:

@@ -11,13 +11,14 @@ A document whose checkpoint was removed is counted but its amount is listed as m
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sagesync.ledger import Ledger, RecordKey
@@ -29,7 +30,6 @@ from sagesync.recipe import Recipe
 COUNTED = ("sent", "confirmed", "held", "void")
 PENDING = ("exported", "queued", "held", "rejected", "needs_attention")
 WAITING = ("held", "needs_attention", "amended")
-_BATCH = re.compile(r"^batch (\d+):")
 LISTED = 50  # records listed per store as needing a person
 
 
@@ -151,20 +151,20 @@ def build_digest(recipe: Recipe, ledger: Ledger, day: date, *, now: datetime | N
 def _amounts(recipe: Recipe, ledger: Ledger, start: str, end: str, of: Any) -> None:
     """Sum the splits of every delivery made that day (a record sent twice counts twice)."""
     by_run: dict[str, dict[RecordKey, str]] = {}  # run id -> key -> content hash sent
-    for entity_type, entity_id, store_id, detail in ledger.db.execute(
-            "SELECT entity_type, entity_id, store_id, detail FROM events WHERE event='sent' "
-            "AND at >= ? AND at < ? ORDER BY id", (start, end)):
+    # one pass: each sent event with its batch's run and the hash its plan sent (SQLite
+    # indexes batch_records for the join itself)
+    for entity_type, entity_id, store_id, run_id, content_hash in ledger.db.execute(
+            "SELECT e.entity_type, e.entity_id, e.store_id, b.run_id, r.content_hash FROM events e "
+            "LEFT JOIN batches b ON b.batch_id = CAST(substr(e.detail, 7, instr(e.detail, ':') "
+            "- 7) AS INTEGER) LEFT JOIN batch_records r ON r.batch_id = b.batch_id AND "
+            "r.entity_type = e.entity_type AND r.entity_id = e.entity_id AND "
+            "r.store_id = e.store_id WHERE e.event = 'sent' AND e.at >= ? AND e.at < ? "
+            "AND e.detail LIKE 'batch %:%' ORDER BY e.id", (start, end)):
         key = RecordKey(entity_type, entity_id, store_id)
-        found = _BATCH.match(detail or "")
-        row = ledger.db.execute(
-            "SELECT b.run_id, r.content_hash FROM batches b LEFT JOIN batch_records r ON "
-            "r.batch_id=b.batch_id AND r.entity_type=? AND r.entity_id=? AND r.store_id=? "
-            "WHERE b.batch_id=?", (entity_type, entity_id, store_id,
-                                   int(found.group(1)) if found else -1)).fetchone()
-        if row is None:
+        if run_id is None:
             of(store_id).amounts_missing.append(f"{key} (no batch recorded)")
             continue
-        by_run.setdefault(row[0], {})[key] = row[1] or ""
+        by_run.setdefault(run_id, {})[key] = content_hash or ""
     totals: dict[tuple[int, str, str, str], AmountRow] = {}
     counted: dict[tuple[int, str, str, str], set[str]] = {}
     for run_id, wanted in by_run.items():
@@ -208,10 +208,11 @@ def _splits(checkpoint: Checkpoint, wanted: dict[RecordKey, str]
             ) -> dict[RecordKey, list[tuple[str, str, str, Decimal, Decimal]]]:
     """(currency, tax code, Sage type, net, tax) of each split of the wanted documents that
     the checkpoint holds ready, with the content hash that was sent (any, if not known)."""
-    documents = pq.read_table(checkpoint.table_file("documents"), columns=[
-        "document_key", "currency_code", "transaction_type", "content_hash",
-        "status"]).to_pylist()
     names = {str(k): k for k in wanted}
+    keys = pa.array(sorted(names))
+    table = pq.read_table(checkpoint.table_file("documents"), columns=[
+        "document_key", "currency_code", "transaction_type", "content_hash", "status"])
+    documents = table.filter(pc.is_in(table["document_key"], value_set=keys)).to_pylist()
     chosen: dict[str, tuple[RecordKey, str, str]] = {}
     for doc in documents:
         key = names.get(doc["document_key"])
@@ -226,7 +227,9 @@ def _splits(checkpoint: Checkpoint, wanted: dict[RecordKey, str]
         return result
     splits = pq.read_table(checkpoint.table_file("splits"), columns=[
         "document_key", "tax_code", "net_amount", "tax_amount", "transaction_type"])
-    for split in splits.to_pylist():
+    chosen_keys = pa.array(sorted(chosen))
+    for split in splits.filter(pc.is_in(splits["document_key"],
+                                        value_set=chosen_keys)).to_pylist():
         doc = chosen.get(split["document_key"])
         if doc is None:
             continue
