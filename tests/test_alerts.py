@@ -361,3 +361,23 @@ def test_a_record_needing_a_person_alerts_and_a_retry_resolves_it_at_once(  # ty
     assert retried.exit_code == 0
     assert "alert resolved: 1 record needs a person: rejected by Sage" in retried.output
     assert http_receiver.posts[-1]["sagesync"]["alerts"][0]["status"] == "resolved"
+
+
+def test_a_document_changed_in_magento_after_sending_alerts_until_resolved(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, http_receiver: HttpReceiver) -> None:  # noqa: F811
+    recipe = alert_recipe(demo_copy, None, http_receiver)
+    assert run_cli("run", str(recipe)).exit_code == ExitCode.OK
+    page = demo_copy.parent.parent / "samples" / "magento" / "invoices" / "page-0001.json"
+    text = page.read_text(encoding="utf-8")
+    page.write_text(text.replace('"grand_total": 26.4,', '"grand_total": 26.5,', 1),
+                    encoding="utf-8")
+    assert run_cli("run", str(recipe)).exit_code == ExitCode.OK
+    assert raised(http_receiver) == ["amended"]
+    alert = http_receiver.posts[0]["sagesync"]["alerts"][0]
+    assert alert["title"] == "1 record changed or cancelled in Magento after reaching Sage"
+    assert "invoice:1@1 (000000001): changed in Magento after it was sent" in alert["detail"]
+    settled = run_cli("-r", str(recipe), "resolve", "invoice:1@1", "--note", "SC 1043")
+    assert settled.exit_code == 0
+    assert http_receiver.posts[-1]["sagesync"]["alerts"] == [
+        {**alert, "status": "resolved",
+         "cleared_at": http_receiver.posts[-1]["sagesync"]["alerts"][0]["cleared_at"]}]

@@ -176,3 +176,11 @@ def test_a_bad_date_is_a_usage_error(run_cli, demo_copy: Path) -> None:  # type:
     result = run_cli("-r", str(demo_copy), "digest", "--date", "30/11/2026")
     assert result.exit_code == ExitCode.USAGE
     assert "'30/11/2026' is not a date YYYY-MM-DD" in result.output
+
+
+def test_the_default_day_is_yesterday_in_the_recipes_zone(run_cli, demo_copy: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli("run", str(demo_copy)).exit_code == ExitCode.OK
+    digest = json.loads(run_cli("-r", str(demo_copy), "digest", "--json").stdout)
+    expected = datetime.now(UTC).astimezone(ZoneInfo("Europe/London")).date().toordinal() - 1
+    assert date.fromisoformat(digest["day"]).toordinal() == expected
+    assert all(s["sent"] == 0 for s in digest["stores"])  # everything happened today
