@@ -39,6 +39,7 @@ def notify(recipe: Recipe, quarantine_folders: Sequence[Path] = ()) -> None:
 
 
 @click.group("alerts")
+@global_options
 def alerts_group() -> None:
     """Check the recipe's alert triggers and send what changed (see [alerts])."""
 
