@@ -247,6 +247,10 @@ class ListenSettings:
 ALERT_TRIGGERS = ("auth", "needs_attention", "held", "amended", "quarantine", "price_guard",
                   "no_success", "pending_age", "unconfirmed", "no_orders")
 SMTP_SECURITY = ("starttls", "tls", "none")
+ALERT_KEYS = ("smtp_host", "smtp_port", "security", "username", "password", "from", "to",
+              "ca_file", "timeout_seconds", "webhook_url", "triggers",
+              "max_hours_since_success", "max_pending_hours", "unconfirmed_after_runs",
+              "trading_hours", "max_quiet_trading_hours")
 _LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
@@ -994,11 +998,7 @@ class _RecipeReader:
     def alerts(self, ledger: LedgerSettings, status: StatusSettings) -> AlertSettings:
         """[alerts]: channels and thresholds. The silence thresholds default to [status]'s
         and [ledger]'s, so `status --check` and the alerts agree unless told otherwise."""
-        t = self.section("alerts", (
-            "smtp_host", "smtp_port", "security", "username", "password", "from", "to",
-            "ca_file", "timeout_seconds", "webhook_url", "triggers",
-            "max_hours_since_success", "max_pending_hours", "unconfirmed_after_runs",
-            "trading_hours", "max_quiet_trading_hours"))
+        t = self.section("alerts", ALERT_KEYS)
         host = self.string(t, "alerts", "smtp_host", None)
         security = self.string(t, "alerts", "security", "starttls", SMTP_SECURITY) \
             or "starttls"

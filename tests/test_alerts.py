@@ -6,6 +6,7 @@ clears; a channel that fails is a warning and is retried; nothing secret leaves.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -381,3 +382,15 @@ def test_a_document_changed_in_magento_after_sending_alerts_until_resolved(  # t
     assert http_receiver.posts[-1]["sagesync"]["alerts"] == [
         {**alert, "status": "resolved",
          "cleared_at": http_receiver.posts[-1]["sagesync"]["alerts"][0]["cleared_at"]}]
+
+
+def test_the_readme_documents_every_alerts_key() -> None:
+    from sagesync.recipe import ALERT_KEYS, ALERT_TRIGGERS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("```toml\n[alerts]"):]
+    block = block[: block.index("```", 8)]
+    documented = set(re.findall(r"^#? ?(\w+) = ", block, re.MULTILINE))
+    assert documented == set(ALERT_KEYS)
+    for trigger in ALERT_TRIGGERS:
+        assert f"| `{trigger}" in readme
