@@ -26,6 +26,7 @@ from dotenv import dotenv_values
 from sagesync.errors import RecipeError
 from sagesync.model.blackout import SYNTAX as BLACKOUT_SYNTAX
 from sagesync.model.blackout import BlackoutWindow, WindowSyntaxError, parse_window
+from sagesync.model.trading_hours import TradingHours, TradingHoursError, parse_trading_hours
 from sagesync.sage import products
 from sagesync.sage.products import keys as product_keys
 
@@ -308,6 +309,49 @@ class MagentoUpdatesSettings:
     rejected_status: str | None = None
     notify_customer: bool = False  # on a confirmation
     notify_rejections: bool = False
+ALERT_TRIGGERS = ("auth", "needs_attention", "held", "amended", "quarantine", "price_guard",
+                  "no_success", "pending_age", "unconfirmed", "no_orders")
+SMTP_SECURITY = ("starttls", "tls", "none")
+ALERT_KEYS = ("smtp_host", "smtp_port", "security", "username", "password", "from", "to",
+              "ca_file", "timeout_seconds", "webhook_url", "triggers",
+              "max_hours_since_success", "max_pending_hours", "unconfirmed_after_runs",
+              "trading_hours", "max_quiet_trading_hours")
+_LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def is_loopback(host: str) -> bool:
+    return host.lower() in _LOOPBACK or host.startswith("127.")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go (SMTP, a JSON webhook) and the silence thresholds that raise them."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str | None = None  # the recipe's `from`
+    recipients: tuple[str, ...] = ()  # the recipe's `to`
+    ca_file: Path | None = None  # a PEM bundle for a private CA (verification stays on)
+    timeout_seconds: float = 20.0
+    webhook_url: str | None = field(default=None, repr=False)  # a Slack URL is a secret
+    triggers: tuple[str, ...] = ALERT_TRIGGERS
+    max_hours_since_success: float = 24.0
+    max_pending_hours: float = 24.0
+    unconfirmed_after_runs: int = 3
+    trading_hours: TradingHours | None = None
+    max_quiet_trading_hours: float = 2.0
+
+    @property
+    def email(self) -> bool:
+        return self.smtp_host is not None
+
+    @property
+    def enabled(self) -> bool:
+        """Alerts are on when a channel is configured."""
+        return self.email or self.webhook_url is not None
 
 
 @dataclass(frozen=True)
@@ -331,6 +375,7 @@ class Recipe:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     magento_updates: MagentoUpdatesSettings = field(default_factory=MagentoUpdatesSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     path: Path | None = None
     sha256: str = ""
 
@@ -488,7 +533,7 @@ class _RecipeReader:
         self.check_keys("", self.data, ("name", "state_dir", "magento", "sage", "mapping",
                                         "delivery", "ledger", "status", "ack", "sage_export",
                                         "stock", "prices", "push", "listen",
-                                        "magento_updates", "report", "schedule"))
+                                        "magento_updates", "report", "schedule", "alerts"))
         name = self.string(self.data, "", "name", None)
         if name is None:
             raise RecipeError(f"{self.path}: missing key 'name' (a short name for this recipe).")
@@ -496,13 +541,15 @@ class _RecipeReader:
         if state is None:
             raise RecipeError(f"{self.path}: missing key 'state_dir' (the folder where sagesync "
                               "keeps its ledger, checkpoints and logs).")
+        ledger, status = self.ledger(), self.status()
         return Recipe(name=name, state_dir=(self.base / state).resolve(),
                       magento=self.magento(), sage=self.sage(), mapping=self.mapping(),
-                      delivery=self.delivery(), ledger=self.ledger(), status=self.status(),
+                      delivery=self.delivery(), ledger=ledger, status=status,
                       ack=self.ack(), sage_export=self.sage_export(), stock=self.stock(),
                       prices=self.prices(), listen=self.listen(), report=self.report(),
                       schedule=self.schedule(),
                       magento_updates=self.magento_updates(),
+                      alerts=self.alerts(ledger, status),
                       push_chunk_size=self.integer(self.section("push", ("chunk_size",)),
                                                    "push", "chunk_size", 20, 1, 5000) or 20)
 
@@ -1143,3 +1190,84 @@ class _RecipeReader:
             io_public_keys=self.file_path(t, "listen", "io_public_keys", must_exist=True),
             host=self.string(t, "listen", "host", "127.0.0.1") or "127.0.0.1",
             port=self.integer(t, "listen", "port", 8787, 1, 65535) or 8787)
+
+    def alerts(self, ledger: LedgerSettings, status: StatusSettings) -> AlertSettings:
+        """[alerts]: channels and thresholds. The silence thresholds default to [status]'s
+        and [ledger]'s, so `status --check` and the alerts agree unless told otherwise."""
+        t = self.section("alerts", ALERT_KEYS)
+        host = self.string(t, "alerts", "smtp_host", None)
+        security = self.string(t, "alerts", "security", "starttls", SMTP_SECURITY) \
+            or "starttls"
+        smtp_keys = [k for k in ("smtp_port", "security", "username", "password", "from", "to")
+                     if k in t]
+        if host is None and smtp_keys:
+            raise RecipeError(f"{self.path}: key 'alerts.{smtp_keys[0]}' needs "
+                              "'alerts.smtp_host' (the SMTP server that sends the alerts).")
+        sender = self.string(t, "alerts", "from", None)
+        recipients = t.get("to", [])
+        if isinstance(recipients, str):
+            recipients = [recipients]
+        if not isinstance(recipients, list) or not all(
+                isinstance(r, str) and re.fullmatch(r"[^@\s,;<>]+@[^@\s,;<>]+", r)
+                for r in recipients):
+            raise self.fail("alerts.to", 'a list of e-mail addresses such as '
+                            '["finance@example.com"]', recipients)
+        if host is not None:
+            if sender is None or not re.fullmatch(r"[^@\s,;<>]+@[^@\s,;<>]+", sender):
+                raise self.fail("alerts.from", "the sender's e-mail address", sender)
+            if not recipients:
+                raise RecipeError(f"{self.path}: [alerts] smtp_host needs 'to' (a list of "
+                                  "e-mail addresses that receive the alerts).")
+            if security == "none" and not is_loopback(host):
+                raise self.fail("alerts.security", '"starttls" or "tls": "none" sends in '
+                                "clear text and is allowed only for a server on this machine "
+                                f"(127.0.0.1, localhost), not {host}", security)
+        username = self.string(t, "alerts", "username", None)
+        password = t.get("password")
+        if password is not None and (not isinstance(password, str) or not password):
+            raise RecipeError(f"{self.path}: key 'alerts.password': expected a non-empty text; "
+                              'write password = "${SMTP_PASSWORD}" and set it in .env.')
+        if password is not None and username is None:
+            raise RecipeError(f"{self.path}: key 'alerts.password' needs 'alerts.username'.")
+        default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
+        webhook = t.get("webhook_url")
+        if webhook is not None:
+            found = re.match(r"^(https?)://([^/:?#]+|\[[^\]]+\])", webhook) \
+                if isinstance(webhook, str) else None
+            if found is None or (found.group(1) == "http" and not is_loopback(found.group(2))):
+                raise RecipeError(f"{self.path}: key 'alerts.webhook_url': expected an https:// "
+                                  "URL (http:// only for a receiver on this machine); "
+                                  'write webhook_url = "${ALERT_WEBHOOK_URL}" and set it in '
+                                  ".env: the URL is a secret.")
+        triggers = self.strings(t, "alerts", "triggers", list(ALERT_TRIGGERS))
+        for name in triggers:
+            if name not in ALERT_TRIGGERS:
+                raise self.fail("alerts.triggers", "a list of " + ", ".join(ALERT_TRIGGERS),
+                                name)
+        hours = t.get("trading_hours")
+        trading = None
+        if hours is not None:
+            try:
+                trading = parse_trading_hours(hours)
+            except TradingHoursError as error:
+                raise RecipeError(f"{self.path}: key 'alerts.trading_hours': {error}.") from None
+        timeout = self.number(t, "alerts", "timeout_seconds", 20.0)
+        if timeout <= 0:
+            raise self.fail("alerts.timeout_seconds", "a positive number of seconds", timeout)
+        return AlertSettings(
+            smtp_host=host,
+            smtp_port=self.integer(t, "alerts", "smtp_port", default_port, 1, 65535)
+            or default_port,
+            security=security, username=username, password=password, sender=sender,
+            recipients=tuple(recipients),
+            ca_file=self.file_path(t, "alerts", "ca_file", must_exist=True),
+            timeout_seconds=timeout, webhook_url=webhook, triggers=tuple(triggers),
+            max_hours_since_success=self.number(t, "alerts", "max_hours_since_success",
+                                                status.max_hours_since_success),
+            max_pending_hours=self.number(t, "alerts", "max_pending_hours",
+                                          status.max_pending_hours),
+            unconfirmed_after_runs=self.integer(t, "alerts", "unconfirmed_after_runs",
+                                                ledger.unconfirmed_after_runs, 1, 1000)
+            or ledger.unconfirmed_after_runs,
+            trading_hours=trading,
+            max_quiet_trading_hours=self.number(t, "alerts", "max_quiet_trading_hours", 2.0))

@@ -453,9 +453,14 @@ def test_run_json_and_status_json_group_held_records_by_cause(  # type: ignore[n
     by_code = {g["code"]: g for g in status["holds_by_cause"]}
     assert {c: g["count"] for c, g in by_code.items()} == EXPECTED
     assert by_code["order_not_exported"]["examples"] == ["invoice:3@1"]
+    recipe_path = demo_copy.resolve()
     assert by_code["reference_collision"] == {
         "code": "reference_collision", "title": "Sage reference used by another document",
-        "count": 1, "examples": ["invoice:2@2"]}
+        "count": 1, "examples": ["invoice:2@2"],
+        "fix": "two documents share a Sage reference: give each store its own [sage] "
+               "reference_prefixes (the next run sends it), or enter it by hand and hold it",
+        "commands": [f"sagesync -r {recipe_path} trace invoice:2@2",
+                     f"sagesync -r {recipe_path} hold invoice:2@2"]}
     assert len(by_code["unmapped_tax_rate"]["examples"]) == 3
     table = run_cli(*cli, "status").stdout
     assert all(code in table for code in EXPECTED)  # the table, too (codes never wrap)

@@ -103,7 +103,8 @@ def test_every_shipped_recipe_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     root = Path(__file__).resolve().parent.parent / "recipes"
     for name in ("MAGENTO_URL", "MAGENTO_TOKEN", "MAGENTO_CONSUMER_KEY",
                  "MAGENTO_CONSUMER_SECRET", "MAGENTO_ACCESS_TOKEN",
-                 "MAGENTO_ACCESS_TOKEN_SECRET"):
+                 "MAGENTO_ACCESS_TOKEN_SECRET", "SMTP_USER", "SMTP_PASSWORD",
+                 "ALERT_WEBHOOK_URL"):
         monkeypatch.setenv(name, "https://shop.example.com/rest/default" if "URL" in name
                            else "x" * 32)
     recipes = sorted(root.glob("*.toml"))

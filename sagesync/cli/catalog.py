@@ -152,7 +152,8 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
         result = push_magento(recipe, payload, session.ledger, payload.run_id, dry_run=dry_run,
                               force=force)
         code = _report_push(result, dry_run)
-        session.outcome = Outcome(code, {"sent": result.sent, **_refusal(result)})
+        session.outcome = Outcome(code, {"sent": result.sent, "kind": result.kind,
+                                         **_refusal(result)})
     if as_json:
         click.echo(json.dumps(
             {"manifest": str(result.manifest), "kind": result.kind, "dry_run": dry_run,
@@ -219,7 +220,9 @@ def rollback_command(obj: Context, what: str, dry_run: bool, force: bool) -> Non
     with step_session(recipe, "rollback", run_id, dry_run=dry_run, flow="catalog") as session:
         result = rollback_prices(recipe, session.ledger, run_id, dry_run=dry_run, force=force)
         code = _report_rollback(result, dry_run)
-        session.outcome = Outcome(code, {"sent": result.sent, **_refusal(result)})
+        session.outcome = Outcome(code, {"sent": result.sent,
+                                         "kind": "" if result.nothing else "prices",
+                                         **_refusal(result)})
     emit_manifest(result.manifest)
     click.get_current_context().exit(code)
 
@@ -229,7 +232,8 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
     again when it resumes a killed push); the push step records each chunk Magento accepts."""
 
     def handle(path: Path, kind: str, run_id: str) -> Handled:
-        with step_session(recipe, "watch", run_id, dry_run=dry_run, flow="catalog") as session:
+        with step_session(recipe, "watch", run_id, dry_run=dry_run, flow="catalog",
+                          alerts=False) as session:  # the pass evaluates, with its inbox
             ledger = session.ledger
             parsed = parse_sage(recipe, path, kind, run_id)
             payload = open_checkpoint(parsed.manifest)
@@ -237,7 +241,8 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
                                   force=False)
             code = ExitCode.HELD if (pushed.refused or pushed.failed
                                      or pushed.unknown_skus) else ExitCode.OK
-            session.outcome = Outcome(int(code), {"sent": pushed.sent, **_refusal(pushed)})
+            session.outcome = Outcome(int(code), {"sent": pushed.sent, "kind": kind,
+                                                  **_refusal(pushed)})
         if pushed.refused:
             from sagesync.errors import SageSyncError
 
@@ -304,6 +309,10 @@ def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle
         for name in outcome.ignored:
             info(f"not a Sage export by its name, left alone: {name}")
         worst = max(worst, int(outcome.exit_code))
+        if not dry_run:
+            from .alerts import notify
+
+            notify(recipe, quarantine_folders=[inbox / "quarantine"])
         if once:
             click.get_current_context().exit(worst)
         time.sleep(interval)

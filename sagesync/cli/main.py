@@ -76,6 +76,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("report", "report_command", "Write the status page: one HTML file with the "
                "queue's depth and age over time, documents per day (Magento and Sage), holds by "
                "cause and the last runs."),
+    "alerts": ("alerts", "alerts_group", "Check the recipe's alert triggers and send what "
+               "changed (see [alerts])."),
+    "digest": ("alerts", "digest_command", "One day per store: documents exported, sent, "
+               "confirmed, held and void, the amounts sent per currency and tax code, the "
+               "oldest pending record, and what waits for a person with the commands to fix "
+               "it."),
     "listen": ("ops", "listen_command",
                "Receive store webhooks and I/O Events; verified events queue their orders."),
 }

@@ -82,6 +82,10 @@ def _print_status(recipe: Recipe, status: object) -> None:
             by_cause.add_row(group["title"], group["code"], str(group["count"]),
                              ", ".join(group["examples"]))
         console.print(by_cause)
+        for group in causes:
+            console.print(f"  {group['title']}: {group['fix']}", markup=False)
+            for command in group["commands"]:
+                console.print(f"    {command}", markup=False, soft_wrap=True)
     _print_catalog(console, s.catalog)  # type: ignore[attr-defined]
     age = s.oldest_pending_hours  # type: ignore[attr-defined]
     console.print(f"  oldest pending record: {'none' if age is None else f'{age:g} h old'}")
@@ -168,10 +172,16 @@ def _report_fixup(verb: str, result: FixupResult) -> None:
 
 
 def _fixup(obj: Context, command: str, apply: object) -> FixupResult:
+    """Apply a person's fix under the run lock; then evaluate the alerts, so a cause the
+    fix cleared is announced as resolved at once."""
     recipe = obj.recipe()
     with run_lock(recipe.state_dir, command), Ledger(recipe.state_dir / "ledger.sqlite",
                                                      new_run_id()) as ledger:
-        return apply(ledger)  # type: ignore[operator, no-any-return]
+        result: FixupResult = apply(ledger)  # type: ignore[operator]
+    from .alerts import notify
+
+    notify(recipe)
+    return result
 
 
 @click.command("retry")

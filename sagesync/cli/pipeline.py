@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from sagesync.errors import ExitCode, UsageError
+from sagesync.errors import ExitCode, RunLockedError, UsageError
 from sagesync.ledger import Ledger
 from sagesync.pipeline.checkpoint import (
     Checkpoint,
@@ -74,13 +74,25 @@ def _window(since: datetime | None, until: datetime | None) -> None:
 
 @contextmanager
 def step_session(recipe: Recipe, command: str, run_id: str, *, dry_run: bool = False,
-                 flow: str = "orders") -> Iterator[StepSession]:
+                 flow: str = "orders", alerts: bool = True) -> Iterator[StepSession]:
     """The library's step session (run lock, ledger, run history) for a command, recording
-    the exit code an escaping error maps to as the CLI would exit with it."""
-    with open_session(recipe.state_dir, command, run_id, dry_run=dry_run, flow=flow,
-                      exit_code_for=lambda error: exit_code_for(error, recipe.state_dir)
-                      ) as session:
-        yield session
+    the exit code an escaping error maps to as the CLI would exit with it. When it ends
+    (even by an error, but not another run's lock or Ctrl+C) the recipe's alerts are
+    evaluated, unless this is a dry run or `alerts` is False (the caller evaluates)."""
+    evaluate = alerts and not dry_run
+    try:
+        with open_session(recipe.state_dir, command, run_id, dry_run=dry_run, flow=flow,
+                          exit_code_for=lambda error: exit_code_for(error, recipe.state_dir)
+                          ) as session:
+            yield session
+    except (RunLockedError, KeyboardInterrupt):
+        evaluate = False
+        raise
+    finally:
+        if evaluate:
+            from .alerts import notify
+
+            notify(recipe)
 
 
 # the export's entity names as a person reads them, singular

@@ -212,4 +212,34 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT 'order_comments', CAST(coalesce(max(id), 0) AS TEXT),
                strftime('%Y-%m-%dT%H:%M:%SZ', 'now') FROM events;
     """,
+    # Alerts (sagesync.alerts): one row per episode of a cause, open until the cause clears,
+    # so a cause is announced once and its resolution once; `alert_sends` records which
+    # channel delivered which message, so a failed send is retried next time and never
+    # repeated once it went. `sightings` keeps facts the silence checks need that no record
+    # holds (the newest Magento order seen). Events get an index on their time for the digest.
+    """
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        cause TEXT NOT NULL,
+        title TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        about TEXT,
+        raised_at TEXT NOT NULL,
+        cleared_at TEXT
+    );
+    CREATE UNIQUE INDEX alerts_open ON alerts (cause) WHERE cleared_at IS NULL;
+    CREATE TABLE alert_sends (
+        alert_id INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (alert_id, channel, kind)
+    );
+    CREATE TABLE sightings (
+        what TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX events_at ON events (at);
+    """,
 )

@@ -9,6 +9,7 @@ from typing import Any
 
 from sagesync.ledger import Ledger
 from sagesync.model.holds import by_cause
+from sagesync.ops.advice import fix_commands
 from sagesync.recipe import Recipe
 
 FLOW = "orders"
@@ -71,9 +72,19 @@ def _brief(row: Any) -> dict[str, Any]:
             "reason": row.last_error, "file": row.file, "since": row.updated_at}
 
 
+def _cause_group(group: Any, recipe: Recipe, states: dict[str, str]) -> dict[str, Any]:
+    """A cause group as status shows it, with what to do and the commands (ops.advice)."""
+    keys = [key for key, _ in group.records]
+    advice, commands = fix_commands(group.code, keys, recipe.path,
+                                    state=states.get(keys[0], "held") if keys else "held")
+    return {"code": group.code, "title": group.title, "count": group.count,
+            "examples": keys[:EXAMPLES], "fix": advice, "commands": commands}
+
+
 def flow_status(recipe: Recipe, ledger: Ledger, now: datetime | None = None) -> FlowStatus:
     now = now or datetime.now(UTC)
     counts = ledger.counts_by_state()
+    states = {str(r.key): r.state for r in ledger.rows(["needs_attention"])}
     status = FlowStatus(
         flow=FLOW,
         last_success=ledger.last_run_of(DELIVERY, successful=True),
@@ -82,8 +93,7 @@ def flow_status(recipe: Recipe, ledger: Ledger, now: datetime | None = None) -> 
         oldest_pending_hours=_age_hours(ledger.oldest_pending(), now),
         needs_attention=[_brief(r) for r in ledger.rows(["needs_attention"], limit=50)],
         held=[_brief(r) for r in ledger.rows(["held"], limit=50)],
-        holds_by_cause=[{"code": g.code, "title": g.title, "count": g.count,
-                         "examples": [key for key, _ in g.records[:EXAMPLES]]}
+        holds_by_cause=[_cause_group(g, recipe, states)
                         for g in by_cause((str(k), h) for k, h in ledger.causes())],
         amended=[_brief(r) for r in ledger.rows(["amended"], limit=50)],
         unconfirmed=[_brief(r) for r in

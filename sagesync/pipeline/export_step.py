@@ -45,6 +45,7 @@ import pyarrow as pa
 
 from sagesync.errors import UsageError
 from sagesync.ledger import Ledger
+from sagesync.ledger.alert_state import note_newest
 from sagesync.magento.client import MAGENTO_TIME, RawPage, RestSource, Window
 from sagesync.magento.connect import magento_auth
 from sagesync.magento.entities import ENTITY_TYPES
@@ -53,7 +54,7 @@ from sagesync.magento.page_tables import REJECTED, ROW, PageJob, PageOutcome, po
 from sagesync.magento.source import FolderSource, PageSource
 from sagesync.model.schemas import MAGENTO_TABLES
 from sagesync.pipeline import progress
-from sagesync.pipeline.checkpoint import CheckpointWriter, open_checkpoint
+from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
 from sagesync.pipeline.faults import fault_point
 from sagesync.pipeline.page_pool import PageDecoder, default_workers
 from sagesync.pipeline.postable import REGISTER_CHUNK, iter_exported
@@ -212,9 +213,22 @@ def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
                                               chunk=REGISTER_CHUNK)
         result.amended = [f"{k}: {why}" for k, why in registered.amended]
         result.voided = [f"{k}: {why}" for k, why in registered.voided]
+        newest = newest_order_created(open_checkpoint(result.manifest))
+        if newest is not None:  # for the alert "no orders during trading hours"
+            note_newest(ledger, "order_created", newest)
         if live and not result.unreadable_pages:
             _move_bookmarks(ledger, run_id, windows, result.bad_records)
     return result
+
+
+def newest_order_created(export: Checkpoint) -> str | None:
+    """The creation time (UTC, ISO text) of the newest order in an export, or None."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    column = pq.read_table(export.table_file("orders"), columns=["created_at"])["created_at"]
+    newest = pc.max(column).as_py() if len(column) else None
+    return newest.strftime("%Y-%m-%dT%H:%M:%SZ") if newest is not None else None
 
 
 def _move_bookmarks(ledger: Ledger, run_id: str, windows: dict[str, Window],

@@ -67,6 +67,8 @@ def open_session(state_dir: Path, command: str, run_id: str, *,
             yield session
         except BaseException as error:
             failed = exit_code_for(error)
+            if failed not in (0, 1):  # the run history keeps why (the auth alert tells it)
+                session.outcome.summary.setdefault("error", str(error)[:2000])
             raise
         finally:
             outcome = session.outcome
