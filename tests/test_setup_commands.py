@@ -216,7 +216,7 @@ def test_init_writes_a_valid_recipe_for_every_product(tmp_path, product) -> None
         recipe = load_recipe(path, stand_ins=dict.fromkeys(used, "x"))
         assert recipe.sage.product == product and recipe.magento.auth == auth
         assert recipe.sage.timezone == "America/Toronto"
-        lines_products = {"sage300", "sagex3", "sage50_us", "sage50_ca", "intacct"}
+        lines_products = {"sage300", "sagex3", "sage50_us", "sage50_ca", "intacct", "sage100"}
         assert (recipe.mapping.items_csv is not None) == (product in lines_products)
 
 

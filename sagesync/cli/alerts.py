@@ -41,7 +41,12 @@ def notify(recipe: Recipe, quarantine_folders: Sequence[Path] = ()) -> None:
 @click.group("alerts")
 @global_options
 def alerts_group() -> None:
-    """Check the recipe's alert triggers and send what changed (see [alerts])."""
+    """Check the recipe's alert triggers and send what changed (see [alerts]).
+
+    \b
+    Example:
+      sagesync -r recipes/live-sage50uk.toml alerts check
+    """
 
 
 @alerts_group.command("check")
@@ -59,7 +64,7 @@ def check_command(obj: Context, inboxes: tuple[Path, ...], as_json: bool) -> Non
 
     \b
     Example:
-      */30 * * * * sagesync -r recipes/shop.toml alerts check >/dev/null
+      */30 * * * * sagesync -r recipes/live-sage50uk.toml alerts check >/dev/null
     """
     from sagesync.alerts.engine import evaluate
 
@@ -119,8 +124,8 @@ def digest_command(obj: Context, day: date | None, store: int | None, send: bool
 
     \b
     Example:
-      0 7 * * * sagesync -r recipes/shop.toml digest --send
-      sagesync -r recipes/shop.toml digest --date 2026-11-29 --json
+      0 7 * * * sagesync -r recipes/live-sage50uk.toml digest --send
+      sagesync -r recipes/live-sage50uk.toml digest --date 2026-11-29 --json
     """
     from sagesync.alerts.channels import EmailChannel
     from sagesync.alerts.message import Message, masked, secrets_of
