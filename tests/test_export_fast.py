@@ -512,3 +512,16 @@ def test_a_live_store_decoded_in_workers_gives_the_same_checkpoint_and_ledger(
     assert found[0][1][0] == {"invoices": {bad_id}}
     assert found[0][0]["summary"]["linked_orders"] > 0
     assert found[1] == found[0]
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=5))
+def test_a_customer_address_region_of_any_shape_is_text_or_none(region: object) -> None:
+    """`"region": {"region": true}` (found by tests/test_magento_fuzz.py) once crashed the
+    export with exit 70: the billing region column takes text or nothing."""
+    from sagesync.magento.entities import CustomerAddress
+    from sagesync.magento.tables import _billing
+
+    found = _billing(CustomerAddress(region={"region": region}), "region")
+    assert found == (region if isinstance(region, str) else None)

@@ -141,7 +141,10 @@ def _billing(address: Address | None, field: str) -> Any:
     if field == "street" and value is not None:
         return "\n".join(value)
     if field == "region" and isinstance(value, dict):
-        return value.get("region")
+        # a customer address's region is an object; its name must be text (a store's
+        # extension can put anything there: anything else is no region, never a crash)
+        found = value.get("region")
+        return found if isinstance(found, str) else None
     return value
 
 
