@@ -44,6 +44,7 @@ from tests.conformance.harness import (
     write_magento,
     write_recipe,
 )
+from tests.products.common import causes
 from tests.strategies import TAX_RATES, creditmemo_args, order_specs
 
 INTACCT = products.get("intacct")
@@ -96,10 +97,6 @@ def run(folder: Path, store: MagentoStore, **sections: dict[str, Any]
 def delivered(folder: Path, template: str) -> bytes:
     (path,) = (folder / "out").glob(f"B*-{template}.csv")
     return path.read_bytes()
-
-
-def causes(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    return {g["code"]: g["records"] for g in report["holds_by_cause"]}
 
 
 def test_an_invoice_is_its_lines_then_a_tax_line_per_account_to_the_cent(tmp_path: Path) -> None:

@@ -12,9 +12,8 @@ splitting, encoding, codes and dates and the golden files.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,6 @@ from sagesync.testing.factory import (
     CustomerSpec,
     LineSpec,
     OrderSpec,
-    build_creditmemo,
-    build_invoice,
     build_order,
     to_decimal,
 )
@@ -44,10 +41,10 @@ from tests.conformance.harness import (
     MagentoStore,
     Row,
     few,
-    read_delivered,
-    write_magento,
     write_recipe,
 )
+from tests.products import common
+from tests.products.common import causes, cell, run_json
 from tests.strategies import creditmemo_args, money_order_specs, order_specs
 
 SAGE100 = products.get("sage100")
@@ -87,40 +84,14 @@ def known_order(entity_id: int = 42, **changes: Any) -> OrderSpec:
     return replace(spec, **changes)
 
 
-def store_of(folder: Path, specs: list[OrderSpec], *, invoiced: bool = True,
-             memos: list[dict[str, Any] | None] | None = None) -> MagentoStore:
-    """Orders, their invoices 5 minutes later (numbered as the orders), and credit memos
-    (`memos[n]`: build_creditmemo's arguments for the n-th order, or none)."""
-    orders = [build_order(spec) for spec in specs]
-    invoices = [build_invoice(order, spec.entity_id, spec.increment_id,
-                              spec.created_at + timedelta(minutes=5))
-                for spec, order in zip(specs, orders, strict=True)] if invoiced else []
-    credit = [build_creditmemo(order, n, f"C{spec.increment_id[1:]}",
-                               spec.created_at + timedelta(days=2), invoice_id=spec.entity_id,
-                               **args)
-              for n, (spec, order, args) in enumerate(zip(specs, orders, memos or [],
-                                                          strict=False), start=1)
-              if args is not None]
-    return write_magento(folder / "pages", orders, invoices, credit)
+def store_of(folder: Path, specs: list[OrderSpec], **kw: Any) -> MagentoStore:
+    """The shared store, credit memos numbered in Sage 100's 7 characters (C + 6 digits)."""
+    return common.store_of(folder, specs, credit_number=lambda increment: f"C{increment[1:]}", **kw)
 
 
 def run(folder: Path, store: MagentoStore, *, sage: dict[str, Any] | None = None,
         mapping: dict[str, Any] | None = None) -> tuple[dict[str, Any], Delivered]:
-    """`sagesync run RECIPE --json` on the demo recipe reading `store`: the report, and the
-    delivered files read as Sage reads them."""
-    recipe = write_recipe(SAGE100, folder, store.source, sage=sage,
-                          mapping={"tax_codes": TAX_CLASSES, **(mapping or {})})
-    result = CliRunner().invoke(cli, ["run", str(recipe), "--json"], catch_exceptions=False)
-    assert result.exit_code in (ExitCode.OK, ExitCode.HELD), result.output
-    return json.loads(result.stdout), read_delivered(SAGE100, folder / "out")
-
-
-def causes(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    return {g["code"]: g["records"] for g in report["holds_by_cause"]}
-
-
-def cell(row: Row, name: str) -> str:
-    return row.cells[[c.name for c in row.columns].index(name)]
+    return run_json(SAGE100, TAX_CLASSES, folder, store, sage=sage, mapping=mapping)
 
 
 def documents_file(folder: Path, template: str = "ar_invoices") -> bytes:
