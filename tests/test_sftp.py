@@ -48,10 +48,8 @@ CRASH_POINTS = ("after-plan", "before-rename", "after-rename", "after-file", "be
 UNCERTAIN = "may have reached Sage"
 
 
-def recipe_text(server: Sshd, remote: Path, *, auth: str | None = None,
-                known_hosts: Path | None = None, port: int | None = None) -> str:
-    auth = auth or f'key_file = "{server.client_key}"'
-    return f"""
+#: The store and Sage settings of every recipe here; each adds its [delivery].
+BASE_RECIPE = """
 name = "sftp"
 state_dir = "state"
 [magento]
@@ -60,8 +58,14 @@ source = "pages"
 product = "sage50_uk"
 max_lines_per_file = 40
 [mapping]
-tax_codes = {{ "20" = "T1", "5" = "T5", "0" = "T0" }}
-[delivery]
+tax_codes = { "20" = "T1", "5" = "T5", "0" = "T0" }
+"""
+
+
+def recipe_text(server: Sshd, remote: Path, *, auth: str | None = None,
+                known_hosts: Path | None = None, port: int | None = None) -> str:
+    auth = auth or f'key_file = "{server.client_key}"'
+    return BASE_RECIPE + f"""[delivery]
 kind = "sftp"
 host = "127.0.0.1"
 port = {port or server.port}
@@ -123,19 +127,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 def folder_recipe(root: Path) -> Recipe:
     path = root / "folder.toml"
-    path.write_text("""
-name = "sftp"
-state_dir = "state"
-[magento]
-source = "pages"
-[sage]
-product = "sage50_uk"
-max_lines_per_file = 40
-[mapping]
-tax_codes = { "20" = "T1", "5" = "T5", "0" = "T0" }
-[delivery]
-path = "out"
-""", encoding="utf-8")
+    path.write_text(BASE_RECIPE + '[delivery]\npath = "out"\n', encoding="utf-8")
     return load_recipe(path)
 
 
