@@ -2,8 +2,9 @@
 
 Three views of the documents dated in a window (days in the recipe's time zone):
 - **Magento**: every invoice and credit memo (orders, under `post_from = "orders"`) created in
-  the window and not cancelled, from the export checkpoints still kept (the latest data of
-  each), or `fresh` from the store (a dry export of the window, which changes nothing);
+  the window that sagesync posts (not cancelled; orders in the recipe's states), from the
+  export checkpoints still kept (the latest data of each), or `fresh` from the store (a dry
+  export of the window, which changes nothing);
 - **the ledger**: what sagesync did with each (sent, confirmed, held, ...);
 - **Sage** (optional): its export of what it holds, read with the recipe's `[ack]` layout, as
   `ack` reads it; `[ack] amount_column` adds the amount Sage holds.
@@ -39,7 +40,7 @@ from sagesync.ledger.schema import DONE
 from sagesync.model.money import ZERO
 from sagesync.ops.ack import AckRow, ack_layout, parent_of, read_ack_file
 from sagesync.pipeline.checkpoint import MANIFEST, Checkpoint, open_checkpoint
-from sagesync.pipeline.postable import CANCELLED_DOCUMENT, CANCELLED_ORDER, POSTED, posted_kinds
+from sagesync.pipeline.postable import POSTED, posted_kinds, posted_rows
 from sagesync.recipe import Recipe
 from sagesync.render import csv_cell
 from sagesync.sage import products
@@ -279,12 +280,10 @@ def _magento_documents(recipe: Recipe, start: date, end: date, exports: list[Che
                 "entity_id", "store_id", "increment_id", "created_at", "state",
                 f"{prefix}grand_total", *(["order_id"] if kind != "order" else [])])
             created = table["created_at"].cast(pa.timestamp("us"))
-            table = table.filter(pc.and_(pc.greater_equal(created, pa.scalar(since)),
-                                         pc.less(created, pa.scalar(until))))
-            cancelled = CANCELLED_ORDER if kind == "order" else CANCELLED_DOCUMENT
+            table = posted_rows(recipe, kind, table.filter(
+                pc.and_(pc.greater_equal(created, pa.scalar(since)),
+                        pc.less(created, pa.scalar(until)))))
             for row in table.to_pylist():
-                if row["state"] == cancelled:
-                    continue
                 moment = row["created_at"].replace(tzinfo=UTC).astimezone(zone)
                 order_id = row["entity_id"] if kind == "order" else row["order_id"]
                 key = RecordKey(kind, row["entity_id"], row["store_id"])
