@@ -88,6 +88,11 @@ class Capabilities:
     #: (Sage 50 US): such amounts can only be negative lines inside their document, so a
     #: recipe must set [sage] negative_amounts = true.
     contra_documents: bool = True
+    #: Split purposes written as negative lines inside their own document even when amounts
+    #: must otherwise be positive, rather than as a document of the other type: Sage 300's
+    #: credit note takes a credit memo's fee as a negative miscellaneous charge, so the note
+    #: alone is what Magento refunded (a debit note of its own would not be applied to it).
+    negative_purposes: tuple[str, ...] = ()
     #: The Magento documents a recipe may post as sales (`[sage] post_from`): a product whose
     #: import takes no document made from an order (Sage 200: no sales-order import, and an
     #: order is not yet an invoice) lists "invoices" only.
