@@ -54,6 +54,7 @@ class _Known(NamedTuple):
     magento_state: str | None
     sage_reference: str | None
     last_error: str | None
+    hash_scheme: int
 
 
 def _cancellation(record: Exported) -> str:
@@ -421,7 +422,13 @@ class Ledger:
         updates: list[tuple[Any, ...]] = []
         events: list[tuple[RecordKey, str, str]] = []
 
+        adopted: list[tuple[Any, ...]] = []
+
         def flush(db: sqlite3.Connection) -> None:
+            if adopted:
+                db.executemany("UPDATE records SET content_hash=?, hash_scheme=2 WHERE "
+                               "entity_type=? AND entity_id=? AND store_id=?", adopted)
+                adopted.clear()
             if inserts:
                 db.executemany(
                     "INSERT INTO records (entity_type, entity_id, store_id, increment_id, "
@@ -431,8 +438,8 @@ class Ledger:
                 inserts.clear()
             if updates:
                 db.executemany(
-                    "UPDATE records SET content_hash=?, export_checkpoint=?, grand_total=?, "
-                    "magento_state=?, updated_at=?, "
+                    "UPDATE records SET content_hash=?, hash_scheme=2, export_checkpoint=?, "
+                    "grand_total=?, magento_state=?, updated_at=?, "
                     "state=CASE WHEN ? THEN 'exported' ELSE state END, "
                     "held_by=CASE WHEN ? THEN NULL ELSE held_by END, "
                     "last_error=CASE WHEN ? THEN NULL ELSE last_error END, "
@@ -492,7 +499,9 @@ class Ledger:
                 continue
             changed = old_hash != record.content_hash
             if state in DONE:
-                if changed and state != "amended":
+                if changed and previous.hash_scheme < 2:  # hashed with Magento's state
+                    adopted.append((record.content_hash, *where))
+                elif changed and state != "amended":
                     reason = _amended_reason(previous.grand_total, record.grand_total)
                     flush(db)
                     db.execute("UPDATE records SET state='amended', last_error=?, "
@@ -519,7 +528,8 @@ class Ledger:
         self._want(keys)
         rows = self.db.execute("SELECT r.entity_type, r.entity_id, r.store_id, r.state, "
                                "r.content_hash, r.held_by, r.grand_total, r.magento_state, "
-                               "r.sage_reference, r.last_error FROM records r JOIN wanted w ON "
+                               "r.sage_reference, r.last_error, r.hash_scheme "
+                               "FROM records r JOIN wanted w ON "
                                "r.entity_type=w.t AND r.entity_id=w.i AND r.store_id=w.s")
         return {RecordKey(t, i, st): _Known(*rest) for t, i, st, *rest in rows}
 
