@@ -309,6 +309,9 @@ class MagentoUpdatesSettings:
     rejected_status: str | None = None
     notify_customer: bool = False  # on a confirmation
     notify_rejections: bool = False
+    # receivables (`parse-sage --kind receivables | push-magento`): paid, part paid, due
+    payments_visible: bool = True  # a B2B customer sees "paid" in their account
+    notify_payments: bool = False
 ALERT_TRIGGERS = ("auth", "needs_attention", "held", "amended", "quarantine", "price_guard",
                   "no_success", "pending_age", "unconfirmed", "no_orders")
 SMTP_SECURITY = ("starttls", "tls", "none")
@@ -568,7 +571,7 @@ class _RecipeReader:
 
     def magento_updates(self) -> MagentoUpdatesSettings:
         keys = ("enabled", "confirmed_status", "rejected_status", "notify_customer",
-                "notify_rejections")
+                "notify_rejections", "payments_visible", "notify_payments")
         t = self.section("magento_updates", keys)
         d = MagentoUpdatesSettings()
         where = "magento_updates"
@@ -577,7 +580,9 @@ class _RecipeReader:
             confirmed_status=self.string(t, where, "confirmed_status", None),
             rejected_status=self.string(t, where, "rejected_status", None),
             notify_customer=self.boolean(t, where, "notify_customer", d.notify_customer),
-            notify_rejections=self.boolean(t, where, "notify_rejections", d.notify_rejections))
+            notify_rejections=self.boolean(t, where, "notify_rejections", d.notify_rejections),
+            payments_visible=self.boolean(t, where, "payments_visible", d.payments_visible),
+            notify_payments=self.boolean(t, where, "notify_payments", d.notify_payments))
 
     def magento(self) -> MagentoSettings:
         t = self.section("magento", ("source", "base_url", "token", "store_ids", "page_size",

@@ -20,6 +20,7 @@ from sagesync.pipeline.catalog_step import (
     rollback_prices,
 )
 from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
+from sagesync.pipeline.receivables_step import ReceivablesResult, push_receivables
 from sagesync.pipeline.session import Outcome
 from sagesync.recipe import Recipe
 
@@ -35,7 +36,7 @@ from .common import (
 )
 from .pipeline import step_session
 
-KINDS = click.Choice(["stock", "prices"])
+KINDS = click.Choice(["stock", "prices", "receivables"])
 
 
 def _report_refusal(result: Any) -> bool:
@@ -82,7 +83,7 @@ def _report_push(result: PushStepResult, dry_run: bool) -> int:
 @click.pass_obj
 @handle_errors
 def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
-    """Parse a Sage stock or price export into Magento payloads (a checkpoint).
+    """Parse a Sage stock, price or receivables export into Magento payloads (a checkpoint).
 
     A malformed file is quarantined with every problem listed, and exits 65. FILE `-` reads
     the export from stdin (kept as STATE/incoming/stdin-RUN.csv, so it can be quarantined
@@ -136,7 +137,7 @@ def _from_stdin(state_dir: Path, run_id: str) -> Path:
 @handle_errors
 def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: bool,
                          as_json: bool) -> None:
-    """Send stock or prices that changed since the last push to Magento, in chunks.
+    """Send stock, prices or receivables that changed since the last push to Magento.
 
     \b
     Example:
@@ -147,6 +148,9 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
         raise UsageError(f"{payload.path} is a '{payload.kind}' checkpoint; push-magento "
                          "reads the one parse-sage prints.")
     recipe = obj.recipe(payload)
+    if "receivables" in payload.manifest["tables"]:
+        _push_receivables(recipe, payload, dry_run, as_json)
+        return
     with step_session(recipe, "push-magento", payload.run_id, dry_run=dry_run,
                       flow="catalog") as session:
         result = push_magento(recipe, payload, session.ledger, payload.run_id, dry_run=dry_run,
@@ -160,6 +164,43 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
              "exit_code": code, "changed": result.changed, "unchanged": result.unchanged,
              "sent": result.sent, "failed": result.failed, "unknown_skus": result.unknown_skus,
              "refused": result.refused,
+             "preview": str(result.preview) if result.preview else None}, indent=2))
+    else:
+        emit_manifest(result.manifest)
+    click.get_current_context().exit(code)
+
+
+def _report_receivables(result: ReceivablesResult, dry_run: bool) -> int:
+    """What Sage says is owed, told to the orders; rows matching no posted document exit 1."""
+    info(f"receivables: {plural(len(result.changed), 'document')} changed since the last "
+         f"push, {result.unchanged} unchanged")
+    for line in result.unknown:
+        say(f"not matched: {line}")
+    for line in result.told.failed:
+        say(f"failed: {line}")
+    if dry_run:
+        for line in result.changed[:20]:
+            info(f"would tell {line}")
+        info(f"preview: {result.preview}")
+    else:
+        told = len(result.told.posted) + len(result.told.found)
+        info(f"told {plural(told, 'order')} (a comment each); preview: {result.preview}")
+    return int(ExitCode.HELD) if result.unknown or result.told.failed else int(ExitCode.OK)
+
+
+def _push_receivables(recipe: Recipe, payload: Any, dry_run: bool, as_json: bool) -> None:
+    with step_session(recipe, "push-magento", payload.run_id, dry_run=dry_run,
+                      flow="catalog") as session:
+        result = push_receivables(recipe, payload, session.ledger, payload.run_id,
+                                  dry_run=dry_run)
+        code = _report_receivables(result, dry_run)
+        session.outcome = Outcome(code, {"sent": len(result.told.posted), "kind": "receivables"})
+    if as_json:
+        click.echo(json.dumps(
+            {"manifest": str(result.manifest), "kind": "receivables", "dry_run": dry_run,
+             "exit_code": code, "rows": result.rows, "changed": result.changed,
+             "unchanged": result.unchanged, "unknown": result.unknown,
+             "told": result.told.posted + result.told.found, "failed": result.told.failed,
              "preview": str(result.preview) if result.preview else None}, indent=2))
     else:
         emit_manifest(result.manifest)
@@ -237,6 +278,14 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
             ledger = session.ledger
             parsed = parse_sage(recipe, path, kind, run_id)
             payload = open_checkpoint(parsed.manifest)
+            if kind == "receivables":
+                told = push_receivables(recipe, payload, ledger, run_id, dry_run=dry_run)
+                problems = [*told.unknown, *told.told.failed]
+                session.outcome = Outcome(int(ExitCode.HELD if problems else ExitCode.OK),
+                                          {"sent": len(told.told.posted), "kind": kind})
+                return Handled(f"{told.rows} rows, {len(told.changed)} changed, "
+                               f"{len(told.told.posted)} orders told", complete=not problems,
+                               warnings=tuple(f"not told: {p}" for p in problems))
             pushed = push_magento(recipe, payload, ledger, run_id, dry_run=dry_run,
                                   force=False)
             code = ExitCode.HELD if (pushed.refused or pushed.failed
@@ -276,8 +325,8 @@ def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle
                   dry_run: bool) -> None:
     """Take Sage exports dropped into INBOX, push them, and file them away.
 
-    Files named stock-….csv or prices-….csv; they go to archive/YYYY-MM-DD/ or to
-    quarantine/ with a .error.txt saying what is wrong where.
+    Files named stock-….csv, prices-….csv or receivables-….csv; they go to
+    archive/YYYY-MM-DD/ or to quarantine/ with a .error.txt saying what is wrong where.
 
     \b
     Example:

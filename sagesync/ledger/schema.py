@@ -249,4 +249,23 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE records ADD COLUMN hash_scheme INTEGER NOT NULL DEFAULT 2;
     UPDATE records SET hash_scheme = 1;
     """,
+    # What Sage says is owed on each document it has (`parse-sage --kind receivables |
+    # push-magento`): the latest per record, compared with the next export so only a change
+    # becomes an event (and so an order comment, told once like Sage's answers).
+    """
+    CREATE TABLE receivables (
+        entity_type TEXT NOT NULL,
+        entity_id INTEGER NOT NULL,
+        store_id INTEGER NOT NULL,
+        sage_invoice TEXT,
+        amount TEXT,
+        outstanding TEXT NOT NULL,
+        paid_date TEXT,
+        due_date TEXT,
+        status TEXT NOT NULL,
+        source TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (entity_type, entity_id, store_id)
+    );
+    """,
 )

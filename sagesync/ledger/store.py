@@ -36,8 +36,8 @@ class OrderAnswer(NamedTuple):
     """One answer of Sage's (an `ack` event) to tell the record's Magento order."""
 
     event_id: int
-    event: str  # confirmed, rejected, needs_attention
-    detail: str  # "Sage 101, invoice 5001" or "attempt 2: <Sage's error>"
+    event: str  # confirmed, rejected, needs_attention, receivable
+    detail: str  # "Sage 101, invoice 5001", "attempt 2: <Sage's error>" or "paid: ..."
     key: RecordKey
     order_id: int
     order_increment_id: str
@@ -345,11 +345,16 @@ class Ledger:
                        (flow, value, _now()))
 
     # Order comments -----------------------------------------------------------------------
-    def answers_to_tell(self, limit: int = 500) -> list[OrderAnswer]:
+    def answers_to_tell(self, limit: int = 500, *, receivables_only: bool = False
+                        ) -> list[OrderAnswer]:
         """Sage's answers not yet told to Magento, oldest first: confirmations and
-        rejections (`ack`) of records whose Magento order is known, after the bookmark a
-        ledger from before this feature starts at, and those a crash left `sending`."""
+        rejections (`ack`) and receivables changes (`receivable`) of records whose Magento
+        order is known, after the bookmark a ledger from before this feature starts at, and
+        those a crash left `sending`."""
         since = int(self.bookmark("order_comments") or 0)
+        events = ("e.event='receivable'" if receivables_only else
+                  "(e.event IN ('confirmed', 'receivable') OR (e.event IN ('rejected', "
+                  "'needs_attention') AND e.detail LIKE 'attempt %'))")
         rows = self.db.execute(
             "SELECT e.id, e.event, e.detail, r.entity_type, r.entity_id, r.store_id, "
             "r.order_id, r.order_increment_id, r.increment_id, r.sage_reference, "
@@ -357,8 +362,7 @@ class Ledger:
             "r.entity_id=e.entity_id AND r.store_id=e.store_id "
             "LEFT JOIN order_comments c ON c.event_id = e.id "
             "WHERE e.id > ? AND r.order_id IS NOT NULL AND (c.state IS NULL OR "
-            "c.state='sending') AND (e.event='confirmed' OR (e.event IN ('rejected', "
-            "'needs_attention') AND e.detail LIKE 'attempt %')) ORDER BY e.id LIMIT ?",
+            f"c.state='sending') AND {events} ORDER BY e.id LIMIT ?",
             (since, limit)).fetchall()
         return [OrderAnswer(event_id, event, detail or "", RecordKey(t, i, st), order_id,
                             order_increment or "", increment or "", reference or "",

@@ -102,7 +102,9 @@ def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepR
                              skipped_rows=[str(p) for p in parsed.problems],
                              notes=list(parsed.notes))
     writer.write("sage_rows", parsed.table)
-    if kind == "stock":
+    if kind == "receivables":  # matched to the ledger when pushed (receivables_step)
+        writer.write("receivables", parsed.table)
+    elif kind == "stock":
         payload, unmapped = stock_table(parsed.table, _stock_rules(recipe))
         result.unmapped = [f"warehouse {w} maps to no Magento source ([stock] sources)"
                            for w in unmapped]

@@ -1,4 +1,5 @@
-"""Arrow schemas of the parsed Sage stock and price tables, and the logical fields behind them.
+"""Arrow schemas of the parsed Sage stock, price and receivables tables, and the logical
+fields behind them.
 
 Quantities and prices are decimal128(18, 4): Magento stores both with four places, and a
 Sage 300 price (BCD 10.6, reference §5) is rounded half-up to four. `date` is null unless the
@@ -26,7 +27,17 @@ SAGE_PRICES = pa.schema([
     ("date", pa.date32()), ("source_line", pa.int32()),
 ])
 
-Kind = Literal["stock", "prices"]
+# A Sage receivables export (open items / paid invoices, issue 15 §4): one row per Sage
+# document; `reference` is what sagesync wrote as the document's reference (the Magento
+# increment id), `outstanding` what the customer still owes on it (0: paid).
+SAGE_RECEIVABLES = pa.schema([
+    ("reference", pa.string()), ("type", pa.string()), ("invoice", pa.string()),
+    ("account", pa.string()), ("amount", QTY), ("outstanding", QTY),
+    ("paid_date", pa.date32()), ("due_date", pa.date32()), ("date", pa.date32()),
+    ("source_line", pa.int32()),
+])
+
+Kind = Literal["stock", "prices", "receivables"]
 # What an empty cell means: a problem, zero, one, the configured default, or nothing (null).
 Blank = Literal["error", "zero", "one", "default", "null"]
 
@@ -63,13 +74,29 @@ PRICE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("date", "null", False, "a date (checked only when mapped)"),
 )
 
-FIELDS: dict[str, tuple[FieldSpec, ...]] = {"stock": STOCK_FIELDS, "prices": PRICE_FIELDS}
-SCHEMAS: dict[str, pa.Schema] = {"stock": SAGE_STOCK, "prices": SAGE_PRICES}
+RECEIVABLE_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("reference", "error", True,
+              "the document's reference as sagesync wrote it (the Magento increment id)"),
+    FieldSpec("outstanding", "error", True, "what is still owed on it (0 when paid)"),
+    FieldSpec("amount", "null", False, "the document's gross amount"),
+    FieldSpec("type", "null", False, "the Sage document type (SI, SC, invoice ...)"),
+    FieldSpec("invoice", "null", False, "Sage's own number for the document"),
+    FieldSpec("account", "null", False, "the customer account"),
+    FieldSpec("paid_date", "null", False, "when it was paid in full"),
+    FieldSpec("due_date", "null", False, "when it is due"),
+    FieldSpec("date", "null", False, "the document date (checked only when mapped)"),
+)
+
+FIELDS: dict[str, tuple[FieldSpec, ...]] = {"stock": STOCK_FIELDS, "prices": PRICE_FIELDS,
+                                            "receivables": RECEIVABLE_FIELDS}
+SCHEMAS: dict[str, pa.Schema] = {"stock": SAGE_STOCK, "prices": SAGE_PRICES,
+                                 "receivables": SAGE_RECEIVABLES}
 
 # The columns that identify a row: two rows with the same key are duplicates (an error).
 KEYS: dict[str, tuple[str, ...]] = {
     "stock": ("sku", "warehouse"),
     "prices": ("sku", "price_list", "min_qty", "currency"),
+    "receivables": ("reference", "type"),
 }
 
 

@@ -55,7 +55,23 @@ PRICES = Layout(
     ),
 )
 
-LAYOUTS = (STOCK, PRICES)
+RECEIVABLES = Layout(
+    "intacct", "receivables", "Sage Intacct, AR invoices (ARINVOICE) exported to CSV",
+    {
+        "reference": aliases(ASSUMED, "PONUMBER", "PO_NO", "INVOICE_NO", "RECORDID"),
+        "type": aliases(ASSUMED, "RECORDTYPE"),
+        "invoice": aliases(ASSUMED, "RECORDNO", "DOCNUMBER"),
+        "account": aliases(ASSUMED, "CUSTOMERID", "CUSTOMER_ID"),
+        "amount": aliases(ASSUMED, "TOTALENTERED"),
+        "outstanding": aliases(ASSUMED, "TOTALDUE", "TOTAL_DUE_REMAINING"),
+        "paid_date": aliases(ASSUMED, "WHENPAID", "PAID_DATE"),
+        "due_date": aliases(ASSUMED, "WHENDUE", "DUE_DATE"),
+        "date": aliases(ASSUMED, "WHENCREATED", "CREATED_DATE"),
+    },
+    date_format="%m/%d/%Y",
+)
+
+LAYOUTS = (STOCK, PRICES, RECEIVABLES)
 
 ACK = AckLayout(
     # an AR invoice (post_from = "invoices") or an Order Entry transaction ("orders"); credit

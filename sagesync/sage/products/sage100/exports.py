@@ -49,7 +49,24 @@ PRICES = Layout(
     date_format="%Y%m%d", default_price_list=BASE_PRICE_LIST, warehouse_digits=3,
 )
 
-LAYOUTS = (STOCK, PRICES)
+RECEIVABLES = Layout(
+    "sage100", "receivables", "Sage 100, A/R open invoices (AR_OpenInvoice) exported through "
+    "Visual Integrator",
+    {
+        "reference": aliases(ASSUMED, "CustomerPONo", "Customer PO No"),
+        "type": aliases(ASSUMED, "InvoiceType", "Invoice Type"),
+        "invoice": aliases(ASSUMED, "InvoiceNo", "Invoice No"),
+        "account": aliases(ASSUMED, "CustomerNo", "Customer No"),
+        "amount": aliases(ASSUMED, "InvoiceAmt", "Invoice Amount"),
+        "outstanding": aliases(ASSUMED, "Balance"),
+        "paid_date": aliases(ASSUMED, "DateLastPaid", "PaidDate"),
+        "due_date": aliases(ASSUMED, "InvoiceDueDate", "DueDate"),
+        "date": aliases(ASSUMED, "InvoiceDate", "Invoice Date"),
+    },
+    date_format="%Y%m%d",
+)
+
+LAYOUTS = (STOCK, PRICES, RECEIVABLES)
 
 ACK = AckLayout(
     # an A/R invoice (post_from = "invoices") or an S/O sales order ("orders"); a credit memo is

@@ -43,4 +43,21 @@ PRICES = Layout(
     date_format="%d/%m/%Y",
 )
 
-LAYOUTS = (STOCK, PRICES)
+RECEIVABLES = Layout(
+    "sage200", "receivables", "Sage 200, customer transactions (outstanding items) exported to CSV",
+    {
+        "reference": aliases(ASSUMED, "TransactionReference", "Reference"),
+        "type": aliases(ASSUMED, "SYSTraderTranType", "TransactionType", "Type"),
+        "invoice": aliases(ASSUMED, "URN", "UniqueReferenceNumber"),
+        "account": aliases(ASSUMED, "AccountNumber", "Account"),
+        "amount": aliases(ASSUMED, "DocumentGrossValue", "GrossValue", "Value"),
+        "outstanding": aliases(ASSUMED, "DocumentOutstandingValue", "OutstandingValue",
+                               "Outstanding"),
+        "paid_date": aliases(ASSUMED, "PaidDate", "Date Paid"),
+        "due_date": aliases(ASSUMED, "DueDate", "Due Date"),
+        "date": aliases(ASSUMED, "TransactionDate", "Date"),
+    },
+    date_format="%d/%m/%Y",
+)
+
+LAYOUTS = (STOCK, PRICES, RECEIVABLES)

@@ -39,7 +39,23 @@ PRICES = Layout(
     date_format="%Y%m%d",
 )
 
-LAYOUTS = (STOCK, PRICES)
+RECEIVABLES = Layout(
+    "sage300", "receivables", "Sage 300, A/R documents (AROBL) exported through Import/Export",
+    {
+        "reference": aliases(ASSUMED, "IDPONBR", "PONUMBER"),
+        "type": aliases(ASSUMED, "TRXTYPETXT", "IDTRXTYPE"),
+        "invoice": aliases(ASSUMED, "IDINVC"),
+        "account": aliases(ASSUMED, "IDCUST"),
+        "amount": aliases(ASSUMED, "AMTINVCHC", "AMTINVCTC"),
+        "outstanding": aliases(ASSUMED, "AMTDUEHC", "AMTDUETC"),
+        "paid_date": aliases(ASSUMED, "DATELSTPAY", "DATEPAID"),
+        "due_date": aliases(ASSUMED, "DATEDUE"),
+        "date": aliases(ASSUMED, "DATEINVC"),
+    },
+    date_format="%Y%m%d",
+)
+
+LAYOUTS = (STOCK, PRICES, RECEIVABLES)
 
 ACK = AckLayout(
     # an invoice (or an order, post_from = "orders") is an O/E order; the export has no type

@@ -50,7 +50,24 @@ PRICES = Layout(
                    frozenset({"u"}), "TYPE U rows are supplier prices, not selling prices"),),
 )
 
-LAYOUTS = (STOCK, PRICES)
+RECEIVABLES = Layout(
+    "sage50_uk", "receivables", "Sage 50 Accounts UK/IE, customer activity (AUDIT_HEADER over "
+    "ODBC, or the Customer Activity report)",
+    {
+        "reference": aliases(ASSUMED, "INV_REF", "Ref", "Reference", "Inv Ref"),
+        "type": aliases(ASSUMED, "TYPE", "Type"),
+        "invoice": aliases(ASSUMED, "TRAN_NUMBER", "No", "Tran No."),
+        "account": aliases(ASSUMED, "ACCOUNT_REF", "A/C", "Account"),
+        "amount": aliases(ASSUMED, "GROSS_AMOUNT", "Amount", "Gross"),
+        "outstanding": aliases(ASSUMED, "OUTSTANDING", "O/S", "Outstanding"),
+        "paid_date": aliases(ASSUMED, "DATE_PAID", "Date Paid", "Paid Date"),
+        "due_date": aliases(ASSUMED, "DUE_DATE", "Due Date", "Due"),
+        "date": aliases(ASSUMED, "DATE", "Date"),
+    },
+    date_format="%d/%m/%Y",
+)
+
+LAYOUTS = (STOCK, PRICES, RECEIVABLES)
 
 ACK = AckLayout(
     # an invoice (or an order, with [sage] post_from = "orders") is posted as SI, a credit

@@ -17,7 +17,7 @@ wrote), `Credit Memo` (FALSE: an invoice, TRUE: a credit memo; the export has no
 column) and `Transaction Number` (Sage's own number, stored as the Sage number).
 """
 
-from sagesync.sage.layouts import Layout, aliases
+from sagesync.sage.layouts import ASSUMED, Layout, aliases
 from sagesync.sage.products.base import AckLayout
 
 STOCK = Layout(
@@ -36,7 +36,22 @@ PRICES = Layout(
     date_format="%m/%d/%y", level_prefix="salesprice",
 )
 
-LAYOUTS = (STOCK, PRICES)
+RECEIVABLES = Layout(
+    "sage50_us", "receivables", "Sage 50 US (Peachtree), Aged Receivables report exported to CSV",
+    {
+        "reference": aliases(ASSUMED, "Invoice/CM #", "Invoice No", "Reference"),
+        "type": aliases(ASSUMED, "Type", "Trans Type"),
+        "account": aliases(ASSUMED, "Customer ID"),
+        "amount": aliases(ASSUMED, "Amount", "Invoice Amount"),
+        "outstanding": aliases(ASSUMED, "Amount Due", "Balance", "Balance Due"),
+        "paid_date": aliases(ASSUMED, "Date Paid", "Paid Date"),
+        "due_date": aliases(ASSUMED, "Date Due", "Due Date"),
+        "date": aliases(ASSUMED, "Date"),
+    },
+    date_format="%m/%d/%y",
+)
+
+LAYOUTS = (STOCK, PRICES, RECEIVABLES)
 
 ACK = AckLayout(
     types={"SI": ("invoice", "order"), "SC": ("creditmemo",)},
