@@ -179,8 +179,11 @@ def _all_aliases(layout: Layout) -> set[str]:
 
 def _rows(layout: Layout, fields: list[str]) -> st.SearchStrategy[list[dict[str, Any]]]:
     row: dict[str, st.SearchStrategy[Any]] = {}
+    kept = {rule.field: sorted(rule.keep) for rule in layout.rules}
     for name in fields:
-        if name in RECEIVABLE_TEXT:
+        if name in kept:  # a row rule reads this column: only values it keeps stay rows
+            row[name] = st.sampled_from(kept[name]).map(str.upper)
+        elif name in RECEIVABLE_TEXT:
             row[name] = codes() if name == "reference" else codes() | st.just("")
         elif name in ("amount", "outstanding"):  # signed: a credit note's balance
             row[name] = st.builds(lambda v, minus: -v if minus else v, amounts(2),

@@ -174,6 +174,9 @@ def _report_receivables(result: ReceivablesResult, dry_run: bool) -> int:
     """What Sage says is owed, told to the orders; rows matching no posted document exit 1."""
     info(f"receivables: {plural(len(result.changed), 'document')} changed since the last "
          f"push, {result.unchanged} unchanged")
+    if result.not_ours:
+        info(f"{plural(len(result.not_ours), 'row')} about documents sagesync did not post, "
+             f"left alone (the first: {result.not_ours[0]})")
     for line in result.unknown:
         say(f"not matched: {line}")
     for line in result.told.failed:

@@ -4,8 +4,9 @@
 matches every row to the ledger record sagesync posted (by the reference it wrote, or Sage's
 own number from `ack`), records what changed since the last export of receivables, and tells
 each order once, as a comment (visible to the customer unless the recipe says not). A row
-that matches no record, or two, is reported and left: a guess would tell the wrong customer
-their invoice is paid.
+that matches two records is reported and left (exit 1): a guess would tell the wrong customer
+their invoice is paid. A document sagesync never posted (entered in Sage by hand) is counted
+and left alone, unless no row at all matches: then the file or its columns are wrong.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class ReceivablesResult:
     rows: int = 0
     changed: list[str] = field(default_factory=list)  # "order 000000002: paid (...)"
     unchanged: int = 0
-    unknown: list[str] = field(default_factory=list)  # rows that match no record, or two
+    unknown: list[str] = field(default_factory=list)  # rows that match two records, or none
+    not_ours: list[str] = field(default_factory=list)  # documents sagesync never posted
     told: UpdateResult = field(default_factory=UpdateResult)
     preview: Path | None = None
 
@@ -74,10 +76,12 @@ def _detail(r: Receivable) -> str:
 
 def _pick(found: list[Candidate], sage_type: str) -> Candidate | None:
     """The record a row is about: a credit note's row is about a credit memo, any other
-    about an invoice (or the order it was posted from). None when it is not one record."""
-    credit = sage_type.strip().lower() in _CREDIT_TYPES
-    wanted = [c for c in found if (c.key.entity_type == "creditmemo") == credit
-              and (credit or c.key.entity_type in _DOCUMENTS)]
+    typed row about an invoice (or the order it was posted from); an untyped row about the
+    one document with its number. None when it is not one record."""
+    typed = sage_type.strip().lower()
+    credit = typed in _CREDIT_TYPES
+    wanted = [c for c in found if c.key.entity_type in (*_DOCUMENTS, "creditmemo") and (
+        not typed or (c.key.entity_type == "creditmemo") == credit)]
     unique = {c.key: c for c in wanted}
     return next(iter(unique.values())) if len(unique) == 1 else None
 
@@ -97,16 +101,21 @@ def push_receivables(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id
         matches = found.get(row["reference"], []) + found.get(row["invoice"] or "", [])
         candidate = _pick(matches, row["type"] or "")
         where = f"line {row['source_line']}: {row['type'] or 'document'} {row['reference']}"
-        if candidate is None:
-            result.unknown.append(
-                f"{where}: " + ("sagesync posted no such document (a document entered in "
-                                "Sage by hand, or another store's)" if not matches else
-                                "more than one Magento document has this reference: map the "
-                                "Sage type column ([sage_export] columns.type)"))
+        if not matches:  # entered in Sage by hand, or another store's: not a problem
+            result.not_ours.append(where)
+        elif candidate is None:
+            result.unknown.append(f"{where}: more than one Magento document has this "
+                                  "reference: map the Sage type column ([sage_export] "
+                                  "columns.type)")
         elif candidate.order_id is None:
             result.unknown.append(f"{where}: its Magento order is not known")
         else:
             chosen.append((row, candidate))
+    if rows and not chosen and not result.unknown:
+        result.unknown.append(
+            f"none of the {len(rows)} rows is a document sagesync posted (the first: "
+            f"{result.not_ours[0]}): is this the receivables export of this store, and is "
+            "its reference column the one sagesync writes? ([sage_export] columns.reference)")
     before = known(ledger, [c.key for _, c in chosen])
     changes: list[tuple[Receivable, str]] = []
     preview: list[tuple[str, str, str]] = []
@@ -134,6 +143,7 @@ def push_receivables(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id
     result.manifest = writer.finish(summary={
         "kind": "receivables", "rows": result.rows, "changed": len(result.changed),
         "unchanged": result.unchanged, "unknown": result.unknown,
+        "not_posted_by_sagesync": len(result.not_ours),
         "told": len(result.told.posted) + len(result.told.found),
         "failed": result.told.failed, "dry_run": dry_run},
         files={"preview.csv": result.preview})

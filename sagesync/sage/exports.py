@@ -266,6 +266,8 @@ def _apply_rules(result: ParseResult, frame: Frame, grid: Grid) -> None:
             drop = comments
             result.notes.append(f"{plural(count, 'comment row')} starting with "
                                 f"{layout.comment_prefix!r} ignored (reference §7)")
+    # a row cut short is reported as such, never classified by the cells it lacks
+    short = pa.array([i in grid.short for i in range(frame.n)]) if grid.short else None
     for rule in layout.rules:
         column = frame.resolution.fields.get(rule.field)
         if column is None:
@@ -278,6 +280,8 @@ def _apply_rules(result: ParseResult, frame: Frame, grid: Grid) -> None:
             ignored = pc.is_in(values, value_set=pa.array(sorted(rule.ignore), pa.string()))
             unknown.append((pc.invert(pc.or_(kept, ignored)), rule.field, column))
         ignored = pc.and_(ignored, pc.invert(drop))
+        if short is not None:
+            ignored = pc.and_(ignored, pc.invert(short))
         count = pc.sum(ignored).as_py() or 0
         if count:
             drop = pc.or_(drop, ignored)

@@ -1,4 +1,4 @@
-"""Write the committed Sage stock and price export samples, deterministically, byte for byte.
+"""Write the committed Sage stock, price and receivables export samples, deterministically, byte for byte.
 
 Why a script: the samples are fixtures of exact bytes (encodings, BOMs, line ends, junk), so they
 are produced here rather than edited in a spreadsheet that would "fix" them. The catalogue is
@@ -447,11 +447,36 @@ def broken() -> dict[str, bytes]:
     return files
 
 
+def sage50_uk_receivables() -> str:
+    """Customer activity (AUDIT_HEADER columns, assumed) for the invoices and the credit memo
+    of samples/magento, as sagesync posted them, plus what a real export holds beside them:
+    a receipt (ignored by type) and an invoice entered in Sage by hand (not sagesync's)."""
+    rows: list[list[object]] = [["ACCOUNT_REF", "TYPE", "DATE", "INV_REF", "TRAN_NUMBER",
+                                 "DETAILS", "GROSS_AMOUNT", "OUTSTANDING", "DUE_DATE",
+                                 "DATE_PAID"]]
+    rows += [
+        ["WEBSALES", "SI", "25/10/2026", "000000001", "101", "Magento invoice", "26.40",
+         "0.00", "24/11/2026", "03/11/2026"],
+        ["LEEANN", "SI", "10/11/2026", "000000002", "102", "Magento invoice", "104.40",
+         "40.00", "10/12/2026", ""],
+        ["WEBSALES", "SI", "04/11/2026", "000000003", "103", "Magento invoice", "181.43",
+         "181.43", "04/12/2026", ""],
+        ["LEEANN", "SC", "12/11/2026", "000000001", "104", "Magento credit memo", "15.50",
+         "0.00", "", "12/11/2026"],
+        ["WEBSALES", "SR", "03/11/2026", "000000001", "105", "Sales receipt", "26.40",
+         "0.00", "", ""],
+        ["SMITHJ", "SI", "05/11/2026", "INV-7001", "106", "Phone order", "60.00", "60.00",
+         "05/12/2026", ""],
+    ]
+    return table(rows)
+
+
 def render() -> dict[str, bytes]:
     """Every sample file, by path relative to samples/sage/."""
     files = {
         "sage50_uk/stock.csv": sage50_uk_stock().encode("cp1252"),
         "sage50_uk/prices.csv": sage50_uk_prices().encode("cp1252"),
+        "sage50_uk/receivables.csv": sage50_uk_receivables().encode("cp1252"),
         "sage50_us/ITEM.CSV": sage50_us_items().encode("cp1252"),
         "sage50_us/inventory_valuation.csv": sage50_us_valuation().encode("cp1252"),
         "sage100/IM_ItemWarehouse.csv": sage100_stock().encode("utf-8"),

@@ -21,7 +21,7 @@ InvoiceType, InvoiceNo, SalesOrderNo), or of SO_SalesOrderHeader for open orders
 names stay in the recipe's [ack] section. InvoiceType IN answers a sale, CM a credit memo.
 """
 
-from sagesync.sage.layouts import ASSUMED, BASE_PRICE_LIST, Layout, aliases
+from sagesync.sage.layouts import ASSUMED, BASE_PRICE_LIST, Layout, RowRule, aliases
 from sagesync.sage.products.base import AckLayout
 
 STOCK = Layout(
@@ -64,6 +64,10 @@ RECEIVABLES = Layout(
         "date": aliases(ASSUMED, "InvoiceDate", "Invoice Date"),
     },
     date_format="%Y%m%d",
+    rules=(RowRule("type", aliases(ASSUMED, "InvoiceType", "Invoice Type"),
+                   frozenset({"in", "cm"}), None,
+                   "only invoices (IN) and credit memos (CM) are documents sagesync posts; "
+                   "debit memos, finance charges, prepayments and cash are not"),),
 )
 
 LAYOUTS = (STOCK, PRICES, RECEIVABLES)

@@ -65,6 +65,9 @@ RECEIVABLES = Layout(
         "date": aliases(ASSUMED, "DATE", "Date"),
     },
     date_format="%d/%m/%Y",
+    rules=(RowRule("type", aliases(ASSUMED, "TYPE", "Type"), frozenset({"si", "sc"}), None,
+                   "only invoices (SI) and credit notes (SC) are documents sagesync posts; "
+                   "receipts, payments on account and the rest are not"),),
 )
 
 LAYOUTS = (STOCK, PRICES, RECEIVABLES)
