@@ -312,6 +312,7 @@ class MagentoUpdatesSettings:
     # receivables (`parse-sage --kind receivables | push-magento`): paid, part paid, due
     payments_visible: bool = True  # a B2B customer sees "paid" in their account
     notify_payments: bool = False
+    paid_status: str | None = None  # e.g. "paid_in_sage": the order's status once Sage is paid
 ALERT_TRIGGERS = ("auth", "needs_attention", "held", "amended", "quarantine", "price_guard",
                   "no_success", "pending_age", "unconfirmed", "no_orders")
 SMTP_SECURITY = ("starttls", "tls", "none")
@@ -571,7 +572,7 @@ class _RecipeReader:
 
     def magento_updates(self) -> MagentoUpdatesSettings:
         keys = ("enabled", "confirmed_status", "rejected_status", "notify_customer",
-                "notify_rejections", "payments_visible", "notify_payments")
+                "notify_rejections", "payments_visible", "notify_payments", "paid_status")
         t = self.section("magento_updates", keys)
         d = MagentoUpdatesSettings()
         where = "magento_updates"
@@ -582,7 +583,8 @@ class _RecipeReader:
             notify_customer=self.boolean(t, where, "notify_customer", d.notify_customer),
             notify_rejections=self.boolean(t, where, "notify_rejections", d.notify_rejections),
             payments_visible=self.boolean(t, where, "payments_visible", d.payments_visible),
-            notify_payments=self.boolean(t, where, "notify_payments", d.notify_payments))
+            notify_payments=self.boolean(t, where, "notify_payments", d.notify_payments),
+            paid_status=self.string(t, where, "paid_status", None))
 
     def magento(self) -> MagentoSettings:
         t = self.section("magento", ("source", "base_url", "token", "store_ids", "page_size",

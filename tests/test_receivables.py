@@ -49,7 +49,7 @@ def order_of(sim: MagentoSimulator, entity: str, increment: str) -> int:
 def test_each_order_hears_what_sage_says_is_owed_once(tmp_path: Path,  # type: ignore[no-untyped-def]
                                                      make_magento_sim) -> None:
     sim = make_magento_sim(folder=ROOT / "samples" / "magento", token="t")
-    recipe = delivered(tmp_path, sim)
+    recipe = delivered(tmp_path, sim, paid_status="paid_in_sage")
     code, preview, _ = push(recipe, SAMPLE, "--dry-run")
     assert code == 0 and ours(sim) == {} and len(preview["changed"]) == 4
     code, report, err = push(recipe, SAMPLE)
@@ -69,7 +69,13 @@ def test_each_order_hears_what_sage_says_is_owed_once(tmp_path: Path,  # type: i
     histories = [h for o in sim.rows("orders") for h in o.get("status_histories") or []
                  if "[sagesync #" in str(h["comment"])]
     assert {(h["is_visible_on_front"], h["is_customer_notified"]) for h in histories} == {(1, 0)}
-    assert {h.get("status") for h in histories} == {None}  # a payment moves no status
+    # only a paid invoice moves its order to the recipe's status
+    moved = {h["comment"].split(" (")[0]: h.get("status") for h in histories}
+    assert moved == {"Sage: credit memo 000000001": None, "Sage: invoice 000000001":
+                     "paid_in_sage", "Sage: invoice 000000002": None,
+                     "Sage: invoice 000000003": None}
+    assert next(o for o in sim.rows("orders") if o["entity_id"] == order_of(
+        sim, "invoices", "000000001"))["status"] == "paid_in_sage"
 
     code, again, _ = push(recipe, SAMPLE)  # the same export: nothing new to tell
     assert code == 0 and again["changed"] == [] and again["unchanged"] == 4
@@ -131,3 +137,20 @@ def test_an_export_that_is_not_this_stores_is_refused_and_a_clash_is_reported(  
         "the Sage type column ([sage_export] columns.type)"]
     assert comment_texts(sim) == ["Sage: invoice 000000003 (SI 000000003) is unpaid "
                                   "(5.00 outstanding)"]
+
+
+def test_a_receivables_file_dropped_in_the_watched_folder_is_told_and_archived(  # type: ignore[no-untyped-def]
+        tmp_path: Path, make_magento_sim) -> None:
+    sim = make_magento_sim(folder=ROOT / "samples" / "magento", token="t")
+    recipe = delivered(tmp_path, sim)
+    inbox = tmp_path / "drop"
+    inbox.mkdir()
+    (inbox / "aged-debtors-2026-11-23.csv").write_bytes(SAMPLE.read_bytes())
+    watched = sagesync(recipe, "watch", str(inbox), "--once", "--settle", "0")
+    assert watched.returncode == 0, watched.stderr
+    assert len(comment_texts(sim)) == 4
+    assert [p.name for p in (inbox / "archive").rglob("*.csv")] == [
+        "aged-debtors-2026-11-23.csv"]
+    (inbox / "receivables-again.csv").write_bytes(SAMPLE.read_bytes())
+    assert sagesync(recipe, "watch", str(inbox), "--once", "--settle", "0").returncode == 0
+    assert len(comment_texts(sim)) == 4  # the same figures again: nothing new to tell

@@ -88,8 +88,9 @@ def _tell(recipe: Recipe, ledger: Ledger, client: Commenter, answer: OrderAnswer
     label = f"order {answer.order_increment_id} ({answer.key})"
     confirmed = answer.event == "confirmed"
     receivable = answer.event == "receivable"
-    if receivable:
-        status, notify = None, settings.notify_payments
+    if receivable:  # a paid invoice may move its order on; nothing else does
+        paid = answer.key.entity_type != "creditmemo" and answer.detail.startswith("paid")
+        status, notify = (settings.paid_status if paid else None), settings.notify_payments
     elif confirmed:
         status, notify = settings.confirmed_status, settings.notify_customer
     else:
