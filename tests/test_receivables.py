@@ -6,9 +6,13 @@ are not sagesync's documents are left alone."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sagesync.errors import ExitCode
 from sagesync.ledger import Ledger
@@ -115,6 +119,61 @@ def test_a_crash_anywhere_in_the_push_neither_loses_nor_doubles_a_comment(  # ty
     assert len(texts) == len(set(texts)) == 4
     markers = [c.rsplit("[sagesync #", 1)[1] for cs in ours(sim).values() for c in cs]
     assert len(set(markers)) == 4
+
+
+POINTS = ("receivables-recorded", "comment-sending", "comment-posted")
+KILLS = st.lists(st.tuples(st.sampled_from(POINTS), st.integers(1, 4)), min_size=1, max_size=4)
+
+
+@pytest.fixture(scope="module")
+def sent_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state folder whose ledger has sent the samples' documents (made once)."""
+    folder = tmp_path_factory.mktemp("sent")
+    sim = MagentoSimulator.from_folder(ROOT / "samples" / "magento", token="t")
+    sim.start()
+    try:
+        delivered(folder, sim)
+    finally:
+        sim.stop()
+    return folder / "state"
+
+
+def _killed_and_rerun(sent: Path, kills: list[tuple[str, int]]) -> None:
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        shutil.copytree(sent, folder / "state")
+        sim = MagentoSimulator.from_folder(ROOT / "samples" / "magento", token="t")
+        sim.start()
+        try:
+            recipe = shop(folder, sim)
+            for point, nth in kills:  # cron starting again after each power cut
+                code, _, err = push(recipe, SAMPLE, crash_at=f"{point}:{nth}")
+                assert code in (0, 137), err
+            code, _, err = push(recipe, SAMPLE)
+            assert code == 0, err
+            texts = comment_texts(sim)
+            assert len(texts) == len(set(texts)) == 4, texts
+            markers = [c.rsplit("[sagesync #", 1)[1] for cs in ours(sim).values() for c in cs]
+            assert len(markers) == len(set(markers)) == 4
+        finally:
+            sim.stop()
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(kills=KILLS)
+def test_pushes_killed_at_random_points_tell_each_change_exactly_once(
+        sent_state: Path, kills: list[tuple[str, int]]) -> None:
+    _killed_and_rerun(sent_state, kills)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(kills=KILLS)
+def test_many_random_kill_sequences_tell_each_change_exactly_once(
+        sent_state: Path, kills: list[tuple[str, int]]) -> None:
+    _killed_and_rerun(sent_state, kills)
 
 
 def test_an_export_that_is_not_this_stores_is_refused_and_a_clash_is_reported(  # type: ignore[no-untyped-def]
