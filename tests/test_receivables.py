@@ -213,3 +213,20 @@ def test_a_receivables_file_dropped_in_the_watched_folder_is_told_and_archived( 
     (inbox / "receivables-again.csv").write_bytes(SAMPLE.read_bytes())
     assert sagesync(recipe, "watch", str(inbox), "--once", "--settle", "0").returncode == 0
     assert len(comment_texts(sim)) == 4  # the same figures again: nothing new to tell
+
+
+def test_two_rows_about_one_document_are_reported_not_both_told(  # type: ignore[no-untyped-def]
+        tmp_path: Path, make_magento_sim) -> None:
+    sim = make_magento_sim(folder=ROOT / "samples" / "magento", token="t")
+    recipe = delivered(tmp_path, sim)
+    twice = tmp_path / "receivables-twice.csv"
+    twice.write_text(HEADER + "\r\nWEBSALES,SI,04/11/2026,000000003,103,Inv,181.43,0.00,,\r\n"
+                     "WEBSALES,SI,04/11/2026,103,,Inv,181.43,181.43,,\r\n", encoding="cp1252")
+    with Ledger(tmp_path / "state" / "ledger.sqlite") as ledger, ledger.transaction() as db:
+        db.execute("UPDATE records SET sage_ref = '103' WHERE increment_id = '000000003' "
+                   "AND entity_type = 'invoice'")  # as `ack` records Sage's own number
+    code, report, _ = push(recipe, twice)
+    assert code == ExitCode.HELD and report["unknown"] == [
+        "line 3: SI 103: line 2 is about the same document; which one is right is unclear"]
+    assert comment_texts(sim) == ["Sage: invoice 000000003 (SI 000000003) is paid "
+                                  "(0.00 of 181.43 outstanding; Sage invoice 103)"]

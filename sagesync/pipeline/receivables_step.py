@@ -14,11 +14,11 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from sagesync.ledger import Ledger
+from sagesync.ledger import Ledger, RecordKey
 from sagesync.ledger.receivables import Candidate, Receivable, candidates, known, record
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
 from sagesync.pipeline.faults import crash_point
@@ -49,7 +49,7 @@ class ReceivablesResult:
 
 
 def _money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value.quantize(Decimal('0.01'))}"
+    return "" if value is None else f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP)}"
 
 
 def status_of(entity_type: str, outstanding: Decimal, amount: Decimal | None) -> str:
@@ -97,6 +97,7 @@ def push_receivables(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id
     found = candidates(ledger, {r["reference"] for r in rows} | {
         r["invoice"] for r in rows if r["invoice"]})
     chosen: list[tuple[dict[str, Any], Candidate]] = []
+    lines: dict[RecordKey, int] = {}
     for row in rows:
         matches = found.get(row["reference"], []) + found.get(row["invoice"] or "", [])
         candidate = _pick(matches, row["type"] or "")
@@ -109,7 +110,11 @@ def push_receivables(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id
                                   "columns.type)")
         elif candidate.order_id is None:
             result.unknown.append(f"{where}: its Magento order is not known")
+        elif candidate.key in lines:  # by its reference and by Sage's number, say
+            result.unknown.append(f"{where}: line {lines[candidate.key]} is about the same "
+                                  "document; which one is right is unclear")
         else:
+            lines[candidate.key] = row["source_line"]
             chosen.append((row, candidate))
     if rows and not chosen and not result.unknown:
         result.unknown.append(
