@@ -230,3 +230,31 @@ def test_two_rows_about_one_document_are_reported_not_both_told(  # type: ignore
         "line 3: SI 103: line 2 is about the same document; which one is right is unclear"]
     assert comment_texts(sim) == ["Sage: invoice 000000003 (SI 000000003) is paid "
                                   "(0.00 of 181.43 outstanding; Sage invoice 103)"]
+
+
+def test_paid_invoices_turning_unpaid_in_bulk_are_refused_unless_forced(  # type: ignore[no-untyped-def]
+        tmp_path: Path, make_magento_sim) -> None:
+    """A report whose columns moved (the amount read as what is outstanding) would tell every
+    customer a paid invoice is due again: the guard refuses it, --force sends it."""
+    sim = make_magento_sim(folder=ROOT / "samples" / "magento", token="t")
+    recipe = delivered(tmp_path, sim)
+    paid = [f"WEBSALES,SI,01/11/2026,{n},,Inv,10.00,0.00,," for n in (
+        "000000001", "000000002", "000000003", "000000004", "000000005")]
+    first = tmp_path / "receivables-paid.csv"
+    first.write_text("\r\n".join([HEADER, *paid, ""]), encoding="cp1252")
+    assert push(recipe, first)[0] == 0 and len(comment_texts(sim)) == 5
+    shifted = tmp_path / "receivables-shifted.csv"
+    shifted.write_text("\r\n".join([HEADER, *(r.replace(",0.00,", ",10.00,") for r in paid),
+                                    ""]), encoding="cp1252")
+    code, report, err = push(recipe, shifted)
+    assert code == ExitCode.HELD and "REFUSED by the receivables guard" in err
+    assert report["refused"].startswith("5 of the 5 documents Sage had paid would be unpaid")
+    assert len(comment_texts(sim)) == 5  # nothing recorded, nothing told
+    code, forced, _ = push(recipe, shifted, "--force")
+    assert code == 0 and len(forced["told"]) == 5 and len(comment_texts(sim)) == 10
+    assert push(recipe, first)[0] == 0  # paid again: never refused
+    one = tmp_path / "receivables-one-reversed.csv"  # a single reversed payment is real
+    one.write_text("\r\n".join([HEADER, *paid[:4], paid[4].replace(",0.00,", ",10.00,"), ""]),
+                   encoding="cp1252")
+    code, reversed_, _ = push(recipe, one)
+    assert code == 0 and reversed_["refused"] is None and len(reversed_["told"]) == 1

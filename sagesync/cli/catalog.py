@@ -129,7 +129,8 @@ def _from_stdin(state_dir: Path, run_id: str) -> Path:
 @click.option("--from", "from_", metavar="PATH|-", help="The parse-sage manifest.")
 @click.option("--dry-run", is_flag=True, help="Write payloads and the old -> new preview; "
               "send nothing.")
-@click.option("--force", is_flag=True, help="Push even when the price guard trips.")
+@click.option("--force", is_flag=True, help="Push even when the price (or receivables) guard "
+              "trips.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object on stdout instead of the manifest path.")
 @global_options
@@ -149,7 +150,7 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
                          "reads the one parse-sage prints.")
     recipe = obj.recipe(payload)
     if "receivables" in payload.manifest["tables"]:
-        _push_receivables(recipe, payload, dry_run, as_json)
+        _push_receivables(recipe, payload, dry_run, force, as_json)
         return
     with step_session(recipe, "push-magento", payload.run_id, dry_run=dry_run,
                       flow="catalog") as session:
@@ -174,6 +175,10 @@ def _report_receivables(result: ReceivablesResult, dry_run: bool) -> int:
     """What Sage says is owed, told to the orders; rows matching no posted document exit 1."""
     info(f"receivables: {plural(len(result.changed), 'document')} changed since the last "
          f"push, {result.unchanged} unchanged")
+    if result.refused:
+        say(f"REFUSED by the receivables guard: {result.refused}")
+        say(f"  full preview: {result.preview}")
+        return int(ExitCode.HELD)
     if result.not_ours:
         info(f"{plural(len(result.not_ours), 'row')} about documents sagesync did not post, "
              f"left alone (the first: {result.not_ours[0]})")
@@ -191,19 +196,23 @@ def _report_receivables(result: ReceivablesResult, dry_run: bool) -> int:
     return int(ExitCode.HELD) if result.unknown or result.told.failed else int(ExitCode.OK)
 
 
-def _push_receivables(recipe: Recipe, payload: Any, dry_run: bool, as_json: bool) -> None:
+def _push_receivables(recipe: Recipe, payload: Any, dry_run: bool, force: bool,
+                      as_json: bool) -> None:
     with step_session(recipe, "push-magento", payload.run_id, dry_run=dry_run,
                       flow="catalog") as session:
         result = push_receivables(recipe, payload, session.ledger, payload.run_id,
-                                  dry_run=dry_run)
+                                  dry_run=dry_run, force=force)
         code = _report_receivables(result, dry_run)
-        session.outcome = Outcome(code, {"sent": len(result.told.posted), "kind": "receivables"})
+        session.outcome = Outcome(code, {"sent": len(result.told.posted), "kind": "receivables",
+                                         **({"refused": result.refused} if result.refused
+                                            else {})})
     if as_json:
         click.echo(json.dumps(
             {"manifest": str(result.manifest), "kind": "receivables", "dry_run": dry_run,
              "exit_code": code, "rows": result.rows, "changed": result.changed,
              "unchanged": result.unchanged, "unknown": result.unknown,
              "told": result.told.posted + result.told.found, "failed": result.told.failed,
+             "refused": result.refused,
              "preview": str(result.preview) if result.preview else None}, indent=2))
     else:
         emit_manifest(result.manifest)

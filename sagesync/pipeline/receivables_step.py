@@ -42,6 +42,7 @@ class ReceivablesResult:
     not_ours: list[str] = field(default_factory=list)  # documents sagesync never posted
     told: UpdateResult = field(default_factory=UpdateResult)
     preview: Path | None = None
+    refused: str | None = None  # the guard's reason; nothing recorded or told
 
     @property
     def failed(self) -> list[str]:
@@ -86,9 +87,26 @@ def _pick(found: list[Candidate], sage_type: str) -> Candidate | None:
     return next(iter(unique.values())) if len(unique) == 1 else None
 
 
+REOPENED_SHARE = Decimal("0.10")  # of the documents known paid, at most, before the guard trips
+
+
+def guard(reopened: list[str], known_paid: int) -> str | None:
+    """Why a push is refused: paid documents do not become unpaid in bulk. A column shifted
+    by a changed report (the amount read as the outstanding) would tell every customer their
+    paid invoice is due again; one or two reversed payments are real and go through."""
+    if len(reopened) <= max(Decimal(1), REOPENED_SHARE * known_paid):
+        return None
+    shown = "; ".join(reopened[:5]) + (" ..." if len(reopened) > 5 else "")
+    return (f"{len(reopened)} of the {known_paid} documents Sage had paid would be unpaid "
+            f"again ({shown}). Check the export's columns ([sage_export] columns.outstanding) "
+            "and the preview; if Sage really reversed these payments, push with --force.")
+
+
 def push_receivables(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id: str, *,
-                     dry_run: bool, client: Any = None) -> ReceivablesResult:
-    """Record what changed and tell the orders (a dry run records and tells nothing)."""
+                     dry_run: bool, force: bool = False, client: Any = None
+                     ) -> ReceivablesResult:
+    """Record what changed and tell the orders (a dry run records and tells nothing), unless
+    the guard refuses the push (see `guard`; `force` overrides it)."""
     writer = CheckpointWriter(recipe.state_dir, run_id, "push-magento", "magento-push", recipe,
                               [payload.path], dry_run=dry_run)
     result = ReceivablesResult(manifest=Path())
@@ -124,6 +142,7 @@ def push_receivables(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id
     before = known(ledger, [c.key for _, c in chosen])
     changes: list[tuple[Receivable, str]] = []
     preview: list[tuple[str, str, str]] = []
+    reopened: list[str] = []
     for row, candidate in chosen:
         outstanding, amount = row["outstanding"], row["amount"]
         new = Receivable(candidate.key, status_of(candidate.key.entity_type, outstanding, amount),
@@ -138,10 +157,14 @@ def push_receivables(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id
         detail = _detail(new)
         label = f"order {candidate.order_increment_id} ({candidate.key})"
         result.changed.append(f"{label}: {detail}")
+        if old is not None and old.status == "paid" and new.status != "paid":
+            reopened.append(f"{label}: {new.status}")
         preview.append((label, _detail(old) if old else "", detail))
         changes.append((new, detail))
     result.preview = _write_preview(writer.folder, preview)
-    if not dry_run:
+    if not force:
+        result.refused = guard(reopened, sum(r.status == "paid" for r in before.values()))
+    if not dry_run and result.refused is None:
         record(ledger, changes, str(payload.path))
         crash_point("receivables-recorded")
         result.told = update_orders(recipe, ledger, client=client, receivables_only=True)
@@ -150,7 +173,8 @@ def push_receivables(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id
         "unchanged": result.unchanged, "unknown": result.unknown,
         "not_posted_by_sagesync": len(result.not_ours),
         "told": len(result.told.posted) + len(result.told.found),
-        "failed": result.told.failed, "dry_run": dry_run},
+        "failed": result.told.failed, "refused": result.refused, "dry_run": dry_run,
+        "forced": force},
         files={"preview.csv": result.preview})
     return result
 
