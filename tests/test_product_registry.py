@@ -42,7 +42,7 @@ def test_the_registry_lists_every_product_once_posting_or_not() -> None:
     assert {"sage50_uk", *EXPORT_ONLY} <= set(products.export_keys())
     assert registered_layouts() == LAYOUTS
     assert sorted(LAYOUTS) == sorted((key, kind) for key in products.export_keys()
-                                     for kind in ("stock", "prices"))
+                                     for kind in ("stock", "prices", "customers"))
 
 
 @pytest.mark.parametrize("key", products.export_keys())
@@ -50,7 +50,7 @@ def test_every_registered_products_layouts_are_reached_through_the_registry(key:
     product = products.get(key)
     in_folder = importlib.import_module(f"{product.package}.exports").LAYOUTS
     assert product.package == f"sagesync.sage.products.{key}"
-    assert in_folder == product.layouts and len(product.layouts) == 2
+    assert in_folder == product.layouts and len(product.layouts) == 3
     for layout in product.layouts:
         assert layout_for(key, layout.kind) is layout
         assert registered_layouts()[(key, layout.kind)] is layout

@@ -1,4 +1,4 @@
-"""Parse a Sage stock or price export into a typed Arrow table, or say exactly what is wrong.
+"""Parse a Sage stock, price or customer export into a typed Arrow table, or say what is wrong.
 
 The one entry point is `parse_export`. Steps: decode (refuse non-text) -> sniff the delimiter ->
 split into records with line numbers -> find the header row and each field's column -> refuse a
@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from sagesync.errors import UsageError
 from sagesync.model.words import plural
 from sagesync.sage.columns import Column, Resolution, check_mapping, resolve
+from sagesync.sage.customers import build_customers
 from sagesync.sage.decoding import decode, sniff_delimiter
 from sagesync.sage.duplicates import report_duplicates
 from sagesync.sage.frame import Built, Frame
@@ -31,6 +32,8 @@ from sagesync.sage.results import ParseOptions, ParseResult, Problem
 from sagesync.sage.stock import build_stock, extra_keys, sum_bins
 from sagesync.sage.tables import KEYS, Kind, empty_table
 from sagesync.sage.values import Collector
+
+BUILDERS = {"stock": build_stock, "prices": build_prices, "customers": build_customers}
 
 
 def parse_export(path: Path, *, product: str, kind: Kind,
@@ -195,7 +198,7 @@ def _fill(result: ParseResult, frame: Frame, grid: Grid) -> None:
                  "separator); quote it or remove the separator", extra)
     for row, present in sorted(grid.short.items()):
         _report_short(sink, row, present, grid.header, grid.named, result.delimiter)
-    built = build_stock(frame) if frame.layout.kind == "stock" else build_prices(frame)
+    built = BUILDERS[frame.layout.kind](frame)
     result.notes.extend(frame.notes)
     bins = extra_keys(frame) if frame.layout.kind == "stock" else {}
     keys = {k: built.table[k] for k in KEYS[frame.layout.kind]}
@@ -203,7 +206,8 @@ def _fill(result: ParseResult, frame: Frame, grid: Grid) -> None:
     # Every row with a readable key takes part, even if another of its cells is bad: with a
     # tolerance, the good copy of a duplicated row must not slip through alone.
     readable = reduce(pc.and_, [pc.is_valid(v) for v in keys.values()])
-    report_duplicates(keys, built.source_rows, readable, sink, frame.column("sku"))
+    report_duplicates(keys, built.source_rows, readable, sink,
+                      frame.column(KEYS[frame.layout.kind][0]))
 
     result.bad_rows = len(sink.bad)
     result.rows_skipped = result.bad_rows

@@ -1,4 +1,4 @@
-"""Arrow schemas of the parsed Sage stock and price tables, and the logical fields behind them.
+"""Arrow schemas of the parsed Sage stock, price and customer tables, and their logical fields.
 
 Quantities and prices are decimal128(18, 4): Magento stores both with four places, and a
 Sage 300 price (BCD 10.6, reference §5) is rounded half-up to four. `date` is null unless the
@@ -26,7 +26,17 @@ SAGE_PRICES = pa.schema([
     ("date", pa.date32()), ("source_line", pa.int32()),
 ])
 
-Kind = Literal["stock", "prices"]
+# A Sage customer (account) export: one row per account, everything but the key as text
+# (blank = null: Sage does not say). `on_hold` is read as a yes/no; `credit_limit` is money.
+SAGE_CUSTOMERS = pa.schema([
+    ("account", pa.string()), ("email", pa.string()), ("name", pa.string()),
+    ("price_level", pa.string()), ("on_hold", pa.bool_()), ("credit_limit", QTY),
+    ("street1", pa.string()), ("street2", pa.string()), ("town", pa.string()),
+    ("county", pa.string()), ("postcode", pa.string()), ("country", pa.string()),
+    ("telephone", pa.string()), ("source_line", pa.int32()),
+])
+
+Kind = Literal["stock", "prices", "customers"]
 # What an empty cell means: a problem, zero, one, the configured default, or nothing (null).
 Blank = Literal["error", "zero", "one", "default", "null"]
 
@@ -63,13 +73,35 @@ PRICE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("date", "null", False, "a date (checked only when mapped)"),
 )
 
-FIELDS: dict[str, tuple[FieldSpec, ...]] = {"stock": STOCK_FIELDS, "prices": PRICE_FIELDS}
-SCHEMAS: dict[str, pa.Schema] = {"stock": SAGE_STOCK, "prices": SAGE_PRICES}
+CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("account", "error", True, "the Sage account reference"),
+    FieldSpec("email", "null", False, "the customer's e-mail address"),
+    FieldSpec("name", "null", False, "the account name"),
+    FieldSpec("price_level", "null", False, "the price level or band"),
+    FieldSpec("on_hold", "null", False, "on hold / credit status (yes or no)"),
+    FieldSpec("credit_limit", "null", False, "the credit limit"),
+    FieldSpec("street1", "null", False, "address line 1"),
+    FieldSpec("street2", "null", False, "address line 2"),
+    FieldSpec("town", "null", False, "town or city"),
+    FieldSpec("county", "null", False, "county, state or region"),
+    FieldSpec("postcode", "null", False, "postcode or ZIP"),
+    FieldSpec("country", "null", False, "ISO country code"),
+    FieldSpec("telephone", "null", False, "telephone"),
+)
+#: Other names a recipe may give a customer field in [sage_export] columns.
+CUSTOMER_FIELD_SYNONYMS = {"band": "price_level", "price_band": "price_level",
+                           "credit_status": "on_hold"}
+
+FIELDS: dict[str, tuple[FieldSpec, ...]] = {"stock": STOCK_FIELDS, "prices": PRICE_FIELDS,
+                                            "customers": CUSTOMER_FIELDS}
+SCHEMAS: dict[str, pa.Schema] = {"stock": SAGE_STOCK, "prices": SAGE_PRICES,
+                                 "customers": SAGE_CUSTOMERS}
 
 # The columns that identify a row: two rows with the same key are duplicates (an error).
 KEYS: dict[str, tuple[str, ...]] = {
     "stock": ("sku", "warehouse"),
     "prices": ("sku", "price_list", "min_qty", "currency"),
+    "customers": ("account",),
 }
 
 

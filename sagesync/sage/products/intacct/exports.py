@@ -55,7 +55,27 @@ PRICES = Layout(
     ),
 )
 
-LAYOUTS = (STOCK, PRICES)
+CUSTOMERS = Layout(
+    "intacct", "customers", "Sage Intacct, customers export",
+    {
+        "account": aliases("§7", "CUSTOMERID"),
+        "name": aliases("§7", "NAME"),
+        "email": aliases(ASSUMED, "EMAIL1", "CONTACTINFO.EMAIL1"),
+        "price_level": aliases(ASSUMED, "PRICESCHEDULE", "PRICELIST"),
+        "on_hold": aliases(ASSUMED, "ONHOLD"),
+        "credit_limit": aliases(ASSUMED, "CREDITLIMIT"),
+        "street1": aliases(ASSUMED, "ADDRESS1"),
+        "street2": aliases(ASSUMED, "ADDRESS2"),
+        "town": aliases(ASSUMED, "CITY"),
+        "county": aliases(ASSUMED, "STATE"),
+        "postcode": aliases(ASSUMED, "ZIP"),
+        "country": aliases(ASSUMED, "COUNTRY"),
+        "telephone": aliases(ASSUMED, "PHONE1"),
+    },
+    date_format="%m/%d/%Y", rules=(_DO_NOT_IMPORT,),
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS)
 
 ACK = AckLayout(
     # an AR invoice (post_from = "invoices") or an Order Entry transaction ("orders"); credit
