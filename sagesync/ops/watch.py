@@ -172,8 +172,11 @@ def is_export(name: str) -> bool:
 
 
 def kind_of(name: str) -> str | None:
-    """Stock or prices, from the file name (`stock-….csv`, `prices_….csv`)."""
+    """Stock, prices or customers, from the file name (`stock-….csv`, `prices_….csv`,
+    `customers-….csv` or `accounts-….csv`)."""
     lower = name.lower()
+    if lower.startswith(("customer", "accounts")):
+        return "customers"
     if "stock" in lower or "inventory" in lower or "warehouse" in lower:
         return "stock"
     if "price" in lower:
@@ -450,8 +453,9 @@ class _Pass:
         crash_point("watch-taken")
         try:
             if kind is None:
-                raise InputFormatError(f"{name}: cannot tell stock from prices by the name; "
-                                       "name it stock-….csv or prices-….csv")
+                raise InputFormatError(f"{name}: cannot tell stock, prices or customers by the "
+                                       "name; name it stock-….csv, prices-….csv or "
+                                       "customers-….csv")
             handled = self.handle(working, kind, run_id)
         except SageSyncError as error:
             self._failed(working, name, digest, kind, run_id, error)
