@@ -58,8 +58,8 @@ PRICES = Layout(
 CUSTOMERS = Layout(
     "intacct", "customers", "Sage Intacct, customers export",
     {
-        "account": aliases("§7", "CUSTOMERID"),
-        "name": aliases("§7", "NAME"),
+        "account": aliases(ASSUMED, "CUSTOMERID"),
+        "name": aliases(ASSUMED, "NAME"),
         "email": aliases(ASSUMED, "EMAIL1", "CONTACTINFO.EMAIL1"),
         "price_level": aliases(ASSUMED, "PRICESCHEDULE", "PRICELIST"),
         "on_hold": aliases(ASSUMED, "ONHOLD"),
