@@ -191,8 +191,10 @@ def test_the_group_guard_refuses_a_mass_move_unless_forced(  # type: ignore[no-u
     forced = push(run_cli, recipe, shifted, "--force")
     assert forced.exit_code == 0, forced.output
     assert [sim.customer(c)["group_id"] for c in (1, 2, 3)] == [2, 3, 2]
-    status = run_cli("-r", str(recipe), "status")
-    assert status.exit_code in (0, 1), status.output
+    status = run_cli("-r", str(recipe), "status", "--json")
+    activity = json.loads(status.stdout)["catalog"]
+    assert any("would change customer group" in r["why"] for r in activity["refused"])
+    assert "customers" in {p["kind"] for p in activity["last_pushes"]}
 
 
 def test_a_recipe_column_mapping_and_the_watched_folder(  # type: ignore[no-untyped-def]
@@ -210,6 +212,21 @@ def test_a_recipe_column_mapping_and_the_watched_folder(  # type: ignore[no-unty
     assert result.exit_code == 0, result.output
     assert sim.customer(2)["group_id"] == 3 and attribute(sim.customer(2), "sage_on_hold") == "1"
     assert list((inbox / "archive").rglob("customers-2026-12-01.csv"))
+
+
+def test_customer_recipe_mistakes_are_named(run_cli, shop) -> None:  # type: ignore[no-untyped-def]
+    recipe, sim = shop
+    good = recipe_text(sim.url)
+    for bad, words in (('groups = { "A" = "two" }', "customers.groups"),
+                       ('new_accounts = "later"', "customers.new_accounts"),
+                       ('hold_attribute = "On Hold"', "customers.hold_attribute"),
+                       ("max_group_change_pct = 120", "customers.max_group_change_pct")):
+        key = bad.split(" = ")[0]
+        lines = [line for line in good.splitlines() if not line.startswith(key + " =")]
+        recipe.write_text("\n".join(lines).replace("[customers]", f"[customers]\n{bad}"),
+                          encoding="utf-8")
+        result = run_cli("-r", str(recipe), "parse-sage", str(SAMPLE), "--kind", "customers")
+        assert result.exit_code == ExitCode.USAGE and words in result.output, result.output
 
 
 def test_the_sample_export_of_every_product_parses(  # type: ignore[no-untyped-def]

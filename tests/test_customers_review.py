@@ -74,6 +74,8 @@ def test_review_holds_new_accounts_until_approved_or_listed_by_sage(  # type: ig
     assert states(tmp_path)[INVOICE_5] == ("held", "account_awaiting_approval")
     sent = "".join(p.read_text(encoding="cp1252") for p in (tmp_path / "outbox").glob("*.csv"))
     assert "WHITFI01" in sent and "SHAHPR01" not in sent
+    traced = run_cli("-r", str(recipe), "trace", "invoice:1@1")
+    assert "account WHITFI01: approved" in traced.output, traced.output
 
     # Sage's customer export lists Priya under the account the bookkeeper opened for her
     export = tmp_path / "customers.csv"

@@ -321,6 +321,8 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
                        + (f", {len(pushed.failed)} failed: {'; '.join(refused[:5])}"
                           if refused else ""), complete=not refused,
                        warnings=(*(f"skipped: {n}" for n in parsed.skipped_rows),
+                                 *(f"not in Magento: {a}"
+                                   for a in getattr(pushed, "unknown_accounts", [])),
                                  *(f"not mapped: {n}" for n in parsed.unmapped),
                                  *(f"refused by Magento: {r}" for r in refused)))
     return handle

@@ -432,9 +432,12 @@ class Ledger:
             return []
         return self.approve_account(old[0], how)[1]
 
-    def accounts_overview(self, only_waiting: bool = False) -> list[dict[str, Any]]:
-        """Each account: its customer, origin, approval, documents waiting for it, and what
-        the last customer push from Sage set (JSON, or None)."""
+    def accounts_overview(self, only_waiting: bool = False, ref: str | None = None
+                          ) -> list[dict[str, Any]]:
+        """Each account (or the one `ref`): its customer, origin, approval, documents waiting
+        for it, and what the last customer push from Sage set (JSON, or None)."""
+        where = [*(["a.approved_at IS NULL"] if only_waiting else []),
+                 *(["a.account_ref = ?"] if ref is not None else [])]
         rows = self.db.execute(
             "SELECT a.customer_key, a.account_ref, a.origin, a.approved_at, "
             "a.delivered_batch, (SELECT count(*) FROM records r WHERE r.state='held' AND "
@@ -442,8 +445,8 @@ class Ledger:
             "json_extract(r.hold_params, '$.account_ref') = a.account_ref), "
             "p.value, p.pushed_at FROM accounts a LEFT JOIN pushed p ON p.kind='customers' "
             "AND p.key = a.customer_key "
-            + ("WHERE a.approved_at IS NULL " if only_waiting else "")
-            + "ORDER BY a.account_ref").fetchall()
+            + (f"WHERE {' AND '.join(where)} " if where else "")
+            + "ORDER BY a.account_ref", () if ref is None else (ref,)).fetchall()
         names = ("customer", "account", "origin", "approved_at", "delivered_batch", "waiting",
                  "pushed", "pushed_at")
         return [dict(zip(names, row, strict=True)) for row in rows]
