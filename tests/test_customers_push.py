@@ -240,3 +240,17 @@ def test_the_sample_export_of_every_product_parses(  # type: ignore[no-untyped-d
         parsed = run_cli("-r", str(recipe), "parse-sage", str(copy), "--kind", "customers")
         assert parsed.exit_code == 0, (product, parsed.output)
         assert "parsed 5 customers rows" in parsed.output
+
+
+def test_the_group_guard_counts_every_known_customer_not_only_the_changed_ones(
+        ) -> None:
+    from decimal import Decimal
+
+    from sagesync.catalog.customers import check_groups
+
+    known = {f"A{n}": (2, 2) for n in range(9)}
+    one_move = check_groups({**known, "B": (2, 3)}, Decimal(20))
+    assert (one_move.compared, len(one_move.moves), one_move.tripped) == (10, 1, False)
+    three = check_groups({**dict(list(known.items())[:7]), "B": (2, 3), "C": (3, 2),
+                          "D": (1, 2), "NEW": (None, 2)}, Decimal(20))
+    assert (three.compared, len(three.moves), three.tripped) == (10, 3, True)

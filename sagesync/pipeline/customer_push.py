@@ -187,7 +187,7 @@ def push_customers(recipe: Recipe, table: pa.Table, ledger: Ledger, folder: Path
                if previous.get(_key(t.customer_id)) != t.wanted.fingerprint()]
     result.changed, result.unchanged = len(changed), len(push.targets) - len(changed)
     guard = check_groups({t.account: (Wanted.group_of(previous.get(_key(t.customer_id))),
-                                      t.wanted.group_id) for t in changed},
+                                      t.wanted.group_id) for t in push.targets},
                          recipe.customers.max_group_change_pct)
     result.moves = guard.moves
     if guard.tripped and not force:
