@@ -16,10 +16,13 @@ from sagesync.ops.watch import Handle, Handled, LedgerBook, process_inbox
 from sagesync.pipeline.catalog_step import (
     PushStepResult,
     parse_sage,
+    payload_kind,
+    push_customer_file,
     push_magento,
     rollback_prices,
 )
 from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
+from sagesync.pipeline.customer_push import CustomerPushResult
 from sagesync.pipeline.receivables_step import ReceivablesResult, push_receivables
 from sagesync.pipeline.session import Outcome
 from sagesync.recipe import Recipe
@@ -36,7 +39,7 @@ from .common import (
 )
 from .pipeline import step_session
 
-KINDS = click.Choice(["stock", "prices", "receivables"])
+KINDS = click.Choice(["stock", "prices", "customers", "receivables"])
 
 
 def _report_refusal(result: Any) -> bool:
@@ -57,7 +60,7 @@ def _report_failures(result: Any, unknown: str) -> None:
         say(f"{unknown}: {sku}")
 
 
-def _refusal(result: PushStepResult) -> dict[str, str]:
+def _refusal(result: PushStepResult | CustomerPushResult) -> dict[str, str]:
     """What the run history keeps of a refused push, for `status`: the price guard's reason,
     or what Magento refused."""
     refused = result.refused or "; ".join(
@@ -83,7 +86,8 @@ def _report_push(result: PushStepResult, dry_run: bool) -> int:
 @click.pass_obj
 @handle_errors
 def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
-    """Parse a Sage stock, price or receivables export into Magento payloads (a checkpoint).
+    """Parse a Sage stock, price, customer or receivables export into Magento payloads (a
+    checkpoint).
 
     A malformed file is quarantined with every problem listed, and exits 65. FILE `-` reads
     the export from stdin (kept as STATE/incoming/stdin-RUN.csv, so it can be quarantined
@@ -138,7 +142,12 @@ def _from_stdin(state_dir: Path, run_id: str) -> Path:
 @handle_errors
 def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: bool,
                          as_json: bool) -> None:
-    """Send stock, prices or receivables that changed since the last push to Magento.
+    """Send stock, prices, customers or receivables that changed since the last push to Magento.
+
+    Customers: each Sage account's customer (the ledger's account mapping, then the e-mail)
+    gets the group of its price level ([customers] groups), the on-hold attribute
+    ([customers] hold_attribute) and, when Sage owns them, its address; a customer with
+    nothing to change is not written. --force passes the customer group guard.
 
     \b
     Example:
@@ -151,6 +160,9 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
     recipe = obj.recipe(payload)
     if "receivables" in payload.manifest["tables"]:
         _push_receivables(recipe, payload, dry_run, force, as_json)
+        return
+    if payload_kind(payload) == "customers":
+        _push_customers(recipe, payload, dry_run, force, as_json)
         return
     with step_session(recipe, "push-magento", payload.run_id, dry_run=dry_run,
                       flow="catalog") as session:
@@ -213,6 +225,56 @@ def _push_receivables(recipe: Recipe, payload: Any, dry_run: bool, force: bool,
              "unchanged": result.unchanged, "unknown": result.unknown,
              "told": result.told.posted + result.told.found, "failed": result.told.failed,
              "refused": result.refused,
+             "preview": str(result.preview) if result.preview else None}, indent=2))
+    else:
+        emit_manifest(result.manifest)
+    click.get_current_context().exit(code)
+
+
+def _report_customers(result: CustomerPushResult, dry_run: bool) -> int:
+    """What a customer push did: the guard's refusal, each change (old -> new), failures
+    (exit 1); accounts with no Magento customer are listed, not failures."""
+    info(f"customers: {result.changed} changed since the last push, {result.unchanged} "
+         "unchanged")
+    if result.refused:
+        say(f"REFUSED by the customer group guard: {result.refused}")
+        for account, old, new in result.moves[:20]:
+            say(f"  {account}: group {old} -> {new}")
+        say(f"  full preview: {result.preview}")
+        return int(ExitCode.HELD)
+    for line in result.previews[:50]:
+        (info if not dry_run else say)(f"{'would change' if dry_run else 'changed'}: {line}")
+    for line in result.unknown_accounts[:20]:
+        info(f"not in Magento (no web login; nothing to push): {line}")
+    if len(result.unknown_accounts) > 20:
+        info(f"... and {len(result.unknown_accounts) - 20} more accounts not in Magento")
+    for line in result.approved:
+        say(f"account approved: {line}")
+    for line in result.failed:
+        say(f"failed: {line}")
+    count = result.would_write if dry_run else result.sent
+    info(f"{'would write' if dry_run else 'wrote'} {plural(count, 'customer')}; "
+         f"preview: {result.preview}")
+    return int(ExitCode.HELD) if result.failed else int(ExitCode.OK)
+
+
+def _push_customers(recipe: Recipe, payload: Any, dry_run: bool, force: bool,
+                    as_json: bool) -> None:
+    with step_session(recipe, "push-magento", payload.run_id, dry_run=dry_run,
+                      flow="catalog") as session:
+        result = push_customer_file(recipe, payload, session.ledger, payload.run_id,
+                                    dry_run=dry_run, force=force)
+        code = _report_customers(result, dry_run)
+        refused = result.refused or "; ".join(result.failed[:5])
+        session.outcome = Outcome(code, {"sent": result.sent, "kind": "customers",
+                                         **({"refused": refused} if refused else {})})
+    if as_json:
+        click.echo(json.dumps(
+            {"manifest": str(result.manifest), "kind": "customers", "dry_run": dry_run,
+             "exit_code": code, "changed": result.changed, "unchanged": result.unchanged,
+             "sent": result.sent, "failed": result.failed,
+             "unknown_accounts": result.unknown_accounts, "approved": result.approved,
+             "refused": result.refused, "changes": result.previews,
              "preview": str(result.preview) if result.preview else None}, indent=2))
     else:
         emit_manifest(result.manifest)
@@ -290,6 +352,7 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
             ledger = session.ledger
             parsed = parse_sage(recipe, path, kind, run_id)
             payload = open_checkpoint(parsed.manifest)
+            pushed: PushStepResult | CustomerPushResult
             if kind == "receivables":
                 told = push_receivables(recipe, payload, ledger, run_id, dry_run=dry_run)
                 problems = [*told.unknown, *told.told.failed]
@@ -298,8 +361,12 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
                 return Handled(f"{told.rows} rows, {len(told.changed)} changed, "
                                f"{len(told.told.posted)} orders told", complete=not problems,
                                warnings=tuple(f"not told: {p}" for p in problems))
-            pushed = push_magento(recipe, payload, ledger, run_id, dry_run=dry_run,
-                                  force=False)
+            if kind == "customers":
+                pushed = push_customer_file(recipe, payload, ledger, run_id, dry_run=dry_run,
+                                            force=False)
+            else:
+                pushed = push_magento(recipe, payload, ledger, run_id, dry_run=dry_run,
+                                      force=False)
             code = ExitCode.HELD if (pushed.refused or pushed.failed
                                      or pushed.unknown_skus) else ExitCode.OK
             session.outcome = Outcome(int(code), {"sent": pushed.sent, "kind": kind,
@@ -316,6 +383,8 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
                        + (f", {len(pushed.failed)} failed: {'; '.join(refused[:5])}"
                           if refused else ""), complete=not refused,
                        warnings=(*(f"skipped: {n}" for n in parsed.skipped_rows),
+                                 *(f"not in Magento: {a}"
+                                   for a in getattr(pushed, "unknown_accounts", [])),
                                  *(f"not mapped: {n}" for n in parsed.unmapped),
                                  *(f"refused by Magento: {r}" for r in refused)))
     return handle
@@ -337,8 +406,9 @@ def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle
                   dry_run: bool) -> None:
     """Take Sage exports dropped into INBOX, push them, and file them away.
 
-    Files named stock-….csv, prices-….csv or receivables-….csv; they go to
-    archive/YYYY-MM-DD/ or to quarantine/ with a .error.txt saying what is wrong where.
+    Files named stock-….csv, prices-….csv, customers-….csv, accounts-….csv or
+    receivables-….csv; they go to archive/YYYY-MM-DD/ or to quarantine/ with a .error.txt
+    saying what is wrong where.
 
     \b
     Example:

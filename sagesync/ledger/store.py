@@ -390,11 +390,95 @@ class Ledger:
         """customer key -> account reference, for every account sagesync has allocated."""
         return dict(self.db.execute("SELECT customer_key, account_ref FROM accounts"))
 
-    def add_accounts(self, allocations: Iterable[tuple[str, str, str]]) -> None:
-        """Remember new (customer key, account ref, origin) allocations, so they stay stable."""
+    def add_accounts(self, allocations: Iterable[tuple[str, str, str]], *,
+                     approved: bool = True) -> None:
+        """Remember new (customer key, account ref, origin) allocations, so they stay stable;
+        not `approved` ones wait for `approve_account` (review mode)."""
+        now = _now()
         with self.transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO accounts VALUES (?, ?, ?, NULL, ?)",
-                           [(k, r, o, _now()) for k, r, o in allocations])
+            db.executemany("INSERT OR IGNORE INTO accounts (customer_key, account_ref, origin, "
+                           "delivered_batch, created_at, approved_at) "
+                           "VALUES (?, ?, ?, NULL, ?, ?)",
+                           [(k, r, o, now, now if approved else None)
+                            for k, r, o in allocations])
+
+    def unapproved_accounts(self) -> set[str]:
+        """Account references waiting for a person's approval (review mode)."""
+        return {r for (r,) in self.db.execute(
+            "SELECT account_ref FROM accounts WHERE approved_at IS NULL")}
+
+    def remember_sage_account(self, key: str, ref: str) -> bool:
+        """A customer matched to an account Sage already has (its customer export, by
+        e-mail): later documents post to it, and it is never written to Sage as new."""
+        now = _now()
+        with self.transaction() as db:
+            return bool(db.execute(
+                "INSERT OR IGNORE INTO accounts (customer_key, account_ref, origin, "
+                "delivered_batch, created_at, approved_at) VALUES (?, ?, 'sage', 0, ?, ?)",
+                (key, ref, now, now)).rowcount)
+
+    def adopt_sage_account(self, key: str, ref: str, how: str) -> list[RecordKey]:
+        """Sage's customer export names this customer's account (matched by e-mail): it
+        replaces an account sagesync generated that is still awaiting approval and was never
+        written to Sage (whose held documents go back to the queue, to post to Sage's
+        account); a customer without one gets it. Callers check the customer has no other
+        account first."""
+        now = _now()
+        with self.transaction() as db:
+            old = db.execute("SELECT account_ref FROM accounts WHERE customer_key=? AND "
+                             "approved_at IS NULL AND delivered_batch IS NULL",
+                             (key,)).fetchone()
+            if old is not None:
+                db.execute("UPDATE accounts SET account_ref=?, origin='sage', "
+                           "delivered_batch=0, approved_at=? WHERE customer_key=?",
+                           (ref, now, key))
+        if old is None:
+            self.remember_sage_account(key, ref)
+            return []
+        return self.approve_account(old[0], how)[1]
+
+    def accounts_overview(self, only_waiting: bool = False, ref: str | None = None
+                          ) -> list[dict[str, Any]]:
+        """Each account (or the one `ref`): its customer, origin, approval, documents waiting
+        for it, and what the last customer push from Sage set (JSON, or None)."""
+        where = [*(["a.approved_at IS NULL"] if only_waiting else []),
+                 *(["a.account_ref = ?"] if ref is not None else [])]
+        rows = self.db.execute(
+            "SELECT a.customer_key, a.account_ref, a.origin, a.approved_at, "
+            "a.delivered_batch, (SELECT count(*) FROM records r WHERE r.state='held' AND "
+            "r.hold_code='account_awaiting_approval' AND "
+            "json_extract(r.hold_params, '$.account_ref') = a.account_ref), "
+            "p.value, p.pushed_at FROM accounts a LEFT JOIN pushed p ON p.kind='customers' "
+            "AND p.key = a.customer_key "
+            + (f"WHERE {' AND '.join(where)} " if where else "")
+            + "ORDER BY a.account_ref", () if ref is None else (ref,)).fetchall()
+        names = ("customer", "account", "origin", "approved_at", "delivered_batch", "waiting",
+                 "pushed", "pushed_at")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def approve_account(self, ref: str, how: str) -> tuple[bool, list[RecordKey]]:
+        """Approve an account awaiting review, and send its held documents back to the
+        queue (the next transform checks them again). (was it waiting, records released)"""
+        now = _now()
+        with self.transaction() as db:
+            waiting = bool(db.execute("UPDATE accounts SET approved_at=? WHERE account_ref=? "
+                                      "AND approved_at IS NULL", (now, ref)).rowcount)
+            waiting = waiting or bool(db.execute(
+                "SELECT 1 FROM records WHERE state='held' AND "
+                "hold_code='account_awaiting_approval' AND "
+                "json_extract(hold_params, '$.account_ref') = ? LIMIT 1", (ref,)).fetchone())
+            rows = db.execute(
+                "SELECT entity_type, entity_id, store_id FROM records WHERE state='held' AND "
+                "hold_code='account_awaiting_approval' AND "
+                "json_extract(hold_params, '$.account_ref') = ?", (ref,)).fetchall()
+            keys = [RecordKey(t, i, st) for t, i, st in rows]
+            db.executemany("UPDATE records SET state='exported', held_by=NULL, hold_code=NULL, "
+                           "hold_params=NULL, updated_at=? WHERE entity_type=? AND "
+                           "entity_id=? AND store_id=?",
+                           [(now, k.entity_type, k.entity_id, k.store_id) for k in keys])
+            self._events(db, [(k, "account_approved", f"account {ref} approved: {how}")
+                              for k in keys])
+        return waiting, keys
 
     def delivered_accounts(self) -> set[str]:
         rows = self.db.execute("SELECT customer_key FROM accounts "

@@ -176,11 +176,14 @@ RECEIVABLES_WORDS = ("receivable", "debtor", "open-items", "open_items", "openit
 
 
 def kind_of(name: str) -> str | None:
-    """Stock, prices or receivables, from the file name (`stock-….csv`, `prices_….csv`,
-    `receivables-….csv` or `aged-debtors….csv`)."""
+    """Stock, prices, customers or receivables, from the file name (`stock-….csv`,
+    `prices_….csv`, `customers-….csv`, `accounts-….csv`, `receivables-….csv` or
+    `aged-debtors….csv`)."""
     lower = name.lower()
-    if any(word in lower for word in RECEIVABLES_WORDS):
+    if any(word in lower for word in RECEIVABLES_WORDS):  # "accounts-receivable" too
         return "receivables"
+    if lower.startswith(("customer", "accounts")):
+        return "customers"
     if "stock" in lower or "inventory" in lower or "warehouse" in lower:
         return "stock"
     if "price" in lower:
@@ -457,8 +460,9 @@ class _Pass:
         crash_point("watch-taken")
         try:
             if kind is None:
-                raise InputFormatError(f"{name}: cannot tell stock from prices by the name; "
-                                       "name it stock-….csv or prices-….csv")
+                raise InputFormatError(f"{name}: cannot tell stock, prices or customers by the "
+                                       "name; name it stock-….csv, prices-….csv or "
+                                       "customers-….csv")
             handled = self.handle(working, kind, run_id)
         except SageSyncError as error:
             self._failed(working, name, digest, kind, run_id, error)

@@ -1,4 +1,4 @@
-"""Parse a Sage stock, price or receivables export into a typed Arrow table, or say exactly
+"""Parse a Sage stock, price, customer or receivables export into a typed Arrow table, or say
 what is wrong.
 
 The one entry point is `parse_export`. Steps: decode (refuse non-text) -> sniff the delimiter ->
@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from sagesync.errors import UsageError
 from sagesync.model.words import plural
 from sagesync.sage.columns import Column, Resolution, check_mapping, resolve
+from sagesync.sage.customers import build_customers
 from sagesync.sage.decoding import decode, sniff_delimiter
 from sagesync.sage.duplicates import report_duplicates
 from sagesync.sage.frame import Built, Frame
@@ -33,6 +34,9 @@ from sagesync.sage.results import ParseOptions, ParseResult, Problem
 from sagesync.sage.stock import build_stock, extra_keys, sum_bins
 from sagesync.sage.tables import KEYS, Kind, empty_table
 from sagesync.sage.values import Collector
+
+BUILDERS = {"stock": build_stock, "prices": build_prices, "customers": build_customers,
+            "receivables": build_receivables}
 
 
 def parse_export(path: Path, *, product: str, kind: Kind,
@@ -197,9 +201,7 @@ def _fill(result: ParseResult, frame: Frame, grid: Grid) -> None:
                  "separator); quote it or remove the separator", extra)
     for row, present in sorted(grid.short.items()):
         _report_short(sink, row, present, grid.header, grid.named, result.delimiter)
-    build = {"stock": build_stock, "receivables": build_receivables}.get(frame.layout.kind,
-                                                                          build_prices)
-    built = build(frame)
+    built = BUILDERS[frame.layout.kind](frame)
     result.notes.extend(frame.notes)
     bins = extra_keys(frame) if frame.layout.kind == "stock" else {}
     keys = {k: built.table[k] for k in KEYS[frame.layout.kind]}

@@ -55,6 +55,26 @@ PRICES = Layout(
     ),
 )
 
+CUSTOMERS = Layout(
+    "intacct", "customers", "Sage Intacct, customers export",
+    {
+        "account": aliases(ASSUMED, "CUSTOMERID"),
+        "name": aliases(ASSUMED, "NAME"),
+        "email": aliases(ASSUMED, "EMAIL1", "CONTACTINFO.EMAIL1"),
+        "price_level": aliases(ASSUMED, "PRICESCHEDULE", "PRICELIST"),
+        "on_hold": aliases(ASSUMED, "ONHOLD"),
+        "credit_limit": aliases(ASSUMED, "CREDITLIMIT"),
+        "street1": aliases(ASSUMED, "ADDRESS1"),
+        "street2": aliases(ASSUMED, "ADDRESS2"),
+        "town": aliases(ASSUMED, "CITY"),
+        "county": aliases(ASSUMED, "STATE"),
+        "postcode": aliases(ASSUMED, "ZIP"),
+        "country": aliases(ASSUMED, "COUNTRY"),
+        "telephone": aliases(ASSUMED, "PHONE1"),
+    },
+    date_format="%m/%d/%Y", rules=(_DO_NOT_IMPORT,),
+)
+
 RECEIVABLES = Layout(
     "intacct", "receivables", "Sage Intacct, AR invoices (ARINVOICE) exported to CSV",
     {
@@ -71,7 +91,7 @@ RECEIVABLES = Layout(
     date_format="%m/%d/%Y",
 )
 
-LAYOUTS = (STOCK, PRICES, RECEIVABLES)
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
 
 ACK = AckLayout(
     # an AR invoice (post_from = "invoices") or an Order Entry transaction ("orders"); credit

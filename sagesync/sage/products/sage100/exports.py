@@ -49,6 +49,26 @@ PRICES = Layout(
     date_format="%Y%m%d", default_price_list=BASE_PRICE_LIST, warehouse_digits=3,
 )
 
+CUSTOMERS = Layout(
+    "sage100", "customers", "Sage 100, VI export of AR_Customer",
+    {
+        "account": aliases("§3", "CustomerNo"),
+        "name": aliases("§3", "CustomerName"),
+        "email": aliases("§3", "EmailAddress"),
+        "price_level": aliases(ASSUMED, "PriceLevel"),
+        "on_hold": aliases(ASSUMED, "CreditHold"),
+        "credit_limit": aliases(ASSUMED, "CreditLimit"),
+        "street1": aliases("§3", "AddressLine1"),
+        "street2": aliases("§3", "AddressLine2"),
+        "town": aliases("§3", "City"),
+        "county": aliases("§3", "State"),
+        "postcode": aliases("§3", "ZipCode"),
+        "country": aliases("§3", "CountryCode"),
+        "telephone": aliases("§3", "TelephoneNo"),
+    },
+    date_format="%Y%m%d",
+)
+
 RECEIVABLES = Layout(
     "sage100", "receivables", "Sage 100, A/R open invoices (AR_OpenInvoice) exported through "
     "Visual Integrator",
@@ -70,7 +90,7 @@ RECEIVABLES = Layout(
                    "debit memos, finance charges, prepayments and cash are not"),),
 )
 
-LAYOUTS = (STOCK, PRICES, RECEIVABLES)
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
 
 ACK = AckLayout(
     # an A/R invoice (post_from = "invoices") or an S/O sales order ("orders"); a credit memo is

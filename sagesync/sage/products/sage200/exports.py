@@ -43,6 +43,26 @@ PRICES = Layout(
     date_format="%d/%m/%Y",
 )
 
+CUSTOMERS = Layout(
+    "sage200", "customers", "Sage 200, customer accounts export",
+    {
+        "account": aliases("§4", "AccountNumber"),
+        "name": aliases("§4", "AccountName"),
+        "email": aliases(ASSUMED, "EmailAddress", "Email"),
+        "price_level": aliases(ASSUMED, "PriceBand", "PriceBandName"),
+        "on_hold": aliases(ASSUMED, "OnHold", "AccountIsOnHold"),
+        "credit_limit": aliases(ASSUMED, "CreditLimit"),
+        "street1": aliases(ASSUMED, "AddressLine1"),
+        "street2": aliases(ASSUMED, "AddressLine2"),
+        "town": aliases(ASSUMED, "AddressLine3", "City"),
+        "county": aliases(ASSUMED, "AddressLine4", "County"),
+        "postcode": aliases(ASSUMED, "PostCode"),
+        "country": aliases(ASSUMED, "CountryCode"),
+        "telephone": aliases(ASSUMED, "Telephone"),
+    },
+    date_format="%d/%m/%Y",
+)
+
 RECEIVABLES = Layout(
     "sage200", "receivables", "Sage 200, customer transactions (outstanding items) exported to CSV",
     {
@@ -60,4 +80,4 @@ RECEIVABLES = Layout(
     date_format="%d/%m/%Y",
 )
 
-LAYOUTS = (STOCK, PRICES, RECEIVABLES)
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)

@@ -36,6 +36,26 @@ PRICES = Layout(
     date_format="%m/%d/%y", level_prefix="salesprice",
 )
 
+CUSTOMERS = Layout(
+    "sage50_us", "customers", "Sage 50 US, Customer List (CUSTOMER.CSV)",
+    {
+        "account": aliases("§2.3", "Customer ID"),
+        "name": aliases("§2.3", "Customer Name"),
+        "email": aliases(ASSUMED, "Customer E-mail", "E-mail"),
+        "price_level": aliases(ASSUMED, "Pricing Level", "Price Level"),
+        "on_hold": aliases(ASSUMED, "Inactive", "On Hold"),
+        "credit_limit": aliases("§2.3", "Credit Limit"),
+        "street1": aliases("§2.3", "Bill to Address-Line One"),
+        "street2": aliases("§2.3", "Bill to Address-Line Two"),
+        "town": aliases("§2.3", "Bill to City"),
+        "county": aliases("§2.3", "Bill to State"),
+        "postcode": aliases("§2.3", "Bill to Zip"),
+        "country": aliases("§2.3", "Bill to Country"),
+        "telephone": aliases(ASSUMED, "Telephone 1"),
+    },
+    date_format="%m/%d/%y",
+)
+
 RECEIVABLES = Layout(
     "sage50_us", "receivables", "Sage 50 US (Peachtree), Aged Receivables report exported to CSV",
     {
@@ -51,7 +71,7 @@ RECEIVABLES = Layout(
     date_format="%m/%d/%y",
 )
 
-LAYOUTS = (STOCK, PRICES, RECEIVABLES)
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
 
 ACK = AckLayout(
     types={"SI": ("invoice", "order"), "SC": ("creditmemo",)},
