@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from sagesync.errors import ExitCode
 from sagesync.ledger import Ledger, RecordKey
-from tests.conftest import ROOT, SAGESYNC, subprocess_env
+from tests.conftest import ROOT
 from tests.magento_sim_customers import CustomerSimulator
 from tests.magento_sim_customers import make_customer_sim as make_customer_sim
 from tests.test_customers_push import HEADER, SAMPLE, recipe_text
+from tests.test_order_updates import sagesync
 
 INVOICE_1 = RecordKey("invoice", 1, 1)  # Jane Whitfield's: a new account, WHITFI01
 INVOICE_5 = RecordKey("invoice", 5, 1)  # Priya Shah's: a new account, SHAHPR01
@@ -105,16 +105,6 @@ def test_create_mode_sends_new_accounts_at_once(  # type: ignore[no-untyped-def]
 
 
 # ------------------------------------------------------------------ a push killed and rerun
-
-def sagesync(recipe: Path, *args: str, crash_at: str | None = None
-             ) -> subprocess.CompletedProcess[str]:
-    env = subprocess_env()
-    if crash_at:
-        env["SAGESYNC_CRASH_AT"] = crash_at
-    return subprocess.run([*SAGESYNC, "-r", str(recipe), *args], capture_output=True,
-                          text=True, env=env, cwd=recipe.parent, stdin=subprocess.DEVNULL,
-                          timeout=300)
-
 
 def crash_and_rerun(tmp_path: Path, sim: CustomerSimulator, crash_at: str) -> None:
     recipe = tmp_path / "customers.toml"

@@ -171,15 +171,22 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
         code = _report_push(result, dry_run)
         session.outcome = Outcome(code, {"sent": result.sent, "kind": result.kind,
                                          **_refusal(result)})
-    if as_json:
-        click.echo(json.dumps(
-            {"manifest": str(result.manifest), "kind": result.kind, "dry_run": dry_run,
-             "exit_code": code, "changed": result.changed, "unchanged": result.unchanged,
-             "sent": result.sent, "failed": result.failed, "unknown_skus": result.unknown_skus,
-             "refused": result.refused,
-             "preview": str(result.preview) if result.preview else None}, indent=2))
+    _finish(result.manifest, {
+        "kind": result.kind, "dry_run": dry_run, "changed": result.changed,
+        "unchanged": result.unchanged, "sent": result.sent, "failed": result.failed,
+        "unknown_skus": result.unknown_skus, "refused": result.refused,
+        "preview": str(result.preview) if result.preview else None,
+    } if as_json else None, code)
+
+
+def _finish(manifest: Path, report: dict[str, Any] | None, code: int) -> None:
+    """The push's answer on stdout (`--json`: `report`; else the manifest path), then its
+    exit code."""
+    if report is not None:
+        click.echo(json.dumps({"manifest": str(manifest), "exit_code": code, **report},
+                              indent=2))
     else:
-        emit_manifest(result.manifest)
+        emit_manifest(manifest)
     click.get_current_context().exit(code)
 
 
@@ -218,17 +225,12 @@ def _push_receivables(recipe: Recipe, payload: Any, dry_run: bool, force: bool,
         session.outcome = Outcome(code, {"sent": len(result.told.posted), "kind": "receivables",
                                          **({"refused": result.refused} if result.refused
                                             else {})})
-    if as_json:
-        click.echo(json.dumps(
-            {"manifest": str(result.manifest), "kind": "receivables", "dry_run": dry_run,
-             "exit_code": code, "rows": result.rows, "changed": result.changed,
-             "unchanged": result.unchanged, "unknown": result.unknown,
-             "told": result.told.posted + result.told.found, "failed": result.told.failed,
-             "refused": result.refused,
-             "preview": str(result.preview) if result.preview else None}, indent=2))
-    else:
-        emit_manifest(result.manifest)
-    click.get_current_context().exit(code)
+    _finish(result.manifest, {
+        "kind": "receivables", "dry_run": dry_run, "rows": result.rows,
+        "changed": result.changed, "unchanged": result.unchanged, "unknown": result.unknown,
+        "told": result.told.posted + result.told.found, "failed": result.told.failed,
+        "refused": result.refused, "preview": str(result.preview) if result.preview else None,
+    } if as_json else None, code)
 
 
 def _report_customers(result: CustomerPushResult, dry_run: bool) -> int:
@@ -268,17 +270,13 @@ def _push_customers(recipe: Recipe, payload: Any, dry_run: bool, force: bool,
         refused = result.refused or "; ".join(result.failed[:5])
         session.outcome = Outcome(code, {"sent": result.sent, "kind": "customers",
                                          **({"refused": refused} if refused else {})})
-    if as_json:
-        click.echo(json.dumps(
-            {"manifest": str(result.manifest), "kind": "customers", "dry_run": dry_run,
-             "exit_code": code, "changed": result.changed, "unchanged": result.unchanged,
-             "sent": result.sent, "failed": result.failed,
-             "unknown_accounts": result.unknown_accounts, "approved": result.approved,
-             "refused": result.refused, "changes": result.previews,
-             "preview": str(result.preview) if result.preview else None}, indent=2))
-    else:
-        emit_manifest(result.manifest)
-    click.get_current_context().exit(code)
+    _finish(result.manifest, {
+        "kind": "customers", "dry_run": dry_run, "changed": result.changed,
+        "unchanged": result.unchanged, "sent": result.sent, "failed": result.failed,
+        "unknown_accounts": result.unknown_accounts, "approved": result.approved,
+        "refused": result.refused, "changes": result.previews,
+        "preview": str(result.preview) if result.preview else None,
+    } if as_json else None, code)
 
 
 def _report_rollback(result: PushStepResult, dry_run: bool) -> int:
