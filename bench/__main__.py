@@ -7,7 +7,8 @@
    seconds, kernel peak RSS and a sampled process-tree RSS): `sagesync export-orders`,
    `sagesync transform`, `sagesync import-sage`, then `sagesync run` (the same recipe, in one
    process, with a state folder of its own), then the naive one-pass stdlib posting
-   (`python -m bench.reference`, see there).
+   (`python -m bench.reference`, see there), then the floor: reading and decoding the pages
+   and nothing else (`python -m bench.floor`), which bounds what any design can reach.
 4. Print the table, the naive/sagesync ratio, whether the naive totals equal sagesync's, held
    documents and warnings; with `--sizes`, `sagesync run` again at each size (memory flatness);
    write bench-data/last-result.json.
@@ -42,7 +43,7 @@ from bench import catalog, concurrency
 from bench.generate import cache_folder, cache_root, generate
 from bench.measure import StepRun, run_step
 from bench.recipe import write_recipe
-from bench.report import Row, grouped, print_table, ratio_line, write_json
+from bench.report import Row, floor_line, grouped, print_table, ratio_line, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = 10  # held/warning patterns printed
@@ -202,6 +203,8 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
                       [sys.executable, "-m", "bench.reference", str(recipe), str(data),
                        str(state / "naive")], logs, (0,))
     naive = json.loads(naive_run.stdout.strip().splitlines()[-1])
+    floor = _step(console, "floor: read + decode", [sys.executable, "-m", "bench.floor",
+                                                    str(data)], logs, (0,))
 
     documents = int(transformed["summary"]["documents"])
     summary = imported["summary"]
@@ -212,12 +215,14 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
         _row(imported_run, documents, "docs"),
         _row(whole, orders, "orders"),
         _row(naive_run, orders, "orders"),
+        _row(floor, orders, "orders"),
     ]
     console.print()
     print_table(console, rows)
     steps_wall = export.wall_seconds + transform.wall_seconds + imported_run.wall_seconds
     ratios = [ratio_line("whole run (sagesync run)", whole.wall_seconds, naive_run.wall_seconds),
-              ratio_line("three separate steps", steps_wall, naive_run.wall_seconds)]
+              ratio_line("three separate steps", steps_wall, naive_run.wall_seconds),
+              floor_line(floor.wall_seconds, naive_run.wall_seconds)]
     for line in ratios:
         console.print(line, highlight=False)
     machine = {"python": platform.python_version(), "implementation":

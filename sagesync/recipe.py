@@ -302,6 +302,19 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class CustomerSettings:
+    """The customer master from Sage (`parse-sage --kind customers | push-magento`): what Sage
+    owns of a Magento customer, and whether a new web customer's documents wait for a person
+    to approve the account (`new_accounts = "review"`)."""
+
+    groups: dict[str, int] = field(default_factory=dict)  # Sage price level/band -> group id
+    hold_attribute: str | None = None  # a customer attribute for Sage's on-hold flag
+    addresses: str = "magento"  # "sage": Sage's address replaces the default billing one
+    new_accounts: str = "create"  # or "review"
+    max_group_change_pct: Decimal = Decimal(20)
+
+
+@dataclass(frozen=True)
 class MagentoUpdatesSettings:
     """Sage's answers told back to Magento as order comments (`sagesync update-orders`, and
     at the end of each `run` when enabled): which status to move an order to, and whether
@@ -312,6 +325,10 @@ class MagentoUpdatesSettings:
     rejected_status: str | None = None
     notify_customer: bool = False  # on a confirmation
     notify_rejections: bool = False
+    # receivables (`parse-sage --kind receivables | push-magento`): paid, part paid, due
+    payments_visible: bool = True  # a B2B customer sees "paid" in their account
+    notify_payments: bool = False
+    paid_status: str | None = None  # e.g. "paid_in_sage": the order's status once Sage is paid
 ALERT_TRIGGERS = ("auth", "needs_attention", "held", "amended", "quarantine", "price_guard",
                   "no_success", "pending_age", "unconfirmed", "no_orders")
 SMTP_SECURITY = ("starttls", "tls", "none")
@@ -377,6 +394,7 @@ class Recipe:
     listen: ListenSettings = field(default_factory=ListenSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     magento_updates: MagentoUpdatesSettings = field(default_factory=MagentoUpdatesSettings)
+    customers: CustomerSettings = field(default_factory=CustomerSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     path: Path | None = None
@@ -536,7 +554,8 @@ class _RecipeReader:
         self.check_keys("", self.data, ("name", "state_dir", "magento", "sage", "mapping",
                                         "delivery", "ledger", "status", "ack", "sage_export",
                                         "stock", "prices", "push", "listen",
-                                        "magento_updates", "report", "schedule", "alerts"))
+                                        "magento_updates", "report", "schedule", "alerts",
+                                        "customers"))
         name = self.string(self.data, "", "name", None)
         if name is None:
             raise RecipeError(f"{self.path}: missing key 'name' (a short name for this recipe).")
@@ -552,6 +571,7 @@ class _RecipeReader:
                       prices=self.prices(), listen=self.listen(), report=self.report(),
                       schedule=self.schedule(),
                       magento_updates=self.magento_updates(),
+                      customers=self.customers(),
                       alerts=self.alerts(ledger, status),
                       push_chunk_size=self.integer(self.section("push", ("chunk_size",)),
                                                    "push", "chunk_size", 20, 1, 5000) or 20)
@@ -569,9 +589,36 @@ class _RecipeReader:
         return ScheduleSettings(every_minutes=minutes,
                                 log=self.file_path(t, "schedule", "log", must_exist=False))
 
+    def customers(self) -> CustomerSettings:
+        where = "customers"
+        t = self.section(where, ("groups", "hold_attribute", "addresses", "new_accounts",
+                                 "max_group_change_pct"))
+        d = CustomerSettings()
+        groups = t.get("groups", {})
+        if not isinstance(groups, dict) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10**6
+                for v in groups.values()):
+            raise self.fail(f"{where}.groups", 'a table of Sage price level = Magento customer '
+                            'group id, e.g. { "A" = 2, "Trade" = 3 }', groups)
+        attribute = self.string(t, where, "hold_attribute", None)
+        if attribute is not None and not re.fullmatch(r"[a-z][a-z0-9_]{0,59}", attribute):
+            raise self.fail(f"{where}.hold_attribute", "a Magento attribute code (lower-case "
+                            'letters, digits and _, e.g. "sage_on_hold")', attribute)
+        share = self.decimal(t, where, "max_group_change_pct", d.max_group_change_pct)
+        if share > 100:
+            raise self.fail(f"{where}.max_group_change_pct", "a percentage from 0 to 100", share)
+        return CustomerSettings(
+            groups={str(k).strip().upper(): int(v) for k, v in groups.items()},
+            hold_attribute=attribute,
+            addresses=self.string(t, where, "addresses", d.addresses, ("magento", "sage"))
+            or d.addresses,
+            new_accounts=self.string(t, where, "new_accounts", d.new_accounts,
+                                     ("create", "review")) or d.new_accounts,
+            max_group_change_pct=share)
+
     def magento_updates(self) -> MagentoUpdatesSettings:
         keys = ("enabled", "confirmed_status", "rejected_status", "notify_customer",
-                "notify_rejections")
+                "notify_rejections", "payments_visible", "notify_payments", "paid_status")
         t = self.section("magento_updates", keys)
         d = MagentoUpdatesSettings()
         where = "magento_updates"
@@ -580,7 +627,10 @@ class _RecipeReader:
             confirmed_status=self.string(t, where, "confirmed_status", None),
             rejected_status=self.string(t, where, "rejected_status", None),
             notify_customer=self.boolean(t, where, "notify_customer", d.notify_customer),
-            notify_rejections=self.boolean(t, where, "notify_rejections", d.notify_rejections))
+            notify_rejections=self.boolean(t, where, "notify_rejections", d.notify_rejections),
+            payments_visible=self.boolean(t, where, "payments_visible", d.payments_visible),
+            notify_payments=self.boolean(t, where, "notify_payments", d.notify_payments),
+            paid_status=self.string(t, where, "paid_status", None))
 
     def magento(self) -> MagentoSettings:
         t = self.section("magento", ("source", "base_url", "token", "store_ids", "page_size",

@@ -28,8 +28,12 @@ from sagesync.sage import LAYOUTS
 from sagesync.sage.layouts import DEFAULT_WAREHOUSE, Layout, normalize_header
 from sagesync.sage.tables import FIELDS
 
-# Long-format layouts (sage50_us is wide or needs a mapped quantity: tested by example).
-ROUND_TRIP = sorted(key for key in LAYOUTS if key[0] != "sage50_us")
+# Long-format stock, price and receivables layouts (sage50_us is wide or needs a mapped
+# quantity: tested by example; customer exports have their own test,
+# tests/test_customers_parser.py).
+ROUND_TRIP = sorted(key for key in LAYOUTS
+                    if key[0] != "sage50_us" and key[1] in ("stock", "prices", "receivables"))
+WITH_SKUS = [key for key in ROUND_TRIP if key[1] in ("stock", "prices")]
 DELIMITERS = (",", ";", "\t")
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "utf-16")
 QUOTING = (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC)
@@ -42,6 +46,7 @@ FREE_TEXT = st.text(alphabet=st.characters(
     max_size=12)
 
 STOCK_QTY = ("on_hand", "allocated", "on_order")
+RECEIVABLE_TEXT = ("reference", "type", "invoice", "account")
 
 
 def codes(max_size: int = 12) -> st.SearchStrategy[str]:
@@ -155,8 +160,9 @@ def rewrite_row(drawn: DrawnExport, index: int, edit: Callable[[list[str]], list
 
 def _fields(draw: st.DrawFn, layout: Layout) -> list[str]:
     """Required fields of the layout plus a random choice of its optional ones."""
-    wanted = ("sku", "warehouse", *STOCK_QTY) if layout.kind == "stock" else (
-        "sku", "price_list", "price", "min_qty", "currency")
+    wanted = {"stock": ("sku", "warehouse", *STOCK_QTY),
+              "receivables": (*RECEIVABLE_TEXT, "amount", "outstanding")}.get(
+        layout.kind, ("sku", "price_list", "price", "min_qty", "currency"))
     fields = []
     for spec in FIELDS[layout.kind]:
         if spec.name not in wanted or spec.name not in layout.aliases:
@@ -176,8 +182,17 @@ def _all_aliases(layout: Layout) -> set[str]:
 
 def _rows(layout: Layout, fields: list[str]) -> st.SearchStrategy[list[dict[str, Any]]]:
     row: dict[str, st.SearchStrategy[Any]] = {}
+    kept = {rule.field: sorted(rule.keep) for rule in layout.rules}
     for name in fields:
-        if name in ("sku", "price_list"):
+        if name in kept:  # a row rule reads this column: only values it keeps stay rows
+            row[name] = st.sampled_from(kept[name]).map(str.upper)
+        elif name in RECEIVABLE_TEXT:
+            row[name] = codes() if name == "reference" else codes() | st.just("")
+        elif name in ("amount", "outstanding"):  # signed: a credit note's balance
+            row[name] = st.builds(lambda v, minus: -v if minus else v, amounts(2),
+                                  st.booleans()) | (st.just("") if name == "amount"
+                                                    else st.nothing())
+        elif name in ("sku", "price_list"):
             row[name] = codes()
         elif name == "warehouse":
             row[name] = codes(6)
@@ -192,6 +207,8 @@ def _rows(layout: Layout, fields: list[str]) -> st.SearchStrategy[list[dict[str,
         e = _expect(layout, r, 0)
         if layout.kind == "stock":
             return e["sku"], e["warehouse"]
+        if layout.kind == "receivables":
+            return e["reference"], e["type"]
         return e["sku"], e["price_list"], e["min_qty"], e["currency"]
 
     return st.lists(st.fixed_dictionaries(row), max_size=12, unique_by=key)
@@ -205,6 +222,11 @@ def _expect(layout: Layout, row: dict[str, Any], line: int) -> dict[str, Any]:
         value = row.get(name, "")
         return (Decimal(blank) if value == "" else value).quantize(q)
 
+    if layout.kind == "receivables":
+        return {**{name: row.get(name, "") for name in RECEIVABLE_TEXT},
+                "amount": None if row.get("amount", "") == "" else row["amount"].quantize(q),
+                "outstanding": row["outstanding"].quantize(q), "paid_date": None,
+                "due_date": None, "date": None, "source_line": line}
     if layout.kind == "stock":
         return {"sku": row["sku"], "warehouse": row.get("warehouse", DEFAULT_WAREHOUSE),
                 "on_hand": qty("on_hand", 0), "allocated": qty("allocated", 0),

@@ -156,6 +156,11 @@ PINNED: list[tuple[Hold, str, dict[str, Any], str]] = [
      "account_not_writable",
      {"account_ref": "SMITHJ", "problem": "'Name' is required but empty"},
      "its new Sage account SMITHJ cannot be written: 'Name' is required but empty"),
+    (holds.account_awaiting_approval(account_ref="WHITFI01"), "account_awaiting_approval",
+     {"account_ref": "WHITFI01"},
+     'account awaiting approval: the new Sage account WHITFI01 waits for a person ([customers] '
+     'new_accounts = "review"): `sagesync accounts approve WHITFI01`, or a Sage customer export '
+     "that lists the account, releases it"),
     (holds.held_by_person(), "held_by_person", {}, "put on hold by a person"),
     (holds.may_have_reached_sage(batch_id=3, file="B000003-2-audit_trail.csv",
                                  references="SI 000000001 000000002", documents=2),

@@ -17,7 +17,13 @@ import pytest
 from sagesync.errors import ExitCode, RecipeError, UsageError
 from sagesync.recipe import load_recipe
 from sagesync.sage import LAYOUTS, PRODUCTS, ParseOptions, parse_bytes, products
-from sagesync.sage.layouts import export_products, layout_for, registered_layouts
+from sagesync.sage.layouts import (
+    KINDS,
+    export_products,
+    layout_for,
+    normalize_header,
+    registered_layouts,
+)
 from sagesync.sage.products import AckLayout, SageProduct
 from tests.test_ack import error_file, record, sent_demo
 
@@ -41,8 +47,17 @@ def test_the_registry_lists_every_product_once_posting_or_not() -> None:
         tuple(k for k in keys if products.get(k).layouts)
     assert {"sage50_uk", *EXPORT_ONLY} <= set(products.export_keys())
     assert registered_layouts() == LAYOUTS
-    assert sorted(LAYOUTS) == sorted((key, kind) for key in products.export_keys()
-                                     for kind in ("stock", "prices"))
+    assert {(key, kind) for key in products.export_keys() for kind in ("stock", "prices")} \
+        <= set(LAYOUTS) and {kind for _, kind in LAYOUTS} <= set(KINDS)
+
+
+@pytest.mark.parametrize("key", sorted(LAYOUTS), ids=lambda k: f"{k[0]}-{k[1]}")
+def test_a_header_names_one_field_of_a_layout(key: tuple[str, str]) -> None:
+    """A header two fields answer to would be read as both (a balance read as the total)."""
+    owner: dict[str, str] = {}
+    for name, names in LAYOUTS[key].aliases.items():
+        for alias, _ in names:
+            assert owner.setdefault(normalize_header(alias), name) == name, (alias, name)
 
 
 @pytest.mark.parametrize("key", products.export_keys())
@@ -50,7 +65,8 @@ def test_every_registered_products_layouts_are_reached_through_the_registry(key:
     product = products.get(key)
     in_folder = importlib.import_module(f"{product.package}.exports").LAYOUTS
     assert product.package == f"sagesync.sage.products.{key}"
-    assert in_folder == product.layouts and len(product.layouts) == 2
+    assert in_folder == product.layouts and {"stock", "prices"} <= {
+        layout.kind for layout in product.layouts}
     for layout in product.layouts:
         assert layout_for(key, layout.kind) is layout
         assert registered_layouts()[(key, layout.kind)] is layout

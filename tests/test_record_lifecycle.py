@@ -228,3 +228,64 @@ def test_a_held_record_entered_by_hand_is_resolved_and_never_sent(  # type: igno
     assert ("SI", "000000005") in references(out)  # held for the same cause: now sent
     with Ledger(state / "ledger.sqlite") as ledger:
         assert ledger.find(RecordKey("invoice", 4, 1)).state == "resolved"  # type: ignore[union-attr]
+
+
+def _orders_page(recipe: Path) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    page = recipe.parent.parent / "samples" / "magento" / "orders" / "page-0001.json"
+    return page, json.loads(page.read_text(encoding="utf-8"))
+
+
+def test_an_order_moving_on_in_magento_after_it_was_sent_is_not_amended(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path: Path) -> None:
+    """Magento completes, closes and re-statuses orders long after Sage has them (and
+    `update-orders` sets a status itself): a sent order whose state, status and update time
+    change is still the document Sage has. A change to what was posted still flags it."""
+    state, out = tmp_path / "s", tmp_path / "out"
+    edit(demo_copy, 'post_from = "invoices"', 'post_from = "orders"')
+    first = run(run_cli, demo_copy, state, out)
+    assert first.exit_code == ExitCode.OK, first.output
+    sent = references(out)
+    page, data = _orders_page(demo_copy)
+    for order in data["items"]:
+        if order["state"] == "complete":
+            order.update(state="closed", status="sent_to_sage",
+                         updated_at="2026-11-30 23:59:59")
+    page.write_text(json.dumps(data), encoding="utf-8")
+    later = run(run_cli, demo_copy, state, out)
+    assert later.exit_code == ExitCode.OK, later.output
+    assert "amended" not in later.output and references(out) == sent
+    status = json.loads(run_cli("--state-dir", str(state), "-r", str(demo_copy), "status",
+                                "--json").stdout)
+    assert status["counts"].get("amended", 0) == 0 and status["counts"]["sent"] == len(sent)
+
+    data["items"][0]["created_at"] = "2026-10-25 09:13:00"  # what Sage was given changed
+    page.write_text(json.dumps(data), encoding="utf-8")
+    changed = run(run_cli, demo_copy, state, out)
+    assert "amended after sending" in changed.output and "order:1@1" in changed.output
+
+
+def test_a_ledger_hashed_with_magento_state_adopts_the_new_hashes_once(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path: Path) -> None:
+    """A ledger from before hash scheme 2 stored hashes that covered the state: its sent
+    records take the new hash on their next export instead of all turning amended, and are
+    compared by it from then on."""
+    state, out = tmp_path / "s", tmp_path / "out"
+    assert run(run_cli, demo_copy, state, out).exit_code == ExitCode.OK
+    with Ledger(state / "ledger.sqlite") as ledger, ledger.transaction() as db:
+        current = dict(db.execute("SELECT entity_type || entity_id, content_hash FROM records"))
+        db.execute("UPDATE records SET hash_scheme = 1, content_hash = 'scheme-1 ' || "
+                   "content_hash")
+    again = run(run_cli, demo_copy, state, out)
+    assert again.exit_code == ExitCode.OK, again.output
+    assert "amended" not in again.output
+    with Ledger(state / "ledger.sqlite") as ledger:
+        rows = ledger.db.execute("SELECT entity_type || entity_id, content_hash, hash_scheme "
+                                 "FROM records").fetchall()
+    assert {key: digest for key, digest, _ in rows} == current
+    assert {scheme for *_, scheme in rows} == {2}
+    page = demo_copy.parent.parent / "samples" / "magento" / "invoices" / "page-0001.json"
+    data = json.loads(page.read_text(encoding="utf-8"))
+    data["items"][0]["created_at"] = "2026-10-26 09:00:00"
+    page.write_text(json.dumps(data), encoding="utf-8")
+    changed = run(run_cli, demo_copy, state, out)
+    assert "amended after sending" in changed.output and "invoice:1@1" in changed.output

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from sagesync.errors import ExitCode
 from sagesync.sage import ParseOptions, ParseResult, parse_bytes
-from tests.sage_strategies import DrawnExport, exports, rewrite_row
+from tests.sage_strategies import WITH_SKUS, DrawnExport, exports, rewrite_row
 
 PROPERTY = settings(max_examples=int(os.environ.get("SAGE_EXAMPLES", "80")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -220,7 +220,7 @@ def test_ordinary_spaces_around_a_sku_are_trimmed_with_a_note() -> None:
 
 
 @PROPERTY
-@given(exports(), st.data())
+@given(exports(WITH_SKUS), st.data())
 def test_a_damaged_sku_anywhere_is_refused_where_it_is(drawn: DrawnExport,
                                                         data: st.DataObject) -> None:
     assume(drawn.expected)

@@ -16,10 +16,14 @@ from sagesync.ops.watch import Handle, Handled, LedgerBook, process_inbox
 from sagesync.pipeline.catalog_step import (
     PushStepResult,
     parse_sage,
+    payload_kind,
+    push_customer_file,
     push_magento,
     rollback_prices,
 )
 from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
+from sagesync.pipeline.customer_push import CustomerPushResult
+from sagesync.pipeline.receivables_step import ReceivablesResult, push_receivables
 from sagesync.pipeline.session import Outcome
 from sagesync.recipe import Recipe
 
@@ -35,7 +39,7 @@ from .common import (
 )
 from .pipeline import step_session
 
-KINDS = click.Choice(["stock", "prices"])
+KINDS = click.Choice(["stock", "prices", "customers", "receivables"])
 
 
 def _report_refusal(result: Any) -> bool:
@@ -56,7 +60,7 @@ def _report_failures(result: Any, unknown: str) -> None:
         say(f"{unknown}: {sku}")
 
 
-def _refusal(result: PushStepResult) -> dict[str, str]:
+def _refusal(result: PushStepResult | CustomerPushResult) -> dict[str, str]:
     """What the run history keeps of a refused push, for `status`: the price guard's reason,
     or what Magento refused."""
     refused = result.refused or "; ".join(
@@ -82,7 +86,8 @@ def _report_push(result: PushStepResult, dry_run: bool) -> int:
 @click.pass_obj
 @handle_errors
 def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
-    """Parse a Sage stock or price export into Magento payloads (a checkpoint).
+    """Parse a Sage stock, price, customer or receivables export into Magento payloads (a
+    checkpoint).
 
     A malformed file is quarantined with every problem listed, and exits 65. FILE `-` reads
     the export from stdin (kept as STATE/incoming/stdin-RUN.csv, so it can be quarantined
@@ -128,7 +133,8 @@ def _from_stdin(state_dir: Path, run_id: str) -> Path:
 @click.option("--from", "from_", metavar="PATH|-", help="The parse-sage manifest.")
 @click.option("--dry-run", is_flag=True, help="Write payloads and the old -> new preview; "
               "send nothing.")
-@click.option("--force", is_flag=True, help="Push even when the price guard trips.")
+@click.option("--force", is_flag=True, help="Push even when the price (or receivables) guard "
+              "trips.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object on stdout instead of the manifest path.")
 @global_options
@@ -136,7 +142,12 @@ def _from_stdin(state_dir: Path, run_id: str) -> Path:
 @handle_errors
 def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: bool,
                          as_json: bool) -> None:
-    """Send stock or prices that changed since the last push to Magento, in chunks.
+    """Send stock, prices, customers or receivables that changed since the last push to Magento.
+
+    Customers: each Sage account's customer (the ledger's account mapping, then the e-mail)
+    gets the group of its price level ([customers] groups), the on-hold attribute
+    ([customers] hold_attribute) and, when Sage owns them, its address; a customer with
+    nothing to change is not written. --force passes the customer group guard.
 
     \b
     Example:
@@ -147,6 +158,12 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
         raise UsageError(f"{payload.path} is a '{payload.kind}' checkpoint; push-magento "
                          "reads the one parse-sage prints.")
     recipe = obj.recipe(payload)
+    if "receivables" in payload.manifest["tables"]:
+        _push_receivables(recipe, payload, dry_run, force, as_json)
+        return
+    if payload_kind(payload) == "customers":
+        _push_customers(recipe, payload, dry_run, force, as_json)
+        return
     with step_session(recipe, "push-magento", payload.run_id, dry_run=dry_run,
                       flow="catalog") as session:
         result = push_magento(recipe, payload, session.ledger, payload.run_id, dry_run=dry_run,
@@ -154,16 +171,112 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
         code = _report_push(result, dry_run)
         session.outcome = Outcome(code, {"sent": result.sent, "kind": result.kind,
                                          **_refusal(result)})
-    if as_json:
-        click.echo(json.dumps(
-            {"manifest": str(result.manifest), "kind": result.kind, "dry_run": dry_run,
-             "exit_code": code, "changed": result.changed, "unchanged": result.unchanged,
-             "sent": result.sent, "failed": result.failed, "unknown_skus": result.unknown_skus,
-             "refused": result.refused,
-             "preview": str(result.preview) if result.preview else None}, indent=2))
+    _finish(result.manifest, {
+        "kind": result.kind, "dry_run": dry_run, "changed": result.changed,
+        "unchanged": result.unchanged, "sent": result.sent, "failed": result.failed,
+        "unknown_skus": result.unknown_skus, "refused": result.refused,
+        "preview": str(result.preview) if result.preview else None,
+    } if as_json else None, code)
+
+
+def _finish(manifest: Path, report: dict[str, Any] | None, code: int) -> None:
+    """The push's answer on stdout (`--json`: `report`; else the manifest path), then its
+    exit code."""
+    if report is not None:
+        click.echo(json.dumps({"manifest": str(manifest), "exit_code": code, **report},
+                              indent=2))
     else:
-        emit_manifest(result.manifest)
+        emit_manifest(manifest)
     click.get_current_context().exit(code)
+
+
+def _report_receivables(result: ReceivablesResult, dry_run: bool) -> int:
+    """What Sage says is owed, told to the orders; rows matching no posted document exit 1."""
+    info(f"receivables: {plural(len(result.changed), 'document')} changed since the last "
+         f"push, {result.unchanged} unchanged")
+    if result.refused:
+        say(f"REFUSED by the receivables guard: {result.refused}")
+        say(f"  full preview: {result.preview}")
+        return int(ExitCode.HELD)
+    if result.not_ours:
+        info(f"{plural(len(result.not_ours), 'row')} about documents sagesync did not post, "
+             f"left alone (the first: {result.not_ours[0]})")
+    for line in result.unknown:
+        say(f"not matched: {line}")
+    for line in result.told.failed:
+        say(f"failed: {line}")
+    if dry_run:
+        for line in result.changed[:20]:
+            info(f"would tell {line}")
+        info(f"preview: {result.preview}")
+    else:
+        told = len(result.told.posted) + len(result.told.found)
+        info(f"told {plural(told, 'order')} (a comment each); preview: {result.preview}")
+    return int(ExitCode.HELD) if result.unknown or result.told.failed else int(ExitCode.OK)
+
+
+def _push_receivables(recipe: Recipe, payload: Any, dry_run: bool, force: bool,
+                      as_json: bool) -> None:
+    with step_session(recipe, "push-magento", payload.run_id, dry_run=dry_run,
+                      flow="catalog") as session:
+        result = push_receivables(recipe, payload, session.ledger, payload.run_id,
+                                  dry_run=dry_run, force=force)
+        code = _report_receivables(result, dry_run)
+        session.outcome = Outcome(code, {"sent": len(result.told.posted), "kind": "receivables",
+                                         **({"refused": result.refused} if result.refused
+                                            else {})})
+    _finish(result.manifest, {
+        "kind": "receivables", "dry_run": dry_run, "rows": result.rows,
+        "changed": result.changed, "unchanged": result.unchanged, "unknown": result.unknown,
+        "told": result.told.posted + result.told.found, "failed": result.told.failed,
+        "refused": result.refused, "preview": str(result.preview) if result.preview else None,
+    } if as_json else None, code)
+
+
+def _report_customers(result: CustomerPushResult, dry_run: bool) -> int:
+    """What a customer push did: the guard's refusal, each change (old -> new), failures
+    (exit 1); accounts with no Magento customer are listed, not failures."""
+    info(f"customers: {result.changed} changed since the last push, {result.unchanged} "
+         "unchanged")
+    if result.refused:
+        say(f"REFUSED by the customer group guard: {result.refused}")
+        for account, old, new in result.moves[:20]:
+            say(f"  {account}: group {old} -> {new}")
+        say(f"  full preview: {result.preview}")
+        return int(ExitCode.HELD)
+    for line in result.previews[:50]:
+        (info if not dry_run else say)(f"{'would change' if dry_run else 'changed'}: {line}")
+    for line in result.unknown_accounts[:20]:
+        info(f"not in Magento (no web login; nothing to push): {line}")
+    if len(result.unknown_accounts) > 20:
+        info(f"... and {len(result.unknown_accounts) - 20} more accounts not in Magento")
+    for line in result.approved:
+        say(f"account approved: {line}")
+    for line in result.failed:
+        say(f"failed: {line}")
+    count = result.would_write if dry_run else result.sent
+    info(f"{'would write' if dry_run else 'wrote'} {plural(count, 'customer')}; "
+         f"preview: {result.preview}")
+    return int(ExitCode.HELD) if result.failed else int(ExitCode.OK)
+
+
+def _push_customers(recipe: Recipe, payload: Any, dry_run: bool, force: bool,
+                    as_json: bool) -> None:
+    with step_session(recipe, "push-magento", payload.run_id, dry_run=dry_run,
+                      flow="catalog") as session:
+        result = push_customer_file(recipe, payload, session.ledger, payload.run_id,
+                                    dry_run=dry_run, force=force)
+        code = _report_customers(result, dry_run)
+        refused = result.refused or "; ".join(result.failed[:5])
+        session.outcome = Outcome(code, {"sent": result.sent, "kind": "customers",
+                                         **({"refused": refused} if refused else {})})
+    _finish(result.manifest, {
+        "kind": "customers", "dry_run": dry_run, "changed": result.changed,
+        "unchanged": result.unchanged, "sent": result.sent, "failed": result.failed,
+        "unknown_accounts": result.unknown_accounts, "approved": result.approved,
+        "refused": result.refused, "changes": result.previews,
+        "preview": str(result.preview) if result.preview else None,
+    } if as_json else None, code)
 
 
 def _report_rollback(result: PushStepResult, dry_run: bool) -> int:
@@ -237,8 +350,21 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
             ledger = session.ledger
             parsed = parse_sage(recipe, path, kind, run_id)
             payload = open_checkpoint(parsed.manifest)
-            pushed = push_magento(recipe, payload, ledger, run_id, dry_run=dry_run,
-                                  force=False)
+            pushed: PushStepResult | CustomerPushResult
+            if kind == "receivables":
+                told = push_receivables(recipe, payload, ledger, run_id, dry_run=dry_run)
+                problems = [*told.unknown, *told.told.failed]
+                session.outcome = Outcome(int(ExitCode.HELD if problems else ExitCode.OK),
+                                          {"sent": len(told.told.posted), "kind": kind})
+                return Handled(f"{told.rows} rows, {len(told.changed)} changed, "
+                               f"{len(told.told.posted)} orders told", complete=not problems,
+                               warnings=tuple(f"not told: {p}" for p in problems))
+            if kind == "customers":
+                pushed = push_customer_file(recipe, payload, ledger, run_id, dry_run=dry_run,
+                                            force=False)
+            else:
+                pushed = push_magento(recipe, payload, ledger, run_id, dry_run=dry_run,
+                                      force=False)
             code = ExitCode.HELD if (pushed.refused or pushed.failed
                                      or pushed.unknown_skus) else ExitCode.OK
             session.outcome = Outcome(int(code), {"sent": pushed.sent, "kind": kind,
@@ -255,6 +381,8 @@ def _handle_file(recipe: Recipe, dry_run: bool) -> Handle:
                        + (f", {len(pushed.failed)} failed: {'; '.join(refused[:5])}"
                           if refused else ""), complete=not refused,
                        warnings=(*(f"skipped: {n}" for n in parsed.skipped_rows),
+                                 *(f"not in Magento: {a}"
+                                   for a in getattr(pushed, "unknown_accounts", [])),
                                  *(f"not mapped: {n}" for n in parsed.unmapped),
                                  *(f"refused by Magento: {r}" for r in refused)))
     return handle
@@ -276,8 +404,9 @@ def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle
                   dry_run: bool) -> None:
     """Take Sage exports dropped into INBOX, push them, and file them away.
 
-    Files named stock-….csv or prices-….csv; they go to archive/YYYY-MM-DD/ or to
-    quarantine/ with a .error.txt saying what is wrong where.
+    Files named stock-….csv, prices-….csv, customers-….csv, accounts-….csv or
+    receivables-….csv; they go to archive/YYYY-MM-DD/ or to quarantine/ with a .error.txt
+    saying what is wrong where.
 
     \b
     Example:

@@ -44,10 +44,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                 "hold."),
     "ack": ("ops", "ack_command", "Read Sage's export of imported documents: confirm them, or "
             "reject them for a retry."),
-    "parse-sage": ("catalog", "parse_sage_command", "Parse a Sage stock or price export into "
-                   "Magento payloads (a checkpoint)."),
-    "push-magento": ("catalog", "push_magento_command", "Send stock or prices that changed since "
-                     "the last push to Magento, in chunks."),
+    "parse-sage": ("catalog", "parse_sage_command", "Parse a Sage stock, price, customer or "
+                   "receivables export into Magento payloads (a checkpoint)."),
+    "push-magento": ("catalog", "push_magento_command", "Send stock, prices, customers or "
+                     "receivables that changed since the last push to Magento."),
     "rollback": ("catalog", "rollback_command", "Undo the last price push, once: its prices go "
                  "back to their value before it."),
     "watch": ("catalog", "watch_command",
@@ -84,6 +84,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "it."),
     "listen": ("ops", "listen_command",
                "Receive store webhooks and I/O Events; verified events queue their orders."),
+    "accounts": ("accounts", "accounts_group", "The Sage accounts of web customers: list "
+                 "them, approve new ones (review mode)."),
 }
 
 

@@ -147,6 +147,12 @@ def trace_command(obj: Context, order: str, as_json: bool) -> None:
             click.echo(f"  Sage document: {doc['type']} {doc.get('reference', '')}"
                        + (f", account {doc['account']}" if doc.get("account") else "")
                        + f", {amount}" + (f" {doc['currency']}" if doc.get("currency") else ""))
+        account = entry.account
+        if account:
+            click.echo(f"  account {account['account']}: "
+                       + ("approved" if account["approved_at"] else "awaiting approval")
+                       + (f"; Sage's customer export last set {account['pushed']} at "
+                          f"{account['pushed_at']}" if account["pushed"] else ""))
         if row.last_error:
             click.echo(f"  reason: {row.last_error}")
         if row.file:

@@ -36,8 +36,8 @@ class OrderAnswer(NamedTuple):
     """One answer of Sage's (an `ack` event) to tell the record's Magento order."""
 
     event_id: int
-    event: str  # confirmed, rejected, needs_attention
-    detail: str  # "Sage 101, invoice 5001" or "attempt 2: <Sage's error>"
+    event: str  # confirmed, rejected, needs_attention, receivable
+    detail: str  # "Sage 101, invoice 5001", "attempt 2: <Sage's error>" or "paid: ..."
     key: RecordKey
     order_id: int
     order_increment_id: str
@@ -54,6 +54,7 @@ class _Known(NamedTuple):
     magento_state: str | None
     sage_reference: str | None
     last_error: str | None
+    hash_scheme: int
 
 
 def _cancellation(record: Exported) -> str:
@@ -344,11 +345,16 @@ class Ledger:
                        (flow, value, _now()))
 
     # Order comments -----------------------------------------------------------------------
-    def answers_to_tell(self, limit: int = 500) -> list[OrderAnswer]:
+    def answers_to_tell(self, limit: int = 500, *, receivables_only: bool = False
+                        ) -> list[OrderAnswer]:
         """Sage's answers not yet told to Magento, oldest first: confirmations and
-        rejections (`ack`) of records whose Magento order is known, after the bookmark a
-        ledger from before this feature starts at, and those a crash left `sending`."""
+        rejections (`ack`) and receivables changes (`receivable`) of records whose Magento
+        order is known, after the bookmark a ledger from before this feature starts at, and
+        those a crash left `sending`."""
         since = int(self.bookmark("order_comments") or 0)
+        events = ("e.event='receivable'" if receivables_only else
+                  "(e.event IN ('confirmed', 'receivable') OR (e.event IN ('rejected', "
+                  "'needs_attention') AND e.detail LIKE 'attempt %'))")
         rows = self.db.execute(
             "SELECT e.id, e.event, e.detail, r.entity_type, r.entity_id, r.store_id, "
             "r.order_id, r.order_increment_id, r.increment_id, r.sage_reference, "
@@ -356,8 +362,7 @@ class Ledger:
             "r.entity_id=e.entity_id AND r.store_id=e.store_id "
             "LEFT JOIN order_comments c ON c.event_id = e.id "
             "WHERE e.id > ? AND r.order_id IS NOT NULL AND (c.state IS NULL OR "
-            "c.state='sending') AND (e.event='confirmed' OR (e.event IN ('rejected', "
-            "'needs_attention') AND e.detail LIKE 'attempt %')) ORDER BY e.id LIMIT ?",
+            f"c.state='sending') AND {events} ORDER BY e.id LIMIT ?",
             (since, limit)).fetchall()
         return [OrderAnswer(event_id, event, detail or "", RecordKey(t, i, st), order_id,
                             order_increment or "", increment or "", reference or "",
@@ -385,11 +390,95 @@ class Ledger:
         """customer key -> account reference, for every account sagesync has allocated."""
         return dict(self.db.execute("SELECT customer_key, account_ref FROM accounts"))
 
-    def add_accounts(self, allocations: Iterable[tuple[str, str, str]]) -> None:
-        """Remember new (customer key, account ref, origin) allocations, so they stay stable."""
+    def add_accounts(self, allocations: Iterable[tuple[str, str, str]], *,
+                     approved: bool = True) -> None:
+        """Remember new (customer key, account ref, origin) allocations, so they stay stable;
+        not `approved` ones wait for `approve_account` (review mode)."""
+        now = _now()
         with self.transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO accounts VALUES (?, ?, ?, NULL, ?)",
-                           [(k, r, o, _now()) for k, r, o in allocations])
+            db.executemany("INSERT OR IGNORE INTO accounts (customer_key, account_ref, origin, "
+                           "delivered_batch, created_at, approved_at) "
+                           "VALUES (?, ?, ?, NULL, ?, ?)",
+                           [(k, r, o, now, now if approved else None)
+                            for k, r, o in allocations])
+
+    def unapproved_accounts(self) -> set[str]:
+        """Account references waiting for a person's approval (review mode)."""
+        return {r for (r,) in self.db.execute(
+            "SELECT account_ref FROM accounts WHERE approved_at IS NULL")}
+
+    def remember_sage_account(self, key: str, ref: str) -> bool:
+        """A customer matched to an account Sage already has (its customer export, by
+        e-mail): later documents post to it, and it is never written to Sage as new."""
+        now = _now()
+        with self.transaction() as db:
+            return bool(db.execute(
+                "INSERT OR IGNORE INTO accounts (customer_key, account_ref, origin, "
+                "delivered_batch, created_at, approved_at) VALUES (?, ?, 'sage', 0, ?, ?)",
+                (key, ref, now, now)).rowcount)
+
+    def adopt_sage_account(self, key: str, ref: str, how: str) -> list[RecordKey]:
+        """Sage's customer export names this customer's account (matched by e-mail): it
+        replaces an account sagesync generated that is still awaiting approval and was never
+        written to Sage (whose held documents go back to the queue, to post to Sage's
+        account); a customer without one gets it. Callers check the customer has no other
+        account first."""
+        now = _now()
+        with self.transaction() as db:
+            old = db.execute("SELECT account_ref FROM accounts WHERE customer_key=? AND "
+                             "approved_at IS NULL AND delivered_batch IS NULL",
+                             (key,)).fetchone()
+            if old is not None:
+                db.execute("UPDATE accounts SET account_ref=?, origin='sage', "
+                           "delivered_batch=0, approved_at=? WHERE customer_key=?",
+                           (ref, now, key))
+        if old is None:
+            self.remember_sage_account(key, ref)
+            return []
+        return self.approve_account(old[0], how)[1]
+
+    def accounts_overview(self, only_waiting: bool = False, ref: str | None = None
+                          ) -> list[dict[str, Any]]:
+        """Each account (or the one `ref`): its customer, origin, approval, documents waiting
+        for it, and what the last customer push from Sage set (JSON, or None)."""
+        where = [*(["a.approved_at IS NULL"] if only_waiting else []),
+                 *(["a.account_ref = ?"] if ref is not None else [])]
+        rows = self.db.execute(
+            "SELECT a.customer_key, a.account_ref, a.origin, a.approved_at, "
+            "a.delivered_batch, (SELECT count(*) FROM records r WHERE r.state='held' AND "
+            "r.hold_code='account_awaiting_approval' AND "
+            "json_extract(r.hold_params, '$.account_ref') = a.account_ref), "
+            "p.value, p.pushed_at FROM accounts a LEFT JOIN pushed p ON p.kind='customers' "
+            "AND p.key = a.customer_key "
+            + (f"WHERE {' AND '.join(where)} " if where else "")
+            + "ORDER BY a.account_ref", () if ref is None else (ref,)).fetchall()
+        names = ("customer", "account", "origin", "approved_at", "delivered_batch", "waiting",
+                 "pushed", "pushed_at")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def approve_account(self, ref: str, how: str) -> tuple[bool, list[RecordKey]]:
+        """Approve an account awaiting review, and send its held documents back to the
+        queue (the next transform checks them again). (was it waiting, records released)"""
+        now = _now()
+        with self.transaction() as db:
+            waiting = bool(db.execute("UPDATE accounts SET approved_at=? WHERE account_ref=? "
+                                      "AND approved_at IS NULL", (now, ref)).rowcount)
+            waiting = waiting or bool(db.execute(
+                "SELECT 1 FROM records WHERE state='held' AND "
+                "hold_code='account_awaiting_approval' AND "
+                "json_extract(hold_params, '$.account_ref') = ? LIMIT 1", (ref,)).fetchone())
+            rows = db.execute(
+                "SELECT entity_type, entity_id, store_id FROM records WHERE state='held' AND "
+                "hold_code='account_awaiting_approval' AND "
+                "json_extract(hold_params, '$.account_ref') = ?", (ref,)).fetchall()
+            keys = [RecordKey(t, i, st) for t, i, st in rows]
+            db.executemany("UPDATE records SET state='exported', held_by=NULL, hold_code=NULL, "
+                           "hold_params=NULL, updated_at=? WHERE entity_type=? AND "
+                           "entity_id=? AND store_id=?",
+                           [(now, k.entity_type, k.entity_id, k.store_id) for k in keys])
+            self._events(db, [(k, "account_approved", f"account {ref} approved: {how}")
+                              for k in keys])
+        return waiting, keys
 
     def delivered_accounts(self) -> set[str]:
         rows = self.db.execute("SELECT customer_key FROM accounts "
@@ -421,7 +510,13 @@ class Ledger:
         updates: list[tuple[Any, ...]] = []
         events: list[tuple[RecordKey, str, str]] = []
 
+        adopted: list[tuple[Any, ...]] = []
+
         def flush(db: sqlite3.Connection) -> None:
+            if adopted:
+                db.executemany("UPDATE records SET content_hash=?, hash_scheme=2 WHERE "
+                               "entity_type=? AND entity_id=? AND store_id=?", adopted)
+                adopted.clear()
             if inserts:
                 db.executemany(
                     "INSERT INTO records (entity_type, entity_id, store_id, increment_id, "
@@ -431,8 +526,8 @@ class Ledger:
                 inserts.clear()
             if updates:
                 db.executemany(
-                    "UPDATE records SET content_hash=?, export_checkpoint=?, grand_total=?, "
-                    "magento_state=?, updated_at=?, "
+                    "UPDATE records SET content_hash=?, hash_scheme=2, export_checkpoint=?, "
+                    "grand_total=?, magento_state=?, updated_at=?, "
                     "state=CASE WHEN ? THEN 'exported' ELSE state END, "
                     "held_by=CASE WHEN ? THEN NULL ELSE held_by END, "
                     "last_error=CASE WHEN ? THEN NULL ELSE last_error END, "
@@ -492,7 +587,9 @@ class Ledger:
                 continue
             changed = old_hash != record.content_hash
             if state in DONE:
-                if changed and state != "amended":
+                if changed and previous.hash_scheme < 2:  # hashed with Magento's state
+                    adopted.append((record.content_hash, *where))
+                elif changed and state != "amended":
                     reason = _amended_reason(previous.grand_total, record.grand_total)
                     flush(db)
                     db.execute("UPDATE records SET state='amended', last_error=?, "
@@ -519,7 +616,8 @@ class Ledger:
         self._want(keys)
         rows = self.db.execute("SELECT r.entity_type, r.entity_id, r.store_id, r.state, "
                                "r.content_hash, r.held_by, r.grand_total, r.magento_state, "
-                               "r.sage_reference, r.last_error FROM records r JOIN wanted w ON "
+                               "r.sage_reference, r.last_error, r.hash_scheme "
+                               "FROM records r JOIN wanted w ON "
                                "r.entity_type=w.t AND r.entity_id=w.i AND r.store_id=w.s")
         return {RecordKey(t, i, st): _Known(*rest) for t, i, st, *rest in rows}
 

@@ -44,11 +44,13 @@ class OrderComments:
         return [str(h.get("comment") or "") for h in histories if isinstance(h, dict)]
 
     def post(self, order_id: int, comment: str, *, status: str | None = None,
-             notify: bool = False) -> str | None:
-        """Add the comment (and move the order to `status`, if given). None when Magento
-        took it, else its reason (a 400: no such order, an unknown status)."""
+             notify: bool = False, visible: bool = False) -> str | None:
+        """Add the comment (and move the order to `status`, if given; `visible` shows it to
+        the customer in their account). None when Magento took it, else its reason (a 400:
+        no such order, an unknown status)."""
         history: dict[str, object] = {"comment": comment, "is_customer_notified": int(notify),
-                                       "is_visible_on_front": 0, "parent_id": order_id}
+                                       "is_visible_on_front": int(visible),
+                                       "parent_id": order_id}
         if status:
             history["status"] = status
         response = send_with_retries(

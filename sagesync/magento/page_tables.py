@@ -55,6 +55,7 @@ from sagesync.magento.tables import (
     _has_weee,
     _to_array,
     extension_money,
+    unhashed,
 )
 from sagesync.model.schemas import EXCHANGE_RATE, MAGENTO_MONEY, MAGENTO_TABLES, UTC_TIME
 
@@ -382,7 +383,7 @@ _NONE_SENT = (UNSET,) * len(PAYMENT_FIELDS)
 
 def _extras(entity: Any) -> tuple[str, str | None]:
     """tables.content_hash and tables._extra_amounts_json of a twin, in one pass."""
-    changes: dict[str, Any] = {}
+    changes = dict(unhashed(type(entity)))
     for name, value in zip(_HASH_NEUTRAL_FIELDS, _NEUTRAL_GET(entity), strict=True):
         if value is UNSET:
             continue
@@ -412,8 +413,8 @@ def _extras(entity: Any) -> tuple[str, str | None]:
                          if (v := _amount(getattr(item, name)))), Decimal(0))
             if total:
                 found[key] = total
-    digest = hashlib.blake2b(_ENCODE(msgspec.structs.replace(entity, **changes) if changes
-                                     else entity), digest_size=16)
+    digest = hashlib.blake2b(_ENCODE(msgspec.structs.replace(entity, **changes)),
+                             digest_size=16)
     money = extension_money(entity)
     if money:
         digest.update(_ENCODE(sorted(money.items())))

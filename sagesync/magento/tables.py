@@ -110,6 +110,23 @@ def _neutral(name: str, value: Any) -> bool:
 
 
 _HASH_NEUTRAL_FIELDS = ("base_to_order_rate", *PAYMENT_FIELDS, "extension_attributes")
+# Where a document is in its life, not what it says: Magento moves an order from processing to
+# complete, an invoice from open to paid, and `update-orders` sets a status, long after Sage
+# has the document. Hashing them flagged every order sent from `post_from = "orders"` as
+# amended once Magento shipped it. A cancellation is still seen: it is read from the state.
+LIFECYCLE_FIELDS = ("state", "status", "updated_at")
+
+
+_UNHASHED: dict[type, dict[str, Any]] = {}
+
+
+def unhashed(struct: type) -> dict[str, Any]:
+    """The lifecycle fields of a struct type, blanked (UNSET is left out when encoding)."""
+    found = _UNHASHED.get(struct)
+    if found is None:
+        found = _UNHASHED[struct] = {name: UNSET for name in LIFECYCLE_FIELDS
+                                     if name in getattr(struct, "__struct_fields__", ())}
+    return found
 
 
 def content_hash(entity: msgspec.Struct) -> str:
@@ -118,7 +135,7 @@ def content_hash(entity: msgspec.Struct) -> str:
     Extras that say nothing (see `_neutral`) are left out, so a document hashes the same as it
     did before sagesync decoded them: records already in Sage are not flagged as amended.
     """
-    changes: dict[str, Any] = {}
+    changes = dict(unhashed(type(entity)))
     for name in _HASH_NEUTRAL_FIELDS:
         if _neutral(name, getattr(entity, name, UNSET)):
             changes[name] = UNSET
@@ -126,8 +143,8 @@ def content_hash(entity: msgspec.Struct) -> str:
         changes["items"] = [msgspec.structs.replace(item, **{
             f: UNSET for f, _ in _WEEE if _neutral("weee", getattr(item, f))})
             for item in entity.items]  # type: ignore[attr-defined]
-    digest = hashlib.blake2b(_encode(msgspec.structs.replace(entity, **changes) if changes
-                                     else entity), digest_size=16)
+    digest = hashlib.blake2b(_encode(msgspec.structs.replace(entity, **changes)),
+                             digest_size=16)
     money = extension_money(entity)
     if money:
         digest.update(_encode(sorted(money.items())))

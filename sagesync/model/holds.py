@@ -35,6 +35,7 @@ text, exactly as the message shows them (money stays exact; no float anywhere).
 | too_many_lines | too many lines for one Sage document | rows limit |
 | template_rule_broken | a Sage template rule broken | column problem |
 | account_not_writable | new Sage account cannot be written | account_ref problem |
+| account_awaiting_approval | account awaiting approval | account_ref |
 | held_by_person | put on hold by a person | |
 | may_have_reached_sage | file may have reached Sage | batch_id file references documents |
 | rejected_by_sage | rejected by Sage | attempts sage_error |
@@ -208,6 +209,10 @@ CATALOGUE: dict[str, Cause] = {c.code: c for c in (
            "the rows make {rows_total}, not the document's total {total}"),
     _cause("account_not_writable", "new Sage account cannot be written", "account_ref problem",
            "its new Sage account {account_ref} cannot be written: {problem}"),
+    _cause("account_awaiting_approval", "account awaiting approval", "account_ref",
+           "account awaiting approval: the new Sage account {account_ref} waits for a person "
+           "([customers] new_accounts = \"review\"): `sagesync accounts approve "
+           "{account_ref}`, or a Sage customer export that lists the account, releases it"),
     _cause("too_many_lines", "too many lines for one Sage document", "rows limit",
            "it needs {rows} rows, more than the {limit} one Sage document takes: enter it "
            "in Sage by hand, then `sagesync resolve` it", ints="rows limit"),
@@ -393,6 +398,12 @@ def template_rule_broken(*, column: str, problem: str) -> Hold:
 def account_not_writable(*, account_ref: str, problem: str) -> Hold:
     """The customer record of a new account breaks a template rule; its documents wait."""
     return _build("account_not_writable", account_ref=account_ref, problem=problem)
+
+
+def account_awaiting_approval(*, account_ref: str) -> Hold:
+    """A new web customer's account, under `[customers] new_accounts = "review"`: its
+    documents wait until the account is approved."""
+    return _build("account_awaiting_approval", account_ref=account_ref)
 
 
 # (ledger and ops) -------------------------------------------------------------------------

@@ -105,6 +105,9 @@ class TraceEntry:
     #: made it (empty when its checkpoint was pruned; type, reference and Magento's total
     #: still come from the ledger)
     document: dict[str, str] = field(default_factory=dict)
+    #: the Sage account the document posts to, as the ledger knows it: approved or awaiting
+    #: approval, and what the last customer push from Sage set (empty: not a ledger account)
+    account: dict[str, object] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         r = self.row
@@ -112,7 +115,7 @@ class TraceEntry:
                 "order": r.order_increment_id, "state": r.state, "attempts": r.attempts,
                 "reason": r.last_error, "batch_id": r.batch_id, "file": r.file,
                 "sage_ref": r.sage_ref, "sage_invoice_ref": r.sage_invoice_ref,
-                "document": self.document,
+                "document": self.document, "account": self.account,
                 "events": [{"at": at, "event": e, "detail": d} for at, e, d in self.events]}
 
 
@@ -169,4 +172,9 @@ def trace(ledger: Ledger, order: str, post_from: str = "invoices") -> list[Trace
                          "Otherwise check the number (the order's increment id, e.g. "
                          "000000123, or a record key) and that an export since the order was "
                          "placed covered it (export-orders --since).")
-    return [TraceEntry(r, ledger.events(r.key), _document(ledger, r.key)) for r in rows]
+    entries = [TraceEntry(r, ledger.events(r.key), _document(ledger, r.key)) for r in rows]
+    for entry in entries:
+        ref = entry.document.get("account")
+        accounts = ledger.accounts_overview(ref=ref) if ref else []
+        entry.account = accounts[0] if accounts else {}
+    return entries

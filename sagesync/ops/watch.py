@@ -161,19 +161,29 @@ def is_ignored(name: str) -> bool:
 
 
 #: What a Sage export dropped in the inbox is called: a CSV or text file whose name says
-#: stock or prices (see `kind_of`). Anything else (a spreadsheet, a note, a PDF) is not read,
-#: moved or quarantined: the bookkeeper's folder may hold other things.
+#: stock, prices or receivables (see `kind_of`). Anything else (a spreadsheet, a note, a PDF)
+#: is not read, moved or quarantined: the bookkeeper's folder may hold other things.
 EXPORT_SUFFIXES = (".csv", ".txt", ".tsv")
 
 
 def is_export(name: str) -> bool:
-    """Does the name say a Sage stock or price export?"""
+    """Does the name say a Sage stock, price or receivables export?"""
     return name.lower().endswith(EXPORT_SUFFIXES) and kind_of(name) is not None
 
 
+RECEIVABLES_WORDS = ("receivable", "debtor", "open-items", "open_items", "openitems",
+                     "outstanding")
+
+
 def kind_of(name: str) -> str | None:
-    """Stock or prices, from the file name (`stock-….csv`, `prices_….csv`)."""
+    """Stock, prices, customers or receivables, from the file name (`stock-….csv`,
+    `prices_….csv`, `customers-….csv`, `accounts-….csv`, `receivables-….csv` or
+    `aged-debtors….csv`)."""
     lower = name.lower()
+    if any(word in lower for word in RECEIVABLES_WORDS):  # "accounts-receivable" too
+        return "receivables"
+    if lower.startswith(("customer", "accounts")):
+        return "customers"
     if "stock" in lower or "inventory" in lower or "warehouse" in lower:
         return "stock"
     if "price" in lower:
@@ -450,8 +460,9 @@ class _Pass:
         crash_point("watch-taken")
         try:
             if kind is None:
-                raise InputFormatError(f"{name}: cannot tell stock from prices by the name; "
-                                       "name it stock-….csv or prices-….csv")
+                raise InputFormatError(f"{name}: cannot tell stock, prices or customers by the "
+                                       "name; name it stock-….csv, prices-….csv or "
+                                       "customers-….csv")
             handled = self.handle(working, kind, run_id)
         except SageSyncError as error:
             self._failed(working, name, digest, kind, run_id, error)

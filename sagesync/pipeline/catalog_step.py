@@ -26,6 +26,8 @@ from sagesync.ledger import Ledger, Push
 from sagesync.model.words import plural
 from sagesync.ops.quarantine import quarantine_report
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
+from sagesync.pipeline.customer_push import CustomerPushResult, customer_payload, push_customers
+from sagesync.pipeline.customer_push import summary as customer_summary
 from sagesync.pipeline.faults import crash_point
 from sagesync.recipe import Recipe
 from sagesync.transform.mapping import read_csv_rows
@@ -84,7 +86,8 @@ def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepR
         raise UsageError(f"No such file: {path}")
     settings = recipe.sage_export
     product = settings.product or recipe.sage.product
-    options = ParseOptions(columns=settings.columns, sku_width=settings.sku_width or None,
+    options = ParseOptions(columns=columns_for(kind, settings.columns),
+                           sku_width=settings.sku_width or None,
                            tolerance=settings.tolerance, decimal_comma=settings.decimal_comma,
                            currency=settings.currency)
     parsed = parse_export(path, product=product, kind=kind, options=options)  # type: ignore[arg-type]
@@ -102,7 +105,14 @@ def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepR
                              skipped_rows=[str(p) for p in parsed.problems],
                              notes=list(parsed.notes))
     writer.write("sage_rows", parsed.table)
-    if kind == "stock":
+    if kind == "receivables":  # matched to the ledger when pushed (receivables_step)
+        writer.write("receivables", parsed.table)
+    elif kind == "customers":
+        customers, levels = customer_payload(parsed.table, recipe)
+        result.unmapped = [f"price level {p} maps to no customer group ([customers] groups): "
+                           "those customers keep theirs" for p in levels]
+        writer.write("customers", customers)
+    elif kind == "stock":
         payload, unmapped = stock_table(parsed.table, _stock_rules(recipe))
         result.unmapped = [f"warehouse {w} maps to no Magento source ([stock] sources)"
                            for w in unmapped]
@@ -119,6 +129,45 @@ def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepR
         "kind": kind, "file": str(path), "product": product, "rows": result.rows,
         "skipped_rows": result.skipped_rows, "unmapped": result.unmapped, "notes": result.notes,
         "encoding": parsed.encoding, "delimiter": parsed.delimiter})
+    return result
+
+
+def columns_for(kind: str, columns: dict[str, str]) -> dict[str, str]:
+    """The recipe's `[sage_export] columns` that concern this kind of export: one recipe
+    reads stock, prices and customers, so a field of another kind is left out here (a name
+    no kind knows still reaches the parser, which refuses it)."""
+    from sagesync.sage.tables import CUSTOMER_FIELD_SYNONYMS, FIELDS
+
+    mine = {spec.name for spec in FIELDS[kind]}
+    others = {spec.name for k, specs in FIELDS.items() if k != kind for spec in specs}
+    others |= set(CUSTOMER_FIELD_SYNONYMS)
+    wanted: dict[str, str] = {}
+    for name, header in columns.items():
+        field_name = CUSTOMER_FIELD_SYNONYMS.get(name, name) if kind == "customers" else name
+        if field_name in mine or field_name not in others:
+            wanted[field_name] = header
+    return wanted
+
+
+def payload_kind(payload: Checkpoint) -> str:
+    """stock, prices or customers: what a parse-sage checkpoint holds."""
+    return "customers" if "customers" in payload.manifest["tables"] else _payload_kind(payload)
+
+
+def push_customer_file(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id: str, *,
+                       dry_run: bool, force: bool,
+                       make_client: Callable[[Recipe], Any] | None = None
+                       ) -> CustomerPushResult:
+    """push-magento for a customer export: see pipeline.customer_push."""
+    writer = CheckpointWriter(recipe.state_dir, run_id, "push-magento", "magento-push", recipe,
+                              [payload.path])
+    source = Path(str(payload.manifest.get("summary", {}).get("file") or payload.path)).name
+    result = push_customers(recipe, payload.table("customers"), ledger, writer.folder,
+                            dry_run=dry_run, force=force, source=source,
+                            make_client=make_client)
+    assert result.preview is not None
+    result.manifest = writer.finish(summary=dict(customer_summary(result, dry_run, force)),
+                                    files={"preview.csv": result.preview})
     return result
 
 

@@ -27,7 +27,7 @@ class Commenter(Protocol):
     def comments(self, order_id: int) -> list[str]: ...
 
     def post(self, order_id: int, comment: str, *, status: str | None = None,
-             notify: bool = False) -> str | None: ...
+             notify: bool = False, visible: bool = False) -> str | None: ...
 
 
 @dataclass
@@ -47,7 +47,9 @@ def comment_text(answer: OrderAnswer) -> str:
     kind = KIND.get(answer.key.entity_type, answer.key.entity_type)
     sage_type, _, reference = answer.sage_reference.partition(":")
     written = f"{sage_type} {reference}" if reference else "its Sage document"
-    if answer.event == "confirmed":
+    if answer.event == "receivable":
+        said = f"Sage: {kind} {answer.increment_id} ({written}) is {answer.detail}"
+    elif answer.event == "confirmed":
         said = f"Sage has {kind} {answer.increment_id} as {written} ({answer.detail})"
     else:
         attempt, _, error = answer.detail.partition(": ")
@@ -59,42 +61,58 @@ def comment_text(answer: OrderAnswer) -> str:
 
 
 def update_orders(recipe: Recipe, ledger: Ledger, *, dry_run: bool = False,
-                  client: Commenter | None = None) -> UpdateResult:
-    """Tell Magento every answer not yet told (a dry run only shows the comments)."""
-    settings = recipe.magento_updates
+                  client: Commenter | None = None, receivables_only: bool = False
+                  ) -> UpdateResult:
+    """Tell Magento every answer not yet told (a dry run only shows the comments);
+    `receivables_only`: just what a receivables push recorded."""
     result = UpdateResult()
-    answers = ledger.answers_to_tell()
+    answers = ledger.answers_to_tell(receivables_only=receivables_only)
     if dry_run:
         result.previews = [f"order {a.order_increment_id}: {comment_text(a)}" for a in answers]
         return result
     if answers and client is None:
         client = default_commenter(recipe)
-    for answer in answers:
+    while answers:
         assert client is not None
-        text = comment_text(answer)
-        label = f"order {answer.order_increment_id} ({answer.key})"
-        confirmed = answer.event == "confirmed"
-        try:
-            if answer.interrupted and marker(answer) in " ".join(client.comments(
-                    answer.order_id)):
-                ledger.told(answer, "posted", "found on the order after an interrupted run")
-                result.found.append(label)
-                continue
-            ledger.telling(answer)
-            crash_point("comment-sending")
-            problem = client.post(
-                answer.order_id, text,
-                status=settings.confirmed_status if confirmed else settings.rejected_status,
-                notify=settings.notify_customer if confirmed else settings.notify_rejections)
-        except MagentoNotFoundError as error:
-            if "exist" not in str(error):  # the URL is wrong, not the order gone
-                raise
-            problem = "the order is not in Magento (404)"
-        crash_point("comment-posted")
-        ledger.told(answer, "failed" if problem else "posted", problem or "")
-        (result.failed if problem else result.posted).append(
-            f"{label}: {problem}" if problem else label)
+        for answer in answers:
+            _tell(recipe, ledger, client, answer, result)
+        answers = ledger.answers_to_tell(receivables_only=receivables_only)
     return result
+
+
+def _tell(recipe: Recipe, ledger: Ledger, client: Commenter, answer: OrderAnswer,
+          result: UpdateResult) -> None:
+    """Post one answer's comment, unless an interrupted run already did."""
+    settings = recipe.magento_updates
+    text = comment_text(answer)
+    label = f"order {answer.order_increment_id} ({answer.key})"
+    confirmed = answer.event == "confirmed"
+    receivable = answer.event == "receivable"
+    if receivable:  # a paid invoice may move its order on; nothing else does
+        paid = answer.key.entity_type != "creditmemo" and answer.detail.startswith("paid")
+        status, notify = (settings.paid_status if paid else None), settings.notify_payments
+    elif confirmed:
+        status, notify = settings.confirmed_status, settings.notify_customer
+    else:
+        status, notify = settings.rejected_status, settings.notify_rejections
+    try:
+        if answer.interrupted and marker(answer) in " ".join(client.comments(
+                answer.order_id)):
+            ledger.told(answer, "posted", "found on the order after an interrupted run")
+            result.found.append(label)
+            return
+        ledger.telling(answer)
+        crash_point("comment-sending")
+        problem = client.post(answer.order_id, text, status=status, notify=notify,
+                              visible=receivable and settings.payments_visible)
+    except MagentoNotFoundError as error:
+        if "exist" not in str(error):  # the URL is wrong, not the order gone
+            raise
+        problem = "the order is not in Magento (404)"
+    crash_point("comment-posted")
+    ledger.told(answer, "failed" if problem else "posted", problem or "")
+    (result.failed if problem else result.posted).append(
+        f"{label}: {problem}" if problem else label)
 
 
 def default_commenter(recipe: Recipe) -> Any:

@@ -173,6 +173,9 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                 result.warnings.append(f"{len(keys)} queued records point at {path}, which is "
                                        "gone; re-export them (widen --since)")
     held: list[tuple[RecordKey, str, Hold | str]] = []
+    review = recipe.customers.new_accounts == "review"
+    awaiting = (known.unapproved_accounts() if (known := ledger or lookup) and review
+                else set())
     with closing(_Outcomes()) as outcomes:
         references = _References(ledger or lookup, outcomes)
         for source, only in sources:
@@ -182,6 +185,8 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                                     account_rows)
                 _hold_unimportable_credits(docs, recipe.sage.product, recipe.sage.region,
                                            recipe.sage.post_from)
+                if review:
+                    _hold_unapproved_accounts(docs, awaiting | {r for _, r, _ in allocator.new})
                 references.hold_collisions(docs)
                 _write_documents(writer, docs, recipe.mapping.department)
                 result.documents += len(docs)
@@ -201,7 +206,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                     result.warnings += [f"{key} ({d.increment_id}): {w}" for w in d.warnings]
                 outcomes.add(ready, skipped)
         if ledger is not None:
-            ledger.add_accounts(allocator.new)
+            ledger.add_accounts(allocator.new, approved=not review)
             ledger.mark_transformed(outcomes.ready(), held, outcomes.skipped())
     writer.write("accounts", pa.Table.from_pylist(
         [account_rows[r] for r in sorted(account_rows)], schema=SAGE_ACCOUNTS))
@@ -326,6 +331,15 @@ def _hold_unimportable_credits(docs: list[SageDocument], product_key: str,
                     f"{d.entity_type} in Sage by hand, with what was taken off as its payment"
                     + (", or set [sage] negative_amounts = true to post it as a negative line "
                        f"of the {d.entity_type}" if caps.negative_amounts else "")))
+
+
+def _hold_unapproved_accounts(docs: list[SageDocument], awaiting: set[str]) -> None:
+    """Under `[customers] new_accounts = "review"`, a document posting to a new web
+    customer's account waits until a person approves the account (`sagesync accounts
+    approve`, or a Sage customer export that lists it)."""
+    for d in docs:
+        if not (d.hold_reason or d.skip_reason) and d.account_ref in awaiting:
+            _hold(d, holds.account_awaiting_approval(account_ref=d.account_ref))
 
 
 def _reference(d: SageDocument) -> str:

@@ -32,8 +32,8 @@ def report_duplicates(keys: dict[str, pa.Array], source_rows: pa.Array, good: pa
         key = ", ".join(f"{name} {_show(group[name])}" for name in names)
         shown = ", ".join(str(line) for line in lines[:-1]) + f" and {lines[-1]}"
         for row in rows:
-            sink.add(row, "sku", column, f"duplicate rows for {key} on lines {shown}: "
-                     "which one is right is unclear; keep one row per key", group["sku"])
+            sink.add(row, names[0], column, f"duplicate rows for {key} on lines {shown}: "
+                     "which one is right is unclear; keep one row per key", group[names[0]])
 
 
 def _all_distinct(table: pa.Table, names: list[str]) -> bool:

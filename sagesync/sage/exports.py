@@ -1,4 +1,5 @@
-"""Parse a Sage stock or price export into a typed Arrow table, or say exactly what is wrong.
+"""Parse a Sage stock, price, customer or receivables export into a typed Arrow table, or say
+what is wrong.
 
 The one entry point is `parse_export`. Steps: decode (refuse non-text) -> sniff the delimiter ->
 split into records with line numbers -> find the header row and each field's column -> refuse a
@@ -21,16 +22,21 @@ import pyarrow.compute as pc
 from sagesync.errors import UsageError
 from sagesync.model.words import plural
 from sagesync.sage.columns import Column, Resolution, check_mapping, resolve
+from sagesync.sage.customers import build_customers
 from sagesync.sage.decoding import decode, sniff_delimiter
 from sagesync.sage.duplicates import report_duplicates
 from sagesync.sage.frame import Built, Frame
 from sagesync.sage.layouts import Layout, layout_for
 from sagesync.sage.prices import build_prices
+from sagesync.sage.receivables import build_receivables
 from sagesync.sage.records import Grid, read_grid
 from sagesync.sage.results import ParseOptions, ParseResult, Problem
 from sagesync.sage.stock import build_stock, extra_keys, sum_bins
 from sagesync.sage.tables import KEYS, Kind, empty_table
 from sagesync.sage.values import Collector
+
+BUILDERS = {"stock": build_stock, "prices": build_prices, "customers": build_customers,
+            "receivables": build_receivables}
 
 
 def parse_export(path: Path, *, product: str, kind: Kind,
@@ -195,7 +201,7 @@ def _fill(result: ParseResult, frame: Frame, grid: Grid) -> None:
                  "separator); quote it or remove the separator", extra)
     for row, present in sorted(grid.short.items()):
         _report_short(sink, row, present, grid.header, grid.named, result.delimiter)
-    built = build_stock(frame) if frame.layout.kind == "stock" else build_prices(frame)
+    built = BUILDERS[frame.layout.kind](frame)
     result.notes.extend(frame.notes)
     bins = extra_keys(frame) if frame.layout.kind == "stock" else {}
     keys = {k: built.table[k] for k in KEYS[frame.layout.kind]}
@@ -203,7 +209,8 @@ def _fill(result: ParseResult, frame: Frame, grid: Grid) -> None:
     # Every row with a readable key takes part, even if another of its cells is bad: with a
     # tolerance, the good copy of a duplicated row must not slip through alone.
     readable = reduce(pc.and_, [pc.is_valid(v) for v in keys.values()])
-    report_duplicates(keys, built.source_rows, readable, sink, frame.column("sku"))
+    report_duplicates(keys, built.source_rows, readable, sink,
+                      frame.column(KEYS[frame.layout.kind][0]))
 
     result.bad_rows = len(sink.bad)
     result.rows_skipped = result.bad_rows
@@ -261,6 +268,8 @@ def _apply_rules(result: ParseResult, frame: Frame, grid: Grid) -> None:
             drop = comments
             result.notes.append(f"{plural(count, 'comment row')} starting with "
                                 f"{layout.comment_prefix!r} ignored (reference §7)")
+    # a row cut short is reported as such, never classified by the cells it lacks
+    short = pa.array([i in grid.short for i in range(frame.n)]) if grid.short else None
     for rule in layout.rules:
         column = frame.resolution.fields.get(rule.field)
         if column is None:
@@ -273,6 +282,8 @@ def _apply_rules(result: ParseResult, frame: Frame, grid: Grid) -> None:
             ignored = pc.is_in(values, value_set=pa.array(sorted(rule.ignore), pa.string()))
             unknown.append((pc.invert(pc.or_(kept, ignored)), rule.field, column))
         ignored = pc.and_(ignored, pc.invert(drop))
+        if short is not None:
+            ignored = pc.and_(ignored, pc.invert(short))
         count = pc.sum(ignored).as_py() or 0
         if count:
             drop = pc.or_(drop, ignored)

@@ -1,4 +1,5 @@
-"""Arrow schemas of the parsed Sage stock and price tables, and the logical fields behind them.
+"""Arrow schemas of the parsed Sage stock, price, customer and receivables tables, and their
+logical fields.
 
 Quantities and prices are decimal128(18, 4): Magento stores both with four places, and a
 Sage 300 price (BCD 10.6, reference §5) is rounded half-up to four. `date` is null unless the
@@ -26,7 +27,27 @@ SAGE_PRICES = pa.schema([
     ("date", pa.date32()), ("source_line", pa.int32()),
 ])
 
-Kind = Literal["stock", "prices"]
+# A Sage customer (account) export: one row per account, everything but the key as text
+# (blank = null: Sage does not say). `on_hold` is read as a yes/no; `credit_limit` is money.
+SAGE_CUSTOMERS = pa.schema([
+    ("account", pa.string()), ("email", pa.string()), ("name", pa.string()),
+    ("price_level", pa.string()), ("on_hold", pa.bool_()), ("credit_limit", QTY),
+    ("street1", pa.string()), ("street2", pa.string()), ("town", pa.string()),
+    ("county", pa.string()), ("postcode", pa.string()), ("country", pa.string()),
+    ("telephone", pa.string()), ("source_line", pa.int32()),
+])
+
+# A Sage receivables export (open items / paid invoices, issue 15 §4): one row per Sage
+# document; `reference` is what sagesync wrote as the document's reference (the Magento
+# increment id), `outstanding` what the customer still owes on it (0: paid).
+SAGE_RECEIVABLES = pa.schema([
+    ("reference", pa.string()), ("type", pa.string()), ("invoice", pa.string()),
+    ("account", pa.string()), ("amount", QTY), ("outstanding", QTY),
+    ("paid_date", pa.date32()), ("due_date", pa.date32()), ("date", pa.date32()),
+    ("source_line", pa.int32()),
+])
+
+Kind = Literal["stock", "prices", "customers", "receivables"]
 # What an empty cell means: a problem, zero, one, the configured default, or nothing (null).
 Blank = Literal["error", "zero", "one", "default", "null"]
 
@@ -63,13 +84,50 @@ PRICE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("date", "null", False, "a date (checked only when mapped)"),
 )
 
-FIELDS: dict[str, tuple[FieldSpec, ...]] = {"stock": STOCK_FIELDS, "prices": PRICE_FIELDS}
-SCHEMAS: dict[str, pa.Schema] = {"stock": SAGE_STOCK, "prices": SAGE_PRICES}
+CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("account", "error", True, "the Sage account reference"),
+    FieldSpec("email", "null", False, "the customer's e-mail address"),
+    FieldSpec("name", "null", False, "the account name"),
+    FieldSpec("price_level", "null", False, "the price level or band"),
+    FieldSpec("on_hold", "null", False, "on hold / credit status (yes or no)"),
+    FieldSpec("credit_limit", "null", False, "the credit limit"),
+    FieldSpec("street1", "null", False, "address line 1"),
+    FieldSpec("street2", "null", False, "address line 2"),
+    FieldSpec("town", "null", False, "town or city"),
+    FieldSpec("county", "null", False, "county, state or region"),
+    FieldSpec("postcode", "null", False, "postcode or ZIP"),
+    FieldSpec("country", "null", False, "ISO country code"),
+    FieldSpec("telephone", "null", False, "telephone"),
+)
+#: Other names a recipe may give a customer field in [sage_export] columns.
+CUSTOMER_FIELD_SYNONYMS = {"band": "price_level", "price_band": "price_level",
+                           "credit_status": "on_hold"}
+
+RECEIVABLE_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("reference", "error", True,
+              "the document's reference as sagesync wrote it (the Magento increment id)"),
+    FieldSpec("outstanding", "error", True, "what is still owed on it (0 when paid)"),
+    FieldSpec("amount", "null", False, "the document's gross amount"),
+    FieldSpec("type", "null", False, "the Sage document type (SI, SC, invoice ...)"),
+    FieldSpec("invoice", "null", False, "Sage's own number for the document"),
+    FieldSpec("account", "null", False, "the customer account"),
+    FieldSpec("paid_date", "null", False, "when it was paid in full"),
+    FieldSpec("due_date", "null", False, "when it is due"),
+    FieldSpec("date", "null", False, "the document date (checked only when mapped)"),
+)
+
+FIELDS: dict[str, tuple[FieldSpec, ...]] = {"stock": STOCK_FIELDS, "prices": PRICE_FIELDS,
+                                            "customers": CUSTOMER_FIELDS,
+                                            "receivables": RECEIVABLE_FIELDS}
+SCHEMAS: dict[str, pa.Schema] = {"stock": SAGE_STOCK, "prices": SAGE_PRICES,
+                                 "customers": SAGE_CUSTOMERS, "receivables": SAGE_RECEIVABLES}
 
 # The columns that identify a row: two rows with the same key are duplicates (an error).
 KEYS: dict[str, tuple[str, ...]] = {
     "stock": ("sku", "warehouse"),
     "prices": ("sku", "price_list", "min_qty", "currency"),
+    "customers": ("account",),
+    "receivables": ("reference", "type"),
 }
 
 

@@ -111,21 +111,24 @@ def _to_qty(cells: pa.Array, empty: pa.Array, decimal_comma: bool
 
 
 def quantities(cells: pa.Array, field: str, column: Column | None, sink: Collector, *,
-               blank: str, decimal_comma: bool) -> pa.Array:
-    """decimal128(18, 4) values (half-up to 4 places); bad or negative cells become problems.
+               blank: str, decimal_comma: bool, signed: bool = False) -> pa.Array:
+    """decimal128(18, 4) values (half-up to 4 places); bad or negative cells become problems
+    (negative ones only unless `signed`: a balance may be below zero, a quantity not).
 
-    blank: "error" (an empty cell is a problem), "zero" or "one" (its value)."""
+    blank: "error" (an empty cell is a problem), "zero" or "one" (its value), "null"."""
     empty = _blank(cells)
     shaped, values = _to_qty(cells, empty, decimal_comma)
     if blank == "error":
         sink.add_mask(empty, cells, field, column,
                       lambda _: f"{field} is empty: every row needs one")
     else:
-        fill = pa.scalar(0 if blank == "zero" else 1, QTY)
+        fill = pa.scalar(None if blank == "null" else 0 if blank == "zero" else 1, QTY)
         values = pc.if_else(empty, fill, values)
     misshapen = pc.and_(pc.invert(shaped), pc.invert(empty))
     sink.add_mask(misshapen, cells, field, column,
                   lambda text: explain_number(text, decimal_comma))
+    if signed:
+        return values
     negative = pc.less(values, pa.scalar(0, QTY))
     sink.add_mask(negative, cells, field, column,
                   lambda text: f"{field} {text!r} is negative: Sage exports it, but it cannot "
@@ -275,7 +278,8 @@ def _explain_date(text: str, fmt: str) -> str:
     return f"date {text!r} is not in the {shown} format{why}; format the column as Text"
 
 
-def dates(cells: pa.Array, column: Column | None, sink: Collector, fmt: str) -> pa.Array:
+def dates(cells: pa.Array, column: Column | None, sink: Collector, fmt: str,
+          field: str = "date") -> pa.Array:
     """date32 values of a mapped date column (a trailing 00:00:00 time is allowed)."""
     text = pc.replace_substring_regex(cells, r"\s+\d{1,2}:\d{2}(:\d{2})?$", "")
     empty = _blank(text)
@@ -283,6 +287,6 @@ def dates(cells: pa.Array, column: Column | None, sink: Collector, fmt: str) -> 
     parsed = pc.strptime(pc.if_else(shaped, text, pa.scalar(None, pa.string())), format=fmt,
                          unit="s", error_is_null=True)
     bad = pc.and_(pc.invert(empty), pc.is_null(parsed))
-    sink.add_mask(bad, cells, "date", column, lambda t: _explain_date(t.strip(), fmt))
+    sink.add_mask(bad, cells, field, column, lambda t: _explain_date(t.strip(), fmt))
     return pc.cast(parsed, pa.date32())
 

@@ -1,4 +1,4 @@
-"""Write the committed Sage stock and price export samples, deterministically, byte for byte.
+"""Write the committed Sage stock, price and receivables export samples, deterministically, byte for byte.
 
 Why a script: the samples are fixtures of exact bytes (encodings, BOMs, line ends, junk), so they
 are produced here rather than edited in a spreadsheet that would "fix" them. The catalogue is
@@ -330,6 +330,68 @@ def intacct_prices() -> str:
 
 # ---------------------------------------------------------------- broken (or awkward) samples
 
+# ------------------------------------------------------------ customer (account) exports
+
+# (account, name, e-mail, price band, on hold, credit limit, street1, street2, town, county,
+# postcode, country, telephone): the four customers of samples/magento/customers, matched by
+# e-mail (one written in other capitals), plus a trade account with no web login.
+CUSTOMERS: tuple[tuple[str, ...], ...] = (
+    ("WHITFIEL", "Jane Whitfield", "Jane.Whitfield@example.co.uk", "", "0", "500.00",
+     "27 Otley Road", "Headingley", "Leeds", "West Yorkshire", "LS6 3AA", "GB",
+     "0113 496 0127"),
+    ("OSULLIVA", "O'Sullivan-Fitzgerald Trading Ltd", "accounts@osf-trading.example.co.uk",
+     "TRADE", "0", "5000.00", "Unit 4, Riverside Business Park", "Wharf Road", "Bristol",
+     "Bristol", "BS1 6XY", "GB", "0117 496 0455"),
+    ("SHAHPRIY", "Priya Shah", "priya.shah@example.com", "WHOLESAL", "1", "1000.00",
+     "14 Mill Lane", "", "Leicester", "Leicestershire", "LE1 5AB", "GB", "0116 496 0321"),
+    ("LAURENTA", "Amélie Laurent", "amelie.laurent@example.fr", "", "0", "0.00",
+     "8 Rue des Lilas", "", "Lyon", "Rhône", "69003", "FR", "+33 4 72 00 00 00"),
+    ("CASHSALE", "Counter Cash Sales", "", "", "0", "0.00", "1 High Street", "", "Leeds",
+     "West Yorkshire", "LS1 1AA", "GB", ""),
+)
+
+# The header of each product's customer export, in the order of a CUSTOMERS row (None: the
+# product's export has no such column in this sample).
+_CUSTOMER_HEADERS: dict[str, tuple[str | None, ...]] = {
+    "sage50_uk": ("A/C", "Name", "e-mail", "Price List", "On Hold", "Credit Limit",
+                  "Address Line 1", "Address Line 2", "Address Line 3", "Address Line 4",
+                  "Address Line 5", "COUNTRY_CODE", "Telephone"),
+    "sage50_us": ("Customer ID", "Customer Name", "Customer E-mail", "Pricing Level",
+                  "Inactive", "Credit Limit", "Bill to Address-Line One",
+                  "Bill to Address-Line Two", "Bill to City", "Bill to State", "Bill to Zip",
+                  "Bill to Country", "Telephone 1"),
+    "sage100": ("CustomerNo", "CustomerName", "EmailAddress", "PriceLevel", "CreditHold",
+                "CreditLimit", "AddressLine1", "AddressLine2", "City", "State", "ZipCode",
+                "CountryCode", "TelephoneNo"),
+    "sage200": ("AccountNumber", "AccountName", "EmailAddress", "PriceBand", "OnHold",
+                "CreditLimit", "AddressLine1", "AddressLine2", "AddressLine3", "AddressLine4",
+                "PostCode", "CountryCode", "Telephone"),
+    "sage300": ("IDCUST", "NAMECUST", "EMAIL1", "PRICLIST", "SWHOLD", "AMTCRLIMT",
+                "TEXTSTRE1", "TEXTSTRE2", "NAMECITY", "CODESTTE", "CODEPSTL", "CODECTRY",
+                "TEXTPHON1"),
+    "sagex3": ("BPCNUM", "BPRNAM", "WEB", "TSCCOD", "OSTCTL", "OSTAUZ", "BPAADDLIG1",
+               "BPAADDLIG2", "CTY", "SAT", "POSCOD", "CRY", "TEL"),
+    "intacct": ("CUSTOMERID", "NAME", "EMAIL1", "PRICESCHEDULE", "ONHOLD", "CREDITLIMIT",
+                "ADDRESS1", "ADDRESS2", "CITY", "STATE", "ZIP", "COUNTRY", "PHONE1"),
+}
+# How each product writes on-hold (the samples' "1"/"0" in its own words).
+_HOLD_WORDS = {"sage100": ("Y", "N"), "sage200": ("True", "False"), "intacct": ("true", "false"),
+               "sagex3": ("Yes", "No")}
+
+
+def customers(product: str) -> str:
+    """A customer export in `product`'s headers (reference-named where known, the rest
+    assumed; see the product's exports.py), one row per account of CUSTOMERS."""
+    headers = _CUSTOMER_HEADERS[product]
+    rows: list[list[object]] = [list(h for h in headers if h)]
+    yes, no = _HOLD_WORDS.get(product, ("1", "0"))
+    for account in CUSTOMERS:
+        row = [value for value, h in zip(account, headers, strict=True) if h]
+        row[4] = yes if account[4] == "1" else no
+        rows.append(row)
+    return table(rows, delimiter=";" if product == "sagex3" else ",")
+
+
 def _stock200(rows: list[list[object]], delimiter: str = ",") -> str:
     header = ["Code", "Name", "WarehouseName", "QtyInStock", "QtyAllocated", "QtyOnOrder"]
     return table([header, *rows], delimiter=delimiter)
@@ -477,11 +539,36 @@ def broken() -> dict[str, bytes]:
     return files
 
 
+def sage50_uk_receivables() -> str:
+    """Customer activity (AUDIT_HEADER columns, assumed) for the invoices and the credit memo
+    of samples/magento, as sagesync posted them, plus what a real export holds beside them:
+    a receipt (ignored by type) and an invoice entered in Sage by hand (not sagesync's)."""
+    rows: list[list[object]] = [["ACCOUNT_REF", "TYPE", "DATE", "INV_REF", "TRAN_NUMBER",
+                                 "DETAILS", "GROSS_AMOUNT", "OUTSTANDING", "DUE_DATE",
+                                 "DATE_PAID"]]
+    rows += [
+        ["WEBSALES", "SI", "25/10/2026", "000000001", "101", "Magento invoice", "26.40",
+         "0.00", "24/11/2026", "03/11/2026"],
+        ["LEEANN", "SI", "10/11/2026", "000000002", "102", "Magento invoice", "104.40",
+         "40.00", "10/12/2026", ""],
+        ["WEBSALES", "SI", "04/11/2026", "000000003", "103", "Magento invoice", "181.43",
+         "181.43", "04/12/2026", ""],
+        ["LEEANN", "SC", "12/11/2026", "000000001", "104", "Magento credit memo", "15.50",
+         "0.00", "", "12/11/2026"],
+        ["WEBSALES", "SR", "03/11/2026", "000000001", "105", "Sales receipt", "26.40",
+         "0.00", "", ""],
+        ["SMITHJ", "SI", "05/11/2026", "INV-7001", "106", "Phone order", "60.00", "60.00",
+         "05/12/2026", ""],
+    ]
+    return table(rows)
+
+
 def render() -> dict[str, bytes]:
     """Every sample file, by path relative to samples/sage/."""
     files = {
         "sage50_uk/stock.csv": sage50_uk_stock().encode("cp1252"),
         "sage50_uk/prices.csv": sage50_uk_prices().encode("cp1252"),
+        "sage50_uk/receivables.csv": sage50_uk_receivables().encode("cp1252"),
         "sage50_us/ITEM.CSV": sage50_us_items().encode("cp1252"),
         "sage50_us/inventory_valuation.csv": sage50_us_valuation().encode("cp1252"),
         "sage100/IM_ItemWarehouse.csv": sage100_stock().encode("utf-8"),
@@ -496,6 +583,8 @@ def render() -> dict[str, bytes]:
         "intacct/item_warehouse.csv": intacct_stock().encode("utf-8"),
         "intacct/price_list.csv": intacct_prices().encode("utf-8"),
     }
+    files.update({f"{product}/customers.csv": customers(product).encode(
+        "cp1252" if product.startswith("sage50") else "utf-8") for product in _CUSTOMER_HEADERS})
     files.update({f"broken/{name}": data for name, data in broken().items()})
     return files
 

@@ -55,7 +55,43 @@ PRICES = Layout(
     ),
 )
 
-LAYOUTS = (STOCK, PRICES)
+CUSTOMERS = Layout(
+    "intacct", "customers", "Sage Intacct, customers export",
+    {
+        "account": aliases(ASSUMED, "CUSTOMERID"),
+        "name": aliases(ASSUMED, "NAME"),
+        "email": aliases(ASSUMED, "EMAIL1", "CONTACTINFO.EMAIL1"),
+        "price_level": aliases(ASSUMED, "PRICESCHEDULE", "PRICELIST"),
+        "on_hold": aliases(ASSUMED, "ONHOLD"),
+        "credit_limit": aliases(ASSUMED, "CREDITLIMIT"),
+        "street1": aliases(ASSUMED, "ADDRESS1"),
+        "street2": aliases(ASSUMED, "ADDRESS2"),
+        "town": aliases(ASSUMED, "CITY"),
+        "county": aliases(ASSUMED, "STATE"),
+        "postcode": aliases(ASSUMED, "ZIP"),
+        "country": aliases(ASSUMED, "COUNTRY"),
+        "telephone": aliases(ASSUMED, "PHONE1"),
+    },
+    date_format="%m/%d/%Y", rules=(_DO_NOT_IMPORT,),
+)
+
+RECEIVABLES = Layout(
+    "intacct", "receivables", "Sage Intacct, AR invoices (ARINVOICE) exported to CSV",
+    {
+        "reference": aliases(ASSUMED, "PONUMBER", "PO_NO", "INVOICE_NO", "RECORDID"),
+        "type": aliases(ASSUMED, "RECORDTYPE"),
+        "invoice": aliases(ASSUMED, "RECORDNO", "DOCNUMBER"),
+        "account": aliases(ASSUMED, "CUSTOMERID", "CUSTOMER_ID"),
+        "amount": aliases(ASSUMED, "TOTALENTERED"),
+        "outstanding": aliases(ASSUMED, "TOTALDUE", "TOTAL_DUE_REMAINING"),
+        "paid_date": aliases(ASSUMED, "WHENPAID", "PAID_DATE"),
+        "due_date": aliases(ASSUMED, "WHENDUE", "DUE_DATE"),
+        "date": aliases(ASSUMED, "WHENCREATED", "CREATED_DATE"),
+    },
+    date_format="%m/%d/%Y",
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
 
 ACK = AckLayout(
     # an AR invoice (post_from = "invoices") or an Order Entry transaction ("orders"); credit

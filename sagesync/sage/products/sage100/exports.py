@@ -21,7 +21,7 @@ InvoiceType, InvoiceNo, SalesOrderNo), or of SO_SalesOrderHeader for open orders
 names stay in the recipe's [ack] section. InvoiceType IN answers a sale, CM a credit memo.
 """
 
-from sagesync.sage.layouts import ASSUMED, BASE_PRICE_LIST, Layout, aliases
+from sagesync.sage.layouts import ASSUMED, BASE_PRICE_LIST, Layout, RowRule, aliases
 from sagesync.sage.products.base import AckLayout
 
 STOCK = Layout(
@@ -49,7 +49,48 @@ PRICES = Layout(
     date_format="%Y%m%d", default_price_list=BASE_PRICE_LIST, warehouse_digits=3,
 )
 
-LAYOUTS = (STOCK, PRICES)
+CUSTOMERS = Layout(
+    "sage100", "customers", "Sage 100, VI export of AR_Customer",
+    {
+        "account": aliases("§3", "CustomerNo"),
+        "name": aliases("§3", "CustomerName"),
+        "email": aliases("§3", "EmailAddress"),
+        "price_level": aliases(ASSUMED, "PriceLevel"),
+        "on_hold": aliases(ASSUMED, "CreditHold"),
+        "credit_limit": aliases(ASSUMED, "CreditLimit"),
+        "street1": aliases("§3", "AddressLine1"),
+        "street2": aliases("§3", "AddressLine2"),
+        "town": aliases("§3", "City"),
+        "county": aliases("§3", "State"),
+        "postcode": aliases("§3", "ZipCode"),
+        "country": aliases("§3", "CountryCode"),
+        "telephone": aliases("§3", "TelephoneNo"),
+    },
+    date_format="%Y%m%d",
+)
+
+RECEIVABLES = Layout(
+    "sage100", "receivables", "Sage 100, A/R open invoices (AR_OpenInvoice) exported through "
+    "Visual Integrator",
+    {
+        "reference": aliases(ASSUMED, "CustomerPONo", "Customer PO No"),
+        "type": aliases(ASSUMED, "InvoiceType", "Invoice Type"),
+        "invoice": aliases(ASSUMED, "InvoiceNo", "Invoice No"),
+        "account": aliases(ASSUMED, "CustomerNo", "Customer No"),
+        "amount": aliases(ASSUMED, "InvoiceAmt", "Invoice Amount"),
+        "outstanding": aliases(ASSUMED, "Balance"),
+        "paid_date": aliases(ASSUMED, "DateLastPaid", "PaidDate"),
+        "due_date": aliases(ASSUMED, "InvoiceDueDate", "DueDate"),
+        "date": aliases(ASSUMED, "InvoiceDate", "Invoice Date"),
+    },
+    date_format="%Y%m%d",
+    rules=(RowRule("type", aliases(ASSUMED, "InvoiceType", "Invoice Type"),
+                   frozenset({"in", "cm"}), None,
+                   "only invoices (IN) and credit memos (CM) are documents sagesync posts; "
+                   "debit memos, finance charges, prepayments and cash are not"),),
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
 
 ACK = AckLayout(
     # an A/R invoice (post_from = "invoices") or an S/O sales order ("orders"); a credit memo is

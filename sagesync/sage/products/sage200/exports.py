@@ -26,8 +26,8 @@ the field is one, else what the transaction enquiry shows. Per [ack] key, first 
 | type_column        | SYSTraderTranType §4, TransactionType, Transaction Type, Type   |
 | sage_number_column | URN, UniqueReferenceNumber, Unique Reference Number; else the   |
 |                    | TransactionReference (the row itself is Sage's confirmation)    |
-| amount_column      | GoodsValueInAccountCurrency §4, DocumentValue, Gross Value,     |
-|                    | Value                                                           |
+| amount_column      | GoodsValueInAccountCurrency §4, DocumentGrossValue,             |
+|                    | DocumentValue, GrossValue, Gross Value, Value                   |
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, aliases
@@ -58,7 +58,44 @@ PRICES = Layout(
     date_format="%d/%m/%Y",
 )
 
-LAYOUTS = (STOCK, PRICES)
+CUSTOMERS = Layout(
+    "sage200", "customers", "Sage 200, customer accounts export",
+    {
+        "account": aliases("§4", "AccountNumber"),
+        "name": aliases("§4", "AccountName"),
+        "email": aliases(ASSUMED, "EmailAddress", "Email"),
+        "price_level": aliases(ASSUMED, "PriceBand", "PriceBandName"),
+        "on_hold": aliases(ASSUMED, "OnHold", "AccountIsOnHold"),
+        "credit_limit": aliases(ASSUMED, "CreditLimit"),
+        "street1": aliases(ASSUMED, "AddressLine1"),
+        "street2": aliases(ASSUMED, "AddressLine2"),
+        "town": aliases(ASSUMED, "AddressLine3", "City"),
+        "county": aliases(ASSUMED, "AddressLine4", "County"),
+        "postcode": aliases(ASSUMED, "PostCode"),
+        "country": aliases(ASSUMED, "CountryCode"),
+        "telephone": aliases(ASSUMED, "Telephone"),
+    },
+    date_format="%d/%m/%Y",
+)
+
+RECEIVABLES = Layout(
+    "sage200", "receivables", "Sage 200, customer transactions (outstanding items) exported to CSV",
+    {
+        "reference": aliases(ASSUMED, "TransactionReference", "Reference"),
+        "type": aliases(ASSUMED, "SYSTraderTranType", "TransactionType", "Type"),
+        "invoice": aliases(ASSUMED, "URN", "UniqueReferenceNumber"),
+        "account": aliases(ASSUMED, "AccountNumber", "Account"),
+        "amount": aliases(ASSUMED, "DocumentGrossValue", "GrossValue", "Value"),
+        "outstanding": aliases(ASSUMED, "DocumentOutstandingValue", "OutstandingValue",
+                               "Outstanding"),
+        "paid_date": aliases(ASSUMED, "PaidDate", "Date Paid"),
+        "due_date": aliases(ASSUMED, "DueDate", "Due Date"),
+        "date": aliases(ASSUMED, "TransactionDate", "Date"),
+    },
+    date_format="%d/%m/%Y",
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
 
 _REFERENCE = ("TransactionReference", "Reference", "Transaction Reference", "Ref")
 
@@ -74,8 +111,8 @@ ACK = AckLayout(
         # Sage's own number where the export gives it; else the reference stands for it
         "sage_number_column": ("URN", "UniqueReferenceNumber", "Unique Reference Number",
                                *_REFERENCE),
-        "amount_column": ("GoodsValueInAccountCurrency", "DocumentValue", "Gross Value",
-                          "Value"),
+        "amount_column": ("GoodsValueInAccountCurrency", "DocumentGrossValue", "DocumentValue",
+                          "GrossValue", "Gross Value", "Value"),
     },
     expected=("a CSV export of Sage 200's posted customer transactions (Sales Ledger "
               "transaction enquiry or report, field names in the first row) with the "

@@ -39,7 +39,43 @@ PRICES = Layout(
     date_format="%Y%m%d",
 )
 
-LAYOUTS = (STOCK, PRICES)
+CUSTOMERS = Layout(
+    "sage300", "customers", "Sage 300, A/R Customers AR0024 (ARCUS)",
+    {
+        "account": aliases("§5", "IDCUST"),
+        "name": aliases("§5", "NAMECUST"),
+        "email": aliases(ASSUMED, "EMAIL1", "EMAIL2"),
+        "price_level": aliases(ASSUMED, "PRICLIST"),
+        "on_hold": aliases("§5", "SWHOLD"),
+        "credit_limit": aliases(ASSUMED, "AMTCRLIMT"),
+        "street1": aliases("§5", "TEXTSTRE1"),
+        "street2": aliases("§5", "TEXTSTRE2"),
+        "town": aliases("§5", "NAMECITY"),
+        "county": aliases("§5", "CODESTTE"),
+        "postcode": aliases("§5", "CODEPSTL"),
+        "country": aliases("§5", "CODECTRY"),
+        "telephone": aliases("§5", "TEXTPHON1"),
+    },
+    date_format="%Y%m%d",
+)
+
+RECEIVABLES = Layout(
+    "sage300", "receivables", "Sage 300, A/R documents (AROBL) exported through Import/Export",
+    {
+        "reference": aliases(ASSUMED, "IDPONBR", "PONUMBER"),
+        "type": aliases(ASSUMED, "TRXTYPETXT", "IDTRXTYPE"),
+        "invoice": aliases(ASSUMED, "IDINVC"),
+        "account": aliases(ASSUMED, "IDCUST"),
+        "amount": aliases(ASSUMED, "AMTINVCHC", "AMTINVCTC"),
+        "outstanding": aliases(ASSUMED, "AMTDUEHC", "AMTDUETC"),
+        "paid_date": aliases(ASSUMED, "DATELSTPAY", "DATEPAID"),
+        "due_date": aliases(ASSUMED, "DATEDUE"),
+        "date": aliases(ASSUMED, "DATEINVC"),
+    },
+    date_format="%Y%m%d",
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
 
 ACK = AckLayout(
     # an invoice (or an order, post_from = "orders") is an O/E order; the export has no type

@@ -50,7 +50,47 @@ PRICES = Layout(
                    frozenset({"u"}), "TYPE U rows are supplier prices, not selling prices"),),
 )
 
-LAYOUTS = (STOCK, PRICES)
+CUSTOMERS = Layout(
+    "sage50_uk", "customers", "Sage 50 Accounts UK/IE, Customer Record CSV report (SALES_LEDGER)",
+    {
+        "account": aliases("§1.3", "A/C", "Account Reference") + aliases(ASSUMED, "ACCOUNT_REF"),
+        "name": aliases("§1.3", "Name") + aliases(ASSUMED, "NAME"),
+        "email": aliases("§1.3", "e-mail") + aliases(ASSUMED, "E_MAIL", "Email"),
+        "price_level": aliases(ASSUMED, "PRICE_LIST_REF", "Price List", "Price Band"),
+        "on_hold": aliases(ASSUMED, "ACCOUNT_ON_HOLD", "On Hold"),
+        "credit_limit": aliases("§1.3", "Credit Limit") + aliases(ASSUMED, "CREDIT_LIMIT"),
+        "street1": aliases("§1.3", "Address Line 1") + aliases(ASSUMED, "ADDRESS_1"),
+        "street2": aliases("§1.3", "Address Line 2") + aliases(ASSUMED, "ADDRESS_2"),
+        "town": aliases("§1.3", "Address Line 3") + aliases(ASSUMED, "ADDRESS_3"),
+        "county": aliases("§1.3", "Address Line 4") + aliases(ASSUMED, "ADDRESS_4"),
+        "postcode": aliases("§1.3", "Address Line 5") + aliases(ASSUMED, "ADDRESS_5"),
+        "country": aliases("§1.3", "COUNTRY_CODE"),
+        "telephone": aliases("§1.3", "Telephone") + aliases(ASSUMED, "TELEPHONE"),
+    },
+    date_format="%d/%m/%Y",
+)
+
+RECEIVABLES = Layout(
+    "sage50_uk", "receivables", "Sage 50 Accounts UK/IE, customer activity (AUDIT_HEADER over "
+    "ODBC, or the Customer Activity report)",
+    {
+        "reference": aliases(ASSUMED, "INV_REF", "Ref", "Reference", "Inv Ref"),
+        "type": aliases(ASSUMED, "TYPE", "Type"),
+        "invoice": aliases(ASSUMED, "TRAN_NUMBER", "No", "Tran No."),
+        "account": aliases(ASSUMED, "ACCOUNT_REF", "A/C", "Account"),
+        "amount": aliases(ASSUMED, "GROSS_AMOUNT", "Amount", "Gross"),
+        "outstanding": aliases(ASSUMED, "OUTSTANDING", "O/S", "Outstanding"),
+        "paid_date": aliases(ASSUMED, "DATE_PAID", "Date Paid", "Paid Date"),
+        "due_date": aliases(ASSUMED, "DUE_DATE", "Due Date", "Due"),
+        "date": aliases(ASSUMED, "DATE", "Date"),
+    },
+    date_format="%d/%m/%Y",
+    rules=(RowRule("type", aliases(ASSUMED, "TYPE", "Type"), frozenset({"si", "sc"}), None,
+                   "only invoices (SI) and credit notes (SC) are documents sagesync posts; "
+                   "receipts, payments on account and the rest are not"),),
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
 
 ACK = AckLayout(
     # an invoice (or an order, with [sage] post_from = "orders") is posted as SI, a credit

@@ -17,7 +17,7 @@ wrote), `Credit Memo` (FALSE: an invoice, TRUE: a credit memo; the export has no
 column) and `Transaction Number` (Sage's own number, stored as the Sage number).
 """
 
-from sagesync.sage.layouts import Layout, aliases
+from sagesync.sage.layouts import ASSUMED, Layout, aliases
 from sagesync.sage.products.base import AckLayout
 
 STOCK = Layout(
@@ -36,7 +36,42 @@ PRICES = Layout(
     date_format="%m/%d/%y", level_prefix="salesprice",
 )
 
-LAYOUTS = (STOCK, PRICES)
+CUSTOMERS = Layout(
+    "sage50_us", "customers", "Sage 50 US, Customer List (CUSTOMER.CSV)",
+    {
+        "account": aliases("§2.3", "Customer ID"),
+        "name": aliases("§2.3", "Customer Name"),
+        "email": aliases(ASSUMED, "Customer E-mail", "E-mail"),
+        "price_level": aliases(ASSUMED, "Pricing Level", "Price Level"),
+        "on_hold": aliases(ASSUMED, "Inactive", "On Hold"),
+        "credit_limit": aliases("§2.3", "Credit Limit"),
+        "street1": aliases("§2.3", "Bill to Address-Line One"),
+        "street2": aliases("§2.3", "Bill to Address-Line Two"),
+        "town": aliases("§2.3", "Bill to City"),
+        "county": aliases("§2.3", "Bill to State"),
+        "postcode": aliases("§2.3", "Bill to Zip"),
+        "country": aliases("§2.3", "Bill to Country"),
+        "telephone": aliases(ASSUMED, "Telephone 1"),
+    },
+    date_format="%m/%d/%y",
+)
+
+RECEIVABLES = Layout(
+    "sage50_us", "receivables", "Sage 50 US (Peachtree), Aged Receivables report exported to CSV",
+    {
+        "reference": aliases(ASSUMED, "Invoice/CM #", "Invoice No", "Reference"),
+        "type": aliases(ASSUMED, "Type", "Trans Type"),
+        "account": aliases(ASSUMED, "Customer ID"),
+        "amount": aliases(ASSUMED, "Amount", "Invoice Amount"),
+        "outstanding": aliases(ASSUMED, "Amount Due", "Balance", "Balance Due"),
+        "paid_date": aliases(ASSUMED, "Date Paid", "Paid Date"),
+        "due_date": aliases(ASSUMED, "Date Due", "Due Date"),
+        "date": aliases(ASSUMED, "Date"),
+    },
+    date_format="%m/%d/%y",
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
 
 ACK = AckLayout(
     types={"SI": ("invoice", "order"), "SC": ("creditmemo",)},

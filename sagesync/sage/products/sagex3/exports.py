@@ -52,7 +52,27 @@ PRICES = Layout(
     date_format="%Y%m%d",
 )
 
-LAYOUTS = (STOCK, PRICES)
+CUSTOMERS = Layout(
+    "sagex3", "customers", "Sage X3, customers (BPCUSTOMER) export",
+    {
+        "account": aliases("§6", "BPCNUM"),
+        "name": aliases("§6", "BPRNAM"),
+        "email": aliases(ASSUMED, "WEB", "EMAIL"),
+        "price_level": aliases(ASSUMED, "TSCCOD", "PRICE_LIST"),
+        "on_hold": aliases(ASSUMED, "OSTCTL", "BPCHLD"),
+        "credit_limit": aliases(ASSUMED, "OSTAUZ"),
+        "street1": aliases(ASSUMED, "BPAADDLIG1"),
+        "street2": aliases(ASSUMED, "BPAADDLIG2"),
+        "town": aliases(ASSUMED, "CTY"),
+        "county": aliases(ASSUMED, "SAT"),
+        "postcode": aliases(ASSUMED, "POSCOD"),
+        "country": aliases(ASSUMED, "CRY"),
+        "telephone": aliases(ASSUMED, "TEL"),
+    },
+    date_format="%Y%m%d",
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS)
 
 ACK = AckLayout(
     # a Magento order is posted as an SOH order, the core's sale type SI
