@@ -226,6 +226,9 @@ class AckSettings:
     ok_values: tuple[str, ...] = ("OK", "Posted", "Imported", "Success")
     delimiter: str = ","
     encoding: str | None = None  # None: sniffed like parse-sage (UTF-8 with/without BOM, cp1252)
+    # the keys the recipe gave: a column key left out may be found by the product's own
+    # headings (AckLayout.columns) instead of the default above
+    named: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -1117,7 +1120,8 @@ class _RecipeReader:
             status_column=self.string(t, "ack", "status_column", None),
             error_column=self.string(t, "ack", "error_column", None),
             amount_column=self.string(t, "ack", "amount_column", None),
-            ok_values=tuple(ok_values), delimiter=delimiter, encoding=encoding)
+            ok_values=tuple(ok_values), delimiter=delimiter, encoding=encoding,
+            named=frozenset(k for k in keys if k in t))
 
     def text_table(self, table: dict[str, Any], where: str, key: str) -> dict[str, str]:
         value = table.get(key, {})

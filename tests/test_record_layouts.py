@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -426,6 +427,31 @@ def test_write_csv_of_rows_is_write_file_of_one_row_documents() -> None:
         write_file(AUDIT, [[r] for r in rows], header=False, encoding="cp1252")
 
 
+def test_two_documents_templates_must_split_the_document_types(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path: Path) -> None:
+    """Sales and credit notes may go to files of their own (Sage 300), each type to one file:
+    a second documents template that also takes credit notes is refused before anything is
+    written."""
+    templates = demo_copy.parent.parent / "templates"
+    templates.mkdir()
+    text = products.get("sage50_uk").template_file("audit_trail").read_text(encoding="utf-8")
+    (templates / "audit_trail.toml").write_text(text, encoding="utf-8")
+    registered = products.get("sage50_uk")
+    twice = replace(registered, templates=(*registered.templates, "credits"))
+    (templates / "credits.toml").write_text(
+        text.replace("[file]\n", '[file]\ntransaction_types = ["SC"]\n', 1), encoding="utf-8")
+    recipe = demo_copy.read_text(encoding="utf-8")
+    demo_copy.write_text(recipe.replace("[sage]\n", '[sage]\ntemplates = "../templates"\n', 1),
+                         encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(products.PRODUCTS, "sage50_uk", twice)
+        result = run_cli("--state-dir", str(tmp_path / "s"), "run", str(demo_copy), "--out",
+                         str(tmp_path / "out"))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "or one per document type, found 2 for SC" in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 @pytest.mark.parametrize(("change", "complaint"), [
     ({"kind": "signed_money"}, "negate_for"),
     ({"kind": "quantity"}, "places"),
@@ -454,6 +480,10 @@ def test_a_column_kind_without_what_it_needs_is_a_recipe_error(
      "post_from: expected a list of 'invoices' or 'orders'"),
     ({"file": {"post_from": []}, "columns": [{"name": "X", "value": ""}]},
      "post_from: expected a list of 'invoices' or 'orders'"),
+    ({"file": {"transaction_types": []}, "columns": [{"name": "X", "value": ""}]},
+     "transaction_types: expected a list of document types"),
+    ({"file": {"transaction_types": "SC"}, "columns": [{"name": "X", "value": ""}]},
+     "transaction_types: expected a list of document types"),
 ])
 def test_a_file_rule_that_cannot_be_written_is_a_recipe_error(
         data: dict[str, Any], complaint: str) -> None:

@@ -211,9 +211,13 @@ def pending_age(recipe: Recipe, ledger: Ledger, now: datetime) -> list[Found]:
 
 def unconfirmed(recipe: Recipe, ledger: Ledger) -> list[Found]:
     """Sent, but Sage's export has not confirmed it after N delivery runs (products that
-    have a confirmation export only)."""
-    if products.get(recipe.sage.product, recipe.sage.region).ack is None:
+    have a confirmation export only, and only the kinds of record it answers: Sage 300's
+    orders export confirms no credit note)."""
+    layout = products.get(recipe.sage.product, recipe.sage.region).ack
+    if layout is None:
         return []
+    kinds = sorted({kind for answered in layout.types.values() for kind in answered})
+    of_kinds = f"entity_type IN ({','.join('?' * len(kinds))})"
     runs = recipe.alerts.unconfirmed_after_runs
     marks = ",".join("?" * len(DELIVERY))
     # sent before the N-th latest delivery run <=> N delivery runs came after it (one query
@@ -223,14 +227,14 @@ def unconfirmed(recipe: Recipe, ledger: Ledger) -> list[Found]:
     if nth is None:
         return []
     count = ledger.db.execute("SELECT count(*) FROM records WHERE state='sent' AND sent_run "
-                              "< ?", (nth[0],)).fetchone()[0]
+                              f"< ? AND {of_kinds}", (nth[0], *kinds)).fetchone()[0]
     if not count:
         return []
     lines = [f"{t}:{i}@{st} ({inc}) in {Path(file or '?').name}"
              for t, i, st, inc, file in ledger.db.execute(
                  "SELECT entity_type, entity_id, store_id, increment_id, file FROM records "
-                 "WHERE state='sent' AND sent_run < ? ORDER BY entity_type, entity_id LIMIT ?",
-                 (nth[0], EXAMPLES))]
+                 f"WHERE state='sent' AND sent_run < ? AND {of_kinds} "
+                 "ORDER BY entity_type, entity_id LIMIT ?", (nth[0], *kinds, EXAMPLES))]
     if count > EXAMPLES:
         lines.append(f"... and {count - EXAMPLES} more (`sagesync status`)")
     return [Found("unconfirmed", f"{_plural(count, 'record', 'records')} sent but not "

@@ -137,6 +137,9 @@ SAGE_DOCUMENTS = pa.schema([
     ("billing_city", pa.string()), ("billing_region", pa.string()),
     ("billing_postcode", pa.string()), ("billing_country_id", pa.string()),
     ("billing_telephone", pa.string()), ("customer_email", pa.string()),
+    # a credit memo's invoice (Magento's entity id and increment id, when the export holds
+    # it): what a credit note is applied to (import-sage's `applied_invoice`)
+    ("invoice_id", pa.int64()), ("invoice_increment_id", pa.string()),
 ])
 
 # One row per (purpose, nominal, tax code) split of a Sage document, in posting order. A split

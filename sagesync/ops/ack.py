@@ -31,9 +31,10 @@ import csv
 import hashlib
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sagesync.errors import InputFormatError, UsageError
 from sagesync.ledger import Ledger, RecordKey
@@ -132,6 +133,34 @@ def _header_index(header: list[str], wanted: list[str]) -> tuple[dict[str, int],
     return index, problems
 
 
+#: [ack] keys a row cannot be read without: the rest may be absent from an export.
+_REQUIRED = ("reference_column", "sage_number_column")
+
+
+def _product_columns(settings: AckSettings, layout: AckLayout, header: list[str]
+                     ) -> tuple[AckSettings, list[str]]:
+    """The settings with each column the recipe left out and the product names headings for
+    (`AckLayout.columns`) set to the first of those in `header`, and the problems: a column
+    every row needs that none of them heads."""
+    folded = {h.strip().casefold(): h.strip() for h in reversed(header)}
+    found: dict[str, Any] = {}  # None only for a column a row can do without
+    problems = []
+    for key, names in layout.columns.items():
+        if key in settings.named:
+            continue
+        found[key] = next((folded[n.casefold()] for n in names if n.casefold() in folded),
+                          None)
+        if found[key] is None and key in _REQUIRED:
+            problems.append(
+                f"line 1: no {key.removesuffix('_column').replace('_', ' ')} column: expected "
+                "one of " + ", ".join(f"'{n}'" for n in names) + "; the header has "
+                + (", ".join(f"'{h.strip()}'" for h in header if h.strip()) or "nothing")
+                + f" (or name it in the recipe: [ack] {key})")
+    if problems:
+        return settings, problems
+    return replace(settings, **found), []
+
+
 def ack_layout(recipe: Recipe) -> AckLayout:
     """The ack layout of the recipe's Sage product; a usage error if it has none."""
     product = products.get(recipe.sage.product)
@@ -159,6 +188,9 @@ def read_ack_file(path: Path, settings: AckSettings,
         header = next(reader, [])
     except csv.Error as exc:
         raise AckFileError(path, [f"line 1: {exc}"]) from None
+    settings, problems = _product_columns(settings, layout, header)
+    if problems:
+        raise AckFileError(path, problems)
     wanted = [settings.reference_column, settings.sage_number_column]
     wanted += [c for c in (settings.type_column, settings.invoice_number_column,
                            settings.status_column, settings.error_column,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -232,14 +232,25 @@ def _amount(answers: list[AckRow]) -> Decimal | None:
 
 def _sage_rows(recipe: Recipe, path: Path) -> dict[tuple[str, str], list[AckRow]]:
     """Sage's rows by (type, reference), contra rows left out (they belong to their
-    document). A file without a type column answers the product's one type."""
+    document): their amounts are taken off their document's (a credit note of 20.50 and its
+    fee posted as an invoice of 5.00 hold Magento's 15.50). A file without a type column
+    answers the product's one type."""
     layout = ack_layout(recipe)
     rows, _ = read_ack_file(path, recipe.ack, layout)
     only = next(iter(layout.types)) if len(layout.types) == 1 else ""
     found: dict[tuple[str, str], list[AckRow]] = defaultdict(list)
+    contra: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for row in rows:
-        if parent_of(row) is None:
+        parent = parent_of(row)
+        if parent is None:
             found[(row.sage_type or only, row.reference)].append(row)
+        elif (amount := _amount([row])) is not None:
+            contra[parent] += amount
+    for parent, amount in contra.items():
+        answers = found.get(parent)
+        held = _amount(answers) if answers else None
+        if answers and held is not None:
+            answers[0] = replace(answers[0], amount=str(held - amount))
     return found
 
 

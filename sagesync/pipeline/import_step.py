@@ -4,7 +4,10 @@ Every ready document not yet delivered is rendered through the product's templat
 that breaks a template rule is held (with its reason in the ledger) and the rest go on. Files
 are split at `max_lines_per_file` and the product's `max_bytes_per_file` without splitting a
 document. The customers file sorts first, because Sage needs an account before it can post to
-it (and takes only the new accounts that fit under the byte limit; the rest wait a run).
+it (and takes only the new accounts that fit under the byte limit; the rest wait a run). A
+product whose sales and credit notes import through files of their own (Sage 300's O/E orders
+and O/E credit notes: `[file] transaction_types`) gets one documents file of each in the same
+batch, each document in exactly one of them.
 
 Nothing held in memory grows with the checkpoint but a few bytes per document (its place in
 delivery order, as Arrow): the documents are read a window at a time in delivery order, from
@@ -369,15 +372,17 @@ class _Spool:
     account for documents whose account is new (it may yet fail to be written, holding them),
     and the size of each record batch."""
 
-    def __init__(self, folder: Path, is_new: Callable[[str], bool]) -> None:
+    def __init__(self, folder: Path, is_new: Callable[[str], bool], stem: str = "") -> None:
         self.folder = folder
-        self.bytes: BinaryIO = (folder / SPOOL).open("w+b")
+        # a product writing several documents files spools each apart (`stem` tells them apart)
+        self.names = (f"{stem}{SPOOL}", f"{stem}{INDEX}")
+        self.bytes: BinaryIO = (folder / self.names[0]).open("w+b")
         self.is_new = is_new
         self.count = 0
         self.totals: dict[str, Decimal] = {}
         self.new_totals: dict[str, dict[str, Decimal]] = {}
         self._writer: pa.ipc.RecordBatchFileWriter | None = pa.ipc.new_file(
-            str(folder / INDEX), _INDEX)
+            str(folder / self.names[1]), _INDEX)
         self._rows: dict[str, list[Any]] = {name: [] for name in _INDEX.names}
         self._batches: list[tuple[int, int]] = []  # (first index row, rows) per record batch
         self._source: pa.OSFile | None = None
@@ -415,7 +420,7 @@ class _Spool:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        self._source = pa.OSFile(str(self.folder / INDEX))
+        self._source = pa.OSFile(str(self.folder / self.names[1]))
         self._reader = pa.ipc.open_file(self._source)
 
     def read(self, columns: Sequence[str], first: int = 0, end: int | None = None
@@ -445,7 +450,7 @@ class _Spool:
         if self._source is not None:
             self._source.close()
         self.bytes.close()
-        for name in (SPOOL, INDEX):
+        for name in self.names:
             (self.folder / name).unlink(missing_ok=True)
 
 
@@ -485,43 +490,58 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
              .serves(recipe.sage.post_from)}
     numbers = {name: n for n, name in enumerate(product.templates, start=1)}
     account_spec = next((spec for spec in specs.values() if spec.for_accounts), None)
-    document_spec = _document_spec(product.key, specs)
-    tables = _Tables(documents, document_spec.child_rows, capabilities.sale_type,
+    document_specs = _document_specs(product.key, specs, capabilities)
+    tables = _Tables(documents, set().union(*(s.child_rows for s in document_specs)),
+                     capabilities.sale_type,
                      {**{name: getattr(recipe.mapping, name) for name in MAPPING_FIELDS},
                       **recipe.sage.fields})
     net_only = capabilities.sage_computes_tax
     result.totals_basis = "net (Sage computes the tax)" if net_only else "net + tax"
-    renderer = ColumnRenderer(document_spec, recipe.sage.encoding,
-                              capabilities.max_lines_per_document)
-    encoder = DocumentEncoder(document_spec, recipe.sage.encoding)
     fields = [c for c in tables.columns if c not in _RENDERED_ONLY]
     accounts = _Accounts(documents, ledger if account_spec is not None else None,
                          recipe.sage.fields)
-    spool = _Spool(writer.folder, accounts.is_new)
-    numbered = [0]  # documents rendered so far: document_no runs on across windows
+    outs = [_DocumentsFile(numbers[spec.name], spec,
+                           ColumnRenderer(spec, recipe.sage.encoding,
+                                          capabilities.max_lines_per_document),
+                           DocumentEncoder(spec, recipe.sage.encoding),
+                           _Spool(writer.folder, accounts.is_new,
+                                  "" if n == 0 else f"{spec.name}-"))
+            for n, spec in enumerate(document_specs)]
+    applied = _AppliedInvoices(ledger, recipe.sage.post_from)
     try:
         for first in range(0, tables.count, WINDOW):
             window = tables.window(first, min(first + WINDOW, tables.count))
+            window.documents = applied.add_to(window.documents)
             docs = window.documents.select(fields).to_pylist()
             splits = window.splits()
+            chosen = [next((n for n, out in enumerate(outs)
+                            if out.spec.takes(doc["transaction_type"] or "")), 0)
+                      for doc in docs]
+            for n, out in enumerate(outs):
+                picked = [i for i, m in enumerate(chosen) if m == n]
 
-            def render(batch: list[int], window: _Window = window) -> Rendered:
-                start = numbered[0] + 1
-                numbered[0] += len(batch)
-                return renderer.render(*window.batch(batch), first_document_no=start)
+                def render(batch: list[int], window: _Window = window, out: _DocumentsFile = out,
+                           picked: list[int] = picked) -> Rendered:
+                    start = out.numbered + 1
+                    out.numbered += len(batch)
+                    return out.renderer.render(*window.batch([picked[b] for b in batch]),
+                                               first_document_no=start)
 
-            for doc, rows in _select(docs, splits, ledger, render, result, dry_run,
-                                     recipe.sage.negative_amounts, capabilities):
-                spool.add(doc, rows, _totals([(doc, rows)], splits, net_only), encoder)
-            spool.flush()
+                for doc, rows in _select([docs[i] for i in picked], splits, ledger, render,
+                                         result, dry_run, recipe.sage.negative_amounts,
+                                         capabilities):
+                    out.spool.add(doc, rows, _totals([(doc, rows)], splits, net_only),
+                                  out.encoder)
+                out.spool.flush()
             progress.advance("import-sage", len(docs), total=tables.count, unit="documents")
-        spool.seal()
-        new_accounts = _deliver(recipe, ledger, writer, destination, result, spool, accounts,
-                                dry_run, (numbers[document_spec.name], document_spec),
-                                (numbers[account_spec.name], account_spec) if account_spec
-                                else None)
+        for out in outs:
+            out.spool.seal()
+        new_accounts = _deliver(recipe, ledger, writer, destination, result, outs, accounts,
+                                dry_run, (numbers[account_spec.name], account_spec)
+                                if account_spec else None)
     finally:
-        spool.close()
+        for out in outs:
+            out.spool.close()
     result.manifest = writer.finish(
         summary={"delivered": result.delivered, "already_sent": result.already_sent,
                  "held": len(result.held), "needs_attention": len(result.needs_attention),
@@ -531,6 +551,52 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
                  "totals_basis": result.totals_basis},
         files=dict(delivered_hashes(result)))
     return result
+
+
+@dataclass
+class _DocumentsFile:
+    """A documents template written for the recipe's post_from, and the spool of the chosen
+    documents of the types it takes: a product may write its sales and its credit notes to
+    files of their own (Sage 300's O/E orders and O/E credit notes), delivered in one batch."""
+
+    number: int  # its place among the product's templates, in the file name
+    spec: FileSpec
+    renderer: ColumnRenderer
+    encoder: DocumentEncoder
+    spool: _Spool
+    numbered: int = 0  # documents rendered so far: document_no runs on across windows
+
+
+class _AppliedInvoices:
+    """`applied_invoice`, the invoice a credit memo is applied to in Sage (Sage 300's
+    INVNUMBER): the Sage invoice number the ledger holds from `ack` for the credit memo's
+    invoice (or, posting from orders, its order), else the Magento invoice's increment id
+    (from the transform, else the ledger's record of the invoice); empty when none is known."""
+
+    def __init__(self, ledger: Ledger, post_from: str) -> None:
+        self.ledger = ledger
+        self.post_from = post_from
+
+    def add_to(self, documents: pa.Table) -> pa.Table:
+        if "invoice_id" not in documents.column_names:  # a checkpoint older than the field
+            return documents
+        found = [self._of(kind, invoice_id, order_id, store_id, number)
+                 if kind == "creditmemo" else None for kind, invoice_id, order_id, store_id,
+                 number in zip(*(documents.column(n).to_pylist() for n in (
+                     "entity_type", "invoice_id", "order_id", "store_id",
+                     "invoice_increment_id")), strict=True)]
+        return documents.append_column("applied_invoice", pa.array(found, pa.string()))
+
+    def _of(self, kind: str, invoice_id: int | None, order_id: int | None, store_id: int,
+            number: str | None) -> str | None:
+        invoice = self.ledger.find(RecordKey("invoice", invoice_id, store_id)) \
+            if invoice_id is not None else None
+        order = self.ledger.find(RecordKey("order", order_id, store_id)) \
+            if order_id is not None and self.post_from == "orders" else None
+        for record in (invoice, order):
+            if record is not None and record.sage_invoice_ref:
+                return record.sage_invoice_ref
+        return number or (invoice.increment_id if invoice is not None else None) or None
 
 
 class _Accounts:
@@ -553,13 +619,13 @@ class _Accounts:
 
 
 def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, destination: Delivery,
-             result: ImportResult, spool: _Spool, accounts: _Accounts, dry_run: bool,
-             document_spec: tuple[int, FileSpec], account_spec: tuple[int, FileSpec] | None
-             ) -> int:
+             result: ImportResult, outs: list[_DocumentsFile], accounts: _Accounts,
+             dry_run: bool, account_spec: tuple[int, FileSpec] | None) -> int:
     """The new accounts, then the batch: planned in the ledger before any file is written,
-    each file streamed from the spool. Returns how many new accounts were written."""
+    each file streamed from its spool. Returns how many new accounts were written."""
+    spools = [out.spool for out in outs]
     account_rows: list[Rows] = []
-    new_accounts = sorted(spool.new_totals)
+    new_accounts = sorted({ref for spool in spools for ref in spool.new_totals})
     dropped: set[str] = set()  # new accounts that cannot be written: their documents wait
     waiting: dict[str, list[tuple[RecordKey, str]]] = defaultdict(list)
     if account_spec is not None:
@@ -578,10 +644,11 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, destinati
         new_accounts = [ref for ref in new_accounts if ref not in reasons]
         dropped = set(reasons)
         if dropped:
-            for kind, entity_id, store_id, increment, ref in spool.read(
-                    ("entity_type", "entity_id", "store_id", "increment_id", "account_ref")):
-                if ref in dropped:
-                    waiting[ref].append((RecordKey(kind, entity_id, store_id), increment))
+            for spool in spools:
+                for kind, entity_id, store_id, increment, ref in spool.read(
+                        ("entity_type", "entity_id", "store_id", "increment_id", "account_ref")):
+                    if ref in dropped:
+                        waiting[ref].append((RecordKey(kind, entity_id, store_id), increment))
         for ref in sorted(reasons):
             for key, increment in waiting[ref]:
                 result.held.append(f"{key} ({increment}): {reasons[ref]}")
@@ -591,23 +658,20 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, destinati
         later = _accounts_that_fit(recipe, account_spec[1], new_accounts, account_rows)
         if later:
             dropped |= later
-            kept = sum(1 for (ref,) in spool.read(("account_ref",)) if ref in later)
+            kept = sum(1 for spool in spools for (ref,) in spool.read(("account_ref",))
+                       if ref in later)
             result.warnings.append(
                 f"{kept} documents wait for the next run: their {len(later)} new customer "
                 "accounts do not fit in this batch's accounts file (at most "
                 f"{_capabilities(recipe).max_bytes_per_file} bytes)")
-    count = sum(1 for (ref,) in spool.read(("account_ref",)) if ref not in dropped) \
-        if dropped else spool.count
+    count = sum(sum(1 for (ref,) in spool.read(("account_ref",)) if ref not in dropped)
+                if dropped else spool.count for spool in spools)
 
     if count:
         batch_id = 0 if dry_run else ledger.begin_batch()
         stem = "PREVIEW" if dry_run else f"B{batch_id:06d}"
-        number, spec = document_spec
         header, encoding = recipe.sage.header_row, recipe.sage.encoding
         caps = _capabilities(recipe)
-        head, tail = file_ends(spec, header=header, encoding=encoding)
-        parts = _parts(spool, _line_limit(recipe.sage.max_lines_per_file, caps.max_lines_per_file),
-                       dropped, spec, caps.max_bytes_per_file, len(head) + len(tail))
         plan_files: list[tuple[str, bytes | Iterable[bytes]]] = []
         if account_rows and account_spec is not None:
             accounts_number, accounts_spec = account_spec
@@ -615,16 +679,28 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, destinati
                                f"{accounts_spec.extension}",
                                write_file(accounts_spec, account_rows, header=header,
                                           encoding=encoding)))
-        names = [f"{stem}-{number}-{spec.name}{'' if len(parts) == 1 else f'-{n + 1:03d}'}"
-                 f".{spec.extension}" for n in range(len(parts))]
-        plan_files += [(name, _streamed(head, spool.spans(*part, dropped), tail, spool.bytes))
-                       for name, part in zip(names, parts, strict=True)]
+        # per documents file: its parts (split between documents) and their file names
+        planned: list[tuple[_Spool, list[tuple[int, int]], list[str]]] = []
+        for out in outs:
+            spool, spec = out.spool, out.spec
+            head, tail = file_ends(spec, header=header, encoding=encoding)
+            parts = _parts(spool, _line_limit(recipe.sage.max_lines_per_file,
+                                              caps.max_lines_per_file),
+                           dropped, spec, caps.max_bytes_per_file, len(head) + len(tail))
+            names = [f"{stem}-{out.number}-{spec.name}"
+                     f"{'' if len(parts) == 1 else f'-{n + 1:03d}'}.{spec.extension}"
+                     for n in range(len(parts))]
+            plan_files += [(name, _streamed(head, spool.spans(*part, dropped), tail,
+                                            spool.bytes))
+                           for name, part in zip(names, parts, strict=True)]
+            planned.append((spool, parts, names))
         target = writer.folder / "preview"
         delivery: Delivery = FolderDelivery(target) if dry_run else destination
         locations = {name: delivery.location(name) for name, _ in plan_files}
         plan = BatchPlan(
             files=list(locations.values()),
-            records=_planned(spool, parts, [locations[name] for name in names], dropped),
+            records=(record for spool, parts, names in planned for record in _planned(
+                spool, parts, [locations[name] for name in names], dropped)),
             accounts=[accounts.customer_keys[r] for r in new_accounts],
             accounts_file=delivery.location(plan_files[0][0]) if account_rows else None)
         if dry_run:
@@ -659,11 +735,12 @@ def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, destinati
             ledger.finish_batch(batch_id, set(result.files))
             crash_point("after-finish")
         result.delivered = count
-    totals = dict(spool.totals)
-    for ref, amounts in spool.new_totals.items():
-        if ref not in dropped:
-            for kind, amount in amounts.items():
-                totals[kind] = totals.get(kind, ZERO) + amount
+    totals: dict[str, Decimal] = {}
+    for spool in spools:
+        for ref, amounts in [("", spool.totals), *spool.new_totals.items()]:
+            if ref not in dropped:
+                for kind, amount in amounts.items():
+                    totals[kind] = totals.get(kind, ZERO) + amount
     result.totals = totals
     return len(account_rows)
 
@@ -705,7 +782,7 @@ def _amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
     caps = capabilities or products.get(SageSettings.product).capabilities
     max_amount = caps.max_amount
     negative_ok = negative_amounts and caps.negative_amounts
-    allowed = NEGATIVE_ALLOWED if negative_ok else ()
+    allowed = NEGATIVE_ALLOWED if negative_ok else caps.negative_purposes
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for split in splits:
         for column in ("net_amount", "tax_amount"):
@@ -735,14 +812,22 @@ def _line_limit(recipe_limit: int, product_limit: int) -> int:
     return min((n for n in (recipe_limit, product_limit) if n), default=0)
 
 
-def _document_spec(product: str, specs: dict[str, FileSpec]) -> FileSpec:
-    """The product's one documents template written for the recipe's post_from (the ledger
-    plans one file per document)."""
+def _document_specs(product: str, specs: dict[str, FileSpec], caps: Capabilities
+                    ) -> list[FileSpec]:
+    """The product's documents templates written for the recipe's post_from: one, or one per
+    set of document types (`[file] transaction_types`), each type taken by one file (the
+    ledger plans one file per document)."""
     found = [spec for spec in specs.values() if not spec.for_accounts]
-    if len(found) != 1:
+    takers = {kind: [s.name for s in found if s.takes(kind)] for kind in caps.transaction_types}
+    wrong = {kind: names for kind, names in takers.items() if len(names) != 1}
+    if not found:
         raise UsageError(f"{product}: expected one documents template among "
-                         f"{', '.join(specs)}, found {len(found)}.")
-    return found[0]
+                         f"{', '.join(specs)}, found 0.")
+    if len(found) > 1 and wrong:
+        raise UsageError(f"{product}: expected one documents template among "
+                         f"{', '.join(specs)}, or one per document type, found "
+                         + ", ".join(f"{len(n)} for {k}" for k, n in wrong.items()) + ".")
+    return found
 
 
 def _parts(spool: _Spool, limit: int, dropped: set[str], spec: FileSpec, max_bytes: int = 0,

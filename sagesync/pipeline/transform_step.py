@@ -88,12 +88,20 @@ class _Export:
         self._orders = KeyedTable(export.table_file("orders"), "entity_id", prepare)
         self._order_items = KeyedTable(export.table_file("order_items"), "order_id", prepare)
         self._customers = KeyedTable(export.table_file("customers"), "id")
+        self._invoices = KeyedTable(export.table_file("invoices"), "entity_id",
+                                    columns=["entity_id", "increment_id"])
 
     def slice_context(self, order_ids: list[int]
                       ) -> tuple[dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
         orders = {r["entity_id"]: r for r in self._orders.rows(order_ids).to_pylist()}
         items = _grouped(self._order_items.rows(order_ids), "order_id")
         return orders, items
+
+    def invoice_numbers(self, invoice_ids: list[int]) -> dict[int, str]:
+        """The increment ids of the invoices the export holds among `invoice_ids`."""
+        table = self._invoices.rows(invoice_ids)
+        return dict(zip(table.column("entity_id").to_pylist(),
+                        table.column("increment_id").to_pylist(), strict=True))
 
     def customers_of(self, orders: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
         """The customer records of a slice's orders, in one filter."""
@@ -142,8 +150,8 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                                                  recipe.mapping.unmapped_items,
                                                  recipe.mapping.default_item,
                                                  recipe.mapping.default_warehouse),
-                              unit_price_places=products.get(recipe.sage.product)
-                              .capabilities.unit_price_places,
+                              unit_price_places=caps.unit_price_places,
+                              negative_purposes=caps.negative_purposes,
                               locked_until=recipe.sage.period_locked_until,
                               locked_period=recipe.sage.locked_period)
     allocator = AccountAllocator(recipe.mapping,
@@ -365,6 +373,11 @@ def _build_slice(kind: str, rows: list[dict[str, Any]], lines_index: KeyedTable,
                                              customers.get(order.get("customer_id") or 0),
                                              docs[-1].currency_code,
                                              builder.mapping.customer_group)
+    if kind == "creditmemo":  # what each credit note is applied to, where the export knows
+        numbers = tables.invoice_numbers(sorted({d.invoice_id for d in docs
+                                                 if d.invoice_id is not None}))
+        for d in docs:
+            d.invoice_increment_id = numbers.get(d.invoice_id) if d.invoice_id else None
     return docs
 
 

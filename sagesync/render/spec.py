@@ -55,7 +55,7 @@ _COLUMN_KEYS = ("name", "field", "value", "template", "kind", "max_length", "req
                 "first_only", "map", "end_if_empty")
 _FILE_KEYS = ("description", "rows", "delimiter", "line_ending", "date_format", "quoting",
               "true_text", "false_text", "headings", "code_heading", "extension", "preamble",
-              "block", "post_from")
+              "block", "post_from", "transaction_types")
 _RECORD_KEYS = ("name", "code", "rows", "required", "where", "columns")
 _GROUP_KEYS = ("name", "repeat", "columns")
 _REPEAT_KEYS = ("rows", "times", "where", "by", "heading")
@@ -196,10 +196,17 @@ class FileSpec:
     #: the recipe's `[sage] post_from` values this documents file is written for (Intacct:
     #: AR invoices from invoices, Order Entry transactions from orders); () for every one
     post_from: tuple[str, ...] = ()
+    #: the product's document types this documents file takes (Sage 300: O/E orders the
+    #: sales, O/E credit notes the credit notes, two files); () for every one
+    transaction_types: tuple[str, ...] = ()
 
     def serves(self, post_from: str) -> bool:
         """Is this file written when the recipe posts from `post_from`?"""
         return not self.post_from or post_from in self.post_from
+
+    def takes(self, transaction_type: str) -> bool:
+        """Does this documents file take documents of `transaction_type`?"""
+        return not self.transaction_types or transaction_type in self.transaction_types
 
     @property
     def rows(self) -> str:
@@ -372,6 +379,10 @@ def parse_spec(path: Path | Traversable, name: str, data: dict[str, Any]) -> Fil
     if not isinstance(post_from, list) or ("post_from" in rules and not post_from) \
             or not all(p in POST_FROM for p in post_from):
         raise fail("file.post_from", "a list of " + " or ".join(repr(p) for p in POST_FROM))
+    types = rules.get("transaction_types", [])
+    if not isinstance(types, list) or ("transaction_types" in rules and not types) \
+            or not all(isinstance(t, str) and t for t in types):
+        raise fail("file.transaction_types", 'a list of document types, e.g. ["SC"]')
     return FileSpec(
         name=name, description=text(rules, "description", "file.description", name) or name,
         delimiter=delimiter,
@@ -383,7 +394,7 @@ def parse_spec(path: Path | Traversable, name: str, data: dict[str, Any]) -> Fil
         extension=extension, preamble=tuple(preamble),
         block_open=text(block, "open", "file.block.open", None),
         block_close=text(block, "close", "file.block.close", None), block_per=per,
-        post_from=tuple(post_from))
+        post_from=tuple(post_from), transaction_types=tuple(types))
 
 
 def _where(raw: dict[str, Any], where: str, fail: Any

@@ -178,6 +178,9 @@ class SageDocument:
     company: str = ""  # [sage] companies: the Sage company, entity or site of its store
     # who it bills (its order's billing address), by SAGE_DOCUMENTS column: see `billing_of`
     billing: dict[str, str | None] = field(default_factory=dict)
+    # a credit memo's invoice: its entity id, and its increment id where the export has it
+    invoice_id: int | None = None
+    invoice_increment_id: str | None = None
 
     @property
     def document_key(self) -> str:
@@ -203,6 +206,8 @@ class DocumentBuilder:
     negative_amounts: bool = False  # [sage] negative_amounts
     items: ItemMap = field(default_factory=ItemMap)
     unit_price_places: int = 0  # the product's (Capabilities.unit_price_places)
+    # the product's purposes kept as negative lines of their document (negative_purposes)
+    negative_purposes: tuple[str, ...] = ()
     # [sage] period_locked_until and locked_period: Sage takes nothing dated on or before it
     locked_until: date | None = None
     locked_period: str = "hold"
@@ -242,7 +247,8 @@ class DocumentBuilder:
             details=f"Magento {'credit memo' if kind == 'creditmemo' else kind} {increment}",
             currency_code=currency, total_cents=cents_of_units(self.amount(doc, "grand_total")),
             content_hash=doc.get("content_hash") or "",
-            company=self.companies.get(doc.get("store_id") or 0, ""), billing=billing_of(order))
+            company=self.companies.get(doc.get("store_id") or 0, ""), billing=billing_of(order),
+            invoice_id=doc.get("invoice_id") if kind == "creditmemo" else None)
         try:
             if created is None:
                 raise HoldDocument(holds.no_created_at())
@@ -468,14 +474,16 @@ class DocumentBuilder:
 
     def _signs(self, document: SageDocument) -> None:
         """Positive amounts only (the default): a split that takes money off its document
-        becomes a document of the other type; any other negative split holds the document."""
+        becomes a document of the other type, unless the product takes it as a negative line
+        (its negative_purposes); any other negative split holds the document."""
         for split in document.splits:
             if split.purpose in CONTRA_SUFFIX and not self.negative_amounts \
+                    and split.purpose not in self.negative_purposes \
                     and split.net <= 0 and split.tax <= 0:
                 split.net, split.tax = -split.net, -split.tax
                 split.transaction_type = OTHER_TYPE[document.transaction_type]
                 split.reference = f"{document.reference}-{CONTRA_SUFFIX[split.purpose]}"
-        allowed = NEGATIVE_PURPOSES if self.negative_amounts else ()
+        allowed = NEGATIVE_PURPOSES if self.negative_amounts else self.negative_purposes
         for split in document.splits:
             if (split.net < 0 or split.tax < 0) and split.purpose not in allowed:
                 raise HoldDocument(holds.negative_split(
@@ -598,6 +606,7 @@ def document_row(d: SageDocument) -> dict[str, Any]:
         "warnings": "\n".join(d.warnings) or None,
         "company": d.company or None, **_totals(d),
         **{name: d.billing.get(name) for name in BILLING_FIELDS},
+        "invoice_id": d.invoice_id, "invoice_increment_id": d.invoice_increment_id,
     }
 
 

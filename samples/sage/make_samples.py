@@ -200,6 +200,36 @@ def sage200_prices() -> str:
     return table(rows)
 
 
+# The demo's customer transactions (recipes/sage200.toml on samples/magento): account,
+# TransactionReference, SecondReference, SYSTraderTranType, date, gross.
+SAGE200_POSTED: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("WHITFI01", "000000001", "000000001", "4", "25/10/2026", "26.40"),
+    ("WEBSALES", "000000002", "000000002", "4", "02/11/2026", "104.40"),
+    ("OSULLIVA", "000000003", "000000003", "4", "03/11/2026", "181.43"),
+    ("WEBSALES", "000000004", "000000004", "4", "05/11/2026", "80.69"),
+    ("SHAHPR01", "000000005", "000000005", "4", "09/11/2026", "81.57"),
+    ("WEBSALES", "000000006", "000000006", "4", "13/11/2026", "64.99"),
+    ("WEBSALES", "200000001", "200000001", "4", "14/11/2026", "53.79"),
+    ("OSULLIVA", "000000008", "000000008", "4", "30/11/2026", "334.19"),
+    ("WEBSALES", "000000001", "000000002", "5", "10/11/2026", "20.50"),
+    ("WEBSALES", "000000001-FEE", "000000002", "4", "10/11/2026", "5.00"),
+    ("WEBSALES", "000000002", "000000004", "5", "21/11/2026", "80.69"),
+)
+
+
+def sage200_posted() -> str:
+    """Posted customer transactions, as a Sales Ledger transaction enquiry exported to CSV
+    (layout assumed, see sage200/exports.py): the import's identifiers in another order, Sage's
+    URN first, and a receipt (type 6) that ack ignores."""
+    rows: list[list[object]] = [["URN", "AccountNumber", "SYSTraderTranType", "TransactionDate",
+                                 "TransactionReference", "SecondReference",
+                                 "GoodsValueInAccountCurrency"]]
+    for urn, (account, ref, second, kind, day, gross) in enumerate(SAGE200_POSTED, start=4101):
+        rows.append([urn, account, kind, day, ref, second, gross])
+    rows.insert(3, [4100, "WHITFI01", "6", "26/10/2026", "BACS 26/10", "", "26.40"])
+    return table(rows)
+
+
 def sage300_stock() -> str:
     """I/C Location Details IC0290 / ICILOC (reference §5) exported as CSV: every field quoted,
     quantities with four places. ITEMNO is the unformatted item number."""
@@ -545,6 +575,7 @@ def render() -> dict[str, bytes]:
         "sage100/IM_PriceCode.csv": sage100_prices().encode("utf-8"),
         "sage200/stock_item_locations.csv": sage200_stock().encode("utf-8"),
         "sage200/stock_item_selling_prices.csv": sage200_prices().encode("utf-8"),
+        "sage200/posted_transactions.csv": sage200_posted().encode("utf-8"),
         "sage300/ICILOC.csv": sage300_stock().encode("utf-8"),
         "sage300/ICPRICP.csv": sage300_prices().encode("utf-8"),
         "sagex3/STOCK.csv": sagex3_stock().encode("utf-8"),

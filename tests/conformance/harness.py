@@ -450,8 +450,8 @@ def read_delivered(product: SageProduct, *folders: Path, header: bool = True) ->
     """Decode (strictly) and split every delivered file; checks line ends and heading rows.
 
     A file that writes no Sage type holds documents of the product's one type (Sage 50
-    Canada's .IMP: sales invoices only), and each row of a tagged block of one document
-    carries the fields every row of that block holds."""
+    Canada's .IMP: sales invoices only) or of the one type its template takes, and each row
+    of a tagged block of one document carries the fields every row of that block holds."""
     caps = product.capabilities
     by_template = specs(product)
     rows: list[Row] = []
@@ -465,8 +465,9 @@ def read_delivered(product: SageProduct, *folders: Path, header: bool = True) ->
         text = data.decode(caps.encoding)  # strict: a byte Sage cannot read fails here
         assert text.endswith(spec.line_ending), f"{name}: last line not ended"
         untyped = not any(c.field == "transaction_type" for c in spec.columns)
-        implied = {"transaction_type": caps.sale_type} \
-            if untyped and len(caps.transaction_types) == 1 else {}
+        # a file of one type (Sage 300's credit notes file, `[file] transaction_types`)
+        types = spec.transaction_types or caps.transaction_types
+        implied = {"transaction_type": types[0]} if untyped and len(types) == 1 else {}
         blocked = spec.block_open is not None and spec.block_per == "document"
         number = 0
         document: dict[str, str] = {}  # the fields the current document's rows share

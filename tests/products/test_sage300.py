@@ -1,11 +1,13 @@
-"""Sage 300: the O/E Orders single CSV and the A/R customers file, read back from their bytes.
+"""Sage 300: the O/E Orders and O/E Credit/Debit Notes single CSVs and the A/R customers file,
+read back from their bytes.
 
-Sage 300 computes the tax from tax classes, so the file carries net amounts and the
+Sage 300 computes the tax from tax classes, so the files carry net amounts and the
 reconciliation with Magento is on net: per document, the details' extended amounts
-(quantity x net price, to the cent) sum to Magento's grand total less its tax. Credit memos,
-which Sage 300 cannot import, are held with advice; so are the lines an O/E order cannot hold.
-The conformance suite (`tests/conformance`, `-k sage300`) covers exactly once, splitting,
-encoding, codes and dates and the golden files.
+(quantity x net price, to the cent) sum to Magento's grand total less its tax. Credit memos
+are credit notes in a file of their own (QTYRETURN, the refund adjustments and shipping as
+miscellaneous charges, the fee a negative one), applied to their invoice; the lines an O/E
+document cannot hold hold it. The conformance suite (`tests/conformance`, `-k sage300`)
+covers exactly once, splitting, encoding, codes and dates and the golden files.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sagesync.alerts.triggers import unconfirmed
 from sagesync.cli.main import cli
-from sagesync.errors import ExitCode, RecipeError
+from sagesync.errors import RecipeError
 from sagesync.ledger import Ledger
 from sagesync.pipeline import import_step
 from sagesync.recipe import load_recipe
@@ -85,6 +88,40 @@ def known_order(entity_id: int = 42, **changes: Any) -> OrderSpec:
 def run(folder: Path, store: MagentoStore, *, sage: dict[str, Any] | None = None,
         mapping: dict[str, Any] | None = None) -> tuple[dict[str, Any], Delivered]:
     return run_json(SAGE300, TAX_CLASSES, folder, store, sage=sage, mapping=mapping)
+
+
+CREDIT_HEADINGS = (
+    b'"RECTYPE","CRDUNIQ","CRDNUMBER","CUSTOMER","INVNUMBER","CRDDATE","REFERENCE","DESC"\r\n'
+    b'"RECTYPE","CRDUNIQ","LINENUM","LINETYPE","ITEM","MISCCHARGE","DESC","LOCATION",'
+    b'"QTYRETURN","PRIUNTPRC","EXTCRDMISC","TCLASS1"\r\n'
+    b'"RECTYPE","CRDUNIQ","LINENUM","SERIALNUMF"\r\n'
+    b'"RECTYPE","CRDUNIQ","LINENUM","LOTNUMF"\r\n'
+    b'"RECTYPE","CRDUNIQ","UNIQUIFIER"\r\n'
+    b'"RECTYPE","CRDUNIQ","OPTFIELD","VALUE"\r\n')
+
+
+def credit_notes_file(folder: Path) -> bytes:
+    (path,) = (folder / "out").glob("*-credit_notes*.csv")
+    return path.read_bytes()
+
+
+def credit_notes(delivered: Delivered) -> dict[str, tuple[Row, list[Row]]]:
+    """CRDNUMBER -> (header row, its detail rows), each detail after its header, sharing its
+    CRDUNIQ."""
+    found: dict[str, tuple[Row, list[Row]]] = {}
+    header: Row | None = None
+    for row in delivered.rows:
+        if row.template != "credit_notes":
+            continue
+        if row.record.startswith("credit note header"):
+            header = row
+            assert cell(row, "CRDNUMBER") not in found, "a credit note written twice"
+            found[cell(row, "CRDNUMBER")] = (row, [])
+        else:
+            assert header is not None and row.record.startswith("credit note detail"), row
+            assert cell(row, "CRDUNIQ") == cell(header, "CRDUNIQ")
+            found[cell(header, "CRDNUMBER")][1].append(row)
+    return found
 
 
 def orders_file(folder: Path) -> bytes:
@@ -180,10 +217,11 @@ def test_the_run_summary_says_the_totals_are_net(tmp_path: Path) -> None:
 @given(data=st.data())
 def test_generated_stores_reconcile_on_net_to_the_cent(
         tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
-    """Composites, discounts (on prices with or without tax, on shipping), several rates:
-    per document the details' EXTINVMISC sum to Magento's grand total less tax, each item's
-    quantity x price gives its EXTINVMISC as Sage computes it, every amount is positive, and
-    the summary's net is the file's. Credit memos (with adjustments) are held, never written."""
+    """Composites, discounts (on prices with or without tax, on shipping), several rates,
+    credit memos with part quantities, shipping refunds and adjustments: per document the
+    details' extended amounts sum to Magento's grand total less tax, each item's quantity x
+    price gives its extended amount as Sage computes it, every amount is positive but a
+    credit note's fee, and the summary's net per type is the files'."""
     folder = tmp_path_factory.mktemp("sage300-net")
     specs = data.draw(st.lists(order_specs(invoiced=True, max_lines=4), min_size=1,
                                max_size=4, unique_by=lambda s: s.entity_id))
@@ -191,6 +229,7 @@ def test_generated_stores_reconcile_on_net_to_the_cent(
         data.draw(st.none() | creditmemo_args(build_order(spec))) for spec in specs]
     store = store_of(folder, specs, memos=memos)
     report, delivered = run(folder, store)
+    assert report["exit_code"] == 0 and not report["holds_by_cause"], report["holds_by_cause"]
     written = documents(delivered)
     for invoice in store.invoices:
         net = magento_net(invoice)
@@ -214,13 +253,38 @@ def test_generated_stores_reconcile_on_net_to_the_cent(
             else:
                 assert cell(row, "LINETYPE") == "2" and cell(row, "MISCCHARGE") == "FRT"
     assert len(written) == len([i for i in store.invoices if magento_net(i)])
-    file_net = sum((Decimal(cell(r, "EXTINVMISC")) for _, rows in written.values()
-                    for r in rows), Decimal(0))
-    assert Decimal(report["steps"][2]["totals"].get("SI", "0")) == file_net
-    held = {r["key"] for r in causes(report).get("no_credit_notes", [])}
-    assert held == {f"creditmemo:{m['entity_id']}@{m['store_id']}" for m in store.creditmemos
-                    if not _zero(m)}, "every credit memo with something to refund is held"
-    assert not set(causes(report)) - {"no_credit_notes"}
+    notes = credit_notes(delivered)
+    for memo in store.creditmemos:
+        if _zero(memo):  # nothing to refund: skipped, never written
+            assert str(memo["increment_id"]) not in notes
+            continue
+        header, details = notes[str(memo["increment_id"])]
+        assert cell(header, "INVNUMBER") == f"{memo['invoice_id']:09d}"  # the Magento invoice
+        assert sum(Decimal(cell(d, "EXTCRDMISC")) for d in details) == magento_net(memo), \
+            "the credit note is the memo net of tax, to the cent"
+        assert [cell(d, "LINENUM") for d in details] == \
+            [str(n) for n in range(1, len(details) + 1)]
+        for row in details:
+            extended = Decimal(cell(row, "EXTCRDMISC"))
+            charge = cell(row, "MISCCHARGE")
+            if cell(row, "LINETYPE") == "1":
+                quantity = Decimal(cell(row, "QTYRETURN"))
+                assert quantity > 0 and extended >= 0
+                assert half_up(quantity * Decimal(cell(row, "PRIUNTPRC"))) == extended
+            elif charge == "FRT":  # shipping refunded
+                assert extended > 0 and cell(row, "QTYRETURN") == ""
+            else:  # an adjustment refund, or the fee kept back (the one negative line)
+                assert charge == "ADJ" and extended != 0
+        fees = [Decimal(cell(d, "EXTCRDMISC")) for d in details
+                if Decimal(cell(d, "EXTCRDMISC")) < 0]
+        assert -sum(fees, Decimal(0)) == to_decimal(memo["base_adjustment_negative"]).quantize(
+            CENT)
+    assert set(notes) == {str(m["increment_id"]) for m in store.creditmemos if not _zero(m)}
+    totals = report["steps"][2]["totals"]
+    for kind, rows, column in (("SI", written, "EXTINVMISC"), ("SC", notes, "EXTCRDMISC")):
+        file_net = sum((Decimal(cell(r, column)) for _, details in rows.values()
+                        for r in details), Decimal(0))
+        assert Decimal(totals.get(kind, "0")) == file_net, kind
 
 
 def _zero(memo: dict[str, Any]) -> bool:
@@ -232,18 +296,58 @@ def _zero(memo: dict[str, Any]) -> bool:
 # --------------------------------------------------------------------------- holds
 
 
-def test_a_credit_memo_is_held_with_the_advice_to_enter_it_in_sage(tmp_path: Path) -> None:
+def test_a_known_credit_memo_is_a_credit_note_byte_for_byte(tmp_path: Path) -> None:
+    """Every line returned (QTYRETURN), shipping refunded, an adjustment refund of 2.50 and a
+    fee of 1.00 kept back as a negative charge; applied to the Magento invoice; the note is
+    the memo's grand total less its tax, and goes to its own file after the orders."""
     store = store_of(tmp_path, [known_order()],
-                     memos=[{"adjustment_positive": Decimal("2.50"),
+                     memos=[{"refund_shipping": Decimal("4.95"),
+                             "adjustment_positive": Decimal("2.50"),
                              "adjustment_negative": Decimal("1.00")}])
-    report, delivered = run(tmp_path, store)
-    assert report["exit_code"] == ExitCode.HELD
-    (held,) = causes(report)["no_credit_notes"]
-    assert held["key"] == "creditmemo:1@1"
-    assert held["message"].startswith("Sage 300 (Accpac) cannot import a credit note: enter "
-                                      "it in O/E Credit/Debit Note Entry against the Sage "
-                                      "invoice of the order")
-    assert set(documents(delivered)) == {"000000042"}, "the invoice still goes"
+    report, _ = run(tmp_path, store)
+    assert report["exit_code"] == 0 and not report["holds_by_cause"]
+    assert [p.name for p in sorted((tmp_path / "out").iterdir())] == [
+        "B000001-1-customers.csv", "B000001-2-orders.csv", "B000001-3-credit_notes.csv"]
+    assert credit_notes_file(tmp_path) == CREDIT_HEADINGS + (
+        b'1,1,"C000000042","LEEANN01",000000042,20261104,000000042,'
+        b'"Magento credit memo C000000042"\r\n'
+        b'2,1,1,1,"TEE-1",,"Tee",1,2.0000,9.000000,18.00,1\r\n'
+        b'2,1,2,1,"B1-1001",,"Handbook",2,1.0000,12.990000,12.99,2\r\n'
+        b'2,1,3,1,"MUG-2",,"Mug",1,3.0000,2.330000,6.99,3\r\n'
+        b'2,1,4,2,,"FRT",,,,,4.95,1\r\n'
+        b'2,1,5,2,,"ADJ",,,,,2.50,2\r\n'
+        b'2,1,6,2,,"ADJ",,,,,-1.00,2\r\n')
+    memo = store.creditmemos[0]
+    # 18.00 + 12.99 + 6.99 + 4.95 + 2.50 - 1.00 = 44.43: Magento's refund less its tax
+    assert magento_net(memo) == Decimal("44.43")
+    assert report["steps"][2]["totals"] == {"SI": "42.93", "SC": "44.43"}
+
+
+def test_the_credit_note_names_sage_s_invoice_once_ack_has_given_it(tmp_path: Path) -> None:
+    """The invoice is sent and confirmed with Sage's numbers; the credit memo, exported in a
+    later run, is applied to Sage's invoice number (INVNUMBER), not Magento's."""
+    run(tmp_path, store_of(tmp_path / "first", [known_order()]))
+    recipe = tmp_path / "recipe.toml"
+    export = tmp_path / "Orders.csv"
+    export.write_text('"ORDNUMBER","PONUMBER","INVNUMBER"\r\n'
+                      '"ORD000101","000000042","IN000201"\r\n', encoding="cp1252")
+    acked = CliRunner().invoke(cli, ["-r", str(recipe), "ack", str(export)],
+                               catch_exceptions=False)
+    assert acked.exit_code == 0, acked.output
+    later = store_of(tmp_path / "later", [known_order()], memos=[{}])
+    text = recipe.read_text(encoding="utf-8")
+    recipe.write_text(text.replace((tmp_path / "first" / "pages").as_posix(),
+                                   later.source.as_posix()), encoding="utf-8")
+    again = CliRunner().invoke(cli, ["run", str(recipe), "--json"], catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    (note,) = sorted((tmp_path / "out").glob("B000002-*"))
+    assert note.name == "B000002-3-credit_notes.csv"
+    header = note.read_bytes().removeprefix(CREDIT_HEADINGS).split(b"\r\n")[0]
+    assert header == (b'1,1,"C000000042","LEEANN01","IN000201",20261104,000000042,'
+                      b'"Magento credit memo C000000042"')
+    with Ledger(load_recipe(recipe).state_dir / "ledger.sqlite") as ledger:
+        states = {str(r.key): r.state for r in ledger.rows()}
+    assert states == {"invoice:42@1": "confirmed", "creditmemo:1@1": "sent"}
 
 
 def test_lines_an_order_cannot_hold_hold_their_document(tmp_path: Path) -> None:
@@ -330,3 +434,30 @@ def test_the_demo_recipe_loads_with_sage_300s_defaults() -> None:
     assert recipe.sage.product == "sage300" and recipe.sage.encoding == "cp1252"
     assert recipe.mapping.adjustment_tax_code == "2" and recipe.mapping.carriage_nominal == "FRT"
     assert recipe.ack.type_column is None and recipe.ack.reference_column == "PONUMBER"
+
+
+def test_credit_notes_the_orders_export_cannot_confirm_raise_no_unconfirmed_alert(
+        tmp_path: Path) -> None:
+    """`ack` reads the O/E Orders export, which holds no credit note: a sent credit note is
+    never "unconfirmed", while an invoice Sage has not confirmed still is."""
+    store = store_of(tmp_path, [known_order()], memos=[{}])
+    run(tmp_path, store)
+    recipe_path = tmp_path / "recipe.toml"
+    again = CliRunner().invoke(cli, ["run", str(recipe_path)], catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    recipe = load_recipe(recipe_path)
+    recipe = replace(recipe, alerts=replace(recipe.alerts, unconfirmed_after_runs=1))
+    with Ledger(recipe.state_dir / "ledger.sqlite") as ledger:
+        (found,) = unconfirmed(recipe, ledger)
+    assert found.title.startswith("1 record sent") and "invoice:42@1" in found.detail
+    assert "creditmemo" not in found.detail
+    export = tmp_path / "Orders.csv"
+    export.write_text('"ORDNUMBER","PONUMBER","INVNUMBER"\r\n"ORD000101","000000042","IN1"\r\n',
+                      encoding="cp1252")
+    acked = CliRunner().invoke(cli, ["-r", str(recipe_path), "ack", str(export)],
+                               catch_exceptions=False)
+    assert acked.exit_code == 0, acked.output
+    with Ledger(recipe.state_dir / "ledger.sqlite") as ledger:
+        assert unconfirmed(recipe, ledger) == []
+        assert {str(r.key): r.state for r in ledger.rows()} == {
+            "invoice:42@1": "confirmed", "creditmemo:1@1": "sent"}

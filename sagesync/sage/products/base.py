@@ -88,6 +88,11 @@ class Capabilities:
     #: (Sage 50 US): such amounts can only be negative lines inside their document, so a
     #: recipe must set [sage] negative_amounts = true.
     contra_documents: bool = True
+    #: Split purposes written as negative lines inside their own document even when amounts
+    #: must otherwise be positive, rather than as a document of the other type: Sage 300's
+    #: credit note takes a credit memo's fee as a negative miscellaneous charge, so the note
+    #: alone is what Magento refunded (a debit note of its own would not be applied to it).
+    negative_purposes: tuple[str, ...] = ()
     #: The Magento documents a recipe may post as sales (`[sage] post_from`): a product whose
     #: import takes no document made from an order (Sage 200: no sales-order import, and an
     #: order is not yet an invoice) lists "invoices" only.
@@ -149,6 +154,11 @@ class Capabilities:
         return tuple(t for t in (self.sale_type, self.credit_type) if t)
 
 
+#: The `[ack]` keys naming a column, which a product's AckLayout.columns may give headings for.
+ACK_COLUMN_KEYS = ("reference_column", "type_column", "sage_number_column",
+                   "invoice_number_column", "status_column", "error_column", "amount_column")
+
+
 @dataclass(frozen=True)
 class AckLayout:
     """How Sage's export of imported documents answers sagesync (`sagesync ack`).
@@ -167,10 +177,21 @@ class AckLayout:
     #: type in its own words (Sage 50 US: Credit Memo TRUE/FALSE); text not listed is read as
     #: the type itself.
     type_text: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: The headings of the product's own export, per `[ack]` key (`reference_column` …),
+    #: looked for when the recipe leaves that key out; the first in the file's header wins
+    #: (Sage 200's transaction export, whose headings vary by report). A key not listed
+    #: keeps the recipe's value or its default.
+    columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "types", _frozen(self.types))
         object.__setattr__(self, "type_text", _frozen(self.type_text))
+        object.__setattr__(self, "columns", _frozen(self.columns))
+        wrong = sorted(k for k, names in self.columns.items()
+                       if k not in ACK_COLUMN_KEYS or not names)
+        if wrong:  # a registration mistake
+            raise ValueError(f"ack columns {', '.join(wrong)}: one of "
+                             f"{', '.join(ACK_COLUMN_KEYS)}, each with a heading")
 
 
 @dataclass(frozen=True)

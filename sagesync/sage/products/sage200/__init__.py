@@ -5,13 +5,14 @@ formats" and "Import customer transactions" pages, five public generators), wher
 say otherwise sage-formats.md §4; what Sage documents nowhere is the default the README marks
 unconfirmed. sagesync's own document types stay SI/SC: the transactions template writes them as
 Sage 200's `SYSTraderTranType` 4 and 5. The stock and price exports read back are in
-`exports.py`; Sage 200 has no documented export of imported transactions, so there is no ack.
+`exports.py`, with the export of posted customer transactions `ack` reads (its layout is
+unconfirmed: Sage 200 documents no such export).
 """
 
 from decimal import Decimal
 
 from sagesync.sage.products.base import Capabilities, SageProduct
-from sagesync.sage.products.sage200.exports import LAYOUTS
+from sagesync.sage.products.sage200.exports import ACK, LAYOUTS
 
 CAPABILITIES = Capabilities(
     # sagesync's sale and credit note, written 4 and 5 (SYSTraderTranType) by the template
@@ -50,5 +51,6 @@ PRODUCT = SageProduct(
     import_format=CAPABILITIES,
     templates=("customers", "transactions"),
     layouts=LAYOUTS,
+    ack=ACK,
     demo_recipe="recipes/sage200.toml",
 )

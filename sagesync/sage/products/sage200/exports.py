@@ -1,4 +1,5 @@
-"""Sage 200 (UK) stock and price exports, read into Magento (see README.md here).
+"""Sage 200 (UK) stock and price exports, read into Magento, and the export of posted customer
+transactions `sagesync ack` reads (see README.md here).
 
 The stock item locations and selling prices exports are header-mapped (§4); their exact
 identifiers are only in Sage's example files, so most names are assumed. Tags: "§n" = the name
@@ -14,9 +15,23 @@ is in shared/reference/sage-formats.md at that section; "assumed" = not confirme
 |        | price_list | PriceBand, PriceBandName assumed                            |
 |        | price      | Price, SellingPrice assumed                                 |
 |        | currency   | CurrencyCode, Currency assumed, CurrencyISOCode §4          |
+
+The ack export (posted customer transactions) is **assumed** whole: Sage 200 documents no
+export of imported transactions, so its headings are the import's own identifiers (§4) where
+the field is one, else what the transaction enquiry shows. Per [ack] key, first wins:
+
+| [ack] key          | headings                                                        |
+|--------------------|-----------------------------------------------------------------|
+| reference_column   | TransactionReference §4, Reference, Transaction Reference, Ref  |
+| type_column        | SYSTraderTranType §4, TransactionType, Transaction Type, Type   |
+| sage_number_column | URN, UniqueReferenceNumber, Unique Reference Number; else the   |
+|                    | TransactionReference (the row itself is Sage's confirmation)    |
+| amount_column      | GoodsValueInAccountCurrency §4, DocumentGrossValue,             |
+|                    | DocumentValue, GrossValue, Gross Value, Value                   |
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, aliases
+from sagesync.sage.products.base import AckLayout
 
 STOCK = Layout(
     "sage200", "stock", "Sage 200, stock item locations export",
@@ -81,3 +96,27 @@ RECEIVABLES = Layout(
 )
 
 LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
+
+_REFERENCE = ("TransactionReference", "Reference", "Transaction Reference", "Ref")
+
+ACK = AckLayout(
+    # an invoice is SYSTraderTranType 4, a credit memo 5 (and its fee an invoice -FEE); rows
+    # of other types (receipts 6, journals) in a full export are ignored
+    types={"SI": ("invoice",), "SC": ("creditmemo",)},
+    type_text={"4": "SI", "5": "SC", "INV": "SI", "INVOICE": "SI", "SALES INVOICE": "SI",
+               "CRN": "SC", "CREDIT NOTE": "SC", "SALES CREDIT NOTE": "SC"},
+    columns={
+        "reference_column": _REFERENCE,
+        "type_column": ("SYSTraderTranType", "TransactionType", "Transaction Type", "Type"),
+        # Sage's own number where the export gives it; else the reference stands for it
+        "sage_number_column": ("URN", "UniqueReferenceNumber", "Unique Reference Number",
+                               *_REFERENCE),
+        "amount_column": ("GoodsValueInAccountCurrency", "DocumentGrossValue", "DocumentValue",
+                          "GrossValue", "Gross Value", "Value"),
+    },
+    expected=("a CSV export of Sage 200's posted customer transactions (Sales Ledger "
+              "transaction enquiry or report, field names in the first row) with the "
+              "transaction reference sagesync wrote (TransactionReference), the type "
+              "(SYSTraderTranType 4 or 5, or Invoice / Credit Note) and Sage's URN; other "
+              "headings are named in the recipe's [ack] section"),
+)

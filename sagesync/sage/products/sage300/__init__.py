@@ -1,4 +1,5 @@
-"""Sage 300 (Accpac): O/E orders and A/R customers are posted; I/C stock and prices are read.
+"""Sage 300 (Accpac): O/E orders, O/E credit notes and A/R customers are posted; I/C stock and
+prices are read.
 
 Every fact below is from shared/reference/sage-targets.md §5 (three public single-CSV writers
 and the Application Object Model's field names), with sage-formats.md §5 where it does not
@@ -16,14 +17,14 @@ CAPABILITIES = Capabilities(
     document_record_types=("1",),
     line_record_types=("2",),
     sale_type="SI",  # an invoice, or an order with post_from = "orders": an O/E order
-    # O/E Credit/Debit Notes have no public import file (sage-targets.md §5, INF), and an O/E
-    # credit note is applied to a Sage invoice number and returns stock: held, with advice
-    credit_type="",
-    credit_note_advice=(
-        "enter it in O/E Credit/Debit Note Entry against the Sage invoice of the order (its PO "
-        "number is the Magento invoice number; `sagesync trace` names it), then `sagesync "
-        "resolve` the credit memo"),
+    # a credit memo: an O/E credit note (OECRDH + OECRDD), in a file of its own
+    # (credit_notes.toml). No public import file was found (sage-targets.md §5, INF): the
+    # orders file's single-CSV pattern, CRDUNIQ as the key, every unconfirmed field marked
+    credit_type="SC",
     negative_amounts=False,  # a negative miscellaneous charge is unconfirmed
+    # ... but for a credit memo's fee, the one way to keep it on its credit note: a debit
+    # note of its own would not be applied to the note (unconfirmed that Sage takes it)
+    negative_purposes=("adjustment_fee",),
     sage_computes_tax=True,  # from the customer's tax group and each line's tax class
     max_amount=Decimal("9999999999999.99"),  # no limit found: 13 digits assumed
     code_lengths={"account_ref": 12, "reference": 22, "transaction_type": 1,
@@ -44,6 +45,8 @@ CAPABILITIES = Capabilities(
         "adjustment_tax_code": "2",
         "payment_tax_code": "2",
         "carriage_nominal": "FRT",  # the O/E miscellaneous charge code of shipping
+        # the miscellaneous charge code of a credit memo's adjustment refund and fee
+        "adjustment_nominal": "ADJ",
         "customer_group": "WEB",  # the A/R customer group of new web accounts
     },
 )
@@ -53,7 +56,7 @@ PRODUCT = SageProduct(
     title="Sage 300 (Accpac)",
     package=__name__,
     import_format=CAPABILITIES,
-    templates=("customers", "orders"),
+    templates=("customers", "orders", "credit_notes"),
     layouts=LAYOUTS,
     ack=ACK,
     demo_recipe="recipes/sage300.toml",
