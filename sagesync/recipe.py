@@ -299,6 +299,15 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class ShipmentSettings:
+    """Sage despatches pushed to Magento as shipments (`parse-sage --kind shipments`): whether
+    Magento e-mails the customer, and which Magento carrier code each Sage carrier is."""
+
+    notify: bool = False  # Magento's shipment e-mail to the customer
+    carriers: dict[str, str] = field(default_factory=dict)  # Sage carrier -> carrier code
+
+
+@dataclass(frozen=True)
 class MagentoUpdatesSettings:
     """Sage's answers told back to Magento as order comments (`sagesync update-orders`, and
     at the end of each `run` when enabled): which status to move an order to, and whether
@@ -374,6 +383,7 @@ class Recipe:
     listen: ListenSettings = field(default_factory=ListenSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     magento_updates: MagentoUpdatesSettings = field(default_factory=MagentoUpdatesSettings)
+    shipments: ShipmentSettings = field(default_factory=ShipmentSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     path: Path | None = None
@@ -533,7 +543,8 @@ class _RecipeReader:
         self.check_keys("", self.data, ("name", "state_dir", "magento", "sage", "mapping",
                                         "delivery", "ledger", "status", "ack", "sage_export",
                                         "stock", "prices", "push", "listen",
-                                        "magento_updates", "report", "schedule", "alerts"))
+                                        "magento_updates", "report", "schedule", "alerts",
+                                        "shipments"))
         name = self.string(self.data, "", "name", None)
         if name is None:
             raise RecipeError(f"{self.path}: missing key 'name' (a short name for this recipe).")
@@ -549,6 +560,7 @@ class _RecipeReader:
                       prices=self.prices(), listen=self.listen(), report=self.report(),
                       schedule=self.schedule(),
                       magento_updates=self.magento_updates(),
+                      shipments=self.shipments(),
                       alerts=self.alerts(ledger, status),
                       push_chunk_size=self.integer(self.section("push", ("chunk_size",)),
                                                    "push", "chunk_size", 20, 1, 5000) or 20)
@@ -565,6 +577,17 @@ class _RecipeReader:
                             "6h, 8h, 12h or 1d", every)
         return ScheduleSettings(every_minutes=minutes,
                                 log=self.file_path(t, "schedule", "log", must_exist=False))
+
+    def shipments(self) -> ShipmentSettings:
+        t = self.section("shipments", ("notify", "carriers"))
+        carriers = self.text_table(t, "shipments", "carriers")
+        wrong = [code for code in carriers.values()
+                 if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", code)]
+        if wrong:
+            raise self.fail("shipments.carriers", 'Magento carrier codes such as "ups", '
+                            '"dhl" or "custom" (lower case)', wrong[0])
+        return ShipmentSettings(notify=self.boolean(t, "shipments", "notify", False),
+                                carriers=carriers)
 
     def magento_updates(self) -> MagentoUpdatesSettings:
         keys = ("enabled", "confirmed_status", "rejected_status", "notify_customer",

@@ -17,7 +17,7 @@ import pytest
 from sagesync.errors import ExitCode, RecipeError, UsageError
 from sagesync.recipe import load_recipe
 from sagesync.sage import LAYOUTS, PRODUCTS, ParseOptions, parse_bytes, products
-from sagesync.sage.layouts import export_products, layout_for, registered_layouts
+from sagesync.sage.layouts import KINDS, export_products, layout_for, registered_layouts
 from sagesync.sage.products import AckLayout, SageProduct
 from tests.test_ack import error_file, record, sent_demo
 
@@ -41,8 +41,11 @@ def test_the_registry_lists_every_product_once_posting_or_not() -> None:
         tuple(k for k in keys if products.get(k).layouts)
     assert {"sage50_uk", *EXPORT_ONLY} <= set(products.export_keys())
     assert registered_layouts() == LAYOUTS
-    assert sorted(LAYOUTS) == sorted((key, kind) for key in products.export_keys()
-                                     for kind in ("stock", "prices"))
+    assert sorted(LAYOUTS) == sorted((key, layout.kind) for key in products.export_keys()
+                                     for layout in products.get(key).layouts)
+    for key in products.export_keys():  # stock and prices always; shipments where known
+        kinds = [layout.kind for layout in products.get(key).layouts]
+        assert kinds[:2] == ["stock", "prices"] and set(kinds) <= set(KINDS), key
 
 
 @pytest.mark.parametrize("key", products.export_keys())
@@ -50,7 +53,7 @@ def test_every_registered_products_layouts_are_reached_through_the_registry(key:
     product = products.get(key)
     in_folder = importlib.import_module(f"{product.package}.exports").LAYOUTS
     assert product.package == f"sagesync.sage.products.{key}"
-    assert in_folder == product.layouts and len(product.layouts) == 2
+    assert in_folder == product.layouts and len(product.layouts) in (2, 3)
     for layout in product.layouts:
         assert layout_for(key, layout.kind) is layout
         assert registered_layouts()[(key, layout.kind)] is layout

@@ -35,7 +35,7 @@ from .common import (
 )
 from .pipeline import step_session
 
-KINDS = click.Choice(["stock", "prices"])
+KINDS = click.Choice(["stock", "prices", "shipments"])
 
 
 def _report_refusal(result: Any) -> bool:
@@ -75,6 +75,20 @@ def _report_push(result: PushStepResult, dry_run: bool) -> int:
     return int(ExitCode.HELD) if result.failed or result.unknown_skus else int(ExitCode.OK)
 
 
+def _report_shipments(result: PushStepResult, dry_run: bool) -> int:
+    """What a shipments push did: each refusal with its reason (exit 1), notes, counts."""
+    for failure in result.failed:
+        say(f"not shipped: {failure}")
+    for note in result.notes:
+        say(f"note: {note}")
+    verb = "would ship" if dry_run else "shipped"
+    info(f"shipments: {plural(result.changed + result.unchanged, 'consignment')} in the file, "
+         f"{result.unchanged} shipped before; {verb} "
+         f"{result.changed - len(result.failed) if dry_run else result.sent}; preview: "
+         f"{result.preview}")
+    return int(ExitCode.HELD) if result.failed else int(ExitCode.OK)
+
+
 @click.command("parse-sage")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--kind", type=KINDS, required=True, help="What the export holds.")
@@ -82,7 +96,10 @@ def _report_push(result: PushStepResult, dry_run: bool) -> int:
 @click.pass_obj
 @handle_errors
 def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
-    """Parse a Sage stock or price export into Magento payloads (a checkpoint).
+    """Parse a Sage stock, price or despatch (shipments) export into Magento payloads.
+
+    The payloads are a checkpoint that push-magento reads. A shipments file's rows are
+    despatched order lines with their carrier and tracking number.
 
     A malformed file is quarantined with every problem listed, and exits 65. FILE `-` reads
     the export from stdin (kept as STATE/incoming/stdin-RUN.csv, so it can be quarantined
@@ -136,7 +153,8 @@ def _from_stdin(state_dir: Path, run_id: str) -> Path:
 @handle_errors
 def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: bool,
                          as_json: bool) -> None:
-    """Send stock or prices that changed since the last push to Magento, in chunks.
+    """Send stock or prices that changed since the last push to Magento, in chunks, or ship
+    a despatch file's consignments (each order and tracking number once, ever).
 
     \b
     Example:
@@ -151,7 +169,8 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
                       flow="catalog") as session:
         result = push_magento(recipe, payload, session.ledger, payload.run_id, dry_run=dry_run,
                               force=force)
-        code = _report_push(result, dry_run)
+        code = (_report_shipments(result, dry_run) if result.kind == "shipments"
+                else _report_push(result, dry_run))
         session.outcome = Outcome(code, {"sent": result.sent, "kind": result.kind,
                                          **_refusal(result)})
     if as_json:
@@ -159,7 +178,7 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
             {"manifest": str(result.manifest), "kind": result.kind, "dry_run": dry_run,
              "exit_code": code, "changed": result.changed, "unchanged": result.unchanged,
              "sent": result.sent, "failed": result.failed, "unknown_skus": result.unknown_skus,
-             "refused": result.refused,
+             "refused": result.refused, "notes": result.notes,
              "preview": str(result.preview) if result.preview else None}, indent=2))
     else:
         emit_manifest(result.manifest)
@@ -276,8 +295,8 @@ def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle
                   dry_run: bool) -> None:
     """Take Sage exports dropped into INBOX, push them, and file them away.
 
-    Files named stock-….csv or prices-….csv; they go to archive/YYYY-MM-DD/ or to
-    quarantine/ with a .error.txt saying what is wrong where.
+    Files named stock-….csv, prices-….csv or shipments-….csv (despatch-….csv); they go to
+    archive/YYYY-MM-DD/ or to quarantine/ with a .error.txt saying what is wrong where.
 
     \b
     Example:

@@ -166,14 +166,21 @@ def is_ignored(name: str) -> bool:
 EXPORT_SUFFIXES = (".csv", ".txt", ".tsv")
 
 
+#: What a despatch (shipments) export's name holds.
+SHIPMENT_WORDS = ("shipment", "despatch", "dispatch")
+
+
 def is_export(name: str) -> bool:
     """Does the name say a Sage stock or price export?"""
     return name.lower().endswith(EXPORT_SUFFIXES) and kind_of(name) is not None
 
 
 def kind_of(name: str) -> str | None:
-    """Stock or prices, from the file name (`stock-….csv`, `prices_….csv`)."""
+    """Shipments, stock or prices, from the file name (`despatch-….csv`, `stock-….csv`,
+    `prices_….csv`). Despatch names come first: `despatch-warehouse-2.csv` is not stock."""
     lower = name.lower()
+    if any(word in lower for word in SHIPMENT_WORDS):
+        return "shipments"
     if "stock" in lower or "inventory" in lower or "warehouse" in lower:
         return "stock"
     if "price" in lower:
@@ -450,8 +457,9 @@ class _Pass:
         crash_point("watch-taken")
         try:
             if kind is None:
-                raise InputFormatError(f"{name}: cannot tell stock from prices by the name; "
-                                       "name it stock-….csv or prices-….csv")
+                raise InputFormatError(f"{name}: cannot tell stock from prices or shipments "
+                                       "by the name; name it stock-….csv, prices-….csv or "
+                                       "shipments-….csv")
             handled = self.handle(working, kind, run_id)
         except SageSyncError as error:
             self._failed(working, name, digest, kind, run_id, error)

@@ -1,4 +1,5 @@
-"""Parse a Sage stock or price export into a typed Arrow table, or say exactly what is wrong.
+"""Parse a Sage stock, price or despatch (shipments) export into a typed Arrow table, or say
+exactly what is wrong.
 
 The one entry point is `parse_export`. Steps: decode (refuse non-text) -> sniff the delimiter ->
 split into records with line numbers -> find the header row and each field's column -> refuse a
@@ -28,6 +29,7 @@ from sagesync.sage.layouts import Layout, layout_for
 from sagesync.sage.prices import build_prices
 from sagesync.sage.records import Grid, read_grid
 from sagesync.sage.results import ParseOptions, ParseResult, Problem
+from sagesync.sage.shipments import build_shipments
 from sagesync.sage.stock import build_stock, extra_keys, sum_bins
 from sagesync.sage.tables import KEYS, Kind, empty_table
 from sagesync.sage.values import Collector
@@ -195,7 +197,8 @@ def _fill(result: ParseResult, frame: Frame, grid: Grid) -> None:
                  "separator); quote it or remove the separator", extra)
     for row, present in sorted(grid.short.items()):
         _report_short(sink, row, present, grid.header, grid.named, result.delimiter)
-    built = build_stock(frame) if frame.layout.kind == "stock" else build_prices(frame)
+    builders = {"stock": build_stock, "prices": build_prices, "shipments": build_shipments}
+    built = builders[frame.layout.kind](frame)
     result.notes.extend(frame.notes)
     bins = extra_keys(frame) if frame.layout.kind == "stock" else {}
     keys = {k: built.table[k] for k in KEYS[frame.layout.kind]}

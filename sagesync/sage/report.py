@@ -13,7 +13,7 @@ from sagesync.model.problems import REJECTED, problem_list
 from sagesync.model.words import nouns, plural
 from sagesync.sage.layouts import DEFAULT_WAREHOUSE, layout_for
 from sagesync.sage.results import ParseOptions, ParseResult
-from sagesync.sage.tables import FIELDS
+from sagesync.sage.tables import FIELDS, KEYS
 
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _BLANK = {"zero": ", blank = 0", "one": ", blank = 1", "default": ", blank = the default"}
@@ -58,8 +58,7 @@ def expected(product: str, kind: str, options: ParseOptions | None = None) -> st
             "in scientific notation, and a SKU has at most 64 characters and no invisible ones; "
             "every row has a value (empty if need be) for each named column and ends with a line "
             "break, the last row too; one row per "
-            + (" + ".join(("sku", "warehouse") if kind == "stock"
-                          else ("sku", "price_list", "min_qty", "currency"))))
+            + " + ".join(KEYS[kind]))
 
 
 def error_report(result: ParseResult, path: Path | str,

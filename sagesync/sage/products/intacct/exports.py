@@ -55,7 +55,22 @@ PRICES = Layout(
     ),
 )
 
-LAYOUTS = (STOCK, PRICES)
+# Despatches (issue 15 §2): no Sage despatch export is in the reference, so every
+# name is assumed (README.md here); a site maps its own with [sage_export] columns.
+SHIPMENTS = Layout(
+    "intacct", "shipments", "Sage Intacct, Order Entry shipment transactions export",
+    {
+        "order": aliases(ASSUMED, "REFERENCENO", "PONUMBER", "DOCNO"),
+        "sku": aliases(ASSUMED, "ITEMID"),
+        "quantity": aliases(ASSUMED, "QUANTITY"),
+        "carrier": aliases(ASSUMED, "SHIPVIA"),
+        "tracking_number": aliases(ASSUMED, "TRACKINGNUMBER"),
+        "shipped_at": aliases(ASSUMED, "WHENCREATED"),
+    },
+    date_format="%m/%d/%Y", comment_prefix="#",
+)
+
+LAYOUTS = (STOCK, PRICES, SHIPMENTS)
 
 ACK = AckLayout(
     # an AR invoice (post_from = "invoices") or an Order Entry transaction ("orders"); credit

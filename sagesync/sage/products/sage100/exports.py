@@ -49,7 +49,23 @@ PRICES = Layout(
     date_format="%Y%m%d", default_price_list=BASE_PRICE_LIST, warehouse_digits=3,
 )
 
-LAYOUTS = (STOCK, PRICES)
+# Despatches (issue 15 §2): no Sage despatch export is in the reference, so every
+# name is assumed (README.md here); a site maps its own with [sage_export] columns.
+SHIPMENTS = Layout(
+    "sage100", "shipments",
+    "Sage 100, S/O shipments (SO_InvoiceHeader / SO_InvoiceTracking) export",
+    {
+        "order": aliases(ASSUMED, "CustomerPONo", "SalesOrderNo"),
+        "sku": aliases(ASSUMED, "ItemCode"),
+        "quantity": aliases(ASSUMED, "QuantityShipped"),
+        "carrier": aliases(ASSUMED, "ShipVia"),
+        "tracking_number": aliases(ASSUMED, "TrackingID"),
+        "shipped_at": aliases(ASSUMED, "ShipDate"),
+    },
+    date_format="%Y%m%d",
+)
+
+LAYOUTS = (STOCK, PRICES, SHIPMENTS)
 
 ACK = AckLayout(
     # an A/R invoice (post_from = "invoices") or an S/O sales order ("orders"); a credit memo is

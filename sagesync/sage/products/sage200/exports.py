@@ -43,4 +43,19 @@ PRICES = Layout(
     date_format="%d/%m/%Y",
 )
 
-LAYOUTS = (STOCK, PRICES)
+# Despatches (issue 15 §2): no Sage despatch export is in the reference, so every
+# name is assumed (README.md here); a site maps its own with [sage_export] columns.
+SHIPMENTS = Layout(
+    "sage200", "shipments", "Sage 200, SOP despatches export",
+    {
+        "order": aliases(ASSUMED, "CustomerDocumentNo", "DocumentNo", "OrderNumber"),
+        "sku": aliases(ASSUMED, "ItemCode", "StockCode", "Code"),
+        "quantity": aliases(ASSUMED, "DespatchQuantity", "QuantityDespatched"),
+        "carrier": aliases(ASSUMED, "Carrier", "CourierName"),
+        "tracking_number": aliases(ASSUMED, "ConsignmentNo", "TrackingNumber"),
+        "shipped_at": aliases(ASSUMED, "DespatchDate"),
+    },
+    date_format="%d/%m/%Y",
+)
+
+LAYOUTS = (STOCK, PRICES, SHIPMENTS)

@@ -39,7 +39,22 @@ PRICES = Layout(
     date_format="%Y%m%d",
 )
 
-LAYOUTS = (STOCK, PRICES)
+# Despatches (issue 15 §2): no Sage despatch export is in the reference, so every
+# name is assumed (README.md here); a site maps its own with [sage_export] columns.
+SHIPMENTS = Layout(
+    "sage300", "shipments", "Sage 300, O/E shipments (OESHIH / OESHID) export",
+    {
+        "order": aliases(ASSUMED, "PONUMBER", "ORDNUMBER"),
+        "sku": aliases(ASSUMED, "ITEM"),
+        "quantity": aliases(ASSUMED, "QTYSHIPPED"),
+        "carrier": aliases(ASSUMED, "SHIPVIA", "VIADESC"),
+        "tracking_number": aliases(ASSUMED, "SHIPTRACK", "TRACKINGNO"),
+        "shipped_at": aliases(ASSUMED, "SHIDATE"),
+    },
+    date_format="%Y%m%d",
+)
+
+LAYOUTS = (STOCK, PRICES, SHIPMENTS)
 
 ACK = AckLayout(
     # an invoice (or an order, post_from = "orders") is an O/E order; the export has no type

@@ -50,7 +50,23 @@ PRICES = Layout(
                    frozenset({"u"}), "TYPE U rows are supplier prices, not selling prices"),),
 )
 
-LAYOUTS = (STOCK, PRICES)
+# Despatches (issue 15 §2): no Sage despatch export is in the reference, so every
+# name is assumed (README.md here); a site maps its own with [sage_export] columns.
+SHIPMENTS = Layout(
+    "sage50_uk", "shipments",
+    "Sage 50 Accounts UK/IE, sales order despatches (SALES_ORDER / SOP_ITEM report)",
+    {
+        "order": aliases(ASSUMED, "CUST_ORDER_NUMBER", "ORDER_NUMBER", "Order No"),
+        "sku": aliases(ASSUMED, "STOCK_CODE", "Stock Code"),
+        "quantity": aliases(ASSUMED, "QTY_DESPATCH", "Qty Despatched"),
+        "carrier": aliases(ASSUMED, "COURIER_NAME", "Courier"),
+        "tracking_number": aliases(ASSUMED, "CONSIGNMENT", "Consignment No"),
+        "shipped_at": aliases(ASSUMED, "DESPATCH_DATE", "Despatch Date"),
+    },
+    date_format="%d/%m/%Y",
+)
+
+LAYOUTS = (STOCK, PRICES, SHIPMENTS)
 
 ACK = AckLayout(
     # an invoice (or an order, with [sage] post_from = "orders") is posted as SI, a credit

@@ -52,7 +52,22 @@ PRICES = Layout(
     date_format="%Y%m%d",
 )
 
-LAYOUTS = (STOCK, PRICES)
+# Despatches (issue 15 §2): no Sage despatch export is in the reference, so every
+# name is assumed (README.md here); a site maps its own with [sage_export] columns.
+SHIPMENTS = Layout(
+    "sagex3", "shipments", "Sage X3, deliveries (SDELIVERY / SDELIVERYD) export",
+    {
+        "order": aliases(ASSUMED, "CUSORDREF", "SOHNUM"),
+        "sku": aliases(ASSUMED, "ITMREF"),
+        "quantity": aliases(ASSUMED, "QTY", "DLVQTY"),
+        "carrier": aliases(ASSUMED, "BPTNUM", "CARRIER"),
+        "tracking_number": aliases(ASSUMED, "TRKNUM", "YTRKNUM"),
+        "shipped_at": aliases(ASSUMED, "SHIDAT", "DLVDAT"),
+    },
+    date_format="%Y%m%d",
+)
+
+LAYOUTS = (STOCK, PRICES, SHIPMENTS)
 
 ACK = AckLayout(
     # a Magento order is posted as an SOH order, the core's sale type SI
