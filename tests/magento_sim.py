@@ -1390,9 +1390,8 @@ class MagentoSimulator:
                         "increment_id": f"{shipment_id:09d}", "order_id": order_id,
                         "store_id": order.get("store_id"), "created_at": now,
                         "updated_at": now, "total_qty": total,
-                        "email_sent": 1 if data.get("notify") else None,
                         "items": lines, "tracks": shipped_tracks, "comments": [],
-                        "packages": []}
+                        "packages": [], **({"email_sent": 1} if data.get("notify") else {})}
             self._put("shipments", shipment, merge=False)
             self._put("orders", order, merge=False)
         return shipment_id
