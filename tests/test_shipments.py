@@ -306,3 +306,24 @@ def test_many_random_kills_never_double_a_shipment(
         tmp_path_factory: pytest.TempPathFactory, crashes: list[tuple[str, int]]) -> None:
     _trial(tmp_path_factory, crashes)
 
+
+
+def test_one_recipe_maps_its_stock_and_despatch_columns_together(  # type: ignore[no-untyped-def]
+        tmp_path: Path, make_magento_sim) -> None:
+    sim = make_magento_sim(folder=MAGENTO, token="t")
+    recipe = recipe_for(tmp_path, sim, extra='[sage_export]\ncolumns = { order = "Your Ref", '
+                        'tracking_number = "Parcel", on_hand = "Free" }\n')
+    export = tmp_path / "despatch.csv"
+    export.write_text("Your Ref,STOCK_CODE,QTY_DESPATCH,COURIER_NAME,Parcel\r\n"
+                      "000000008,BK-1001,5,DHL,JD0001\r\n", encoding="utf-8")
+    done = ship(recipe, export)
+    assert done.returncode == 0, done.stderr
+    assert shipped(sim) == [(10, "JD0001", {1002: 5})]
+    assert sim.rows("shipments")[0]["tracks"][0]["carrier_code"] == "dhl"  # known by name
+    stock = tmp_path / "stock.csv"
+    stock.write_text("STOCK_CODE,Free\r\nBK-1001,4\r\n", encoding="utf-8")
+    parsed = sagesync(recipe, "parse-sage", str(stock), "--kind", "stock")
+    assert parsed.returncode == 0, parsed.stderr
+    typo = recipe_for(tmp_path, sim, extra='[sage_export]\ncolumns = { tracking = "Parcel" }\n')
+    refused = sagesync(typo, "parse-sage", str(export), "--kind", "shipments")
+    assert refused.returncode == ExitCode.USAGE and "tracking" in refused.stderr

@@ -84,7 +84,8 @@ def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepR
         raise UsageError(f"No such file: {path}")
     settings = recipe.sage_export
     product = settings.product or recipe.sage.product
-    options = ParseOptions(columns=settings.columns, sku_width=settings.sku_width or None,
+    options = ParseOptions(columns=_columns_of(kind, product, settings.columns),
+                           sku_width=settings.sku_width or None,
                            tolerance=settings.tolerance, decimal_comma=settings.decimal_comma,
                            currency=settings.currency)
     parsed = parse_export(path, product=product, kind=kind, options=options)  # type: ignore[arg-type]
@@ -124,6 +125,20 @@ def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepR
         "skipped_rows": result.skipped_rows, "unmapped": result.unmapped, "notes": result.notes,
         "encoding": parsed.encoding, "delimiter": parsed.delimiter})
     return result
+
+
+def _columns_of(kind: str, product: str, columns: dict[str, str]) -> dict[str, str]:
+    """The recipe's `[sage_export] columns` that this kind reads: one recipe maps the fields
+    of its stock, price and despatch files together (`on_hand` means nothing to a despatch
+    file). A name no kind knows is kept, so the parser refuses it as the typo it is."""
+    from sagesync.sage.columns import allowed_fields
+    from sagesync.sage.layouts import layout_for, registered_layouts
+
+    mine = set(allowed_fields(layout_for(product, kind)))
+    anyone = {name for layout in registered_layouts().values()
+              for name in allowed_fields(layout)}
+    return {name: header for name, header in columns.items()
+            if name in mine or name not in anyone}
 
 
 def _first(problems: list[Any]) -> str:
