@@ -117,6 +117,8 @@ def test_a_partial_then_the_rest_with_carrier_tracking_and_the_schema(  # type: 
     preview = ship(recipe, SAGE / "sage50_uk" / "despatches.csv", "--dry-run", "--json")
     assert preview.returncode == 0, preview.stderr
     assert shipped(sim) == [] and json.loads(preview.stdout)["changed"] == 2
+    assert ("would ship: order 000000008, tracking RM552301864GB (royalmail, Royal Mail): "
+            "HE-INS-ROLL x 6 (item 1001), BK-1001 x 5 (item 1002)") in preview.stderr
     lines = Path(json.loads(preview.stdout)["preview"]).read_text(encoding="utf-8")
     assert "000000008,RM552301864GB,royalmail,Royal Mail,HE-INS-ROLL,6,1001,would ship" in lines
     assert "200000002,1Z999AA10123456784,ups,UPS,MH01-S-Gray,1,902,would ship" in lines
@@ -327,3 +329,17 @@ def test_one_recipe_maps_its_stock_and_despatch_columns_together(  # type: ignor
     typo = recipe_for(tmp_path, sim, extra='[sage_export]\ncolumns = { tracking = "Parcel" }\n')
     refused = sagesync(typo, "parse-sage", str(export), "--kind", "shipments")
     assert refused.returncode == ExitCode.USAGE and "tracking" in refused.stderr
+
+
+def test_a_dry_run_without_a_store_shows_the_files_plan_and_a_push_needs_one(
+        tmp_path: Path) -> None:
+    recipe = tmp_path / "offline.toml"
+    recipe.write_text(f'name = "offline"\nstate_dir = "state"\n[magento]\nsource = '
+                      f'"{MAGENTO.as_posix()}"\n[sage]\nproduct = "sage50_uk"\n',
+                      encoding="utf-8")
+    preview = ship(recipe, SAGE / "sage50_uk" / "despatches.csv", "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert ("would ship: order 000000008, tracking RM552301864GB: HE-INS-ROLL x 6, "
+            "BK-1001 x 5 (not checked against the store)") in preview.stderr
+    pushed = ship(recipe, SAGE / "sage50_uk" / "despatches.csv")
+    assert pushed.returncode == ExitCode.USAGE and "[magento] base_url" in pushed.stderr

@@ -81,6 +81,8 @@ def _report_shipments(result: PushStepResult, dry_run: bool) -> int:
         say(f"not shipped: {failure}")
     for note in result.notes:
         say(f"note: {note}")
+    for line in result.planned:
+        say(f"would ship: {line}")
     verb = "would ship" if dry_run else "shipped"
     info(f"shipments: {plural(result.changed + result.unchanged, 'consignment')} in the file, "
          f"{result.unchanged} shipped before; {verb} "

@@ -160,6 +160,7 @@ class PushStepResult:
     nothing: str | None = None  # rollback: why there is nothing to roll back
     first_time: list[str] = field(default_factory=list)  # rollback: no earlier price to restore
     notes: list[str] = field(default_factory=list)  # shipments: worth a look, not a failure
+    planned: list[str] = field(default_factory=list)  # shipments: what a dry run would ship
 
 
 def _payload_kind(payload: Checkpoint) -> str:
@@ -223,7 +224,8 @@ def push_shipments(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id: 
     result = PushStepResult(manifest=Path(), kind="shipments", changed=done.new,
                             unchanged=done.already, sent=done.sent, failed=done.failed,
                             notes=[*(f"already on the order in Magento, recorded: {f}"
-                                     for f in done.found), *done.notes])
+                                     for f in done.found), *done.notes],
+                            planned=done.planned)
     result.preview = write_preview(writer.folder, done.preview)
     result.manifest = writer.finish(summary={
         "kind": "shipments", "changed": result.changed, "unchanged": result.unchanged,

@@ -218,6 +218,7 @@ class ShipmentOutcome:
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     preview: list[list[str]] = field(default_factory=list)
+    planned: list[str] = field(default_factory=list)  # a dry run's shipments, in words
 
 
 def ship_consignments(recipe: Recipe, table: pa.Table, ledger: Ledger, run_id: str, *,
@@ -260,6 +261,7 @@ def _one(c: Consignment, recipe: Recipe, book: ShipmentBook, finder: OrderFinder
     outcome.new += 1
     if shipper is None:  # a dry run without a store: the file's plan only
         show("would ship (not checked against the store: no [magento] base_url)")
+        outcome.planned.append(f"{c.describe()} (not checked against the store)")
         return
     try:
         order = finder.order(increment)
@@ -289,6 +291,10 @@ def _one(c: Consignment, recipe: Recipe, book: ShipmentBook, finder: OrderFinder
     if dry_run:
         finder.planned(increment, planned)
         show("would ship", planned)
+        lines = ", ".join(f"{sku} x {qty.normalize():f} (item {item_id})"
+                          for item_id, sku, qty in planned)
+        outcome.planned.append(f"order {increment}, tracking {c.tracking_number} "
+                               f"({c.carrier_code}, {c.title}): {lines}")
         return
     _post(c, increment, order_id, planned, recipe, book, finder, shipper, outcome, run_id)
 
