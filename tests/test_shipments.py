@@ -343,3 +343,20 @@ def test_a_dry_run_without_a_store_shows_the_files_plan_and_a_push_needs_one(
             "BK-1001 x 5 (not checked against the store)") in preview.stderr
     pushed = ship(recipe, SAGE / "sage50_uk" / "despatches.csv")
     assert pushed.returncode == ExitCode.USAGE and "[magento] base_url" in pushed.stderr
+
+
+def test_a_sage_number_that_is_also_a_magento_order_number_is_refused_not_guessed(  # type: ignore[no-untyped-def]
+        tmp_path: Path, make_magento_sim) -> None:
+    sim = make_magento_sim(folder=MAGENTO, token="t")
+    # Sage numbered invoice 000000008's document "200000002": Magento's order number too
+    answers = ("Type,Reference,Transaction Number,Status,Error\r\n"
+               "SI,000000008,200000002,OK,\r\n")
+    recipe = delivered_and_answered(tmp_path, sim, answers)
+    export = tmp_path / "despatch.csv"
+    export.write_text("ORDER_NUMBER,STOCK_CODE,QTY_DESPATCH,COURIER_NAME,CONSIGNMENT\r\n"
+                      "200000002,24-UG06,3,UPS,U1\r\n", encoding="utf-8")
+    done = ship(recipe, export)
+    assert done.returncode == ExitCode.HELD, done.stderr
+    assert "is both a Magento order number and Sage's number of Magento order 000000008" \
+        in done.stderr
+    assert shipped(sim) == []

@@ -103,14 +103,14 @@ class ShipmentBook:
 
     def orders_known_as(self, number: str) -> tuple[set[str], set[str]]:
         """The Magento order numbers `number` may stand for: (those it is itself, those whose
-        documents Sage holds under it). Sage's own number comes from `ack` (sage_ref); the
-        reference sagesync wrote is the part after the type in sage_reference."""
+        documents Sage numbered so, as `ack` read it: sage_ref). Not the reference sagesync
+        wrote: that is a Magento invoice number, and Magento numbers its invoices and orders
+        alike, so invoice 000000009 would pass for order 000000009."""
         itself = {row[0] for row in self.db.execute(
             "SELECT DISTINCT coalesce(order_increment_id, increment_id) FROM records WHERE "
             "order_increment_id=? OR (entity_type='order' AND increment_id=?)",
             (number, number)) if row[0]}
         sage = {row[0] for row in self.db.execute(
             "SELECT DISTINCT coalesce(order_increment_id, increment_id) FROM records WHERE "
-            "state != 'void' AND (sage_ref=? OR substr(sage_reference, "
-            "instr(sage_reference, ':') + 1)=?)", (number, number)) if row[0]}
+            "state != 'void' AND sage_ref=?", (number,)) if row[0]}
         return itself, sage

@@ -158,9 +158,10 @@ def plan_items(order: dict[str, Any], lines: dict[str, Decimal]
 class OrderFinder:
     """The Magento order a despatch file's order number stands for, asked once per number.
 
-    The ledger first: the number as a Magento order number sagesync sent, else the Sage
-    number (or the reference sagesync wrote) of a document it sent. Then the store. Two
-    candidates are refused, never chosen between."""
+    The ledger first: the number as a Magento order number sagesync sent, else Sage's own
+    number of a document it sent (read by `ack`). Then the store. Two candidates (two orders
+    in the ledger, or a Sage number that is also another Magento order's number) are
+    refused, never chosen between."""
 
     def __init__(self, book: ShipmentBook, shipper: Shipper | None) -> None:
         self.book = book
@@ -176,6 +177,12 @@ class OrderFinder:
                 raise Refused(f"order {number} matches Magento orders "
                               f"{', '.join(sorted(chosen))} in the ledger: map the column that "
                               "holds the Magento order number ([sage_export] columns.order)")
+            if not itself and by_sage and self.shipper is not None \
+                    and self.shipper.orders_numbered(number):
+                raise Refused(f"order {number} is both a Magento order number and Sage's "
+                              f"number of Magento order {next(iter(by_sage))}: map the column "
+                              "that holds the Magento order number ([sage_export] "
+                              "columns.order)")
             self._increment[number] = next(iter(chosen)) if chosen else number
         return self._increment[number]
 
