@@ -18,6 +18,10 @@ the name is in shared/reference/sage-formats.md at that section; "assumed" = not
 The ack file is an export of the AR invoice list (or the Order Entry transaction list) saved as
 CSV: its column names are the site's list view, named in the recipe's [ack] section. Every
 document sagesync writes is a sale (SI); an export has no type column, so `type_column = ""`.
+
+Despatches (shipments), every name assumed (no despatch export is in the reference): order
+REFERENCENO, PONUMBER, DOCNO; sku ITEMID; quantity QUANTITY; carrier SHIPVIA; tracking_number
+TRACKINGNUMBER; shipped_at WHENCREATED.
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, RowRule, aliases

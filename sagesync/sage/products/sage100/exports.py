@@ -19,6 +19,10 @@ shared/reference/sage-formats.md at that section; "assumed" = not confirmed by t
 The ack file is a VI export of invoice history (AR_InvoiceHistoryHeader: CustomerPONo,
 InvoiceType, InvoiceNo, SalesOrderNo), or of SO_SalesOrderHeader for open orders; the column
 names stay in the recipe's [ack] section. InvoiceType IN answers a sale, CM a credit memo.
+
+Despatches (shipments), every name assumed (no despatch export is in the reference): order
+CustomerPONo, SalesOrderNo; sku ItemCode; quantity QuantityShipped; carrier ShipVia;
+tracking_number TrackingID; shipped_at ShipDate.
 """
 
 from sagesync.sage.layouts import ASSUMED, BASE_PRICE_LIST, Layout, aliases

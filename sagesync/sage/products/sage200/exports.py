@@ -14,6 +14,11 @@ is in shared/reference/sage-formats.md at that section; "assumed" = not confirme
 |        | price_list | PriceBand, PriceBandName assumed                            |
 |        | price      | Price, SellingPrice assumed                                 |
 |        | currency   | CurrencyCode, Currency assumed, CurrencyISOCode §4          |
+
+Despatches (shipments), every name assumed (no despatch export is in the reference): order
+CustomerDocumentNo, DocumentNo, OrderNumber; sku ItemCode, StockCode, Code; quantity
+DespatchQuantity, QuantityDespatched; carrier Carrier, CourierName; tracking_number
+ConsignmentNo, TrackingNumber; shipped_at DespatchDate.
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, aliases

@@ -10,6 +10,10 @@ the name is in shared/reference/sage-formats.md at that section; "assumed" = not
 |        |         | QTYSALORDR), QTYONORDER: IC0290 ICILOC                           |
 | prices | all §5  | ITEMNO, PRICELIST, CURRENCY (IC0480), UNITPRICE (IC0482);        |
 |        | min_qty | QTYUNIT §5, its meaning as a quantity break assumed              |
+
+Despatches (shipments), every name assumed (no despatch export is in the reference): order
+PONUMBER, ORDNUMBER; sku ITEM; quantity QTYSHIPPED; carrier SHIPVIA, VIADESC; tracking_number
+SHIPTRACK, TRACKINGNO; shipped_at SHIDATE.
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, aliases

@@ -20,6 +20,11 @@ shared/reference/sage-formats.md at that section; "assumed" = not confirmed by t
 
 The ack file is the site's own audit-trail export report: its column names are in the recipe's
 [ack] section; the types are the ones sagesync writes (§1.2 column A).
+
+Despatches (shipments), every name assumed (no despatch export is in the reference): order
+CUST_ORDER_NUMBER, ORDER_NUMBER, Order No; sku STOCK_CODE, Stock Code; quantity QTY_DESPATCH,
+Qty Despatched; carrier COURIER_NAME, Courier; tracking_number CONSIGNMENT, Consignment No;
+shipped_at DESPATCH_DATE, Despatch Date.
 """
 
 from sagesync.sage.layouts import ASSUMED, BASE_PRICE_LIST, Layout, RowRule, aliases

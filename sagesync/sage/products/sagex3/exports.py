@@ -16,6 +16,10 @@ The ack file is the site's own export of its sales orders (a query or an export 
 SORDER with a heading row): its column names are in the recipe's [ack] section, CUSORDREF
 (the Magento number sagesync wrote) and SOHNUM (X3's order number) by default in
 recipes/sagex3.toml. It has no type column: every row answers an order.
+
+Despatches (shipments), every name assumed (no despatch export is in the reference): order
+CUSORDREF, SOHNUM; sku ITMREF; quantity QTY, DLVQTY; carrier BPTNUM, CARRIER; tracking_number
+TRKNUM, YTRKNUM; shipped_at SHIDAT, DLVDAT.
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, RowRule, aliases
