@@ -180,7 +180,7 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
             {"manifest": str(result.manifest), "kind": result.kind, "dry_run": dry_run,
              "exit_code": code, "changed": result.changed, "unchanged": result.unchanged,
              "sent": result.sent, "failed": result.failed, "unknown_skus": result.unknown_skus,
-             "refused": result.refused, "notes": result.notes,
+             "refused": result.refused, "notes": result.notes, "planned": result.planned,
              "preview": str(result.preview) if result.preview else None}, indent=2))
     else:
         emit_manifest(result.manifest)

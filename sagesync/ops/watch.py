@@ -60,8 +60,8 @@ FOLDERS = ("processing", "archive", "quarantine")
 #: line end is still taken, a few minutes late).
 INCOMPLETE_GRACE_SECONDS = 300.0
 LOCK_NAME = ".watch.lock"
-EXPECTED = ("a regular file (a Sage stock or price export, CSV) copied or saved directly into "
-            "this folder")
+EXPECTED = ("a regular file (a Sage stock, price or despatch export, CSV) copied or saved "
+            "directly into this folder")
 
 
 @dataclass
@@ -171,7 +171,7 @@ SHIPMENT_WORDS = ("shipment", "despatch", "dispatch")
 
 
 def is_export(name: str) -> bool:
-    """Does the name say a Sage stock or price export?"""
+    """Does the name say a Sage stock, price or despatch export?"""
     return name.lower().endswith(EXPORT_SUFFIXES) and kind_of(name) is not None
 
 
