@@ -44,10 +44,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                 "hold."),
     "ack": ("ops", "ack_command", "Read Sage's export of imported documents: confirm them, or "
             "reject them for a retry."),
-    "parse-sage": ("catalog", "parse_sage_command", "Parse a Sage stock or price export into "
-                   "Magento payloads (a checkpoint)."),
+    "parse-sage": ("catalog", "parse_sage_command", "Parse a Sage stock, price or despatch "
+                   "(shipments) export into Magento payloads."),
     "push-magento": ("catalog", "push_magento_command", "Send stock or prices that changed since "
-                     "the last push to Magento, in chunks."),
+                     "the last push to Magento, in chunks, or ship a despatch file's "
+                     "consignments (each order and tracking number once, ever)."),
     "rollback": ("catalog", "rollback_command", "Undo the last price push, once: its prices go "
                  "back to their value before it."),
     "watch": ("catalog", "watch_command",
