@@ -315,6 +315,15 @@ class CustomerSettings:
 
 
 @dataclass(frozen=True)
+class ShipmentSettings:
+    """Sage despatches pushed to Magento as shipments (`parse-sage --kind shipments`): whether
+    Magento e-mails the customer, and which Magento carrier code each Sage carrier is."""
+
+    notify: bool = False  # Magento's shipment e-mail to the customer
+    carriers: dict[str, str] = field(default_factory=dict)  # Sage carrier -> carrier code
+
+
+@dataclass(frozen=True)
 class MagentoUpdatesSettings:
     """Sage's answers told back to Magento as order comments (`sagesync update-orders`, and
     at the end of each `run` when enabled): which status to move an order to, and whether
@@ -395,6 +404,7 @@ class Recipe:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     magento_updates: MagentoUpdatesSettings = field(default_factory=MagentoUpdatesSettings)
     customers: CustomerSettings = field(default_factory=CustomerSettings)
+    shipments: ShipmentSettings = field(default_factory=ShipmentSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     path: Path | None = None
@@ -555,7 +565,7 @@ class _RecipeReader:
                                         "delivery", "ledger", "status", "ack", "sage_export",
                                         "stock", "prices", "push", "listen",
                                         "magento_updates", "report", "schedule", "alerts",
-                                        "customers"))
+                                        "customers", "shipments"))
         name = self.string(self.data, "", "name", None)
         if name is None:
             raise RecipeError(f"{self.path}: missing key 'name' (a short name for this recipe).")
@@ -572,6 +582,7 @@ class _RecipeReader:
                       schedule=self.schedule(),
                       magento_updates=self.magento_updates(),
                       customers=self.customers(),
+                      shipments=self.shipments(),
                       alerts=self.alerts(ledger, status),
                       push_chunk_size=self.integer(self.section("push", ("chunk_size",)),
                                                    "push", "chunk_size", 20, 1, 5000) or 20)
@@ -615,6 +626,17 @@ class _RecipeReader:
             new_accounts=self.string(t, where, "new_accounts", d.new_accounts,
                                      ("create", "review")) or d.new_accounts,
             max_group_change_pct=share)
+
+    def shipments(self) -> ShipmentSettings:
+        t = self.section("shipments", ("notify", "carriers"))
+        carriers = self.text_table(t, "shipments", "carriers")
+        wrong = [code for code in carriers.values()
+                 if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", code)]
+        if wrong:
+            raise self.fail("shipments.carriers", 'Magento carrier codes such as "ups", '
+                            '"dhl" or "custom" (lower case)', wrong[0])
+        return ShipmentSettings(notify=self.boolean(t, "shipments", "notify", False),
+                                carriers=carriers)
 
     def magento_updates(self) -> MagentoUpdatesSettings:
         keys = ("enabled", "confirmed_status", "rejected_status", "notify_customer",

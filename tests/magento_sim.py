@@ -81,7 +81,7 @@ __all__ = [
 ]
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
-_LIST_ENTITIES = ("orders", "invoices", "creditmemos")  # GET /V1/<name> takes searchCriteria
+_LIST_ENTITIES = ("orders", "invoices", "creditmemos", "shipments")  # GET takes searchCriteria
 
 #: The list endpoints' entities and the key that identifies a row of each.
 ENTITY_ID_KEYS: dict[str, str] = {
@@ -89,6 +89,7 @@ ENTITY_ID_KEYS: dict[str, str] = {
     "invoices": "entity_id",
     "creditmemos": "entity_id",
     "customers": "id",
+    "shipments": "entity_id",  # made by POST /V1/order/{id}/ship (see _ship)
 }
 
 # Magento message templates (placeholders are filled client-side from "parameters").
@@ -617,6 +618,8 @@ class MagentoSimulator:
         "source_items": "Magento_InventoryApi::source",
         "prices": "Magento_Catalog::products",
         "order_comments": "Magento_Sales::comment",
+        "shipments": "Magento_Sales::shipment",
+        "ship": "Magento_Sales::ship",
     }
 
     #: Tax rates (Stores > Tax Zones and Rates) served by ``GET /V1/taxRates/search``.
@@ -712,6 +715,7 @@ class MagentoSimulator:
         self._version: dict[str, int] = dict.fromkeys(ENTITY_ID_KEYS, 0)
         self._pos: dict[str, dict[str, int]] = {name: {} for name in ENTITY_ID_KEYS}  # id -> index
         self._comment_ids = 0  # status history entity ids given out by POST .../comments
+        self._track_ids = 0  # shipment track and item entity ids given out by _ship
         self._cache: collections.OrderedDict[tuple[str, str], tuple[int, list[dict[str, Any]]]]
         self._cache = collections.OrderedDict()
         self._server: ThreadingHTTPServer | None = None
@@ -1170,6 +1174,13 @@ class MagentoSimulator:
             if denied is not None:
                 raise denied
             return 200, self._add_comment(parts[2], req.body)
+        if req.method == "POST" and len(parts) == 4 and parts[:2] == ["V1", "order"] \
+                and parts[3] == "ship":
+            req.acl_resource = self.ACL_RESOURCES["ship"]
+            denied = self.authorize(req)
+            if denied is not None:
+                raise denied
+            return 200, self._ship(parts[2], req.body)
         route: tuple[str, Callable[[], Any]] | None = None
         if req.method == "POST" and parts == ["V1", "products", "base-prices-information"]:
             route = ("prices", lambda: self._base_prices(req))
@@ -1268,6 +1279,122 @@ class MagentoSimulator:
                 entry["status"] = order["status"] = str(history["status"])
             histories.insert(0, entry)
         return True
+
+    def _ship(self, raw_id: str, body: bytes) -> int:
+        """``POST /V1/order/{orderId}/ship`` (Magento\\Sales\\Model\\ShipOrder): the body is
+        checked against the 2.4.8 schema's ``PostV1OrderOrderIdShipBody`` (items of
+        ``order_item_id``/``qty``, tracks of ``track_number``/``title``/``carrier_code``), the
+        order as Magento's CanShip and QuantityValidator do, all messages joined after
+        "Shipment Document Validation Error(s):" (HTTP 400). A shipment is made every time:
+        Magento has no key to refuse a second one with. No items ships everything left, as
+        Magento does. The order items' ``qty_shipped`` grow (a configurable's child with its
+        parent); an order with nothing left to ship and everything invoiced is complete.
+        Answers the new shipment's id."""
+        try:
+            data = json.loads(body or b"null")
+        except ValueError:
+            raise ApiError(400, "Decoding error: Syntax error") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, MSG_REQUIRED, {"fieldName": "items"})
+        allowed = {"items", "notify", "appendComment", "comment", "tracks", "packages",
+                   "arguments"}
+        for name in data:
+            if name not in allowed:
+                raise ApiError(400, 'Property "%1" does not have accessor method.', [name])
+        items = data.get("items") or []
+        tracks = data.get("tracks") or []
+        if not isinstance(items, list) or not isinstance(tracks, list):
+            raise ApiError(400, MSG_BAD_TYPE, {"value": "items", "type": "array"})
+        for item in items:
+            for name, kind in (("order_item_id", int), ("qty", (int, float))):
+                if not isinstance(item, dict) or name not in item:
+                    raise ApiError(400, MSG_REQUIRED, {"fieldName": name})
+                if isinstance(item[name], bool) or not isinstance(item[name], kind):
+                    raise ApiError(400, MSG_BAD_TYPE, {"value": item[name], "type": name})
+        for track in tracks:
+            for name in ("track_number", "title", "carrier_code"):
+                if not isinstance(track, dict) or name not in track:
+                    raise ApiError(400, MSG_REQUIRED, {"fieldName": name})
+                if not isinstance(track[name], str):
+                    raise ApiError(400, MSG_BAD_TYPE, {"value": track[name], "type": "string"})
+        if not isinstance(data.get("notify", False), bool):
+            raise ApiError(400, MSG_BAD_TYPE, {"value": data["notify"], "type": "bool"})
+        order_id = _to_int(raw_id)
+        with self._lock:
+            i = self._pos["orders"].get(str(order_id))
+            if i is None:
+                raise ApiError(404, MSG_NO_ENTITY)
+            order = copy.deepcopy(self._rows["orders"][i])  # rows are replaced, not mutated
+            by_id = {int(it["item_id"]): it for it in order.get("items") or []}
+
+            def left(it: dict[str, Any]) -> float:
+                return float(it.get("qty_ordered") or 0) - max(
+                    float(it.get("qty_shipped") or 0), float(it.get("qty_refunded") or 0)
+                ) - float(it.get("qty_canceled") or 0)
+
+            wanted = [(int(it["order_item_id"]), float(it["qty"])) for it in items] or [
+                (item_id, left(it)) for item_id, it in by_id.items()
+                if not it.get("parent_item_id") and left(it) > 0]
+            messages: list[str] = []
+            if order.get("state") in ("canceled", "closed", "holded", "payment_review"):
+                messages.append(f"A shipment cannot be created when an order has a status of "
+                                f"{order.get('status')}")
+            elif not any(left(it) > 0 for it in by_id.values()):
+                messages.append("The order does not allow a shipment to be created.")
+            total = 0.0
+            for item_id, qty in wanted:
+                it = by_id.get(item_id)
+                if it is None:
+                    messages.append(f'The shipment contains product SKU "{item_id}" that is '
+                                    "not part of the original order.")
+                elif qty > left(it) + 1e-9:
+                    messages.append("The quantity to ship must not be greater than the "
+                                    f'unshipped quantity for product SKU "{it.get("sku")}".')
+                else:
+                    total += qty
+            if total <= 0:
+                messages.append("You can't create a shipment without products.")
+            if messages:
+                raise ApiError(400, "Shipment Document Validation Error(s):\n"
+                               + "\n".join(messages))
+            shipment_id = len(self._rows["shipments"]) + 1
+            now = utc_now()
+            lines = []
+            for item_id, qty in wanted:
+                it = by_id[item_id]
+                it["qty_shipped"] = float(it.get("qty_shipped") or 0) + qty
+                for child in by_id.values():
+                    if child.get("parent_item_id") == item_id and \
+                            it.get("product_type") == "configurable":
+                        child["qty_shipped"] = float(child.get("qty_shipped") or 0) + qty
+                self._track_ids += 1
+                lines.append({"entity_id": self._track_ids, "parent_id": shipment_id,
+                              "order_item_id": item_id, "qty": qty, "sku": it.get("sku"),
+                              "name": it.get("name"), "price": it.get("price"),
+                              "product_id": it.get("product_id")})
+            shipped_tracks = []
+            for track in tracks:
+                self._track_ids += 1
+                shipped_tracks.append({
+                    "entity_id": self._track_ids, "parent_id": shipment_id,
+                    "order_id": order_id, "track_number": track["track_number"],
+                    "title": track["title"], "carrier_code": track["carrier_code"],
+                    "weight": None, "qty": None, "description": None,
+                    "created_at": now, "updated_at": now})
+            if all(left(it) <= 0 for it in by_id.values()) and all(
+                    float(it.get("qty_invoiced") or 0) >= float(it.get("qty_ordered") or 0)
+                    for it in by_id.values()):
+                order["state"] = order["status"] = "complete"
+            order["updated_at"] = now
+            shipment = {"entity_id": shipment_id,
+                        "increment_id": f"{shipment_id:09d}", "order_id": order_id,
+                        "store_id": order.get("store_id"), "created_at": now,
+                        "updated_at": now, "total_qty": total,
+                        "items": lines, "tracks": shipped_tracks, "comments": [],
+                        "packages": [], **({"email_sent": 1} if data.get("notify") else {})}
+            self._put("shipments", shipment, merge=False)
+            self._put("orders", order, merge=False)
+        return shipment_id
 
     def _get_one(self, entity: str, raw_id: str, param: str) -> dict[str, Any]:
         entity_id = _to_int(raw_id)

@@ -359,7 +359,7 @@ def test_store_structure(sim: MagentoSimulator, http: requests.Session) -> None:
     assert sites == [{"id": 1, "code": "base", "name": "Main Website", "default_group_id": 1}]
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/V1/shipments"), ("POST", "/V1/orders"),
+@pytest.mark.parametrize(("method", "path"), [("GET", "/V1/returns"), ("POST", "/V1/orders"),
                                               ("GET", "/V2/orders")])
 def test_unknown_route_is_404(sim: MagentoSimulator, http: requests.Session, method: str,
                               path: str) -> None:

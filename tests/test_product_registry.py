@@ -47,8 +47,12 @@ def test_the_registry_lists_every_product_once_posting_or_not() -> None:
         tuple(k for k in keys if products.get(k).layouts)
     assert {"sage50_uk", *EXPORT_ONLY} <= set(products.export_keys())
     assert registered_layouts() == LAYOUTS
-    assert {(key, kind) for key in products.export_keys() for kind in ("stock", "prices")} \
-        <= set(LAYOUTS) and {kind for _, kind in LAYOUTS} <= set(KINDS)
+    assert sorted(LAYOUTS) == sorted((key, layout.kind) for key in products.export_keys()
+                                     for layout in products.get(key).layouts)
+    for key in products.export_keys():  # stock and prices always; shipments where known
+        kinds = [layout.kind for layout in products.get(key).layouts]
+        assert kinds[:2] == ["stock", "prices"] and set(kinds) <= set(KINDS), key
+
 
 
 @pytest.mark.parametrize("key", sorted(LAYOUTS), ids=lambda k: f"{k[0]}-{k[1]}")

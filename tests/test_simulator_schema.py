@@ -69,3 +69,77 @@ def _needs_schema() -> None:
     from tests.test_samples_schema import _definitions
 
     _definitions()  # skips with a clear reason when ../shared is not beside the checkout
+
+
+def ship_body_errors(body: dict[str, Any]) -> list[str]:
+    """What is wrong with a `POST /V1/order/{orderId}/ship` body, by the 2.4.8 schema's
+    PostV1OrderOrderIdShipBody (a body schema inline in the path, its items by reference)."""
+    import json
+
+    from jsonschema import Draft4Validator
+
+    from tests.test_samples_schema import _definitions, _schema_path
+
+    path = _schema_path()
+    assert path is not None
+    operation = json.loads(path.read_text(encoding="utf-8"))["paths"][
+        "/V1/order/{orderId}/ship"]["post"]
+    (parameter,) = [p for p in operation["parameters"] if p["in"] == "body"]
+    validator = Draft4Validator({**parameter["schema"], "additionalProperties": False,
+                                 "definitions": _definitions()})
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(body)]
+
+
+def test_shipping_an_order_validates_and_refuses_over_shipping_like_magento(  # type: ignore[no-untyped-def]
+        make_magento_sim) -> None:
+    from tests.fixtures_magento import MAGENTO_SAMPLES
+    from tests.test_samples_schema import _definitions
+
+    sim = make_magento_sim(folder=MAGENTO_SAMPLES, token="tok")
+    body = {"items": [{"order_item_id": 1001, "qty": 4}], "notify": False,
+            "tracks": [{"track_number": "RM1", "title": "Royal Mail", "carrier_code": "custom"}]}
+    assert ship_body_errors(body) == []
+    headers = {"Authorization": "Bearer tok"}
+    made = requests.post(sim.url + "/V1/order/10/ship", json=body, headers=headers, timeout=10)
+    assert made.status_code == 200 and made.json() == 1
+    over = requests.post(sim.url + "/V1/order/10/ship", headers=headers, timeout=10,
+                         json={**body, "items": [{"order_item_id": 1001, "qty": 7}]})
+    assert over.status_code == 400
+    assert _schema_errors("error-response", over.json()) == []
+    assert over.json()["message"] == (
+        "Shipment Document Validation Error(s):\nThe quantity to ship must not be greater "
+        'than the unshipped quantity for product SKU "HE-INS-ROLL".\n'
+        "You can't create a shipment without products.")  # no line left: QuantityValidator
+    missing = requests.post(sim.url + "/V1/order/10/ship", headers=headers, timeout=10,
+                            json={"items": [{"qty": 1}]})
+    assert missing.status_code == 400
+    status, found = get(sim, "/V1/shipments", **{
+        "searchCriteria[filter_groups][0][filters][0][field]": "order_id",
+        "searchCriteria[filter_groups][0][filters][0][value]": "10"})
+    assert status == 200 and found["total_count"] == 1
+    assert found["items"][0]["tracks"][0]["track_number"] == "RM1"
+    # A track made without weight, quantity or description has them null, as Magento prints
+    # a required getter with no value (the payment allowance in test_samples_schema).
+    for name in ("weight", "qty", "description"):
+        assert found["items"][0]["tracks"][0][name] is None
+    _definitions()  # loaded (or the test skipped) before the widened copy is made
+    widened = _null_track_fields()
+    assert [e.message for e in widened.iter_errors(found)] == []
+    status, order = get(sim, "/V1/orders/10")
+    assert [i["qty_shipped"] for i in order["items"]] == [4, 0]
+
+
+def _null_track_fields() -> Any:
+    import copy
+
+    from jsonschema import Draft4Validator
+
+    from tests.test_samples_schema import _definitions
+
+    definitions = copy.deepcopy(_definitions())
+    track = definitions["sales-data-shipment-track-interface"]["properties"]
+    for name in ("weight", "qty", "description"):
+        track[name]["type"] = [track[name]["type"], "null"]
+    return Draft4Validator({"$ref": "#/definitions/sales-data-shipment-search-result-interface",
+                            "definitions": definitions})

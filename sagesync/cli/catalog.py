@@ -39,7 +39,7 @@ from .common import (
 )
 from .pipeline import step_session
 
-KINDS = click.Choice(["stock", "prices", "customers", "receivables"])
+KINDS = click.Choice(["stock", "prices", "customers", "receivables", "shipments"])
 
 
 def _report_refusal(result: Any) -> bool:
@@ -79,6 +79,22 @@ def _report_push(result: PushStepResult, dry_run: bool) -> int:
     return int(ExitCode.HELD) if result.failed or result.unknown_skus else int(ExitCode.OK)
 
 
+def _report_shipments(result: PushStepResult, dry_run: bool) -> int:
+    """What a shipments push did: each refusal with its reason (exit 1), notes, counts."""
+    for failure in result.failed:
+        say(f"not shipped: {failure}")
+    for note in result.notes:
+        say(f"note: {note}")
+    for line in result.planned:
+        say(f"would ship: {line}")
+    verb = "would ship" if dry_run else "shipped"
+    info(f"shipments: {plural(result.changed + result.unchanged, 'consignment')} in the file, "
+         f"{result.unchanged} shipped before; {verb} "
+         f"{result.changed - len(result.failed) if dry_run else result.sent}; preview: "
+         f"{result.preview}")
+    return int(ExitCode.HELD) if result.failed else int(ExitCode.OK)
+
+
 @click.command("parse-sage")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--kind", type=KINDS, required=True, help="What the export holds.")
@@ -86,8 +102,11 @@ def _report_push(result: PushStepResult, dry_run: bool) -> int:
 @click.pass_obj
 @handle_errors
 def parse_sage_command(obj: Context, file: Path, kind: str) -> None:
-    """Parse a Sage stock, price, customer or receivables export into Magento payloads (a
-    checkpoint).
+    """Parse a Sage stock, price, customer, receivables or despatch export into Magento payloads
+    (a checkpoint).
+
+    A shipments (despatch) file's rows are despatched order lines with their carrier and
+    tracking number.
 
     A malformed file is quarantined with every problem listed, and exits 65. FILE `-` reads
     the export from stdin (kept as STATE/incoming/stdin-RUN.csv, so it can be quarantined
@@ -142,12 +161,14 @@ def _from_stdin(state_dir: Path, run_id: str) -> Path:
 @handle_errors
 def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: bool,
                          as_json: bool) -> None:
-    """Send stock, prices, customers or receivables that changed since the last push to Magento.
+    """Send stock, prices, customers, receivables or shipments that changed since the last push
+    to Magento.
 
     Customers: each Sage account's customer (the ledger's account mapping, then the e-mail)
     gets the group of its price level ([customers] groups), the on-hold attribute
     ([customers] hold_attribute) and, when Sage owns them, its address; a customer with
-    nothing to change is not written. --force passes the customer group guard.
+    nothing to change is not written. --force passes the customer group guard. Shipments:
+    each despatch consignment (order and tracking number) is shipped once, ever.
 
     \b
     Example:
@@ -168,14 +189,15 @@ def push_magento_command(obj: Context, from_: str | None, dry_run: bool, force: 
                       flow="catalog") as session:
         result = push_magento(recipe, payload, session.ledger, payload.run_id, dry_run=dry_run,
                               force=force)
-        code = _report_push(result, dry_run)
+        code = (_report_shipments(result, dry_run) if result.kind == "shipments"
+                else _report_push(result, dry_run))
         session.outcome = Outcome(code, {"sent": result.sent, "kind": result.kind,
                                          **_refusal(result)})
     _finish(result.manifest, {
         "kind": result.kind, "dry_run": dry_run, "changed": result.changed,
         "unchanged": result.unchanged, "sent": result.sent, "failed": result.failed,
-        "unknown_skus": result.unknown_skus, "refused": result.refused,
-        "preview": str(result.preview) if result.preview else None,
+        "unknown_skus": result.unknown_skus, "refused": result.refused, "notes": result.notes,
+        "planned": result.planned, "preview": str(result.preview) if result.preview else None,
     } if as_json else None, code)
 
 
@@ -404,9 +426,9 @@ def watch_command(obj: Context, inbox: Path, once: bool, interval: float, settle
                   dry_run: bool) -> None:
     """Take Sage exports dropped into INBOX, push them, and file them away.
 
-    Files named stock-….csv, prices-….csv, customers-….csv, accounts-….csv or
-    receivables-….csv; they go to archive/YYYY-MM-DD/ or to quarantine/ with a .error.txt
-    saying what is wrong where.
+    Files named stock-….csv, prices-….csv, customers-….csv, accounts-….csv,
+    receivables-….csv or shipments-….csv (despatch-….csv); they go to archive/YYYY-MM-DD/ or
+    to quarantine/ with a .error.txt saying what is wrong where.
 
     \b
     Example:

@@ -44,10 +44,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                 "hold."),
     "ack": ("ops", "ack_command", "Read Sage's export of imported documents: confirm them, or "
             "reject them for a retry."),
-    "parse-sage": ("catalog", "parse_sage_command", "Parse a Sage stock, price, customer or "
-                   "receivables export into Magento payloads (a checkpoint)."),
-    "push-magento": ("catalog", "push_magento_command", "Send stock, prices, customers or "
-                     "receivables that changed since the last push to Magento."),
+    "parse-sage": ("catalog", "parse_sage_command", "Parse a Sage stock, price, customer, "
+                   "receivables or despatch export into Magento payloads (a checkpoint)."),
+    "push-magento": ("catalog", "push_magento_command", "Send stock, prices, customers, "
+                     "receivables or shipments that changed since the last push to Magento."),
     "rollback": ("catalog", "rollback_command", "Undo the last price push, once: its prices go "
                  "back to their value before it."),
     "watch": ("catalog", "watch_command",

@@ -275,4 +275,24 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE accounts ADD COLUMN approved_at TEXT;
     UPDATE accounts SET approved_at = created_at;
     """,
+    # Sage despatches told to Magento as shipments (parse-sage --kind shipments), one row per
+    # order and tracking number: `sending` before the POST, `posted` after (with Magento's
+    # shipment id), `refused` when Magento or the check before it said no (sent again next
+    # time). Magento does not deduplicate shipments, so a `sending` row found on a rerun is
+    # settled by looking for its tracking number on the order's shipments first.
+    """
+    CREATE TABLE shipments (
+        order_increment_id TEXT NOT NULL,
+        tracking_number TEXT NOT NULL,
+        order_id INTEGER,
+        state TEXT NOT NULL,
+        lines TEXT NOT NULL,
+        carrier_code TEXT NOT NULL,
+        shipment_id INTEGER,
+        detail TEXT,
+        run_id TEXT,
+        at TEXT NOT NULL,
+        PRIMARY KEY (order_increment_id, tracking_number)
+    );
+    """,
 )

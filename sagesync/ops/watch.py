@@ -60,8 +60,8 @@ FOLDERS = ("processing", "archive", "quarantine")
 #: line end is still taken, a few minutes late).
 INCOMPLETE_GRACE_SECONDS = 300.0
 LOCK_NAME = ".watch.lock"
-EXPECTED = ("a regular file (a Sage stock or price export, CSV) copied or saved directly into "
-            "this folder")
+EXPECTED = ("a regular file (a Sage stock, price or despatch export, CSV) copied or saved "
+            "directly into this folder")
 
 
 @dataclass
@@ -166,8 +166,12 @@ def is_ignored(name: str) -> bool:
 EXPORT_SUFFIXES = (".csv", ".txt", ".tsv")
 
 
+#: What a despatch (shipments) export's name holds.
+SHIPMENT_WORDS = ("shipment", "despatch", "dispatch")
+
+
 def is_export(name: str) -> bool:
-    """Does the name say a Sage stock, price or receivables export?"""
+    """Does the name say a Sage stock, price, customer, receivables or despatch export?"""
     return name.lower().endswith(EXPORT_SUFFIXES) and kind_of(name) is not None
 
 
@@ -176,10 +180,13 @@ RECEIVABLES_WORDS = ("receivable", "debtor", "open-items", "open_items", "openit
 
 
 def kind_of(name: str) -> str | None:
-    """Stock, prices, customers or receivables, from the file name (`stock-….csv`,
-    `prices_….csv`, `customers-….csv`, `accounts-….csv`, `receivables-….csv` or
-    `aged-debtors….csv`)."""
+    """Shipments, stock, prices, customers or receivables, from the file name
+    (`despatch-….csv`, `stock-….csv`, `prices_….csv`, `customers-….csv`, `accounts-….csv`,
+    `receivables-….csv` or `aged-debtors….csv`). Despatch names come first:
+    `despatch-warehouse-2.csv` is not stock."""
     lower = name.lower()
+    if any(word in lower for word in SHIPMENT_WORDS):
+        return "shipments"
     if any(word in lower for word in RECEIVABLES_WORDS):  # "accounts-receivable" too
         return "receivables"
     if lower.startswith(("customer", "accounts")):
@@ -460,9 +467,10 @@ class _Pass:
         crash_point("watch-taken")
         try:
             if kind is None:
-                raise InputFormatError(f"{name}: cannot tell stock, prices or customers by the "
-                                       "name; name it stock-….csv, prices-….csv or "
-                                       "customers-….csv")
+                raise InputFormatError(f"{name}: cannot tell stock, prices, customers, "
+                                       "receivables or shipments by the name; name it "
+                                       "stock-….csv, prices-….csv, customers-….csv, "
+                                       "receivables-….csv or shipments-….csv")
             handled = self.handle(working, kind, run_id)
         except SageSyncError as error:
             self._failed(working, name, digest, kind, run_id, error)

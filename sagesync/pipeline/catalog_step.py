@@ -105,7 +105,11 @@ def parse_sage(recipe: Recipe, path: Path, kind: str, run_id: str) -> ParseStepR
                              skipped_rows=[str(p) for p in parsed.problems],
                              notes=list(parsed.notes))
     writer.write("sage_rows", parsed.table)
-    if kind == "receivables":  # matched to the ledger when pushed (receivables_step)
+    if kind == "shipments":
+        from sagesync.pipeline.shipment_step import shipment_payload
+
+        writer.write("shipments", shipment_payload(parsed.table, recipe.shipments))
+    elif kind == "receivables":  # matched to the ledger when pushed (receivables_step)
         writer.write("receivables", parsed.table)
     elif kind == "customers":
         customers, levels = customer_payload(parsed.table, recipe)
@@ -189,17 +193,26 @@ class PushStepResult:
     preview: Path | None = None
     nothing: str | None = None  # rollback: why there is nothing to roll back
     first_time: list[str] = field(default_factory=list)  # rollback: no earlier price to restore
+    notes: list[str] = field(default_factory=list)  # shipments: worth a look, not a failure
+    planned: list[str] = field(default_factory=list)  # shipments: what a dry run would ship
 
 
 def _payload_kind(payload: Checkpoint) -> str:
-    return "stock" if "source_items" in payload.manifest["tables"] else "prices"
+    tables = payload.manifest["tables"]
+    if "shipments" in tables:
+        return "shipments"
+    return "stock" if "source_items" in tables else "prices"
 
 
 def push_magento(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id: str, *,
                  dry_run: bool, force: bool,
                  make_pusher: Callable[[Recipe], Any] | None = None) -> PushStepResult:
-    """Send what changed since the last push. Prices pass the guard first."""
+    """Send what changed since the last push. Prices pass the guard first; shipments are
+    sent once each (pipeline.shipment_step)."""
     kind = _payload_kind(payload)
+    if kind == "shipments":
+        return push_shipments(recipe, payload, ledger, run_id, dry_run=dry_run,
+                              make_shipper=make_pusher)
     writer = CheckpointWriter(recipe.state_dir, run_id, "push-magento", "magento-push", recipe,
                               [payload.path])
     result = PushStepResult(manifest=Path(), kind=kind)
@@ -227,6 +240,31 @@ def push_magento(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id: st
         "sent": result.sent, "failed": result.failed, "unknown_skus": result.unknown_skus,
         "refused": result.refused, "dry_run": dry_run, "forced": force},
         files={"preview.csv": result.preview})
+    return result
+
+
+def push_shipments(recipe: Recipe, payload: Checkpoint, ledger: Ledger, run_id: str, *,
+                   dry_run: bool, make_shipper: Callable[[Recipe], Any] | None = None
+                   ) -> PushStepResult:
+    """Ship each consignment of a despatch file once; `changed` counts those not shipped
+    before, `unchanged` those an earlier push shipped."""
+    from sagesync.pipeline.shipment_step import default_shipper, ship_consignments, write_preview
+
+    writer = CheckpointWriter(recipe.state_dir, run_id, "push-magento", "magento-push", recipe,
+                              [payload.path])
+    shipper = make_shipper(recipe) if make_shipper else default_shipper(recipe, dry_run=dry_run)
+    done = ship_consignments(recipe, payload.table("shipments"), ledger, run_id,
+                             dry_run=dry_run, shipper=shipper)
+    result = PushStepResult(manifest=Path(), kind="shipments", changed=done.new,
+                            unchanged=done.already, sent=done.sent, failed=done.failed,
+                            notes=[*(f"already on the order in Magento, recorded: {f}"
+                                     for f in done.found), *done.notes],
+                            planned=done.planned)
+    result.preview = write_preview(writer.folder, done.preview)
+    result.manifest = writer.finish(summary={
+        "kind": "shipments", "changed": result.changed, "unchanged": result.unchanged,
+        "sent": result.sent, "failed": result.failed, "found": done.found,
+        "notes": done.notes, "dry_run": dry_run}, files={"preview.csv": result.preview})
     return result
 
 

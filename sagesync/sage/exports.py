@@ -1,5 +1,5 @@
-"""Parse a Sage stock, price, customer or receivables export into a typed Arrow table, or say
-what is wrong.
+"""Parse a Sage stock, price, customer, receivables or despatch (shipments) export into a typed
+Arrow table, or say what is wrong.
 
 The one entry point is `parse_export`. Steps: decode (refuse non-text) -> sniff the delimiter ->
 split into records with line numbers -> find the header row and each field's column -> refuse a
@@ -31,12 +31,13 @@ from sagesync.sage.prices import build_prices
 from sagesync.sage.receivables import build_receivables
 from sagesync.sage.records import Grid, read_grid
 from sagesync.sage.results import ParseOptions, ParseResult, Problem
+from sagesync.sage.shipments import build_shipments
 from sagesync.sage.stock import build_stock, extra_keys, sum_bins
 from sagesync.sage.tables import KEYS, Kind, empty_table
 from sagesync.sage.values import Collector
 
 BUILDERS = {"stock": build_stock, "prices": build_prices, "customers": build_customers,
-            "receivables": build_receivables}
+            "receivables": build_receivables, "shipments": build_shipments}
 
 
 def parse_export(path: Path, *, product: str, kind: Kind,

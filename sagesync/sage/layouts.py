@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 DEFAULT_WAREHOUSE = "DEFAULT"
 BASE_PRICE_LIST = "BASE"
-KINDS = ("stock", "prices", "customers", "receivables")
+KINDS = ("stock", "prices", "customers", "receivables", "shipments")
 ASSUMED = "assumed"  # the source tag of a name no reference confirms
 
 Alias = tuple[str, str]  # (header text, source tag)

@@ -58,7 +58,7 @@ def expected(product: str, kind: str, options: ParseOptions | None = None) -> st
             "in scientific notation, and a SKU has at most 64 characters and no invisible ones; "
             "every row has a value (empty if need be) for each named column and ends with a line "
             "break, the last row too; one row per "
-            + " + ".join(KEYS.get(kind, ("sku",))))
+            + " + ".join(KEYS[kind]))
 
 
 def error_report(result: ParseResult, path: Path | str,

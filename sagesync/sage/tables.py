@@ -1,5 +1,5 @@
-"""Arrow schemas of the parsed Sage stock, price, customer and receivables tables, and their
-logical fields.
+"""Arrow schemas of the parsed Sage stock, price, customer, receivables and shipment tables,
+and their logical fields.
 
 Quantities and prices are decimal128(18, 4): Magento stores both with four places, and a
 Sage 300 price (BCD 10.6, reference §5) is rounded half-up to four. `date` is null unless the
@@ -47,7 +47,17 @@ SAGE_RECEIVABLES = pa.schema([
     ("source_line", pa.int32()),
 ])
 
-Kind = Literal["stock", "prices", "customers", "receivables"]
+
+# A despatch (shipment) line: the order it ships, the item and quantity, and the consignment's
+# carrier and tracking number. `order` is as written: a Magento increment id or a Sage order
+# number the ledger maps back (pipeline.shipment_step).
+SAGE_SHIPMENTS = pa.schema([
+    ("order", pa.string()), ("sku", pa.string()), ("quantity", QTY),
+    ("carrier", pa.string()), ("tracking_number", pa.string()), ("title", pa.string()),
+    ("shipped_at", pa.date32()), ("source_line", pa.int32()),
+])
+
+Kind = Literal["stock", "prices", "customers", "receivables", "shipments"]
 # What an empty cell means: a problem, zero, one, the configured default, or nothing (null).
 Blank = Literal["error", "zero", "one", "default", "null"]
 
@@ -116,11 +126,24 @@ RECEIVABLE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("date", "null", False, "the document date (checked only when mapped)"),
 )
 
+SHIPMENT_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("order", "error", True,
+              "the Magento order number, or the Sage order number sagesync posted it as"),
+    FieldSpec("sku", "error", True, "the item code (Magento SKU)"),
+    FieldSpec("quantity", "error", True, "the quantity despatched"),
+    FieldSpec("carrier", "error", True, "the carrier (courier) name or code"),
+    FieldSpec("tracking_number", "error", True, "the consignment's tracking number"),
+    FieldSpec("title", "null", False, "the carrier's title shown to the customer"),
+    FieldSpec("shipped_at", "null", False, "the despatch date (checked only when mapped)"),
+)
+
 FIELDS: dict[str, tuple[FieldSpec, ...]] = {"stock": STOCK_FIELDS, "prices": PRICE_FIELDS,
                                             "customers": CUSTOMER_FIELDS,
-                                            "receivables": RECEIVABLE_FIELDS}
+                                            "receivables": RECEIVABLE_FIELDS,
+                                            "shipments": SHIPMENT_FIELDS}
 SCHEMAS: dict[str, pa.Schema] = {"stock": SAGE_STOCK, "prices": SAGE_PRICES,
-                                 "customers": SAGE_CUSTOMERS, "receivables": SAGE_RECEIVABLES}
+                                 "customers": SAGE_CUSTOMERS, "receivables": SAGE_RECEIVABLES,
+                                 "shipments": SAGE_SHIPMENTS}
 
 # The columns that identify a row: two rows with the same key are duplicates (an error).
 KEYS: dict[str, tuple[str, ...]] = {
@@ -128,6 +151,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "prices": ("sku", "price_list", "min_qty", "currency"),
     "customers": ("account",),
     "receivables": ("reference", "type"),
+    "shipments": ("order", "tracking_number", "sku"),
 }
 
 

@@ -1,4 +1,5 @@
-"""Write the committed Sage stock, price and receivables export samples, deterministically, byte for byte.
+"""Write the committed Sage stock, price, customer, receivables and despatch export samples,
+byte for byte.
 
 Why a script: the samples are fixtures of exact bytes (encodings, BOMs, line ends, junk), so they
 are produced here rather than edited in a spreadsheet that would "fix" them. The catalogue is
@@ -18,9 +19,10 @@ import io
 import random
 import sys
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -390,6 +392,59 @@ def customers(product: str) -> str:
         row[4] = yes if account[4] == "1" else no
         rows.append(row)
     return table(rows, delimiter=";" if product == "sagex3" else ",")
+# ---------------------------------------------------------------- despatches (shipments)
+
+#: What the despatch samples ship: the two orders of samples/magento still processing. Order
+#: 000000008 ships in part (6 of its 10 rolls), 200000002 whole (its configurable hoodie as
+#: the simple SKU Sage knows); (Magento order, Sage order, sku, quantity, carrier, tracking).
+DESPATCHED: tuple[tuple[str, str, str, int, str, str], ...] = (
+    ("000000008", "5008", "HE-INS-ROLL", 6, "Royal Mail", "RM552301864GB"),
+    ("000000008", "5008", "BK-1001", 5, "Royal Mail", "RM552301864GB"),
+    ("200000002", "5011", "24-UG06", 3, "UPS", "1Z999AA10123456784"),
+    ("200000002", "5011", "MH01-S-Gray", 1, "UPS", "1Z999AA10123456784"),
+)
+
+
+def despatches(header: Sequence[str], row: Callable[[tuple[str, str, str, int, str, str]],
+                                                    Sequence[object]], **kw: Any) -> str:
+    """One product's despatch export of DESPATCHED: its header and its way with a row. No
+    Sage despatch export is in the reference: the names are the product layouts' assumptions
+    (sagesync/sage/products/<key>/exports.py)."""
+    return table([list(header), *(list(row(d)) for d in DESPATCHED)], **kw)
+
+
+def shipments() -> dict[str, bytes]:
+    """A despatch sample per product with a shipments layout."""
+    return {
+        "sage50_uk/despatches.csv": despatches(
+            ["ORDER_NUMBER", "CUST_ORDER_NUMBER", "STOCK_CODE", "QTY_DESPATCH",
+             "COURIER_NAME", "CONSIGNMENT", "DESPATCH_DATE"],
+            lambda d: [d[1], d[0], d[2], f"{d[3]:.2f}", d[4], d[5], "01/12/2026"]
+        ).encode("cp1252"),
+        "sage200/sop_despatches.csv": despatches(
+            ["DocumentNo", "CustomerDocumentNo", "ItemCode", "DespatchQuantity", "Carrier",
+             "ConsignmentNo", "DespatchDate"],
+            lambda d: [d[1], d[0], d[2], d[3], d[4], d[5], "01/12/2026"]).encode("utf-8"),
+        "sage100/SO_Shipments.csv": despatches(
+            ["SalesOrderNo", "CustomerPONo", "ItemCode", "QuantityShipped", "ShipVia",
+             "TrackingID", "ShipDate"],
+            lambda d: [d[1].zfill(7), d[0], d[2], f"{d[3]:.3f}", d[4].upper(), d[5],
+                       "20261201"], quoting=csv.QUOTE_NONNUMERIC).encode("utf-8"),
+        "sage300/OESHID.csv": despatches(
+            ["ORDNUMBER", "PONUMBER", "ITEM", "QTYSHIPPED", "SHIPVIA", "SHIPTRACK",
+             "SHIDATE"],
+            lambda d: [f"ORD{d[1].zfill(9)}", d[0], d[2], f"{d[3]:.4f}", d[4].upper(), d[5],
+                       "20261201"], quoting=csv.QUOTE_ALL).encode("utf-8"),
+        "sagex3/SDELIVERY.csv": despatches(
+            ["SOHNUM", "CUSORDREF", "ITMREF", "QTY", "BPTNUM", "TRKNUM", "SHIDAT"],
+            lambda d: [f"SOH{d[1]}", d[0], d[2], d[3], d[4].upper().replace(" ", ""), d[5],
+                       "20261201"], delimiter=";").encode("utf-8"),
+        "intacct/shipments.csv": despatches(
+            ["DOCNO", "REFERENCENO", "ITEMID", "QUANTITY", "SHIPVIA", "TRACKINGNUMBER",
+             "WHENCREATED"],
+            lambda d: [f"SHP-{d[1]}", d[0], d[2], d[3], d[4], d[5], "12/01/2026"]
+        ).encode("utf-8-sig"),
+    }
 
 
 def _stock200(rows: list[list[object]], delimiter: str = ",") -> str:
@@ -585,6 +640,7 @@ def render() -> dict[str, bytes]:
     }
     files.update({f"{product}/customers.csv": customers(product).encode(
         "cp1252" if product.startswith("sage50") else "utf-8") for product in _CUSTOMER_HEADERS})
+    files.update(shipments())
     files.update({f"broken/{name}": data for name, data in broken().items()})
     return files
 

@@ -18,6 +18,10 @@ the name is in shared/reference/sage-formats.md at that section; "assumed" = not
 The ack file is an export of the AR invoice list (or the Order Entry transaction list) saved as
 CSV: its column names are the site's list view, named in the recipe's [ack] section. Every
 document sagesync writes is a sale (SI); an export has no type column, so `type_column = ""`.
+
+Despatches (shipments), every name assumed (no despatch export is in the reference): order
+REFERENCENO, PONUMBER, DOCNO; sku ITEMID; quantity QUANTITY; carrier SHIPVIA; tracking_number
+TRACKINGNUMBER; shipped_at WHENCREATED.
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, RowRule, aliases
@@ -91,7 +95,22 @@ RECEIVABLES = Layout(
     date_format="%m/%d/%Y",
 )
 
-LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
+# Despatches (issue 15 §2): no Sage despatch export is in the reference, so every
+# name is assumed (README.md here); a site maps its own with [sage_export] columns.
+SHIPMENTS = Layout(
+    "intacct", "shipments", "Sage Intacct, Order Entry shipment transactions export",
+    {
+        "order": aliases(ASSUMED, "REFERENCENO", "PONUMBER", "DOCNO"),
+        "sku": aliases(ASSUMED, "ITEMID"),
+        "quantity": aliases(ASSUMED, "QUANTITY"),
+        "carrier": aliases(ASSUMED, "SHIPVIA"),
+        "tracking_number": aliases(ASSUMED, "TRACKINGNUMBER"),
+        "shipped_at": aliases(ASSUMED, "WHENCREATED"),
+    },
+    date_format="%m/%d/%Y", comment_prefix="#",
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES, SHIPMENTS)
 
 ACK = AckLayout(
     # an AR invoice (post_from = "invoices") or an Order Entry transaction ("orders"); credit

@@ -19,6 +19,10 @@ shared/reference/sage-formats.md at that section; "assumed" = not confirmed by t
 The ack file is a VI export of invoice history (AR_InvoiceHistoryHeader: CustomerPONo,
 InvoiceType, InvoiceNo, SalesOrderNo), or of SO_SalesOrderHeader for open orders; the column
 names stay in the recipe's [ack] section. InvoiceType IN answers a sale, CM a credit memo.
+
+Despatches (shipments), every name assumed (no despatch export is in the reference): order
+CustomerPONo, SalesOrderNo; sku ItemCode; quantity QuantityShipped; carrier ShipVia;
+tracking_number TrackingID; shipped_at ShipDate.
 """
 
 from sagesync.sage.layouts import ASSUMED, BASE_PRICE_LIST, Layout, RowRule, aliases
@@ -90,7 +94,23 @@ RECEIVABLES = Layout(
                    "debit memos, finance charges, prepayments and cash are not"),),
 )
 
-LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
+# Despatches (issue 15 §2): no Sage despatch export is in the reference, so every
+# name is assumed (README.md here); a site maps its own with [sage_export] columns.
+SHIPMENTS = Layout(
+    "sage100", "shipments",
+    "Sage 100, S/O shipments (SO_InvoiceHeader / SO_InvoiceTracking) export",
+    {
+        "order": aliases(ASSUMED, "CustomerPONo", "SalesOrderNo"),
+        "sku": aliases(ASSUMED, "ItemCode"),
+        "quantity": aliases(ASSUMED, "QuantityShipped"),
+        "carrier": aliases(ASSUMED, "ShipVia"),
+        "tracking_number": aliases(ASSUMED, "TrackingID"),
+        "shipped_at": aliases(ASSUMED, "ShipDate"),
+    },
+    date_format="%Y%m%d",
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES, SHIPMENTS)
 
 ACK = AckLayout(
     # an A/R invoice (post_from = "invoices") or an S/O sales order ("orders"); a credit memo is

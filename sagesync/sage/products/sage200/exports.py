@@ -28,6 +28,11 @@ the field is one, else what the transaction enquiry shows. Per [ack] key, first 
 |                    | TransactionReference (the row itself is Sage's confirmation)    |
 | amount_column      | GoodsValueInAccountCurrency §4, DocumentGrossValue,             |
 |                    | DocumentValue, GrossValue, Gross Value, Value                   |
+
+Despatches (shipments), every name assumed (no despatch export is in the reference): order
+CustomerDocumentNo, DocumentNo, OrderNumber; sku ItemCode, StockCode, Code; quantity
+DespatchQuantity, QuantityDespatched; carrier Carrier, CourierName; tracking_number
+ConsignmentNo, TrackingNumber; shipped_at DespatchDate.
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, aliases
@@ -95,7 +100,22 @@ RECEIVABLES = Layout(
     date_format="%d/%m/%Y",
 )
 
-LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
+# Despatches (issue 15 §2): no Sage despatch export is in the reference, so every
+# name is assumed (README.md here); a site maps its own with [sage_export] columns.
+SHIPMENTS = Layout(
+    "sage200", "shipments", "Sage 200, SOP despatches export",
+    {
+        "order": aliases(ASSUMED, "CustomerDocumentNo", "DocumentNo", "OrderNumber"),
+        "sku": aliases(ASSUMED, "ItemCode", "StockCode", "Code"),
+        "quantity": aliases(ASSUMED, "DespatchQuantity", "QuantityDespatched"),
+        "carrier": aliases(ASSUMED, "Carrier", "CourierName"),
+        "tracking_number": aliases(ASSUMED, "ConsignmentNo", "TrackingNumber"),
+        "shipped_at": aliases(ASSUMED, "DespatchDate"),
+    },
+    date_format="%d/%m/%Y",
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES, SHIPMENTS)
 
 _REFERENCE = ("TransactionReference", "Reference", "Transaction Reference", "Ref")
 

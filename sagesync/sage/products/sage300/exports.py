@@ -10,6 +10,10 @@ the name is in shared/reference/sage-formats.md at that section; "assumed" = not
 |        |         | QTYSALORDR), QTYONORDER: IC0290 ICILOC                           |
 | prices | all §5  | ITEMNO, PRICELIST, CURRENCY (IC0480), UNITPRICE (IC0482);        |
 |        | min_qty | QTYUNIT §5, its meaning as a quantity break assumed              |
+
+Despatches (shipments), every name assumed (no despatch export is in the reference): order
+PONUMBER, ORDNUMBER; sku ITEM; quantity QTYSHIPPED; carrier SHIPVIA, VIADESC; tracking_number
+SHIPTRACK, TRACKINGNO; shipped_at SHIDATE.
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, aliases
@@ -75,7 +79,22 @@ RECEIVABLES = Layout(
     date_format="%Y%m%d",
 )
 
-LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
+# Despatches (issue 15 §2): no Sage despatch export is in the reference, so every
+# name is assumed (README.md here); a site maps its own with [sage_export] columns.
+SHIPMENTS = Layout(
+    "sage300", "shipments", "Sage 300, O/E shipments (OESHIH / OESHID) export",
+    {
+        "order": aliases(ASSUMED, "PONUMBER", "ORDNUMBER"),
+        "sku": aliases(ASSUMED, "ITEM"),
+        "quantity": aliases(ASSUMED, "QTYSHIPPED"),
+        "carrier": aliases(ASSUMED, "SHIPVIA", "VIADESC"),
+        "tracking_number": aliases(ASSUMED, "SHIPTRACK", "TRACKINGNO"),
+        "shipped_at": aliases(ASSUMED, "SHIDATE"),
+    },
+    date_format="%Y%m%d",
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES, SHIPMENTS)
 
 ACK = AckLayout(
     # an invoice (or an order, post_from = "orders") is an O/E order; the export has no type

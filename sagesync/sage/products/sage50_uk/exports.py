@@ -20,6 +20,11 @@ shared/reference/sage-formats.md at that section; "assumed" = not confirmed by t
 
 The ack file is the site's own audit-trail export report: its column names are in the recipe's
 [ack] section; the types are the ones sagesync writes (§1.2 column A).
+
+Despatches (shipments), every name assumed (no despatch export is in the reference): order
+CUST_ORDER_NUMBER, ORDER_NUMBER, Order No; sku STOCK_CODE, Stock Code; quantity QTY_DESPATCH,
+Qty Despatched; carrier COURIER_NAME, Courier; tracking_number CONSIGNMENT, Consignment No;
+shipped_at DESPATCH_DATE, Despatch Date.
 """
 
 from sagesync.sage.layouts import ASSUMED, BASE_PRICE_LIST, Layout, RowRule, aliases
@@ -90,7 +95,23 @@ RECEIVABLES = Layout(
                    "receipts, payments on account and the rest are not"),),
 )
 
-LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES)
+# Despatches (issue 15 §2): no Sage despatch export is in the reference, so every
+# name is assumed (README.md here); a site maps its own with [sage_export] columns.
+SHIPMENTS = Layout(
+    "sage50_uk", "shipments",
+    "Sage 50 Accounts UK/IE, sales order despatches (SALES_ORDER / SOP_ITEM report)",
+    {
+        "order": aliases(ASSUMED, "CUST_ORDER_NUMBER", "ORDER_NUMBER", "Order No"),
+        "sku": aliases(ASSUMED, "STOCK_CODE", "Stock Code"),
+        "quantity": aliases(ASSUMED, "QTY_DESPATCH", "Qty Despatched"),
+        "carrier": aliases(ASSUMED, "COURIER_NAME", "Courier"),
+        "tracking_number": aliases(ASSUMED, "CONSIGNMENT", "Consignment No"),
+        "shipped_at": aliases(ASSUMED, "DESPATCH_DATE", "Despatch Date"),
+    },
+    date_format="%d/%m/%Y",
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, RECEIVABLES, SHIPMENTS)
 
 ACK = AckLayout(
     # an invoice (or an order, with [sage] post_from = "orders") is posted as SI, a credit

@@ -16,6 +16,10 @@ The ack file is the site's own export of its sales orders (a query or an export 
 SORDER with a heading row): its column names are in the recipe's [ack] section, CUSORDREF
 (the Magento number sagesync wrote) and SOHNUM (X3's order number) by default in
 recipes/sagex3.toml. It has no type column: every row answers an order.
+
+Despatches (shipments), every name assumed (no despatch export is in the reference): order
+CUSORDREF, SOHNUM; sku ITMREF; quantity QTY, DLVQTY; carrier BPTNUM, CARRIER; tracking_number
+TRKNUM, YTRKNUM; shipped_at SHIDAT, DLVDAT.
 """
 
 from sagesync.sage.layouts import ASSUMED, Layout, RowRule, aliases
@@ -72,7 +76,22 @@ CUSTOMERS = Layout(
     date_format="%Y%m%d",
 )
 
-LAYOUTS = (STOCK, PRICES, CUSTOMERS)
+# Despatches (issue 15 §2): no Sage despatch export is in the reference, so every
+# name is assumed (README.md here); a site maps its own with [sage_export] columns.
+SHIPMENTS = Layout(
+    "sagex3", "shipments", "Sage X3, deliveries (SDELIVERY / SDELIVERYD) export",
+    {
+        "order": aliases(ASSUMED, "CUSORDREF", "SOHNUM"),
+        "sku": aliases(ASSUMED, "ITMREF"),
+        "quantity": aliases(ASSUMED, "QTY", "DLVQTY"),
+        "carrier": aliases(ASSUMED, "BPTNUM", "CARRIER"),
+        "tracking_number": aliases(ASSUMED, "TRKNUM", "YTRKNUM"),
+        "shipped_at": aliases(ASSUMED, "SHIDAT", "DLVDAT"),
+    },
+    date_format="%Y%m%d",
+)
+
+LAYOUTS = (STOCK, PRICES, CUSTOMERS, SHIPMENTS)
 
 ACK = AckLayout(
     # a Magento order is posted as an SOH order, the core's sale type SI
