@@ -258,3 +258,28 @@ def test_paid_invoices_turning_unpaid_in_bulk_are_refused_unless_forced(  # type
                    encoding="cp1252")
     code, reversed_, _ = push(recipe, one)
     assert code == 0 and reversed_["refused"] is None and len(reversed_["told"]) == 1
+
+
+SAMPLES = {"sage50_uk": "sage50_uk/receivables.csv",
+           "sage50_us": "sage50_us/aged_receivables.csv",
+           "sage200": "sage200/outstanding_transactions.csv",
+           "sage100": "sage100/AR_OpenInvoice.csv", "sage300": "sage300/AROBL.csv",
+           "intacct": "intacct/ar_invoices_open.csv"}
+
+
+@pytest.mark.parametrize("product", sorted(SAMPLES))
+def test_each_products_sample_export_tells_the_same_three_invoices(  # type: ignore[no-untyped-def]
+        product: str, sent_state: Path, tmp_path: Path, make_magento_sim) -> None:
+    """Every product's receivables layout, through the CLI on its sample: the demo's invoices
+    000000001-3 come out paid, part paid and unpaid, whatever the product calls its columns."""
+    shutil.copytree(sent_state, tmp_path / "state")
+    sim = make_magento_sim(folder=ROOT / "samples" / "magento", token="t")
+    recipe = shop(tmp_path, sim)
+    recipe.write_text(recipe.read_text(encoding="utf-8")
+                      + f'\n[sage_export]\nproduct = "{product}"\n', encoding="utf-8")
+    code, report, err = push(recipe, ROOT / "samples" / "sage" / SAMPLES[product])
+    assert code == 0, err
+    said = {c.split(" (")[0].removeprefix("Sage: invoice "):
+            c.split(") is ")[1].split(" ")[0].rstrip(",")
+            for c in comment_texts(sim) if c.startswith("Sage: invoice ")}
+    assert said == {"000000001": "paid", "000000002": "part", "000000003": "unpaid"}, report

@@ -618,6 +618,58 @@ def sage50_uk_receivables() -> str:
     return table(rows)
 
 
+# What Sage says is owed on the samples' invoices 000000001-000000003 (paid, part paid,
+# unpaid) in each other product's receivables headers (the layouts' assumptions): (Magento
+# number, Sage number, gross, outstanding, due, paid), dates as ISO, spelt per product below.
+OWED: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("000000001", "101", "26.40", "0.00", "2026-11-24", "2026-11-03"),
+    ("000000002", "102", "104.40", "40.00", "2026-12-10", ""),
+    ("000000003", "103", "181.43", "181.43", "2026-12-04", ""),
+)
+
+
+def _day(iso: str, fmt: str) -> str:
+    if not iso:
+        return ""
+    year, month, day = iso.split("-")
+    return fmt.replace("Y", year).replace("m", month).replace("d", day).replace(
+        "y", year[2:])
+
+
+def receivables() -> dict[str, bytes]:
+    """A receivables export per product beside Sage 50 UK's, in its own headers."""
+    def owed(header: list[str], row: Callable[[tuple[str, ...]], list[object]], **kw: Any
+             ) -> str:
+        return table([header, *(row(o) for o in OWED)], **kw)
+
+    return {
+        "sage50_us/aged_receivables.csv": owed(
+            ["Customer ID", "Invoice/CM #", "Type", "Date Due", "Amount", "Amount Due"],
+            lambda o: ["WEBSALES", o[0], "Invoice", _day(o[4], "m/d/y"), o[2], o[3]]
+        ).encode("cp1252"),
+        "sage200/outstanding_transactions.csv": owed(
+            ["AccountNumber", "SYSTraderTranType", "TransactionReference", "URN",
+             "DocumentGrossValue", "DocumentOutstandingValue", "DueDate"],
+            lambda o: ["WEBSALES", "4", o[0], o[1], o[2], o[3], _day(o[4], "d/m/Y")]
+        ).encode("utf-8"),
+        "sage100/AR_OpenInvoice.csv": owed(
+            ["CustomerNo", "InvoiceNo", "InvoiceType", "CustomerPONo", "InvoiceAmt", "Balance",
+             "InvoiceDueDate", "DateLastPaid"],
+            lambda o: ["WEBSALES", o[1].zfill(7), "IN", o[0], o[2], o[3], _day(o[4], "Ymd"),
+                       _day(o[5], "Ymd")], quoting=csv.QUOTE_NONNUMERIC).encode("utf-8"),
+        "sage300/AROBL.csv": owed(
+            ["IDCUST", "IDINVC", "TRXTYPETXT", "IDPONBR", "AMTINVCHC", "AMTDUEHC", "DATEDUE"],
+            lambda o: ["WEBSALES", f"IN{o[1].zfill(6)}", "Invoice", o[0], o[2], o[3],
+                       _day(o[4], "Ymd")],
+            quoting=csv.QUOTE_ALL).encode("utf-8"),
+        "intacct/ar_invoices_open.csv": owed(
+            ["CUSTOMERID", "RECORDNO", "RECORDTYPE", "PONUMBER", "TOTALENTERED", "TOTALDUE",
+             "WHENDUE", "WHENPAID"],
+            lambda o: ["WEBSALES", o[1], "arinvoice", o[0], o[2], o[3], _day(o[4], "m/d/Y"),
+                       _day(o[5], "m/d/Y")]).encode("utf-8-sig"),
+    }
+
+
 def render() -> dict[str, bytes]:
     """Every sample file, by path relative to samples/sage/."""
     files = {
@@ -641,6 +693,7 @@ def render() -> dict[str, bytes]:
     files.update({f"{product}/customers.csv": customers(product).encode(
         "cp1252" if product.startswith("sage50") else "utf-8") for product in _CUSTOMER_HEADERS})
     files.update(shipments())
+    files.update(receivables())
     files.update({f"broken/{name}": data for name, data in broken().items()})
     return files
 
