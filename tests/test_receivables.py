@@ -31,6 +31,12 @@ def delivered(tmp_path: Path, sim: MagentoSimulator, **updates: object) -> Path:
     return recipe
 
 
+def from_sent(sent: Path, tmp_path: Path, sim: MagentoSimulator, **updates: object) -> Path:
+    """A recipe on a copy of the state folder that has already sent the demo's documents."""
+    shutil.copytree(sent, tmp_path / "state")
+    return shop(tmp_path, sim, **updates)
+
+
 def push(recipe: Path, export: Path, *extra: str, crash_at: str | None = None
          ) -> tuple[int, dict, str]:  # type: ignore[type-arg]
     parsed = sagesync(recipe, "parse-sage", str(export), "--kind", "receivables")
@@ -51,9 +57,9 @@ def order_of(sim: MagentoSimulator, entity: str, increment: str) -> int:
 
 
 def test_each_order_hears_what_sage_says_is_owed_once(tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                     make_magento_sim) -> None:
+                                                     make_magento_sim, sent_state: Path) -> None:
     sim = make_magento_sim(folder=ROOT / "samples" / "magento", token="t")
-    recipe = delivered(tmp_path, sim, paid_status="paid_in_sage")
+    recipe = from_sent(sent_state, tmp_path, sim, paid_status="paid_in_sage")
     code, preview, _ = push(recipe, SAMPLE, "--dry-run")
     assert code == 0 and ours(sim) == {} and len(preview["changed"]) == 4
     code, report, err = push(recipe, SAMPLE)
@@ -106,9 +112,9 @@ def test_each_order_hears_what_sage_says_is_owed_once(tmp_path: Path,  # type: i
 @pytest.mark.parametrize("crash_at", ["receivables-recorded", "comment-sending",
                                       "comment-posted"])
 def test_a_crash_anywhere_in_the_push_neither_loses_nor_doubles_a_comment(  # type: ignore[no-untyped-def]
-        tmp_path: Path, crash_at: str, make_magento_sim) -> None:
+        tmp_path: Path, crash_at: str, make_magento_sim, sent_state: Path) -> None:
     sim = make_magento_sim(folder=ROOT / "samples" / "magento", token="t")
-    recipe = delivered(tmp_path, sim)
+    recipe = from_sent(sent_state, tmp_path, sim)
     code, _, _ = push(recipe, SAMPLE, crash_at=crash_at)
     assert code == 137
     told_before = len(comment_texts(sim))
@@ -177,9 +183,9 @@ def test_many_random_kill_sequences_tell_each_change_exactly_once(
 
 
 def test_an_export_that_is_not_this_stores_is_refused_and_a_clash_is_reported(  # type: ignore[no-untyped-def]
-        tmp_path: Path, make_magento_sim) -> None:
+        tmp_path: Path, make_magento_sim, sent_state: Path) -> None:
     sim = make_magento_sim(folder=ROOT / "samples" / "magento", token="t")
-    recipe = delivered(tmp_path, sim)
+    recipe = from_sent(sent_state, tmp_path, sim)
     other = tmp_path / "other-receivables.csv"
     other.write_text(HEADER + "\r\nSMITHJ,SI,05/11/2026,INV-7001,106,Phone,60.00,60.00,,\r\n",
                      encoding="cp1252")
@@ -199,9 +205,9 @@ def test_an_export_that_is_not_this_stores_is_refused_and_a_clash_is_reported(  
 
 
 def test_a_receivables_file_dropped_in_the_watched_folder_is_told_and_archived(  # type: ignore[no-untyped-def]
-        tmp_path: Path, make_magento_sim) -> None:
+        tmp_path: Path, make_magento_sim, sent_state: Path) -> None:
     sim = make_magento_sim(folder=ROOT / "samples" / "magento", token="t")
-    recipe = delivered(tmp_path, sim)
+    recipe = from_sent(sent_state, tmp_path, sim)
     inbox = tmp_path / "drop"
     inbox.mkdir()
     (inbox / "aged-debtors-2026-11-23.csv").write_bytes(SAMPLE.read_bytes())
@@ -216,9 +222,9 @@ def test_a_receivables_file_dropped_in_the_watched_folder_is_told_and_archived( 
 
 
 def test_two_rows_about_one_document_are_reported_not_both_told(  # type: ignore[no-untyped-def]
-        tmp_path: Path, make_magento_sim) -> None:
+        tmp_path: Path, make_magento_sim, sent_state: Path) -> None:
     sim = make_magento_sim(folder=ROOT / "samples" / "magento", token="t")
-    recipe = delivered(tmp_path, sim)
+    recipe = from_sent(sent_state, tmp_path, sim)
     twice = tmp_path / "receivables-twice.csv"
     twice.write_text(HEADER + "\r\nWEBSALES,SI,04/11/2026,000000003,103,Inv,181.43,0.00,,\r\n"
                      "WEBSALES,SI,04/11/2026,103,,Inv,181.43,181.43,,\r\n", encoding="cp1252")
@@ -233,11 +239,11 @@ def test_two_rows_about_one_document_are_reported_not_both_told(  # type: ignore
 
 
 def test_paid_invoices_turning_unpaid_in_bulk_are_refused_unless_forced(  # type: ignore[no-untyped-def]
-        tmp_path: Path, make_magento_sim) -> None:
+        tmp_path: Path, make_magento_sim, sent_state: Path) -> None:
     """A report whose columns moved (the amount read as what is outstanding) would tell every
     customer a paid invoice is due again: the guard refuses it, --force sends it."""
     sim = make_magento_sim(folder=ROOT / "samples" / "magento", token="t")
-    recipe = delivered(tmp_path, sim)
+    recipe = from_sent(sent_state, tmp_path, sim)
     paid = [f"WEBSALES,SI,01/11/2026,{n},,Inv,10.00,0.00,," for n in (
         "000000001", "000000002", "000000003", "000000004", "000000005")]
     first = tmp_path / "receivables-paid.csv"
@@ -272,9 +278,8 @@ def test_each_products_sample_export_tells_the_same_three_invoices(  # type: ign
         product: str, sent_state: Path, tmp_path: Path, make_magento_sim) -> None:
     """Every product's receivables layout, through the CLI on its sample: the demo's invoices
     000000001-3 come out paid, part paid and unpaid, whatever the product calls its columns."""
-    shutil.copytree(sent_state, tmp_path / "state")
     sim = make_magento_sim(folder=ROOT / "samples" / "magento", token="t")
-    recipe = shop(tmp_path, sim)
+    recipe = from_sent(sent_state, tmp_path, sim)
     recipe.write_text(recipe.read_text(encoding="utf-8")
                       + f'\n[sage_export]\nproduct = "{product}"\n', encoding="utf-8")
     code, report, err = push(recipe, ROOT / "samples" / "sage" / SAMPLES[product])
