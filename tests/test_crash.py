@@ -243,18 +243,19 @@ def run_trials(store: Store, numbers: range) -> list[tuple[str, str, bool, int]]
         return list(pool.map(lambda n: trial(store, n), numbers))
 
 
-def test_200_random_kills_and_crash_points_lose_and_double_nothing(store: Store) -> None:
-    outcomes = run_trials(store, range(200))
+TRIALS = 120  # the default run's share; 1000 more under -m slow
+
+
+def test_random_kills_and_crash_points_lose_and_double_nothing(store: Store) -> None:
+    outcomes = run_trials(store, range(TRIALS))
     styles = Counter(style for style, *_ in outcomes)
-    assert styles == Counter({"run": 67, "import-sage": 67, "crash-point": 66})
+    assert styles == Counter({"run": 40, "import-sage": 40, "crash-point": 40})
     windows = Counter(window for _, window, *_ in outcomes)
     # The trials are not vacuous: many kills land between a file and the ledger knowing,
     # half of them followed by the folder being collected.
-    assert windows["inside a batch"] >= 30, windows
+    assert windows["inside a batch"] >= 18, windows
     collected = [window for _, window, was_collected, _ in outcomes if was_collected]
-    assert len(collected) == 99 and collected.count("inside a batch") >= 15, collected
-    # ... and the window nothing closes is hit, held for a person (never resent).
-    assert sum(held for *_, held in outcomes) > 0
+    assert len(collected) == 60 and collected.count("inside a batch") >= 9, collected
 
 
 @pytest.mark.parametrize("point", ["after-plan", "before-rename:2", "after-rename:2",
@@ -361,13 +362,16 @@ def run_ack_trials(store: Store, acked: Acked, numbers: range) -> Counter[str]:
 
 
 def test_a_killed_and_rerun_ack_counts_every_answer_once(store: Store, acked: Acked) -> None:
-    windows = run_ack_trials(store, acked, range(200))
-    assert windows["in the middle"] >= 60, windows
+    windows = run_ack_trials(store, acked, range(TRIALS))
+    assert windows["in the middle"] >= 36, windows
 
 
 @pytest.mark.slow
 def test_1000_more_trials(store: Store) -> None:
-    assert len(run_trials(store, range(1000, 2000))) == 1000
+    outcomes = run_trials(store, range(1000, 2000))
+    assert len(outcomes) == 1000
+    # ... and the window nothing closes is hit, held for a person (never resent).
+    assert sum(held for *_, held in outcomes) > 0
 
 
 @pytest.mark.slow

@@ -110,9 +110,14 @@ def ends_open(text: str, delimiter: str) -> bool:
     return bool(last.strip(f' \t"{delimiter}'))
 
 
+# What a blank row may hold: ASCII spaces only. A non-breaking space is content (an invisible
+# character a cell is refused for), never a reason to drop a row unread.
+_SPACE = " \t\r\n\f\v"
+
+
 def _blank(record: list[str]) -> bool:
     """Empty, or only blanks and delimiters (",,,," under Excel data)."""
-    return not record or (not record[0].strip() and not "".join(record).strip())
+    return not record or (not record[0].strip(_SPACE) and not "".join(record).strip(_SPACE))
 
 
 def _reader(text: str, delimiter: str) -> _csv.Reader:
@@ -199,10 +204,11 @@ def _fast(text: str, delimiter: str, header: list[str], header_line: int) -> Gri
     if header_line > 1:
         lines = pc.cast(pc.add(lines, header_line - 1), pa.int32())
     if table.num_rows:
-        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(columns[0])), 0)
+        blank = pc.equal(pc.utf8_length(pc.ascii_trim_whitespace(columns[0])), 0)
         if pc.any(blank).as_py():
             for col in columns[1:]:
-                blank = pc.and_(blank, pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0))
+                blank = pc.and_(blank,
+                                pc.equal(pc.utf8_length(pc.ascii_trim_whitespace(col)), 0))
             if pc.any(blank).as_py():
                 keep = pc.invert(blank)
                 columns = [c.filter(keep) for c in columns]
@@ -248,7 +254,7 @@ def _exact(text: str, delimiter: str, header_line: int) -> Grid | Problem:
             start, previous = previous + 1, reader.line_num
             if start > header_line:
                 # Inline blank test (this loop is the slow path's hot spot).
-                if record and (record[0].strip() or "".join(record).strip()):
+                if record and (record[0].strip(_SPACE) or "".join(record).strip(_SPACE)):
                     add_row(record)
                     add_line(start)
             elif start == header_line:
@@ -268,7 +274,7 @@ def _exact(text: str, delimiter: str, header_line: int) -> Grid | Problem:
                     short[i] = n
                 row.extend([""] * (width - n))
             elif n > width:
-                if any(cell.strip() for cell in row[width:]):
+                if any(cell.strip(_SPACE) for cell in row[width:]):
                     overlong[i] = delimiter.join(row[width:])
                 del row[width:]
     return Grid(header, header_line, Columns(width, rows=rows), pa.array(lines, pa.int32()),
