@@ -8,26 +8,12 @@ from __future__ import annotations
 
 import json
 
-import requests
-from requests.auth import AuthBase
-
 from sagesync.errors import SageSyncError
 from sagesync.magento.answers import magento_message
-from sagesync.magento.http import RetryPolicy, send_with_retries
+from sagesync.magento.http import RestEndpoint, send_with_retries
 
 
-class OrderComments:
-    def __init__(self, base_url: str, auth: AuthBase, *, timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, auth_kind: str = "bearer",
-                 session: requests.Session | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self.auth_kind = auth_kind
-        self.session = session or requests.Session()
-        self.session.auth = auth
-        self.session.headers["Accept"] = "application/json"
-
+class OrderComments(RestEndpoint):
     def comments(self, order_id: int) -> list[str]:
         """The texts of the order's status history (GET /V1/orders/{id})."""
         response = send_with_retries(

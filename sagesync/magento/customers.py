@@ -10,11 +10,10 @@ import json
 from typing import Any
 
 import requests
-from requests.auth import AuthBase
 
 from sagesync.errors import MagentoNotFoundError, SageSyncError
 from sagesync.magento.answers import magento_message
-from sagesync.magento.http import RetryPolicy, send_with_retries
+from sagesync.magento.http import RestEndpoint, send_with_retries
 
 #: Fields of a customer that Magento computes or keeps itself: never sent back.
 _READ_ONLY = ("created_at", "updated_at", "created_in")
@@ -24,18 +23,7 @@ class CustomerGone(SageSyncError):
     """The customer is not in Magento (deleted since it was mapped)."""
 
 
-class CustomerAccounts:
-    def __init__(self, base_url: str, auth: AuthBase, *, timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, auth_kind: str = "bearer",
-                 session: requests.Session | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self.auth_kind = auth_kind
-        self.session = session or requests.Session()
-        self.session.auth = auth
-        self.session.headers["Accept"] = "application/json"
-
+class CustomerAccounts(RestEndpoint):
     def _send(self, method: str, path: str, describe: str, *, body: bytes | None = None,
               params: dict[str, str] | None = None) -> requests.Response:
         try:

@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+from requests.auth import AuthBase
 
 from sagesync.errors import AuthError, MagentoNotFoundError, TransientError, UsageError
 from sagesync.magento.answers import explain_401, magento_message, short, tls_failure
@@ -207,3 +208,19 @@ def send_with_retries(session: requests.Session, method: str, url: str, *,
             wait = max(wait, retry_after(response) or 0.0)
     raise TransientError(f"Magento kept failing on {describe} after {retry.attempts} attempts "
                          f"(last: {last_problem}). {exhausted_note}".rstrip())
+
+
+class RestEndpoint:
+    """What each small Magento REST client shares (order comments, customers, shipments):
+    the base URL, the session with its credentials, the timeout and the retry policy."""
+
+    def __init__(self, base_url: str, auth: AuthBase, *, timeout: float = 30.0,
+                 retry: RetryPolicy | None = None, auth_kind: str = "bearer",
+                 session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.auth_kind = auth_kind
+        self.session = session or requests.Session()
+        self.session.auth = auth
+        self.session.headers["Accept"] = "application/json"

@@ -13,12 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import requests
-from requests.auth import AuthBase
-
 from sagesync.errors import SageSyncError
 from sagesync.magento.answers import magento_message
-from sagesync.magento.http import RetryPolicy, send_with_retries
+from sagesync.magento.http import RestEndpoint, RetryPolicy, send_with_retries
 
 
 @dataclass(frozen=True)
@@ -51,18 +48,7 @@ def _number(qty: Decimal) -> int | float:
     return int(qty) if qty == qty.to_integral_value() else float(qty)
 
 
-class OrderShipments:
-    def __init__(self, base_url: str, auth: AuthBase, *, timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, auth_kind: str = "bearer",
-                 session: requests.Session | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self.auth_kind = auth_kind
-        self.session = session or requests.Session()
-        self.session.auth = auth
-        self.session.headers["Accept"] = "application/json"
-
+class OrderShipments(RestEndpoint):
     def _get(self, path: str, params: dict[str, str], describe: str) -> Any:
         response = send_with_retries(self.session, "GET", f"{self.base_url}{path}",
                                      params=params, retry=self.retry, timeout=self.timeout,
