@@ -221,6 +221,16 @@ def test_a_sage_order_number_is_mapped_back_through_the_ledger(  # type: ignore[
     assert done.returncode == ExitCode.HELD, done.stderr
     assert shipped(sim) == [(10, "RM9", {1002: 5})]
     assert "order 5099 is not in Magento" in done.stderr
+    # trace follows the order on to its shipment (Magento's id: the simulator's first)
+    (shipment_id,) = [s["entity_id"] for s in sim.rows("shipments")]
+    traced = sagesync(recipe, "trace", "000000008")
+    assert traced.returncode == 0, traced.stderr
+    assert traced.stdout.endswith(
+        f"order 000000008 shipments:\n  RM9 (custom): posted, Magento shipment {shipment_id}; "
+        "BK-1001 x 5\n")
+    (entry,) = json.loads(sagesync(recipe, "trace", "000000008", "--json").stdout)
+    assert [(s["tracking_number"], s["state"], s["lines"]) for s in entry["shipments"]] == \
+        [("RM9", "posted", {"BK-1001": "5"})]
 
 
 def test_the_watched_folder_ships_a_despatch_file_once(  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ import click
 from sagesync.errors import ExitCode, InputFormatError, UsageError
 from sagesync.ledger import Ledger
 from sagesync.ops.ack import apply_ack
-from sagesync.ops.fixup import FixupResult, hold, release, retry, settle, trace
+from sagesync.ops.fixup import FixupResult, TraceEntry, hold, release, retry, settle, trace
 from sagesync.ops.status import flow_status
 from sagesync.pipeline.checkpoint import new_run_id
 from sagesync.pipeline.lock import run_lock
@@ -162,6 +162,24 @@ def trace_command(obj: Context, order: str, as_json: bool) -> None:
                        + (f", invoice {row.sage_invoice_ref}" if row.sage_invoice_ref else ""))
         for at, event, detail in entry.events:
             click.echo(f"    {at}  {event}" + (f": {detail}" if detail else ""))
+    _echo_shipments(entries)
+
+
+def _echo_shipments(entries: list[TraceEntry]) -> None:
+    """Each traced order's consignments, once per order (every entry of it carries them)."""
+    told: set[str] = set()
+    for entry in entries:
+        order = entry.row.order_increment_id or ""
+        if not entry.shipments or order in told:
+            continue
+        told.add(order)
+        click.echo(f"order {order} shipments:")
+        for s in entry.shipments:
+            lines = ", ".join(f"{sku} x {qty.normalize():f}"
+                              for sku, qty in sorted(s.lines.items()))
+            click.echo(f"  {s.tracking_number} ({s.carrier_code}): {s.state}"
+                       + (f", Magento shipment {s.shipment_id}" if s.shipment_id else "")
+                       + f"; {lines}" + (f"; {s.detail}" if s.detail else ""))
 
 
 def _report_fixup(verb: str, result: FixupResult) -> None:

@@ -97,6 +97,13 @@ class ShipmentBook:
                 (order_increment_id, tracking_number, order_id, REFUSED, lines_json(lines),
                  carrier_code, detail, run_id, _now()))
 
+    def of_order(self, order_increment_id: str) -> list[ShipmentRow]:
+        """Every consignment of one order the ledger knows, oldest first (for `trace`)."""
+        numbers = [row[0] for row in self.db.execute(
+            "SELECT tracking_number FROM shipments WHERE order_increment_id=? ORDER BY at, "
+            "tracking_number", (order_increment_id,))]
+        return [row for number in numbers if (row := self.get(order_increment_id, number))]
+
     def counts(self) -> dict[str, int]:
         """Rows per state, for status pages and tests."""
         return dict(self.db.execute("SELECT state, count(*) FROM shipments GROUP BY state"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sagesync.errors import UsageError
 from sagesync.ledger import Ledger, RecordKey, RecordRow
+from sagesync.ledger.shipment_book import ShipmentBook, ShipmentRow
 from sagesync.model import holds
 from sagesync.pipeline.checkpoint import MANIFEST, open_checkpoint
 
@@ -108,6 +109,9 @@ class TraceEntry:
     #: the Sage account the document posts to, as the ledger knows it: approved or awaiting
     #: approval, and what the last customer push from Sage set (empty: not a ledger account)
     account: dict[str, object] = field(default_factory=dict)
+    #: the consignments of its order that Sage's despatch files shipped in Magento (the same
+    #: list on each document of one order): tracking number, carrier, state, lines, shipment
+    shipments: list[ShipmentRow] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         r = self.row
@@ -116,6 +120,7 @@ class TraceEntry:
                 "reason": r.last_error, "batch_id": r.batch_id, "file": r.file,
                 "sage_ref": r.sage_ref, "sage_invoice_ref": r.sage_invoice_ref,
                 "document": self.document, "account": self.account,
+                "shipments": [_shipment(s) for s in self.shipments],
                 "events": [{"at": at, "event": e, "detail": d} for at, e, d in self.events]}
 
 
@@ -177,4 +182,16 @@ def trace(ledger: Ledger, order: str, post_from: str = "invoices") -> list[Trace
         ref = entry.document.get("account")
         accounts = ledger.accounts_overview(ref=ref) if ref else []
         entry.account = accounts[0] if accounts else {}
+    book = ShipmentBook(ledger)
+    shipped = {number: book.of_order(number)
+               for number in {e.row.order_increment_id for e in entries} if number}
+    for entry in entries:
+        entry.shipments = shipped.get(entry.row.order_increment_id or "", [])
     return entries
+
+
+def _shipment(row: ShipmentRow) -> dict[str, object]:
+    return {"tracking_number": row.tracking_number, "carrier": row.carrier_code,
+            "state": row.state, "shipment_id": row.shipment_id, "at": row.at,
+            "detail": row.detail,
+            "lines": {sku: f"{qty.normalize():f}" for sku, qty in sorted(row.lines.items())}}
