@@ -30,7 +30,8 @@ browser:
 	  echo "chromium could not be installed: the status page's browser tests will skip"
 
 # The SFTP tests run a real OpenSSH sshd on 127.0.0.1: installed here when running as root and
-# missing (elsewhere those tests skip, saying why).
+# missing (elsewhere those tests skip, saying why). The suite runs on two processes (pytest-xdist),
+# a test file to each at a time, so a module's fixtures are built once: 9 minutes, not 14.
 test: lint browser
 	@if [ "$$(id -u)" = 0 ] && ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ] \
 	    && command -v apt-get >/dev/null 2>&1; then \
@@ -40,7 +41,7 @@ test: lint browser
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null 2>&1; } \
 	  || echo "could not install openssh-server: the SFTP tests will skip"; \
 	fi
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 demo: $(STAMP)
 	rm -rf demo-state
