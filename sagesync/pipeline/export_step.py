@@ -1,7 +1,7 @@
 """The export-orders step: Magento pages -> the typed tables of a magento-export checkpoint.
 
 Each page becomes Arrow rows on its own (magento.page_tables), in this process or, for a large
-export, in worker processes beside it (worker_pool); the rows are taken in page order and
+export, in worker processes beside it (page_pool); the rows are taken in page order and
 written to Parquet every FLUSH_EVERY_ROWS rows, with a few pages in flight, so memory stays
 flat however many pages there are. Every verbatim page is kept for audit and replay, listed
 in `raw/index.json` (entity, page, size, SHA-256): a saved page (folder source) is not
@@ -50,14 +50,14 @@ from sagesync.magento.client import MAGENTO_TIME, RawPage, RestSource, Window
 from sagesync.magento.connect import magento_auth
 from sagesync.magento.entities import ENTITY_TYPES
 from sagesync.magento.http import RetryPolicy
-from sagesync.magento.page_tables import REJECTED, ROW, PageJob, PageOutcome, decode_page, position
+from sagesync.magento.page_tables import REJECTED, ROW, PageJob, PageOutcome, position
 from sagesync.magento.source import FolderSource, PageSource
 from sagesync.model.schemas import MAGENTO_TABLES
 from sagesync.pipeline import progress
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
 from sagesync.pipeline.faults import fault_point
+from sagesync.pipeline.page_pool import PageDecoder, default_workers
 from sagesync.pipeline.postable import REGISTER_CHUNK, iter_exported
-from sagesync.pipeline.worker_pool import OrderedPool, default_workers
 from sagesync.recipe import Recipe
 
 KIND = "magento-export"
@@ -65,7 +65,7 @@ KIND = "magento-export"
 # to find a slice's orders and lines (20,000 made its peak 20 MB higher, for no speed).
 FLUSH_EVERY_ROWS = 5_000
 # Pages decoded in-process before worker processes start: an export this small (and nearly
-# every test) pays no start-up; a large one is decoded on every core (see worker_pool).
+# every test) pays no start-up; a large one is decoded on every core (see page_pool).
 PARALLEL_AFTER_PAGES = 12
 LINKED_ORDERS_CHUNK = 100
 _INT64 = 2 ** 63
@@ -93,7 +93,7 @@ class ExportResult:
     amended: list[str] = field(default_factory=list)
     voided: list[str] = field(default_factory=list)
     linked_orders: int = 0
-    worker_pages: int = 0  # pages decoded in worker processes (worker_pool)
+    worker_pages: int = 0  # pages decoded in worker processes (page_pool)
 
 
 class _Loose(msgspec.Struct):
@@ -347,7 +347,7 @@ class _Ids:
 
 
 class _Pages:
-    """Pages in the order they came: decoded here or in a worker (worker_pool), repeats dropped
+    """Pages in the order they came: decoded here or in a worker (page_pool), repeats dropped
     by entity id, bad pages and records quarantined, rows written every FLUSH_EVERY_ROWS."""
 
     def __init__(self, recipe: Recipe, run_id: str, writer: CheckpointWriter,
@@ -362,9 +362,8 @@ class _Pages:
         self.order_refs = _Ids()  # orders invoices and credit memos point at (live stores)
         self.bad_ids: dict[str, set[int]] = {entity: set() for entity in ENTITY_TYPES}
         self.raw = _RawWriter(writer.folder / "raw", copy=not filter_locally)
-        self.decoder: OrderedPool[_Queued, PageJob, PageOutcome] = OrderedPool(
-            decode_page, default_workers() if workers is None else workers,
-            start_after=PARALLEL_AFTER_PAGES)
+        self.decoder: PageDecoder[_Queued] = PageDecoder(
+            default_workers() if workers is None else workers, start_after=PARALLEL_AFTER_PAGES)
         self.batches: dict[str, list[pa.RecordBatch]] = {}
         self.rows: dict[str, int] = {}
 

@@ -32,7 +32,6 @@ from sagesync.pipeline import progress
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
 from sagesync.pipeline.postable import POSTED, posted_kinds, posted_rows
 from sagesync.pipeline.tables import KeyedTable
-from sagesync.pipeline.worker_pool import OrderedPool, default_workers
 from sagesync.recipe import Recipe
 from sagesync.sage import products
 from sagesync.transform.accounts import AccountAllocator, customer_key
@@ -47,7 +46,6 @@ from sagesync.transform.documents import (
 )
 from sagesync.transform.mapping import ItemMap, NominalMap, load_customer_accounts
 from sagesync.transform.rows import as_units, cents_array, units_array
-from sagesync.transform.slices import SliceJob, build_slice, order_id_of
 
 KIND = "sage-documents"
 
@@ -60,12 +58,9 @@ class TransformResult:
     holds: dict[RecordKey, Hold] = field(default_factory=dict)  # each held record's cause
     warnings: list[str] = field(default_factory=list)
     new_accounts: int = 0
-    worker_slices: int = 0  # slices built in worker processes (worker_pool)
 
 
 SLICE = 1_000  # documents turned into Python objects at a time (5,000 peaked 70 MB higher)
-# Slices built here before a worker is started: a small transform, and most tests, start none.
-PARALLEL_AFTER_SLICES = 8
 
 
 def _grouped(table: pa.Table, key: str) -> dict[int, list[dict[str, Any]]]:
@@ -138,12 +133,10 @@ def _document_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | 
 
 
 def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id: str,
-              *, lookup: Ledger | None = None, workers: int | None = None) -> TransformResult:
+              *, lookup: Ledger | None = None) -> TransformResult:
     """Build every Sage document of an export, plus the ledger's queued records that earlier
     exports hold, and write the sage-documents checkpoint. Without a ledger (dry run) nothing
-    is remembered; `lookup`, a read-only ledger, still tells the accounts already known.
-    Slices are built on every core once there are more than PARALLEL_AFTER_SLICES of them
-    (`workers` overrides how many processes help)."""
+    is remembered; `lookup`, a read-only ledger, still tells the accounts already known."""
     caps = products.get(recipe.sage.product).capabilities
     builder = DocumentBuilder(recipe.mapping,
                               NominalMap.load(recipe.mapping.nominals_csv,
@@ -183,31 +176,35 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
     review = recipe.customers.new_accounts == "review"
     awaiting = (known.unapproved_accounts() if (known := ledger or lookup) and review
                 else set())
-    pool: OrderedPool[_Slice, SliceJob, list[SageDocument | None]] = OrderedPool(
-        build_slice, default_workers() if workers is None else workers,
-        start_after=PARALLEL_AFTER_SLICES, backlog=2, limit=4)
-    with closing(_Outcomes()) as outcomes, closing(pool):
+    with closing(_Outcomes()) as outcomes:
         references = _References(ledger or lookup, outcomes)
-
-        def settle(ready: list[tuple[_Slice, list[SageDocument | None]]]) -> None:
-            for part, built in ready:
-                docs = _settle_slice(part, built, allocator, account_rows)
+        for source, only in sources:
+            tables = _Export(source, recipe.sage.currency)
+            for kind, rows, lines_index in _document_slices(recipe, source, only):
+                docs = _build_slice(kind, rows, lines_index, tables, builder, allocator,
+                                    account_rows)
                 _hold_unimportable_credits(docs, recipe.sage.product, recipe.sage.region,
                                            recipe.sage.post_from)
                 if review:
                     _hold_unapproved_accounts(docs, awaiting | {r for _, r, _ in allocator.new})
                 references.hold_collisions(docs)
                 _write_documents(writer, docs, recipe.mapping.department)
-                _account_for(docs, result, held, outcomes)
-
-        for source, only in sources:
-            tables = _Export(source, recipe.sage.currency)
-            for kind, rows, lines_index in _document_slices(recipe, source, only):
-                part, job = _slice(kind, rows, lines_index, tables, builder)
-                pool.put(part, job)
-                settle(pool.ready())
-        settle(pool.drain())
-        result.worker_slices = pool.submitted
+                result.documents += len(docs)
+                progress.advance("transform", len(docs), unit="documents")
+                ready: list[tuple[RecordKey, str, str]] = []
+                skipped: list[tuple[RecordKey, str, str]] = []
+                for d in docs:
+                    key = RecordKey(d.entity_type, d.entity_id, d.store_id)
+                    if d.hold_reason:
+                        result.holds[key] = hold = _hold_of(d)
+                        held.append((key, d.content_hash, hold))
+                        result.held.append(f"{key} ({d.increment_id}): {d.hold_reason}")
+                    elif d.skip_reason:
+                        skipped.append((key, d.content_hash, d.skip_reason))
+                    else:
+                        ready.append((key, d.content_hash, _reference(d)))
+                    result.warnings += [f"{key} ({d.increment_id}): {w}" for w in d.warnings]
+                outcomes.add(ready, skipped)
         if ledger is not None:
             ledger.add_accounts(allocator.new, approved=not review)
             ledger.mark_transformed(outcomes.ready(), held, outcomes.skipped())
@@ -218,28 +215,6 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                                      "accounts": len(account_rows),
                                      "from_earlier_exports": len(sources) - 1})
     return result
-
-
-def _account_for(docs: list[SageDocument], result: TransformResult,
-                 held: list[tuple[RecordKey, str, Hold | str]], outcomes: _Outcomes) -> None:
-    """Count a slice's documents into the result: held ones listed with their cause, the
-    ready and skipped ones kept for the ledger."""
-    result.documents += len(docs)
-    progress.advance("transform", len(docs), unit="documents")
-    ready: list[tuple[RecordKey, str, str]] = []
-    skipped: list[tuple[RecordKey, str, str]] = []
-    for d in docs:
-        key = RecordKey(d.entity_type, d.entity_id, d.store_id)
-        if d.hold_reason:
-            result.holds[key] = hold = _hold_of(d)
-            held.append((key, d.content_hash, hold))
-            result.held.append(f"{key} ({d.increment_id}): {d.hold_reason}")
-        elif d.skip_reason:
-            skipped.append((key, d.content_hash, d.skip_reason))
-        else:
-            ready.append((key, d.content_hash, _reference(d)))
-        result.warnings += [f"{key} ({d.increment_id}): {w}" for w in d.warnings]
-    outcomes.add(ready, skipped)
 
 
 class _Outcomes:
@@ -371,52 +346,36 @@ def _reference(d: SageDocument) -> str:
     return f"{d.transaction_type}:{d.reference}"
 
 
-@dataclass
-class _Slice:
-    """What the caller keeps of a slice while it is built: what settling it needs."""
-
-    kind: str
-    rows: list[dict[str, Any]]
-    orders: dict[int, dict[str, Any]]
-    tables: _Export
-
-
-def _slice(kind: str, rows: list[dict[str, Any]], lines_index: KeyedTable, tables: _Export,
-           builder: DocumentBuilder) -> tuple[_Slice, SliceJob]:
-    """A slice's rows with their orders and lines, read here, to be built anywhere."""
-    orders, order_items = tables.slice_context(sorted({order_id_of(kind, r) for r in rows}))
-    lines = order_items if kind == "order" else \
-        _grouped(lines_index.rows([r["entity_id"] for r in rows]), "document_id")
-    return (_Slice(kind, rows, orders, tables),
-            SliceJob(kind, rows, lines, orders, order_items, builder))
-
-
-def _settle_slice(part: _Slice, built: list[SageDocument | None], allocator: AccountAllocator,
-                  account_rows: dict[str, dict[str, Any]]) -> list[SageDocument]:
-    """A built slice, in order: each document's account (a new customer's generated here, so
-    references are the same whoever built it), a held orphan where the order is missing, and
-    a credit note's invoice number."""
+def _build_slice(kind: str, rows: list[dict[str, Any]], lines_index: KeyedTable, tables: _Export,
+                 builder: DocumentBuilder, allocator: AccountAllocator,
+                 account_rows: dict[str, dict[str, Any]]) -> list[SageDocument]:
+    order_ids = sorted({r["entity_id"] if kind == "order" else r["order_id"] for r in rows})
+    orders, order_items = tables.slice_context(order_ids)
+    if kind == "order":
+        lines = order_items
+    else:
+        lines = _grouped(lines_index.rows([r["entity_id"] for r in rows]), "document_id")
     customers: dict[int, dict[str, Any]] | None = None
     docs: list[SageDocument] = []
-    for row, document in zip(part.rows, built, strict=True):
-        order = part.orders.get(order_id_of(part.kind, row))
-        if document is None or order is None:
-            docs.append(_orphan(part.kind, row))
+    for row in rows:
+        order = orders.get(row["entity_id"] if kind == "order" else row["order_id"])
+        if order is None:
+            docs.append(_orphan(kind, row))
             continue
         ref, origin = allocator.account_for(order)
-        document.account_ref = ref
-        docs.append(document)
+        docs.append(builder.build(kind, row, lines.get(row["entity_id"], []), order,
+                                  order_items.get(order["entity_id"], []), ref))
         key = customer_key(order)
         if origin == "generated" and key and ref not in account_rows:
             if customers is None:
-                customers = part.tables.customers_of(part.orders)
+                customers = tables.customers_of(orders)
             account_rows[ref] = _account_row(ref, key, order,
                                              customers.get(order.get("customer_id") or 0),
-                                             document.currency_code,
-                                             allocator.settings.customer_group)
-    if part.kind == "creditmemo":  # what each credit note is applied to, where the export knows
-        numbers = part.tables.invoice_numbers(sorted({d.invoice_id for d in docs
-                                                      if d.invoice_id is not None}))
+                                             docs[-1].currency_code,
+                                             builder.mapping.customer_group)
+    if kind == "creditmemo":  # what each credit note is applied to, where the export knows
+        numbers = tables.invoice_numbers(sorted({d.invoice_id for d in docs
+                                                 if d.invoice_id is not None}))
         for d in docs:
             d.invoice_increment_id = numbers.get(d.invoice_id) if d.invoice_id else None
     return docs
