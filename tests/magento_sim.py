@@ -620,7 +620,22 @@ class MagentoSimulator:
         "order_comments": "Magento_Sales::comment",
         "shipments": "Magento_Sales::shipment",
         "ship": "Magento_Sales::ship",
+        # Magento/Customer/etc/webapi.xml
+        "customer_metadata": "Magento_Customer::customer",
+        "customer_groups": "Magento_Customer::group",
     }
+
+    #: Customer groups (Customers > Customer Groups) served by ``GET /V1/customerGroups/{id}``:
+    #: a fresh install's four.
+    CUSTOMER_GROUPS: ClassVar[list[dict[str, Any]]] = [
+        {"id": gid, "code": code, "tax_class_id": 3, "tax_class_name": "Retail Customer"}
+        for gid, code in ((0, "NOT LOGGED IN"), (1, "General"), (2, "Wholesale"),
+                          (3, "Retailer"))]
+
+    #: Customer attributes served by ``GET /V1/attributeMetadata/customer/attribute/{code}``:
+    #: the system ones sagesync reads; a test adds a custom one with `add_customer_attribute`.
+    CUSTOMER_ATTRIBUTES: ClassVar[tuple[str, ...]] = ("email", "firstname", "lastname",
+                                                      "group_id", "taxvat")
 
     #: Tax rates (Stores > Tax Zones and Rates) served by ``GET /V1/taxRates/search``.
     TAX_RATES: ClassVar[list[dict[str, Any]]] = [
@@ -702,6 +717,7 @@ class MagentoSimulator:
         self._admin_failures: dict[str, int] = {}
         self._admin_locked_until: dict[str, float] = {}
         self._nonces: set[tuple[str, str]] = set()  # (consumer key, nonce) seen
+        self.custom_customer_attributes: dict[str, dict[str, Any]] = {}
         self.requests: list[RecordedRequest] = []
         self.faults = FaultPlan()
         self.errors: list[str] = []  # tracebacks of simulator bugs / failing hooks
@@ -1200,6 +1216,14 @@ class MagentoSimulator:
         elif len(parts) == 3 and parts[:2] == ["V1", "customers"]:
             raw_id = parts[2]
             route = ("customers", lambda: self._get_one("customers", raw_id, "customerId"))
+        elif len(parts) == 5 and parts[:4] == ["V1", "attributeMetadata", "customer",
+                                                 "attribute"]:
+            code = parts[4]
+            route = ("customer_metadata", lambda: self._customer_attribute(code))
+        elif len(parts) == 3 and parts[:2] == ["V1", "customerGroups"] and parts[2] not in (
+                "search", "default"):
+            raw_id = parts[2]
+            route = ("customer_groups", lambda: self._customer_group(raw_id))
         elif parts == ["V1", "store", "storeViews"]:
             route = ("store", lambda: copy.deepcopy(self.STORE_VIEWS))
         elif parts == ["V1", "store", "websites"]:
@@ -1395,6 +1419,41 @@ class MagentoSimulator:
             self._put("shipments", shipment, merge=False)
             self._put("orders", order, merge=False)
         return shipment_id
+
+    def add_customer_attribute(self, code: str, label: str = "", *, user_defined: bool = True,
+                               frontend_input: str = "boolean") -> None:
+        """A custom customer attribute, as a store's module or Adobe Commerce's admin adds."""
+        with self._lock:
+            self.custom_customer_attributes[code] = {
+                "frontend_input": frontend_input, "label": label or code,
+                "user_defined": user_defined}
+
+    def _customer_attribute(self, code: str) -> dict[str, Any]:
+        """CustomerMetadataInterface::getAttributeMetadata: the attribute's metadata, or 404
+        naming the entity type and the code as Magento does."""
+        with self._lock:
+            custom = self.custom_customer_attributes.get(code)
+        if custom is None and code not in self.CUSTOMER_ATTRIBUTES:
+            raise ApiError(404, "No such entity with %fieldName = %fieldValue, %field2Name = "
+                           "%field2Value", {"fieldName": "entityType", "fieldValue": "customer",
+                                            "field2Name": "attributeCode", "field2Value": code})
+        spec = custom or {"frontend_input": "text", "label": code.replace("_", " ").title(),
+                          "user_defined": False}
+        return {"frontend_input": spec["frontend_input"], "input_filter": "",
+                "store_label": spec["label"], "validation_rules": [], "multiline_count": 0,
+                "visible": True, "required": False, "data_model": "", "options": [],
+                "frontend_class": "", "user_defined": spec["user_defined"], "sort_order": 100,
+                "frontend_label": spec["label"], "note": "", "system": not spec["user_defined"],
+                "backend_type": "int" if spec["frontend_input"] == "boolean" else "varchar",
+                "attribute_code": code}
+
+    def _customer_group(self, raw_id: str) -> dict[str, Any]:
+        """GroupRepositoryInterface::getById: the group, or 404 naming the id."""
+        group_id = _to_int(raw_id)
+        for group in self.CUSTOMER_GROUPS:
+            if group["id"] == group_id:
+                return copy.deepcopy(group)
+        raise ApiError(404, MSG_NO_SUCH_FIELD, {"fieldName": "id", "fieldValue": str(group_id)})
 
     def _get_one(self, entity: str, raw_id: str, param: str) -> dict[str, Any]:
         entity_id = _to_int(raw_id)

@@ -356,3 +356,34 @@ def test_doctor_says_it_cannot_try_order_comments(run_cli, store, tmp_path,
     state, detail = lines(result.output)["access: order comments"]
     assert state == "skip" and "Magento_Sales::comment" in detail
     assert not [r for r in store.requests if r.method == "POST"]  # nothing was written
+
+
+def test_doctor_checks_the_customer_attribute_and_groups_a_customer_push_writes(
+        run_cli, store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / ".env").write_text(f"MAGENTO_URL={store.url}\nMAGENTO_TOKEN={TOKEN}\n")
+    recipe = tmp_path / "catalog.toml"
+    text = (Path(__file__).parent.parent / "recipes" / "stock-prices.toml").read_text() \
+        .replace("../state/catalog", "state")
+    recipe.write_text(text)
+    checks = lines(run_cli("doctor", str(recipe)).output)
+    state, detail = checks["customer attribute"]
+    assert state == "FAIL" and 'hold_attribute = "sage_on_hold"' in detail
+    assert checks["customer groups"] == ("ok", "all exist: 2 Wholesale, 3 Retailer")
+    assert checks["access: customer updates"][0] == "skip"
+    assert "Magento_Customer::manage" in checks["access: customer updates"][1]
+
+    store.add_customer_attribute("sage_on_hold", "On hold in Sage")
+    result = run_cli("doctor", str(recipe))
+    assert result.exit_code == 0, result.output
+    assert lines(result.output)["customer attribute"] == (
+        "ok", 'sage_on_hold exists ("On hold in Sage", boolean)')
+
+    recipe.write_text(text.replace('"WHOLESAL" = 3', '"WHOLESAL" = 3, "BAND9" = 9'))
+    result = run_cli("doctor", str(recipe))
+    assert result.exit_code == 1
+    state, detail = lines(result.output)["customer groups"]
+    assert state == "FAIL" and "does not have: 9" in detail
+
+    store.refused_resources = {"Magento_Customer::group": 403}
+    state, detail = lines(run_cli("doctor", str(recipe)).output)["customer groups"]
+    assert state == "FAIL" and "Magento_Customer::group" in detail and "refused (403)" in detail

@@ -50,9 +50,18 @@ def test_every_served_shape_validates(make_magento_sim) -> None:  # type: ignore
         status, body = get(sim, path, **{"searchCriteria[pageSize]": "2",
                                          "searchCriteria[currentPage]": "1"})
         assert status == 200 and _schema_errors(definition, body) == [], path
+    sim.add_customer_attribute("sage_on_hold", "On hold in Sage")
+    for path, definition in (("/V1/customerGroups/2", "customer-data-group-interface"),
+                             ("/V1/attributeMetadata/customer/attribute/sage_on_hold",
+                              "customer-data-attribute-metadata-interface"),
+                             ("/V1/attributeMetadata/customer/attribute/email",
+                              "customer-data-attribute-metadata-interface")):
+        status, body = get(sim, path)
+        assert status == 200 and _schema_errors(definition, body) == [], path
     status, body = get(sim, "/V1/taxRates/search", **{"searchCriteria[pageSize]": "2"})
     assert len(body["items"]) == 2 and body["total_count"] == len(sim.TAX_RATES)
-    for path, params in (("/V1/orders", {}), ("/V1/nothing", {}),
+    for path, params in (("/V1/orders", {}), ("/V1/nothing", {}), ("/V1/customerGroups/9", {}),
+                         ("/V1/attributeMetadata/customer/attribute/no_such", {}),
                          ("/V1/orders", {"searchCriteria[sortOrders][0][direction]": "UP",
                                          "searchCriteria[sortOrders][0][field]": "x"})):
         status, body = get(sim, path, **params)

@@ -169,10 +169,7 @@ def _template_check(recipe: Recipe) -> Check:
 
 def _flows(path: Path) -> list[str]:
     """The endpoints the recipe's steps call, from the sections it has."""
-    try:
-        sections = set(tomllib.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        sections = set()
+    sections = _sections(path)
     catalog = [name for section, name in (("stock", "stock (source items)"),
                                           ("prices", "prices")) if section in sections]
     sales = ["orders", "invoices", "creditmemos", "customers"]
@@ -217,13 +214,73 @@ def _magento_checks(recipe: Recipe, path: Path, missing: list[str],
     if orders is not None:
         checks.append(_tax_rate_check(recipe, reader) if orders.status == 200 else
                       skip("tax rates", "recent orders cannot be read (see above)"))
+    if "customers" in _sections(path):
+        checks += _customer_master_checks(recipe, reader)
     return checks
 
 
-def _access_line(name: str, answer: Answer, auth: str) -> Check:
-    method, endpoint, resource = ENDPOINTS[name]
-    call = f"{method} {endpoint}"
-    label = f"access: {name}"
+def _sections(path: Path) -> set[str]:
+    try:
+        return set(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return set()
+
+
+def _customer_master_checks(recipe: Recipe, reader: StoreReader) -> list[Check]:
+    """What `[customers]` names in Magento for a Sage customer export's push: the on-hold
+    attribute (a custom attribute Magento Open Source only gets from a module) and each
+    group the price bands map to. The push's own write is not tried."""
+    settings = recipe.customers
+    checks: list[Check] = []
+    code = settings.hold_attribute
+    if code:
+        answer = reader.request("GET", f"/V1/attributeMetadata/customer/attribute/{code}",
+                                "Magento_Customer::customer")
+        if answer.status == 200 and isinstance(answer.body, dict):
+            label = answer.body.get("frontend_label") or code
+            kind = answer.body.get("frontend_input") or "?"
+            checks.append(ok("customer attribute", f'{code} exists ("{label}", {kind})'))
+        elif answer.status == 404:
+            checks.append(fail("customer attribute", f"[customers] hold_attribute = \"{code}\""
+                               " is not a customer attribute in Magento: create it (Stores > "
+                               "Attributes > Customer in Adobe Commerce; a module's data patch "
+                               "in Magento Open Source), or correct the code"))
+        else:
+            checks.append(_access_line("customer attribute", answer, recipe.magento.auth,
+                                       "GET /V1/attributeMetadata/customer/attribute/{code}"))
+    missing: list[int] = []
+    found: list[str] = []
+    for group_id in sorted(set(settings.groups.values())):
+        answer = reader.request("GET", f"/V1/customerGroups/{group_id}", "Magento_Customer::group")
+        if answer.status == 200 and isinstance(answer.body, dict):
+            found.append(f"{group_id} {answer.body.get('code', '')}".strip())
+        elif answer.status == 404:
+            missing.append(group_id)
+        else:
+            checks.append(_access_line("customer groups", answer, recipe.magento.auth,
+                                       "GET /V1/customerGroups/{id}"))
+            break
+    else:
+        if missing:
+            checks.append(fail("customer groups", "[customers] groups name group ids Magento "
+                               f"does not have: {', '.join(map(str, missing))} (Customers > "
+                               "Customer Groups lists each group's ID)"))
+        elif found:
+            checks.append(ok("customer groups", "all exist: " + ", ".join(found)))
+    checks.append(skip("access: customer updates", "PUT /V1/customers/{id} is not tried (it "
+                       "would write a customer): grant Magento_Customer::manage for "
+                       "customer pushes"))
+    return checks
+
+
+def _access_line(name: str, answer: Answer, auth: str, call: str = "") -> Check:
+    """A probe's answer as a check: allowed, refused (naming the ACL resource to grant),
+    no such route, or no answer. `call` for a probe that is not one of ENDPOINTS."""
+    if call:
+        label, resource = name, answer.resource
+    else:
+        method, endpoint, resource = ENDPOINTS[name]
+        call, label = f"{method} {endpoint}", f"access: {name}"
     if answer.refused:
         granted = {"bearer": "the integration's", "oauth1": "the integration's",
                    "admin": "the admin user's role", "ims": "the IMS credential's role"}
