@@ -70,8 +70,9 @@ def test_a_plan_is_read_from_a_generator_and_finished_a_chunk_at_a_time(
 
 def test_a_plan_an_older_sagesync_left_unfinished_is_recovered_from_its_json(
         tmp_path: Path) -> None:
-    """A batch planned by an older sagesync (records listed in the plan's JSON) and killed
-    after its first file landed: recovery counts and finishes it from the JSON."""
+    """A batch planned by an older sagesync (records listed in the plan's JSON, files
+    journaled as now) and killed after its first file landed: recovery counts and finishes it
+    from the JSON."""
     out = tmp_path / "out"
     out.mkdir()
     files = [str(out / "B000001-2-audit_trail.csv"), str(out / "B000001-2-audit_trail-002.csv")]
@@ -83,6 +84,7 @@ def test_a_plan_an_older_sagesync_left_unfinished_is_recovered_from_its_json(
                "records": [[k.entity_type, k.entity_id, k.store_id, f"h{k.entity_id}",
                             files[0] if k.entity_id <= 4 else files[1]] for k in KEYS]}
         ledger.db.execute("UPDATE batches SET plan=? WHERE batch_id=?", (json.dumps(old), batch))
+        ledger.journal_file(batch, files[0], "ready")  # that sagesync journaled files too
         assert ledger.planned_counts(batch) == {files[0]: 4, files[1]: 3}
         notes = recover(ledger, FolderDelivery(out))
         assert notes == ["batch 1 was interrupted: 1 of 2 files had been delivered (4 documents "

@@ -27,7 +27,10 @@ def temporary_path(target: Path) -> Path:
 
 
 class FolderDelivery:
-    """A :class:`sagesync.delivery.base.Delivery` into `folder`."""
+    """A :class:`sagesync.delivery.base.Delivery` into `folder`. A file already there under
+    a batch's name is never replaced (as on SFTP): it is not this ledger's, and whoever wrote
+    it still expects Sage to read it. (Checked just before writing: a file created in the
+    instant between the check and the rename would still be replaced.)"""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -50,6 +53,13 @@ class FolderDelivery:
         `data` may be byte chunks: they are streamed, so the file never sits in memory."""
         target = self.folder / name
         temporary = temporary_path(target)
+        if target.exists():  # never replaced: it is another writer's, not yet collected
+            raise TransientError(
+                f"{target} already exists: sagesync never overwrites a file in the delivery "
+                "folder. Nothing of this batch's file was written and its records stay "
+                "queued for the next batch. Another recipe or state folder delivers into "
+                "this folder (give each its own [delivery] path), or the ledger was started "
+                "afresh while its old files wait there (move them once Sage has them).")
         try:
             return str(write_atomically(target, data, temporary=temporary,
                                         before_replace=ready))

@@ -119,8 +119,10 @@ def _key(doc: dict[str, Any]) -> RecordKey:
 
 def recover(ledger: Ledger, delivery: Delivery) -> list[str]:
     """Finish a batch a crash interrupted, from its delivery journal and the folder: a file
-    journaled as renamed, or still in the folder, was delivered (even if collected since); one
-    never journaled, or still under its temporary name, was not (its documents stay queued);
+    journaled as renamed, or journaled complete and now in the folder, was delivered (even if
+    collected since); one never journaled was not, even when a file of its name is in the
+    folder (another writer's: nothing of ours is renamed before the journal says complete), nor
+    one still under its temporary name (its documents stay queued);
     one journaled complete whose temporary name is gone, and not in the folder, was renamed and
     collected before the journal knew: it may be in Sage, so its documents wait for a person
     rather than risk posting them twice. Temporary files are removed afterwards."""
@@ -128,7 +130,8 @@ def recover(ledger: Ledger, delivery: Delivery) -> list[str]:
     for batch_id, plan in ledger.unfinished_batches():
         files = [str(f) for f in plan.get("files", [])]
         journal = ledger.file_journal(batch_id)
-        delivered = {f for f in files if journal.get(f) == "renamed" or delivery.landed(f)}
+        delivered = {f for f in files if journal.get(f) == "renamed"
+                     or (journal.get(f) == "ready" and delivery.landed(f))}
         uncertain = {f for f in files if f not in delivered and journal.get(f) == "ready"
                      and not delivery.pending(f)}
         sent = ledger.finish_batch(batch_id, delivered, uncertain)
