@@ -8,7 +8,8 @@
    `sagesync transform`, `sagesync import-sage`, then `sagesync run` (the same recipe, in one
    process, with a state folder of its own), then the naive one-pass stdlib posting
    (`python -m bench.reference`, see there), then the floor: reading and decoding the pages
-   and nothing else (`python -m bench.floor`), which bounds what any design can reach.
+   and nothing else (`python -m bench.floor`), in one process and then shared over every core,
+   which bounds what any design can reach.
 4. Print the table, the naive/sagesync ratio, whether the naive totals equal sagesync's, held
    documents and warnings; with `--sizes`, `sagesync run` again at each size (memory flatness);
    write bench-data/last-result.json.
@@ -205,6 +206,10 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
     naive = json.loads(naive_run.stdout.strip().splitlines()[-1])
     floor = _step(console, "floor: read + decode", [sys.executable, "-m", "bench.floor",
                                                     str(data)], logs, (0,))
+    cores = os.cpu_count() or 1
+    floor_all = _step(console, "floor on every core", [sys.executable, "-m", "bench.floor",
+                                                       str(data), "--processes", str(cores)],
+                      logs, (0,))
 
     documents = int(transformed["summary"]["documents"])
     summary = imported["summary"]
@@ -216,13 +221,15 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
         _row(whole, orders, "orders"),
         _row(naive_run, orders, "orders"),
         _row(floor, orders, "orders"),
+        _row(floor_all, orders, "orders"),
     ]
     console.print()
     print_table(console, rows)
     steps_wall = export.wall_seconds + transform.wall_seconds + imported_run.wall_seconds
     ratios = [ratio_line("whole run (sagesync run)", whole.wall_seconds, naive_run.wall_seconds),
               ratio_line("three separate steps", steps_wall, naive_run.wall_seconds),
-              floor_line(floor.wall_seconds, naive_run.wall_seconds)]
+              floor_line(floor.wall_seconds, naive_run.wall_seconds),
+              floor_line(floor_all.wall_seconds, naive_run.wall_seconds, cores)]
     for line in ratios:
         console.print(line, highlight=False)
     machine = {"python": platform.python_version(), "implementation":

@@ -47,11 +47,12 @@ def ratio_line(what: str, ours: float, reference: float) -> str:
             f"{reference / ours:.2f}")
 
 
-def floor_line(floor: float, reference: float) -> str:
+def floor_line(floor: float, reference: float, processes: int = 1) -> str:
     """How far the 10x target sits above reading and decoding the pages alone."""
     if floor <= 0 or reference <= 0:
         return f"floor (read + decode only): {floor:.2f}s"
-    return (f"floor (read + decode only, one process): {floor:.2f}s; 10x the naive is "
+    where = "one process" if processes == 1 else f"{processes} processes"
+    return (f"floor (read + decode only, {where}): {floor:.2f}s; 10x the naive is "
             f"{reference / 10:.2f}s, leaving {reference / 10 - floor:.2f}s for everything else "
             f"(naive/floor = {reference / floor:.1f})")
 
