@@ -31,7 +31,7 @@ browser:
 
 # The SFTP tests run a real OpenSSH sshd on 127.0.0.1: installed here when running as root and
 # missing (elsewhere those tests skip, saying why). The suite runs on two processes (pytest-xdist),
-# a test file to each at a time, so a module's fixtures are built once: 9 minutes, not 14.
+# a test file to each at a time, so a module's fixtures are built once: about 8 minutes, not 14.
 test: lint browser
 	@if [ "$$(id -u)" = 0 ] && ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ] \
 	    && command -v apt-get >/dev/null 2>&1; then \
