@@ -197,6 +197,17 @@ def test_unknown_orders_and_skus_and_over_shipping_are_refused_and_the_rest_ship
         assert book.counts() == {"posted": 1, "refused": 3}
         refused = book.get("000000008", "D2")
         assert refused is not None and "NOT-ON-ORDER" in refused.detail
+    # status keeps what was not shipped in sight after the push's own report has scrolled by
+    shown = sagesync(recipe, "status")
+    assert shown.returncode == 0, shown.stderr
+    assert "shipments from Sage: 1 posted, 3 refused" in shown.stdout
+    assert "refused: order 000000099, tracking D1 (" in shown.stdout
+    assert "SKU NOT-ON-ORDER is not on order 000000008" in shown.stdout
+    waiting = json.loads(sagesync(recipe, "status", "--json").stdout)["shipments"]
+    assert waiting["counts"] == {"posted": 1, "refused": 3}
+    assert sorted((w["order"], w["tracking_number"], w["state"]) for w in waiting["waiting"]) \
+        == [("000000008", "D2", "refused"), ("000000008", "D3", "refused"),
+            ("000000099", "D1", "refused")]
     # Magento refuses what it cannot ship (a cancelled order), matched back to the line
     sim.upsert("orders", {**next(o for o in sim.rows("orders") if o["entity_id"] == 10),
                           "state": "canceled", "status": "canceled"})
@@ -264,9 +275,10 @@ POINTS = ("shipment-sending", "shipment-posted")
 
 
 def crash_and_finish(tmp_path: Path, sim: MagentoSimulator,
-                     crashes: list[tuple[str, int]]) -> None:
+                     crashes: list[tuple[str, int]], *, status_between: bool = False) -> None:
     """Push the export, killed at each (point, n) in turn, then once to the end: every
-    consignment is in Magento once, with its lines, and the ledger says posted."""
+    consignment is in Magento once, with its lines, and the ledger says posted. With
+    `status_between`, `status` after the kills shows the consignment they interrupted."""
     recipe = recipe_for(tmp_path, sim)
     export = despatch(tmp_path, "despatch.csv", *CRASH_EXPORT)
     parsed = sagesync(recipe, "parse-sage", str(export), "--kind", "shipments")
@@ -274,6 +286,11 @@ def crash_and_finish(tmp_path: Path, sim: MagentoSimulator,
     for point, n in crashes:
         killed = sagesync(recipe, "push-magento", "--from", manifest, crash_at=f"{point}:{n}")
         assert killed.returncode in (137, 0), killed.stderr  # 0: fewer left than n
+    if status_between:  # both points are between `sending` and `posted`
+        waiting = json.loads(sagesync(recipe, "status", "--json").stdout)["shipments"]
+        assert [w["state"] for w in waiting["waiting"]] == ["sending"]
+        assert "interrupted (the next push looks for it on the order)" in \
+            sagesync(recipe, "status").stdout
     finished = sagesync(recipe, "push-magento", "--from", manifest)
     assert finished.returncode == 0, finished.stderr
     tracks = Counter(t for _, t, _ in shipped(sim))
@@ -288,7 +305,7 @@ def crash_and_finish(tmp_path: Path, sim: MagentoSimulator,
 def test_a_push_killed_around_a_post_ships_nothing_twice(  # type: ignore[no-untyped-def]
         tmp_path: Path, point: str, make_magento_sim) -> None:
     sim = make_magento_sim(folder=MAGENTO, token="t")
-    crash_and_finish(tmp_path, sim, [(point, 2)])
+    crash_and_finish(tmp_path, sim, [(point, 2)], status_between=True)
 
 
 CRASHES = st.lists(st.tuples(st.sampled_from(POINTS), st.integers(1, 4)), min_size=1,

@@ -87,6 +87,7 @@ def _print_status(recipe: Recipe, status: object) -> None:
             for command in group["commands"]:
                 console.print(f"    {command}", markup=False, soft_wrap=True)
     _print_catalog(console, s.catalog)  # type: ignore[attr-defined]
+    _print_shipments(console, s.shipments)  # type: ignore[attr-defined]
     age = s.oldest_pending_hours  # type: ignore[attr-defined]
     console.print(f"  oldest pending record: {'none' if age is None else f'{age:g} h old'}")
     for title, rows in (("needs attention", s.needs_attention),  # type: ignore[attr-defined]
@@ -115,6 +116,19 @@ def _print_catalog(console: Any, catalog: dict[str, list[dict[str, Any]]]) -> No
     for file in catalog["quarantined"]:
         console.print(f"  quarantined file {file['name']} ({file['at']}): {file['why']}",
                       markup=False)
+
+
+def _print_shipments(console: Any, shipments: dict[str, Any]) -> None:
+    """Despatches from Sage: consignments per state, then each one not shipped and why."""
+    if not shipments:
+        return
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(shipments["counts"].items()))
+    console.print(f"  shipments from Sage: {counts}", markup=False)
+    for w in shipments["waiting"]:
+        what = ("refused" if w["state"] == "refused" else
+                "interrupted (the next push looks for it on the order)")
+        console.print(f"    {what}: order {w['order']}, tracking {w['tracking_number']} "
+                      f"({w['at']})" + (f": {w['why']}" if w["why"] else ""), markup=False)
 
 
 @click.command("trace")

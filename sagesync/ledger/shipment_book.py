@@ -104,6 +104,14 @@ class ShipmentBook:
             "tracking_number", (order_increment_id,))]
         return [row for number in numbers if (row := self.get(order_increment_id, number))]
 
+    def waiting(self, limit: int = 10) -> list[ShipmentRow]:
+        """Consignments not shipped: refused (until a later file ships them) or left sending
+        by an interrupted push (the next push settles them), newest first (for `status`)."""
+        keys = self.db.execute(
+            "SELECT order_increment_id, tracking_number FROM shipments WHERE state != ? "
+            "ORDER BY at DESC, order_increment_id, tracking_number LIMIT ?", (POSTED, limit))
+        return [row for order, number in keys.fetchall() if (row := self.get(order, number))]
+
     def counts(self) -> dict[str, int]:
         """Rows per state, for status pages and tests."""
         return dict(self.db.execute("SELECT state, count(*) FROM shipments GROUP BY state"))

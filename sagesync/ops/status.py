@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sagesync.ledger import Ledger
+from sagesync.ledger.shipment_book import ShipmentBook
 from sagesync.model.holds import by_cause
 from sagesync.ops.advice import fix_commands
 from sagesync.recipe import Recipe
@@ -46,6 +47,9 @@ class FlowStatus:
     #: Sage -> Magento: the last push of each kind, refused pushes and quarantined files
     #: (the watched folder's and parse-sage's); empty for a recipe that never pushed
     catalog: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: shipments from Sage's despatch files: consignments per state, and those not shipped
+    #: (refused, or left sending by an interrupted push) with why; empty when none was pushed
+    shipments: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +108,13 @@ def flow_status(recipe: Recipe, ledger: Ledger, now: datetime | None = None) -> 
                                 if q["name"] not in watched]
     if any(activity.values()):
         status.catalog = activity
+    book = ShipmentBook(ledger)
+    shipped = book.counts()
+    if shipped:
+        status.shipments = {
+            "counts": shipped,
+            "waiting": [{"order": r.order_increment_id, "tracking_number": r.tracking_number,
+                         "state": r.state, "at": r.at, "why": r.detail} for r in book.waiting()]}
     limits = recipe.status
     if counts.get("needs_attention", 0) > limits.max_needs_attention:
         status.breaches.append(f"{counts['needs_attention']} records need attention "
