@@ -11,6 +11,7 @@ import click
 
 from sagesync.errors import ExitCode, InputFormatError, UsageError
 from sagesync.ledger import Ledger
+from sagesync.ledger.shipment_book import lines_text
 from sagesync.ops.ack import apply_ack
 from sagesync.ops.fixup import FixupResult, TraceEntry, hold, release, retry, settle, trace
 from sagesync.ops.status import flow_status
@@ -189,8 +190,7 @@ def _echo_shipments(entries: list[TraceEntry]) -> None:
         told.add(order)
         click.echo(f"order {order} shipments:")
         for s in entry.shipments:
-            lines = ", ".join(f"{sku} x {qty.normalize():f}"
-                              for sku, qty in sorted(s.lines.items()))
+            lines = ", ".join(f"{sku} x {qty}" for sku, qty in lines_text(s.lines).items())
             click.echo(f"  {s.tracking_number} ({s.carrier_code}): {s.state}"
                        + (f", Magento shipment {s.shipment_id}" if s.shipment_id else "")
                        + f"; {lines}" + (f"; {s.detail}" if s.detail else ""))

@@ -41,8 +41,13 @@ class ShipmentRow:
     at: str
 
 
+def lines_text(lines: dict[str, Decimal]) -> dict[str, str]:
+    """Each SKU's quantity as plain text (no exponent, no trailing zeros), SKUs sorted."""
+    return {sku: f"{qty.normalize():f}" for sku, qty in sorted(lines.items())}
+
+
 def lines_json(lines: dict[str, Decimal]) -> str:
-    return json.dumps({sku: f"{qty.normalize():f}" for sku, qty in sorted(lines.items())})
+    return json.dumps(lines_text(lines))
 
 
 class ShipmentBook:
@@ -53,15 +58,19 @@ class ShipmentBook:
         self.db = ledger.db
 
     def get(self, order_increment_id: str, tracking_number: str) -> ShipmentRow | None:
-        row = self.db.execute(
-            "SELECT order_increment_id, tracking_number, order_id, state, lines, carrier_code, "
-            "shipment_id, detail, at FROM shipments WHERE order_increment_id=? AND "
-            "tracking_number=?", (order_increment_id, tracking_number)).fetchone()
-        if row is None:
-            return None
-        lines = {sku: Decimal(qty) for sku, qty in json.loads(row[4]).items()}
-        return ShipmentRow(row[0], row[1], row[2], row[3], lines, row[5], row[6], row[7] or "",
-                           row[8])
+        found = self._rows("order_increment_id=? AND tracking_number=?",
+                           (order_increment_id, tracking_number))
+        return found[0] if found else None
+
+    def _rows(self, where: str, params: tuple[object, ...], order: str = "") -> list[ShipmentRow]:
+        """The shipments matching `where`, in one query."""
+        return [ShipmentRow(r[0], r[1], r[2], r[3],
+                            {sku: Decimal(qty) for sku, qty in json.loads(r[4]).items()},
+                            r[5], r[6], r[7] or "", r[8])
+                for r in self.db.execute(
+                    "SELECT order_increment_id, tracking_number, order_id, state, lines, "
+                    f"carrier_code, shipment_id, detail, at FROM shipments WHERE {where} "
+                    f"{order}", params)]
 
     def sending(self, order_increment_id: str, tracking_number: str, order_id: int,
                 lines: dict[str, Decimal], carrier_code: str, run_id: str) -> None:
@@ -99,18 +108,14 @@ class ShipmentBook:
 
     def of_order(self, order_increment_id: str) -> list[ShipmentRow]:
         """Every consignment of one order the ledger knows, oldest first (for `trace`)."""
-        numbers = [row[0] for row in self.db.execute(
-            "SELECT tracking_number FROM shipments WHERE order_increment_id=? ORDER BY at, "
-            "tracking_number", (order_increment_id,))]
-        return [row for number in numbers if (row := self.get(order_increment_id, number))]
+        return self._rows("order_increment_id=?", (order_increment_id,),
+                          "ORDER BY at, tracking_number")
 
     def waiting(self, limit: int = 10) -> list[ShipmentRow]:
         """Consignments not shipped: refused (until a later file ships them) or left sending
         by an interrupted push (the next push settles them), newest first (for `status`)."""
-        keys = self.db.execute(
-            "SELECT order_increment_id, tracking_number FROM shipments WHERE state != ? "
-            "ORDER BY at DESC, order_increment_id, tracking_number LIMIT ?", (POSTED, limit))
-        return [row for order, number in keys.fetchall() if (row := self.get(order, number))]
+        return self._rows("state != ?", (POSTED, limit),
+                          "ORDER BY at DESC, order_increment_id, tracking_number LIMIT ?")
 
     def counts(self) -> dict[str, int]:
         """Rows per state, for status pages and tests."""

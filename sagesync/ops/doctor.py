@@ -167,9 +167,8 @@ def _template_check(recipe: Recipe) -> Check:
     return ok("templates", ", ".join(product.templates) + f" load{where}")
 
 
-def _flows(path: Path) -> list[str]:
+def _flows(sections: set[str]) -> list[str]:
     """The endpoints the recipe's steps call, from the sections it has."""
-    sections = _sections(path)
     catalog = [name for section, name in (("stock", "stock (source items)"),
                                           ("prices", "prices")) if section in sections]
     sales = ["orders", "invoices", "creditmemos", "customers"]
@@ -195,7 +194,8 @@ def _magento_checks(recipe: Recipe, path: Path, missing: list[str],
                                  timeout=min(recipe.magento.timeout_seconds, 30.0))
         except SageSyncError as error:
             return [fail("magento", str(error))]
-    answers = {name: reader.ask(name) for name in _flows(path)}
+    sections = _sections(path)
+    answers = {name: reader.ask(name) for name in _flows(sections)}
     first = next(iter(answers.values()))
     if first.status == 0:
         return [fail("magento", f"{first.message}. Check [magento] base_url and that this "
@@ -214,7 +214,7 @@ def _magento_checks(recipe: Recipe, path: Path, missing: list[str],
     if orders is not None:
         checks.append(_tax_rate_check(recipe, reader) if orders.status == 200 else
                       skip("tax rates", "recent orders cannot be read (see above)"))
-    if "customers" in _sections(path):
+    if "customers" in sections:
         checks += _customer_master_checks(recipe, reader)
     return checks
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sagesync.errors import UsageError
 from sagesync.ledger import Ledger, RecordKey, RecordRow
-from sagesync.ledger.shipment_book import ShipmentBook, ShipmentRow
+from sagesync.ledger.shipment_book import ShipmentBook, ShipmentRow, lines_text
 from sagesync.model import holds
 from sagesync.pipeline.checkpoint import MANIFEST, open_checkpoint
 
@@ -194,4 +194,4 @@ def _shipment(row: ShipmentRow) -> dict[str, object]:
     return {"tracking_number": row.tracking_number, "carrier": row.carrier_code,
             "state": row.state, "shipment_id": row.shipment_id, "at": row.at,
             "detail": row.detail,
-            "lines": {sku: f"{qty.normalize():f}" for sku, qty in sorted(row.lines.items())}}
+            "lines": lines_text(row.lines)}
