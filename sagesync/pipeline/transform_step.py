@@ -34,8 +34,10 @@ from sagesync.pipeline.postable import POSTED, posted_kinds, posted_rows
 from sagesync.pipeline.tables import KeyedTable
 from sagesync.recipe import Recipe
 from sagesync.sage import products
+from sagesync.transform import columnar
 from sagesync.transform.accounts import AccountAllocator, customer_key
 from sagesync.transform.documents import (
+    KIND_LABEL,
     LINE_UNITS,
     PURPOSE_LABEL,
     DocumentBuilder,
@@ -91,11 +93,9 @@ class _Export:
         self._invoices = KeyedTable(export.table_file("invoices"), "entity_id",
                                     columns=["entity_id", "increment_id"])
 
-    def slice_context(self, order_ids: list[int]
-                      ) -> tuple[dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
-        orders = {r["entity_id"]: r for r in self._orders.rows(order_ids).to_pylist()}
-        items = _grouped(self._order_items.rows(order_ids), "order_id")
-        return orders, items
+    def slice_tables(self, order_ids: list[int]) -> tuple[pa.Table, pa.Table]:
+        """A slice's orders and their lines, amounts in units."""
+        return self._orders.rows(order_ids), self._order_items.rows(order_ids)
 
     def invoice_numbers(self, invoice_ids: list[int]) -> dict[int, str]:
         """The increment ids of the invoices the export holds among `invoice_ids`."""
@@ -113,9 +113,9 @@ LINES = {"order": "order_items", "invoice": "invoice_items", "creditmemo": "cred
 
 
 def _document_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | None = None
-                     ) -> Iterator[tuple[str, list[dict[str, Any]], KeyedTable]]:
-    """(kind, a slice of document rows, the lines by document) for every posting, in order:
-    the documents table is read a row group at a time, never whole."""
+                     ) -> Iterator[tuple[str, pa.Table, KeyedTable]]:
+    """(kind, a slice of documents with amounts in units, the lines by document) for every
+    posting, in order: the documents table is read a row group at a time, never whole."""
     currency = recipe.sage.currency
     prepare = partial(_columns, currency=currency)
     for kind in posted_kinds(recipe):
@@ -129,14 +129,15 @@ def _document_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | 
             if wanted is not None:
                 table = table.filter(pc.is_in(table["entity_id"], value_set=wanted))
             if table.num_rows:
-                yield kind, _columns(table, currency).to_pylist(), lines
+                yield kind, _columns(table, currency), lines
 
 
 def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id: str,
-              *, lookup: Ledger | None = None) -> TransformResult:
+              *, lookup: Ledger | None = None, use_columnar: bool = True) -> TransformResult:
     """Build every Sage document of an export, plus the ledger's queued records that earlier
     exports hold, and write the sage-documents checkpoint. Without a ledger (dry run) nothing
-    is remembered; `lookup`, a read-only ledger, still tells the accounts already known."""
+    is remembered; `lookup`, a read-only ledger, still tells the accounts already known.
+    `use_columnar=False` builds every document one at a time (the tests compare the two)."""
     caps = products.get(recipe.sage.product).capabilities
     builder = DocumentBuilder(recipe.mapping,
                               NominalMap.load(recipe.mapping.nominals_csv,
@@ -173,6 +174,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                 result.warnings.append(f"{len(keys)} queued records point at {path}, which is "
                                        "gone; re-export them (widen --since)")
     held: list[tuple[RecordKey, str, Hold | str]] = []
+    fast = columnar.usable(builder) if use_columnar else False
     review = recipe.customers.new_accounts == "review"
     awaiting = (known.unapproved_accounts() if (known := ledger or lookup) and review
                 else set())
@@ -180,15 +182,16 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
         references = _References(ledger or lookup, outcomes)
         for source, only in sources:
             tables = _Export(source, recipe.sage.currency)
-            for kind, rows, lines_index in _document_slices(recipe, source, only):
-                docs = _build_slice(kind, rows, lines_index, tables, builder, allocator,
-                                    account_rows)
+            for kind, table, lines_index in _document_slices(recipe, source, only):
+                built = _build_slice(kind, table, lines_index, tables, builder, allocator,
+                                     account_rows, fast)
+                docs = built.docs
                 _hold_unimportable_credits(docs, recipe.sage.product, recipe.sage.region,
                                            recipe.sage.post_from)
                 if review:
                     _hold_unapproved_accounts(docs, awaiting | {r for _, r, _ in allocator.new})
                 references.hold_collisions(docs)
-                _write_documents(writer, docs, recipe.mapping.department)
+                _write_documents(writer, built, recipe.mapping.department)
                 result.documents += len(docs)
                 progress.advance("transform", len(docs), unit="documents")
                 ready: list[tuple[RecordKey, str, str]] = []
@@ -346,56 +349,154 @@ def _reference(d: SageDocument) -> str:
     return f"{d.transaction_type}:{d.reference}"
 
 
-def _build_slice(kind: str, rows: list[dict[str, Any]], lines_index: KeyedTable, tables: _Export,
+@dataclass
+class _Slice:
+    """A slice's documents, in order, and the columnar part of their lines and splits (by
+    position in `docs`; those documents' own `lines` and `splits` stay empty)."""
+
+    docs: list[SageDocument]
+    posted: columnar.Posted | None = None
+
+
+def _build_slice(kind: str, table: pa.Table, lines_index: KeyedTable, tables: _Export,
                  builder: DocumentBuilder, allocator: AccountAllocator,
-                 account_rows: dict[str, dict[str, Any]]) -> list[SageDocument]:
+                 account_rows: dict[str, dict[str, Any]], fast: bool) -> _Slice:
+    rows = table.to_pylist()
     order_ids = sorted({r["entity_id"] if kind == "order" else r["order_id"] for r in rows})
-    orders, order_items = tables.slice_context(order_ids)
-    if kind == "order":
+    orders_table, items_table = tables.slice_tables(order_ids)
+    orders = {r["entity_id"]: r for r in orders_table.to_pylist()}
+    document_lines = None if kind == "order" else lines_index.rows(
+        [r["entity_id"] for r in rows])
+    posted = columnar.post(kind, table, document_lines, items_table, orders_table,
+                           builder) if fast else None
+    simple = posted.ok if posted else [False] * len(rows)
+    left = [r for r, ok in zip(rows, simple, strict=True) if not ok]
+    # the rest is built one document at a time, from Python rows of its own lines only
+    order_items = _grouped(items_table.filter(pc.is_in(items_table["order_id"], pa.array(
+        sorted({r["entity_id"] if kind == "order" else r["order_id"] for r in left}),
+        pa.int64()))), "order_id") if left else {}
+    if kind == "order" or not left or document_lines is None:
         lines = order_items
     else:
-        lines = _grouped(lines_index.rows([r["entity_id"] for r in rows]), "document_id")
+        lines = _grouped(document_lines.filter(pc.is_in(document_lines["document_id"], pa.array(
+            [r["entity_id"] for r in left], pa.int64()))), "document_id")
     customers: dict[int, dict[str, Any]] | None = None
     docs: list[SageDocument] = []
-    for row in rows:
+    for position, (row, ok) in enumerate(zip(rows, simple, strict=True)):
         order = orders.get(row["entity_id"] if kind == "order" else row["order_id"])
         if order is None:
             docs.append(_orphan(kind, row))
             continue
         ref, origin = allocator.account_for(order)
-        docs.append(builder.build(kind, row, lines.get(row["entity_id"], []), order,
-                                  order_items.get(order["entity_id"], []), ref))
+        if ok and posted is not None:
+            document = builder.header(kind, row, order, ref)
+            document.totals = posted.totals[position]
+        else:
+            document = builder.build(kind, row, lines.get(row["entity_id"], []), order,
+                                     order_items.get(order["entity_id"], []), ref)
+        docs.append(document)
         key = customer_key(order)
         if origin == "generated" and key and ref not in account_rows:
             if customers is None:
                 customers = tables.customers_of(orders)
             account_rows[ref] = _account_row(ref, key, order,
                                              customers.get(order.get("customer_id") or 0),
-                                             docs[-1].currency_code,
+                                             document.currency_code,
                                              builder.mapping.customer_group)
     if kind == "creditmemo":  # what each credit note is applied to, where the export knows
         numbers = tables.invoice_numbers(sorted({d.invoice_id for d in docs
                                                  if d.invoice_id is not None}))
         for d in docs:
             d.invoice_increment_id = numbers.get(d.invoice_id) if d.invoice_id else None
-    return docs
+    return _Slice(docs, posted)
 
 
-def _write_documents(writer: CheckpointWriter, docs: list[SageDocument],
-                     department: int | None) -> None:
+def _ready(d: SageDocument) -> bool:
+    return not (d.hold_reason or d.skip_reason)
+
+
+def _in_order(exact: pa.Table, positions: list[int], posted: pa.Table | None) -> pa.Table:
+    """The builder's rows and the columnar rows of one table, in document order."""
+    if posted is None or not posted.num_rows:
+        return exact
+    if not exact.num_rows:
+        return posted.drop_columns(["position"])
+    both = pa.concat_tables([exact.append_column("position", pa.array(positions, pa.int64())),
+                             posted])
+    return both.take(pc.sort_indices(both["position"])).drop_columns(["position"])
+
+
+def _write_documents(writer: CheckpointWriter, built: _Slice, department: int | None) -> None:
+    docs = built.docs
     writer.write("documents", pa.Table.from_pylist([_document_row(d) for d in docs],
                                                    schema=SAGE_DOCUMENTS))
-    writer.write("splits", pa.Table.from_arrays(
+    splits = pa.Table.from_arrays(
         [cents_array(values) if name in ("net_amount", "tax_amount")
          else pa.array(values, SAGE_SPLITS.field(name).type)
-         for name, values in split_columns(docs, department).items()], schema=SAGE_SPLITS))
+         for name, values in split_columns(docs, department).items()], schema=SAGE_SPLITS)
     lines = line_columns(docs)
-    writer.write("lines", pa.Table.from_arrays(
+    exact_lines = pa.Table.from_arrays(
         [units_array(values) if name in LINE_UNITS
          else cents_array(values) if name in ("posted_net", "posted_tax")
          else pa.array(values, SAGE_LINES.field(name).type)
          for name, values in ((name, lines[name]) for name in SAGE_LINES.names)],
-        schema=SAGE_LINES))
+        schema=SAGE_LINES)
+    posted_splits = posted_lines = None
+    if built.posted is not None:
+        ready = pa.array([_ready(d) and d.totals is not None for d in docs], pa.bool_())
+        keys = pa.array([d.document_key for d in docs], pa.string())
+        labels = pa.array([f"{KIND_LABEL[d.entity_type]} {d.increment_id}" for d in docs],
+                          pa.string())
+        posted_splits = _posted_splits(built.posted.splits, ready, keys, labels, department)
+        posted_lines = _posted_lines(built.posted.lines, ready, keys)
+    writer.write("splits", _in_order(
+        splits, [p for p, d in enumerate(docs) if _ready(d) for _ in d.splits], posted_splits))
+    writer.write("lines", _in_order(
+        exact_lines, [p for p, d in enumerate(docs) if _ready(d) for _ in d.lines], posted_lines))
+
+
+def _posted_splits(splits: pa.Table, ready: pa.Array, keys: pa.Array, labels: pa.Array,
+                   department: int | None) -> pa.Table:
+    """The columnar splits of the documents still ready, as the `splits` table (+ position)."""
+    splits = splits.filter(pc.take(ready, splits["position"]))
+    position = splits["position"]
+    count = splits.num_rows
+    columns = {
+        "document_key": pc.take(keys, position),
+        "split_no": splits["split_no"].cast(pa.int32()),
+        "nominal_code": splits["nominal_code"], "tax_code": splits["tax_code"],
+        "department": pa.array([department] * count, pa.int32()),
+        # a goods or carriage split's label is its purpose (PURPOSE_LABEL)
+        "details": pc.binary_join_element_wise(pc.take(labels, position),
+                                               splits["purpose"], " "),
+        "net_amount": cents_array(splits["net"]), "tax_amount": cents_array(splits["tax"]),
+        "purpose": splits["purpose"],
+        "transaction_type": pa.nulls(count, pa.string()),
+        "reference": pa.nulls(count, pa.string())}
+    return pa.Table.from_arrays([*columns.values(), position],
+                                schema=SAGE_SPLITS.append(pa.field("position", pa.int64())))
+
+
+def _posted_lines(lines: pa.Table, ready: pa.Array, keys: pa.Array) -> pa.Table:
+    """The columnar lines of the documents still ready, as the `lines` table (+ position)."""
+    lines = lines.filter(pc.take(ready, lines["position"]))
+    count = lines.num_rows
+    columns = []
+    for name in SAGE_LINES.names:
+        kind = SAGE_LINES.field(name).type
+        if name == "document_key":
+            column = pc.take(keys, lines["position"])
+        elif name in ("transaction_type", "reference"):
+            column = pa.nulls(count, kind)
+        elif name in LINE_UNITS:
+            column = units_array(lines[name])
+        elif name in ("posted_net", "posted_tax"):
+            column = cents_array(lines[name])
+        else:
+            column = lines[name].cast(kind)
+        columns.append(column)
+    return pa.Table.from_arrays([*columns, lines["position"]],
+                                schema=SAGE_LINES.append(pa.field("position", pa.int64())))
 
 
 def _orphan(kind: str, row: dict[str, Any]) -> SageDocument:

@@ -181,6 +181,9 @@ class SageDocument:
     # a credit memo's invoice: its entity id, and its increment id where the export has it
     invoice_id: int | None = None
     invoice_increment_id: str | None = None
+    # header totals the columnar rules computed (cents; the rate in units), whose lines and
+    # splits travel as Arrow columns instead of `lines` and `splits` (transform.columnar)
+    totals: dict[str, Any] | None = None
 
     @property
     def document_key(self) -> str:
@@ -228,27 +231,21 @@ class DocumentBuilder:
                                                        known=self.mapping.tax_codes))
         return code
 
+    @property
+    def prefix(self) -> str:
+        """The column prefix of the posted currency's amounts ("base_" or "")."""
+        return self._prefix
+
+    @property
+    def rate_codes(self) -> dict[int, str]:
+        """The recipe's tax codes by rate (percent, in units)."""
+        return self._codes
+
     def build(self, kind: str, doc: Row, doc_items: Sequence[Row], order: Row,
               order_items: Sequence[Row], account_ref: str) -> SageDocument:
         """Make the Sage document; a problem holds it instead of raising."""
-        increment = doc.get("increment_id") or str(doc["entity_id"])
-        order_increment = order.get("increment_id") or ""
-        currency = order.get("base_currency_code" if self.currency == "base"
-                             else "order_currency_code") or ""
+        document = self.header(kind, doc, order, account_ref)
         created: datetime | None = doc.get("created_at")
-        document = SageDocument(
-            entity_type=kind, entity_id=doc["entity_id"], store_id=doc.get("store_id") or 0,
-            order_id=order["entity_id"], order_increment_id=order_increment,
-            increment_id=increment, transaction_type="SC" if kind == "creditmemo" else "SI",
-            account_ref=account_ref,
-            posting_date=created.astimezone(self.zone).date() if created else None,
-            reference=self.reference_prefixes.get(doc.get("store_id") or 0, "") + increment,
-            extra_reference=order_increment if kind != "order" else "",
-            details=f"Magento {'credit memo' if kind == 'creditmemo' else kind} {increment}",
-            currency_code=currency, total_cents=cents_of_units(self.amount(doc, "grand_total")),
-            content_hash=doc.get("content_hash") or "",
-            company=self.companies.get(doc.get("store_id") or 0, ""), billing=billing_of(order),
-            invoice_id=doc.get("invoice_id") if kind == "creditmemo" else None)
         try:
             if created is None:
                 raise HoldDocument(holds.no_created_at())
@@ -276,6 +273,28 @@ class DocumentBuilder:
         except HoldDocument as held:
             document.hold, document.hold_reason = held.hold, held.hold.message
         return document
+
+    def header(self, kind: str, doc: Row, order: Row, account_ref: str) -> SageDocument:
+        """The document's header facts, with no lines yet (the columnar rules fill in the
+        rest of a simple document: transform.columnar)."""
+        increment = doc.get("increment_id") or str(doc["entity_id"])
+        order_increment = order.get("increment_id") or ""
+        currency = order.get("base_currency_code" if self.currency == "base"
+                             else "order_currency_code") or ""
+        created: datetime | None = doc.get("created_at")
+        return SageDocument(
+            entity_type=kind, entity_id=doc["entity_id"], store_id=doc.get("store_id") or 0,
+            order_id=order["entity_id"], order_increment_id=order_increment,
+            increment_id=increment, transaction_type="SC" if kind == "creditmemo" else "SI",
+            account_ref=account_ref,
+            posting_date=created.astimezone(self.zone).date() if created else None,
+            reference=self.reference_prefixes.get(doc.get("store_id") or 0, "") + increment,
+            extra_reference=order_increment if kind != "order" else "",
+            details=f"Magento {'credit memo' if kind == 'creditmemo' else kind} {increment}",
+            currency_code=currency, total_cents=cents_of_units(self.amount(doc, "grand_total")),
+            content_hash=doc.get("content_hash") or "",
+            company=self.companies.get(doc.get("store_id") or 0, ""), billing=billing_of(order),
+            invoice_id=doc.get("invoice_id") if kind == "creditmemo" else None)
 
     def _open_period(self, document: SageDocument) -> None:
         """A document dated in Sage's locked period is held, or moved to the day after the
@@ -643,6 +662,12 @@ def _totals(d: SageDocument) -> dict[str, Decimal | str | None]:
     if d.hold_reason or d.skip_reason:
         return dict.fromkeys(("net_total", "tax_total", "carriage_net", "carriage_tax",
                               "carriage_tax_code", "carriage_tax_rate"))
+    if d.totals is not None:
+        rate = d.totals["carriage_tax_rate"]
+        return {**{name: decimal_of_cents(d.totals[name]) for name in
+                   ("net_total", "tax_total", "carriage_net", "carriage_tax")},
+                "carriage_tax_code": d.totals["carriage_tax_code"],
+                "carriage_tax_rate": None if rate is None else decimal_of_units(rate)}
     own = [s for s in d.splits if s.transaction_type is None]
     carriage = [s for s in own if s.purpose == "carriage"]
     rate = next((line.rate for line in d.lines if line.purpose == "carriage"), None)

@@ -8,7 +8,7 @@ value. Exchange rates stay Decimal: they are not money and have eight places.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,13 +34,20 @@ def posting_rows(table: pa.Table) -> list[dict[str, Any]]:
     return as_units(table).to_pylist()
 
 
-def cents_array(cents: list[int | None]) -> pa.Array:
+Integers: TypeAlias = "list[int | None] | pa.Array | pa.ChunkedArray"
+
+
+def _whole(values: Integers) -> pa.Array | pa.ChunkedArray:
+    if not isinstance(values, pa.Array | pa.ChunkedArray):
+        values = pa.array(values, pa.int64())
+    return values.cast(pa.decimal128(19, 0))
+
+
+def cents_array(cents: Integers) -> pa.Array:
     """Integer cents as a Sage money column (decimal128(18,2)), exactly, in one operation."""
-    whole = pa.array(cents, pa.int64()).cast(pa.decimal128(19, 0))
-    return pc.divide(whole, _HUNDRED).cast(SAGE_MONEY)
+    return pc.divide(_whole(cents), _HUNDRED).cast(SAGE_MONEY)
 
 
-def units_array(units: list[int | None]) -> pa.Array:
+def units_array(units: Integers) -> pa.Array:
     """Integer units as a Magento money column (decimal128(18,4)), exactly."""
-    whole = pa.array(units, pa.int64()).cast(pa.decimal128(19, 0))
-    return pc.divide(whole, _SCALE).cast(MAGENTO_MONEY)
+    return pc.divide(_whole(units), _SCALE).cast(MAGENTO_MONEY)

@@ -1,0 +1,383 @@
+"""The posting rules' common case, a slice of documents at a time, in Arrow.
+
+Most documents are simple: items with a mapped tax rate, no composite product priced on its
+children, shipping at a rate the recipe knows, nothing Magento takes off the total as a payment,
+no adjustment, and a total the rounded splits make without a correction cent. For those this
+module computes, column by column, exactly the lines, splits and header totals that
+`DocumentBuilder.build` makes one Python object at a time, and it says which documents it
+could not take: those go through the builder unchanged, as the export's fast decoder hands the
+pages it rejects to the exact one (docs/columnar-posting.md). A property test holds the two
+paths equal, table for table.
+
+Amounts are int64 units (1/10,000) and cents, as in the builder; every document with an
+amount of 10**12 units or more goes the exact way, which keeps each product below int64's
+range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sagesync.model.money import UNITS, UNITS_PER_CENT
+
+if TYPE_CHECKING:
+    from sagesync.transform.documents import DocumentBuilder
+
+LIMIT = 10 ** 12  # units: a larger amount goes the exact way
+_KEY = 2 ** 32  # (order id, item id) as one int64; ids must be below 2**31
+_HALF_CENT = UNITS // 200
+_LAST = 2 ** 62  # the carriage line sorts after its document's items
+_DOC_MONEY = ("grand_total", "tax_amount", "shipping_amount", "shipping_tax_amount",
+              "discount_amount", "discount_tax_compensation_amount",
+              "shipping_discount_tax_compensation_amount")
+_LINE_MONEY = ("row_total", "discount_amount", "discount_tax_compensation_amount", "tax_amount")
+_SPLIT_KEYS = ["position", "purpose", "nominal_code", "tax_code"]
+
+
+@dataclass
+class Posted:
+    """What the columnar rules made of a slice: `ok` per document row; the lines and splits
+    of the documents it took, by `position` (the document's row in the slice), amounts as
+    int64 units (lines) and cents (posted amounts, splits); header totals by position."""
+
+    ok: list[bool]
+    lines: pa.Table
+    splits: pa.Table
+    totals: dict[int, dict[str, Any]]
+
+
+def usable(builder: DocumentBuilder) -> bool:
+    """Whether a recipe's rules have a columnar form at all: discounts netted into the lines,
+    no locked period, and tax rates between 0 and 100 %."""
+    return (builder.mapping.discount == "net" and builder.locked_until is None
+            and all(0 <= rate <= 100 * UNITS for rate in builder.rate_codes))
+
+
+def _int(value: int) -> pa.Scalar:
+    return pa.scalar(value, pa.int64())
+
+
+def _half_up(numerator: Any, denominator: Any) -> Any:
+    """Element-wise `divide_half_up` for a positive denominator (scalar or array)."""
+    twice = pc.add_checked(pc.multiply_checked(pc.abs_checked(numerator), 2), denominator)
+    quotient = pc.divide(twice, pc.multiply_checked(denominator, 2))
+    return pc.if_else(pc.less(numerator, 0), pc.negate(quotient), quotient)
+
+
+def _cents(units: Any) -> Any:
+    return _half_up(units, _int(UNITS_PER_CENT))
+
+
+def _money(table: pa.Table, prefix: str, name: str) -> pa.ChunkedArray | pa.Array:
+    """An amount column in the posted currency, null as 0 (the builder's `amount`)."""
+    column = prefix + name
+    if column not in table.column_names:
+        return pa.array([0] * table.num_rows, pa.int64())
+    return pc.fill_null(table[column], 0)
+
+
+def _small(*columns: Any) -> Any:
+    """True where every amount is below LIMIT."""
+    result = pc.less(pc.abs_checked(columns[0]), LIMIT)
+    for column in columns[1:]:
+        result = pc.and_(result, pc.less(pc.abs_checked(column), LIMIT))
+    return result
+
+
+def _either(first: Any, second: Any) -> Any:
+    """Python's `first or second` for strings: the first unless null or empty."""
+    usable_first = pc.fill_null(pc.not_equal(first, ""), False)
+    return pc.if_else(usable_first, first, second)
+
+
+def _by_value(values: Any, how: Any, kind: pa.DataType) -> pa.Array:
+    """`how(value)` for each element, computed once per distinct value."""
+    distinct = pc.unique(values)
+    mapped = pa.array([how(value) for value in distinct.to_pylist()], kind)
+    return pc.take(mapped, pc.index_in(values, value_set=distinct, skip_nulls=False))
+
+
+def _per_document(positions: Any, values: Any, count: int, how: str = "sum") -> Any:
+    """An aggregate of `values` per document position, 0 where a document has none."""
+    grouped = pa.table({"position": positions, "value": values}).group_by(
+        "position", use_threads=False).aggregate([("value", how)])
+    at = pc.index_in(pa.array(range(count), pa.int64()), value_set=grouped["position"])
+    return pc.fill_null(pc.take(grouped[f"value_{how}"], at), 0)
+
+
+def _rank(positions: Any, counted: Any) -> Any:
+    """1, 2, ... per document over rows sorted by position where `counted`; 0 elsewhere."""
+    flags = pc.cast(counted, pa.int64())
+    running = pc.cumulative_sum(flags)
+    before = pc.subtract(running, flags)
+    grouped = pa.table({"position": positions, "before": before}).group_by(
+        "position", use_threads=False).aggregate([("before", "min")])
+    first = pc.take(grouped["before_min"], pc.index_in(positions, value_set=grouped["position"]))
+    return pc.if_else(counted, pc.subtract(running, first), 0)
+
+
+def _money_items(items: pa.Table, keys: Any, rule: str) -> Any:
+    """Per order line, whether its amounts count (`lines.money_item_ids`, column-wise): a
+    configurable's child and a bundle's dummy side never do."""
+    parents = pc.add(pc.multiply(items["order_id"], _KEY), items["parent_item_id"])
+    parent_at = pc.index_in(parents, value_set=keys)
+    bundle = pc.fill_null(pc.equal(items["product_type"], "bundle"), False)
+    if rule == "auto":
+        money = pa.array([False] * items.num_rows, pa.bool_())
+        for name in ("base_row_total", "row_total"):  # the columns the export kept
+            if name in items.column_names:
+                money = pc.or_(money, pc.fill_null(pc.not_equal(items[name], 0), False))
+        priced = pc.is_in(keys, value_set=pc.unique(pc.filter(parents, money)))
+    else:
+        priced = pa.array([rule == "children"] * items.num_rows, pa.bool_())
+    under_parent = pc.and_(pc.fill_null(pc.take(bundle, parent_at), False),
+                           pc.fill_null(pc.take(priced, parent_at), False))
+    return pc.if_else(pc.is_valid(parent_at), under_parent,
+                      pc.invert(pc.and_(bundle, priced)))
+
+
+def _shares(lines: pa.Table, column: str) -> Any:
+    """Each line's cents of its split (`documents._post_lines`, column-wise): its own amount
+    rounded half up, then the cents the split still differs by, one at a time to the lines
+    with the largest amounts (first in line order among equals)."""
+    left = pc.fill_null(lines[f"{column}_left"], 0)
+    split = pc.add(pc.multiply(lines["position"], 2 ** 20),
+                   pc.fill_null(lines["split_no"], 0))
+    order = pc.sort_indices(
+        pa.table({"split": split, "size": pc.negate(pc.abs(lines[f"{column}_amount"])),
+                  "index": lines["index"]}),
+        [("split", "ascending"), ("size", "ascending"), ("index", "ascending")])
+    ranked = pc.subtract(_rank(pc.take(split, order), pa.array([True] * len(order))), 1)
+    rank = pc.take(ranked, pc.sort_indices(order))
+    # each line's own rounding moves it by half a cent at most, so fewer cents are left than
+    # the split has lines: one each to the first of them (the builder goes round and round
+    # only for a balance or sign correction, which sends a document the exact way)
+    times = pc.cast(pc.less(rank, pc.abs(left)), pa.int64())
+    return pc.add(lines[f"{column}_cents"], pc.multiply(pc.sign(left), times))
+
+
+def _in_key_range(ids: Any) -> bool:
+    bounds = pc.min_max(ids).as_py()
+    return (bounds["min"] or 0) >= 0 and (bounds["max"] or 0) < 2 ** 31
+
+
+def _failed(count: int, positions: Any, bad: Any) -> Any:
+    """True per document position with a row where `bad` is true."""
+    where = pc.filter(positions, pc.fill_null(bad, True))
+    return pc.is_in(pa.array(range(count), pa.int64()), value_set=pc.unique(where))
+
+
+def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items: pa.Table,
+         orders: pa.Table, builder: DocumentBuilder) -> Posted | None:
+    """The slice's documents posted column-wise where the common case holds (see the module
+    docstring); None when nothing in the slice can be (ids beyond the key range)."""
+    docs, order_items = docs.combine_chunks(), order_items.combine_chunks()
+    count = docs.num_rows
+    prefix = builder.prefix
+    if kind == "order" or document_lines is None:
+        lines = order_items
+    else:
+        lines = document_lines.combine_chunks()
+    item_column = "item_id" if kind == "order" else "order_item_id"
+    ids = [order_items["order_id"], order_items["item_id"], order_items["parent_item_id"],
+           docs["entity_id"], lines[item_column]]
+    if not all(map(_in_key_range, ids)):
+        return None
+
+    def money(table: pa.Table, name: str) -> Any:
+        return _money(table, prefix, name)
+
+    # --- the document: what sends it the exact way
+    order_id = docs["entity_id" if kind == "order" else "order_id"]
+    order_at = pc.index_in(order_id, value_set=orders["entity_id"])
+    grand, tax = money(docs, "grand_total"), money(docs, "tax_amount")
+    ok = pc.and_(pc.is_valid(order_at), pc.is_valid(docs["created_at"]))
+    ok = pc.and_(ok, pc.fill_null(pc.equal(pc.utf8_trim_whitespace(docs["extra_amounts"]),
+                                           "{}"), True))
+    ok = pc.and_(ok, pc.invert(pc.and_(pc.equal(_cents(grand), 0), pc.equal(_cents(tax), 0))))
+    ok = pc.and_(ok, _small(*(money(docs, name) for name in _DOC_MONEY)))
+    if kind == "creditmemo":
+        for name in ("adjustment_positive", "adjustment_negative"):
+            ok = pc.and_(ok, pc.equal(money(docs, name), 0))
+    if builder.currency == "order":
+        base = pc.take(orders["base_currency_code"], order_at)
+        ordered = pc.take(orders["order_currency_code"], order_at)
+        foreign = pc.and_(pc.and_(pc.fill_null(pc.not_equal(base, ""), False),
+                                  pc.fill_null(pc.not_equal(ordered, ""), False)),
+                          pc.fill_null(pc.not_equal(base, ordered), False))
+        ok = pc.and_(ok, pc.invert(foreign))
+
+    # --- the item lines: which count (a composite product once), their rate, code and maps
+    item_keys = pc.add(pc.multiply(order_items["order_id"], _KEY), order_items["item_id"])
+    counted_items = _money_items(order_items, item_keys, builder.mapping.bundle)
+    if kind == "order":
+        position = pc.index_in(lines["order_id"], value_set=docs["entity_id"]).cast(pa.int64())
+        at = pa.array(range(lines.num_rows), pa.int64())
+    else:
+        position = pc.index_in(lines["document_id"],
+                               value_set=docs["entity_id"]).cast(pa.int64())
+        line_orders = pc.take(order_id, position)
+        at = pc.index_in(pc.add(pc.multiply(line_orders, _KEY), lines["order_item_id"]),
+                         value_set=item_keys)
+    known = pc.is_valid(position)
+    lines, position, at = (pc.filter(x, known) for x in (lines, position, at))
+    ok = pc.and_(ok, pc.invert(_failed(count, position, pc.is_null(at))))
+    counted = pc.fill_null(pc.take(counted_items, at), False)
+    sequence = pc.filter(pa.array(range(lines.num_rows), pa.int64()), counted)
+    lines, position, at = (pc.filter(x, counted) for x in (lines, position, at))
+
+    row_total, discount = money(lines, "row_total"), money(lines, "discount_amount")
+    compensation, line_tax = (money(lines, "discount_tax_compensation_amount"),
+                              money(lines, "tax_amount"))
+    rate = pc.take(order_items["tax_percent"], at)
+    rate = pc.if_else(pc.and_(pc.is_null(rate), pc.equal(line_tax, 0)), _int(0), rate)
+    rates = sorted(builder.rate_codes)
+    code_at = pc.index_in(rate, value_set=pa.array(rates, pa.int64()))
+    code_values = pa.array([builder.rate_codes[r] for r in rates], pa.string())
+    code = pc.take(code_values, code_at)
+    sku = _either(pc.take(order_items["sku"], at), lines["sku"])
+    name = _either(lines["name"], pc.take(order_items["name"], at))
+    nominal = _by_value(sku, builder.nominals.nominal_for, pa.string())
+    item = _by_value(sku, lambda s: (builder.items.item_for(s) or (None, None))[0], pa.string())
+    mapped = _by_value(sku, lambda s: builder.items.item_for(s) is not None, pa.bool_())
+    warehouse = _by_value(sku, lambda s: (builder.items.item_for(s) or (None, None))[1],
+                          pa.string())
+    quantity = lines["qty_ordered" if kind == "order" else "qty"]
+    priced = pc.fill_null(pc.greater(quantity, 0), False)
+    safe_quantity = pc.if_else(priced, quantity, _int(1))
+    unit_price = pc.if_else(priced, _half_up(pc.multiply_checked(row_total, UNITS),
+                                             safe_quantity), pa.scalar(None, pa.int64()))
+    line_bad = pc.or_(pc.or_(pc.is_null(code_at), pc.invert(mapped)),
+                      pc.invert(pc.and_(_small(row_total, discount, compensation, line_tax),
+                                        pc.fill_null(pc.less(pc.abs_checked(quantity), LIMIT),
+                                                     True))))
+    line_bad = pc.or_(line_bad, pc.fill_null(pc.less(quantity, 0), False))
+    ok = pc.and_(ok, pc.invert(_failed(count, position, line_bad)))
+    goods = pa.table({
+        "position": position, "sequence": sequence,
+        "purpose": pa.array(["goods"] * lines.num_rows, pa.string()),
+        "sku": sku, "name": name, "order_item_id": lines[item_column],
+        "quantity": quantity, "unit_price": unit_price, "row_total": row_total,
+        "discount_amount": discount,
+        "net_amount": pc.add(pc.subtract(row_total, discount), compensation),
+        "tax_amount": line_tax, "tax_rate": rate, "tax_code": code, "nominal_code": nominal,
+        "item_code": item, "warehouse": warehouse})
+
+    # --- shipping: one line per document, its share of the header discount, its own rate
+    shipping, shipping_tax = money(docs, "shipping_amount"), money(docs, "shipping_tax_amount")
+    shipping_discount = pc.subtract(pc.negate(money(docs, "discount_amount")),
+                                    _per_document(position, discount, count))
+    shipping_discount = pc.if_else(pc.less_equal(pc.abs(shipping_discount), _HALF_CENT),
+                                   _int(0), shipping_discount)
+    header_compensation = pc.subtract(money(docs, "discount_tax_compensation_amount"),
+                                      _per_document(position, compensation, count))
+    header_compensation = pc.if_else(
+        pc.equal(header_compensation, 0),
+        money(docs, "shipping_discount_tax_compensation_amount"), header_compensation)
+    carriage_net = pc.add(pc.subtract(shipping, shipping_discount), header_compensation)
+    carried = pc.invert(pc.and_(pc.equal(carriage_net, 0), pc.equal(shipping_tax, 0)))
+    carriage_rate = pc.if_else(pc.equal(shipping_tax, 0), _int(0), pa.scalar(None, pa.int64()))
+    for candidate in (r for r in rates if r):  # ascending: the highest match wins, as in _rate_of
+        tax_at_rate = pc.multiply(_half_up(pc.multiply_checked(carriage_net, candidate),
+                                           _int(10 ** 8)), 100)
+        close = pc.less_equal(pc.abs(pc.subtract(tax_at_rate, shipping_tax)), 100)
+        carriage_rate = pc.if_else(pc.and_(close, pc.not_equal(shipping_tax, 0)),
+                                   _int(candidate), carriage_rate)
+    carriage_code_at = pc.index_in(carriage_rate, value_set=pa.array(rates, pa.int64()))
+    ok = pc.and_(ok, pc.invert(pc.and_(carried, pc.is_null(carriage_code_at))))
+    ok = pc.and_(ok, pc.invert(pc.and_(carried, pc.invert(_small(carriage_net)))))
+    taken = pc.and_(ok, carried)
+    positions = pa.array(range(count), pa.int64())
+    blank = pa.nulls(count, pa.string())
+    carriage = pa.table({
+        "position": positions, "sequence": pa.array([_LAST] * count, pa.int64()),
+        "purpose": pa.array(["carriage"] * count, pa.string()), "sku": blank, "name": blank,
+        "order_item_id": pa.nulls(count, pa.int64()), "quantity": pa.nulls(count, pa.int64()),
+        "unit_price": pa.nulls(count, pa.int64()), "row_total": shipping,
+        "discount_amount": shipping_discount, "net_amount": carriage_net,
+        "tax_amount": shipping_tax, "tax_rate": carriage_rate,
+        "tax_code": pc.take(code_values, carriage_code_at),
+        "nominal_code": pa.array([builder.mapping.carriage_nominal] * count, pa.string()),
+        "item_code": blank, "warehouse": blank}).filter(taken)
+    goods = goods.filter(pc.take(ok, goods["position"]))
+    table = pa.concat_tables([goods, carriage]).combine_chunks()
+    table = table.take(pc.sort_indices(table, [("position", "ascending"),
+                                               ("sequence", "ascending")]))
+    table = table.append_column("line_no", _rank(table["position"],
+                                                 pa.array([True] * table.num_rows)))
+    table = table.append_column("index", pa.array(range(table.num_rows), pa.int64()))
+    table = table.append_column("net_cents", _cents(table["net_amount"]))
+    table = table.append_column("tax_cents", _cents(table["tax_amount"]))
+
+    # --- splits: lines summed by (purpose, nominal, tax code) in the order first seen
+    groups = table.group_by(_SPLIT_KEYS, use_threads=False).aggregate(
+        [("net_amount", "sum"), ("tax_amount", "sum"), ("net_cents", "sum"),
+         ("tax_cents", "sum"), ("index", "min")]).sort_by("index_min")  # first seen
+    kept = pc.or_(pc.not_equal(groups["net_amount_sum"], 0),
+                  pc.not_equal(groups["tax_amount_sum"], 0))
+    split_net, split_tax = _cents(groups["net_amount_sum"]), _cents(groups["tax_amount_sum"])
+    groups = groups.append_column("split_no", _rank(groups["position"], kept))
+    groups = groups.append_column("net", split_net).append_column("tax", split_tax)
+    bad = pc.and_(kept, pc.or_(pc.less(split_net, 0), pc.less(split_tax, 0)))
+    failed = _failed(count, groups["position"], bad)
+    kept_positions = pc.filter(groups["position"], kept)
+    have_net = _per_document(kept_positions, pc.filter(split_net, kept), count)
+    have_tax = _per_document(kept_positions, pc.filter(split_tax, kept), count)
+    splits_of = _per_document(kept_positions, pc.filter(split_net, kept), count, "count")
+    tax_target = _cents(tax)
+    net_target = pc.subtract(_cents(grand), tax_target)
+    balanced = pc.and_(pc.and_(pc.equal(have_net, net_target), pc.equal(have_tax, tax_target)),
+                       pc.greater(splits_of, 0))
+    ok = pc.and_(pc.and_(ok, pc.invert(failed)), balanced)
+
+    # --- each line's share of its split, and its price per unit
+    groups = groups.append_column("net_left", pc.subtract(split_net, groups["net_cents_sum"]))
+    groups = groups.append_column("tax_left", pc.subtract(split_tax, groups["tax_cents_sum"]))
+    numbered = table.join(
+        groups.select([*_SPLIT_KEYS, "split_no", "net_left", "tax_left"]),
+        keys=_SPLIT_KEYS, join_type="left outer", use_threads=False).sort_by("index")
+    in_split = pc.greater(numbered["split_no"], 0)
+    posted_net = pc.if_else(in_split, _shares(numbered, "net"), _int(0))
+    posted_tax = pc.if_else(in_split, _shares(numbered, "tax"), _int(0))
+    places = builder.unit_price_places
+    scale = 10 ** (places or 4)
+    units = pc.if_else(pc.fill_null(pc.not_equal(numbered["quantity"], 0), False),
+                       pc.abs(numbered["quantity"]), _int(UNITS))
+    price = _half_up(pc.multiply_checked(posted_net, scale * UNITS),
+                     pc.multiply_checked(units, 100))
+    posted_price = pc.if_else(in_split, pc.multiply(price, UNITS // scale), _int(0))
+    if places:
+        amount = _half_up(pc.multiply_checked(pc.multiply_checked(price, units), 100),
+                          _int(scale * UNITS))
+        inexact = pc.and_(in_split, pc.not_equal(amount, posted_net))
+        ok = pc.and_(ok, pc.invert(_failed(count, numbered["position"], inexact)))
+    numbered = numbered.append_column("posted_net", posted_net).append_column(
+        "posted_tax", posted_tax).append_column("posted_price", posted_price)
+    accepted = ok.to_pylist() if isinstance(ok, pa.Array) else ok.combine_chunks().to_pylist()
+    keep = pa.array(accepted, pa.bool_())
+    numbered = numbered.filter(pc.take(keep, numbered["position"]))
+    splits = groups.filter(pc.and_(kept, pc.take(keep, groups["position"])))
+    return Posted(accepted, numbered, splits,
+                  _totals(accepted, have_net, have_tax, carried, carriage_net, shipping_tax,
+                          carriage_rate, pc.take(code_values, carriage_code_at)))
+
+
+def _totals(accepted: list[bool], net: Any, tax: Any, carried: Any, carriage_net: Any,
+            carriage_tax: Any, carriage_rate: Any, codes: Any) -> dict[int, dict[str, Any]]:
+    """The documents' header totals in cents (rate in units), for `documents.document_row`."""
+    columns = pa.table({"net_total": net, "tax_total": tax, "carried": carried,
+                        "carriage_net": _cents(carriage_net), "carriage_tax": _cents(carriage_tax),
+                        "carriage_tax_code": codes, "carriage_tax_rate": carriage_rate})
+    out: dict[int, dict[str, Any]] = {}
+    for position, row in enumerate(columns.to_pylist()):
+        if not accepted[position]:
+            continue
+        if not row.pop("carried"):
+            row.update(carriage_net=0, carriage_tax=0, carriage_tax_code=None,
+                       carriage_tax_rate=None)
+        out[position] = row
+    return out
