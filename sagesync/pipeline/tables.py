@@ -123,7 +123,9 @@ class OrderedTable:
                 continue
             assert self.groups is not None
             places = self.places.slice(start, rows)
-            wanted = pc.and_(pc.greater_equal(places, first), pc.less(places, end))
+            # Arrow scalars: a compute function given a Python int looks for NumPy each call
+            wanted = pc.and_(pc.greater_equal(places, pa.scalar(first, places.type)),
+                             pc.less(places, pa.scalar(end, places.type)))
             parts.append(self.groups.group(number).append_column(PLACE, places)
                          .append_column(_ROW, pa.array(range(start, start + rows), pa.int64()))
                          .filter(wanted))

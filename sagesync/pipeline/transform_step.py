@@ -22,6 +22,7 @@ from sagesync.model.holds import Hold
 from sagesync.model.money import cents_of_units
 from sagesync.model.schemas import (
     MAGENTO_MONEY,
+    ORDERS,
     SAGE_ACCOUNTS,
     SAGE_DOCUMENTS,
     SAGE_LINES,
@@ -42,7 +43,7 @@ from sagesync.transform.documents import (
     PURPOSE_LABEL,
     DocumentBuilder,
     SageDocument,
-    document_row,
+    document_columns,
     line_columns,
     split_columns,
 )
@@ -82,12 +83,20 @@ def _columns(table: pa.Table, currency: str) -> pa.Table:
     return as_units(table.select([n for n in table.column_names if n not in drop]))
 
 
+# What the posting reads of a document's order: who it bills and the currencies (its amounts
+# and dates come from the document itself, and an order posted as a document is read whole).
+_ORDER_COLUMNS = frozenset(f.name for f in ORDERS if f.type != MAGENTO_MONEY and f.name not in (
+    "state", "status", "created_at", "updated_at", "extra_amounts", "content_hash"))
+
+
 class _Export:
     """An export checkpoint's orders, order lines and customers, read a window at a time."""
 
     def __init__(self, export: Checkpoint, currency: str) -> None:
         prepare = partial(_columns, currency=currency)
-        self._orders = KeyedTable(export.table_file("orders"), "entity_id", prepare)
+        orders = export.table_file("orders")
+        self._orders = KeyedTable(orders, "entity_id", prepare, columns=[
+            n for n in pq.read_schema(orders).names if n in _ORDER_COLUMNS])
         self._order_items = KeyedTable(export.table_file("order_items"), "order_id", prepare)
         self._customers = KeyedTable(export.table_file("customers"), "id")
         self._invoices = KeyedTable(export.table_file("invoices"), "entity_id",
@@ -103,10 +112,12 @@ class _Export:
         return dict(zip(table.column("entity_id").to_pylist(),
                         table.column("increment_id").to_pylist(), strict=True))
 
-    def customers_of(self, orders: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
-        """The customer records of a slice's orders, in one filter."""
-        ids = sorted({o["customer_id"] for o in orders.values() if o.get("customer_id")})
-        return {r["id"]: r for r in self._customers.rows(ids).to_pylist()}
+    def customers_of(self, ids: set[int | None]) -> dict[int, dict[str, Any]]:
+        """The customer records of these ids, in one filter (none read for none)."""
+        wanted = sorted(i for i in ids if i)
+        if not wanted:
+            return {}
+        return {r["id"]: r for r in self._customers.rows(wanted).to_pylist()}
 
 
 LINES = {"order": "order_items", "invoice": "invoice_items", "creditmemo": "creditmemo_items"}
@@ -361,15 +372,16 @@ class _Slice:
 def _build_slice(kind: str, table: pa.Table, lines_index: KeyedTable, tables: _Export,
                  builder: DocumentBuilder, allocator: AccountAllocator,
                  account_rows: dict[str, dict[str, Any]], fast: bool) -> _Slice:
-    rows = table.to_pylist()
-    order_ids = sorted({r["entity_id"] if kind == "order" else r["order_id"] for r in rows})
+    ids = table["entity_id"].to_pylist()
+    order_ids = sorted(set(ids if kind == "order" else table["order_id"].to_pylist()))
     orders_table, items_table = tables.slice_tables(order_ids)
     orders = {r["entity_id"]: r for r in orders_table.to_pylist()}
-    document_lines = None if kind == "order" else lines_index.rows(
-        [r["entity_id"] for r in rows])
+    document_lines = None if kind == "order" else lines_index.rows(ids)
     posted = columnar.post(kind, table, document_lines, items_table, orders_table,
                            builder) if fast else None
-    simple = posted.ok if posted else [False] * len(rows)
+    simple = posted.ok if posted else [False] * len(ids)
+    # a document posted column-wise needs only its header's fields as a Python row
+    rows = _header_rows(table, simple, builder.prefix)
     left = [r for r, ok in zip(rows, simple, strict=True) if not ok]
     # the rest is built one document at a time, from Python rows of its own lines only
     order_items = _grouped(items_table.filter(pc.is_in(items_table["order_id"], pa.array(
@@ -380,7 +392,7 @@ def _build_slice(kind: str, table: pa.Table, lines_index: KeyedTable, tables: _E
     else:
         lines = _grouped(document_lines.filter(pc.is_in(document_lines["document_id"], pa.array(
             [r["entity_id"] for r in left], pa.int64()))), "document_id")
-    customers: dict[int, dict[str, Any]] | None = None
+    opened: list[tuple[str, str, dict[str, Any], str]] = []  # accounts new in this slice
     docs: list[SageDocument] = []
     for position, (row, ok) in enumerate(zip(rows, simple, strict=True)):
         order = orders.get(row["entity_id"] if kind == "order" else row["order_id"])
@@ -397,18 +409,37 @@ def _build_slice(kind: str, table: pa.Table, lines_index: KeyedTable, tables: _E
         docs.append(document)
         key = customer_key(order)
         if origin == "generated" and key and ref not in account_rows:
-            if customers is None:
-                customers = tables.customers_of(orders)
-            account_rows[ref] = _account_row(ref, key, order,
-                                             customers.get(order.get("customer_id") or 0),
-                                             document.currency_code,
-                                             builder.mapping.customer_group)
+            account_rows[ref] = {}  # claimed here; written below, from the customer record
+            opened.append((ref, key, order, document.currency_code))
+    customers = tables.customers_of({order.get("customer_id") for _, _, order, _ in opened})
+    for ref, key, order, currency in opened:
+        account_rows[ref] = _account_row(ref, key, order,
+                                         customers.get(order.get("customer_id") or 0),
+                                         currency, builder.mapping.customer_group)
     if kind == "creditmemo":  # what each credit note is applied to, where the export knows
         numbers = tables.invoice_numbers(sorted({d.invoice_id for d in docs
                                                  if d.invoice_id is not None}))
         for d in docs:
             d.invoice_increment_id = numbers.get(d.invoice_id) if d.invoice_id else None
     return _Slice(docs, posted)
+
+
+_DOCUMENT_CENTS = ("grand_total", "net_total", "tax_total", "carriage_net", "carriage_tax")
+_HEADER = ("entity_id", "increment_id", "order_id", "store_id", "created_at", "content_hash",
+           "invoice_id")
+
+
+def _header_rows(table: pa.Table, simple: list[bool], prefix: str) -> list[dict[str, Any]]:
+    """The slice's documents as Python rows: whole where the builder posts them, only what
+    `DocumentBuilder.header` reads where the columnar rules did."""
+    if not any(simple):
+        return table.to_pylist()
+    names = [n for n in (*_HEADER, f"{prefix}grand_total") if n in table.column_names]
+    rows = table.select(names).to_pylist()
+    left = [n for n, ok in enumerate(simple) if not ok]
+    for n, row in zip(left, table.take(pa.array(left, pa.int64())).to_pylist(), strict=True):
+        rows[n] = row
+    return rows
 
 
 def _ready(d: SageDocument) -> bool:
@@ -428,8 +459,13 @@ def _in_order(exact: pa.Table, positions: list[int], posted: pa.Table | None) ->
 
 def _write_documents(writer: CheckpointWriter, built: _Slice, department: int | None) -> None:
     docs = built.docs
-    writer.write("documents", pa.Table.from_pylist([_document_row(d) for d in docs],
-                                                   schema=SAGE_DOCUMENTS))
+    header = document_columns(docs)
+    writer.write("documents", pa.Table.from_arrays(
+        [cents_array(values) if name in _DOCUMENT_CENTS
+         else units_array(values) if name == "carriage_tax_rate"
+         else pa.array(values, SAGE_DOCUMENTS.field(name).type)
+         for name, values in ((name, header[name]) for name in SAGE_DOCUMENTS.names)],
+        schema=SAGE_DOCUMENTS))
     splits = pa.Table.from_arrays(
         [cents_array(values) if name in ("net_amount", "tax_amount")
          else pa.array(values, SAGE_SPLITS.field(name).type)
@@ -519,10 +555,6 @@ def _hold(document: SageDocument, hold: Hold) -> SageDocument:
 def _hold_of(document: SageDocument) -> Hold:
     """A held document's cause (every hold of the transform carries one)."""
     return document.hold or holds.unspecified(document.hold_reason or "")
-
-
-def _document_row(d: SageDocument) -> dict[str, Any]:
-    return document_row(d)  # the columns are defined beside the document (transform.documents)
 
 
 def _account_row(ref: str, key: str, order: dict[str, Any],

@@ -170,7 +170,8 @@ def _plain(column: Column, dictionary: pa.Array | None, rules: CellRules) -> set
         return set()
     plain = pc.match_substring_regex(dictionary, _PLAIN_TEXT)
     if column.max_length:
-        plain = pc.and_(plain, pc.less_equal(pc.utf8_length(dictionary), column.max_length))
+        lengths = pc.utf8_length(dictionary)
+        plain = pc.and_(plain, pc.less_equal(lengths, pa.scalar(column.max_length, lengths.type)))
     return {i for i, p in enumerate(plain.to_pylist()) if p}
 
 

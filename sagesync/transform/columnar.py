@@ -17,6 +17,7 @@ range.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -36,6 +37,7 @@ _DOC_MONEY = ("grand_total", "tax_amount", "shipping_amount", "shipping_tax_amou
               "shipping_discount_tax_compensation_amount")
 _LINE_MONEY = ("row_total", "discount_amount", "discount_tax_compensation_amount", "tax_amount")
 _SPLIT_KEYS = ["position", "purpose", "nominal_code", "tax_code"]
+_NO_INT = pa.scalar(None, pa.int64())
 
 
 @dataclass
@@ -57,19 +59,23 @@ def usable(builder: DocumentBuilder) -> bool:
             and all(0 <= rate <= 100 * UNITS for rate in builder.rate_codes))
 
 
-def _int(value: int) -> pa.Scalar:
-    return pa.scalar(value, pa.int64())
+@cache
+def _lit(value: int | str) -> pa.Scalar:
+    """A literal operand as an Arrow scalar: a compute function handed a Python value looks
+    for NumPy on every call (some 60 µs when it is not installed); a scalar costs nothing."""
+    return pa.scalar(value, pa.int64() if isinstance(value, int) else pa.string())
+
 
 
 def _half_up(numerator: Any, denominator: Any) -> Any:
     """Element-wise `divide_half_up` for a positive denominator (scalar or array)."""
-    twice = pc.add_checked(pc.multiply_checked(pc.abs_checked(numerator), 2), denominator)
-    quotient = pc.divide(twice, pc.multiply_checked(denominator, 2))
-    return pc.if_else(pc.less(numerator, 0), pc.negate(quotient), quotient)
+    twice = pc.add_checked(pc.multiply_checked(pc.abs_checked(numerator), _lit(2)), denominator)
+    quotient = pc.divide(twice, pc.multiply_checked(denominator, _lit(2)))
+    return pc.if_else(pc.less(numerator, _lit(0)), pc.negate(quotient), quotient)
 
 
 def _cents(units: Any) -> Any:
-    return _half_up(units, _int(UNITS_PER_CENT))
+    return _half_up(units, _lit(UNITS_PER_CENT))
 
 
 def _money(table: pa.Table, prefix: str, name: str) -> pa.ChunkedArray | pa.Array:
@@ -82,15 +88,15 @@ def _money(table: pa.Table, prefix: str, name: str) -> pa.ChunkedArray | pa.Arra
 
 def _small(*columns: Any) -> Any:
     """True where every amount is below LIMIT."""
-    result = pc.less(pc.abs_checked(columns[0]), LIMIT)
+    result = pc.less(pc.abs_checked(columns[0]), _lit(LIMIT))
     for column in columns[1:]:
-        result = pc.and_(result, pc.less(pc.abs_checked(column), LIMIT))
+        result = pc.and_(result, pc.less(pc.abs_checked(column), _lit(LIMIT)))
     return result
 
 
 def _either(first: Any, second: Any) -> Any:
     """Python's `first or second` for strings: the first unless null or empty."""
-    usable_first = pc.fill_null(pc.not_equal(first, ""), False)
+    usable_first = pc.fill_null(pc.not_equal(first, _lit("")), False)
     return pc.if_else(usable_first, first, second)
 
 
@@ -117,20 +123,20 @@ def _rank(positions: Any, counted: Any) -> Any:
     grouped = pa.table({"position": positions, "before": before}).group_by(
         "position", use_threads=False).aggregate([("before", "min")])
     first = pc.take(grouped["before_min"], pc.index_in(positions, value_set=grouped["position"]))
-    return pc.if_else(counted, pc.subtract(running, first), 0)
+    return pc.if_else(counted, pc.subtract(running, first), _lit(0))
 
 
 def _money_items(items: pa.Table, keys: Any, rule: str) -> Any:
     """Per order line, whether its amounts count (`lines.money_item_ids`, column-wise): a
     configurable's child and a bundle's dummy side never do."""
-    parents = pc.add(pc.multiply(items["order_id"], _KEY), items["parent_item_id"])
+    parents = pc.add(pc.multiply(items["order_id"], _lit(_KEY)), items["parent_item_id"])
     parent_at = pc.index_in(parents, value_set=keys)
-    bundle = pc.fill_null(pc.equal(items["product_type"], "bundle"), False)
+    bundle = pc.fill_null(pc.equal(items["product_type"], _lit("bundle")), False)
     if rule == "auto":
         money = pa.array([False] * items.num_rows, pa.bool_())
         for name in ("base_row_total", "row_total"):  # the columns the export kept
             if name in items.column_names:
-                money = pc.or_(money, pc.fill_null(pc.not_equal(items[name], 0), False))
+                money = pc.or_(money, pc.fill_null(pc.not_equal(items[name], _lit(0)), False))
         priced = pc.is_in(keys, value_set=pc.unique(pc.filter(parents, money)))
     else:
         priced = pa.array([rule == "children"] * items.num_rows, pa.bool_())
@@ -145,13 +151,13 @@ def _shares(lines: pa.Table, column: str) -> Any:
     rounded half up, then the cents the split still differs by, one at a time to the lines
     with the largest amounts (first in line order among equals)."""
     left = pc.fill_null(lines[f"{column}_left"], 0)
-    split = pc.add(pc.multiply(lines["position"], 2 ** 20),
+    split = pc.add(pc.multiply(lines["position"], _lit(2 ** 20)),
                    pc.fill_null(lines["split_no"], 0))
     order = pc.sort_indices(
         pa.table({"split": split, "size": pc.negate(pc.abs(lines[f"{column}_amount"])),
                   "index": lines["index"]}),
         [("split", "ascending"), ("size", "ascending"), ("index", "ascending")])
-    ranked = pc.subtract(_rank(pc.take(split, order), pa.array([True] * len(order))), 1)
+    ranked = pc.subtract(_rank(pc.take(split, order), pa.array([True] * len(order))), _lit(1))
     rank = pc.take(ranked, pc.sort_indices(order))
     # each line's own rounding moves it by half a cent at most, so fewer cents are left than
     # the split has lines: one each to the first of them (the builder goes round and round
@@ -197,22 +203,23 @@ def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items
     grand, tax = money(docs, "grand_total"), money(docs, "tax_amount")
     ok = pc.and_(pc.is_valid(order_at), pc.is_valid(docs["created_at"]))
     ok = pc.and_(ok, pc.fill_null(pc.equal(pc.utf8_trim_whitespace(docs["extra_amounts"]),
-                                           "{}"), True))
-    ok = pc.and_(ok, pc.invert(pc.and_(pc.equal(_cents(grand), 0), pc.equal(_cents(tax), 0))))
+                                           _lit("{}")), True))
+    zero_total = pc.and_(pc.equal(_cents(grand), _lit(0)), pc.equal(_cents(tax), _lit(0)))
+    ok = pc.and_(ok, pc.invert(zero_total))
     ok = pc.and_(ok, _small(*(money(docs, name) for name in _DOC_MONEY)))
     if kind == "creditmemo":
         for name in ("adjustment_positive", "adjustment_negative"):
-            ok = pc.and_(ok, pc.equal(money(docs, name), 0))
+            ok = pc.and_(ok, pc.equal(money(docs, name), _lit(0)))
     if builder.currency == "order":
         base = pc.take(orders["base_currency_code"], order_at)
         ordered = pc.take(orders["order_currency_code"], order_at)
-        foreign = pc.and_(pc.and_(pc.fill_null(pc.not_equal(base, ""), False),
-                                  pc.fill_null(pc.not_equal(ordered, ""), False)),
+        foreign = pc.and_(pc.and_(pc.fill_null(pc.not_equal(base, _lit("")), False),
+                                  pc.fill_null(pc.not_equal(ordered, _lit("")), False)),
                           pc.fill_null(pc.not_equal(base, ordered), False))
         ok = pc.and_(ok, pc.invert(foreign))
 
     # --- the item lines: which count (a composite product once), their rate, code and maps
-    item_keys = pc.add(pc.multiply(order_items["order_id"], _KEY), order_items["item_id"])
+    item_keys = pc.add(pc.multiply(order_items["order_id"], _lit(_KEY)), order_items["item_id"])
     counted_items = _money_items(order_items, item_keys, builder.mapping.bundle)
     if kind == "order":
         position = pc.index_in(lines["order_id"], value_set=docs["entity_id"]).cast(pa.int64())
@@ -221,7 +228,7 @@ def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items
         position = pc.index_in(lines["document_id"],
                                value_set=docs["entity_id"]).cast(pa.int64())
         line_orders = pc.take(order_id, position)
-        at = pc.index_in(pc.add(pc.multiply(line_orders, _KEY), lines["order_item_id"]),
+        at = pc.index_in(pc.add(pc.multiply(line_orders, _lit(_KEY)), lines["order_item_id"]),
                          value_set=item_keys)
     known = pc.is_valid(position)
     lines, position, at = (pc.filter(x, known) for x in (lines, position, at))
@@ -234,7 +241,7 @@ def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items
     compensation, line_tax = (money(lines, "discount_tax_compensation_amount"),
                               money(lines, "tax_amount"))
     rate = pc.take(order_items["tax_percent"], at)
-    rate = pc.if_else(pc.and_(pc.is_null(rate), pc.equal(line_tax, 0)), _int(0), rate)
+    rate = pc.if_else(pc.and_(pc.is_null(rate), pc.equal(line_tax, _lit(0))), _lit(0), rate)
     rates = sorted(builder.rate_codes)
     code_at = pc.index_in(rate, value_set=pa.array(rates, pa.int64()))
     code_values = pa.array([builder.rate_codes[r] for r in rates], pa.string())
@@ -247,15 +254,15 @@ def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items
     warehouse = _by_value(sku, lambda s: (builder.items.item_for(s) or (None, None))[1],
                           pa.string())
     quantity = lines["qty_ordered" if kind == "order" else "qty"]
-    priced = pc.fill_null(pc.greater(quantity, 0), False)
-    safe_quantity = pc.if_else(priced, quantity, _int(1))
-    unit_price = pc.if_else(priced, _half_up(pc.multiply_checked(row_total, UNITS),
-                                             safe_quantity), pa.scalar(None, pa.int64()))
+    priced = pc.fill_null(pc.greater(quantity, _lit(0)), False)
+    safe_quantity = pc.if_else(priced, quantity, _lit(1))
+    unit_price = pc.if_else(priced, _half_up(pc.multiply_checked(row_total, _lit(UNITS)),
+                                             safe_quantity), _NO_INT)
     line_bad = pc.or_(pc.or_(pc.is_null(code_at), pc.invert(mapped)),
                       pc.invert(pc.and_(_small(row_total, discount, compensation, line_tax),
-                                        pc.fill_null(pc.less(pc.abs_checked(quantity), LIMIT),
+                                        pc.fill_null(pc.less(pc.abs_checked(quantity), _lit(LIMIT)),
                                                      True))))
-    line_bad = pc.or_(line_bad, pc.fill_null(pc.less(quantity, 0), False))
+    line_bad = pc.or_(line_bad, pc.fill_null(pc.less(quantity, _lit(0)), False))
     ok = pc.and_(ok, pc.invert(_failed(count, position, line_bad)))
     goods = pa.table({
         "position": position, "sequence": sequence,
@@ -271,22 +278,22 @@ def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items
     shipping, shipping_tax = money(docs, "shipping_amount"), money(docs, "shipping_tax_amount")
     shipping_discount = pc.subtract(pc.negate(money(docs, "discount_amount")),
                                     _per_document(position, discount, count))
-    shipping_discount = pc.if_else(pc.less_equal(pc.abs(shipping_discount), _HALF_CENT),
-                                   _int(0), shipping_discount)
+    shipping_discount = pc.if_else(pc.less_equal(pc.abs(shipping_discount), _lit(_HALF_CENT)),
+                                   _lit(0), shipping_discount)
     header_compensation = pc.subtract(money(docs, "discount_tax_compensation_amount"),
                                       _per_document(position, compensation, count))
     header_compensation = pc.if_else(
-        pc.equal(header_compensation, 0),
+        pc.equal(header_compensation, _lit(0)),
         money(docs, "shipping_discount_tax_compensation_amount"), header_compensation)
     carriage_net = pc.add(pc.subtract(shipping, shipping_discount), header_compensation)
-    carried = pc.invert(pc.and_(pc.equal(carriage_net, 0), pc.equal(shipping_tax, 0)))
-    carriage_rate = pc.if_else(pc.equal(shipping_tax, 0), _int(0), pa.scalar(None, pa.int64()))
+    carried = pc.invert(pc.and_(pc.equal(carriage_net, _lit(0)), pc.equal(shipping_tax, _lit(0))))
+    carriage_rate = pc.if_else(pc.equal(shipping_tax, _lit(0)), _lit(0), _NO_INT)
     for candidate in (r for r in rates if r):  # ascending: the highest match wins, as in _rate_of
-        tax_at_rate = pc.multiply(_half_up(pc.multiply_checked(carriage_net, candidate),
-                                           _int(10 ** 8)), 100)
-        close = pc.less_equal(pc.abs(pc.subtract(tax_at_rate, shipping_tax)), 100)
-        carriage_rate = pc.if_else(pc.and_(close, pc.not_equal(shipping_tax, 0)),
-                                   _int(candidate), carriage_rate)
+        tax_at_rate = pc.multiply(_half_up(pc.multiply_checked(carriage_net, _lit(candidate)),
+                                           _lit(10 ** 8)), _lit(100))
+        close = pc.less_equal(pc.abs(pc.subtract(tax_at_rate, shipping_tax)), _lit(100))
+        carriage_rate = pc.if_else(pc.and_(close, pc.not_equal(shipping_tax, _lit(0))),
+                                   _lit(candidate), carriage_rate)
     carriage_code_at = pc.index_in(carriage_rate, value_set=pa.array(rates, pa.int64()))
     ok = pc.and_(ok, pc.invert(pc.and_(carried, pc.is_null(carriage_code_at))))
     ok = pc.and_(ok, pc.invert(pc.and_(carried, pc.invert(_small(carriage_net)))))
@@ -317,12 +324,12 @@ def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items
     groups = table.group_by(_SPLIT_KEYS, use_threads=False).aggregate(
         [("net_amount", "sum"), ("tax_amount", "sum"), ("net_cents", "sum"),
          ("tax_cents", "sum"), ("index", "min")]).sort_by("index_min")  # first seen
-    kept = pc.or_(pc.not_equal(groups["net_amount_sum"], 0),
-                  pc.not_equal(groups["tax_amount_sum"], 0))
+    kept = pc.or_(pc.not_equal(groups["net_amount_sum"], _lit(0)),
+                  pc.not_equal(groups["tax_amount_sum"], _lit(0)))
     split_net, split_tax = _cents(groups["net_amount_sum"]), _cents(groups["tax_amount_sum"])
     groups = groups.append_column("split_no", _rank(groups["position"], kept))
     groups = groups.append_column("net", split_net).append_column("tax", split_tax)
-    bad = pc.and_(kept, pc.or_(pc.less(split_net, 0), pc.less(split_tax, 0)))
+    bad = pc.and_(kept, pc.or_(pc.less(split_net, _lit(0)), pc.less(split_tax, _lit(0))))
     failed = _failed(count, groups["position"], bad)
     kept_positions = pc.filter(groups["position"], kept)
     have_net = _per_document(kept_positions, pc.filter(split_net, kept), count)
@@ -331,7 +338,7 @@ def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items
     tax_target = _cents(tax)
     net_target = pc.subtract(_cents(grand), tax_target)
     balanced = pc.and_(pc.and_(pc.equal(have_net, net_target), pc.equal(have_tax, tax_target)),
-                       pc.greater(splits_of, 0))
+                       pc.greater(splits_of, _lit(0)))
     ok = pc.and_(pc.and_(ok, pc.invert(failed)), balanced)
 
     # --- each line's share of its split, and its price per unit
@@ -340,19 +347,19 @@ def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items
     numbered = table.join(
         groups.select([*_SPLIT_KEYS, "split_no", "net_left", "tax_left"]),
         keys=_SPLIT_KEYS, join_type="left outer", use_threads=False).sort_by("index")
-    in_split = pc.greater(numbered["split_no"], 0)
-    posted_net = pc.if_else(in_split, _shares(numbered, "net"), _int(0))
-    posted_tax = pc.if_else(in_split, _shares(numbered, "tax"), _int(0))
+    in_split = pc.greater(numbered["split_no"], _lit(0))
+    posted_net = pc.if_else(in_split, _shares(numbered, "net"), _lit(0))
+    posted_tax = pc.if_else(in_split, _shares(numbered, "tax"), _lit(0))
     places = builder.unit_price_places
     scale = 10 ** (places or 4)
-    units = pc.if_else(pc.fill_null(pc.not_equal(numbered["quantity"], 0), False),
-                       pc.abs(numbered["quantity"]), _int(UNITS))
-    price = _half_up(pc.multiply_checked(posted_net, scale * UNITS),
-                     pc.multiply_checked(units, 100))
-    posted_price = pc.if_else(in_split, pc.multiply(price, UNITS // scale), _int(0))
+    units = pc.if_else(pc.fill_null(pc.not_equal(numbered["quantity"], _lit(0)), False),
+                       pc.abs(numbered["quantity"]), _lit(UNITS))
+    price = _half_up(pc.multiply_checked(posted_net, _lit(scale * UNITS)),
+                     pc.multiply_checked(units, _lit(100)))
+    posted_price = pc.if_else(in_split, pc.multiply(price, _lit(UNITS // scale)), _lit(0))
     if places:
-        amount = _half_up(pc.multiply_checked(pc.multiply_checked(price, units), 100),
-                          _int(scale * UNITS))
+        amount = _half_up(pc.multiply_checked(pc.multiply_checked(price, units), _lit(100)),
+                          _lit(scale * UNITS))
         inexact = pc.and_(in_split, pc.not_equal(amount, posted_net))
         ok = pc.and_(ok, pc.invert(_failed(count, numbered["position"], inexact)))
     numbered = numbered.append_column("posted_net", posted_net).append_column(

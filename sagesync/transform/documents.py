@@ -609,24 +609,33 @@ def split_details(document: SageDocument, split: Split) -> str:
            f"{split.label or PURPOSE_LABEL[split.purpose]}"
 
 
-def document_row(d: SageDocument) -> dict[str, Any]:
-    """The row of the checkpoint's `documents` table (model.schemas.SAGE_DOCUMENTS)."""
-    return {
-        "document_key": d.document_key, "entity_type": d.entity_type, "entity_id": d.entity_id,
-        "store_id": d.store_id, "order_id": d.order_id,
-        "order_increment_id": d.order_increment_id, "increment_id": d.increment_id,
-        "transaction_type": d.transaction_type, "account_ref": d.account_ref,
-        "posting_date": d.posting_date, "reference": d.reference,
-        "extra_reference": d.extra_reference, "details": d.details,
-        "currency_code": d.currency_code, "grand_total": d.grand_total,
-        "exchange_rate": d.exchange_rate, "content_hash": d.content_hash,
-        "status": "held" if d.hold_reason else "skipped" if d.skip_reason else "ready",
-        "hold_reason": d.hold_reason, "skip_reason": d.skip_reason,
-        "warnings": "\n".join(d.warnings) or None,
-        "company": d.company or None, **_totals(d),
-        **{name: d.billing.get(name) for name in BILLING_FIELDS},
-        "invoice_id": d.invoice_id, "invoice_increment_id": d.invoice_increment_id,
-    }
+_DOCUMENT_FIELDS = ("entity_type", "entity_id", "store_id", "order_id", "order_increment_id",
+                    "increment_id", "transaction_type", "account_ref", "posting_date",
+                    "reference", "extra_reference", "details", "currency_code",
+                    "exchange_rate", "content_hash", "hold_reason", "skip_reason",
+                    "invoice_id", "invoice_increment_id")
+TOTALS = ("net_total", "tax_total", "carriage_net", "carriage_tax", "carriage_tax_code",
+          "carriage_tax_rate")
+
+
+def document_columns(docs: Sequence[SageDocument]) -> dict[str, list[Any]]:
+    """The checkpoint's `documents` table (model.schemas.SAGE_DOCUMENTS), column by column:
+    amounts in cents (`grand_total` and the totals) and the carriage rate in units, which the
+    caller turns into decimal columns in one operation each."""
+    out: dict[str, list[Any]] = {name: list(map(attrgetter(name), docs))
+                                 for name in _DOCUMENT_FIELDS}
+    out["document_key"] = [d.document_key for d in docs]
+    out["grand_total"] = [d.total_cents for d in docs]
+    out["status"] = ["held" if d.hold_reason else "skipped" if d.skip_reason else "ready"
+                     for d in docs]
+    out["warnings"] = ["\n".join(d.warnings) or None for d in docs]
+    out["company"] = [d.company or None for d in docs]
+    totals = [_totals(d) for d in docs]
+    for name in TOTALS:
+        out[name] = [t[name] for t in totals]
+    for name in BILLING_FIELDS:
+        out[name] = [d.billing.get(name) for d in docs]
+    return out
 
 
 #: The documents columns of who a document bills (`billing_of`).
@@ -655,29 +664,23 @@ def billing_of(order: Row) -> dict[str, str | None]:
             "customer_email": order.get("customer_email")}
 
 
-def _totals(d: SageDocument) -> dict[str, Decimal | str | None]:
-    """Header sums of the posted splits, for formats that carry them on the document (Sage 50
-    Canada's Freight and its tax, a header's net and tax totals); None unless the document is
-    ready. The carriage tax code and rate are its first carriage split's (None without one)."""
+def _totals(d: SageDocument) -> dict[str, int | str | None]:
+    """Header sums of the posted splits in cents, for formats that carry them on the document
+    (Sage 50 Canada's Freight and its tax, a header's net and tax totals); None unless the
+    document is ready. The carriage tax code and rate (in units) are its first carriage
+    split's (None without one)."""
     if d.hold_reason or d.skip_reason:
-        return dict.fromkeys(("net_total", "tax_total", "carriage_net", "carriage_tax",
-                              "carriage_tax_code", "carriage_tax_rate"))
+        return dict.fromkeys(TOTALS)
     if d.totals is not None:
-        rate = d.totals["carriage_tax_rate"]
-        return {**{name: decimal_of_cents(d.totals[name]) for name in
-                   ("net_total", "tax_total", "carriage_net", "carriage_tax")},
-                "carriage_tax_code": d.totals["carriage_tax_code"],
-                "carriage_tax_rate": None if rate is None else decimal_of_units(rate)}
+        return d.totals
     own = [s for s in d.splits if s.transaction_type is None]
     carriage = [s for s in own if s.purpose == "carriage"]
     rate = next((line.rate for line in d.lines if line.purpose == "carriage"), None)
-    return {"net_total": decimal_of_cents(sum(s.net for s in own)),
-            "tax_total": decimal_of_cents(sum(s.tax for s in own)),
-            "carriage_net": decimal_of_cents(sum(s.net for s in carriage)),
-            "carriage_tax": decimal_of_cents(sum(s.tax for s in carriage)),
+    return {"net_total": sum(s.net for s in own), "tax_total": sum(s.tax for s in own),
+            "carriage_net": sum(s.net for s in carriage),
+            "carriage_tax": sum(s.tax for s in carriage),
             "carriage_tax_code": carriage[0].tax_code if carriage else None,
-            "carriage_tax_rate": decimal_of_units(rate) if carriage and rate is not None
-            else None}
+            "carriage_tax_rate": rate if carriage else None}
 
 
 def split_rows(d: SageDocument, department: int | None) -> list[dict[str, Any]]:
