@@ -638,6 +638,16 @@ def document_columns(docs: Sequence[SageDocument]) -> dict[str, list[Any]]:
     return out
 
 
+def document_row(d: SageDocument) -> dict[str, Any]:
+    """One document's row of the `documents` table as it reads back: amounts as Decimal."""
+    row = {name: values[0] for name, values in document_columns([d]).items()}
+    for name in ("grand_total", "net_total", "tax_total", "carriage_net", "carriage_tax"):
+        row[name] = None if row[name] is None else decimal_of_cents(row[name])
+    rate = row["carriage_tax_rate"]
+    row["carriage_tax_rate"] = None if rate is None else decimal_of_units(rate)
+    return row
+
+
 #: The documents columns of who a document bills (`billing_of`).
 BILLING_FIELDS = ("customer_name", "billing_street1", "billing_street2", "billing_city",
                   "billing_region", "billing_postcode", "billing_country_id",
