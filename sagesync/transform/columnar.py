@@ -107,22 +107,31 @@ def _by_value(values: Any, how: Any, kind: pa.DataType) -> pa.Array:
     return pc.take(mapped, pc.index_in(values, value_set=distinct, skip_nulls=False))
 
 
-def _per_document(positions: Any, values: Any, count: int, how: str = "sum") -> Any:
-    """An aggregate of `values` per document position, 0 where a document has none."""
-    grouped = pa.table({"position": positions, "value": values}).group_by(
-        "position", use_threads=False).aggregate([("value", how)])
+def _per_document(positions: Any, count: int, **columns: Any) -> dict[str, Any]:
+    """The sum of each of `columns` per document position, and its number of rows (`rows`):
+    0 where a document has none."""
+    grouped = pa.table({"position": positions, **columns}).group_by(
+        "position", use_threads=False).aggregate([*((n, "sum") for n in columns),
+                                                  ([], "count_all")])
     at = pc.index_in(pa.array(range(count), pa.int64()), value_set=grouped["position"])
-    return pc.fill_null(pc.take(grouped[f"value_{how}"], at), 0)
+    found = {n: pc.take(grouped[f"{n}_sum"], at) for n in columns}
+    found["rows"] = pc.take(grouped["count_all"], at)
+    return {n: pc.fill_null(values, _lit(0)) for n, values in found.items()}
+
+
+def _array(values: Any) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _rank(positions: Any, counted: Any) -> Any:
     """1, 2, ... per document over rows sorted by position where `counted`; 0 elsewhere."""
+    positions, counted = _array(positions), _array(counted)
     flags = pc.cast(counted, pa.int64())
     running = pc.cumulative_sum(flags)
     before = pc.subtract(running, flags)
-    grouped = pa.table({"position": positions, "before": before}).group_by(
-        "position", use_threads=False).aggregate([("before", "min")])
-    first = pc.take(grouped["before_min"], pc.index_in(positions, value_set=grouped["position"]))
+    starts = pa.concat_arrays([pa.array([True] * min(len(positions), 1), pa.bool_()), pc.not_equal(
+        positions.slice(1), positions.slice(0, max(len(positions) - 1, 0)))])
+    first = pc.cumulative_max(pc.if_else(starts, before, _lit(0)))  # where its run began
     return pc.if_else(counted, pc.subtract(running, first), _lit(0))
 
 
@@ -276,12 +285,13 @@ def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items
 
     # --- shipping: one line per document, its share of the header discount, its own rate
     shipping, shipping_tax = money(docs, "shipping_amount"), money(docs, "shipping_tax_amount")
+    lines_of = _per_document(position, count, discount=discount, compensation=compensation)
     shipping_discount = pc.subtract(pc.negate(money(docs, "discount_amount")),
-                                    _per_document(position, discount, count))
+                                    lines_of["discount"])
     shipping_discount = pc.if_else(pc.less_equal(pc.abs(shipping_discount), _lit(_HALF_CENT)),
                                    _lit(0), shipping_discount)
     header_compensation = pc.subtract(money(docs, "discount_tax_compensation_amount"),
-                                      _per_document(position, compensation, count))
+                                      lines_of["compensation"])
     header_compensation = pc.if_else(
         pc.equal(header_compensation, _lit(0)),
         money(docs, "shipping_discount_tax_compensation_amount"), header_compensation)
@@ -332,9 +342,9 @@ def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items
     bad = pc.and_(kept, pc.or_(pc.less(split_net, _lit(0)), pc.less(split_tax, _lit(0))))
     failed = _failed(count, groups["position"], bad)
     kept_positions = pc.filter(groups["position"], kept)
-    have_net = _per_document(kept_positions, pc.filter(split_net, kept), count)
-    have_tax = _per_document(kept_positions, pc.filter(split_tax, kept), count)
-    splits_of = _per_document(kept_positions, pc.filter(split_net, kept), count, "count")
+    have = _per_document(kept_positions, count, net=pc.filter(split_net, kept),
+                         tax=pc.filter(split_tax, kept))
+    have_net, have_tax, splits_of = have["net"], have["tax"], have["rows"]
     tax_target = _cents(tax)
     net_target = pc.subtract(_cents(grand), tax_target)
     balanced = pc.and_(pc.and_(pc.equal(have_net, net_target), pc.equal(have_tax, tax_target)),
