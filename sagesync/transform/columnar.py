@@ -190,211 +190,240 @@ def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items
          orders: pa.Table, builder: DocumentBuilder) -> Posted | None:
     """The slice's documents posted column-wise where the common case holds (see the module
     docstring); None when nothing in the slice can be (ids beyond the key range)."""
-    docs, order_items = docs.combine_chunks(), order_items.combine_chunks()
-    count = docs.num_rows
-    prefix = builder.prefix
-    if kind == "order" or document_lines is None:
-        lines = order_items
-    else:
-        lines = document_lines.combine_chunks()
+    lines = order_items if kind == "order" or document_lines is None else document_lines
     item_column = "item_id" if kind == "order" else "order_item_id"
-    ids = [order_items["order_id"], order_items["item_id"], order_items["parent_item_id"],
-           docs["entity_id"], lines[item_column]]
-    if not all(map(_in_key_range, ids)):
+    if not all(map(_in_key_range, (order_items["order_id"], order_items["item_id"],
+                                   order_items["parent_item_id"], docs["entity_id"],
+                                   lines[item_column]))):
         return None
-
-    def money(table: pa.Table, name: str) -> Any:
-        return _money(table, prefix, name)
-
-    # --- the document: what sends it the exact way
-    order_id = docs["entity_id" if kind == "order" else "order_id"]
-    order_at = pc.index_in(order_id, value_set=orders["entity_id"])
-    grand, tax = money(docs, "grand_total"), money(docs, "tax_amount")
-    ok = pc.and_(pc.is_valid(order_at), pc.is_valid(docs["created_at"]))
-    ok = pc.and_(ok, pc.fill_null(pc.equal(pc.utf8_trim_whitespace(docs["extra_amounts"]),
-                                           _lit("{}")), True))
-    zero_total = pc.and_(pc.equal(_cents(grand), _lit(0)), pc.equal(_cents(tax), _lit(0)))
-    ok = pc.and_(ok, pc.invert(zero_total))
-    ok = pc.and_(ok, _small(*(money(docs, name) for name in _DOC_MONEY)))
-    if kind == "creditmemo":
-        for name in ("adjustment_positive", "adjustment_negative"):
-            ok = pc.and_(ok, pc.equal(money(docs, name), _lit(0)))
-    if builder.currency == "order":
-        base = pc.take(orders["base_currency_code"], order_at)
-        ordered = pc.take(orders["order_currency_code"], order_at)
-        foreign = pc.and_(pc.and_(pc.fill_null(pc.not_equal(base, _lit("")), False),
-                                  pc.fill_null(pc.not_equal(ordered, _lit("")), False)),
-                          pc.fill_null(pc.not_equal(base, ordered), False))
-        ok = pc.and_(ok, pc.invert(foreign))
-
-    # --- the item lines: which count (a composite product once), their rate, code and maps
-    item_keys = pc.add(pc.multiply(order_items["order_id"], _lit(_KEY)), order_items["item_id"])
-    counted_items = _money_items(order_items, item_keys, builder.mapping.bundle)
-    if kind == "order":
-        position = pc.index_in(lines["order_id"], value_set=docs["entity_id"]).cast(pa.int64())
-        at = pa.array(range(lines.num_rows), pa.int64())
-    else:
-        position = pc.index_in(lines["document_id"],
-                               value_set=docs["entity_id"]).cast(pa.int64())
-        line_orders = pc.take(order_id, position)
-        at = pc.index_in(pc.add(pc.multiply(line_orders, _lit(_KEY)), lines["order_item_id"]),
-                         value_set=item_keys)
-    known = pc.is_valid(position)
-    lines, position, at = (pc.filter(x, known) for x in (lines, position, at))
-    ok = pc.and_(ok, pc.invert(_failed(count, position, pc.is_null(at))))
-    counted = pc.fill_null(pc.take(counted_items, at), False)
-    sequence = pc.filter(pa.array(range(lines.num_rows), pa.int64()), counted)
-    lines, position, at = (pc.filter(x, counted) for x in (lines, position, at))
-
-    row_total, discount = money(lines, "row_total"), money(lines, "discount_amount")
-    compensation, line_tax = (money(lines, "discount_tax_compensation_amount"),
-                              money(lines, "tax_amount"))
-    rate = pc.take(order_items["tax_percent"], at)
-    rate = pc.if_else(pc.and_(pc.is_null(rate), pc.equal(line_tax, _lit(0))), _lit(0), rate)
-    rates = sorted(builder.rate_codes)
-    code_at = pc.index_in(rate, value_set=pa.array(rates, pa.int64()))
-    code_values = pa.array([builder.rate_codes[r] for r in rates], pa.string())
-    code = pc.take(code_values, code_at)
-    sku = _either(pc.take(order_items["sku"], at), lines["sku"])
-    name = _either(lines["name"], pc.take(order_items["name"], at))
-    nominal = _by_value(sku, builder.nominals.nominal_for, pa.string())
-    item = _by_value(sku, lambda s: (builder.items.item_for(s) or (None, None))[0], pa.string())
-    mapped = _by_value(sku, lambda s: builder.items.item_for(s) is not None, pa.bool_())
-    warehouse = _by_value(sku, lambda s: (builder.items.item_for(s) or (None, None))[1],
-                          pa.string())
-    quantity = lines["qty_ordered" if kind == "order" else "qty"]
-    priced = pc.fill_null(pc.greater(quantity, _lit(0)), False)
-    safe_quantity = pc.if_else(priced, quantity, _lit(1))
-    unit_price = pc.if_else(priced, _half_up(pc.multiply_checked(row_total, _lit(UNITS)),
-                                             safe_quantity), _NO_INT)
-    line_bad = pc.or_(pc.or_(pc.is_null(code_at), pc.invert(mapped)),
-                      pc.invert(pc.and_(_small(row_total, discount, compensation, line_tax),
-                                        pc.fill_null(pc.less(pc.abs_checked(quantity), _lit(LIMIT)),
-                                                     True))))
-    line_bad = pc.or_(line_bad, pc.fill_null(pc.less(quantity, _lit(0)), False))
-    ok = pc.and_(ok, pc.invert(_failed(count, position, line_bad)))
-    goods = pa.table({
-        "position": position, "sequence": sequence,
-        "purpose": pa.array(["goods"] * lines.num_rows, pa.string()),
-        "sku": sku, "name": name, "order_item_id": lines[item_column],
-        "quantity": quantity, "unit_price": unit_price, "row_total": row_total,
-        "discount_amount": discount,
-        "net_amount": pc.add(pc.subtract(row_total, discount), compensation),
-        "tax_amount": line_tax, "tax_rate": rate, "tax_code": code, "nominal_code": nominal,
-        "item_code": item, "warehouse": warehouse})
-
-    # --- shipping: one line per document, its share of the header discount, its own rate
-    shipping, shipping_tax = money(docs, "shipping_amount"), money(docs, "shipping_tax_amount")
-    lines_of = _per_document(position, count, discount=discount, compensation=compensation)
-    shipping_discount = pc.subtract(pc.negate(money(docs, "discount_amount")),
-                                    lines_of["discount"])
-    shipping_discount = pc.if_else(pc.less_equal(pc.abs(shipping_discount), _lit(_HALF_CENT)),
-                                   _lit(0), shipping_discount)
-    header_compensation = pc.subtract(money(docs, "discount_tax_compensation_amount"),
-                                      lines_of["compensation"])
-    header_compensation = pc.if_else(
-        pc.equal(header_compensation, _lit(0)),
-        money(docs, "shipping_discount_tax_compensation_amount"), header_compensation)
-    carriage_net = pc.add(pc.subtract(shipping, shipping_discount), header_compensation)
-    carried = pc.invert(pc.and_(pc.equal(carriage_net, _lit(0)), pc.equal(shipping_tax, _lit(0))))
-    carriage_rate = pc.if_else(pc.equal(shipping_tax, _lit(0)), _lit(0), _NO_INT)
-    for candidate in (r for r in rates if r):  # ascending: the highest match wins, as in _rate_of
-        tax_at_rate = pc.multiply(_half_up(pc.multiply_checked(carriage_net, _lit(candidate)),
-                                           _lit(10 ** 8)), _lit(100))
-        close = pc.less_equal(pc.abs(pc.subtract(tax_at_rate, shipping_tax)), _lit(100))
-        carriage_rate = pc.if_else(pc.and_(close, pc.not_equal(shipping_tax, _lit(0))),
-                                   _lit(candidate), carriage_rate)
-    carriage_code_at = pc.index_in(carriage_rate, value_set=pa.array(rates, pa.int64()))
-    ok = pc.and_(ok, pc.invert(pc.and_(carried, pc.is_null(carriage_code_at))))
-    ok = pc.and_(ok, pc.invert(pc.and_(carried, pc.invert(_small(carriage_net)))))
-    taken = pc.and_(ok, carried)
-    positions = pa.array(range(count), pa.int64())
-    blank = pa.nulls(count, pa.string())
-    carriage = pa.table({
-        "position": positions, "sequence": pa.array([_LAST] * count, pa.int64()),
-        "purpose": pa.array(["carriage"] * count, pa.string()), "sku": blank, "name": blank,
-        "order_item_id": pa.nulls(count, pa.int64()), "quantity": pa.nulls(count, pa.int64()),
-        "unit_price": pa.nulls(count, pa.int64()), "row_total": shipping,
-        "discount_amount": shipping_discount, "net_amount": carriage_net,
-        "tax_amount": shipping_tax, "tax_rate": carriage_rate,
-        "tax_code": pc.take(code_values, carriage_code_at),
-        "nominal_code": pa.array([builder.mapping.carriage_nominal] * count, pa.string()),
-        "item_code": blank, "warehouse": blank}).filter(taken)
-    goods = goods.filter(pc.take(ok, goods["position"]))
-    table = pa.concat_tables([goods, carriage]).combine_chunks()
-    table = table.take(pc.sort_indices(table, [("position", "ascending"),
-                                               ("sequence", "ascending")]))
-    table = table.append_column("line_no", _rank(table["position"],
-                                                 pa.array([True] * table.num_rows)))
-    table = table.append_column("index", pa.array(range(table.num_rows), pa.int64()))
-    table = table.append_column("net_cents", _cents(table["net_amount"]))
-    table = table.append_column("tax_cents", _cents(table["tax_amount"]))
-
-    # --- splits: lines summed by (purpose, nominal, tax code) in the order first seen
-    groups = table.group_by(_SPLIT_KEYS, use_threads=False).aggregate(
-        [("net_amount", "sum"), ("tax_amount", "sum"), ("net_cents", "sum"),
-         ("tax_cents", "sum"), ("index", "min")]).sort_by("index_min")  # first seen
-    kept = pc.or_(pc.not_equal(groups["net_amount_sum"], _lit(0)),
-                  pc.not_equal(groups["tax_amount_sum"], _lit(0)))
-    split_net, split_tax = _cents(groups["net_amount_sum"]), _cents(groups["tax_amount_sum"])
-    groups = groups.append_column("split_no", _rank(groups["position"], kept))
-    groups = groups.append_column("net", split_net).append_column("tax", split_tax)
-    bad = pc.and_(kept, pc.or_(pc.less(split_net, _lit(0)), pc.less(split_tax, _lit(0))))
-    failed = _failed(count, groups["position"], bad)
-    kept_positions = pc.filter(groups["position"], kept)
-    have = _per_document(kept_positions, count, net=pc.filter(split_net, kept),
-                         tax=pc.filter(split_tax, kept))
-    have_net, have_tax, splits_of = have["net"], have["tax"], have["rows"]
-    tax_target = _cents(tax)
-    net_target = pc.subtract(_cents(grand), tax_target)
-    balanced = pc.and_(pc.and_(pc.equal(have_net, net_target), pc.equal(have_tax, tax_target)),
-                       pc.greater(splits_of, _lit(0)))
-    ok = pc.and_(pc.and_(ok, pc.invert(failed)), balanced)
-
-    # --- each line's share of its split, and its price per unit
-    groups = groups.append_column("net_left", pc.subtract(split_net, groups["net_cents_sum"]))
-    groups = groups.append_column("tax_left", pc.subtract(split_tax, groups["tax_cents_sum"]))
-    numbered = table.join(
-        groups.select([*_SPLIT_KEYS, "split_no", "net_left", "tax_left"]),
-        keys=_SPLIT_KEYS, join_type="left outer", use_threads=False).sort_by("index")
-    in_split = pc.greater(numbered["split_no"], _lit(0))
-    posted_net = pc.if_else(in_split, _shares(numbered, "net"), _lit(0))
-    posted_tax = pc.if_else(in_split, _shares(numbered, "tax"), _lit(0))
-    places = builder.unit_price_places
-    scale = 10 ** (places or 4)
-    units = pc.if_else(pc.fill_null(pc.not_equal(numbered["quantity"], _lit(0)), False),
-                       pc.abs(numbered["quantity"]), _lit(UNITS))
-    price = _half_up(pc.multiply_checked(posted_net, _lit(scale * UNITS)),
-                     pc.multiply_checked(units, _lit(100)))
-    posted_price = pc.if_else(in_split, pc.multiply(price, _lit(UNITS // scale)), _lit(0))
-    if places:
-        amount = _half_up(pc.multiply_checked(pc.multiply_checked(price, units), _lit(100)),
-                          _lit(scale * UNITS))
-        inexact = pc.and_(in_split, pc.not_equal(amount, posted_net))
-        ok = pc.and_(ok, pc.invert(_failed(count, numbered["position"], inexact)))
-    numbered = numbered.append_column("posted_net", posted_net).append_column(
-        "posted_tax", posted_tax).append_column("posted_price", posted_price)
-    accepted = ok.to_pylist() if isinstance(ok, pa.Array) else ok.combine_chunks().to_pylist()
+    rules = _Rules(kind, docs.combine_chunks(), builder)
+    rules.take_documents(orders)
+    goods = rules.goods(lines.combine_chunks(), order_items.combine_chunks())
+    table = rules.numbered(goods, rules.carriage(goods))
+    groups = rules.splits(table)
+    table = rules.shares(table, groups)
+    accepted = _array(rules.ok).to_pylist()
     keep = pa.array(accepted, pa.bool_())
-    numbered = numbered.filter(pc.take(keep, numbered["position"]))
-    splits = groups.filter(pc.and_(kept, pc.take(keep, groups["position"])))
-    return Posted(accepted, numbered, splits,
-                  _totals(accepted, have_net, have_tax, carried, carriage_net, shipping_tax,
-                          carriage_rate, pc.take(code_values, carriage_code_at)))
+    return Posted(accepted, table.filter(pc.take(keep, table["position"])),
+                  groups.filter(pc.and_(groups["kept"], pc.take(keep, groups["position"]))),
+                  rules.totals(accepted))
 
 
-def _totals(accepted: list[bool], net: Any, tax: Any, carried: Any, carriage_net: Any,
-            carriage_tax: Any, carriage_rate: Any, codes: Any) -> dict[int, dict[str, Any]]:
-    """The documents' header totals in cents (rate in units), for `documents.document_row`."""
-    columns = pa.table({"net_total": net, "tax_total": tax, "carried": carried,
-                        "carriage_net": _cents(carriage_net), "carriage_tax": _cents(carriage_tax),
-                        "carriage_tax_code": codes, "carriage_tax_rate": carriage_rate})
-    out: dict[int, dict[str, Any]] = {}
-    for position, row in enumerate(columns.to_pylist()):
-        if not accepted[position]:
-            continue
-        if not row.pop("carried"):
-            row.update(carriage_net=0, carriage_tax=0, carriage_tax_code=None,
-                       carriage_tax_rate=None)
-        out[position] = row
-    return out
+class _Rules:
+    """One slice's columnar posting, phase by phase, each phase in the builder's order; `ok`
+    (per document) narrows as a phase finds one it cannot take exactly."""
+
+    def __init__(self, kind: str, docs: pa.Table, builder: DocumentBuilder) -> None:
+        self.kind, self.docs, self.builder = kind, docs, builder
+        self.count = docs.num_rows
+        self.order_id = docs["entity_id" if kind == "order" else "order_id"]
+        self.rates = sorted(builder.rate_codes)
+        self.rate_values = pa.array(self.rates, pa.int64())
+        self.code_values = pa.array([builder.rate_codes[r] for r in self.rates], pa.string())
+        self.ok: Any = pa.array([True] * self.count, pa.bool_())
+        self.have: dict[str, Any] = {}
+        self.shipping: dict[str, Any] = {}
+
+    def money(self, table: pa.Table, name: str) -> Any:
+        return _money(table, self.builder.prefix, name)
+
+    def refuse(self, where: Any) -> None:
+        """Send the documents where `where` is true the exact way."""
+        self.ok = pc.and_(self.ok, pc.invert(where))
+
+    def take_documents(self, orders: pa.Table) -> None:
+        """What sends a whole document the exact way, from its header and its order."""
+        docs, money = self.docs, self.money
+        order_at = pc.index_in(self.order_id, value_set=orders["entity_id"])
+        self.refuse(pc.invert(pc.and_(pc.is_valid(order_at), pc.is_valid(docs["created_at"]))))
+        self.refuse(pc.invert(pc.fill_null(pc.equal(
+            pc.utf8_trim_whitespace(docs["extra_amounts"]), _lit("{}")), True)))
+        self.refuse(pc.and_(pc.equal(_cents(money(docs, "grand_total")), _lit(0)),
+                            pc.equal(_cents(money(docs, "tax_amount")), _lit(0))))
+        self.refuse(pc.invert(_small(*(money(docs, name) for name in _DOC_MONEY))))
+        if self.kind == "creditmemo":
+            for name in ("adjustment_positive", "adjustment_negative"):
+                self.refuse(pc.not_equal(money(docs, name), _lit(0)))
+        if self.builder.currency == "order":
+            base = pc.take(orders["base_currency_code"], order_at)
+            ordered = pc.take(orders["order_currency_code"], order_at)
+            self.refuse(pc.and_(pc.and_(pc.fill_null(pc.not_equal(base, _lit("")), False),
+                                        pc.fill_null(pc.not_equal(ordered, _lit("")), False)),
+                                pc.fill_null(pc.not_equal(base, ordered), False)))
+
+    def goods(self, lines: pa.Table, order_items: pa.Table) -> pa.Table:
+        """The item lines that carry money (`DocumentBuilder._item_lines`), by position."""
+        builder, money, count = self.builder, self.money, self.count
+        item_keys = pc.add(pc.multiply(order_items["order_id"], _lit(_KEY)),
+                           order_items["item_id"])
+        counted_items = _money_items(order_items, item_keys, builder.mapping.bundle)
+        if self.kind == "order":
+            position = pc.index_in(lines["order_id"], value_set=self.docs["entity_id"])
+            at = pa.array(range(lines.num_rows), pa.int64())
+        else:
+            position = pc.index_in(lines["document_id"], value_set=self.docs["entity_id"])
+            line_orders = pc.take(self.order_id, position)
+            at = pc.index_in(pc.add(pc.multiply(line_orders, _lit(_KEY)),
+                                    lines["order_item_id"]), value_set=item_keys)
+        position = position.cast(pa.int64())
+        known = pc.is_valid(position)
+        lines, position, at = (pc.filter(x, known) for x in (lines, position, at))
+        self.refuse(_failed(count, position, pc.is_null(at)))  # a line of no order line
+        counted = pc.fill_null(pc.take(counted_items, at), False)
+        sequence = pc.filter(pa.array(range(lines.num_rows), pa.int64()), counted)
+        lines, position, at = (pc.filter(x, counted) for x in (lines, position, at))
+        row_total, discount = money(lines, "row_total"), money(lines, "discount_amount")
+        compensation = money(lines, "discount_tax_compensation_amount")
+        tax = money(lines, "tax_amount")
+        rate = pc.take(order_items["tax_percent"], at)
+        rate = pc.if_else(pc.and_(pc.is_null(rate), pc.equal(tax, _lit(0))), _lit(0), rate)
+        code_at = pc.index_in(rate, value_set=self.rate_values)
+        sku = _either(pc.take(order_items["sku"], at), lines["sku"])
+        items = builder.items
+        quantity = lines["qty_ordered" if self.kind == "order" else "qty"]
+        priced = pc.fill_null(pc.greater(quantity, _lit(0)), False)
+        unit_price = pc.if_else(priced, _half_up(pc.multiply_checked(row_total, _lit(UNITS)),
+                                                 pc.if_else(priced, quantity, _lit(1))),
+                                _NO_INT)
+        bad = pc.or_(pc.is_null(code_at), pc.invert(
+            _by_value(sku, lambda s: items.item_for(s) is not None, pa.bool_())))
+        bad = pc.or_(bad, pc.invert(_small(row_total, discount, compensation, tax)))
+        bad = pc.or_(bad, pc.fill_null(pc.or_(pc.less(quantity, _lit(0)), pc.greater_equal(
+            pc.abs_checked(quantity), _lit(LIMIT))), False))
+        self.refuse(_failed(count, position, bad))
+        self.have = _per_document(position, count, discount=discount, compensation=compensation)
+        return pa.table({
+            "position": position, "sequence": sequence,
+            "purpose": pa.array(["goods"] * lines.num_rows, pa.string()),
+            "sku": sku, "name": _either(lines["name"], pc.take(order_items["name"], at)),
+            "order_item_id": lines["item_id" if self.kind == "order" else "order_item_id"],
+            "quantity": quantity, "unit_price": unit_price, "row_total": row_total,
+            "discount_amount": discount,
+            "net_amount": pc.add(pc.subtract(row_total, discount), compensation),
+            "tax_amount": tax, "tax_rate": rate,
+            "tax_code": pc.take(self.code_values, code_at),
+            "nominal_code": _by_value(sku, builder.nominals.nominal_for, pa.string()),
+            "item_code": _by_value(sku, lambda s: (items.item_for(s) or (None, None))[0],
+                                   pa.string()),
+            "warehouse": _by_value(sku, lambda s: (items.item_for(s) or (None, None))[1],
+                                   pa.string())})
+
+    def carriage(self, goods: pa.Table) -> pa.Table:
+        """Shipping as one line per document (`DocumentBuilder._carriage`), by position: its
+        share of the header discount, and the recipe rate its tax matches."""
+        docs, money, count = self.docs, self.money, self.count
+        net, tax = money(docs, "shipping_amount"), money(docs, "shipping_tax_amount")
+        discount = pc.subtract(pc.negate(money(docs, "discount_amount")), self.have["discount"])
+        discount = pc.if_else(pc.less_equal(pc.abs(discount), _lit(_HALF_CENT)), _lit(0),
+                              discount)
+        compensation = pc.subtract(money(docs, "discount_tax_compensation_amount"),
+                                   self.have["compensation"])
+        compensation = pc.if_else(pc.equal(compensation, _lit(0)), money(
+            docs, "shipping_discount_tax_compensation_amount"), compensation)
+        row_total, net = net, pc.add(pc.subtract(net, discount), compensation)
+        carried = pc.invert(pc.and_(pc.equal(net, _lit(0)), pc.equal(tax, _lit(0))))
+        rate = pc.if_else(pc.equal(tax, _lit(0)), _lit(0), _NO_INT)
+        for candidate in (r for r in self.rates if r):  # ascending: the highest match wins
+            tax_at_rate = pc.multiply(_half_up(pc.multiply_checked(net, _lit(candidate)),
+                                               _lit(10 ** 8)), _lit(100))
+            close = pc.less_equal(pc.abs(pc.subtract(tax_at_rate, tax)), _lit(100))
+            rate = pc.if_else(pc.and_(close, pc.not_equal(tax, _lit(0))), _lit(candidate),
+                              rate)
+        code = pc.take(self.code_values, pc.index_in(rate, value_set=self.rate_values))
+        self.refuse(pc.and_(carried, pc.or_(pc.is_null(code), pc.invert(_small(net)))))
+        self.shipping = {"carried": carried, "net": net, "tax": tax, "rate": rate,
+                         "code": code}
+        blank = pa.nulls(count, pa.string())
+        return pa.table({
+            "position": pa.array(range(count), pa.int64()),
+            "sequence": pa.array([_LAST] * count, pa.int64()),
+            "purpose": pa.array(["carriage"] * count, pa.string()), "sku": blank,
+            "name": blank, "order_item_id": pa.nulls(count, pa.int64()),
+            "quantity": pa.nulls(count, pa.int64()), "unit_price": pa.nulls(count, pa.int64()),
+            "row_total": row_total, "discount_amount": discount, "net_amount": net,
+            "tax_amount": tax, "tax_rate": rate, "tax_code": code,
+            "nominal_code": pa.array([self.builder.mapping.carriage_nominal] * count,
+                                     pa.string()),
+            "item_code": blank, "warehouse": blank}).filter(pc.and_(self.ok, carried))
+
+    def numbered(self, goods: pa.Table, carriage: pa.Table) -> pa.Table:
+        """The lines of the documents still taken, in document and line order, numbered."""
+        goods = goods.filter(pc.take(self.ok, goods["position"]))
+        table = pa.concat_tables([goods, carriage]).combine_chunks()
+        table = table.take(pc.sort_indices(table, [("position", "ascending"),
+                                                   ("sequence", "ascending")]))
+        every = pa.array([True] * table.num_rows, pa.bool_())
+        return table.append_column("line_no", _rank(table["position"], every)) \
+            .append_column("index", pa.array(range(table.num_rows), pa.int64())) \
+            .append_column("net_cents", _cents(table["net_amount"])) \
+            .append_column("tax_cents", _cents(table["tax_amount"]))
+
+    def splits(self, table: pa.Table) -> pa.Table:
+        """The lines summed by (purpose, nominal, tax code) in the order first seen
+        (`documents._split_view`), rounded once; a document whose splits are negative or do
+        not make its net and tax exactly goes the exact way (`_balance`, `_signs`)."""
+        groups = table.group_by(_SPLIT_KEYS, use_threads=False).aggregate(
+            [("net_amount", "sum"), ("tax_amount", "sum"), ("net_cents", "sum"),
+             ("tax_cents", "sum"), ("index", "min")]).sort_by("index_min")  # first seen
+        kept = pc.or_(pc.not_equal(groups["net_amount_sum"], _lit(0)),
+                      pc.not_equal(groups["tax_amount_sum"], _lit(0)))
+        net, tax = _cents(groups["net_amount_sum"]), _cents(groups["tax_amount_sum"])
+        self.refuse(_failed(self.count, groups["position"], pc.and_(kept, pc.or_(
+            pc.less(net, _lit(0)), pc.less(tax, _lit(0))))))
+        positions = pc.filter(groups["position"], kept)
+        self.have = _per_document(positions, self.count, net=pc.filter(net, kept),
+                                  tax=pc.filter(tax, kept))
+        tax_target = _cents(self.money(self.docs, "tax_amount"))
+        net_target = pc.subtract(_cents(self.money(self.docs, "grand_total")), tax_target)
+        self.refuse(pc.invert(pc.and_(pc.and_(pc.equal(self.have["net"], net_target),
+                                              pc.equal(self.have["tax"], tax_target)),
+                                      pc.greater(self.have["rows"], _lit(0)))))
+        return groups.append_column("kept", kept) \
+            .append_column("split_no", _rank(groups["position"], kept)) \
+            .append_column("net", net).append_column("tax", tax) \
+            .append_column("net_left", pc.subtract(net, groups["net_cents_sum"])) \
+            .append_column("tax_left", pc.subtract(tax, groups["tax_cents_sum"]))
+
+    def shares(self, table: pa.Table, groups: pa.Table) -> pa.Table:
+        """Each line's split, its cents of it (`_post_lines`) and its price per unit
+        (`_price_lines`); a price that does not make the line's net holds where the product
+        computes lines from prices, so such a document goes the exact way."""
+        table = table.join(groups.select([*_SPLIT_KEYS, "split_no", "net_left", "tax_left"]),
+                           keys=_SPLIT_KEYS, join_type="left outer",
+                           use_threads=False).sort_by("index")
+        in_split = pc.greater(table["split_no"], _lit(0))
+        net = pc.if_else(in_split, _shares(table, "net"), _lit(0))
+        tax = pc.if_else(in_split, _shares(table, "tax"), _lit(0))
+        places = self.builder.unit_price_places
+        scale = 10 ** (places or 4)
+        units = pc.if_else(pc.fill_null(pc.not_equal(table["quantity"], _lit(0)), False),
+                           pc.abs(table["quantity"]), _lit(UNITS))
+        price = _half_up(pc.multiply_checked(net, _lit(scale * UNITS)),
+                         pc.multiply_checked(units, _lit(100)))
+        if places:
+            amount = _half_up(pc.multiply_checked(pc.multiply_checked(price, units), _lit(100)),
+                              _lit(scale * UNITS))
+            self.refuse(_failed(self.count, table["position"],
+                                pc.and_(in_split, pc.not_equal(amount, net))))
+        return table.append_column("posted_net", net).append_column("posted_tax", tax) \
+            .append_column("posted_price", pc.if_else(
+                in_split, pc.multiply(price, _lit(UNITS // scale)), _lit(0)))
+
+    def totals(self, accepted: list[bool]) -> dict[int, dict[str, Any]]:
+        """The header totals of each document taken, in cents (the carriage rate in units),
+        as `documents._totals` gives them."""
+        shipping = self.shipping
+        columns = pa.table({
+            "net_total": self.have["net"], "tax_total": self.have["tax"],
+            "carried": shipping["carried"], "carriage_net": _cents(shipping["net"]),
+            "carriage_tax": _cents(shipping["tax"]), "carriage_tax_code": shipping["code"],
+            "carriage_tax_rate": shipping["rate"]})
+        out: dict[int, dict[str, Any]] = {}
+        for position, row in enumerate(columns.to_pylist()):
+            if not accepted[position]:
+                continue
+            if not row.pop("carried"):
+                row.update(carriage_net=0, carriage_tax=0, carriage_tax_code=None,
+                           carriage_tax_rate=None)
+            out[position] = row
+        return out
