@@ -44,23 +44,18 @@ from sagesync.model.holds import Hold
 from sagesync.model.money import ZERO
 from sagesync.model.schemas import SAGE_MONEY, SAGE_TABLES
 from sagesync.pipeline import progress
+from sagesync.pipeline.amounts import WindowAmounts
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
 from sagesync.pipeline.faults import crash_point
 from sagesync.pipeline.tables import PLACE, OrderedTable, sorted_places
-from sagesync.recipe import Recipe, SageSettings
+from sagesync.recipe import Recipe
 from sagesync.render import Children, ColumnRenderer, FileSpec, Rendered, load_spec, write_file
 from sagesync.render.writers import DocumentEncoder, file_ends, formula_error, running_cell
 from sagesync.sage import products
 from sagesync.sage.products import Capabilities
-from sagesync.transform.documents import BILLING_FIELDS, NEGATIVE_PURPOSES
+from sagesync.transform.documents import BILLING_FIELDS
 
 KIND = "sage-import"
-# Split purposes that may be negative, and only under [sage] negative_amounts = true: discounts
-# (discount = "nominal"), a credit memo's fee and payments kept inside their document.
-NEGATIVE_ALLOWED = NEGATIVE_PURPOSES
-# What the amount checks and the totals read of each split (the renderer reads the columns).
-_SPLIT_FIELDS = ("document_key", "net_amount", "tax_amount", "purpose", "nominal_code",
-                 "transaction_type")
 # Document fields only the renderer reads, from Arrow: left out of the documents' Python dicts.
 _RENDERED_ONLY = ("details", "posting_date", "reference", "extra_reference", "currency_code",
                   "exchange_rate", "warnings", "status", "receivables_nominal", "tax_nominal",
@@ -155,10 +150,9 @@ def recover(ledger: Ledger, delivery: Delivery) -> list[str]:
     return notes
 
 
-def _select(docs: list[dict[str, Any]], splits: dict[str, list[dict[str, Any]]],
+def _select(docs: list[dict[str, Any]], amounts: WindowAmounts,
             ledger: Ledger, render: Callable[[list[int]], Rendered], result: ImportResult,
-            dry_run: bool, negative_amounts: bool = False, capabilities: Capabilities | None = None
-            ) -> list[tuple[dict[str, Any], Rows]]:
+            dry_run: bool) -> list[tuple[dict[str, Any], Rows]]:
     """The documents to deliver now, rendered; the rest are counted and explained.
 
     `render(indices)` renders the documents at those indices of `docs` at once (column-wise)
@@ -181,13 +175,13 @@ def _select(docs: list[dict[str, Any]], splits: dict[str, list[dict[str, Any]]],
             decisions.append((state, None))
         elif doc["hold_reason"] or state == "held":
             decisions.append(("held", doc["hold_reason"] or "on hold in the ledger"))
-        elif doc.get("skip_reason") or state == "skipped" or not splits[doc["document_key"]]:
+        elif doc.get("skip_reason") or state == "skipped" or \
+                not amounts.count[doc["document_key"]]:
             decisions.append(("skipped", doc.get("skip_reason") or "nothing to post"))
         elif known_hash != doc["content_hash"]:
             decisions.append(("stale", None))
         else:
-            problem = _amount_problem(doc, splits[doc["document_key"]], negative_amounts,
-                                      capabilities)
+            problem = amounts.problem(doc)
             decisions.append(("render", None) if problem is None else ("invalid", problem))
     batch = [i for i, (outcome, _) in enumerate(decisions) if outcome == "render"]
     rendered: Rendered = render(batch)
@@ -304,16 +298,6 @@ class _Window:
     documents: pa.Table
     children: dict[str, pa.Table]
     needs: list[str]
-
-    def splits(self) -> dict[str, list[dict[str, Any]]]:
-        """The window's splits as Python values, per document."""
-        table = self.children["splits"]
-        found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        names = [n for n in _SPLIT_FIELDS if n in table.column_names]
-        for fields in zip(*(table.column(n).to_pylist() for n in names), strict=True):
-            split = dict(zip(names, fields, strict=True))
-            found[split["document_key"]].append(split)
-        return found
 
     def batch(self, positions: list[int]) -> tuple[pa.Table, dict[str, Children]]:
         """The documents at `positions` of the window (in that order) and their child rows."""
@@ -516,7 +500,8 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
             window = tables.window(first, min(first + WINDOW, tables.count))
             window.documents = applied.add_to(window.documents)
             docs = window.documents.select(fields).to_pylist()
-            splits = window.splits()
+            amounts = WindowAmounts(window.children["splits"], window.documents, capabilities,
+                                    recipe.sage.negative_amounts, net_only)
             chosen = [next((n for n, out in enumerate(outs)
                             if out.spec.takes(doc["transaction_type"] or "")), 0)
                       for doc in docs]
@@ -530,11 +515,9 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
                     return out.renderer.render(*window.batch([picked[b] for b in batch]),
                                                first_document_no=start)
 
-                for doc, rows in _select([docs[i] for i in picked], splits, ledger, render,
-                                         result, dry_run, recipe.sage.negative_amounts,
-                                         capabilities):
-                    out.spool.add(doc, rows, _totals([(doc, rows)], splits, net_only),
-                                  out.encoder)
+                for doc, rows in _select([docs[i] for i in picked], amounts, ledger, render,
+                                         result, dry_run):
+                    out.spool.add(doc, rows, amounts.totals[doc["document_key"]], out.encoder)
                 out.spool.flush()
             progress.advance("import-sage", len(docs), total=tables.count, unit="documents")
         for out in outs:
@@ -775,41 +758,6 @@ def _accounts_that_fit(recipe: Recipe, spec: FileSpec, new_accounts: list[str],
     return later
 
 
-def _amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
-                    negative_amounts: bool, capabilities: Capabilities | None = None
-                    ) -> Hold | None:
-    """Why Sage would refuse or misbook these rows, or None: an amount too large, a negative
-    amount the recipe or the product does not allow, a negative document total, or rows that
-    do not make the total. The limits are the product's capabilities (default: the recipe's
-    default product)."""
-    caps = capabilities or products.get(SageSettings.product).capabilities
-    max_amount = caps.max_amount
-    negative_ok = negative_amounts and caps.negative_amounts
-    allowed = NEGATIVE_ALLOWED if negative_ok else caps.negative_purposes
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for split in splits:
-        for column in ("net_amount", "tax_amount"):
-            value: Decimal = split[column]
-            if abs(value) > max_amount:
-                return holds.amount_too_large(column=column.split("_")[0], amount=value,
-                                              max_amount=max_amount)
-            if value < ZERO and split.get("purpose") not in allowed:
-                return holds.negative_amount(
-                    column=column.split("_")[0], amount=value, nominal=split["nominal_code"],
-                    recipe_can_allow=caps.negative_amounts and not negative_ok)
-        totals[split.get("transaction_type") or doc["transaction_type"]] += \
-            split["net_amount"] + split["tax_amount"]
-    for kind, amount in sorted(totals.items()):
-        if amount < ZERO:
-            return holds.negative_total(transaction_type=kind, total=amount,
-                                        types=caps.transaction_types)
-    own = totals.pop(doc["transaction_type"], ZERO)
-    posted = own - sum(totals.values(), ZERO)
-    if doc.get("grand_total") is not None and posted != doc["grand_total"]:
-        return holds.rows_do_not_make_total(rows_total=posted, total=doc["grand_total"])
-    return None
-
-
 def _line_limit(recipe_limit: int, product_limit: int) -> int:
     """Lines per file: the recipe's limit within the product's (0 is no limit)."""
     return min((n for n in (recipe_limit, product_limit) if n), default=0)
@@ -890,19 +838,6 @@ def _streamed(head: bytes, spans: Iterable[tuple[int, int]], tail: bytes, spool:
         spool.seek(start)
         yield spool.read(length)
     yield tail
-
-
-def _totals(chosen: list[tuple[dict[str, Any], Rows]],
-            splits: dict[str, list[dict[str, Any]]], net_only: bool = False
-            ) -> dict[str, Decimal]:
-    """Net + tax per transaction type, for the summary a bookkeeper checks against Magento;
-    the net alone when Sage computes the tax (`net_only`)."""
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for doc, _ in chosen:
-        for split in splits[doc["document_key"]]:
-            kind = split.get("transaction_type") or doc["transaction_type"]  # a fee SI is an SI
-            totals[kind] += split["net_amount"] + (ZERO if net_only else split["tax_amount"])
-    return dict(totals)
 
 
 class _Digest:

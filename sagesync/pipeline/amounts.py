@@ -1,0 +1,133 @@
+"""What the import checks of a document's amounts before Sage sees them, and the totals it
+reports: per window of documents, in Arrow.
+
+Sage refuses or misbooks rows with an amount too large for it, a negative amount the recipe or
+the product does not allow, a negative total of one transaction type, or rows that do not make
+the document's total. A window's splits are checked column-wise; only a document that fails a
+check is read into Python, for `amount_problem` to name the cause (the two are held equal by
+tests/test_amount_checks.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sagesync.model import holds
+from sagesync.model.holds import Hold
+from sagesync.model.money import ZERO
+from sagesync.recipe import SageSettings
+from sagesync.sage import products
+from sagesync.sage.products import Capabilities
+from sagesync.transform.documents import NEGATIVE_PURPOSES
+
+# Split purposes that may be negative, and only under [sage] negative_amounts = true: discounts
+# (discount = "nominal"), a credit memo's fee and payments kept inside their document.
+NEGATIVE_ALLOWED = NEGATIVE_PURPOSES
+# What the amount checks read of each split (the renderer reads the columns).
+SPLIT_FIELDS = ("document_key", "net_amount", "tax_amount", "purpose", "nominal_code",
+                "transaction_type")
+_HUNDRED = pa.scalar(Decimal(100), pa.decimal128(3, 0))
+_ZERO = pa.scalar(0, pa.int64())
+
+
+def amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
+                   negative_amounts: bool, capabilities: Capabilities | None = None
+                   ) -> Hold | None:
+    """Why Sage would refuse or misbook these rows, or None: an amount too large, a negative
+    amount the recipe or the product does not allow, a negative document total, or rows that
+    do not make the total. The limits are the product's capabilities (default: the recipe's
+    default product)."""
+    caps = capabilities or products.get(SageSettings.product).capabilities
+    max_amount = caps.max_amount
+    allowed = _allowed(caps, negative_amounts)
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for split in splits:
+        for column in ("net_amount", "tax_amount"):
+            value: Decimal = split[column]
+            if abs(value) > max_amount:
+                return holds.amount_too_large(column=column.split("_")[0], amount=value,
+                                              max_amount=max_amount)
+            if value < ZERO and split.get("purpose") not in allowed:
+                return holds.negative_amount(
+                    column=column.split("_")[0], amount=value, nominal=split["nominal_code"],
+                    recipe_can_allow=caps.negative_amounts and not (
+                        negative_amounts and caps.negative_amounts))
+        totals[split.get("transaction_type") or doc["transaction_type"]] += \
+            split["net_amount"] + split["tax_amount"]
+    for kind, amount in sorted(totals.items()):
+        if amount < ZERO:
+            return holds.negative_total(transaction_type=kind, total=amount,
+                                        types=caps.transaction_types)
+    own = totals.pop(doc["transaction_type"], ZERO)
+    posted = own - sum(totals.values(), ZERO)
+    if doc.get("grand_total") is not None and posted != doc["grand_total"]:
+        return holds.rows_do_not_make_total(rows_total=posted, total=doc["grand_total"])
+    return None
+
+
+def _allowed(caps: Capabilities, negative_amounts: bool) -> tuple[str, ...]:
+    return NEGATIVE_ALLOWED if negative_amounts and caps.negative_amounts \
+        else caps.negative_purposes
+
+
+def _cents(money: Any) -> Any:
+    """A two-place money column as int64 cents, exactly."""
+    return pc.cast(pc.multiply(money, _HUNDRED), pa.int64())
+
+
+class WindowAmounts:
+    """A window's splits as the import reads them: how many a document has, its totals per
+    transaction type, and the cause of any amount Sage would refuse."""
+
+    def __init__(self, splits: pa.Table, documents: pa.Table, caps: Capabilities,
+                 negative_amounts: bool, net_only: bool) -> None:
+        self.splits, self.caps, self.negative_amounts = splits, caps, negative_amounts
+        own_type = pc.take(documents["transaction_type"], pc.index_in(
+            splits["document_key"], value_set=documents["document_key"]))
+        given = splits["transaction_type"]
+        kind = pc.if_else(pc.fill_null(pc.not_equal(given, pa.scalar("")), False), given,
+                          own_type)
+        net, tax = _cents(splits["net_amount"]), _cents(splits["tax_amount"])
+        limit = pa.scalar(int(caps.max_amount * 100), pa.int64())  # floor: flags a superset
+        negative = pc.or_(pc.less(net, _ZERO), pc.less(tax, _ZERO))
+        odd = pc.or_(pc.or_(pc.greater(pc.abs(net), limit), pc.greater(pc.abs(tax), limit)),
+                     pc.and_(negative, pc.invert(pc.fill_null(pc.is_in(
+                         splits["purpose"], value_set=pa.array(
+                             _allowed(caps, negative_amounts), pa.string())), False))))
+        by_kind = pa.table({"document_key": splits["document_key"], "kind": kind,
+                            "own": pc.fill_null(pc.equal(kind, own_type), False),
+                            "total": pc.add(net, tax),
+                            "booked": net if net_only else pc.add(net, tax),
+                            "odd": pc.cast(odd, pa.int64())}).group_by(
+            ["document_key", "kind", "own"], use_threads=False).aggregate(
+            [("total", "sum"), ("booked", "sum"), ("odd", "sum"), ([], "count_all")])
+        self.count: dict[str, int] = defaultdict(int)
+        self.totals: dict[str, dict[str, Decimal]] = defaultdict(dict)
+        posted: dict[str, int] = defaultdict(int)
+        self.flagged: set[str] = set()
+        for row in by_kind.to_pylist():
+            key = row["document_key"]
+            self.count[key] += row["count_all"]
+            self.totals[key][row["kind"]] = Decimal(row["booked_sum"]).scaleb(-2)
+            posted[key] += row["total_sum"] if row["own"] else -row["total_sum"]
+            if row["odd_sum"] or row["total_sum"] < 0:
+                self.flagged.add(key)
+        keys, totals = documents["document_key"].to_pylist(), documents["grand_total"]
+        for key, total in zip(keys, _cents(totals).to_pylist(), strict=True):
+            if total is not None and posted[key] != total:
+                self.flagged.add(key)
+
+    def problem(self, doc: dict[str, Any]) -> Hold | None:
+        """The cause Sage would refuse this document's rows for, or None."""
+        key = doc["document_key"]
+        if key not in self.flagged:
+            return None
+        mine = self.splits.filter(pc.equal(self.splits["document_key"], pa.scalar(key)))
+        names = [n for n in SPLIT_FIELDS if n in mine.column_names]
+        return amount_problem(doc, mine.select(names).to_pylist(), self.negative_amounts,
+                              self.caps)

@@ -1,0 +1,73 @@
+"""The import's amount checks run per window in Arrow (pipeline.amounts.WindowAmounts) and read
+a document into Python only when a check fails: for any window, each document gets exactly the
+cause `amount_problem` gives from its Python rows, and the totals per transaction type it
+would sum."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sagesync.model.money import ZERO
+from sagesync.model.schemas import SAGE_DOCUMENTS, SAGE_SPLITS
+from sagesync.pipeline.amounts import WindowAmounts, amount_problem
+from sagesync.sage import products
+
+PURPOSES = ["goods", "carriage", "discount", "adjustment_fee", "gift_card", None]
+
+
+def money(low: int, high: int) -> st.SearchStrategy[Decimal]:
+    return st.integers(low, high).map(lambda cents: Decimal(cents).scaleb(-2))
+
+
+@st.composite
+def windows(draw: st.DrawFn, limit: Decimal) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Documents and their splits; some amounts a cent or two either side of the product's
+    largest, either sign."""
+    near = st.integers(-3, 3).map(lambda cents: limit + Decimal(cents).scaleb(-2))
+    edge = st.tuples(near, st.booleans()).map(lambda pair: pair[0] if pair[1] else -pair[0])
+    documents, splits = [], []
+    for n in range(draw(st.integers(1, 6))):
+        key = f"invoice:{n}@1"
+        own = draw(st.sampled_from(["SI", "SC"]))
+        rows = draw(st.lists(st.fixed_dictionaries({
+            "purpose": st.sampled_from(PURPOSES),
+            "nominal_code": st.sampled_from(["4000", "4009"]),
+            "net_amount": money(-5_000, 5_000) | edge,
+            "tax_amount": money(-500, 500) | edge,
+            "transaction_type": st.sampled_from([None, "", "SI", "SC"])}), max_size=4))
+        booked = sum((r["net_amount"] + r["tax_amount"] for r in rows), ZERO)
+        grand = draw(st.sampled_from([booked, booked + Decimal("0.01"), None])
+                     | money(-1_000, 1_000))
+        documents.append({"document_key": key, "transaction_type": own, "grand_total": grand})
+        splits += [{"document_key": key, **r} for r in rows]
+    return documents, splits
+
+
+def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows],
+                                schema=schema)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.booleans(), st.booleans(), st.sampled_from(products.posting_keys()))
+def test_the_window_checks_give_each_document_its_own_cause_and_totals(
+        data: st.DataObject, negative: bool, net_only: bool, product: str) -> None:
+    caps = products.get(product).capabilities
+    documents, splits = data.draw(windows(caps.max_amount))
+    amounts = WindowAmounts(_table(splits, SAGE_SPLITS), _table(documents, SAGE_DOCUMENTS),
+                            caps, negative, net_only)
+    for doc in documents:
+        mine = [s for s in splits if s["document_key"] == doc["document_key"]]
+        assert amounts.count[doc["document_key"]] == len(mine)
+        assert amounts.problem(doc) == amount_problem(doc, mine, negative, caps)
+        expected: dict[str, Decimal] = {}
+        for s in mine:
+            kind = s["transaction_type"] or doc["transaction_type"]
+            expected[kind] = expected.get(kind, ZERO) + s["net_amount"] + (
+                ZERO if net_only else s["tax_amount"])
+        assert amounts.totals[doc["document_key"]] == expected
