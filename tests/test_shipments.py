@@ -208,6 +208,11 @@ def test_unknown_orders_and_skus_and_over_shipping_are_refused_and_the_rest_ship
     assert sorted((w["order"], w["tracking_number"], w["state"]) for w in waiting["waiting"]) \
         == [("000000008", "D2", "refused"), ("000000008", "D3", "refused"),
             ("000000099", "D1", "refused")]
+    # trace of an order with no document in the ledger still tells what Sage shipped of it
+    traced = sagesync(recipe, "trace", "000000099")
+    assert traced.returncode == ExitCode.USAGE and "Traceback" not in traced.stderr
+    assert "Sage's despatch files name it: D1 (custom): refused, order 000000099 is not in " \
+        "Magento." in traced.stderr
     # Magento refuses what it cannot ship (a cancelled order), matched back to the line
     sim.upsert("orders", {**next(o for o in sim.rows("orders") if o["entity_id"] == 10),
                           "state": "canceled", "status": "canceled"})

@@ -176,7 +176,8 @@ def trace(ledger: Ledger, order: str, post_from: str = "invoices") -> list[Trace
         raise UsageError(f"No record of Magento order '{order}' in the ledger. {waiting}"
                          "Otherwise check the number (the order's increment id, e.g. "
                          "000000123, or a record key) and that an export since the order was "
-                         "placed covered it (export-orders --since).")
+                         "placed covered it (export-orders --since)."
+                         + _shipped_only(ShipmentBook(ledger).of_order(order)))
     entries = [TraceEntry(r, ledger.events(r.key), _document(ledger, r.key)) for r in rows]
     for entry in entries:
         ref = entry.document.get("account")
@@ -188,6 +189,16 @@ def trace(ledger: Ledger, order: str, post_from: str = "invoices") -> list[Trace
     for entry in entries:
         entry.shipments = shipped.get(entry.row.order_increment_id or "", [])
     return entries
+
+
+def _shipped_only(shipments: list[ShipmentRow]) -> str:
+    """What Sage's despatch files said of an order the ledger has no document of (shipped
+    before Magento invoiced it, or a number Magento does not know)."""
+    if not shipments:
+        return ""
+    told = "; ".join(f"{s.tracking_number} ({s.carrier_code}): {s.state}"
+                     + (f", {s.detail}" if s.detail else "") for s in shipments)
+    return f" Sage's despatch files name it: {told}."
 
 
 def _shipment(row: ShipmentRow) -> dict[str, object]:
