@@ -457,26 +457,35 @@ def _in_order(exact: pa.Table, positions: list[int], posted: pa.Table | None) ->
     return both.take(pc.sort_indices(both["position"])).drop_columns(["position"])
 
 
+_SPLIT_CENTS = ("net_amount", "tax_amount")
+_LINE_CENTS = ("posted_net", "posted_tax")
+_POSITION = pa.field("position", pa.int64())
+
+
+def _typed(schema: pa.Schema, columns: dict[str, Any], cents: tuple[str, ...] = (),
+           units: tuple[str, ...] = ()) -> pa.Table:
+    """A table of `schema` from columns of Python values or Arrow arrays: the `cents` and
+    `units` columns (integers) become their decimal types in one operation each."""
+    arrays = []
+    for column in schema:
+        values = columns[column.name]
+        if column.name in cents:
+            arrays.append(cents_array(values))
+        elif column.name in units:
+            arrays.append(units_array(values))
+        elif isinstance(values, pa.Array | pa.ChunkedArray):
+            arrays.append(values.cast(column.type))
+        else:
+            arrays.append(pa.array(values, column.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def _write_documents(writer: CheckpointWriter, built: _Slice, department: int | None) -> None:
     docs = built.docs
-    header = document_columns(docs)
-    writer.write("documents", pa.Table.from_arrays(
-        [cents_array(values) if name in _DOCUMENT_CENTS
-         else units_array(values) if name == "carriage_tax_rate"
-         else pa.array(values, SAGE_DOCUMENTS.field(name).type)
-         for name, values in ((name, header[name]) for name in SAGE_DOCUMENTS.names)],
-        schema=SAGE_DOCUMENTS))
-    splits = pa.Table.from_arrays(
-        [cents_array(values) if name in ("net_amount", "tax_amount")
-         else pa.array(values, SAGE_SPLITS.field(name).type)
-         for name, values in split_columns(docs, department).items()], schema=SAGE_SPLITS)
-    lines = line_columns(docs)
-    exact_lines = pa.Table.from_arrays(
-        [units_array(values) if name in LINE_UNITS
-         else cents_array(values) if name in ("posted_net", "posted_tax")
-         else pa.array(values, SAGE_LINES.field(name).type)
-         for name, values in ((name, lines[name]) for name in SAGE_LINES.names)],
-        schema=SAGE_LINES)
+    writer.write("documents", _typed(SAGE_DOCUMENTS, document_columns(docs), _DOCUMENT_CENTS,
+                                     ("carriage_tax_rate",)))
+    splits = _typed(SAGE_SPLITS, split_columns(docs, department), _SPLIT_CENTS)
+    lines = _typed(SAGE_LINES, line_columns(docs), _LINE_CENTS, LINE_UNITS)
     posted_splits = posted_lines = None
     if built.posted is not None:
         ready = pa.array([_ready(d) and d.totals is not None for d in docs], pa.bool_())
@@ -488,7 +497,7 @@ def _write_documents(writer: CheckpointWriter, built: _Slice, department: int | 
     writer.write("splits", _in_order(
         splits, [p for p, d in enumerate(docs) if _ready(d) for _ in d.splits], posted_splits))
     writer.write("lines", _in_order(
-        exact_lines, [p for p, d in enumerate(docs) if _ready(d) for _ in d.lines], posted_lines))
+        lines, [p for p, d in enumerate(docs) if _ready(d) for _ in d.lines], posted_lines))
 
 
 def _posted_splits(splits: pa.Table, ready: pa.Array, keys: pa.Array, labels: pa.Array,
@@ -497,42 +506,26 @@ def _posted_splits(splits: pa.Table, ready: pa.Array, keys: pa.Array, labels: pa
     splits = splits.filter(pc.take(ready, splits["position"]))
     position = splits["position"]
     count = splits.num_rows
-    columns = {
-        "document_key": pc.take(keys, position),
-        "split_no": splits["split_no"].cast(pa.int32()),
+    return _typed(SAGE_SPLITS.append(_POSITION), {
+        "document_key": pc.take(keys, position), "split_no": splits["split_no"],
         "nominal_code": splits["nominal_code"], "tax_code": splits["tax_code"],
-        "department": pa.array([department] * count, pa.int32()),
+        "department": [department] * count,
         # a goods or carriage split's label is its purpose (PURPOSE_LABEL)
         "details": pc.binary_join_element_wise(pc.take(labels, position),
                                                splits["purpose"], " "),
-        "net_amount": cents_array(splits["net"]), "tax_amount": cents_array(splits["tax"]),
-        "purpose": splits["purpose"],
-        "transaction_type": pa.nulls(count, pa.string()),
-        "reference": pa.nulls(count, pa.string())}
-    return pa.Table.from_arrays([*columns.values(), position],
-                                schema=SAGE_SPLITS.append(pa.field("position", pa.int64())))
+        "net_amount": splits["net"], "tax_amount": splits["tax"],
+        "purpose": splits["purpose"], "transaction_type": [None] * count,
+        "reference": [None] * count, "position": position}, _SPLIT_CENTS)
 
 
 def _posted_lines(lines: pa.Table, ready: pa.Array, keys: pa.Array) -> pa.Table:
     """The columnar lines of the documents still ready, as the `lines` table (+ position)."""
     lines = lines.filter(pc.take(ready, lines["position"]))
     count = lines.num_rows
-    columns = []
-    for name in SAGE_LINES.names:
-        kind = SAGE_LINES.field(name).type
-        if name == "document_key":
-            column = pc.take(keys, lines["position"])
-        elif name in ("transaction_type", "reference"):
-            column = pa.nulls(count, kind)
-        elif name in LINE_UNITS:
-            column = units_array(lines[name])
-        elif name in ("posted_net", "posted_tax"):
-            column = cents_array(lines[name])
-        else:
-            column = lines[name].cast(kind)
-        columns.append(column)
-    return pa.Table.from_arrays([*columns, lines["position"]],
-                                schema=SAGE_LINES.append(pa.field("position", pa.int64())))
+    columns = {name: lines[name] for name in lines.column_names}
+    columns.update(document_key=pc.take(keys, lines["position"]),
+                   transaction_type=[None] * count, reference=[None] * count)
+    return _typed(SAGE_LINES.append(_POSITION), columns, _LINE_CENTS, LINE_UNITS)
 
 
 def _orphan(kind: str, row: dict[str, Any]) -> SageDocument:
