@@ -32,6 +32,7 @@ from sagesync.pipeline.transform_step import _columns, transform
 from sagesync.recipe import MappingSettings, load_recipe
 from sagesync.testing.factory import build_creditmemo, build_invoice, build_order, search_page
 from sagesync.transform import columnar
+from sagesync.transform.documents import _LINE_FIELDS as LINE_FIELDS
 from sagesync.transform.documents import DocumentBuilder, SageDocument, _totals
 from sagesync.transform.mapping import ItemMap, NominalMap
 from tests.strategies import creditmemo_args, money_order_specs, order_specs
@@ -41,15 +42,6 @@ from tests.test_real_corpus import RECIPE as CORPUS_RECIPE
 TAX_CODES = {Decimal(20): "T1", Decimal(5): "T5", Decimal(0): "T0", Decimal("17.5"): "T3"}
 WHEN = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ITEMS = {"MH01": ("ITEM-MH01", "WH2")}
-LINE_FIELDS = {"purpose": "purpose", "sku": "sku", "name": "name",
-               "order_item_id": "order_item_id", "quantity": "quantity",
-               "unit_price": "unit_price", "row_total": "row_total",
-               "discount_amount": "discount", "net_amount": "net", "tax_amount": "tax",
-               "tax_rate": "rate", "tax_code": "tax_code", "nominal_code": "nominal_code",
-               "split_no": "split_no", "item_code": "item_code", "warehouse": "warehouse",
-               "posted_net": "posted_net", "posted_tax": "posted_tax",
-               "posted_price": "posted_price"}
-
 
 def exported(entity: str, items: list[dict[str, Any]], currency: str) -> dict[str, pa.Table]:
     """Magento JSON -> the export's tables, as the transform reads them (amounts in units)."""

@@ -24,6 +24,7 @@ from sagesync.recipe import SageSettings
 from sagesync.sage import products
 from sagesync.sage.products import Capabilities
 from sagesync.transform.documents import NEGATIVE_PURPOSES
+from sagesync.transform.rows import cents_of_money
 
 # Split purposes that may be negative, and only under [sage] negative_amounts = true: discounts
 # (discount = "nominal"), a credit memo's fee and payments kept inside their document.
@@ -31,7 +32,6 @@ NEGATIVE_ALLOWED = NEGATIVE_PURPOSES
 # What the amount checks read of each split (the renderer reads the columns).
 SPLIT_FIELDS = ("document_key", "net_amount", "tax_amount", "purpose", "nominal_code",
                 "transaction_type")
-_HUNDRED = pa.scalar(Decimal(100), pa.decimal128(3, 0))
 _ZERO = pa.scalar(0, pa.int64())
 
 
@@ -44,6 +44,7 @@ def amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
     default product)."""
     caps = capabilities or products.get(SageSettings.product).capabilities
     max_amount = caps.max_amount
+    negative_ok = negative_amounts and caps.negative_amounts
     allowed = _allowed(caps, negative_amounts)
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for split in splits:
@@ -55,8 +56,7 @@ def amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
             if value < ZERO and split.get("purpose") not in allowed:
                 return holds.negative_amount(
                     column=column.split("_")[0], amount=value, nominal=split["nominal_code"],
-                    recipe_can_allow=caps.negative_amounts and not (
-                        negative_amounts and caps.negative_amounts))
+                    recipe_can_allow=caps.negative_amounts and not negative_ok)
         totals[split.get("transaction_type") or doc["transaction_type"]] += \
             split["net_amount"] + split["tax_amount"]
     for kind, amount in sorted(totals.items()):
@@ -75,11 +75,6 @@ def _allowed(caps: Capabilities, negative_amounts: bool) -> tuple[str, ...]:
         else caps.negative_purposes
 
 
-def _cents(money: Any) -> Any:
-    """A two-place money column as int64 cents, exactly."""
-    return pc.cast(pc.multiply(money, _HUNDRED), pa.int64())
-
-
 class WindowAmounts:
     """A window's splits as the import reads them: how many a document has, its totals per
     transaction type, and the cause of any amount Sage would refuse."""
@@ -92,7 +87,7 @@ class WindowAmounts:
         given = splits["transaction_type"]
         kind = pc.if_else(pc.fill_null(pc.not_equal(given, pa.scalar("")), False), given,
                           own_type)
-        net, tax = _cents(splits["net_amount"]), _cents(splits["tax_amount"])
+        net, tax = cents_of_money(splits["net_amount"]), cents_of_money(splits["tax_amount"])
         limit = pa.scalar(int(caps.max_amount * 100), pa.int64())  # floor: flags a superset
         negative = pc.or_(pc.less(net, _ZERO), pc.less(tax, _ZERO))
         odd = pc.or_(pc.or_(pc.greater(pc.abs(net), limit), pc.greater(pc.abs(tax), limit)),
@@ -118,7 +113,7 @@ class WindowAmounts:
             if row["odd_sum"] or row["total_sum"] < 0:
                 self.flagged.add(key)
         keys, totals = documents["document_key"].to_pylist(), documents["grand_total"]
-        for key, total in zip(keys, _cents(totals).to_pylist(), strict=True):
+        for key, total in zip(keys, cents_of_money(totals).to_pylist(), strict=True):
             if total is not None and posted[key] != total:
                 self.flagged.add(key)
 

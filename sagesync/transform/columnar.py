@@ -221,7 +221,8 @@ class _Rules:
         self.rate_values = pa.array(self.rates, pa.int64())
         self.code_values = pa.array([builder.rate_codes[r] for r in self.rates], pa.string())
         self.ok: Any = pa.array([True] * self.count, pa.bool_())
-        self.have: dict[str, Any] = {}
+        self.line_sums: dict[str, Any] = {}  # per document: its counted lines' discounts
+        self.have: dict[str, Any] = {}  # per document: its kept splits' net, tax and count
         self.shipping: dict[str, Any] = {}
 
     def money(self, table: pa.Table, name: str) -> Any:
@@ -291,7 +292,8 @@ class _Rules:
         bad = pc.or_(bad, pc.fill_null(pc.or_(pc.less(quantity, _lit(0)), pc.greater_equal(
             pc.abs_checked(quantity), _lit(LIMIT))), False))
         self.refuse(_failed(count, position, bad))
-        self.have = _per_document(position, count, discount=discount, compensation=compensation)
+        self.line_sums = _per_document(position, count, discount=discount,
+                                       compensation=compensation)
         return pa.table({
             "position": position, "sequence": sequence,
             "purpose": pa.array(["goods"] * lines.num_rows, pa.string()),
@@ -313,11 +315,12 @@ class _Rules:
         share of the header discount, and the recipe rate its tax matches."""
         docs, money, count = self.docs, self.money, self.count
         net, tax = money(docs, "shipping_amount"), money(docs, "shipping_tax_amount")
-        discount = pc.subtract(pc.negate(money(docs, "discount_amount")), self.have["discount"])
+        discount = pc.subtract(pc.negate(money(docs, "discount_amount")),
+                               self.line_sums["discount"])
         discount = pc.if_else(pc.less_equal(pc.abs(discount), _lit(_HALF_CENT)), _lit(0),
                               discount)
         compensation = pc.subtract(money(docs, "discount_tax_compensation_amount"),
-                                   self.have["compensation"])
+                                   self.line_sums["compensation"])
         compensation = pc.if_else(pc.equal(compensation, _lit(0)), money(
             docs, "shipping_discount_tax_compensation_amount"), compensation)
         row_total, net = net, pc.add(pc.subtract(net, discount), compensation)

@@ -43,6 +43,11 @@ def _whole(values: Integers) -> pa.Array | pa.ChunkedArray:
     return values.cast(pa.decimal128(19, 0))
 
 
+def cents_of_money(money: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A Sage money column (two places) as int64 cents, exactly: the inverse of cents_array."""
+    return pc.cast(pc.multiply(money, _HUNDRED), pa.int64())
+
+
 def cents_array(cents: Integers) -> pa.Array:
     """Integer cents as a Sage money column (decimal128(18,2)), exactly, in one operation."""
     return pc.divide(_whole(cents), _HUNDRED).cast(SAGE_MONEY)
