@@ -2,15 +2,18 @@
 
 Each step runs under `python -m bench.launch` (see there why): its report gives the step's wall
 time, user+sys CPU seconds of the step's process tree and its kernel peak RSS (the largest
-process's high-water mark, so the first column to read). A psutil sample of the sum of the
-tree's RSS every 20 ms is kept beside it: it catches processes running at once (a pool), may
-miss a short spike, and never over-reports. Linux only: ru_maxrss is KiB there (the bench is
-Linux-only; the library is not).
+process's high-water mark, so the first column to read). Sampled beside it (psutil): the sum
+of the tree's RSS every 20 ms, which catches processes running at once (a pool), may miss a
+short spike, and counts each library's code once per process that maps it (pyarrow's is some
+75 MiB); and every 100 ms the sum of the tree's PSS, where a page shared by N processes counts
+1/N in each: what the tree as a whole takes from the machine. Linux only: ru_maxrss is KiB
+there (the bench is Linux-only; the library is not).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import subprocess
 import sys
@@ -22,6 +25,7 @@ from pathlib import Path
 import psutil
 
 POLL_SECONDS = 0.02
+PSS_EVERY = 5  # polls
 
 
 @dataclass
@@ -33,6 +37,7 @@ class StepRun:
     cpu_seconds: float  # user + sys of the step and the descendants it waited for
     peak_rss_bytes: int  # kernel high-water mark (largest process of the step)
     sampled_rss_bytes: int  # psutil polling, sum over the step's process tree
+    sampled_pss_bytes: int  # the same for PSS (shared pages counted once across the tree)
     stdout_path: Path
     stderr_path: Path
 
@@ -46,21 +51,29 @@ class StepRun:
 
 
 def _sample(pid: int, stop: threading.Event, peak: list[int]) -> None:
-    """Sum the RSS of the launcher's descendants (not the launcher: it is the bench's tool)."""
+    """Sum the RSS (peak[0]) and, every PSS_EVERY polls, the PSS (peak[1]) of the launcher's
+    descendants (not the launcher: it is the bench's tool)."""
     try:
         launcher = psutil.Process(pid)
     except psutil.Error:
         return
-    while not stop.is_set():
-        rss = 0
+    for poll in itertools.count():
+        if stop.is_set():
+            return
+        rss = pss = 0
         try:
             children = launcher.children(recursive=True)
         except psutil.Error:
             return
         for child in children:
             with contextlib.suppress(psutil.Error):
-                rss += child.memory_info().rss
+                if poll % PSS_EVERY:
+                    rss += child.memory_info().rss
+                else:  # smaps_rollup: dearer to read than the RSS, so not every poll
+                    full = child.memory_full_info()
+                    rss, pss = rss + full.rss, pss + full.pss
         peak[0] = max(peak[0], rss)
+        peak[1] = max(peak[1], pss)
         stop.wait(POLL_SECONDS)
 
 
@@ -73,7 +86,7 @@ def run_step(name: str, argv: list[str], log_dir: Path, *, cwd: Path | None = No
         started = time.perf_counter()
         process = subprocess.Popen(launcher, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                    cwd=cwd)
-        peak = [0]
+        peak = [0, 0]
         stop = threading.Event()
         sampler = threading.Thread(target=_sample, args=(process.pid, stop, peak), daemon=True)
         sampler.start()
@@ -87,5 +100,5 @@ def run_step(name: str, argv: list[str], log_dir: Path, *, cwd: Path | None = No
         usage = {"returncode": returncode or 1, "wall_seconds": outer_wall, "cpu_seconds": 0.0,
                  "peak_rss_bytes": 0}
     return StepRun(name, argv, int(usage["returncode"]), float(usage["wall_seconds"]),
-                   float(usage["cpu_seconds"]), int(usage["peak_rss_bytes"]), peak[0],
+                   float(usage["cpu_seconds"]), int(usage["peak_rss_bytes"]), peak[0], peak[1],
                    stdout_path, stderr_path)
