@@ -82,12 +82,12 @@ def test_broken_page_is_quarantined_and_the_rest_goes_on(  # type: ignore[no-unt
 
 def test_internal_error_is_short_and_logged(run_cli, demo_copy: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import sagesync.cli.pipeline as pipeline
+    import sagesync.pipeline.export_step as export_step  # the command imports it when it runs
 
     def boom(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("simulated bug")
 
-    monkeypatch.setattr(pipeline, "export_orders", boom)
+    monkeypatch.setattr(export_step, "export_orders", boom)
     state = tmp_path / "s"
     result = run_cli("--state-dir", str(state), "export-orders", "-r", str(demo_copy))
     assert result.exit_code == ExitCode.BUG
