@@ -35,7 +35,7 @@ from sagesync.magento.entities import ENTITY_TYPES, PAGE_DECODERS, Money
 from sagesync.magento.page_tables import PageJob, PageOutcome, decode_page
 from sagesync.magento.tables import content_hash
 from sagesync.pipeline import faults
-from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
+from sagesync.pipeline.checkpoint import CheckpointWriter, new_run_id, open_checkpoint
 from sagesync.pipeline.export_step import ExportResult, export_orders
 from sagesync.pipeline.page_pool import PageDecoder
 from sagesync.pipeline.postable import exported_records
@@ -444,12 +444,12 @@ def test_workers_exit_when_the_export_is_killed_outright(tmp_path: Path) -> None
     assert alive == []
 
 
-def test_rows_are_written_every_flush_and_read_back_the_same(
+def test_rows_are_written_in_row_groups_and_read_back_the_same(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = tmp_path / "pages"
     write_store(source, 30, seed=2, page_size=3)
     whole = export_orders(_recipe(tmp_path / "a", source), new_run_id(), None, workers=0)
-    monkeypatch.setattr(export_step, "FLUSH_EVERY_ROWS", 7)  # memory: a few pages at a time
+    monkeypatch.setattr(CheckpointWriter, "ROW_GROUP_ROWS", 7)  # memory: a few pages at a time
     flushed = export_orders(_recipe(tmp_path / "b", source), new_run_id(), None, workers=0)
     for name in ("orders", "order_items", "invoices", "invoice_items"):
         small = pq.ParquetFile(flushed.manifest.parent / f"{name}.parquet")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import sagesync.pipeline.export_step as export_step
 from sagesync.ledger import Exported, RecordKey
 from sagesync.pipeline import postable
-from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
+from sagesync.pipeline.checkpoint import CheckpointWriter, new_run_id, open_checkpoint
 from sagesync.recipe import load_recipe
 from sagesync.testing.dataset import write_store
 
@@ -51,7 +51,7 @@ def test_registration_reads_windows_in_entity_id_order_whatever_the_stored_order
         f'name = "flat"\nstate_dir = "state"\n[magento]\nsource = "{source.as_posix()}"\n'
         '[sage]\nproduct = "sage50_uk"\n', encoding="utf-8")
     recipe = load_recipe(tmp_path / "r.toml")
-    monkeypatch.setattr(export_step, "FLUSH_EVERY_ROWS", 7)  # many small row groups
+    monkeypatch.setattr(CheckpointWriter, "ROW_GROUP_ROWS", 7)  # many small row groups
     export = open_checkpoint(export_step.export_orders(recipe, new_run_id(), None,
                                                        workers=0).manifest)
     invoices = pq.ParquetFile(export.table_file("invoices"))

@@ -1,13 +1,13 @@
 """The export-orders step: Magento pages -> the typed tables of a magento-export checkpoint.
 
 Each page becomes Arrow rows on its own (magento.page_tables), in this process or, for a large
-export, in worker processes beside it (page_pool); the rows are taken in page order and
-written to Parquet every FLUSH_EVERY_ROWS rows, with a few pages in flight, so memory stays
-flat however many pages there are. Every verbatim page is kept for audit and replay, listed
-in `raw/index.json` (entity, page, size, SHA-256): a saved page (folder source) is not
-copied, the index names its file; a live store's page is written as a zstd frame under `raw/`
-(bodies only: request headers, and so credentials, are never stored). Records repeated across
-pages are dropped by entity id.
+export, in worker processes beside it (page_pool); the rows are taken in page order and handed
+to the checkpoint writer, which writes them in row groups, with a few pages in flight, so
+memory stays flat however many pages there are. Every verbatim page is kept for audit and
+replay, listed in `raw/index.json` (entity, page, size, SHA-256): a saved page (folder source)
+is not copied, the index names its file; a live store's page is written as a zstd frame under
+`raw/` (bodies only: request headers, and so credentials, are never stored). Records repeated
+across pages are dropped by entity id.
 
 One bad record holds back only itself. A page that cannot be read at all (not JSON, cut short,
 `items` null or missing while `total_count` says there are some) is copied to
@@ -61,9 +61,6 @@ from sagesync.pipeline.postable import REGISTER_CHUNK, iter_exported
 from sagesync.recipe import Recipe
 
 KIND = "magento-export"
-# Rows gathered before they are written as a row group: what the transform decodes at a time
-# to find a slice's orders and lines (20,000 made its peak 20 MB higher, for no speed).
-FLUSH_EVERY_ROWS = 5_000
 # Pages decoded in-process before worker processes start: an export this small (and nearly
 # every test) pays no start-up; a large one is decoded on every core (see page_pool).
 PARALLEL_AFTER_PAGES = 12
@@ -348,7 +345,7 @@ class _Ids:
 
 class _Pages:
     """Pages in the order they came: decoded here or in a worker (page_pool), repeats dropped
-    by entity id, bad pages and records quarantined, rows written every FLUSH_EVERY_ROWS."""
+    by entity id, bad pages and records quarantined, rows handed to the checkpoint writer."""
 
     def __init__(self, recipe: Recipe, run_id: str, writer: CheckpointWriter,
                  result: ExportResult, filter_locally: bool, workers: int | None = None) -> None:
@@ -364,8 +361,6 @@ class _Pages:
         self.raw = _RawWriter(writer.folder / "raw", copy=not filter_locally)
         self.decoder: PageDecoder[_Queued] = PageDecoder(
             default_workers() if workers is None else workers, start_after=PARALLEL_AFTER_PAGES)
-        self.batches: dict[str, list[pa.RecordBatch]] = {}
-        self.rows: dict[str, int] = {}
 
     def take(self, page: RawPage, window: Window, *, saved: bool = False) -> None:
         """Queue a page; `saved` when it is a file not read yet (its decoder reads it)."""
@@ -436,10 +431,7 @@ class _Pages:
                       for name, batch in tables.items()}
         for name, batch in tables.items():
             if batch.num_rows:
-                self.batches.setdefault(name, []).append(batch)
-                self.rows[name] = self.rows.get(name, 0) + batch.num_rows
-        if self.rows and max(self.rows.values()) >= FLUSH_EVERY_ROWS:
-            self.flush()
+                self.writer.write(name, batch)
 
     def _reject(self, page: RawPage, index: int, raw: bytes, problem: str,
                 verbatim: bool = True) -> None:
@@ -449,12 +441,6 @@ class _Pages:
         self.result.bad_records.append(record)
         if record.entity_id is not None:
             self.bad_ids[page.entity].add(record.entity_id)
-
-    def flush(self) -> None:
-        """Write the rows gathered since the last flush, one row group per table."""
-        for name, batches in self.batches.items():
-            self.writer.write(name, pa.Table.from_batches(batches))
-        self.batches, self.rows = {}, {}
 
 
 RAW_INDEX = "index.json"
@@ -582,7 +568,6 @@ def _export(recipe: Recipe, run_id: str, page_source: PageSource, description: s
         _take_pages(page_source, pages, windows, live, triggered or {})
     finally:
         pages.close()
-    pages.flush()
     raw_index = pages.raw.close()
     try:
         stores = _stores(page_source)

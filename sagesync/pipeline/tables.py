@@ -34,9 +34,8 @@ class _Groups:
 
     def group(self, number: int) -> pa.Table:
         table = self.cache.pop(number, None)
-        if table is None:
-            table = self.prepare(self.file.read_row_group(number, columns=self.columns,
-                                                          use_threads=False))
+        if table is None:  # on Arrow's threads: the columns decode side by side
+            table = self.prepare(self.file.read_row_group(number, columns=self.columns))
         self.cache[number] = table
         while len(self.cache) > self.CACHED:
             self.cache.popitem(last=False)
