@@ -188,7 +188,12 @@ def _select(docs: list[dict[str, Any]], amounts: WindowAmounts,
     rows = iter(zip(rendered.rows, range(len(batch)), strict=True))
     chosen: list[tuple[dict[str, Any], Rows]] = []
     for doc, (outcome, reason) in zip(docs, decisions, strict=True):
-        label = f"{_key(doc)} ({doc['increment_id']})"
+        if outcome == "render":
+            own, position = next(rows)
+            if own is not None:
+                chosen.append((doc, own))
+                continue
+        label = f"{_key(doc)} ({doc['increment_id']})"  # only for a document not chosen
         if outcome == "sent":
             result.already_sent += 1
         elif outcome == "needs_attention":
@@ -203,10 +208,6 @@ def _select(docs: list[dict[str, Any]], amounts: WindowAmounts,
             result.stale.append(label)
         else:
             if outcome == "render":
-                own, position = next(rows)
-                if own is not None:
-                    chosen.append((doc, own))
-                    continue
                 reason = holds.recognise(rendered.held[position])  # a template rule
             result.held.append(f"{label}: {reason}")
             if not dry_run:
@@ -343,7 +344,7 @@ def _taxes(splits: pa.Table) -> pa.Table:
                      PLACE: ordered.column(f"{PLACE}_min")})
 
 
-# A chosen document's row in the spool's index.
+# A chosen document's row in the spool's index: its _KEPT fields, then where its rows are.
 _INDEX = pa.schema([("entity_type", pa.string()), ("entity_id", pa.int64()),
                     ("store_id", pa.int64()), ("content_hash", pa.string()),
                     ("increment_id", pa.string()), ("account_ref", pa.string()),
@@ -371,6 +372,8 @@ class _Spool:
         self._writer: pa.ipc.RecordBatchFileWriter | None = pa.ipc.new_file(
             str(folder / self.names[1]), _INDEX)
         self._rows: dict[str, list[Any]] = {name: [] for name in _INDEX.names}
+        self._columns = list(self._rows.values())  # add() gives a row's values in this order
+        self.size = 0  # bytes spooled so far: the next document's offset
         self._batches: list[tuple[int, int]] = []  # (first index row, rows) per record batch
         self._source: pa.OSFile | None = None
         self._reader: pa.ipc.RecordBatchFileReader | None = None
@@ -379,12 +382,12 @@ class _Spool:
             encoder: DocumentEncoder) -> None:
         data = encoder.encode(rows)
         running = running_cell(rows)
-        values = {**{k: doc[k] for k in _KEPT}, "offset": self.bytes.tell(), "length": len(data),
-                  "rows": len(rows), "running_row": running and running[0],
-                  "running_cell": running and running[1]}
-        for name, column in self._rows.items():
-            column.append(values[name])
+        values = (*(doc[k] for k in _KEPT), self.size, len(data), len(rows),
+                  running and running[0], running and running[1])
+        for column, value in zip(self._columns, values, strict=True):
+            column.append(value)
         self.bytes.write(data)
+        self.size += len(data)
         self.count += 1
         ref = doc["account_ref"]
         into = self.new_totals.setdefault(ref, {}) if self.is_new(ref) else self.totals
