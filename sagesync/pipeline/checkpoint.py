@@ -179,9 +179,8 @@ class CheckpointWriter:
                                                    batch.schema, compression="zstd")
         gathered = self._gathered.setdefault(name, [])
         gathered.append(batch)
-        before = self._rows.get(name, 0)
-        self._rows[name] = before + batch.num_rows
-        if self._rows[name] // self.ROW_GROUP_ROWS != before // self.ROW_GROUP_ROWS:
+        self._rows[name] = self._rows.get(name, 0) + batch.num_rows
+        if sum(b.num_rows for b in gathered) >= self.ROW_GROUP_ROWS:
             self._flush(name)
 
     def _flush(self, name: str) -> None:
