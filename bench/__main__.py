@@ -144,8 +144,8 @@ def _step(console: Console, name: str, argv: list[str], logs: Path, ok: tuple[in
     run = run_step(name, argv, logs, cwd=ROOT)
     console.print(f"  {run.wall_seconds:.2f} s wall, {run.cpu_seconds:.2f} s CPU, peak RSS "
                   f"{run.peak_rss_bytes / 2**20:,.0f} MiB (tree, sampled "
-                  f"{run.sampled_rss_bytes / 2**20:,.0f} MiB, PSS "
-                  f"{run.sampled_pss_bytes / 2**20:,.0f} MiB), exit {run.returncode}",
+                  f"{run.sampled_rss_bytes / 2**20:,.0f} MiB, shared once "
+                  f"{run.sampled_once_bytes / 2**20:,.0f} MiB), exit {run.returncode}",
                   highlight=False)
     if run.returncode not in ok:
         raise StepFailed(run)
@@ -154,7 +154,7 @@ def _step(console: Console, name: str, argv: list[str], logs: Path, ok: tuple[in
 
 def _row(run: StepRun, rows: int, unit: str) -> Row:
     return Row(run.name, unit, rows, run.wall_seconds, run.cpu_seconds, run.peak_rss_bytes,
-               run.sampled_rss_bytes, run.sampled_pss_bytes, run.returncode)
+               run.sampled_rss_bytes, run.sampled_once_bytes, run.returncode)
 
 
 def _data(args: argparse.Namespace, console: Console, orders: int) -> tuple[Path, dict[str, Any]]:

@@ -5,9 +5,11 @@ time, user+sys CPU seconds of the step's process tree and its kernel peak RSS (t
 process's high-water mark, so the first column to read). Sampled beside it (psutil): the sum
 of the tree's RSS every 20 ms, which catches processes running at once (a pool), may miss a
 short spike, and counts each library's code once per process that maps it (pyarrow's is some
-75 MiB); and every 100 ms the sum of the tree's PSS, where a page shared by N processes counts
-1/N in each: what the tree as a whole takes from the machine. Linux only: ru_maxrss is KiB
-there (the bench is Linux-only; the library is not).
+75 MiB); and every 100 ms the tree with shared pages counted once: the RSS of its largest
+process plus the USS (the pages no other process maps) of each other one. PSS would split a
+shared page among every process mapping it, the bench's own among them, and so report less
+than the tree holds. Linux only: ru_maxrss is KiB there (the bench is Linux-only; the library
+is not).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 import psutil
 
 POLL_SECONDS = 0.02
-PSS_EVERY = 5  # polls
+SHARED_ONCE_EVERY = 5  # polls
 
 
 @dataclass
@@ -37,7 +39,7 @@ class StepRun:
     cpu_seconds: float  # user + sys of the step and the descendants it waited for
     peak_rss_bytes: int  # kernel high-water mark (largest process of the step)
     sampled_rss_bytes: int  # psutil polling, sum over the step's process tree
-    sampled_pss_bytes: int  # the same for PSS (shared pages counted once across the tree)
+    sampled_once_bytes: int  # the tree with shared pages counted once (largest RSS + USS)
     stdout_path: Path
     stderr_path: Path
 
@@ -51,8 +53,9 @@ class StepRun:
 
 
 def _sample(pid: int, stop: threading.Event, peak: list[int]) -> None:
-    """Sum the RSS (peak[0]) and, every PSS_EVERY polls, the PSS (peak[1]) of the launcher's
-    descendants (not the launcher: it is the bench's tool)."""
+    """Sum the RSS (peak[0]) of the launcher's descendants (not the launcher: it is the
+    bench's tool) and, every SHARED_ONCE_EVERY polls, their memory with shared pages counted
+    once (peak[1])."""
     try:
         launcher = psutil.Process(pid)
     except psutil.Error:
@@ -60,20 +63,24 @@ def _sample(pid: int, stop: threading.Event, peak: list[int]) -> None:
     for poll in itertools.count():
         if stop.is_set():
             return
-        rss = pss = 0
+        rss = 0
+        full: list[tuple[int, int]] = []  # (rss, uss) per process
         try:
             children = launcher.children(recursive=True)
         except psutil.Error:
             return
         for child in children:
             with contextlib.suppress(psutil.Error):
-                if poll % PSS_EVERY:
+                if poll % SHARED_ONCE_EVERY:
                     rss += child.memory_info().rss
-                else:  # smaps_rollup: dearer to read than the RSS, so not every poll
-                    full = child.memory_full_info()
-                    rss, pss = rss + full.rss, pss + full.pss
+                else:  # smaps: dearer to read than the RSS, so not every poll
+                    info = child.memory_full_info()
+                    rss += info.rss
+                    full.append((info.rss, info.uss))
         peak[0] = max(peak[0], rss)
-        peak[1] = max(peak[1], pss)
+        if full:
+            largest = max(full)
+            peak[1] = max(peak[1], largest[0] + sum(uss for _, uss in full) - largest[1])
         stop.wait(POLL_SECONDS)
 
 

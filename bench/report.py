@@ -24,7 +24,7 @@ class Row:
     cpu_seconds: float  # user + sys of the step's process tree
     peak_rss_bytes: int  # kernel high-water mark, through bench.launch
     sampled_rss_bytes: int  # psutil, sum over the tree
-    sampled_pss_bytes: int  # psutil, sum of PSS over the tree (shared pages counted once)
+    sampled_once_bytes: int  # psutil, the tree with shared pages counted once
     returncode: int
 
     @property
@@ -37,7 +37,7 @@ class Row:
                 "cpu_seconds": round(self.cpu_seconds, 3), "rows_per_second": round(self.rate),
                 "peak_rss_mib": round(self.peak_rss_bytes / MIB, 1),
                 "sampled_peak_rss_mib": round(self.sampled_rss_bytes / MIB, 1),
-                "sampled_peak_pss_mib": round(self.sampled_pss_bytes / MIB, 1),
+                "sampled_peak_shared_once_mib": round(self.sampled_once_bytes / MIB, 1),
                 "returncode": self.returncode}
 
 
@@ -83,13 +83,13 @@ def print_table(console: Console, rows: list[Row], title: str = "sagesync bench"
     table = Table(title=title)
     for name, justify in (("step", "left"), ("rows", "right"), ("wall s", "right"),
                           ("CPU s", "right"), ("rows/s", "right"), ("peak RSS MiB", "right"),
-                          ("tree RSS MiB", "right"), ("tree PSS MiB", "right")):
+                          ("tree RSS MiB", "right"), ("tree MiB, shared once", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in rows:
         table.add_row(row.step, f"{row.rows:,} {row.unit}", f"{row.wall_seconds:.2f}",
                       f"{row.cpu_seconds:.2f}", f"{row.rate:,.0f}",
                       f"{row.peak_rss_bytes / MIB:,.0f}", f"{row.sampled_rss_bytes / MIB:,.0f}",
-                      f"{row.sampled_pss_bytes / MIB:,.0f}")
+                      f"{row.sampled_once_bytes / MIB:,.0f}")
     console.print(table)
 
 
