@@ -109,12 +109,12 @@ class CheckpointWriter:
 
     Rows are gathered per table into row groups of ROW_GROUP_ROWS: a Parquet reader holds every
     row group's description of every column while the file is open (some 900 bytes each), so
-    groups of a fixed small size made a reader's memory grow with the checkpoint (15 MB for an
-    export of 200,000 orders in groups of 1,100), and larger ones cost no more to decode a
-    window from. A row group is encoded and compressed on a thread of the writer's own (Arrow
-    releases the GIL while it does), so the step goes on with its next rows meanwhile, on the
-    other core: writes keep their order, at most PENDING wait (memory), and a write that failed
-    raises from the next `write` or from `finish`."""
+    small groups made a reader's memory grow with the checkpoint (15 MB for an export of
+    200,000 orders in groups of 1,100 orders), while a reader keeps only a group or two decoded
+    (5,000 rows are a few MB). A row group is encoded and compressed on a thread of the
+    writer's own (Arrow releases the GIL while it does), so the step goes on with its next
+    rows meanwhile, on the other core: writes keep their order, at most PENDING wait (memory),
+    and a write that failed raises from the next `write` or from `finish`."""
 
     ROW_GROUP_ROWS = 5_000
     PENDING = 2

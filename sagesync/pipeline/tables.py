@@ -2,10 +2,10 @@
 checkpoint: the rows holding some values of a key (`KeyedTable`), or the rows in an order of
 the caller's, a window of it at a time (`OrderedTable`).
 
-Steps write their tables in slices, one row group each, mostly in the order the next step reads
-them (Magento's pages come sorted by entity id; the transform keeps that order), so a window
-finds its rows in one or two row groups, and the few last read stay decoded for the next one.
-Any other order is read right, only more slowly.
+Steps write their tables in row groups of a few thousand rows (checkpoint.CheckpointWriter),
+mostly in the order the next step reads them (Magento's pages come sorted by entity id; the
+transform keeps that order), so a window finds its rows in one or two row groups, and the few
+last read stay decoded for the next one. Any other order is read right, only more slowly.
 """
 
 from __future__ import annotations
