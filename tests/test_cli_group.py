@@ -40,3 +40,28 @@ def test_help_lists_every_command_without_importing_the_heavy_modules() -> None:
     assert json.loads(loaded) == []
     listed = {line.split()[0] for line in help_lines if line.startswith("  ") and line.split()}
     assert set(COMMANDS) <= listed
+
+
+def test_a_transform_loads_neither_the_http_client_nor_the_renderer(run_cli, demo_copy,  # type: ignore[no-untyped-def]
+                                                                    tmp_path) -> None:
+    """Each pipeline command imports its own step: a transform's process holds no module of
+    the export's HTTP client or the import's templates and renderer (memory per step)."""
+    state = tmp_path / "state"
+    exported = run_cli("--state-dir", str(state), "export-orders", "-r", str(demo_copy))
+    assert exported.exit_code == 0, exported.output
+    manifest = exported.stdout.strip().splitlines()[-1]
+    code = (
+        "import sys, json\n"
+        "from sagesync.cli.main import cli\n"
+        "try:\n"
+        f"    cli(['--state-dir', {str(state)!r}, 'transform', '--from', {manifest!r}],"
+        " prog_name='sagesync')\n"
+        "except SystemExit as stop:\n"
+        "    assert not stop.code, stop.code\n"
+        "others = ['requests', 'jinja2', 'sagesync.render', 'sagesync.magento.client',"
+        " 'sagesync.pipeline.export_step', 'sagesync.pipeline.import_step']\n"
+        "print(json.dumps([m for m in others if m in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=demo_copy.parent.parent)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
