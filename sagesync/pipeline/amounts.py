@@ -26,9 +26,6 @@ from sagesync.sage.products import Capabilities
 from sagesync.transform.documents import NEGATIVE_PURPOSES
 from sagesync.transform.rows import cents_of_money
 
-# Split purposes that may be negative, and only under [sage] negative_amounts = true: discounts
-# (discount = "nominal"), a credit memo's fee and payments kept inside their document.
-NEGATIVE_ALLOWED = NEGATIVE_PURPOSES
 # What the amount checks read of each split (the renderer reads the columns).
 SPLIT_FIELDS = ("document_key", "net_amount", "tax_amount", "purpose", "nominal_code",
                 "transaction_type")
@@ -71,7 +68,10 @@ def amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
 
 
 def _allowed(caps: Capabilities, negative_amounts: bool) -> tuple[str, ...]:
-    return NEGATIVE_ALLOWED if negative_amounts and caps.negative_amounts \
+    """Split purposes that may be negative: only under [sage] negative_amounts = true, where
+    the product allows it, discounts (discount = "nominal"), a credit memo's fee and payments
+    kept inside their document (NEGATIVE_PURPOSES); else what the product always allows."""
+    return NEGATIVE_PURPOSES if negative_amounts and caps.negative_amounts \
         else caps.negative_purposes
 
 

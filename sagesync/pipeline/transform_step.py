@@ -38,6 +38,7 @@ from sagesync.sage import products
 from sagesync.transform import columnar
 from sagesync.transform.accounts import AccountAllocator, customer_key
 from sagesync.transform.documents import (
+    DOCUMENT_CENTS,
     KIND_LABEL,
     LINE_UNITS,
     PURPOSE_LABEL,
@@ -424,7 +425,6 @@ def _build_slice(kind: str, table: pa.Table, lines_index: KeyedTable, tables: _E
     return _Slice(docs, posted)
 
 
-_DOCUMENT_CENTS = ("grand_total", "net_total", "tax_total", "carriage_net", "carriage_tax")
 _HEADER = ("entity_id", "increment_id", "order_id", "store_id", "created_at", "content_hash",
            "invoice_id")
 
@@ -482,7 +482,7 @@ def _typed(schema: pa.Schema, columns: dict[str, Any], cents: tuple[str, ...] = 
 
 def _write_documents(writer: CheckpointWriter, built: _Slice, department: int | None) -> None:
     docs = built.docs
-    writer.write("documents", _typed(SAGE_DOCUMENTS, document_columns(docs), _DOCUMENT_CENTS,
+    writer.write("documents", _typed(SAGE_DOCUMENTS, document_columns(docs), DOCUMENT_CENTS,
                                      ("carriage_tax_rate",)))
     splits = _typed(SAGE_SPLITS, split_columns(docs, department), _SPLIT_CENTS)
     lines = _typed(SAGE_LINES, line_columns(docs), _LINE_CENTS, LINE_UNITS)

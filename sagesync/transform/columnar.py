@@ -66,7 +66,6 @@ def _lit(value: int | str) -> pa.Scalar:
     return pa.scalar(value, pa.int64() if isinstance(value, int) else pa.string())
 
 
-
 def _half_up(numerator: Any, denominator: Any) -> Any:
     """Element-wise `divide_half_up` for a positive denominator (scalar or array)."""
     twice = pc.add_checked(pc.multiply_checked(pc.abs_checked(numerator), _lit(2)), denominator)

@@ -616,6 +616,8 @@ _DOCUMENT_FIELDS = ("entity_type", "entity_id", "store_id", "order_id", "order_i
                     "invoice_id", "invoice_increment_id")
 TOTALS = ("net_total", "tax_total", "carriage_net", "carriage_tax", "carriage_tax_code",
           "carriage_tax_rate")
+#: The `documents` columns `document_columns` gives in cents (the carriage rate is in units).
+DOCUMENT_CENTS = ("grand_total", "net_total", "tax_total", "carriage_net", "carriage_tax")
 
 
 def document_columns(docs: Sequence[SageDocument]) -> dict[str, list[Any]]:
@@ -641,7 +643,7 @@ def document_columns(docs: Sequence[SageDocument]) -> dict[str, list[Any]]:
 def document_row(d: SageDocument) -> dict[str, Any]:
     """One document's row of the `documents` table as it reads back: amounts as Decimal."""
     row = {name: values[0] for name, values in document_columns([d]).items()}
-    for name in ("grand_total", "net_total", "tax_total", "carriage_net", "carriage_tax"):
+    for name in DOCUMENT_CENTS:
         row[name] = None if row[name] is None else decimal_of_cents(row[name])
     rate = row["carriage_tax_rate"]
     row["carriage_tax_rate"] = None if rate is None else decimal_of_units(rate)
