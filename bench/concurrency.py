@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from requests.auth import AuthBase
 
 from sagesync.magento.auth import BearerToken
-from sagesync.magento.client import RestSource, Window
+from sagesync.magento.client import RestSource
+from sagesync.magento.source import Window
 from sagesync.testing.dataset import documents
 from tests.magento_sim import MagentoSimulator
 

@@ -12,12 +12,20 @@ from click.testing import CliRunner, Result
 
 from sagesync.cli.main import cli
 from sagesync.cli.options import Context
+from sagesync.magento import http
 from tests.fixtures_magento import *  # noqa: F403 - magento_sim, make_magento_sim
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 DEMO_RECIPE = ROOT / "recipes" / "demo.toml"
 SAGESYNC = [sys.executable, "-m", "sagesync"]
+
+# The crash trials alone start sagesync in some 700 child processes. Where the environment asks
+# for no bytecode (PYTHONDONTWRITEBYTECODE, as on this project's CI machines) each would compile
+# sagesync's modules again: 0.4 s apiece. The children write their bytecode instead, to one
+# folder of the test cache (never beside the sources), and start as an installed copy does.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+os.environ.setdefault("PYTHONPYCACHEPREFIX", str(ROOT / ".pytest_cache" / "pycache"))
 
 
 @pytest.fixture
@@ -41,6 +49,16 @@ def demo_copy(tmp_path: Path) -> Path:
     (tmp_path / "recipes").mkdir()
     shutil.copy(DEMO_RECIPE, tmp_path / "recipes" / "demo.toml")
     return tmp_path / "recipes" / "demo.toml"
+
+
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Magento retries sleep into a list instead of the clock, so fault tests stay fast."""
+    waits: list[float] = []
+    real = http.RetryPolicy
+    # the export looks the policy up in its module when it opens a live store
+    monkeypatch.setattr(http, "RetryPolicy", lambda **kw: real(**kw, sleep=waits.append))
+    return waits
 
 
 def subprocess_env() -> dict[str, str]:

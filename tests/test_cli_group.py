@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 
@@ -42,6 +43,22 @@ def test_help_lists_every_command_without_importing_the_heavy_modules() -> None:
     assert set(COMMANDS) <= listed
 
 
+def loaded_by(args: list[str], modules: list[str], cwd: Path) -> list[str]:
+    """Which of `modules` a fresh `sagesync ARGS` process has loaded when it ends (exit 0)."""
+    code = (
+        "import sys, json\n"
+        "from sagesync.cli.main import cli\n"
+        "try:\n"
+        f"    cli({args!r}, prog_name='sagesync')\n"
+        "except SystemExit as stop:\n"
+        "    assert not stop.code, stop.code\n"
+        f"print(json.dumps([m for m in {modules!r} if m in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=cwd)
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def test_a_transform_loads_neither_the_http_client_nor_the_renderer(run_cli, demo_copy,  # type: ignore[no-untyped-def]
                                                                     tmp_path) -> None:
     """Each pipeline command imports its own step: a transform's process holds no module of
@@ -50,18 +67,16 @@ def test_a_transform_loads_neither_the_http_client_nor_the_renderer(run_cli, dem
     exported = run_cli("--state-dir", str(state), "export-orders", "-r", str(demo_copy))
     assert exported.exit_code == 0, exported.output
     manifest = exported.stdout.strip().splitlines()[-1]
-    code = (
-        "import sys, json\n"
-        "from sagesync.cli.main import cli\n"
-        "try:\n"
-        f"    cli(['--state-dir', {str(state)!r}, 'transform', '--from', {manifest!r}],"
-        " prog_name='sagesync')\n"
-        "except SystemExit as stop:\n"
-        "    assert not stop.code, stop.code\n"
-        "others = ['requests', 'jinja2', 'sagesync.render', 'sagesync.magento.client',"
-        " 'sagesync.pipeline.export_step', 'sagesync.pipeline.import_step']\n"
-        "print(json.dumps([m for m in others if m in sys.modules]))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, cwd=demo_copy.parent.parent)
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    others = ["requests", "jinja2", "sagesync.render", "sagesync.magento.client",
+              "sagesync.pipeline.export_step", "sagesync.pipeline.import_step"]
+    assert loaded_by(["--state-dir", str(state), "transform", "--from", manifest], others,
+                     demo_copy.parent.parent) == []
+
+
+def test_a_run_from_a_folder_of_pages_loads_no_http_client(demo_copy, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The HTTP client (requests, urllib3: a tenth of a second) is imported only to read a
+    live store; `run` from saved pages, every cron tick of a small store, starts without it."""
+    args = ["--state-dir", str(tmp_path / "state"), "run", str(demo_copy), "--out",
+            str(tmp_path / "out")]
+    http = ["requests", "urllib3", "sagesync.magento.client", "sagesync.magento.http"]
+    assert loaded_by(args, http, demo_copy.parent.parent) == []

@@ -15,10 +15,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-import sagesync.pipeline.export_step as export_step
 from sagesync.errors import TransientError
 from sagesync.ledger import Ledger
-from sagesync.magento.http import RetryPolicy
 from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
 from sagesync.pipeline.export_step import export_orders, read_raw_page
 from sagesync.recipe import load_recipe
@@ -27,15 +25,6 @@ from tests.magento_sim import MagentoSimulator
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)  # after every generated document
 STORE = documents(1, 45, seed=3)
-
-
-@pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Retries sleep into a list instead of the clock, so fault tests stay fast."""
-    waits: list[float] = []
-    monkeypatch.setattr(export_step, "RetryPolicy",
-                        lambda **kw: RetryPolicy(**kw, sleep=waits.append))
-    return waits
 
 
 def make_recipe(tmp_path: Path, sim: MagentoSimulator, **magento: Any) -> Any:

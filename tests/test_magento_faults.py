@@ -36,19 +36,6 @@ MAINTENANCE_PAGE = ("<!doctype html><html><head><title>Service Temporarily Unava
 
 
 @pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Retries sleep into a list instead of the clock, so fault tests stay fast."""
-    waits: list[float] = []
-    real = RetryPolicy
-
-    def policy(**kw: Any) -> RetryPolicy:
-        return real(**kw, sleep=waits.append)
-
-    monkeypatch.setattr(export_step, "RetryPolicy", policy)
-    return waits
-
-
-@pytest.fixture
 def sim(make_magento_sim) -> MagentoSimulator:  # type: ignore[no-untyped-def]
     return make_magento_sim({k: [dict(i) for i in v] for k, v in STORE.items()}, token="tok")
 

@@ -23,8 +23,6 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 
 import msgspec
@@ -39,6 +37,7 @@ from sagesync.magento.http import (
     magento_message,
     send_with_retries,
 )
+from sagesync.magento.source import RawPage, Window
 
 ENDPOINTS = {
     "orders": "/V1/orders",
@@ -46,7 +45,6 @@ ENDPOINTS = {
     "creditmemos": "/V1/creditmemos",
     "customers": "/V1/customers/search",
 }
-MAGENTO_TIME = "%Y-%m-%d %H:%M:%S"  # UTC, no offset (magento-rest.md §3.6)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 _MAX_PAGE_SIZE = re.compile(r"Maximum SearchCriteria pageSize is (\d+)")
 _DUPLICATE_ID = re.compile(r"with the same ID .* already exists")
@@ -78,33 +76,6 @@ def _cut_short(response: requests.Response) -> str | None:
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _IDENTITY = msgspec.json.Decoder(_Identity)
-
-
-@dataclass(frozen=True)
-class RawPage:
-    """One response body and where it came from (a file path or a request description)."""
-
-    entity: str
-    number: int
-    body: bytes
-    origin: str
-
-
-@dataclass(frozen=True)
-class Window:
-    """What to export: an `updated_at` window in UTC (either end open), stores, statuses,
-    or explicit entity ids (to fetch the orders that invoices point at)."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    store_ids: tuple[int, ...] = ()
-    statuses: tuple[str, ...] = ()
-    entity_ids: tuple[int, ...] = ()
-    order_ids: tuple[int, ...] = ()  # invoices and credit memos of these orders
-
-    @staticmethod
-    def text(value: datetime | None) -> str | None:
-        return None if value is None else value.strftime(MAGENTO_TIME)
 
 
 class _PageSizeTooLarge(Exception):

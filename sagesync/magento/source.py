@@ -9,11 +9,41 @@ live store's page as a compressed copy in the checkpoint.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from sagesync.errors import UsageError
-from sagesync.magento.client import RawPage, Window
+
+MAGENTO_TIME = "%Y-%m-%d %H:%M:%S"  # UTC, no offset (magento-rest.md §3.6)
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """One response body and where it came from (a file path or a request description)."""
+
+    entity: str
+    number: int
+    body: bytes
+    origin: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """What to export: an `updated_at` window in UTC (either end open), stores, statuses,
+    or explicit entity ids (to fetch the orders that invoices point at)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    store_ids: tuple[int, ...] = ()
+    statuses: tuple[str, ...] = ()
+    entity_ids: tuple[int, ...] = ()
+    order_ids: tuple[int, ...] = ()  # invoices and credit memos of these orders
+
+    @staticmethod
+    def text(value: datetime | None) -> str | None:
+        return None if value is None else value.strftime(MAGENTO_TIME)
 
 
 class PageSource(Protocol):

@@ -46,12 +46,9 @@ import pyarrow as pa
 from sagesync.errors import UsageError
 from sagesync.ledger import Ledger
 from sagesync.ledger.alert_state import note_newest
-from sagesync.magento.client import MAGENTO_TIME, RawPage, RestSource, Window
-from sagesync.magento.connect import magento_auth
 from sagesync.magento.entities import ENTITY_TYPES
-from sagesync.magento.http import RetryPolicy
 from sagesync.magento.page_tables import REJECTED, ROW, PageJob, PageOutcome, position
-from sagesync.magento.source import FolderSource, PageSource
+from sagesync.magento.source import MAGENTO_TIME, FolderSource, PageSource, RawPage, Window
 from sagesync.model.schemas import MAGENTO_TABLES
 from sagesync.pipeline import progress
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
@@ -110,6 +107,12 @@ def open_source(recipe: Recipe, override: str | None) -> tuple[PageSource, str]:
     if target is None:
         target = recipe.magento.base_url or str(recipe.magento.source)
     if re.match(r"^https?://", target):
+        # the HTTP client is imported only for a live store: a folder's export (and `run`)
+        # starts 0.1 s sooner without requests and urllib3
+        from sagesync.magento.client import RestSource
+        from sagesync.magento.connect import magento_auth
+        from sagesync.magento.http import RetryPolicy
+
         settings = recipe.magento
         source = RestSource(target, magento_auth(recipe, target),
                             page_size=settings.page_size, timeout=settings.timeout_seconds,
@@ -197,7 +200,7 @@ def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
     `workers`: processes decoding pages beside this one (default: one core fewer than the
     machine has; they start only for an export of more than PARALLEL_AFTER_PAGES pages)."""
     page_source, description = open_source(recipe, source)
-    live = isinstance(page_source, RestSource)
+    live = not isinstance(page_source, FolderSource)
     windows = _windows(recipe, ledger if live else None, since, until,
                        now or datetime.now(UTC))
     triggered = ledger.pending_triggers() if ledger is not None and live else {}
