@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from sagesync.recipe import Recipe
 from sagesync.sage import products
 from sagesync.transform import columnar
 from sagesync.transform.accounts import AccountAllocator, customer_key
+from sagesync.transform.dates import local_dates
 from sagesync.transform.documents import (
     DOCUMENT_CENTS,
     KIND_LABEL,
@@ -382,7 +384,7 @@ def _build_slice(kind: str, table: pa.Table, lines_index: KeyedTable, tables: _E
                            builder) if fast else None
     simple = posted.ok if posted else [False] * len(ids)
     # a document posted column-wise needs only its header's fields as a Python row
-    rows = _header_rows(table, simple, builder.prefix)
+    rows = _header_rows(table, simple, builder.prefix, builder.zone)
     left = [r for r, ok in zip(rows, simple, strict=True) if not ok]
     # the rest is built one document at a time, from Python rows of its own lines only
     order_items = _grouped(items_table.filter(pc.is_in(items_table["order_id"], pa.array(
@@ -425,20 +427,27 @@ def _build_slice(kind: str, table: pa.Table, lines_index: KeyedTable, tables: _E
     return _Slice(docs, posted)
 
 
-_HEADER = ("entity_id", "increment_id", "order_id", "store_id", "created_at", "content_hash",
-           "invoice_id")
+_HEADER = ("entity_id", "increment_id", "order_id", "store_id", "content_hash", "invoice_id")
 
 
-def _header_rows(table: pa.Table, simple: list[bool], prefix: str) -> list[dict[str, Any]]:
+def _header_rows(table: pa.Table, simple: list[bool], prefix: str, zone: tzinfo
+                 ) -> list[dict[str, Any]]:
     """The slice's documents as Python rows: whole where the builder posts them, only what
-    `DocumentBuilder.header` reads where the columnar rules did."""
+    `DocumentBuilder.header` reads where the columnar rules did. Each has its `posting_date`
+    in place of its `created_at` (dates.local_dates: a third of the rows' cost otherwise)."""
+    dates = local_dates(table["created_at"], zone)
+    table = table.drop_columns(["created_at"])
     if not any(simple):
-        return table.to_pylist()
-    names = [n for n in (*_HEADER, f"{prefix}grand_total") if n in table.column_names]
-    rows = table.select(names).to_pylist()
-    left = [n for n, ok in enumerate(simple) if not ok]
-    for n, row in zip(left, table.take(pa.array(left, pa.int64())).to_pylist(), strict=True):
-        rows[n] = row
+        rows = table.to_pylist()
+    else:
+        names = [n for n in (*_HEADER, f"{prefix}grand_total") if n in table.column_names]
+        rows = table.select(names).to_pylist()
+        left = [n for n, ok in enumerate(simple) if not ok]
+        for n, row in zip(left, table.take(pa.array(left, pa.int64())).to_pylist(),
+                          strict=True):
+            rows[n] = row
+    for row, day in zip(rows, dates, strict=True):
+        row["posting_date"] = day
     return rows
 
 

@@ -54,6 +54,7 @@ from sagesync.model.money import (
     units_of,
 )
 from sagesync.recipe import MappingSettings
+from sagesync.transform.dates import local_date
 from sagesync.transform.lines import money_item_ids, rate_of
 from sagesync.transform.mapping import ItemMap, NominalMap
 
@@ -245,9 +246,8 @@ class DocumentBuilder:
               order_items: Sequence[Row], account_ref: str) -> SageDocument:
         """Make the Sage document; a problem holds it instead of raising."""
         document = self.header(kind, doc, order, account_ref)
-        created: datetime | None = doc.get("created_at")
         try:
-            if created is None:
+            if document.posting_date is None:
                 raise HoldDocument(holds.no_created_at())
             self._open_period(document)
             document.exchange_rate = self._exchange_rate(doc, order, document)
@@ -281,13 +281,12 @@ class DocumentBuilder:
         order_increment = order.get("increment_id") or ""
         currency = order.get("base_currency_code" if self.currency == "base"
                              else "order_currency_code") or ""
-        created: datetime | None = doc.get("created_at")
         return SageDocument(
             entity_type=kind, entity_id=doc["entity_id"], store_id=doc.get("store_id") or 0,
             order_id=order["entity_id"], order_increment_id=order_increment,
             increment_id=increment, transaction_type="SC" if kind == "creditmemo" else "SI",
             account_ref=account_ref,
-            posting_date=created.astimezone(self.zone).date() if created else None,
+            posting_date=self.posting_date(doc),
             reference=self.reference_prefixes.get(doc.get("store_id") or 0, "") + increment,
             extra_reference=order_increment if kind != "order" else "",
             details=f"Magento {'credit memo' if kind == 'creditmemo' else kind} {increment}",
@@ -295,6 +294,16 @@ class DocumentBuilder:
             content_hash=doc.get("content_hash") or "",
             company=self.companies.get(doc.get("store_id") or 0, ""), billing=billing_of(order),
             invoice_id=doc.get("invoice_id") if kind == "creditmemo" else None)
+
+    def posting_date(self, doc: Row) -> date | None:
+        """The day the document was made where the store is: the row's `posting_date` where
+        the transform has worked it out column-wise (dates.local_dates), else from its
+        `created_at`; None when Magento gave no time."""
+        if "posting_date" in doc:
+            given: date | None = doc["posting_date"]
+            return given
+        created: datetime | None = doc.get("created_at")
+        return local_date(created, self.zone) if created else None
 
     def _open_period(self, document: SageDocument) -> None:
         """A document dated in Sage's locked period is held, or moved to the day after the
