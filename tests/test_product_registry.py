@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import subprocess
 import sys
 from dataclasses import replace
 from decimal import Decimal
@@ -222,3 +223,21 @@ def test_the_ack_reads_its_types_from_the_recipes_product(  # type: ignore[no-un
     refused = ack(f"SC,{memo},900", name="again.csv", header="Type,Reference,Transaction Number")
     assert refused.exit_code == ExitCode.USAGE
     assert re.search(r"Sage 50 Accounts UK/IE \(sage50_uk\) has no ack layout", refused.output)
+
+
+def test_the_parsers_load_on_first_use_and_every_name_resolves() -> None:
+    """Reading a recipe asks the product registry only: the Sage export parsers (and pyarrow's
+    compute functions) load when a parser is first asked for, by any of the package's names."""
+    code = (
+        "import sys, json\n"
+        "import sagesync.recipe\n"
+        "early = [m for m in ('sagesync.sage.exports', 'pyarrow.compute') if m in sys.modules]\n"
+        "import sagesync.sage as sage\n"
+        "missing = [n for n in sage.__all__ if getattr(sage, n, None) is None]\n"
+        "print(json.dumps([early, missing, len(sage.LAYOUTS), list(sage.PRODUCTS)]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    early, missing, layouts, exported = json.loads(done.stdout)
+    assert early == [] and missing == []
+    assert layouts == len(LAYOUTS) and tuple(exported) == PRODUCTS
