@@ -20,10 +20,11 @@ SAMPLES = ROOT / "samples"
 DEMO_RECIPE = ROOT / "recipes" / "demo.toml"
 SAGESYNC = [sys.executable, "-m", "sagesync"]
 
-# The crash trials alone start sagesync in some 700 child processes. Where the environment asks
-# for no bytecode (PYTHONDONTWRITEBYTECODE, as on this project's CI machines) each would compile
-# sagesync's modules again: 0.4 s apiece. The children write their bytecode instead, to one
-# folder of the test cache (never beside the sources), and start as an installed copy does.
+# The tests start sagesync in hundreds of child processes (the crash trials alone, over 300).
+# Where the environment asks for no bytecode (PYTHONDONTWRITEBYTECODE, as this one does), each
+# would compile sagesync's modules again: 0.4 s apiece. The children write their bytecode to
+# one folder of the test cache instead (never beside the sources), and start as an installed
+# copy does.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 os.environ.setdefault("PYTHONPYCACHEPREFIX", str(ROOT / ".pytest_cache" / "pycache"))
 
