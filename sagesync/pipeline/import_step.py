@@ -53,13 +53,14 @@ from sagesync.render import Children, ColumnRenderer, FileSpec, Rendered, load_s
 from sagesync.render.writers import DocumentEncoder, file_ends, formula_error, running_cell
 from sagesync.sage import products
 from sagesync.sage.products import Capabilities
-from sagesync.transform.documents import BILLING_FIELDS
 
 KIND = "sage-import"
-# Document fields only the renderer reads, from Arrow: left out of the documents' Python dicts.
-_RENDERED_ONLY = ("details", "posting_date", "reference", "extra_reference", "currency_code",
-                  "exchange_rate", "warnings", "status", "receivables_nominal", "tax_nominal",
-                  "carriage_tax_code", "carriage_tax_rate", *BILLING_FIELDS)
+# What the step reads of a document in Python (its ledger record, its outcome, its amount
+# check, its spool row): the renderer reads the rest from Arrow. A money or date column turned
+# into Python objects costs 1 to 2 us a document for nothing (14.8 against 4.5 us a document).
+_READ = ("document_key", "entity_type", "entity_id", "store_id", "order_id",
+         "order_increment_id", "increment_id", "transaction_type", "account_ref", "grand_total",
+         "content_hash", "hold_reason", "skip_reason")
 # Recipe accounts every document's rows may name as fields, though no split carries them: the
 # receivables (debtors) control account of a header, the tax account of a tax row (Sage 50
 # US's Accounts Receivable Account and its sales-tax distributions). Read from the recipe at
@@ -487,7 +488,7 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
                       **recipe.sage.fields})
     net_only = capabilities.sage_computes_tax
     result.totals_basis = "net (Sage computes the tax)" if net_only else "net + tax"
-    fields = [c for c in tables.columns if c not in _RENDERED_ONLY]
+    fields = [c for c in _READ if c in tables.columns]
     accounts = _Accounts(documents, ledger if account_spec is not None else None,
                          recipe.sage.fields)
     outs = [_DocumentsFile(numbers[spec.name], spec,
