@@ -5,10 +5,15 @@ would sum."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -71,3 +76,32 @@ def test_the_window_checks_give_each_document_its_own_cause_and_totals(
             expected[kind] = expected.get(kind, ZERO) + s["net_amount"] + (
                 ZERO if net_only else s["tax_amount"])
         assert amounts.totals[doc["document_key"]] == expected
+
+
+def test_the_import_holds_a_document_whose_rows_do_not_make_its_total(
+        run_cli, demo_copy: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Through the CLI: a documents checkpoint whose invoice total is a cent more than its rows
+    (as a damaged or hand-edited checkpoint would be) holds that invoice at import, for that
+    cause, and delivers the rest."""
+    exported = run_cli("-r", str(demo_copy), "export-orders")
+    transformed = run_cli("transform", "--from", exported.stdout.strip().splitlines()[-1])
+    assert transformed.exit_code == 0, transformed.output
+    manifest = Path(transformed.stdout.strip().splitlines()[-1])
+    path = manifest.parent / "documents.parquet"
+    documents = pq.read_table(path)
+    totals = documents["grand_total"].to_pylist()
+    first = documents["entity_type"].to_pylist().index("invoice")
+    number = documents["increment_id"][first].as_py()
+    totals[first] += Decimal("0.01")
+    place = documents.schema.get_field_index("grand_total")
+    pq.write_table(documents.set_column(place, documents.schema.field(place),
+                                        pa.array(totals, documents.schema.field(place).type)),
+                   path)
+    imported = run_cli("import-sage", "--from", str(manifest), "--out", str(tmp_path / "out"))
+    assert imported.exit_code == 1, imported.output
+    assert re.search(rf"held: invoice:\d+@\d+ \({number}\): the rows make (\d+\.\d\d), "
+                     r"not the document's total (\d+\.\d\d)", imported.output), imported.output
+    audit = next((tmp_path / "out").glob("*audit_trail*.csv")).read_text(encoding="cp1252")
+    header, *rows = csv.reader(io.StringIO(audit))
+    sales = [r[header.index("Reference")] for r in rows if r[0] == "SI"]
+    assert number not in sales and len(sales) > 5

@@ -211,6 +211,13 @@ def test_a_skipped_document_reaches_no_file_and_the_run_is_not_held(run_cli, dem
     assert manifest["summary"]["skipped"] == 1 and manifest["summary"]["held"] == 0
     audit = next(out.glob("*audit_trail*.csv")).read_text(encoding="cp1252")
     assert "000000090" not in audit
+    # a dry run on a state of its own: the ledger never heard of the invoice, so the import
+    # step gives the transform's reason, read from the document itself
+    dry = run_cli("--state-dir", str(tmp_path / "dry"), "run", str(demo_copy), "--dry-run",
+                  "--out", str(tmp_path / "dry-out"))
+    assert dry.exit_code == ExitCode.OK, dry.output
+    assert "not posted, by the recipe's rule: invoice:90@1 (000000090): its total is zero" \
+        in dry.output
 
 
 # --------------------------------------------------------------------- 4. foreign currency
