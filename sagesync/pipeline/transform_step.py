@@ -33,6 +33,7 @@ from sagesync.model.schemas import (
 from sagesync.pipeline import progress
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
 from sagesync.pipeline.postable import POSTED, posted_kinds, posted_rows
+from sagesync.pipeline.read_ahead import read_ahead
 from sagesync.pipeline.tables import KeyedTable
 from sagesync.recipe import Recipe
 from sagesync.sage import products
@@ -146,6 +147,30 @@ def _document_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | 
                 yield kind, _columns(table, currency), lines
 
 
+@dataclass
+class _Read:
+    """A slice of documents and what the export holds for them: their orders, those orders'
+    lines, and (for invoices and credit memos) the documents' own lines."""
+
+    kind: str
+    table: pa.Table
+    orders: pa.Table
+    order_items: pa.Table
+    lines: pa.Table | None
+
+
+def _read_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | None,
+                 tables: _Export) -> Iterator[_Read]:
+    """Every slice with its rows of the export's other tables, read a slice ahead on a thread
+    of its own (read_ahead): the orders' and lines' KeyedTables are used there only."""
+    for kind, table, lines_index in _document_slices(recipe, export, only):
+        ids = table["entity_id"].to_pylist()
+        order_ids = sorted(set(ids if kind == "order" else table["order_id"].to_pylist()))
+        orders, order_items = tables.slice_tables(order_ids)
+        yield _Read(kind, table, orders, order_items,
+                    None if kind == "order" else lines_index.rows(ids))
+
+
 def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id: str,
               *, lookup: Ledger | None = None, use_columnar: bool = True) -> TransformResult:
     """Build every Sage document of an export, plus the ledger's queued records that earlier
@@ -196,9 +221,8 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
         references = _References(ledger or lookup, outcomes)
         for source, only in sources:
             tables = _Export(source, recipe.sage.currency)
-            for kind, table, lines_index in _document_slices(recipe, source, only):
-                built = _build_slice(kind, table, lines_index, tables, builder, allocator,
-                                     account_rows, fast)
+            for read in read_ahead(_read_slices(recipe, source, only, tables)):
+                built = _build_slice(read, tables, builder, allocator, account_rows, fast)
                 docs = built.docs
                 _hold_unimportable_credits(docs, recipe.sage.product, recipe.sage.region,
                                            recipe.sage.post_from)
@@ -372,14 +396,13 @@ class _Slice:
     posted: columnar.Posted | None = None
 
 
-def _build_slice(kind: str, table: pa.Table, lines_index: KeyedTable, tables: _Export,
-                 builder: DocumentBuilder, allocator: AccountAllocator,
-                 account_rows: dict[str, dict[str, Any]], fast: bool) -> _Slice:
+def _build_slice(read: _Read, tables: _Export, builder: DocumentBuilder,
+                 allocator: AccountAllocator, account_rows: dict[str, dict[str, Any]],
+                 fast: bool) -> _Slice:
+    kind, table, orders_table, items_table = read.kind, read.table, read.orders, read.order_items
+    document_lines = read.lines
     ids = table["entity_id"].to_pylist()
-    order_ids = sorted(set(ids if kind == "order" else table["order_id"].to_pylist()))
-    orders_table, items_table = tables.slice_tables(order_ids)
     orders = {r["entity_id"]: r for r in orders_table.to_pylist()}
-    document_lines = None if kind == "order" else lines_index.rows(ids)
     posted = columnar.post(kind, table, document_lines, items_table, orders_table,
                            builder) if fast else None
     simple = posted.ok if posted else [False] * len(ids)
