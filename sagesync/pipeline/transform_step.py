@@ -154,6 +154,7 @@ class _Read:
 
     kind: str
     table: pa.Table
+    ids: list[int]  # the documents' entity ids, in the table's order
     orders: pa.Table
     order_items: pa.Table
     lines: pa.Table | None
@@ -167,7 +168,7 @@ def _read_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | None
         ids = table["entity_id"].to_pylist()
         order_ids = sorted(set(ids if kind == "order" else table["order_id"].to_pylist()))
         orders, order_items = tables.slice_tables(order_ids)
-        yield _Read(kind, table, orders, order_items,
+        yield _Read(kind, table, ids, orders, order_items,
                     None if kind == "order" else lines_index.rows(ids))
 
 
@@ -399,9 +400,9 @@ class _Slice:
 def _build_slice(read: _Read, tables: _Export, builder: DocumentBuilder,
                  allocator: AccountAllocator, account_rows: dict[str, dict[str, Any]],
                  fast: bool) -> _Slice:
-    kind, table, orders_table, items_table = read.kind, read.table, read.orders, read.order_items
+    kind, table, ids, orders_table, items_table = (read.kind, read.table, read.ids, read.orders,
+                                                   read.order_items)
     document_lines = read.lines
-    ids = table["entity_id"].to_pylist()
     orders = {r["entity_id"]: r for r in orders_table.to_pylist()}
     posted = columnar.post(kind, table, document_lines, items_table, orders_table,
                            builder) if fast else None
