@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -60,6 +61,13 @@ def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     # the export looks the policy up in its module when it opens a live store
     monkeypatch.setattr(http, "RetryPolicy", lambda **kw: real(**kw, sleep=waits.append))
     return waits
+
+
+def fresh_python(code: str, cwd: Path | None = None) -> str:
+    """What `code` prints when run in a new interpreter (it must succeed): to see what a
+    process imports from a clean start."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=cwd).stdout
 
 
 def subprocess_env() -> dict[str, str]:

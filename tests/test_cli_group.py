@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import click
 
 from sagesync.cli.main import COMMANDS, cli
+from tests.conftest import fresh_python
 
 
 def test_every_command_resolves_to_itself_with_the_tabled_short_help() -> None:
@@ -35,9 +34,7 @@ def test_help_lists_every_command_without_importing_the_heavy_modules() -> None:
         " 'sagesync.cli.ops', 'sagesync.cli.catalog']\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    *help_lines, loaded = done.stdout.strip().splitlines()
+    *help_lines, loaded = fresh_python(code).strip().splitlines()
     assert json.loads(loaded) == []
     listed = {line.split()[0] for line in help_lines if line.startswith("  ") and line.split()}
     assert set(COMMANDS) <= listed
@@ -54,9 +51,7 @@ def loaded_by(args: list[str], modules: list[str], cwd: Path) -> list[str]:
         "    assert not stop.code, stop.code\n"
         f"print(json.dumps([m for m in {modules!r} if m in sys.modules]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, cwd=cwd)
-    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+    return list(json.loads(fresh_python(code, cwd).strip().splitlines()[-1]))
 
 
 def test_a_transform_loads_neither_the_http_client_nor_the_renderer(run_cli, demo_copy,  # type: ignore[no-untyped-def]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import subprocess
 import sys
 from dataclasses import replace
 from decimal import Decimal
@@ -26,6 +25,7 @@ from sagesync.sage.layouts import (
     registered_layouts,
 )
 from sagesync.sage.products import AckLayout, SageProduct
+from tests.conftest import fresh_python
 from tests.test_ack import error_file, record, sent_demo
 
 #: Registered products that only export: none since Sage 100 posts (the `acme` fixture below
@@ -236,8 +236,6 @@ def test_the_parsers_load_on_first_use_and_every_name_resolves() -> None:
         "missing = [n for n in sage.__all__ if getattr(sage, n, None) is None]\n"
         "print(json.dumps([early, missing, len(sage.LAYOUTS), list(sage.PRODUCTS)]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    early, missing, layouts, exported = json.loads(done.stdout)
+    early, missing, layouts, exported = json.loads(fresh_python(code))
     assert early == [] and missing == []
     assert layouts == len(LAYOUTS) and tuple(exported) == PRODUCTS
