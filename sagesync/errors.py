@@ -62,6 +62,12 @@ class InputFormatError(SageSyncError):
     exit_code = ExitCode.BAD_INPUT
 
 
+class DamagedCheckpointError(InputFormatError):
+    """A checkpoint table is missing or no longer the file its step wrote (its SHA-256 differs
+    from the manifest's). Not quarantined: the checkpoint is the state folder's own record, and
+    rerunning the step that wrote it makes a sound one."""
+
+
 class TransientError(SageSyncError):
     """The other side is busy, locked or unreachable: nothing is lost, try next cycle.
     `uncertain`: a delivery broke off while a file was being renamed into place, so whether

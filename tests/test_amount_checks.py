@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from sagesync.model.money import ZERO
 from sagesync.model.schemas import SAGE_DOCUMENTS, SAGE_SPLITS
 from sagesync.pipeline.amounts import WindowAmounts, amount_problem
+from sagesync.pipeline.checkpoint import file_sha256
 from sagesync.sage import products
 
 PURPOSES = ["goods", "carriage", "discount", "adjustment_fee", "gift_card", None]
@@ -81,8 +83,9 @@ def test_the_window_checks_give_each_document_its_own_cause_and_totals(
 def test_the_import_holds_a_document_whose_rows_do_not_make_its_total(
         run_cli, demo_copy: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Through the CLI: a documents checkpoint whose invoice total is a cent more than its rows
-    (as a damaged or hand-edited checkpoint would be) holds that invoice at import, for that
-    cause, and delivers the rest."""
+    (as a transform that got a total wrong would write it) holds that invoice at import, for
+    that cause, and delivers the rest. The manifest is resealed with the new table's SHA-256:
+    a table changed behind its manifest's back is refused whole (test_checkpoint_damage)."""
     exported = run_cli("-r", str(demo_copy), "export-orders")
     transformed = run_cli("transform", "--from", exported.stdout.strip().splitlines()[-1])
     assert transformed.exit_code == 0, transformed.output
@@ -97,6 +100,9 @@ def test_the_import_holds_a_document_whose_rows_do_not_make_its_total(
     pq.write_table(documents.set_column(place, documents.schema.field(place),
                                         pa.array(totals, documents.schema.field(place).type)),
                    path)
+    sealed = json.loads(manifest.read_text(encoding="utf-8"))
+    sealed["tables"]["documents"]["sha256"] = file_sha256(path)
+    manifest.write_text(json.dumps(sealed), encoding="utf-8")
     imported = run_cli("import-sage", "--from", str(manifest), "--out", str(tmp_path / "out"))
     assert imported.exit_code == 1, imported.output
     assert re.search(rf"held: invoice:\d+@\d+ \({number}\): the rows make (\d+\.\d\d), "

@@ -12,6 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from sagesync.errors import ExitCode
 from sagesync.ledger import Ledger
 from tests.fixtures_alerts import SMTP_PASSWORD, SmtpServer, smtp_server  # noqa: F401
@@ -117,11 +119,15 @@ def test_digest_counts_and_amounts_match_the_ledger_and_the_sage_file(  # type: 
     assert "GBP T1     SI  4 documents  net 300.18  tax 60.04  gross 360.22" in printed
 
 
-def test_a_removed_checkpoint_leaves_the_amounts_listed_as_unknown(  # type: ignore[no-untyped-def]
-        run_cli, demo_copy: Path) -> None:
+@pytest.mark.parametrize("lost", ["manifest.json", "splits.parquet"])
+def test_a_removed_or_damaged_checkpoint_leaves_the_amounts_listed_as_unknown(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, lost: str) -> None:
     assert run_cli("run", str(demo_copy)).exit_code == ExitCode.OK
-    for manifest in (state_of(demo_copy) / "runs").glob("*/transform/manifest.json"):
-        manifest.unlink()
+    for folder in (state_of(demo_copy) / "runs").glob("*/transform"):
+        if lost.endswith(".json"):
+            (folder / lost).unlink()
+        else:
+            (folder / lost).write_bytes(b"damaged")
     digest = json.loads(run_cli("-r", str(demo_copy), "digest", "--date", today().isoformat(),
                                 "--json").stdout)
     store = next(s for s in digest["stores"] if s["store_id"] == 2)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from sagesync.errors import DamagedCheckpointError
 from sagesync.ledger import Ledger, RecordKey
 from sagesync.model.holds import Hold, by_cause
 from sagesync.ops.advice import fix_commands
@@ -172,7 +173,11 @@ def _amounts(recipe: Recipe, ledger: Ledger, start: str, end: str, of: Any) -> N
         for checkpoint in _documents_checkpoints(recipe.state_dir, run_id):
             if not left:
                 break
-            for key, rows in _splits(checkpoint, left).items():
+            try:
+                found = _splits(checkpoint, left)
+            except DamagedCheckpointError:  # its documents are listed as missing below
+                continue
+            for key, rows in found.items():
                 left.pop(key, None)
                 for currency, tax_code, kind, net, tax in rows:
                     group = (key.store_id, currency, tax_code, kind)
@@ -182,7 +187,7 @@ def _amounts(recipe: Recipe, ledger: Ledger, start: str, end: str, of: Any) -> N
                     counted.setdefault(group, set()).add(str(key))
         for key in left:
             of(key.store_id).amounts_missing.append(
-                f"{key} (the checkpoint of run {run_id} that sent it is gone)")
+                f"{key} (the checkpoint of run {run_id} that sent it is gone or damaged)")
     for group, row in sorted(totals.items()):
         row.documents = len(counted[group])
         of(group[0]).amounts.append(row)

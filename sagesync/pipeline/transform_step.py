@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sagesync.errors import UsageError
+from sagesync.errors import DamagedCheckpointError, UsageError
 from sagesync.ledger import Ledger, RecordKey
 from sagesync.model import holds
 from sagesync.model.holds import Hold
@@ -209,10 +209,15 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
         for path, keys in sorted(ledger.pending_elsewhere(str(export.path),
                                                           posted_kinds(recipe)).items()):
             try:
-                sources.append((open_checkpoint(Path(path), "magento-export"), set(keys)))
+                earlier = open_checkpoint(Path(path), "magento-export")
+                earlier.check_tables()
+                sources.append((earlier, set(keys)))
             except UsageError:
                 result.warnings.append(f"{len(keys)} queued records point at {path}, which is "
                                        "gone; re-export them (widen --since)")
+            except DamagedCheckpointError as error:  # the records of this export go on
+                result.warnings.append(f"{len(keys)} queued records wait in an earlier "
+                                       f"export, which is damaged: {error}")
     held: list[tuple[RecordKey, str, Hold | str]] = []
     fast = columnar.usable(builder) if use_columnar else False
     review = recipe.customers.new_accounts == "review"
