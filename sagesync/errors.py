@@ -120,6 +120,39 @@ def disk_full_error(error: BaseException, state_dir: object) -> DiskFullError | 
     return None
 
 
+class DamagedLedgerError(SageSyncError):
+    """SQLite finds the ledger is not a database, or a damaged one. Not a bug, and not
+    retried: a person restores or salvages the file (the message says how)."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+_DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")  # and their extended codes
+
+
+def damaged_ledger_error(error: BaseException, state_dir: object) -> DamagedLedgerError | None:
+    """The DamagedLedgerError to report when `error` (or what caused it) is SQLite finding
+    the state folder's ledger damaged; else None."""
+    import sqlite3
+    from pathlib import Path
+
+    seen: BaseException | None = error
+    for _ in range(5):  # the error itself, then what it was raised from
+        if seen is None:
+            return None
+        if isinstance(seen, sqlite3.DatabaseError) and \
+                getattr(seen, "sqlite_errorname", "").startswith(_DAMAGED):
+            ledger = Path(str(state_dir or "."), "ledger.sqlite")
+            return DamagedLedgerError(
+                f"The ledger {ledger} is damaged (SQLite: {seen}); this command stopped "
+                "there. The ledger is what keeps each record from being sent twice, so do not "
+                "delete it: restore it from your backup of the state folder, or salvage it "
+                f"(`sqlite3 {ledger} .recover | sqlite3 recovered.sqlite`, then put "
+                "recovered.sqlite in its place), and run again.")
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def exit_code_of(error: BaseException) -> int:
     """The exit code a command ends with when `error` escapes it: one rule for the CLI and
     for the run history, so the two never disagree."""

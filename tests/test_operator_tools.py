@@ -270,6 +270,22 @@ def test_a_state_folder_that_cannot_be_created_is_exit_73(  # type: ignore[no-un
     assert result.stdout == "" and blocker.read_text() == "not a folder"
 
 
+def test_a_file_where_a_folder_of_the_state_folder_belongs_is_exit_73(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path: Path) -> None:
+    """A file named `quarantine` in the state folder: the first bad page cannot be kept, so
+    the run stops (nothing recorded) naming that file, and is no internal error."""
+    state = demo_copy.parent.parent / "demo-state"
+    state.mkdir()
+    (state / "quarantine").write_text("not a folder")
+    (demo_copy.parent.parent / "samples" / "magento" / "orders" / "page-0099.json").write_text(
+        "{bad")
+    result = run_cli("run", str(demo_copy), "--out", str(tmp_path / "out"))
+    assert result.exit_code == ExitCode.CANT_CREATE, result.output
+    assert f"{state / 'quarantine'} is a file, not a folder" in result.output
+    assert no_traceback(result.output) and not (state / "logs").exists()
+    assert (state / "quarantine").read_text() == "not a folder"
+
+
 def test_a_wrong_magento_base_url_is_a_configuration_error(  # type: ignore[no-untyped-def]
         run_cli, tmp_path: Path, live) -> None:
     sim, recipe = live

@@ -18,7 +18,14 @@ from typing import Any, TypeVar
 
 import click
 
-from sagesync.errors import ExitCode, SageSyncError, UsageError, disk_full_error, exit_code_of
+from sagesync.errors import (
+    ExitCode,
+    SageSyncError,
+    UsageError,
+    damaged_ledger_error,
+    disk_full_error,
+    exit_code_of,
+)
 from sagesync.model.words import plural
 from sagesync.pipeline.checkpoint import Checkpoint, open_checkpoint
 from sagesync.pipeline.lock import state_dir_failure
@@ -157,6 +164,8 @@ def exit_code_for(error: BaseException, state_dir: Path | None) -> int:
         return int(error.exit_code)
     if not isinstance(error, SageSyncError) and disk_full_error(error, state_dir) is not None:
         return int(ExitCode.RETRY_LATER)  # a full disk: 75, not 73 (the folder itself is fine)
+    if not isinstance(error, SageSyncError) and damaged_ledger_error(error, state_dir):
+        return int(ExitCode.BAD_INPUT)
     if state_dir is not None and state_dir_failure(state_dir, error) is not None:
         return int(ExitCode.CANT_CREATE)
     return exit_code_of(error)
@@ -186,12 +195,12 @@ def handle_errors(func: F) -> F:
             ctx.exit(int(ExitCode.RETRY_LATER))
         except Exception as error:  # a bug, unless the state folder failed under it
             state_dir = _state_dir_of(obj)
-            full = disk_full_error(error, state_dir)
-            if full is not None:  # 75: free space and the next run goes on
+            known = disk_full_error(error, state_dir) or damaged_ledger_error(error, state_dir)
+            if known is not None:  # 75: free space and the next run goes on; 65: restore
                 if obj.verbose:
                     traceback.print_exc()
-                say(f"error: {full}")
-                ctx.exit(int(full.exit_code))
+                say(f"error: {known}")
+                ctx.exit(int(known.exit_code))
             failure = state_dir_failure(state_dir, error) if state_dir else None
             if failure is not None:
                 if obj.verbose:

@@ -348,7 +348,9 @@ def open_checkpoint(path: Path | str, expect_kind: str | None = None) -> Checkpo
         manifest = json.loads(path.read_text(encoding="utf-8"))
         kind = manifest["kind"]
         version = manifest["schema_version"]
-    except (OSError, ValueError, KeyError, TypeError):
+        if not all(isinstance(entry["file"], str) for entry in manifest["tables"].values()):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise UsageError(f"{path} is not a sagesync manifest.") from None
     if version != SCHEMA_VERSION:
         raise UsageError(f"{path} has schema version {version}; this sagesync reads "

@@ -26,7 +26,9 @@ from sagesync.errors import RunLockedError, StateDirError, disk_full_error
 
 def state_dir_error(state_dir: Path, error: OSError | None = None) -> StateDirError:
     """One paragraph on why the state folder cannot be used and what to check."""
-    blocker = next((p for p in (state_dir, *state_dir.parents) if p.exists()), None)
+    blocker = _file_in_the_way(Path(str(error.filename))) if error and error.filename else None
+    if blocker is None:
+        blocker = next((p for p in (state_dir, *state_dir.parents) if p.exists()), None)
     if blocker is not None and not blocker.is_dir():
         why = f"{blocker} is a file, not a folder"
     elif error is not None:
@@ -39,6 +41,13 @@ def state_dir_error(state_dir: Path, error: OSError | None = None) -> StateDirEr
         "Check that the path is a folder (not a file), that its disk is mounted read-write and "
         "has free space, and that this user may write to it; or point the recipe's state_dir "
         "(or --state-dir) at a folder that can be written.")
+
+
+def _file_in_the_way(target: Path) -> Path | None:
+    """The nearest existing folder of `target`'s path, when it is a file instead (a file
+    named `quarantine` where a folder should be); else None."""
+    found = next((p for p in target.parents if p.exists()), None)
+    return found if found is not None and not found.is_dir() else None
 
 
 def prepare_state_dir(state_dir: Path) -> None:
@@ -70,10 +79,12 @@ _CANNOT_WRITE = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM,
 
 def state_dir_failure(state_dir: Path, error: BaseException) -> StateDirError | None:
     """Whether an OSError or SQLite error that ended a step was the state folder failing (a
-    full disk, a read-only remount, a permission change): then the StateDirError to report."""
-    if isinstance(error, OSError) and error.errno in _CANNOT_WRITE and error.filename:
+    full disk, a read-only remount, a permission change, a file where one of its folders
+    should be): then the StateDirError to report."""
+    if isinstance(error, OSError) and error.filename:
         target = Path(str(error.filename)).resolve()
-        if target == state_dir.resolve() or state_dir.resolve() in target.parents:
+        inside = target == state_dir.resolve() or state_dir.resolve() in target.parents
+        if inside and (error.errno in _CANNOT_WRITE or _file_in_the_way(target)):
             return state_dir_error(state_dir, error)
     if isinstance(error, (OSError, sqlite3.Error)):
         return state_dir_problem(state_dir)

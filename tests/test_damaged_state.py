@@ -1,6 +1,7 @@
-"""A checkpoint table that is missing or not the file its step wrote is refused with exit 65, a
-message naming the file and the step to rerun, and no traceback or crash log: the operator can
-fix it, so it is never an internal error (DESIGN.md §5)."""
+"""A damaged state folder is the operator's to fix, so it is never an internal error (DESIGN.md
+§5): a checkpoint table that is missing or not the file its step wrote, or a ledger SQLite finds
+damaged, stops the command with exit 65 and a message saying what to do, with no traceback or
+crash log."""
 
 from __future__ import annotations
 
@@ -21,12 +22,28 @@ def _export(run_cli, demo_copy: Path) -> Path:  # type: ignore[no-untyped-def]
     return Path(exported.stdout.strip().splitlines()[-1])
 
 
-def _assert_refused(result, file: Path, step: str, demo_copy: Path) -> None:  # type: ignore[no-untyped-def]
+def _assert_refused(result, file: Path, says: str, demo_copy: Path) -> None:  # type: ignore[no-untyped-def]
+    """Exit 65, naming the file and what to do (`says`), with no traceback or crash log."""
     assert result.exit_code == 65, result.output
-    assert str(file) in result.output and f"sagesync {step}" in result.output, result.output
+    assert str(file) in result.output and says in result.output, result.output
     assert "Traceback" not in result.output and "internal error" not in result.output
     logs = demo_copy.parent.parent / "demo-state" / "logs"
     assert not any(logs.glob("crash-*")) if logs.exists() else True
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut short"])
+def test_a_damaged_ledger_stops_with_how_to_restore_it_and_is_left_as_it_is(
+        run_cli, demo_copy: Path, damage: str) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli("run", str(demo_copy)).exit_code == 0
+    ledger = demo_copy.parent.parent / "demo-state" / "ledger.sqlite"
+    whole = ledger.read_bytes()
+    ledger.write_bytes(b"not a database" * 100 if damage == "garbage" else whole[:6000])
+    damaged = ledger.read_bytes()
+    for args in (["-r", str(demo_copy), "status"], ["run", str(demo_copy)]):
+        result = run_cli(*args)
+        _assert_refused(result, ledger, " .recover | sqlite3 recovered.sqlite", demo_copy)
+        assert "is damaged (SQLite:" in result.output
+        assert ledger.read_bytes() == damaged
 
 
 def test_an_overwritten_export_table_stops_the_transform_and_a_new_export_goes_on(
@@ -35,7 +52,7 @@ def test_an_overwritten_export_table_stops_the_transform_and_a_new_export_goes_o
     orders = manifest.parent / "orders.parquet"
     orders.write_bytes(b"garbage")
     refused = run_cli("transform", "--from", str(manifest))
-    _assert_refused(refused, orders, "export-orders", demo_copy)
+    _assert_refused(refused, orders, "Rerun `sagesync export-orders` (from a live", demo_copy)
     assert "SHA-256 differs" in refused.output
     again = _export(run_cli, demo_copy)
     transformed = run_cli("transform", "--from", str(again))
@@ -49,7 +66,7 @@ def test_a_missing_documents_table_stops_the_import(
     documents = manifest.parent / "documents.parquet"
     documents.unlink()
     refused = run_cli("import-sage", "--from", str(manifest), "--out", str(tmp_path / "out"))
-    _assert_refused(refused, documents, "transform", demo_copy)
+    _assert_refused(refused, documents, "Rerun `sagesync transform` to write", demo_copy)
     assert "is missing" in refused.output
     assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
 
@@ -102,3 +119,18 @@ def test_a_damaged_earlier_export_is_named_and_the_new_one_goes_on(
     manifest = json.loads(Path(transformed.stdout.strip().splitlines()[-1]).read_text())
     assert manifest["summary"]["documents"] > 0
     assert manifest["summary"]["from_earlier_exports"] == 0
+
+
+@pytest.mark.parametrize("cut", ["tables", "file"])
+def test_a_manifest_without_its_tables_is_not_a_manifest(
+        run_cli, demo_copy: Path, cut: str) -> None:  # type: ignore[no-untyped-def]
+    manifest = _export(run_cli, demo_copy)
+    written = json.loads(manifest.read_text(encoding="utf-8"))
+    if cut == "tables":
+        del written["tables"]
+    else:
+        del written["tables"]["orders"]["file"]
+    manifest.write_text(json.dumps(written), encoding="utf-8")
+    refused = run_cli("transform", "--from", str(manifest))
+    assert refused.exit_code == 2, refused.output
+    assert f"{manifest} is not a sagesync manifest" in refused.output
