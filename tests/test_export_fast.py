@@ -37,8 +37,8 @@ from sagesync.magento.tables import content_hash
 from sagesync.pipeline import faults
 from sagesync.pipeline.checkpoint import CheckpointWriter, new_run_id, open_checkpoint
 from sagesync.pipeline.export_step import ExportResult, export_orders
-from sagesync.pipeline.page_pool import PageDecoder
 from sagesync.pipeline.postable import exported_records
+from sagesync.pipeline.work_pool import OrderedPool
 from sagesync.recipe import Recipe, load_recipe
 from sagesync.testing.dataset import documents, write_store
 from tests.conftest import ROOT, subprocess_env
@@ -394,7 +394,7 @@ def test_a_worker_killed_mid_export_costs_nothing_but_time(tmp_path: Path) -> No
     write_store(tmp_path, 12, seed=3, page_size=2)
     jobs = [PageJob("orders", str(p), path=str(p), digest=True)
             for p in sorted((tmp_path / "orders").glob("*.json"))]
-    decoder = PageDecoder(1, start_after=0)
+    decoder = OrderedPool(decode_page, 1, start_after=0)
     try:
         decoder.put("first", jobs[0])
         assert [tag for tag, _ in decoder.drain()] == ["first"]

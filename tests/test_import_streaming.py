@@ -25,6 +25,7 @@ from sagesync.pipeline.checkpoint import Checkpoint
 from sagesync.pipeline.import_step import _parts, _planned, _Spool, _streamed, _Tables
 from sagesync.pipeline.tables import _Groups
 from sagesync.render import FileSpec, load_spec, write_file
+from sagesync.render.encoded import EncodedDocument
 from sagesync.render.writers import DocumentEncoder, file_ends, running_cell
 from sagesync.sage import products
 from sagesync.sage.products.golden import golden_dir
@@ -51,7 +52,7 @@ def spooled(spec: FileSpec, documents: list[list[list[str]]], encoding: str, fol
     for n, rows in enumerate(documents):
         doc = {"entity_type": "invoice", "entity_id": n, "store_id": 1, "content_hash": "h",
                "increment_id": str(n), "account_ref": accounts[n] if accounts else "A"}
-        spool.add(doc, rows, {}, encoder)
+        spool.add(doc, EncodedDocument(encoder.encode(rows), len(rows), running_cell(rows)), {})
         if n % 3 == 2:  # an index batch per window: windows of three
             spool.flush()
     spool.seal()

@@ -1,7 +1,7 @@
 """The export-orders step: Magento pages -> the typed tables of a magento-export checkpoint.
 
 Each page becomes Arrow rows on its own (magento.page_tables), in this process or, for a large
-export, in worker processes beside it (page_pool); the rows are taken in page order and handed
+export, in worker processes beside it (work_pool); the rows are taken in page order and handed
 to the checkpoint writer, which writes them in row groups, with a few pages in flight, so
 memory stays flat however many pages there are. Every verbatim page is kept for audit and
 replay, listed in `raw/index.json` (entity, page, size, SHA-256): a saved page (folder source)
@@ -47,19 +47,19 @@ from sagesync.errors import UsageError
 from sagesync.ledger import Ledger
 from sagesync.ledger.alert_state import note_newest
 from sagesync.magento.entities import ENTITY_TYPES
-from sagesync.magento.page_tables import REJECTED, ROW, PageJob, PageOutcome, position
+from sagesync.magento.page_tables import REJECTED, ROW, PageJob, PageOutcome, decode_page, position
 from sagesync.magento.source import MAGENTO_TIME, FolderSource, PageSource, RawPage, Window
 from sagesync.model.schemas import MAGENTO_TABLES
 from sagesync.pipeline import progress
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
 from sagesync.pipeline.faults import fault_point
-from sagesync.pipeline.page_pool import PageDecoder, default_workers
 from sagesync.pipeline.postable import REGISTER_CHUNK, iter_exported
+from sagesync.pipeline.work_pool import OrderedPool, default_workers
 from sagesync.recipe import Recipe
 
 KIND = "magento-export"
 # Pages decoded in-process before worker processes start: an export this small (and nearly
-# every test) pays no start-up; a large one is decoded on every core (see page_pool).
+# every test) pays no start-up; a large one is decoded on every core (see work_pool).
 PARALLEL_AFTER_PAGES = 12
 LINKED_ORDERS_CHUNK = 100
 _INT64 = 2 ** 63
@@ -87,7 +87,7 @@ class ExportResult:
     amended: list[str] = field(default_factory=list)
     voided: list[str] = field(default_factory=list)
     linked_orders: int = 0
-    worker_pages: int = 0  # pages decoded in worker processes (page_pool)
+    worker_pages: int = 0  # pages decoded in worker processes (work_pool)
 
 
 class _Loose(msgspec.Struct):
@@ -347,7 +347,7 @@ class _Ids:
 
 
 class _Pages:
-    """Pages in the order they came: decoded here or in a worker (page_pool), repeats dropped
+    """Pages in the order they came: decoded here or in a worker (work_pool), repeats dropped
     by entity id, bad pages and records quarantined, rows handed to the checkpoint writer."""
 
     def __init__(self, recipe: Recipe, run_id: str, writer: CheckpointWriter,
@@ -362,8 +362,9 @@ class _Pages:
         self.order_refs = _Ids()  # orders invoices and credit memos point at (live stores)
         self.bad_ids: dict[str, set[int]] = {entity: set() for entity in ENTITY_TYPES}
         self.raw = _RawWriter(writer.folder / "raw", copy=not filter_locally)
-        self.decoder: PageDecoder[_Queued] = PageDecoder(
-            default_workers() if workers is None else workers, start_after=PARALLEL_AFTER_PAGES)
+        self.decoder: OrderedPool[_Queued, PageJob, PageOutcome] = OrderedPool(
+            decode_page, default_workers() if workers is None else workers,
+            start_after=PARALLEL_AFTER_PAGES)
 
     def take(self, page: RawPage, window: Window, *, saved: bool = False) -> None:
         """Queue a page; `saved` when it is a file not read yet (its decoder reads it)."""

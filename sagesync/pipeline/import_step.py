@@ -16,6 +16,11 @@ encoded once and appended to a spool in the step's folder, and its ledger fields
 length and row count to an index beside it (`_Spool`). The files are planned from the index in
 one pass, the plan goes into the ledger (a row per record) before the first file is written,
 as before, and each file is streamed from its documents' spooled bytes.
+
+Rendering and encoding a window (`render.encoded`) are pure, so a large import does them in a
+worker process (`work_pool`) while this one judges the next windows against the ledger; the
+outcomes are settled in window order, so numbering, holds and files are those of rendering
+here. Only this process touches the ledger, the spool and the delivery.
 """
 
 from __future__ import annotations
@@ -48,9 +53,11 @@ from sagesync.pipeline.amounts import WindowAmounts
 from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter
 from sagesync.pipeline.faults import crash_point
 from sagesync.pipeline.tables import PLACE, OrderedTable, sorted_places
+from sagesync.pipeline.work_pool import OrderedPool, default_workers
 from sagesync.recipe import Recipe
-from sagesync.render import Children, ColumnRenderer, FileSpec, Rendered, load_spec, write_file
-from sagesync.render.writers import DocumentEncoder, file_ends, formula_error, running_cell
+from sagesync.render import Children, ColumnRenderer, FileSpec, load_spec, write_file
+from sagesync.render.encoded import Encoded, EncodedDocument, RenderJob, render_encoded
+from sagesync.render.writers import DocumentEncoder, file_ends, formula_error
 from sagesync.sage import products
 from sagesync.sage.products import Capabilities
 
@@ -73,6 +80,14 @@ _KEPT = ("entity_type", "entity_id", "store_id", "content_hash", "increment_id",
 # Documents read, rendered and spooled at a time: memory grows with this, not the checkpoint
 # (2,000 took 5 MB more, for no speed).
 WINDOW = 1000
+# Rendering and encoding (a third of the import) go to a worker process beside this one for
+# an import of more documents than this (a worker's start-up, some 0.5 s, must pay off).
+# While RENDER_BACKLOG windows wait in the worker the next is rendered here; at most
+# RENDERS_IN_FLIGHT are in flight (each holds its documents: some 3 MB). Measured at 50,000
+# and 200,000 documents: a backlog of 1 left half the windows here; 3 (of 6) gained nothing.
+PARALLEL_AFTER_DOCUMENTS = 20_000
+RENDER_BACKLOG = 2
+RENDERS_IN_FLIGHT = 4
 # The spool of encoded document rows and its index, in the step's checkpoint folder (removed at
 # the end).
 SPOOL = "documents.spool"
@@ -94,6 +109,7 @@ class ImportResult:
     void: list[str] = field(default_factory=list)  # cancelled in Magento: never delivered
     warnings: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
+    worker_renders: int = 0  # windows rendered in worker processes (work_pool)
     totals: dict[str, Decimal] = field(default_factory=dict)
     #: what `totals` add up: net + tax, or the net alone where Sage computes the tax (the
     #: files carry none, so they reconcile with Magento net of tax)
@@ -151,22 +167,20 @@ def recover(ledger: Ledger, delivery: Delivery) -> list[str]:
     return notes
 
 
-def _select(docs: list[dict[str, Any]], amounts: WindowAmounts,
-            ledger: Ledger, render: Callable[[list[int]], Rendered], result: ImportResult,
-            dry_run: bool) -> list[tuple[dict[str, Any], Rows]]:
-    """The documents to deliver now, rendered; the rest are counted and explained.
+Decision = tuple[str, "Hold | str | None"]  # (outcome, reason), one per document
 
-    `render(indices)` renders the documents at those indices of `docs` at once (column-wise)
-    and gives, per document, its rows or the reason it is held; every outcome is reported in
-    document order.
-    """
+
+def _decide(docs: list[dict[str, Any]], amounts: WindowAmounts, ledger: Ledger,
+            dry_run: bool) -> list[Decision]:
+    """What becomes of each document: "render" for the ones to deliver now, else why not.
+    Records the ledger does not know yet (a checkpoint from a dry transform) join it."""
     states = ledger.states_of(_key(d) for d in docs)
     if not dry_run:
         ledger.ensure_records([(_key(d), d["content_hash"], d["increment_id"], d["order_id"],
                                 d["order_increment_id"]) for d in docs
                                if _key(d) not in states and not d["hold_reason"]
                                and not d.get("skip_reason")])
-    decisions: list[tuple[str, Hold | str | None]] = []  # (outcome, reason), one per document
+    decisions: list[Decision] = []
     for doc in docs:
         key = _key(doc)
         state, known_hash = states.get(key, ("queued", doc["content_hash"]))
@@ -184,13 +198,19 @@ def _select(docs: list[dict[str, Any]], amounts: WindowAmounts,
         else:
             problem = amounts.problem(doc)
             decisions.append(("render", None) if problem is None else ("invalid", problem))
-    batch = [i for i, (outcome, _) in enumerate(decisions) if outcome == "render"]
-    rendered: Rendered = render(batch)
-    rows = iter(zip(rendered.rows, range(len(batch)), strict=True))
-    chosen: list[tuple[dict[str, Any], Rows]] = []
+    return decisions
+
+
+def _settle(docs: list[dict[str, Any]], decisions: list[Decision], encoded: Encoded,
+            ledger: Ledger, result: ImportResult, dry_run: bool
+            ) -> list[tuple[dict[str, Any], EncodedDocument]]:
+    """The documents to deliver now, encoded (`encoded` holds those decided "render", in
+    order); the rest are counted and explained, in document order."""
+    rendered = iter(enumerate(encoded.documents))
+    chosen: list[tuple[dict[str, Any], EncodedDocument]] = []
     for doc, (outcome, reason) in zip(docs, decisions, strict=True):
         if outcome == "render":
-            own, position = next(rows)
+            position, own = next(rendered)
             if own is not None:
                 chosen.append((doc, own))
                 continue
@@ -209,11 +229,11 @@ def _select(docs: list[dict[str, Any]], amounts: WindowAmounts,
             result.stale.append(label)
         else:
             if outcome == "render":
-                reason = holds.recognise(rendered.held[position])  # a template rule
+                reason = holds.recognise(encoded.held[position])  # a template rule
             result.held.append(f"{label}: {reason}")
             if not dry_run:
                 ledger.hold_for_validation(_key(doc), reason or "")
-    result.warnings.extend(rendered.warnings)
+    result.warnings.extend(encoded.warnings)
     return chosen
 
 
@@ -379,11 +399,10 @@ class _Spool:
         self._source: pa.OSFile | None = None
         self._reader: pa.ipc.RecordBatchFileReader | None = None
 
-    def add(self, doc: dict[str, Any], rows: Rows, totals: dict[str, Decimal],
-            encoder: DocumentEncoder) -> None:
-        data = encoder.encode(rows)
-        running = running_cell(rows)
-        values = (*(doc[k] for k in _KEPT), self.size, len(data), len(rows),
+    def add(self, doc: dict[str, Any], encoded: EncodedDocument,
+            totals: dict[str, Decimal]) -> None:
+        data, running = encoded.data, encoded.running
+        values = (*(doc[k] for k in _KEPT), self.size, len(data), encoded.rows,
                   running and running[0], running and running[1])
         for column, value in zip(self._columns, values, strict=True):
             column.append(value)
@@ -447,11 +466,12 @@ class _Spool:
 
 def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: str, *,
                 out_dir: Path | None, dry_run: bool, now: datetime | None = None,
-                delivery: Delivery | None = None) -> ImportResult:
+                delivery: Delivery | None = None, workers: int | None = None) -> ImportResult:
     """Render and deliver the queued documents (see the module docstring). Inside one of
     Sage's blackout windows (at `now`, default the clock) nothing is rendered or delivered and
     `result.blackout` says until when; a dry run previews regardless and never connects.
-    `delivery` replaces the recipe's (tests)."""
+    `delivery` replaces the recipe's (tests). `workers`: processes rendering beside this one
+    (default: one core fewer than the machine has, for more than PARALLEL_AFTER_DOCUMENTS)."""
     destination = delivery or delivery_for(recipe.delivery, out_dir)
     writer = CheckpointWriter(recipe.state_dir, run_id, "import-sage", KIND, recipe,
                               [documents.path], dry_run=dry_run)
@@ -464,13 +484,15 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
             "resumes_at": closed.resumes.strftime("%Y-%m-%dT%H:%M:%SZ")})
         return result
     try:
-        return _import(recipe, documents, ledger, writer, result, destination, dry_run)
+        return _import(recipe, documents, ledger, writer, result, destination, dry_run,
+                       workers)
     finally:
         destination.close()
 
 
 def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: CheckpointWriter,
-            result: ImportResult, destination: Delivery, dry_run: bool) -> ImportResult:
+            result: ImportResult, destination: Delivery, dry_run: bool,
+            workers: int | None) -> ImportResult:
     if not dry_run:
         destination.prepare()
         result.recovered = recover(ledger, destination)
@@ -492,13 +514,23 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
     accounts = _Accounts(documents, ledger if account_spec is not None else None,
                          recipe.sage.fields)
     outs = [_DocumentsFile(numbers[spec.name], spec,
-                           ColumnRenderer(spec, recipe.sage.encoding,
-                                          capabilities.max_lines_per_document),
-                           DocumentEncoder(spec, recipe.sage.encoding),
                            _Spool(writer.folder, accounts.is_new,
                                   "" if n == 0 else f"{spec.name}-"))
             for n, spec in enumerate(document_specs)]
     applied = _AppliedInvoices(ledger, recipe.sage.post_from)
+    if workers is None:
+        workers = default_workers() if tables.count > PARALLEL_AFTER_DOCUMENTS else 0
+    renders: OrderedPool[_Rendering, RenderJob, Encoded] = OrderedPool(
+        render_encoded, workers, start_after=0, backlog=RENDER_BACKLOG, limit=RENDERS_IN_FLIGHT)
+
+    def settle(done: list[tuple[_Rendering, Encoded]]) -> None:
+        for rendering, encoded in done:
+            out = rendering.out
+            for doc, own in _settle(rendering.docs, rendering.decisions, encoded, ledger,
+                                    result, dry_run):
+                out.spool.add(doc, own, rendering.amounts.totals[doc["document_key"]])
+            out.spool.flush()
+
     try:
         for first in range(0, tables.count, WINDOW):
             window = tables.window(first, min(first + WINDOW, tables.count))
@@ -511,25 +543,25 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
                       for doc in docs]
             for n, out in enumerate(outs):
                 picked = [i for i, m in enumerate(chosen) if m == n]
-
-                def render(batch: list[int], window: _Window = window, out: _DocumentsFile = out,
-                           picked: list[int] = picked) -> Rendered:
-                    start = out.numbered + 1
-                    out.numbered += len(batch)
-                    return out.renderer.render(*window.batch([picked[b] for b in batch]),
-                                               first_document_no=start)
-
-                for doc, rows in _select([docs[i] for i in picked], amounts, ledger, render,
-                                         result, dry_run):
-                    out.spool.add(doc, rows, amounts.totals[doc["document_key"]], out.encoder)
-                out.spool.flush()
+                mine = [docs[i] for i in picked]
+                decisions = _decide(mine, amounts, ledger, dry_run)
+                batch = [picked[i] for i, (outcome, _) in enumerate(decisions)
+                         if outcome == "render"]
+                renders.put(_Rendering(out, mine, decisions, amounts), RenderJob(
+                    out.spec, recipe.sage.encoding, capabilities.max_lines_per_document,
+                    *window.batch(batch), first_document_no=out.numbered + 1))
+                out.numbered += len(batch)
+                settle(renders.ready())
             progress.advance("import-sage", len(docs), total=tables.count, unit="documents")
+        settle(renders.drain())
         for out in outs:
             out.spool.seal()
         new_accounts = _deliver(recipe, ledger, writer, destination, result, outs, accounts,
                                 dry_run, (numbers[account_spec.name], account_spec)
                                 if account_spec else None)
     finally:
+        result.worker_renders = renders.submitted
+        renders.close()
         for out in outs:
             out.spool.close()
     result.manifest = writer.finish(
@@ -551,10 +583,18 @@ class _DocumentsFile:
 
     number: int  # its place among the product's templates, in the file name
     spec: FileSpec
-    renderer: ColumnRenderer
-    encoder: DocumentEncoder
     spool: _Spool
     numbered: int = 0  # documents rendered so far: document_no runs on across windows
+
+
+@dataclass
+class _Rendering:
+    """A window's documents of one file, sent to be rendered: what settles them after."""
+
+    out: _DocumentsFile
+    docs: list[dict[str, Any]]
+    decisions: list[Decision]
+    amounts: WindowAmounts
 
 
 class _AppliedInvoices:

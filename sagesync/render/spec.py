@@ -82,6 +82,30 @@ class Repeat:
         return all(fields.get(name) in values for name, values in self.where)
 
 
+class CellTemplate:
+    """A column's Jinja template, kept with its source: a compiled Jinja template cannot be
+    pickled, and the import hands specs to a worker process (pipeline.work_pool), so a
+    pickled one carries its source and is compiled again where it is unpickled."""
+
+    __slots__ = ("compiled", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.compiled = _JINJA.from_string(source)
+
+    def render(self, **fields: Any) -> str:
+        return self.compiled.render(**fields)
+
+    def __reduce__(self) -> tuple[type[CellTemplate], tuple[str]]:
+        return CellTemplate, (self.source,)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CellTemplate) and other.source == self.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+
 @dataclass(frozen=True)
 class Column:
     """One cell of a record: where its value comes from, its kind and the rules it must keep."""
@@ -90,7 +114,7 @@ class Column:
     kind: str = "text"
     field: str | None = None
     value: str | None = None
-    template: jinja2.Template | None = None
+    template: CellTemplate | None = None
     max_length: int | None = None
     required: bool = False
     pattern: re.Pattern[str] | None = None
@@ -463,7 +487,7 @@ def _column(raw: dict[str, Any], where: str, fail: Any) -> Column:
     if kind not in KINDS:
         raise fail(f"{where}: kind", "one of " + ", ".join(KINDS))
     try:
-        template = _JINJA.from_string(raw["template"]) if "template" in raw else None
+        template = CellTemplate(raw["template"]) if "template" in raw else None
         pattern = re.compile(raw["pattern"]) if "pattern" in raw else None
     except (jinja2.TemplateSyntaxError, re.error) as exc:
         raise fail(where, f"a valid template or pattern ({exc})") from None

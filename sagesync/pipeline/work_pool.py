@@ -1,17 +1,20 @@
-"""Magento pages decoded on every core: worker processes, outcomes handed back in page order.
+"""Work shared with worker processes, outcomes handed back in the order it was given.
 
-Decoding a page is pure Python work under the GIL (msgspec, then Python lists to Arrow), so
-threads cannot share it out; processes can. The caller decodes in its own process too: while
-the workers have `backlog` pages each waiting, the next page is decoded in-process, so on a
-2-core machine one worker and the caller keep both cores busy and only one extra interpreter
-is paid for. Outcomes come back in the order pages were queued, whoever decoded them, so what
-depends on order (dropping repeats, quarantine reports, the raw index) is unchanged.
+Decoding a Magento page (the export) or rendering a window of Sage documents (the import) is
+pure Python work under the GIL (msgspec, then Python lists to Arrow; cells to text), so threads
+cannot share it out; processes can. The caller works in its own process too: while the workers
+have `backlog` jobs each waiting, the next job is done in-process, so on a 2-core machine one
+worker and the caller keep both cores busy and only one extra interpreter is paid for.
+Outcomes come back in the order jobs were queued, whoever did them, so what depends on order
+(dropping repeated pages, quarantine reports, the raw index, numbering documents, the ledger's
+holds) is unchanged.
 
 Workers are started with "spawn" on every platform (Windows has nothing else, and a fork of a
-process holding threads and open files is unsafe), and only once an export has enough pages
-to repay their start-up: a small export, and most tests, never start one. A worker ignores
-Ctrl+C (the caller stops the pool) and exits when the caller dies, even if killed outright. A
-pool that breaks (a worker killed) is given up: its pages are decoded in-process, same result.
+process holding threads and open files is unsafe), and only once there are enough jobs to
+repay their start-up: a small export or import, and most tests, never start one. A worker
+ignores Ctrl+C (the caller stops the pool) and exits when the caller dies, even if killed
+outright. A pool that breaks (a worker killed) is given up: its jobs are done in-process, same
+result. A job's function is a module-level one, and a job and its outcome are picklable.
 """
 
 from __future__ import annotations
@@ -23,16 +26,14 @@ import signal
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sagesync.magento.page_tables import PageJob, PageOutcome, decode_page
-
-MAX_WORKERS = 3  # beyond this the caller's own work (Parquet, raw index) is the limit
+MAX_WORKERS = 3  # beyond this the caller's own work (Parquet, raw index, ledger) is the limit
 
 
 def default_workers() -> int:
@@ -54,31 +55,35 @@ def _exit_with(sentinel: int) -> None:
 
 
 Tag = TypeVar("Tag")
+Job = TypeVar("Job")
+Out = TypeVar("Out")
 
 
 @dataclass
-class _Queued(Generic[Tag]):
+class _Queued(Generic[Tag, Job, Out]):
     tag: Tag
-    job: PageJob
-    outcome: PageOutcome | Future[PageOutcome]
+    job: Job
+    outcome: Out | Future[Out]
 
 
-class PageDecoder(Generic[Tag]):
-    """Queue pages with `put`, get their outcomes in the same order from `ready` and `drain`.
+class OrderedPool(Generic[Tag, Job, Out]):
+    """Queue jobs with `put`, get `work(job)` of each in the same order from `ready` and
+    `drain`, each with the tag it was put with.
 
-    `workers` 0 decodes everything in-process; workers start with the `start_after`-th page.
-    At most `workers * backlog` pages wait in workers, and `limit` pages in all (memory)."""
+    `workers` 0 does everything in-process; workers start with the `start_after`-th job.
+    At most `workers * backlog` jobs wait in workers, and `limit` jobs in all (memory)."""
 
-    def __init__(self, workers: int, *, start_after: int, backlog: int = 4,
-                 limit: int = 24) -> None:
+    def __init__(self, work: Callable[[Job], Out], workers: int, *, start_after: int,
+                 backlog: int = 4, limit: int = 24) -> None:
+        self.work = work
         self.workers, self.start_after, self.backlog = workers, start_after, backlog
         self.limit = max(limit, workers * backlog + 1)
-        self.queued: deque[_Queued[Tag]] = deque()
+        self.queued: deque[_Queued[Tag, Job, Out]] = deque()
         self.seen = 0
         self.pool: ProcessPoolExecutor | None = None
-        self.submitted = 0  # pages given to workers
+        self.submitted = 0  # jobs given to workers
 
-    def put(self, tag: Tag, job: PageJob) -> None:
+    def put(self, tag: Tag, job: Job) -> None:
         self.seen += 1
         if self.workers and self.seen > self.start_after and self._waiting() < \
                 self.workers * self.backlog:
@@ -86,21 +91,21 @@ class PageDecoder(Generic[Tag]):
             if future is not None:
                 self.queued.append(_Queued(tag, job, future))
                 return
-        self.queued.append(_Queued(tag, job, decode_page(job)))
+        self.queued.append(_Queued(tag, job, self.work(job)))
 
-    def ready(self) -> list[tuple[Tag, PageOutcome]]:
+    def ready(self) -> list[tuple[Tag, Out]]:
         """Outcomes at the head of the queue that are done (waiting only while over `limit`)."""
         found = []
         while self.queued and (len(self.queued) > self.limit or _done(self.queued[0])):
             found.append(self._next())
         return found
 
-    def drain(self) -> list[tuple[Tag, PageOutcome]]:
+    def drain(self) -> list[tuple[Tag, Out]]:
         """Every outcome still queued, in order."""
         return [self._next() for _ in range(len(self.queued))]
 
     def close(self) -> None:
-        """Stop the workers (pages still queued are dropped: the caller is failing or done)."""
+        """Stop the workers (jobs still queued are dropped: the caller is failing or done)."""
         self.queued.clear()
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
@@ -110,14 +115,14 @@ class PageDecoder(Generic[Tag]):
         return sum(1 for q in self.queued if isinstance(q.outcome, Future)
                    and not q.outcome.done())
 
-    def _submit(self, job: PageJob) -> Future[PageOutcome] | None:
+    def _submit(self, job: Job) -> Future[Out] | None:
         try:
             if self.pool is None:
                 self.pool = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_started)
             with _main_left_out():  # a worker starts with a task, while none is idle
-                future = self.pool.submit(decode_page, job)
+                future = self.pool.submit(self.work, job)
             self.submitted += 1
             return future
         except (OSError, BrokenProcessPool, RuntimeError):
@@ -131,7 +136,7 @@ class PageDecoder(Generic[Tag]):
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None
 
-    def _next(self) -> tuple[Tag, PageOutcome]:
+    def _next(self) -> tuple[Tag, Out]:
         queued = self.queued.popleft()
         outcome = queued.outcome
         if isinstance(outcome, Future):
@@ -139,7 +144,7 @@ class PageDecoder(Generic[Tag]):
                 outcome = outcome.result()
             except (BrokenProcessPool, CancelledError):
                 self._give_up()
-                outcome = decode_page(queued.job)
+                outcome = self.work(queued.job)
         return queued.tag, outcome
 
 
@@ -163,5 +168,5 @@ def _main_left_out() -> Iterator[None]:
         main.__dict__.update(saved)
 
 
-def _done(queued: _Queued[Tag]) -> bool:
+def _done(queued: _Queued[Tag, Job, Out]) -> bool:
     return not isinstance(queued.outcome, Future) or queued.outcome.done()

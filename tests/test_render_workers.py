@@ -1,0 +1,80 @@
+"""The import renders and encodes windows of documents in a worker process beside it (for a
+large import): the files Sage reads, every outcome and the ledger are the same as rendering
+in-process, for a product writing one documents file and one writing two (Sage 300's sales
+and credit notes)."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sagesync.ledger import Ledger
+from sagesync.pipeline import import_step
+from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
+from sagesync.pipeline.import_step import import_sage
+from sagesync.pipeline.lock import run_lock
+from sagesync.recipe import load_recipe
+from sagesync.render import load_spec
+from sagesync.sage import products
+from tests.conftest import ROOT
+
+
+def _import(site: Path, recipe_name: str, workers: int) -> tuple[Any, ...]:
+    recipe = load_recipe(site / "recipes" / recipe_name)
+    manifest = next(recipe.state_dir.glob("runs/*/transform/manifest.json"))
+    run_id = new_run_id()
+    with run_lock(recipe.state_dir, "test"), \
+            Ledger(recipe.state_dir / "ledger.sqlite", run_id) as ledger:
+        result = import_sage(recipe, open_checkpoint(manifest), ledger, run_id,
+                             out_dir=site / "out", dry_run=False, workers=workers)
+    assert (result.worker_renders > 0) == (workers > 0)
+    files = sorted((site / "out").rglob("*.*"))
+    db = sqlite3.connect(recipe.state_dir / "ledger.sqlite")
+    records = db.execute("SELECT entity_type, entity_id, store_id, state, sage_reference, "
+                         "last_error, hold_code FROM records ORDER BY 1, 2, 3").fetchall()
+    db.close()
+    return (result.delivered, result.already_sent, result.held, result.skipped,
+            result.needs_attention, result.stale, result.void, result.warnings,
+            result.totals, [(f.name.split("-")[0], f.read_bytes()) for f in files], records)
+
+
+@pytest.mark.parametrize("recipe_name", ["demo.toml", "sage300.toml"])
+def test_windows_rendered_in_a_worker_give_the_same_files_outcomes_and_ledger(
+        run_cli, demo_copy: Path, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch, recipe_name: str) -> None:  # type: ignore[no-untyped-def]
+    site = demo_copy.parent.parent
+    shutil.copy(ROOT / "recipes" / recipe_name, site / "recipes" / recipe_name)
+    recipe = site / "recipes" / recipe_name
+    exported = run_cli("-r", str(recipe), "export-orders")
+    assert exported.exit_code == 0, exported.output
+    transformed = run_cli("transform", "--from", exported.stdout.strip().splitlines()[-1])
+    assert transformed.exit_code == 0, transformed.output
+    # windows of three documents: several in flight, some rendered here, some in the worker
+    monkeypatch.setattr(import_step, "WINDOW", 3)
+    found = []
+    for workers in (0, 1):
+        copy = tmp_path_factory.mktemp(f"workers-{workers}")
+        shutil.copytree(site, copy, dirs_exist_ok=True)
+        found.append(_import(copy, recipe_name, workers))
+    delivered, *_, files, records = found[0]
+    assert delivered > 6 and files and records
+    assert found[1] == found[0]
+
+
+def test_every_products_templates_survive_the_trip_to_a_worker() -> None:
+    """A spec is pickled into each job; a column's Jinja template is compiled again there."""
+    for key in products.PRODUCTS:
+        for name in products.get(key).templates:
+            spec = load_spec(key, name)
+            again = pickle.loads(pickle.dumps(spec))
+            assert again == spec, (key, name)
+            templated = [(a, b) for r, s in zip(again.records, spec.records, strict=True)
+                         for a, b in zip(r.columns, s.columns, strict=True) if a.template]
+            for copied, column in templated:
+                assert copied.template.compiled is not column.template.compiled
+                assert copied.template.source == column.template.source
