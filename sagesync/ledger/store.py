@@ -947,6 +947,8 @@ class Ledger:
     def ensure_records(self, docs: Sequence[tuple[RecordKey, str, str, int, str]]) -> None:
         """Make sure records exist for documents from a checkpoint the ledger never saw
         (a transform run with --dry-run); they enter the queue as queued."""
+        if not docs:  # the usual case: no write transaction for nothing
+            return
         known = self._states(k for k, *_ in docs)
         now = _now()
         with self.transaction() as db:
