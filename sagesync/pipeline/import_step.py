@@ -174,15 +174,15 @@ def _decide(docs: list[dict[str, Any]], amounts: WindowAmounts, ledger: Ledger,
             dry_run: bool) -> list[Decision]:
     """What becomes of each document: "render" for the ones to deliver now, else why not.
     Records the ledger does not know yet (a checkpoint from a dry transform) join it."""
-    states = ledger.states_of(_key(d) for d in docs)
+    keys = [_key(d) for d in docs]  # made once: the caller's time is the import's
+    states = ledger.states_of(keys)
     if not dry_run:
-        ledger.ensure_records([(_key(d), d["content_hash"], d["increment_id"], d["order_id"],
-                                d["order_increment_id"]) for d in docs
-                               if _key(d) not in states and not d["hold_reason"]
+        ledger.ensure_records([(k, d["content_hash"], d["increment_id"], d["order_id"],
+                                d["order_increment_id"]) for k, d in zip(keys, docs, strict=True)
+                               if k not in states and not d["hold_reason"]
                                and not d.get("skip_reason")])
     decisions: list[Decision] = []
-    for doc in docs:
-        key = _key(doc)
+    for key, doc in zip(keys, docs, strict=True):
         state, known_hash = states.get(key, ("queued", doc["content_hash"]))
         if state in DONE:
             decisions.append(("sent", None))
