@@ -5,11 +5,13 @@ state folder, a wrong Magento URL or an interrupted step each say plainly what h
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from sagesync.errors import ExitCode
@@ -362,3 +364,54 @@ def test_a_killed_step_is_never_read_and_is_cleared_by_the_next(  # type: ignore
     assert again.exit_code == 0, again.output
     assert Path(again.stdout.strip()).parent == leftover
     assert unfinished_folders(state) == []
+
+
+def _last_line(result) -> Path:  # type: ignore[no-untyped-def]
+    assert result.exit_code in (0, 1), result.output
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_copied_state_folder_posts_each_record_once(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The ledger names checkpoints by absolute path; a transform of the copy's export must
+    not also read the original's (still there) as an earlier export of the same records."""
+    site = demo_copy.parent.parent
+    exported = _last_line(run_cli("-r", str(demo_copy), "export-orders"))
+    copy = tmp_path_factory.mktemp("copied")
+    shutil.copytree(site, copy, dirs_exist_ok=True)
+    transformed = _last_line(run_cli("transform", "--from",
+                                     str(copy / exported.relative_to(site))))
+    assert copy in transformed.parents
+    manifest = json.loads(transformed.read_text(encoding="utf-8"))
+    keys = pq.read_table(transformed.parent / "documents.parquet")["document_key"].to_pylist()
+    assert keys and len(keys) == len(set(keys))
+    assert manifest["summary"]["from_earlier_exports"] == 0
+
+
+def test_a_moved_state_folder_finds_its_earlier_exports_where_it_now_is(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Records still queued in an export made before the folder moved are read from the
+    folder's new place; the old one is gone."""
+    site = demo_copy.parent.parent
+    _last_line(run_cli("-r", str(demo_copy), "export-orders", "--until", "2026-11-09"))
+    moved = tmp_path_factory.mktemp("moved")
+    shutil.copytree(site, moved, dirs_exist_ok=True)
+    shutil.rmtree(site)
+    recipe = moved / demo_copy.relative_to(site)
+    later = _last_line(run_cli("-r", str(recipe), "export-orders", "--since", "2026-11-10"))
+    transformed = run_cli("transform", "--from", str(later))
+    assert "gone" not in transformed.output, transformed.output
+    manifest = json.loads(_last_line(transformed).read_text(encoding="utf-8"))
+    assert manifest["summary"]["from_earlier_exports"] == 1
+
+
+def test_trace_finds_the_sage_document_in_a_moved_state_folder(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    site = demo_copy.parent.parent
+    assert run_cli("run", str(demo_copy)).exit_code in (0, 1)
+    moved = tmp_path_factory.mktemp("moved")
+    shutil.copytree(site, moved, dirs_exist_ok=True)
+    shutil.rmtree(site)
+    traced = run_cli("-r", str(moved / demo_copy.relative_to(site)), "trace", "000000001")
+    assert traced.exit_code == 0, traced.output
+    assert "Sage document: SI 000000001, account WHITFI01, 26.40 GBP" in traced.output

@@ -9,7 +9,7 @@ from sagesync.errors import UsageError
 from sagesync.ledger import Ledger, RecordKey, RecordRow
 from sagesync.ledger.shipment_book import ShipmentBook, ShipmentRow, lines_text
 from sagesync.model import holds
-from sagesync.pipeline.checkpoint import MANIFEST, open_checkpoint
+from sagesync.pipeline.checkpoint import MANIFEST, in_state_folder, open_checkpoint
 
 PENDING_FOR_HOLD = ("exported", "queued", "rejected", "needs_attention", "held")
 
@@ -134,7 +134,8 @@ def _document(ledger: Ledger, key: RecordKey) -> dict[str, str]:
         found["type"], _, found["reference"] = reference.partition(":")
     if total:
         found["magento_total"] = total
-    manifest = Path(checkpoint).parent.parent / "transform" / MANIFEST if checkpoint else None
+    manifest = (in_state_folder(Path(checkpoint), ledger.path.parent).parent.parent
+                / "transform" / MANIFEST) if checkpoint else None
     if manifest is None or not manifest.is_file():
         return found
     import pyarrow.compute as pc

@@ -330,6 +330,17 @@ class Checkpoint:
         return path
 
 
+def in_state_folder(path: Path, state_dir: Path) -> Path:
+    """Where a checkpoint the ledger names is now: STATE/runs/<run>/<step>/ of this state
+    folder. The ledger records absolute paths, and a state folder moved or copied elsewhere
+    keeps its ledger and its checkpoints together (read from the old place, a copy's records
+    were posted twice, and held by the import's amount check)."""
+    run_dir = path.parent.parent
+    if run_dir.parent.name != "runs":
+        return path
+    return state_dir / "runs" / run_dir.name / path.parent.name / path.name
+
+
 def open_checkpoint(path: Path | str, expect_kind: str | None = None) -> Checkpoint:
     """Read a manifest (or the folder holding one) and check it is the kind a step needs."""
     path = Path(path)

@@ -31,7 +31,12 @@ from sagesync.model.schemas import (
     SAGE_TABLES,
 )
 from sagesync.pipeline import progress
-from sagesync.pipeline.checkpoint import Checkpoint, CheckpointWriter, open_checkpoint
+from sagesync.pipeline.checkpoint import (
+    Checkpoint,
+    CheckpointWriter,
+    in_state_folder,
+    open_checkpoint,
+)
 from sagesync.pipeline.postable import POSTED, posted_kinds, posted_rows
 from sagesync.pipeline.read_ahead import read_ahead
 from sagesync.pipeline.tables import KeyedTable
@@ -206,17 +211,23 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
     account_rows: dict[str, dict[str, Any]] = {}
     sources: list[tuple[Checkpoint, set[RecordKey] | None]] = [(export, None)]
     if ledger is not None:
-        for path, keys in sorted(ledger.pending_elsewhere(str(export.path),
-                                                          posted_kinds(recipe)).items()):
+        waiting: dict[Path, set[RecordKey]] = {}
+        for named, keys in ledger.pending_elsewhere(str(export.path),
+                                                    posted_kinds(recipe)).items():
+            waiting.setdefault(in_state_folder(Path(named), recipe.state_dir.resolve()),
+                               set()).update(keys)
+        for path, wanted in sorted(waiting.items()):
+            if path == export.path:  # this export, named where its state folder was before
+                continue
             try:
-                earlier = open_checkpoint(Path(path), "magento-export")
+                earlier = open_checkpoint(path, "magento-export")
                 earlier.check_tables()
-                sources.append((earlier, set(keys)))
+                sources.append((earlier, wanted))
             except UsageError:
-                result.warnings.append(f"{len(keys)} queued records point at {path}, which is "
-                                       "gone; re-export them (widen --since)")
+                result.warnings.append(f"{len(wanted)} queued records point at {path}, which "
+                                       "is gone; re-export them (widen --since)")
             except DamagedCheckpointError as error:  # the records of this export go on
-                result.warnings.append(f"{len(keys)} queued records wait in an earlier "
+                result.warnings.append(f"{len(wanted)} queued records wait in an earlier "
                                        f"export, which is damaged: {error}")
     held: list[tuple[RecordKey, str, Hold | str]] = []
     fast = columnar.usable(builder) if use_columnar else False
