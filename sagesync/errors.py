@@ -97,16 +97,23 @@ _FULL_ERRNOS = {28, 122}  # ENOSPC, EDQUOT (Linux; macOS's EDQUOT is 69)
 _FULL_TEXT = ("No space left on device", "Disk quota exceeded", "database or disk is full")
 
 
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error itself, then what it was raised from (at most five deep)."""
+    found: list[BaseException] = []
+    seen: BaseException | None = error
+    while seen is not None and len(found) < 5:
+        found.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return found
+
+
 def disk_full_error(error: BaseException, state_dir: object) -> DiskFullError | None:
     """The DiskFullError to report when `error` (or what caused it) is a full disk or quota:
     OSError ENOSPC/EDQUOT, or SQLite's "database or disk is full"; else None."""
     import errno
 
     full = _FULL_ERRNOS | {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
-    seen: BaseException | None = error
-    for _ in range(5):  # the error itself, then what it was raised from
-        if seen is None:
-            return None
+    for seen in _causes(error):
         text = str(seen)
         if (isinstance(seen, OSError) and seen.errno in full) or any(t in text for t in _FULL_TEXT):
             what = getattr(seen, "filename", None) or state_dir
@@ -116,7 +123,6 @@ def disk_full_error(error: BaseException, state_dir: object) -> DiskFullError | 
                 "not record this step's work, so no bookmark moved and nothing was marked as "
                 "sent. Free space on its disk (or raise the quota); the next scheduled run "
                 "goes on.")
-        seen = seen.__cause__ or seen.__context__
     return None
 
 
@@ -136,10 +142,7 @@ def damaged_ledger_error(error: BaseException, state_dir: object) -> DamagedLedg
     import sqlite3
     from pathlib import Path
 
-    seen: BaseException | None = error
-    for _ in range(5):  # the error itself, then what it was raised from
-        if seen is None:
-            return None
+    for seen in _causes(error):
         if isinstance(seen, sqlite3.DatabaseError) and \
                 getattr(seen, "sqlite_errorname", "").startswith(_DAMAGED):
             ledger = Path(str(state_dir or "."), "ledger.sqlite")
@@ -149,8 +152,14 @@ def damaged_ledger_error(error: BaseException, state_dir: object) -> DamagedLedg
                 "delete it: restore it from your backup of the state folder, or salvage it "
                 f"(`sqlite3 {ledger} .recover | sqlite3 recovered.sqlite`, then put "
                 "recovered.sqlite in its place), and run again.")
-        seen = seen.__cause__ or seen.__context__
     return None
+
+
+def state_folder_error(error: BaseException, state_dir: object) -> SageSyncError | None:
+    """What an unexpected error really was when the state folder is behind it, for a message
+    and exit code of its own: a full disk (75: the next run goes on) or a damaged ledger (65:
+    a person restores it); else None."""
+    return disk_full_error(error, state_dir) or damaged_ledger_error(error, state_dir)
 
 
 def exit_code_of(error: BaseException) -> int:

@@ -18,14 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sagesync.errors import (
-    ExitCode,
-    SageSyncError,
-    UsageError,
-    damaged_ledger_error,
-    disk_full_error,
-    exit_code_of,
-)
+from sagesync.errors import ExitCode, SageSyncError, UsageError, exit_code_of, state_folder_error
 from sagesync.model.words import plural
 from sagesync.pipeline.checkpoint import Checkpoint, open_checkpoint
 from sagesync.pipeline.lock import state_dir_failure
@@ -162,10 +155,9 @@ def exit_code_for(error: BaseException, state_dir: Path | None) -> int:
     records, too)."""
     if isinstance(error, click.exceptions.Exit):
         return int(error.exit_code)
-    if not isinstance(error, SageSyncError) and disk_full_error(error, state_dir) is not None:
-        return int(ExitCode.RETRY_LATER)  # a full disk: 75, not 73 (the folder itself is fine)
-    if not isinstance(error, SageSyncError) and damaged_ledger_error(error, state_dir):
-        return int(ExitCode.BAD_INPUT)
+    if not isinstance(error, SageSyncError) and \
+            (known := state_folder_error(error, state_dir)) is not None:
+        return int(known.exit_code)  # a full disk: 75, not 73 (the folder itself is fine)
     if state_dir is not None and state_dir_failure(state_dir, error) is not None:
         return int(ExitCode.CANT_CREATE)
     return exit_code_of(error)
@@ -195,7 +187,7 @@ def handle_errors(func: F) -> F:
             ctx.exit(int(ExitCode.RETRY_LATER))
         except Exception as error:  # a bug, unless the state folder failed under it
             state_dir = _state_dir_of(obj)
-            known = disk_full_error(error, state_dir) or damaged_ledger_error(error, state_dir)
+            known = state_folder_error(error, state_dir)
             if known is not None:  # 75: free space and the next run goes on; 65: restore
                 if obj.verbose:
                     traceback.print_exc()

@@ -26,10 +26,10 @@ from sagesync.errors import RunLockedError, StateDirError, disk_full_error
 
 def state_dir_error(state_dir: Path, error: OSError | None = None) -> StateDirError:
     """One paragraph on why the state folder cannot be used and what to check."""
-    blocker = _file_in_the_way(Path(str(error.filename))) if error and error.filename else None
-    if blocker is None:
-        blocker = next((p for p in (state_dir, *state_dir.parents) if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
+    written = [Path(str(error.filename))] if error is not None and error.filename else []
+    blocker = next((found for target in (*written, state_dir / "ledger.sqlite")
+                    if (found := _file_in_the_way(target)) is not None), None)
+    if blocker is not None:
         why = f"{blocker} is a file, not a folder"
     elif error is not None:
         why = f"{error.strerror or error}" + (f" ({error.filename})" if error.filename else "")

@@ -130,7 +130,7 @@ class OrderedPool(Generic[Tag, Job, Out]):
             return None
 
     def _give_up(self) -> None:
-        """No more workers: what they still hold is decoded in-process when its turn comes."""
+        """No more workers: what they still hold is done in-process when its turn comes."""
         self.workers = 0
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
