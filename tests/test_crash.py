@@ -243,19 +243,19 @@ def run_trials(store: Store, numbers: range) -> list[tuple[str, str, bool, int]]
         return list(pool.map(lambda n: trial(store, n), numbers))
 
 
-TRIALS = 120  # the default run's share; 1000 more under -m slow
+TRIALS = 72  # the default run's share (3 styles, half collected); 1000 more under -m slow
 
 
 def test_random_kills_and_crash_points_lose_and_double_nothing(store: Store) -> None:
     outcomes = run_trials(store, range(TRIALS))
     styles = Counter(style for style, *_ in outcomes)
-    assert styles == Counter({"run": 40, "import-sage": 40, "crash-point": 40})
+    assert styles == Counter({"run": 24, "import-sage": 24, "crash-point": 24})
     windows = Counter(window for _, window, *_ in outcomes)
     # The trials are not vacuous: many kills land between a file and the ledger knowing,
     # half of them followed by the folder being collected.
-    assert windows["inside a batch"] >= 18, windows
+    assert windows["inside a batch"] >= 11, windows
     collected = [window for _, window, was_collected, _ in outcomes if was_collected]
-    assert len(collected) == 60 and collected.count("inside a batch") >= 9, collected
+    assert len(collected) == 36 and collected.count("inside a batch") >= 6, collected
 
 
 @pytest.mark.parametrize("point", ["after-plan", "before-rename:2", "after-rename:2",
@@ -363,7 +363,7 @@ def run_ack_trials(store: Store, acked: Acked, numbers: range) -> Counter[str]:
 
 def test_a_killed_and_rerun_ack_counts_every_answer_once(store: Store, acked: Acked) -> None:
     windows = run_ack_trials(store, acked, range(TRIALS))
-    assert windows["in the middle"] >= 36, windows
+    assert windows["in the middle"] >= 22, windows
 
 
 @pytest.mark.slow

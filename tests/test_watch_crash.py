@@ -261,10 +261,10 @@ def run_trials(root: Path, timing: Timing, numbers: range) -> Counter[tuple[str,
 
 def test_random_watch_kills_lose_and_double_nothing(
         tmp_path: Path, timing: Timing) -> None:
-    outcomes = run_trials(tmp_path, timing, range(100))  # 1000 more under -m slow
+    outcomes = run_trials(tmp_path, timing, range(60))  # 1000 more under -m slow
     windows = Counter(window for _, window in outcomes.elements())
     # not vacuous: many kills strand a file half-pushed, which the next pass must finish
-    assert sum(n for w, n in windows.items() if w.startswith("mid-push")) >= 20, windows
+    assert sum(n for w, n in windows.items() if w.startswith("mid-push")) >= 12, windows
 
 
 @pytest.mark.slow
