@@ -1,10 +1,12 @@
 """The import renders and encodes windows of documents in a worker process beside it (for a
 large import): the files Sage reads, every outcome and the ledger are the same as rendering
 in-process, for a product writing one documents file and one writing two (Sage 300's sales
-and credit notes)."""
+and credit notes). `--workers` (or SAGESYNC_WORKERS) caps the worker processes of the export
+and the import; 0 starts none."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 import sqlite3
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 
 from sagesync.ledger import Ledger
-from sagesync.pipeline import import_step
+from sagesync.pipeline import export_step, import_step
 from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
 from sagesync.pipeline.import_step import import_sage
 from sagesync.pipeline.lock import run_lock
@@ -56,6 +58,7 @@ def test_windows_rendered_in_a_worker_give_the_same_files_outcomes_and_ledger(
     assert transformed.exit_code == 0, transformed.output
     # windows of three documents: several in flight, some rendered here, some in the worker
     monkeypatch.setattr(import_step, "WINDOW", 3)
+    monkeypatch.setattr(import_step, "PARALLEL_AFTER_DOCUMENTS", 0)  # workers for so few
     found = []
     for workers in (0, 1):
         copy = tmp_path_factory.mktemp(f"workers-{workers}")
@@ -78,3 +81,38 @@ def test_every_products_templates_survive_the_trip_to_a_worker() -> None:
             for copied, column in templated:
                 assert copied.template.compiled is not column.template.compiled
                 assert copied.template.source == column.template.source
+
+
+def test_the_workers_setting_caps_the_export_and_import_workers(
+        run_cli, demo_copy: Path, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A host short of memory runs everything in one process (`--workers 0`); the same Sage
+    files come out as with a worker decoding pages and another rendering windows."""
+    site = demo_copy.parent.parent
+    monkeypatch.setattr(export_step, "PARALLEL_AFTER_PAGES", 0)  # workers even for the demo
+    monkeypatch.setattr(import_step, "PARALLEL_AFTER_DOCUMENTS", 0)
+    monkeypatch.setattr(import_step, "WINDOW", 3)
+
+    def run(*options: str) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+        copy = tmp_path_factory.mktemp("workers")
+        shutil.copytree(site, copy, dirs_exist_ok=True)
+        result = run_cli(*options, "run", str(copy / "recipes" / "demo.toml"),
+                         "--out", str(copy / "out"), "--json")
+        assert result.exit_code in (0, 1), result.output
+        steps = {s["step"]: s for s in json.loads(result.stdout)["steps"]}
+        files = [(f.name.split("-")[0], f.read_bytes()) for f in sorted(
+            (copy / "out").rglob("*.*"))]
+        return steps, files
+
+    monkeypatch.setenv("SAGESYNC_WORKERS", "0")
+    alone, files = run()
+    assert alone["export-orders"]["worker_pages"] == 0
+    assert alone["import-sage"]["worker_renders"] == 0
+    assert alone["import-sage"]["delivered"] > 6 and files
+    beside, same_files = run("--workers", "1")  # the option wins over the environment
+    assert beside["export-orders"]["worker_pages"] > 0
+    assert beside["import-sage"]["worker_renders"] > 0
+    assert same_files == files
+    monkeypatch.setenv("SAGESYNC_WORKERS", "two")
+    refused = run_cli("run", str(demo_copy))
+    assert refused.exit_code == 2 and "--workers" in refused.output

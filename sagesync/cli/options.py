@@ -1,4 +1,5 @@
-"""The context and the global options every command accepts (-r, --state-dir, -v, -q).
+"""The context and the global options every command accepts (-r, --state-dir, -v, -q,
+--workers).
 
 Kept free of heavy imports: the top-level group declares the same options, and `sagesync
 --help` must not load pyarrow (the recipe is read only when a command asks for it).
@@ -32,6 +33,7 @@ class Context:
     #: embedding program or a test passes it in the click context object
     tell_all: bool | None = None
     effective_state_dir: Path | None = None  # where this command reads and writes
+    workers: int | None = None  # worker processes at most (None: one core fewer than the host)
 
     @property
     def chatty(self) -> bool:
@@ -89,8 +91,18 @@ def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None
         ctx.ensure_object(Context).quiet = True
 
 
+def _set_workers(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    """The option is read before and after the command name: there the environment must not
+    undo a --workers given before it."""
+    obj = ctx.ensure_object(Context)
+    from_environment = ctx.get_parameter_source(param.name or "") is \
+        click.core.ParameterSource.ENVIRONMENT
+    if value is not None and not (from_environment and obj.workers is not None):
+        obj.workers = value
+
+
 def global_options(func: F) -> F:
-    """-r, --state-dir, -v and -q, accepted before or after the command name."""
+    """-r, --state-dir, -v, -q and --workers, accepted before or after the command name."""
     options = [
         click.option("-r", "--recipe", "recipe_path", type=click.Path(dir_okay=False,
                      path_type=Path), expose_value=False, callback=_set_recipe,
@@ -106,6 +118,11 @@ def global_options(func: F) -> F:
         click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
                      help="Only warnings and errors on stderr (the default without a "
                           "terminal)."),
+        click.option("--workers", type=click.IntRange(0, 16), envvar="SAGESYNC_WORKERS",
+                     expose_value=False, callback=_set_workers, metavar="N",
+                     help="Worker processes a large export or import may start beside this "
+                          "one (default: one core fewer than the machine has, at most 3; "
+                          "0: none, the least memory). Also SAGESYNC_WORKERS."),
     ]
     for option in reversed(options):
         func = option(func)

@@ -187,7 +187,7 @@ def export_orders_command(obj: Context, source: str | None, since: datetime | No
     with step_session(recipe, "export-orders", run_id) as session:
         with progress_bars(obj):
             result = export_orders(recipe, run_id, session.ledger, source=source, since=since,
-                                   until=until)
+                                   until=until, workers=obj.workers)
         code = _report_export(result)
         session.outcome = Outcome(code, {"counts": result.counts})
     emit_manifest(result.manifest)
@@ -261,7 +261,8 @@ def import_sage_command(obj: Context, from_: str | None, out: Path | None,
     with step_session(recipe, "import-sage", documents.run_id, dry_run=dry_run) as session:
         with progress_bars(obj):
             result = import_sage(recipe, documents, session.ledger, documents.run_id,
-                                 out_dir=out.resolve() if out else None, dry_run=dry_run)
+                                 out_dir=out.resolve() if out else None, dry_run=dry_run,
+                                 workers=obj.workers)
         code = _report_import(result, dry_run, recipe)
         session.outcome = Outcome(code, {"delivered": result.delivered})
     emit_manifest(result.manifest)
@@ -331,7 +332,7 @@ def run_command(obj: Context, recipe_file: Path | None, source: str | None, sinc
         with progress_bars(obj, enabled=not as_json):
             result = run_recipe(recipe, session.ledger, run_id, source=source, since=since,
                                 until=until, out_dir=out.resolve() if out else None,
-                                dry_run=dry_run)
+                                dry_run=dry_run, workers=obj.workers)
         imported = result.imported
         code = _worst([_report_export(result.exported),
                        _report_transform(result.transformed, show_held=False),

@@ -197,8 +197,9 @@ def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
     """Export, then tell the ledger what was seen and move the bookmarks (unless this is a dry
     run: ledger None). Bookmarks move only after the checkpoint is durable and registered, and
     never when a page was bad, so a failed export is simply repeated by the next run.
-    `workers`: processes decoding pages beside this one (default: one core fewer than the
-    machine has; they start only for an export of more than PARALLEL_AFTER_PAGES pages)."""
+    `workers`: the most processes decoding pages beside this one (default: one core fewer
+    than the machine has); they start only for an export of more than PARALLEL_AFTER_PAGES
+    pages."""
     page_source, description = open_source(recipe, source)
     live = not isinstance(page_source, FolderSource)
     windows = _windows(recipe, ledger if live else None, since, until,

@@ -470,8 +470,9 @@ def import_sage(recipe: Recipe, documents: Checkpoint, ledger: Ledger, run_id: s
     """Render and deliver the queued documents (see the module docstring). Inside one of
     Sage's blackout windows (at `now`, default the clock) nothing is rendered or delivered and
     `result.blackout` says until when; a dry run previews regardless and never connects.
-    `delivery` replaces the recipe's (tests). `workers`: processes rendering beside this one
-    (default: one core fewer than the machine has, for more than PARALLEL_AFTER_DOCUMENTS)."""
+    `delivery` replaces the recipe's (tests). `workers`: the most processes rendering beside
+    this one (default: one core fewer than the machine has); they start only for more than
+    PARALLEL_AFTER_DOCUMENTS documents."""
     destination = delivery or delivery_for(recipe.delivery, out_dir)
     writer = CheckpointWriter(recipe.state_dir, run_id, "import-sage", KIND, recipe,
                               [documents.path], dry_run=dry_run)
@@ -519,7 +520,9 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
             for n, spec in enumerate(document_specs)]
     applied = _AppliedInvoices(ledger, recipe.sage.post_from)
     if workers is None:
-        workers = default_workers() if tables.count > PARALLEL_AFTER_DOCUMENTS else 0
+        workers = default_workers()
+    if tables.count <= PARALLEL_AFTER_DOCUMENTS:
+        workers = 0
     renders: OrderedPool[_Rendering, RenderJob, Encoded] = OrderedPool(
         render_encoded, workers, start_after=0, backlog=RENDER_BACKLOG, limit=RENDERS_IN_FLIGHT)
 

@@ -35,17 +35,20 @@ class RunResult:
 
 def run_recipe(recipe: Recipe, ledger: Ledger, run_id: str, *, source: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
-               out_dir: Path | None = None, dry_run: bool = False) -> RunResult:
+               out_dir: Path | None = None, dry_run: bool = False,
+               workers: int | None = None) -> RunResult:
     """Export, transform and import; with dry_run the ledger is only read (pass a read-only
-    one, `Ledger.read_only`, so that nothing can change it)."""
+    one, `Ledger.read_only`, so that nothing can change it). `workers`: the most worker
+    processes the export and the import may each start (default: one core fewer)."""
     writable = None if dry_run else ledger
-    exported = export_orders(recipe, run_id, writable, source=source, since=since, until=until)
+    exported = export_orders(recipe, run_id, writable, source=source, since=since, until=until,
+                             workers=workers)
     give_back()
     transformed = transform(recipe, open_checkpoint(exported.manifest), writable, run_id,
                             lookup=ledger)
     give_back()
     imported = import_sage(recipe, open_checkpoint(transformed.manifest), ledger, run_id,
-                           out_dir=out_dir, dry_run=dry_run)
+                           out_dir=out_dir, dry_run=dry_run, workers=workers)
     return RunResult(exported, transformed, imported)
 
 
@@ -119,6 +122,7 @@ def run_report(result: RunResult, ledger: Ledger) -> dict[str, Any]:
         "steps": [
             {"step": "export-orders", "manifest": str(exported.manifest),
              "counts": dict(exported.counts), "pages": exported.pages,
+             "worker_pages": exported.worker_pages,
              "duplicates": exported.duplicates, "bad_input": len(exported.bad_pages),
              "amended": len(exported.amended), "void": len(exported.voided)},
             {"step": "transform", "manifest": str(transformed.manifest),
@@ -130,6 +134,7 @@ def run_report(result: RunResult, ledger: Ledger) -> dict[str, Any]:
              "skipped": len(imported.skipped), "stale": len(imported.stale),
              "void": len(imported.void), "recovered": len(imported.recovered),
              "files": [str(p) for p in imported.files], "totals": _amounts(imported.totals),
+             "worker_renders": imported.worker_renders,
              "totals_basis": imported.totals_basis,
              "blackout": None if imported.blackout is None else {
                  "window": imported.blackout.window.text,
