@@ -343,11 +343,13 @@ def test_pages_decoded_in_workers_give_the_same_checkpoint(
         since, until = (datetime.strptime(stamps[i], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
                         for i in window)
     found = []
+    switch_interval = sys.getswitchinterval()
     for workers in (0, 1, 2):
         recipe = _recipe(tmp_path / f"w{workers}", source)
         result = export_orders(recipe, new_run_id(), None, since=since, until=until,
                                workers=workers)
         assert (result.worker_pages > 0) == (workers > 0)
+        assert sys.getswitchinterval() == switch_interval  # handed back with the workers
         found.append(_checkpoint(result, recipe.state_dir))
     assert found[0]["summary"]["pages"] == len(list(source.rglob("*.json")))
     # The cut page and the record of the wrong shape always; the absurd amount only inside

@@ -34,6 +34,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 MAX_WORKERS = 3  # beyond this the caller's own work (Parquet, raw index, ledger) is the limit
+# While workers run, the caller's busy thread hands the GIL over after this many seconds
+# (Python's default is 0.005): the pool's own threads, which take outcomes off the pipe and
+# feed it jobs, wait for the GIL at every chunk, and a worker whose outcome is not read
+# waits with it. Measured at 50,000 orders: the export 4 % faster, in three runs of three.
+SWITCH_INTERVAL = 0.0005
 
 
 def default_workers() -> int:
@@ -82,6 +87,7 @@ class OrderedPool(Generic[Tag, Job, Out]):
         self.seen = 0
         self.pool: ProcessPoolExecutor | None = None
         self.submitted = 0  # jobs given to workers
+        self.switch_interval: float | None = None  # the caller's own, while workers run
 
     def put(self, tag: Tag, job: Job) -> None:
         self.seen += 1
@@ -110,6 +116,7 @@ class OrderedPool(Generic[Tag, Job, Out]):
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
+        self._restore_switch_interval()
 
     def _waiting(self) -> int:
         return sum(1 for q in self.queued if isinstance(q.outcome, Future)
@@ -121,6 +128,8 @@ class OrderedPool(Generic[Tag, Job, Out]):
                 self.pool = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_started)
+                self.switch_interval = sys.getswitchinterval()
+                sys.setswitchinterval(min(SWITCH_INTERVAL, self.switch_interval))
             with _main_left_out():  # a worker starts with a task, while none is idle
                 future = self.pool.submit(self.work, job)
             self.submitted += 1
@@ -135,6 +144,12 @@ class OrderedPool(Generic[Tag, Job, Out]):
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None
+        self._restore_switch_interval()
+
+    def _restore_switch_interval(self) -> None:
+        if self.switch_interval is not None:
+            sys.setswitchinterval(self.switch_interval)
+            self.switch_interval = None
 
     def _next(self) -> tuple[Tag, Out]:
         queued = self.queued.popleft()
