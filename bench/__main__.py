@@ -7,7 +7,8 @@
 3. Measure, each as a child process of its own under `python -m bench.launch` (wall and CPU
    seconds, kernel peak RSS and a sampled process-tree RSS): `sagesync export-orders`,
    `sagesync transform`, `sagesync import-sage`, then `sagesync run` (the same recipe, in one
-   process, with a state folder of its own), then the naive one-pass stdlib posting
+   command, with a state folder of its own), `sagesync --workers 0 run` (no worker process:
+   what the workers cost in memory and give in time), then the naive one-pass stdlib posting
    (`python -m bench.reference`, see there), then the floor: reading and decoding the pages
    and nothing else (`python -m bench.floor`), in one process and then shared over every core,
    which bounds what any design can reach.
@@ -170,15 +171,15 @@ def _data(args: argparse.Namespace, console: Console, orders: int) -> tuple[Path
     return data, info
 
 
-def _run_whole(console: Console, data: Path, state: Path, orders: int
+def _run_whole(console: Console, data: Path, state: Path, orders: int, *options: str
                ) -> tuple[StepRun, dict[str, Any]]:
     """`sagesync run` on its own state folder (a fresh ledger: everything is new to it)."""
-    folder = state / f"run-{orders}"
+    folder = state / "-".join(("run", str(orders), *(o.strip("-") for o in options)))
     folder.mkdir()
     recipe = write_recipe(folder / "bench.toml", data, folder / "state")
-    run = _step(console, "sagesync run",
-                [*_sagesync_command(), "run", str(recipe), "--out", str(folder / "sage-in")],
-                folder, (0, 1))  # its logs in its own folder: one per size
+    run = _step(console, " ".join(("sagesync run", *options)),
+                [*_sagesync_command(), *options, "run", str(recipe), "--out",
+                 str(folder / "sage-in")], folder, (0, 1))  # its logs in its own folder
     return run, _manifest(run)
 
 
@@ -202,6 +203,8 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
                           str(out)], logs, (0, 1))
     imported = _manifest(imported_run)
     whole, whole_manifest = _run_whole(console, data, state, args.orders)
+    # the same in one process: what the worker processes cost in memory and give in time
+    alone, alone_manifest = _run_whole(console, data, state, args.orders, "--workers", "0")
     naive_run = _step(console, "naive stdlib posting",
                       [sys.executable, "-m", "bench.reference", str(recipe), str(data),
                        str(state / "naive")], logs, (0,))
@@ -221,6 +224,7 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
         _row(transform, documents, "docs"),
         _row(imported_run, documents, "docs"),
         _row(whole, orders, "orders"),
+        _row(alone, orders, "orders"),
         _row(naive_run, orders, "orders"),
         _row(floor, orders, "orders"),
         _row(floor_all, orders, "orders"),
@@ -229,6 +233,8 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
     print_table(console, rows)
     steps_wall = export.wall_seconds + transform.wall_seconds + imported_run.wall_seconds
     ratios = [ratio_line("whole run (sagesync run)", whole.wall_seconds, naive_run.wall_seconds),
+              ratio_line("whole run, no worker process", alone.wall_seconds,
+                         naive_run.wall_seconds),
               ratio_line("three separate steps", steps_wall, naive_run.wall_seconds),
               floor_line(floor.wall_seconds, naive_run.wall_seconds),
               floor_line(floor_all.wall_seconds, naive_run.wall_seconds, cores)]
@@ -259,13 +265,18 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
     totals = {k: str(v) for k, v in sorted(summary.get("totals", {}).items())}
     run_totals = {k: str(v) for k, v in
                   sorted(whole_manifest["summary"].get("totals", {}).items())}
+    alone_totals = {k: str(v) for k, v in
+                    sorted(alone_manifest["summary"].get("totals", {}).items())}
     naive_totals = naive["totals"]
-    same = _same_totals(totals, naive_totals) and _same_totals(totals, run_totals)
+    same = _same_totals(totals, naive_totals) and _same_totals(totals, run_totals) and \
+        _same_totals(totals, alone_totals)
     check = {"sagesync_documents": documents, "naive_documents": naive["documents"],
              "sagesync_totals": totals, "sagesync_run_totals": run_totals,
+             "sagesync_run_alone_totals": alone_totals,
              "naive_totals": naive_totals, "match": same}
     console.print(f"cross-check (net+tax by type): {'MATCH' if same else 'DIFFER'}: steps "
-                  f"{totals}, run {run_totals}, naive {naive_totals}; documents sagesync "
+                  f"{totals}, run {run_totals}, run --workers 0 {alone_totals}, naive "
+                  f"{naive_totals}; documents sagesync "
                   f"{documents:,}, naive {naive['documents']:,}", highlight=False)
     result = {
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
