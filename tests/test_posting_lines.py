@@ -210,8 +210,27 @@ def test_money_columns_go_to_units_and_back_without_a_decimal_per_value(
     table = as_units(pa.table({"amount": column}))
     assert table["amount"].to_pylist() == values
     cents = [None if v is None else v // 100 for v in values]
-    assert cents_array(cents).to_pylist() == [None if c is None else decimal_of_cents(c)
-                                              for c in cents]
+    expected = [None if c is None else decimal_of_cents(c) for c in cents]
+    assert cents_array(cents).to_pylist() == expected
+    # the integers' buffers are read with the money type's scale: an Arrow array that is a
+    # slice (an offset into its buffers) or chunked must come out the same
+    padded = pa.array([7, None, *cents], pa.int64()).slice(2)
+    assert cents_array(padded).to_pylist() == expected
+    chunked = pa.chunked_array([padded.slice(0, len(cents) // 2),
+                                padded.slice(len(cents) // 2)], pa.int64())
+    assert cents_array(chunked).to_pylist() == expected
+    assert units_array(chunked).to_pylist() == [None if c is None else decimal_of_units(c)
+                                                for c in cents]
+
+
+def test_an_amount_past_a_money_columns_precision_is_refused() -> None:
+    """Eighteen digits in all: one more is an error, never a number cut short."""
+    assert cents_array([10 ** 18 - 1]).to_pylist() == [Decimal("9999999999999999.99")]
+    for too_big in (10 ** 18, -(10 ** 18), 2 ** 63 - 1):
+        with pytest.raises(pa.ArrowInvalid, match="precision"):
+            cents_array([too_big])
+        with pytest.raises(pa.ArrowInvalid, match="precision"):
+            units_array(pa.array([too_big], pa.int64()))
 
 
 def _priced(quantity: int | None, cents: int, places: int) -> PostingLine:

@@ -522,8 +522,8 @@ def _typed(schema: pa.Schema, columns: dict[str, Any], cents: tuple[str, ...] = 
             arrays.append(cents_array(values))
         elif column.name in units:
             arrays.append(units_array(values))
-        elif isinstance(values, pa.Array | pa.ChunkedArray):
-            arrays.append(values.cast(column.type))
+        elif isinstance(values, pa.Array | pa.ChunkedArray):  # a cast to its own type costs
+            arrays.append(values if values.type == column.type else values.cast(column.type))
         else:
             arrays.append(pa.array(values, column.type))
     return pa.Table.from_arrays(arrays, schema=schema)
