@@ -35,7 +35,7 @@ from sagesync.transform.documents import (
     split_rows,
 )
 from sagesync.transform.lines import money_item_ids
-from sagesync.transform.rows import as_units, cents_array, units_array
+from sagesync.transform.rows import as_units, cents_array, cents_of_money, units_array
 from tests.conftest import DEMO_RECIPE
 from tests.test_balance import build_drawn
 
@@ -221,6 +221,12 @@ def test_money_columns_go_to_units_and_back_without_a_decimal_per_value(
     assert cents_array(chunked).to_pylist() == expected
     assert units_array(chunked).to_pylist() == [None if c is None else decimal_of_units(c)
                                                 for c in cents]
+    # and back: a money column's integers are read where its slice starts
+    money = cents_array([1, *cents])
+    assert cents_of_money(money.slice(1)).to_pylist() == cents
+    assert cents_of_money(pa.chunked_array([money.slice(1)])).to_pylist() == cents
+    sliced = pa.table({"amount": units_array([5, *values]).slice(1)})
+    assert as_units(sliced)["amount"].to_pylist() == values
 
 
 def test_an_amount_past_a_money_columns_precision_is_refused() -> None:

@@ -1,8 +1,9 @@
 """Export tables -> the rows the posting rules read: every Magento amount as integer units.
 
-The conversion is one vectorised Arrow operation per money column (decimal128(18,4) times
-10,000, cast to int64), so the rules add and compare Python ints and never build a Decimal per
-value. Exchange rates stay Decimal: they are not money and have eight places.
+The conversion is one vectorised Arrow operation per money column: a decimal128(18,4)'s
+unscaled integers are its amounts in units (UNITS to the unit), read with scale 0 and cast to
+int64, so the rules add and compare Python ints and never build a Decimal per value. Exchange
+rates stay Decimal: they are not money and have eight places.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sagesync.model.money import UNITS
 from sagesync.model.schemas import MAGENTO_MONEY, SAGE_MONEY
 
-_SCALE = pa.scalar(Decimal(UNITS), pa.decimal128(5, 0))
 _HUNDRED = pa.scalar(Decimal(100), pa.decimal128(3, 0))
 _WHOLE = pa.decimal128(19, 0)
 
@@ -25,8 +24,8 @@ def as_units(table: pa.Table) -> pa.Table:
     """The table with each Magento money column replaced by int64 units (null stays null)."""
     for index, field in enumerate(table.schema):
         if field.type == MAGENTO_MONEY:
-            units = pc.cast(pc.multiply(table.column(index), _SCALE), pa.int64())
-            table = table.set_column(index, pa.field(field.name, pa.int64()), units)
+            table = table.set_column(index, pa.field(field.name, pa.int64()),
+                                     _unscaled(table.column(index)))
     return table
 
 
@@ -60,7 +59,17 @@ def _as(type_: pa.DataType, array: pa.Array) -> pa.Array:
 
 def cents_of_money(money: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """A Sage money column (two places) as int64 cents, exactly: the inverse of cents_array."""
+    if money.type == SAGE_MONEY:
+        return _unscaled(money)
     return pc.cast(pc.multiply(money, _HUNDRED), pa.int64())
+
+
+def _unscaled(money: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A money column's unscaled integers (cents at two places, units at four) as int64: its
+    16-byte integers read with scale 0, no multiplication (18 digits always fit in int64)."""
+    if isinstance(money, pa.ChunkedArray):
+        return pa.chunked_array([_unscaled(chunk) for chunk in money.chunks], pa.int64())
+    return _as(pa.decimal128(money.type.precision, 0), money).cast(pa.int64())
 
 
 def cents_array(cents: Integers) -> pa.Array:
