@@ -112,6 +112,16 @@ def test_the_workers_setting_caps_the_export_and_import_workers(
     assert beside["export-orders"]["worker_pages"] > 0
     assert beside["import-sage"]["worker_renders"] > 0
     assert same_files == files
+    # a wrong value is a usage error naming where it came from, when a step asks for it;
+    # help and the commands that start no worker are not stopped by it
     monkeypatch.setenv("SAGESYNC_WORKERS", "two")
     refused = run_cli("run", str(demo_copy))
-    assert refused.exit_code == 2 and "--workers" in refused.output
+    assert refused.exit_code == 2 and "SAGESYNC_WORKERS='two'" in refused.output
+    assert run_cli("run", "--help").exit_code == 0
+    assert run_cli("-r", str(demo_copy), "status").exit_code in (0, 1)
+    monkeypatch.delenv("SAGESYNC_WORKERS")
+    state = tmp_path_factory.mktemp("untouched")
+    too_many = run_cli("--workers", "17", "--state-dir", str(state), "export-orders", "-r",
+                       str(demo_copy))
+    assert too_many.exit_code == 2 and "--workers='17'" in too_many.output
+    assert not any(state.iterdir())  # refused before the run lock and the ledger

@@ -33,7 +33,8 @@ class Context:
     #: embedding program or a test passes it in the click context object
     tell_all: bool | None = None
     effective_state_dir: Path | None = None  # where this command reads and writes
-    workers: int | None = None  # worker processes at most (None: one core fewer than the host)
+    #: --workers or SAGESYNC_WORKERS as given, and which of the two gave it (read by `workers`)
+    workers_given: tuple[str, str] | None = None
 
     @property
     def chatty(self) -> bool:
@@ -49,6 +50,19 @@ class Context:
         import sys
 
         return sys.stderr is not None and sys.stderr.isatty()
+
+    @property
+    def workers(self) -> int | None:
+        """The most worker processes a step may start (None: one core fewer than the host).
+        Checked here, when a step asks, not while the options are parsed: a wrong value in
+        the environment must not stop `--help`, or a command that starts no worker."""
+        if self.workers_given is None:
+            return None
+        text, where = self.workers_given
+        if not (text.strip().isdigit() and int(text) <= MAX_WORKERS_OPTION):
+            raise UsageError(f"{where}={text!r}: expected a number of worker processes from 0 "
+                             f"to {MAX_WORKERS_OPTION} (0: none)")
+        return int(text)
 
     def recipe(self, fallback: Checkpoint | None = None) -> Recipe:
         """The -r recipe, else the one recorded in the input checkpoint's manifest.
@@ -91,14 +105,18 @@ def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None
         ctx.ensure_object(Context).quiet = True
 
 
-def _set_workers(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+MAX_WORKERS_OPTION = 16
+WORKERS_VARIABLE = "SAGESYNC_WORKERS"
+
+
+def _set_workers(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     """The option is read before and after the command name: there the environment must not
     undo a --workers given before it."""
     obj = ctx.ensure_object(Context)
     from_environment = ctx.get_parameter_source(param.name or "") is \
         click.core.ParameterSource.ENVIRONMENT
-    if value is not None and not (from_environment and obj.workers is not None):
-        obj.workers = value
+    if value is not None and not (from_environment and obj.workers_given is not None):
+        obj.workers_given = (value, WORKERS_VARIABLE if from_environment else "--workers")
 
 
 def global_options(func: F) -> F:
@@ -118,11 +136,11 @@ def global_options(func: F) -> F:
         click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
                      help="Only warnings and errors on stderr (the default without a "
                           "terminal)."),
-        click.option("--workers", type=click.IntRange(0, 16), envvar="SAGESYNC_WORKERS",
-                     expose_value=False, callback=_set_workers, metavar="N",
+        click.option("--workers", envvar=WORKERS_VARIABLE, expose_value=False,
+                     callback=_set_workers, metavar="N",
                      help="Worker processes a large export or import may start beside this "
-                          "one (default: one core fewer than the machine has, at most 3; "
-                          "0: none, the least memory). Also SAGESYNC_WORKERS."),
+                          "one, 0 to 16 (default: one core fewer than the machine has, at "
+                          f"most 3; 0: none, the least memory). Also {WORKERS_VARIABLE}."),
     ]
     for option in reversed(options):
         func = option(func)

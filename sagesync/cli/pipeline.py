@@ -182,12 +182,12 @@ def export_orders_command(obj: Context, source: str | None, since: datetime | No
     if obj.recipe_path is None:
         raise UsageError("export-orders needs a recipe: pass -r/--recipe RECIPE.toml.")
     _window(since, until)
-    recipe = obj.recipe()
+    recipe, workers = obj.recipe(), obj.workers
     run_id = new_run_id()
     with step_session(recipe, "export-orders", run_id) as session:
         with progress_bars(obj):
             result = export_orders(recipe, run_id, session.ledger, source=source, since=since,
-                                   until=until, workers=obj.workers)
+                                   until=until, workers=workers)
         code = _report_export(result)
         session.outcome = Outcome(code, {"counts": result.counts})
     emit_manifest(result.manifest)
@@ -257,12 +257,12 @@ def import_sage_command(obj: Context, from_: str | None, out: Path | None,
     _expect(documents, "sage-documents", "import-sage")
     if documents.dry_run and not dry_run:
         raise UsageError(_dry_run_refusal(documents))
-    recipe = obj.recipe(documents)
+    recipe, workers = obj.recipe(documents), obj.workers
     with step_session(recipe, "import-sage", documents.run_id, dry_run=dry_run) as session:
         with progress_bars(obj):
             result = import_sage(recipe, documents, session.ledger, documents.run_id,
                                  out_dir=out.resolve() if out else None, dry_run=dry_run,
-                                 workers=obj.workers)
+                                 workers=workers)
         code = _report_import(result, dry_run, recipe)
         session.outcome = Outcome(code, {"delivered": result.delivered})
     emit_manifest(result.manifest)
@@ -325,14 +325,14 @@ def run_command(obj: Context, recipe_file: Path | None, source: str | None, sinc
     _window(since, until)
     if obj.recipe_path is None:
         raise UsageError("run needs a recipe: sagesync run RECIPE.toml (or -r RECIPE.toml).")
-    recipe = obj.recipe()
+    recipe, workers = obj.recipe(), obj.workers  # a wrong --workers stops before the lock
     run_id = new_run_id()
     with page_after(recipe, enabled=not dry_run), \
             step_session(recipe, "run", run_id, dry_run=dry_run) as session:
         with progress_bars(obj, enabled=not as_json):
             result = run_recipe(recipe, session.ledger, run_id, source=source, since=since,
                                 until=until, out_dir=out.resolve() if out else None,
-                                dry_run=dry_run, workers=obj.workers)
+                                dry_run=dry_run, workers=workers)
         imported = result.imported
         code = _worst([_report_export(result.exported),
                        _report_transform(result.transformed, show_held=False),
