@@ -139,8 +139,9 @@ def global_options(func: F) -> F:
         click.option("--workers", envvar=WORKERS_VARIABLE, expose_value=False,
                      callback=_set_workers, metavar="N",
                      help="Worker processes a large export or import may start beside this "
-                          "one, 0 to 16 (default: one core fewer than the machine has, at "
-                          f"most 3; 0: none, the least memory). Also {WORKERS_VARIABLE}."),
+                          f"one, 0 to {MAX_WORKERS_OPTION} (default: one core fewer than the "
+                          "machine has, at most 3; 0: none, the least memory). Also "
+                          f"{WORKERS_VARIABLE}."),
     ]
     for option in reversed(options):
         func = option(func)
