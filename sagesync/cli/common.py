@@ -157,7 +157,7 @@ def exit_code_for(error: BaseException, state_dir: Path | None) -> int:
         return int(error.exit_code)
     if not isinstance(error, SageSyncError) and \
             (known := state_folder_error(error, state_dir)) is not None:
-        return int(known.exit_code)  # a full disk: 75, not 73 (the folder itself is fine)
+        return int(known.exit_code)  # a full disk 75, a damaged ledger 65: not 73 or 70
     if state_dir is not None and state_dir_failure(state_dir, error) is not None:
         return int(ExitCode.CANT_CREATE)
     return exit_code_of(error)
