@@ -27,8 +27,10 @@ from hypothesis import strategies as st
 from sagesync.magento.entities import PAGE_DECODERS
 from sagesync.magento.tables import MagentoTableBuilder
 from sagesync.model.money import decimal_of_units
+from sagesync.pipeline import export_slices, transform_step
 from sagesync.pipeline.checkpoint import open_checkpoint
-from sagesync.pipeline.transform_step import _columns, transform
+from sagesync.pipeline.export_slices import in_units
+from sagesync.pipeline.transform_step import transform
 from sagesync.recipe import MappingSettings, load_recipe
 from sagesync.testing.factory import build_creditmemo, build_invoice, build_order, search_page
 from sagesync.transform import columnar
@@ -49,7 +51,7 @@ def exported(entity: str, items: list[dict[str, Any]], currency: str) -> dict[st
     tables = MagentoTableBuilder()
     for item in PAGE_DECODERS[entity].decode(body).items:
         tables.add(entity, item)
-    return {name: _columns(pa.Table.from_batches([batch]), currency)
+    return {name: in_units(pa.Table.from_batches([batch]), currency)
             for name, batch in tables.take().items()}
 
 
@@ -184,21 +186,32 @@ def test_a_recipe_whose_rules_have_no_columnar_form_builds_every_document() -> N
     assert decimal_of_units(200_000) == Decimal(20)
 
 
-def test_a_transform_writes_the_same_checkpoint_either_way(run_cli, demo_copy: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_transform_writes_the_same_checkpoint_every_way(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole step on the sample store, through its checkpoint: the same documents,
-    splits and lines, in the same order, whether simple documents go the columnar way or not."""
+    splits and lines, in the same order, and the same holds and warnings, whether simple
+    documents go the columnar way or not, in slices of a thousand documents or of three,
+    read and posted here or in a worker process (export_slices)."""
     result = run_cli("-r", str(demo_copy), "export-orders")
     assert result.exit_code == 0, result.output
     export = open_checkpoint(Path(result.output.strip().splitlines()[-1]), "magento-export")
     recipe = load_recipe(demo_copy)
-    written = {}
-    for fast in (False, True):
-        written[fast] = transform(recipe, export, None, f"fast-{fast}",
-                                  use_columnar=fast).manifest.parent
-    for name in ("documents", "splits", "lines", "accounts"):
-        exact = pq.read_table(written[False] / f"{name}.parquet")
-        assert exact.num_rows
-        assert pq.read_table(written[True] / f"{name}.parquet").equals(exact), name
+    done = {"whole": transform(recipe, export, None, "whole", workers=0)}
+    monkeypatch.setattr(export_slices, "SLICE", 3)
+    monkeypatch.setattr(transform_step, "PARALLEL_AFTER_SLICES", 0)  # a worker for so few
+    done["exact"] = transform(recipe, export, None, "exact", use_columnar=False, workers=0)
+    done["here"] = transform(recipe, export, None, "here", workers=0)
+    done["worker"] = transform(recipe, export, None, "worker", workers=1)
+    assert done["worker"].worker_slices > 0
+    assert done["here"].worker_slices == done["whole"].worker_slices == 0
+    for way, outcome in done.items():
+        assert (outcome.documents, outcome.held, outcome.warnings) == (
+            done["exact"].documents, done["exact"].held, done["exact"].warnings), way
+        for name in ("documents", "splits", "lines", "accounts"):
+            exact = pq.read_table(done["exact"].manifest.parent / f"{name}.parquet")
+            assert exact.num_rows
+            assert pq.read_table(outcome.manifest.parent / f"{name}.parquet").equals(exact), \
+                (way, name)
 
 
 @pytest.mark.skipif(not REAL.exists(), reason="../shared is absent")

@@ -15,6 +15,7 @@ import sys
 import time
 import typing
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -413,6 +414,35 @@ def test_a_worker_killed_mid_export_costs_nothing_but_time(tmp_path: Path) -> No
     for (_, outcome), job in zip(outcomes, jobs, strict=True):
         _same(outcome, decode_page(job))
         assert outcome.sha256 == hashlib.sha256(Path(job.origin).read_bytes()).hexdigest()
+
+
+def test_outcomes_come_back_through_files_that_do_not_outlive_the_pool(tmp_path: Path) -> None:
+    """A worker hands its outcome back through a file of the pool's temporary folder, not the
+    pipe; a file gone before it is read (a cleaner of temporary files) costs that job done
+    again here, nothing else; and the folder goes with the pool."""
+    write_store(tmp_path, 4, seed=5, page_size=2)
+    jobs = [PageJob("orders", str(p), path=str(p), digest=True)
+            for p in sorted((tmp_path / "orders").glob("*.json"))]
+    decoder = OrderedPool(decode_page, 1, start_after=0)
+    try:
+        for number, job in enumerate(jobs[:2]):
+            decoder.put(number, job)
+        assert decoder.folder is not None
+        folder = Path(decoder.folder)
+        for queued in decoder.queued:  # both done in the worker, neither read yet
+            assert isinstance(queued.outcome, Future)
+            queued.outcome.result()
+        spooled = sorted(folder.iterdir(), key=lambda f: f.stat().st_mtime_ns)
+        assert len(spooled) == 2
+        spooled[1].unlink()
+        outcomes = decoder.drain()
+        assert not any(folder.iterdir())  # each file removed once read
+    finally:
+        decoder.close()
+    assert not folder.exists()
+    assert [tag for tag, _ in outcomes] == [0, 1]
+    for (_, outcome), job in zip(outcomes, jobs, strict=True):
+        _same(outcome, decode_page(job))
 
 
 KILL_SCRIPT = """

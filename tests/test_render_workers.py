@@ -1,8 +1,8 @@
 """The import renders and encodes windows of documents in a worker process beside it (for a
 large import): the files Sage reads, every outcome and the ledger are the same as rendering
 in-process, for a product writing one documents file and one writing two (Sage 300's sales
-and credit notes). `--workers` (or SAGESYNC_WORKERS) caps the worker processes of the export
-and the import; 0 starts none."""
+and credit notes). `--workers` (or SAGESYNC_WORKERS) caps the worker processes of the export,
+the transform and the import; 0 starts none."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from sagesync.ledger import Ledger
-from sagesync.pipeline import export_step, import_step
+from sagesync.pipeline import export_slices, export_step, import_step, transform_step
 from sagesync.pipeline.checkpoint import new_run_id, open_checkpoint
 from sagesync.pipeline.import_step import import_sage
 from sagesync.pipeline.lock import run_lock
@@ -82,13 +82,16 @@ def test_every_products_templates_survive_the_trip_to_a_worker() -> None:
                 assert copied.template.source == column.template.source
 
 
-def test_the_workers_setting_caps_the_export_and_import_workers(
+def test_the_workers_setting_caps_every_steps_workers(
         run_cli, demo_copy: Path, tmp_path_factory: pytest.TempPathFactory,
         monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """A host short of memory runs everything in one process (`--workers 0`); the same Sage
-    files come out as with a worker decoding pages and another rendering windows."""
+    files come out as with a worker decoding pages, one reading and posting slices and one
+    rendering windows."""
     site = demo_copy.parent.parent
     monkeypatch.setattr(export_step, "PARALLEL_AFTER_PAGES", 0)  # workers even for the demo
+    monkeypatch.setattr(transform_step, "PARALLEL_AFTER_SLICES", 0)
+    monkeypatch.setattr(export_slices, "SLICE", 3)
     monkeypatch.setattr(import_step, "PARALLEL_AFTER_DOCUMENTS", 0)
     monkeypatch.setattr(import_step, "WINDOW", 3)
 
@@ -106,10 +109,12 @@ def test_the_workers_setting_caps_the_export_and_import_workers(
     monkeypatch.setenv("SAGESYNC_WORKERS", "0")
     alone, files = run()
     assert alone["export-orders"]["worker_pages"] == 0
+    assert alone["transform"]["worker_slices"] == 0
     assert alone["import-sage"]["worker_renders"] == 0
     assert alone["import-sage"]["delivered"] > 6 and files
     beside, same_files = run("--workers", "1")  # the option wins over the environment
     assert beside["export-orders"]["worker_pages"] > 0
+    assert beside["transform"]["worker_slices"] > 0
     assert beside["import-sage"]["worker_renders"] > 0
     assert same_files == files
     # a wrong value is a usage error naming where it came from, when a step asks for it;

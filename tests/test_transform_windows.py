@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sagesync.pipeline.tables import KeyedTable, _Groups
+from sagesync.pipeline.tables import KeyedTable, SlicedTable, _Groups
 
 GROUP = 50
 
@@ -52,3 +52,21 @@ def test_only_the_row_groups_that_can_hold_a_window_are_decoded(tmp_path: Path) 
     for start in range(0, 330, 20):  # a whole pass: the cache stays bounded
         reader.rows(range(start, start + 20))
     assert len(reader.cache) <= _Groups.CACHED
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.integers(min_value=0, max_value=300), size=st.integers(min_value=1, max_value=120))
+def test_slices_of_consecutive_rows_are_the_table_cut_in_order(
+        tmp_path: Path, rows: int, size: int) -> None:
+    """A slice is read on its own, from any row group boundary to any other (a worker may be
+    given any one): the slices, one after another, are the table, and each is exactly the
+    rows start..end-1 (the last one shorter); past the end there is nothing."""
+    path = tmp_path / "documents.parquet"
+    table = _write(path, list(range(rows)))
+    sliced = SlicedTable(path)
+    parts = [sliced.rows(start, start + size) for start in range(0, rows, size)]
+    for number, part in enumerate(parts):
+        assert part.equals(table.slice(number * size, size))
+    assert (pa.concat_tables(parts) if parts else sliced.empty).equals(table)
+    assert sliced.rows(rows, rows + size).num_rows == 0

@@ -221,11 +221,11 @@ def transform_command(obj: Context, from_: str | None, dry_run: bool) -> None:
 
     export = read_from(from_)
     _expect(export, "magento-export", "transform")
-    recipe = obj.recipe(export)
+    recipe, workers = obj.recipe(export), obj.workers
     with step_session(recipe, "transform", export.run_id, dry_run=dry_run) as session:
         with progress_bars(obj):
             result = transform(recipe, export, None if dry_run else session.ledger,
-                               export.run_id, lookup=session.ledger)
+                               export.run_id, lookup=session.ledger, workers=workers)
         code = _report_transform(result)
         session.outcome = Outcome(code, {"documents": result.documents})
     emit_manifest(result.manifest)

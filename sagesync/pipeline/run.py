@@ -39,13 +39,13 @@ def run_recipe(recipe: Recipe, ledger: Ledger, run_id: str, *, source: str | Non
                workers: int | None = None) -> RunResult:
     """Export, transform and import; with dry_run the ledger is only read (pass a read-only
     one, `Ledger.read_only`, so that nothing can change it). `workers`: the most worker
-    processes the export and the import may each start (default: one core fewer)."""
+    processes each step may start (default: one core fewer)."""
     writable = None if dry_run else ledger
     exported = export_orders(recipe, run_id, writable, source=source, since=since, until=until,
                              workers=workers)
     give_back()
     transformed = transform(recipe, open_checkpoint(exported.manifest), writable, run_id,
-                            lookup=ledger)
+                            lookup=ledger, workers=workers)
     give_back()
     imported = import_sage(recipe, open_checkpoint(transformed.manifest), ledger, run_id,
                            out_dir=out_dir, dry_run=dry_run, workers=workers)
@@ -127,7 +127,8 @@ def run_report(result: RunResult, ledger: Ledger) -> dict[str, Any]:
              "amended": len(exported.amended), "void": len(exported.voided)},
             {"step": "transform", "manifest": str(transformed.manifest),
              "documents": transformed.documents, "held": len(transformed.held),
-             "new_accounts": transformed.new_accounts, "warnings": len(transformed.warnings)},
+             "new_accounts": transformed.new_accounts, "warnings": len(transformed.warnings),
+             "worker_slices": transformed.worker_slices},
             {"step": "import-sage", "manifest": str(imported.manifest),
              "delivered": imported.delivered, "already_sent": imported.already_sent,
              "held": len(imported.held), "needs_attention": len(imported.needs_attention),

@@ -86,6 +86,30 @@ class KeyedTable:
         return pa.concat_tables(parts) if parts else self.empty
 
 
+class SlicedTable:
+    """A checkpoint table read a run of consecutive rows at a time (`rows(start, end)`, in
+    stored order), from the row groups that hold them only: any run can be read on its own,
+    by whichever process is given it."""
+
+    def __init__(self, path: Path) -> None:
+        file = pq.ParquetFile(path)
+        self.spans: list[tuple[int, int, int]] = []  # number, first row, rows
+        first = 0
+        for number in range(file.metadata.num_row_groups):
+            rows = file.metadata.row_group(number).num_rows
+            if rows:
+                self.spans.append((number, first, rows))
+            first += rows
+        self.groups = _Groups(file, None, lambda t: t)
+        self.empty = file.schema_arrow.empty_table()
+
+    def rows(self, start: int, end: int) -> pa.Table:
+        parts = [self.groups.group(number).slice(max(start - first, 0),
+                                                 min(end, first + rows) - max(start, first))
+                 for number, first, rows in self.spans if first < end and start < first + rows]
+        return pa.concat_tables(parts) if parts else self.empty
+
+
 class OrderedTable:
     """A checkpoint table read in an order of the caller's, a window of places at a time. The
     place of every row is given up front (`places`, one int32 per row; null for a row that is

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import tzinfo
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from sagesync.errors import DamagedCheckpointError, UsageError
 from sagesync.ledger import Ledger, RecordKey
@@ -22,42 +20,54 @@ from sagesync.model import holds
 from sagesync.model.holds import Hold
 from sagesync.model.money import cents_of_units
 from sagesync.model.schemas import (
-    MAGENTO_MONEY,
-    ORDERS,
     SAGE_ACCOUNTS,
     SAGE_DOCUMENTS,
     SAGE_LINES,
     SAGE_SPLITS,
     SAGE_TABLES,
 )
-from sagesync.pipeline import progress
+from sagesync.pipeline import export_slices, progress
 from sagesync.pipeline.checkpoint import (
     Checkpoint,
     CheckpointWriter,
     in_state_folder,
     open_checkpoint,
 )
-from sagesync.pipeline.postable import POSTED, posted_kinds, posted_rows
+from sagesync.pipeline.export_slices import (
+    LINES,
+    POSITION,
+    ExportPlan,
+    ExportTables,
+    Posting,
+    ReadSlice,
+    SliceJob,
+    SliceReader,
+    document_builder,
+    forget,
+    read_slice,
+)
+from sagesync.pipeline.postable import POSTED, posted_kinds
 from sagesync.pipeline.read_ahead import read_ahead
-from sagesync.pipeline.tables import KeyedTable
+from sagesync.pipeline.work_pool import OrderedPool, default_workers
 from sagesync.recipe import Recipe
 from sagesync.sage import products
 from sagesync.transform import columnar
 from sagesync.transform.accounts import AccountAllocator, customer_key
-from sagesync.transform.dates import local_dates
 from sagesync.transform.documents import (
     DOCUMENT_CENTS,
     KIND_LABEL,
+    LINE_CENTS,
     LINE_UNITS,
     PURPOSE_LABEL,
+    SPLIT_CENTS,
     DocumentBuilder,
     SageDocument,
     document_columns,
     line_columns,
     split_columns,
 )
-from sagesync.transform.mapping import ItemMap, NominalMap, load_customer_accounts
-from sagesync.transform.rows import as_units, cents_array, units_array
+from sagesync.transform.mapping import load_customer_accounts
+from sagesync.transform.rows import typed_table
 
 KIND = "sage-documents"
 
@@ -70,136 +80,20 @@ class TransformResult:
     holds: dict[RecordKey, Hold] = field(default_factory=dict)  # each held record's cause
     warnings: list[str] = field(default_factory=list)
     new_accounts: int = 0
-
-
-SLICE = 1_000  # documents turned into Python objects at a time (5,000 peaked 70 MB higher)
-
-
-def _grouped(table: pa.Table, key: str) -> dict[int, list[dict[str, Any]]]:
-    groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in table.to_pylist():
-        groups[row[key]].append(row)
-    return groups
-
-
-def _columns(table: pa.Table, currency: str) -> pa.Table:
-    """Drop the money columns of the currency the recipe does not post in (half the work),
-    and turn the rest into integer units (what the posting rules read)."""
-    money = {f.name for f in table.schema if f.type == MAGENTO_MONEY}
-    unwanted = "base_" if currency == "order" else ""
-    drop = {n for n in money if n.startswith("base_") == bool(unwanted)
-            and (n.removeprefix("base_") if unwanted else f"base_{n}") in money}
-    return as_units(table.select([n for n in table.column_names if n not in drop]))
-
-
-# What the posting reads of a document's order: who it bills and the currencies (its amounts
-# and dates come from the document itself, and an order posted as a document is read whole).
-_ORDER_COLUMNS = frozenset(f.name for f in ORDERS if f.type != MAGENTO_MONEY and f.name not in (
-    "state", "status", "created_at", "updated_at", "extra_amounts", "content_hash"))
-
-
-class _Export:
-    """An export checkpoint's orders, order lines and customers, read a window at a time."""
-
-    def __init__(self, export: Checkpoint, currency: str) -> None:
-        prepare = partial(_columns, currency=currency)
-        orders = export.table_file("orders")
-        self._orders = KeyedTable(orders, "entity_id", prepare, columns=[
-            n for n in pq.read_schema(orders).names if n in _ORDER_COLUMNS])
-        self._order_items = KeyedTable(export.table_file("order_items"), "order_id", prepare)
-        self._customers = KeyedTable(export.table_file("customers"), "id")
-        self._invoices = KeyedTable(export.table_file("invoices"), "entity_id",
-                                    columns=["entity_id", "increment_id"])
-
-    def slice_tables(self, order_ids: list[int]) -> tuple[pa.Table, pa.Table]:
-        """A slice's orders and their lines, amounts in units."""
-        return self._orders.rows(order_ids), self._order_items.rows(order_ids)
-
-    def invoice_numbers(self, invoice_ids: list[int]) -> dict[int, str]:
-        """The increment ids of the invoices the export holds among `invoice_ids`."""
-        table = self._invoices.rows(invoice_ids)
-        return dict(zip(table.column("entity_id").to_pylist(),
-                        table.column("increment_id").to_pylist(), strict=True))
-
-    def customers_of(self, ids: set[int | None]) -> dict[int, dict[str, Any]]:
-        """The customer records of these ids, in one filter (none read for none)."""
-        wanted = sorted(i for i in ids if i)
-        if not wanted:
-            return {}
-        return {r["id"]: r for r in self._customers.rows(wanted).to_pylist()}
-
-
-LINES = {"order": "order_items", "invoice": "invoice_items", "creditmemo": "creditmemo_items"}
-
-
-def _document_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | None = None
-                     ) -> Iterator[tuple[str, pa.Table, KeyedTable]]:
-    """(kind, a slice of documents with amounts in units, the lines by document) for every
-    posting, in order: the documents table is read a row group at a time, never whole."""
-    currency = recipe.sage.currency
-    prepare = partial(_columns, currency=currency)
-    for kind in posted_kinds(recipe):
-        lines = KeyedTable(export.table_file(LINES[kind]),
-                           "order_id" if kind == "order" else "document_id", prepare)
-        wanted = None if only is None else pa.array(
-            sorted(k.entity_id for k in only if k.entity_type == kind), pa.int64())
-        source = pq.ParquetFile(export.table_file(POSTED[kind]))
-        for batch in source.iter_batches(batch_size=SLICE):
-            table = posted_rows(recipe, kind, pa.Table.from_batches([batch]))
-            if wanted is not None:
-                table = table.filter(pc.is_in(table["entity_id"], value_set=wanted))
-            if table.num_rows:
-                yield kind, _columns(table, currency), lines
-
-
-@dataclass
-class _Read:
-    """A slice of documents and what the export holds for them: their orders, those orders'
-    lines, and (for invoices and credit memos) the documents' own lines."""
-
-    kind: str
-    table: pa.Table
-    ids: list[int]  # the documents' entity ids, in the table's order
-    orders: pa.Table
-    order_items: pa.Table
-    lines: pa.Table | None
-
-
-def _read_slices(recipe: Recipe, export: Checkpoint, only: set[RecordKey] | None,
-                 tables: _Export) -> Iterator[_Read]:
-    """Every slice with its rows of the export's other tables, read a slice ahead on a thread
-    of its own (read_ahead): the orders' and lines' KeyedTables are used there only."""
-    for kind, table, lines_index in _document_slices(recipe, export, only):
-        ids = table["entity_id"].to_pylist()
-        order_ids = sorted(set(ids if kind == "order" else table["order_id"].to_pylist()))
-        orders, order_items = tables.slice_tables(order_ids)
-        yield _Read(kind, table, ids, orders, order_items,
-                    None if kind == "order" else lines_index.rows(ids))
+    worker_slices: int = 0  # slices read and posted in worker processes (work_pool)
 
 
 def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id: str,
-              *, lookup: Ledger | None = None, use_columnar: bool = True) -> TransformResult:
+              *, lookup: Ledger | None = None, use_columnar: bool = True,
+              workers: int | None = None) -> TransformResult:
     """Build every Sage document of an export, plus the ledger's queued records that earlier
     exports hold, and write the sage-documents checkpoint. Without a ledger (dry run) nothing
     is remembered; `lookup`, a read-only ledger, still tells the accounts already known.
-    `use_columnar=False` builds every document one at a time (the tests compare the two)."""
+    `use_columnar=False` builds every document one at a time (the tests compare the two).
+    `workers`: the most processes reading and posting slices beside this one (default: one
+    core fewer, at most one); one starts only for more than PARALLEL_AFTER_SLICES slices."""
     caps = products.get(recipe.sage.product).capabilities
-    builder = DocumentBuilder(recipe.mapping,
-                              NominalMap.load(recipe.mapping.nominals_csv,
-                                              recipe.mapping.default_sales_nominal,
-                                              recipe.mapping.products_csv, caps),
-                              recipe.zone, recipe.sage.currency,
-                              recipe.sage.reference_prefixes,
-                              companies=recipe.sage.companies,
-                              negative_amounts=recipe.sage.negative_amounts,
-                              items=ItemMap.load(recipe.mapping.items_csv,
-                                                 recipe.mapping.unmapped_items,
-                                                 recipe.mapping.default_item,
-                                                 recipe.mapping.default_warehouse),
-                              unit_price_places=caps.unit_price_places,
-                              negative_purposes=caps.negative_purposes,
-                              locked_until=recipe.sage.period_locked_until,
-                              locked_period=recipe.sage.locked_period)
+    builder = document_builder(recipe)
     allocator = AccountAllocator(recipe.mapping,
                                  load_customer_accounts(recipe.mapping.customers_csv, caps),
                                  known.account_refs() if (known := ledger or lookup) else {})
@@ -236,33 +130,25 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                 else set())
     with closing(_Outcomes()) as outcomes:
         references = _References(ledger or lookup, outcomes)
-        for source, only in sources:
-            tables = _Export(source, recipe.sage.currency)
-            for read in read_ahead(_read_slices(recipe, source, only, tables)):
-                built = _build_slice(read, tables, builder, allocator, account_rows, fast)
-                docs = built.docs
-                _hold_unimportable_credits(docs, recipe.sage.product, recipe.sage.region,
-                                           recipe.sage.post_from)
-                if review:
-                    _hold_unapproved_accounts(docs, awaiting | {r for _, r, _ in allocator.new})
-                references.hold_collisions(docs)
-                _write_documents(writer, built, recipe.mapping.department)
-                result.documents += len(docs)
-                progress.advance("transform", len(docs), unit="documents")
-                ready: list[tuple[RecordKey, str, str]] = []
-                skipped: list[tuple[RecordKey, str, str]] = []
-                for d in docs:
-                    key = RecordKey(d.entity_type, d.entity_id, d.store_id)
-                    if d.hold_reason:
-                        result.holds[key] = hold = _hold_of(d)
-                        held.append((key, d.content_hash, hold))
-                        result.held.append(f"{key} ({d.increment_id}): {d.hold_reason}")
-                    elif d.skip_reason:
-                        skipped.append((key, d.content_hash, d.skip_reason))
-                    else:
-                        ready.append((key, d.content_hash, _reference(d)))
-                    result.warnings += [f"{key} ({d.increment_id}): {w}" for w in d.warnings]
-                outcomes.add(ready, skipped)
+        token = uuid.uuid4().hex  # a worker's key for what it opens of this transform's plans
+        for number, (source, only) in enumerate(sources):
+            plan = ExportPlan(f"{token}/{number}", recipe, _table_files(recipe, source), fast,
+                              export_slices.SLICE)
+            tables = ExportTables(plan.files, recipe.sage.currency)
+            with closing(_slices(plan, only, workers, result)) as reads:
+                for read in reads:
+                    built = _build_slice(read, tables, builder, allocator, account_rows)
+                    docs = built.docs
+                    _hold_unimportable_credits(docs, recipe.sage.product, recipe.sage.region,
+                                               recipe.sage.post_from)
+                    if review:
+                        _hold_unapproved_accounts(
+                            docs, awaiting | {r for _, r, _ in allocator.new})
+                    references.hold_collisions(docs)
+                    _write_documents(writer, built, recipe.mapping.department)
+                    result.documents += len(docs)
+                    progress.advance("transform", len(docs), unit="documents")
+                    outcomes.add(*_sorted_out(docs, result, held))
         if ledger is not None:
             ledger.add_accounts(allocator.new, approved=not review)
             ledger.mark_transformed(outcomes.ready(), held, outcomes.skipped())
@@ -273,6 +159,86 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                                      "accounts": len(account_rows),
                                      "from_earlier_exports": len(sources) - 1})
     return result
+
+
+def _grouped(table: pa.Table, key: str) -> dict[int, list[dict[str, Any]]]:
+    groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in table.to_pylist():
+        groups[row[key]].append(row)
+    return groups
+
+
+# A worker reads and posts slices while this process builds, checks and writes the one before
+# (export_slices), for a transform of more slices than this (a worker's start-up, some 0.5 s,
+# must pay off). One worker is enough: this process's share of a slice is the larger, so it
+# reads only the first slices itself, while the worker starts, and then waits for the worker
+# (a slice read here would cost it more than waiting). At most SLICES_IN_FLIGHT slices are
+# read or being read and not yet built (each holds its tables: some 2 MB).
+PARALLEL_AFTER_SLICES = 20
+SLICES_READ_HERE = 1
+SLICES_IN_FLIGHT = 3
+
+
+def _sorted_out(docs: list[SageDocument], result: TransformResult,
+                held: list[tuple[RecordKey, str, Hold | str]]
+                ) -> tuple[list[tuple[RecordKey, str, str]], list[tuple[RecordKey, str, str]]]:
+    """The slice's documents ready (with the Sage type:reference each claims) and skipped; the
+    held ones go to `held` and, with every warning, to the result."""
+    ready: list[tuple[RecordKey, str, str]] = []
+    skipped: list[tuple[RecordKey, str, str]] = []
+    for d in docs:
+        key = RecordKey(d.entity_type, d.entity_id, d.store_id)
+        if d.hold_reason:
+            result.holds[key] = hold = _hold_of(d)
+            held.append((key, d.content_hash, hold))
+            result.held.append(f"{key} ({d.increment_id}): {d.hold_reason}")
+        elif d.skip_reason:
+            skipped.append((key, d.content_hash, d.skip_reason))
+        else:
+            ready.append((key, d.content_hash, _reference(d)))
+        result.warnings += [f"{key} ({d.increment_id}): {w}" for w in d.warnings]
+    return ready, skipped
+
+
+def _table_files(recipe: Recipe, export: Checkpoint) -> dict[str, Path]:
+    """The export's table files a transform reads, each checked against the manifest once."""
+    kinds = posted_kinds(recipe)
+    names = {"orders", "order_items", "customers", "invoices",
+             *(POSTED[k] for k in kinds), *(LINES[k] for k in kinds)}
+    return {name: export.table_file(name) for name in sorted(names)}
+
+
+def _slices(plan: ExportPlan, only: set[RecordKey] | None, workers: int | None,
+            result: TransformResult) -> Generator[ReadSlice, None, None]:
+    """Every slice of the export that holds posted documents (only those of `only`, if given),
+    read and posted a slice ahead: in a worker process for a large export, else on a thread
+    (read_ahead)."""
+    kinds = posted_kinds(plan.recipe)
+    jobs = [SliceJob(plan, kind, n) for kind in kinds for n in range(plan.slices(kind))]
+    workers = min(default_workers() if workers is None else workers, 1)
+    if only is not None or not workers or len(jobs) <= PARALLEL_AFTER_SLICES:
+        reader = SliceReader(plan)
+        wanted = {kind: pa.array(sorted(k.entity_id for k in only if k.entity_type == kind),
+                                 pa.int64()) for kind in kinds} if only is not None else {}
+        made = read_ahead(reader.read(job.kind, job.number, wanted.get(job.kind))
+                          for job in jobs)
+        yield from (read for read in made if read is not None)
+        return
+    pool: OrderedPool[None, SliceJob, ReadSlice | None] = OrderedPool(
+        read_slice, workers, start_after=SLICES_READ_HERE, backlog=SLICES_IN_FLIGHT,
+        limit=SLICES_IN_FLIGHT)
+    try:
+        for job in jobs:
+            while len(pool.queued) >= SLICES_IN_FLIGHT:  # the worker is never full: see above
+                _, read = pool.next()
+                if read is not None:
+                    yield read
+            pool.put(None, job)
+        yield from (read for _, read in pool.drain() if read is not None)
+    finally:
+        result.worker_slices += pool.submitted
+        pool.close()
+        forget(plan)
 
 
 class _Outcomes:
@@ -410,31 +376,19 @@ class _Slice:
     position in `docs`; those documents' own `lines` and `splits` stay empty)."""
 
     docs: list[SageDocument]
-    posted: columnar.Posted | None = None
+    posting: Posting | None = None
 
 
-def _build_slice(read: _Read, tables: _Export, builder: DocumentBuilder,
-                 allocator: AccountAllocator, account_rows: dict[str, dict[str, Any]],
-                 fast: bool) -> _Slice:
-    kind, table, ids, orders_table, items_table = (read.kind, read.table, read.ids, read.orders,
-                                                   read.order_items)
-    document_lines = read.lines
-    orders = {r["entity_id"]: r for r in orders_table.to_pylist()}
-    posted = columnar.post(kind, table, document_lines, items_table, orders_table,
-                           builder) if fast else None
-    simple = posted.ok if posted else [False] * len(ids)
-    # a document posted column-wise needs only its header's fields as a Python row
-    rows = _header_rows(table, simple, builder.prefix, builder.zone)
-    left = [r for r, ok in zip(rows, simple, strict=True) if not ok]
+def _build_slice(read: ReadSlice, tables: ExportTables, builder: DocumentBuilder,
+                 allocator: AccountAllocator, account_rows: dict[str, dict[str, Any]]
+                 ) -> _Slice:
+    kind, rows, posting = read.kind, read.rows, read.posting
+    orders = {r["entity_id"]: r for r in read.orders.to_pylist()}
+    simple = posting.ok if posting else [False] * len(rows)
     # the rest is built one document at a time, from Python rows of its own lines only
-    order_items = _grouped(items_table.filter(pc.is_in(items_table["order_id"], pa.array(
-        sorted({r["entity_id"] if kind == "order" else r["order_id"] for r in left}),
-        pa.int64()))), "order_id") if left else {}
-    if kind == "order" or not left or document_lines is None:
-        lines = order_items
-    else:
-        lines = _grouped(document_lines.filter(pc.is_in(document_lines["document_id"], pa.array(
-            [r["entity_id"] for r in left], pa.int64()))), "document_id")
+    order_items = _grouped(read.order_items, "order_id") if not all(simple) else {}
+    lines = order_items if kind == "order" or read.lines is None else \
+        _grouped(read.lines, "document_id")
     opened: list[tuple[str, str, dict[str, Any], str]] = []  # accounts new in this slice
     docs: list[SageDocument] = []
     for position, (row, ok) in enumerate(zip(rows, simple, strict=True)):
@@ -443,9 +397,9 @@ def _build_slice(read: _Read, tables: _Export, builder: DocumentBuilder,
             docs.append(_orphan(kind, row))
             continue
         ref, origin = allocator.account_for(order)
-        if ok and posted is not None:
+        if ok and posting is not None:
             document = builder.header(kind, row, order, ref)
-            document.totals = posted.totals[position]
+            document.totals = posting.totals[position]
         else:
             document = builder.build(kind, row, lines.get(row["entity_id"], []), order,
                                      order_items.get(order["entity_id"], []), ref)
@@ -464,31 +418,7 @@ def _build_slice(read: _Read, tables: _Export, builder: DocumentBuilder,
                                                  if d.invoice_id is not None}))
         for d in docs:
             d.invoice_increment_id = numbers.get(d.invoice_id) if d.invoice_id else None
-    return _Slice(docs, posted)
-
-
-_HEADER = ("entity_id", "increment_id", "order_id", "store_id", "content_hash", "invoice_id")
-
-
-def _header_rows(table: pa.Table, simple: list[bool], prefix: str, zone: tzinfo
-                 ) -> list[dict[str, Any]]:
-    """The slice's documents as Python rows: whole where the builder posts them, only what
-    `DocumentBuilder.header` reads where the columnar rules did. Each has its `posting_date`
-    in place of its `created_at` (dates.local_dates: a third of the rows' cost otherwise)."""
-    dates = local_dates(table["created_at"], zone)
-    table = table.drop_columns(["created_at"])
-    if not any(simple):
-        rows = table.to_pylist()
-    else:
-        names = [n for n in (*_HEADER, f"{prefix}grand_total") if n in table.column_names]
-        rows = table.select(names).to_pylist()
-        left = [n for n, ok in enumerate(simple) if not ok]
-        for n, row in zip(left, table.take(pa.array(left, pa.int64())).to_pylist(),
-                          strict=True):
-            rows[n] = row
-    for row, day in zip(rows, dates, strict=True):
-        row["posting_date"] = day
-    return rows
+    return _Slice(docs, posting)
 
 
 def _ready(d: SageDocument) -> bool:
@@ -506,43 +436,20 @@ def _in_order(exact: pa.Table, positions: list[int], posted: pa.Table | None) ->
     return both.take(pc.sort_indices(both["position"])).drop_columns(["position"])
 
 
-_SPLIT_CENTS = ("net_amount", "tax_amount")
-_LINE_CENTS = ("posted_net", "posted_tax")
-_POSITION = pa.field("position", pa.int64())
-
-
-def _typed(schema: pa.Schema, columns: dict[str, Any], cents: tuple[str, ...] = (),
-           units: tuple[str, ...] = ()) -> pa.Table:
-    """A table of `schema` from columns of Python values or Arrow arrays: the `cents` and
-    `units` columns (integers) become their decimal types in one operation each."""
-    arrays = []
-    for column in schema:
-        values = columns[column.name]
-        if column.name in cents:
-            arrays.append(cents_array(values))
-        elif column.name in units:
-            arrays.append(units_array(values))
-        elif isinstance(values, pa.Array | pa.ChunkedArray):  # a cast to its own type costs
-            arrays.append(values if values.type == column.type else values.cast(column.type))
-        else:
-            arrays.append(pa.array(values, column.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
 def _write_documents(writer: CheckpointWriter, built: _Slice, department: int | None) -> None:
     docs = built.docs
-    writer.write("documents", _typed(SAGE_DOCUMENTS, document_columns(docs), DOCUMENT_CENTS,
-                                     ("carriage_tax_rate",)))
-    splits = _typed(SAGE_SPLITS, split_columns(docs, department), _SPLIT_CENTS)
-    lines = _typed(SAGE_LINES, line_columns(docs), _LINE_CENTS, LINE_UNITS)
+    writer.write("documents", typed_table(SAGE_DOCUMENTS, document_columns(docs),
+                                          DOCUMENT_CENTS, ("carriage_tax_rate",)))
+    splits = typed_table(SAGE_SPLITS, split_columns(docs, department), SPLIT_CENTS)
+    lines = typed_table(SAGE_LINES, line_columns(docs), LINE_CENTS, LINE_UNITS)
     posted_splits = posted_lines = None
-    if built.posted is not None:
+    if built.posting is not None:
         ready = pa.array([_ready(d) and d.totals is not None for d in docs], pa.bool_())
         keys = pa.array([d.document_key for d in docs], pa.string())
         labels = pa.array([f"{KIND_LABEL[d.entity_type]} {d.increment_id}" for d in docs],
                           pa.string())
-        posted_splits = _posted_splits(built.posted.splits, ready, keys, labels, department)
-        posted_lines = _posted_lines(built.posted.lines, ready, keys)
+        posted_splits = _posted_splits(built.posting.splits, ready, keys, labels, department)
+        posted_lines = _posted_lines(built.posting.lines, ready, keys)
     writer.write("splits", _in_order(
         splits, [p for p, d in enumerate(docs) if _ready(d) for _ in d.splits], posted_splits))
     writer.write("lines", _in_order(
@@ -554,27 +461,29 @@ def _posted_splits(splits: pa.Table, ready: pa.Array, keys: pa.Array, labels: pa
     """The columnar splits of the documents still ready, as the `splits` table (+ position)."""
     splits = splits.filter(pc.take(ready, splits["position"]))
     position = splits["position"]
-    count = splits.num_rows
-    return _typed(SAGE_SPLITS.append(_POSITION), {
-        "document_key": pc.take(keys, position), "split_no": splits["split_no"],
-        "nominal_code": splits["nominal_code"], "tax_code": splits["tax_code"],
-        "department": [department] * count,
+    return _completed(SAGE_SPLITS, splits, {
+        "document_key": pc.take(keys, position),
+        "department": pa.array([department] * len(position), pa.int32()),
         # a goods or carriage split's label is its purpose (PURPOSE_LABEL)
         "details": pc.binary_join_element_wise(pc.take(labels, position),
-                                               splits["purpose"], " "),
-        "net_amount": splits["net"], "tax_amount": splits["tax"],
-        "purpose": splits["purpose"], "transaction_type": [None] * count,
-        "reference": [None] * count, "position": position}, _SPLIT_CENTS)
+                                               splits["purpose"], " ")})
 
 
 def _posted_lines(lines: pa.Table, ready: pa.Array, keys: pa.Array) -> pa.Table:
     """The columnar lines of the documents still ready, as the `lines` table (+ position)."""
     lines = lines.filter(pc.take(ready, lines["position"]))
-    count = lines.num_rows
-    columns = {name: lines[name] for name in lines.column_names}
-    columns.update(document_key=pc.take(keys, lines["position"]),
-                   transaction_type=[None] * count, reference=[None] * count)
-    return _typed(SAGE_LINES.append(_POSITION), columns, _LINE_CENTS, LINE_UNITS)
+    return _completed(SAGE_LINES, lines, {"document_key": pc.take(keys, lines["position"])})
+
+
+def _completed(schema: pa.Schema, posted: pa.Table, added: dict[str, Any]) -> pa.Table:
+    """Columnar lines or splits (+ position) as `schema`'s table (+ position): their typed
+    columns, the `added` ones, and null for the rest (the transaction type and reference of a
+    split posted as a document of its own, which never goes the columnar way)."""
+    count = posted.num_rows
+    return pa.Table.from_arrays(
+        [added[f.name] if f.name in added else posted[f.name] if f.name in posted.column_names
+         else pa.nulls(count, f.type) for f in schema] + [posted["position"]],
+        schema=schema.append(POSITION))
 
 
 def _orphan(kind: str, row: dict[str, Any]) -> SageDocument:

@@ -15,6 +15,12 @@ repay their start-up: a small export or import, and most tests, never start one.
 ignores Ctrl+C (the caller stops the pool) and exits when the caller dies, even if killed
 outright. A pool that breaks (a worker killed) is given up: its jobs are done in-process, same
 result. A job's function is a module-level one, and a job and its outcome are picklable.
+
+A worker hands its outcome back through a file of the pool's own temporary folder, and the
+pipe carries only the file's name. Through the pipe, an outcome of a megabyte went 64 KB at a
+time, and the caller's thread that reads it needed the GIL for every piece while the caller
+worked: the worker waited, blocked on a full pipe, and the caller then waited for an outcome
+not yet read (measured in the transform, which hands back 1.6 MB a slice).
 """
 
 from __future__ import annotations
@@ -22,8 +28,11 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -31,6 +40,8 @@ from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 MAX_WORKERS = 3  # beyond this the caller's own work (Parquet, raw index, ledger) is the limit
@@ -57,6 +68,37 @@ def _worker_started() -> None:
 def _exit_with(sentinel: int) -> None:
     multiprocessing.connection.wait([sentinel])
     os._exit(1)
+
+
+@dataclass(frozen=True)
+class _Spooled:
+    """An outcome a worker wrote to a file (see the module docstring)."""
+
+    path: str
+
+
+def _spooled(work: Callable[[Any], Any], folder: str, job: Any) -> Any:
+    """In a worker: `work(job)`, written to a new file in `folder` (or, where that fails, a
+    full disk, handed back through the pipe after all)."""
+    outcome = work(job)
+    try:
+        handle, path = tempfile.mkstemp(dir=folder, suffix=".outcome")
+        with os.fdopen(handle, "wb") as file:
+            pickle.dump(outcome, file, protocol=pickle.HIGHEST_PROTOCOL)
+    except OSError:
+        return outcome
+    return _Spooled(path)
+
+
+def _unspooled(outcome: Any) -> Any:
+    """In the caller: the outcome a worker wrote, its file removed."""
+    if not isinstance(outcome, _Spooled):
+        return outcome
+    path = Path(outcome.path)
+    try:
+        return pickle.loads(path.read_bytes())
+    finally:
+        path.unlink(missing_ok=True)
 
 
 Tag = TypeVar("Tag")
@@ -88,6 +130,7 @@ class OrderedPool(Generic[Tag, Job, Out]):
         self.pool: ProcessPoolExecutor | None = None
         self.submitted = 0  # jobs given to workers
         self.switch_interval: float | None = None  # the caller's own, while workers run
+        self.folder: str | None = None  # where workers leave their outcomes (_Spooled)
 
     def put(self, tag: Tag, job: Job) -> None:
         self.seen += 1
@@ -106,6 +149,10 @@ class OrderedPool(Generic[Tag, Job, Out]):
             found.append(self._next())
         return found
 
+    def next(self) -> tuple[Tag, Out]:
+        """The outcome at the head of the queue, waiting for it."""
+        return self._next()
+
     def drain(self) -> list[tuple[Tag, Out]]:
         """Every outcome still queued, in order."""
         return [self._next() for _ in range(len(self.queued))]
@@ -117,6 +164,7 @@ class OrderedPool(Generic[Tag, Job, Out]):
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
         self._restore_switch_interval()
+        self._remove_folder()
 
     def _waiting(self) -> int:
         return sum(1 for q in self.queued if isinstance(q.outcome, Future)
@@ -125,13 +173,14 @@ class OrderedPool(Generic[Tag, Job, Out]):
     def _submit(self, job: Job) -> Future[Out] | None:
         try:
             if self.pool is None:
+                self.folder = self.folder or tempfile.mkdtemp(prefix="sagesync-pool-")
                 self.pool = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_started)
                 self.switch_interval = sys.getswitchinterval()
                 sys.setswitchinterval(min(SWITCH_INTERVAL, self.switch_interval))
             with _main_left_out():  # a worker starts with a task, while none is idle
-                future = self.pool.submit(self.work, job)
+                future = self.pool.submit(partial(_spooled, self.work, str(self.folder)), job)
             self.submitted += 1
             return future
         except (OSError, BrokenProcessPool, RuntimeError):
@@ -145,6 +194,11 @@ class OrderedPool(Generic[Tag, Job, Out]):
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None
         self._restore_switch_interval()
+
+    def _remove_folder(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
 
     def _restore_switch_interval(self) -> None:
         if self.switch_interval is not None:
@@ -160,6 +214,11 @@ class OrderedPool(Generic[Tag, Job, Out]):
             except (BrokenProcessPool, CancelledError):
                 self._give_up()
                 outcome = self.work(queued.job)
+            else:
+                try:
+                    outcome = _unspooled(outcome)
+                except OSError:  # its file is gone (a cleaner of temporary files): again here
+                    outcome = self.work(queued.job)
         return queued.tag, outcome
 
 

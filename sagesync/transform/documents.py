@@ -738,6 +738,8 @@ def split_columns(docs: Sequence[SageDocument], department: int | None
 
 LINE_UNITS = ("quantity", "unit_price", "row_total", "discount_amount", "net_amount",
               "tax_amount", "tax_rate", "posted_price")  # columns held in units until written
+LINE_CENTS = ("posted_net", "posted_tax")  # the `lines` columns held in cents until written
+SPLIT_CENTS = ("net_amount", "tax_amount")  # the `splits` columns held in cents until written
 # checkpoint column -> PostingLine attribute
 _LINE_FIELDS = {"purpose": "purpose", "sku": "sku", "name": "name",
                 "order_item_id": "order_item_id", "quantity": "quantity",

@@ -8,6 +8,7 @@ rates stay Decimal: they are not money and have eight places.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TypeAlias
 
@@ -80,3 +81,21 @@ def cents_array(cents: Integers) -> pa.Array:
 def units_array(units: Integers) -> pa.Array:
     """Integer units as a Magento money column (decimal128(18,4)), exactly."""
     return _scaled(units, MAGENTO_MONEY)
+
+
+def typed_table(schema: pa.Schema, columns: Mapping[str, Any], cents: tuple[str, ...] = (),
+                units: tuple[str, ...] = ()) -> pa.Table:
+    """A table of `schema` from columns of Python values or Arrow arrays: the `cents` and
+    `units` columns (integers) become their decimal types in one operation each."""
+    arrays = []
+    for column in schema:
+        values = columns[column.name]
+        if column.name in cents:
+            arrays.append(cents_array(values))
+        elif column.name in units:
+            arrays.append(units_array(values))
+        elif isinstance(values, pa.Array | pa.ChunkedArray):  # a cast to its own type costs
+            arrays.append(values if values.type == column.type else values.cast(column.type))
+        else:
+            arrays.append(pa.array(values, column.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
