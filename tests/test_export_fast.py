@@ -39,7 +39,7 @@ from sagesync.pipeline import faults
 from sagesync.pipeline.checkpoint import CheckpointWriter, new_run_id, open_checkpoint
 from sagesync.pipeline.export_step import ExportResult, export_orders
 from sagesync.pipeline.postable import exported_records
-from sagesync.pipeline.work_pool import OrderedPool
+from sagesync.pipeline.work_pool import SPOOL_AFTER, OrderedPool
 from sagesync.recipe import Recipe, load_recipe
 from sagesync.testing.dataset import documents, write_store
 from tests.conftest import ROOT, subprocess_env
@@ -416,14 +416,17 @@ def test_a_worker_killed_mid_export_costs_nothing_but_time(tmp_path: Path) -> No
         assert outcome.sha256 == hashlib.sha256(Path(job.origin).read_bytes()).hexdigest()
 
 
-def test_outcomes_come_back_through_files_that_do_not_outlive_the_pool(tmp_path: Path) -> None:
-    """A worker hands its outcome back through a file of the pool's temporary folder, not the
-    pipe; a file gone before it is read (a cleaner of temporary files) costs that job done
-    again here, nothing else; and the folder goes with the pool."""
+@pytest.mark.parametrize("spool_after", [0, SPOOL_AFTER])
+def test_large_outcomes_come_back_through_files_that_do_not_outlive_the_pool(
+        tmp_path: Path, spool_after: int) -> None:
+    """A worker hands a large outcome back through a file of the pool's temporary folder, not
+    the pipe (a small one, as these pages are, through the pipe); a file gone before it is
+    read (a cleaner of temporary files) costs that job done again here, nothing else; and the
+    folder goes with the pool."""
     write_store(tmp_path, 4, seed=5, page_size=2)
     jobs = [PageJob("orders", str(p), path=str(p), digest=True)
             for p in sorted((tmp_path / "orders").glob("*.json"))]
-    decoder = OrderedPool(decode_page, 1, start_after=0)
+    decoder = OrderedPool(decode_page, 1, start_after=0, spool_after=spool_after)
     try:
         for number, job in enumerate(jobs[:2]):
             decoder.put(number, job)
@@ -433,8 +436,9 @@ def test_outcomes_come_back_through_files_that_do_not_outlive_the_pool(tmp_path:
             assert isinstance(queued.outcome, Future)
             queued.outcome.result()
         spooled = sorted(folder.iterdir(), key=lambda f: f.stat().st_mtime_ns)
-        assert len(spooled) == 2
-        spooled[1].unlink()
+        assert len(spooled) == (2 if spool_after == 0 else 0)
+        if spooled:
+            spooled[1].unlink()
         outcomes = decoder.drain()
         assert not any(folder.iterdir())  # each file removed once read
     finally:

@@ -16,11 +16,14 @@ ignores Ctrl+C (the caller stops the pool) and exits when the caller dies, even 
 outright. A pool that breaks (a worker killed) is given up: its jobs are done in-process, same
 result. A job's function is a module-level one, and a job and its outcome are picklable.
 
-A worker hands its outcome back through a file of the pool's own temporary folder, and the
-pipe carries only the file's name. Through the pipe, an outcome of a megabyte went 64 KB at a
-time, and the caller's thread that reads it needed the GIL for every piece while the caller
-worked: the worker waited, blocked on a full pipe, and the caller then waited for an outcome
-not yet read (measured in the transform, which hands back 1.6 MB a slice).
+A worker hands a large outcome (over SPOOL_AFTER bytes pickled) back through a file of the
+pool's own temporary folder, and the pipe carries only the file's name. Through the pipe, an
+outcome of a megabyte went 64 KB at a time, and the caller's thread that reads it needed the
+GIL for every piece while the caller worked: the worker waited, blocked on a full pipe, and
+the caller then waited for an outcome not yet read (measured in the transform, which hands
+back 1.6 MB a slice; the import, 290 KB a window, gained too). A smaller one (the export's
+decoded pages, 190 KB) goes through the pipe: for thousands of them a file each cost more
+than it saved.
 """
 
 from __future__ import annotations
@@ -70,30 +73,38 @@ def _exit_with(sentinel: int) -> None:
     os._exit(1)
 
 
+# Pickled outcomes larger than this go through a file (see the module docstring).
+SPOOL_AFTER = 256 * 1024
+
+
 @dataclass(frozen=True)
 class _Spooled:
-    """An outcome a worker wrote to a file (see the module docstring)."""
+    """An outcome a worker pickled: in `data`, or written to the file `path`."""
 
-    path: str
+    data: bytes | None = None
+    path: str | None = None
 
 
-def _spooled(work: Callable[[Any], Any], folder: str, job: Any) -> Any:
-    """In a worker: `work(job)`, written to a new file in `folder` (or, where that fails, a
-    full disk, handed back through the pipe after all)."""
-    outcome = work(job)
+def _spooled(work: Callable[[Any], Any], folder: str, spool_after: int, job: Any) -> _Spooled:
+    """In a worker: `work(job)`, pickled once; one of more than `spool_after` bytes written to
+    a new file in `folder` (or, where that fails, a full disk, handed back through the pipe
+    after all)."""
+    data = pickle.dumps(work(job), protocol=pickle.HIGHEST_PROTOCOL)
+    if len(data) <= spool_after:
+        return _Spooled(data=data)
     try:
         handle, path = tempfile.mkstemp(dir=folder, suffix=".outcome")
         with os.fdopen(handle, "wb") as file:
-            pickle.dump(outcome, file, protocol=pickle.HIGHEST_PROTOCOL)
+            file.write(data)
     except OSError:
-        return outcome
-    return _Spooled(path)
+        return _Spooled(data=data)
+    return _Spooled(path=path)
 
 
-def _unspooled(outcome: Any) -> Any:
-    """In the caller: the outcome a worker wrote, its file removed."""
-    if not isinstance(outcome, _Spooled):
-        return outcome
+def _unspooled(outcome: _Spooled) -> Any:
+    """In the caller: the outcome a worker pickled, its file (if it wrote one) removed."""
+    if outcome.path is None:
+        return pickle.loads(outcome.data or b"")
     path = Path(outcome.path)
     try:
         return pickle.loads(path.read_bytes())
@@ -110,7 +121,7 @@ Out = TypeVar("Out")
 class _Queued(Generic[Tag, Job, Out]):
     tag: Tag
     job: Job
-    outcome: Out | Future[Out]
+    outcome: Out | Future[_Spooled]
 
 
 class OrderedPool(Generic[Tag, Job, Out]):
@@ -121,7 +132,7 @@ class OrderedPool(Generic[Tag, Job, Out]):
     At most `workers * backlog` jobs wait in workers, and `limit` jobs in all (memory)."""
 
     def __init__(self, work: Callable[[Job], Out], workers: int, *, start_after: int,
-                 backlog: int = 4, limit: int = 24) -> None:
+                 backlog: int = 4, limit: int = 24, spool_after: int = SPOOL_AFTER) -> None:
         self.work = work
         self.workers, self.start_after, self.backlog = workers, start_after, backlog
         self.limit = max(limit, workers * backlog + 1)
@@ -130,7 +141,8 @@ class OrderedPool(Generic[Tag, Job, Out]):
         self.pool: ProcessPoolExecutor | None = None
         self.submitted = 0  # jobs given to workers
         self.switch_interval: float | None = None  # the caller's own, while workers run
-        self.folder: str | None = None  # where workers leave their outcomes (_Spooled)
+        self.folder: str | None = None  # where workers leave their large outcomes (_Spooled)
+        self.spool_after = spool_after
 
     def put(self, tag: Tag, job: Job) -> None:
         self.seen += 1
@@ -170,7 +182,7 @@ class OrderedPool(Generic[Tag, Job, Out]):
         return sum(1 for q in self.queued if isinstance(q.outcome, Future)
                    and not q.outcome.done())
 
-    def _submit(self, job: Job) -> Future[Out] | None:
+    def _submit(self, job: Job) -> Future[_Spooled] | None:
         try:
             if self.pool is None:
                 self.folder = self.folder or tempfile.mkdtemp(prefix="sagesync-pool-")
@@ -180,7 +192,8 @@ class OrderedPool(Generic[Tag, Job, Out]):
                 self.switch_interval = sys.getswitchinterval()
                 sys.setswitchinterval(min(SWITCH_INTERVAL, self.switch_interval))
             with _main_left_out():  # a worker starts with a task, while none is idle
-                future = self.pool.submit(partial(_spooled, self.work, str(self.folder)), job)
+                future = self.pool.submit(
+                    partial(_spooled, self.work, str(self.folder), self.spool_after), job)
             self.submitted += 1
             return future
         except (OSError, BrokenProcessPool, RuntimeError):
@@ -208,18 +221,17 @@ class OrderedPool(Generic[Tag, Job, Out]):
     def _next(self) -> tuple[Tag, Out]:
         queued = self.queued.popleft()
         outcome = queued.outcome
-        if isinstance(outcome, Future):
-            try:
-                outcome = outcome.result()
-            except (BrokenProcessPool, CancelledError):
-                self._give_up()
-                outcome = self.work(queued.job)
-            else:
-                try:
-                    outcome = _unspooled(outcome)
-                except OSError:  # its file is gone (a cleaner of temporary files): again here
-                    outcome = self.work(queued.job)
-        return queued.tag, outcome
+        if not isinstance(outcome, Future):
+            return queued.tag, outcome
+        try:
+            spooled = outcome.result()
+        except (BrokenProcessPool, CancelledError):
+            self._give_up()
+            return queued.tag, self.work(queued.job)
+        try:
+            return queued.tag, _unspooled(spooled)
+        except OSError:  # its file is gone (a cleaner of temporary files): done again here
+            return queued.tag, self.work(queued.job)
 
 
 @contextmanager
