@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from sagesync.magento.entities import PAGE_DECODERS
 from sagesync.magento.tables import MagentoTableBuilder
 from sagesync.model.money import decimal_of_units
-from sagesync.pipeline import export_slices, transform_step
+from sagesync.pipeline import export_slices, transform_step, work_pool
 from sagesync.pipeline.checkpoint import open_checkpoint
 from sagesync.pipeline.export_slices import in_units
 from sagesync.pipeline.transform_step import transform
@@ -191,7 +191,8 @@ def test_a_transform_writes_the_same_checkpoint_every_way(  # type: ignore[no-un
     """The whole step on the sample store, through its checkpoint: the same documents,
     splits and lines, in the same order, and the same holds and warnings, whether simple
     documents go the columnar way or not, in slices of a thousand documents or of three,
-    read and posted here or in a worker process (export_slices)."""
+    read and posted here or in a worker process (export_slices), whose outcomes come back
+    through files of the step's folder, removed once read."""
     result = run_cli("-r", str(demo_copy), "export-orders")
     assert result.exit_code == 0, result.output
     export = open_checkpoint(Path(result.output.strip().splitlines()[-1]), "magento-export")
@@ -199,10 +200,13 @@ def test_a_transform_writes_the_same_checkpoint_every_way(  # type: ignore[no-un
     done = {"whole": transform(recipe, export, None, "whole", workers=0)}
     monkeypatch.setattr(export_slices, "SLICE", 3)
     monkeypatch.setattr(transform_step, "PARALLEL_AFTER_SLICES", 0)  # a worker for so few
+    monkeypatch.setattr(work_pool, "SPOOL_AFTER", 0)  # its outcomes through files
     done["exact"] = transform(recipe, export, None, "exact", use_columnar=False, workers=0)
     done["here"] = transform(recipe, export, None, "here", workers=0)
     done["worker"] = transform(recipe, export, None, "worker", workers=1)
     assert done["worker"].worker_slices > 0
+    assert sorted(p.name for p in done["worker"].manifest.parent.iterdir()) == sorted(
+        p.name for p in done["here"].manifest.parent.iterdir())  # the worker's outcomes gone
     assert done["here"].worker_slices == done["whole"].worker_slices == 0
     for way, outcome in done.items():
         assert (outcome.documents, outcome.held, outcome.warnings) == (

@@ -422,16 +422,19 @@ def test_large_outcomes_come_back_through_files_that_do_not_outlive_the_pool(
     """A worker hands a large outcome back through a file of the pool's temporary folder, not
     the pipe (a small one, as these pages are, through the pipe); a file gone before it is
     read (a cleaner of temporary files) costs that job done again here, nothing else; and the
-    folder goes with the pool."""
+    folder, made in the step's own, goes with the pool."""
     write_store(tmp_path, 4, seed=5, page_size=2)
     jobs = [PageJob("orders", str(p), path=str(p), digest=True)
             for p in sorted((tmp_path / "orders").glob("*.json"))]
-    decoder = OrderedPool(decode_page, 1, start_after=0, spool_after=spool_after)
+    step = tmp_path / "step"  # the step's checkpoint folder
+    step.mkdir()
+    decoder = OrderedPool(decode_page, 1, start_after=0, spool_after=spool_after, folder=step)
     try:
         for number, job in enumerate(jobs[:2]):
             decoder.put(number, job)
         assert decoder.folder is not None
         folder = Path(decoder.folder)
+        assert folder.parent == step
         for queued in decoder.queued:  # both done in the worker, neither read yet
             assert isinstance(queued.outcome, Future)
             queued.outcome.result()
@@ -443,7 +446,7 @@ def test_large_outcomes_come_back_through_files_that_do_not_outlive_the_pool(
         assert not any(folder.iterdir())  # each file removed once read
     finally:
         decoder.close()
-    assert not folder.exists()
+    assert not any(step.iterdir())  # its folder goes with the pool
     assert [tag for tag, _ in outcomes] == [0, 1]
     for (_, outcome), job in zip(outcomes, jobs, strict=True):
         _same(outcome, decode_page(job))

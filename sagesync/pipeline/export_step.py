@@ -365,7 +365,7 @@ class _Pages:
         self.raw = _RawWriter(writer.folder / "raw", copy=not filter_locally)
         self.decoder: OrderedPool[_Queued, PageJob, PageOutcome] = OrderedPool(
             decode_page, default_workers() if workers is None else workers,
-            start_after=PARALLEL_AFTER_PAGES)
+            start_after=PARALLEL_AFTER_PAGES, folder=writer.folder)
 
     def take(self, page: RawPage, window: Window, *, saved: bool = False) -> None:
         """Queue a page; `saved` when it is a file not read yet (its decoder reads it)."""

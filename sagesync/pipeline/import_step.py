@@ -524,7 +524,8 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
     if tables.count <= PARALLEL_AFTER_DOCUMENTS:
         workers = 0
     renders: OrderedPool[_Rendering, RenderJob, Encoded] = OrderedPool(
-        render_encoded, workers, start_after=0, backlog=RENDER_BACKLOG, limit=RENDERS_IN_FLIGHT)
+        render_encoded, workers, start_after=0, backlog=RENDER_BACKLOG, limit=RENDERS_IN_FLIGHT,
+        folder=writer.folder)
 
     def settle(done: list[tuple[_Rendering, Encoded]]) -> None:
         for rendering, encoded in done:

@@ -135,7 +135,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
             plan = ExportPlan(f"{token}/{number}", recipe, _table_files(recipe, source), fast,
                               export_slices.SLICE)
             tables = ExportTables(plan.files, recipe.sage.currency)
-            with closing(_slices(plan, only, workers, result)) as reads:
+            with closing(_slices(plan, only, workers, result, writer.folder)) as reads:
                 for read in reads:
                     built = _build_slice(read, tables, builder, allocator, account_rows)
                     docs = built.docs
@@ -209,10 +209,10 @@ def _table_files(recipe: Recipe, export: Checkpoint) -> dict[str, Path]:
 
 
 def _slices(plan: ExportPlan, only: set[RecordKey] | None, workers: int | None,
-            result: TransformResult) -> Generator[ReadSlice, None, None]:
+            result: TransformResult, folder: Path) -> Generator[ReadSlice, None, None]:
     """Every slice of the export that holds posted documents (only those of `only`, if given),
-    read and posted a slice ahead: in a worker process for a large export, else on a thread
-    (read_ahead)."""
+    read and posted a slice ahead: in a worker process for a large export (its outcomes pass
+    through `folder`, the step's own), else on a thread (read_ahead)."""
     kinds = posted_kinds(plan.recipe)
     jobs = [SliceJob(plan, kind, n) for kind in kinds for n in range(plan.slices(kind))]
     workers = min(default_workers() if workers is None else workers, 1)
@@ -226,7 +226,7 @@ def _slices(plan: ExportPlan, only: set[RecordKey] | None, workers: int | None,
         return
     pool: OrderedPool[None, SliceJob, ReadSlice | None] = OrderedPool(
         read_slice, workers, start_after=SLICES_READ_HERE, backlog=SLICES_IN_FLIGHT,
-        limit=SLICES_IN_FLIGHT)
+        limit=SLICES_IN_FLIGHT, folder=folder)
     try:
         for job in jobs:
             while len(pool.queued) >= SLICES_IN_FLIGHT:  # the worker is never full: see above

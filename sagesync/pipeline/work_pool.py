@@ -16,8 +16,10 @@ ignores Ctrl+C (the caller stops the pool) and exits when the caller dies, even 
 outright. A pool that breaks (a worker killed) is given up: its jobs are done in-process, same
 result. A job's function is a module-level one, and a job and its outcome are picklable.
 
-A worker hands a large outcome (over SPOOL_AFTER bytes pickled) back through a file of the
-pool's own temporary folder, and the pipe carries only the file's name. Through the pipe, an
+A worker hands a large outcome (over SPOOL_AFTER bytes pickled) back through a file of a
+folder of the pool's own (in the step's checkpoint folder, so a killed step's leftovers go
+with it, and the export's records never leave the state folder), and the pipe carries only
+the file's name. Through the pipe, an
 outcome of a megabyte went 64 KB at a time, and the caller's thread that reads it needed the
 GIL for every piece while the caller worked: the worker waited, blocked on a full pipe, and
 the caller then waited for an outcome not yet read (measured in the transform, which hands
@@ -132,7 +134,8 @@ class OrderedPool(Generic[Tag, Job, Out]):
     At most `workers * backlog` jobs wait in workers, and `limit` jobs in all (memory)."""
 
     def __init__(self, work: Callable[[Job], Out], workers: int, *, start_after: int,
-                 backlog: int = 4, limit: int = 24, spool_after: int = SPOOL_AFTER) -> None:
+                 backlog: int = 4, limit: int = 24, spool_after: int | None = None,
+                 folder: Path | None = None) -> None:
         self.work = work
         self.workers, self.start_after, self.backlog = workers, start_after, backlog
         self.limit = max(limit, workers * backlog + 1)
@@ -141,8 +144,12 @@ class OrderedPool(Generic[Tag, Job, Out]):
         self.pool: ProcessPoolExecutor | None = None
         self.submitted = 0  # jobs given to workers
         self.switch_interval: float | None = None  # the caller's own, while workers run
-        self.folder: str | None = None  # where workers leave their large outcomes (_Spooled)
-        self.spool_after = spool_after
+        # where workers leave their large outcomes (_Spooled): a folder of its own, made in
+        # `folder` (the step's checkpoint folder, cleared with it if the step is killed) or
+        # else among the system's temporary files, and removed when the pool closes
+        self.within = folder
+        self.folder: Path | None = None
+        self.spool_after = SPOOL_AFTER if spool_after is None else spool_after
 
     def put(self, tag: Tag, job: Job) -> None:
         self.seen += 1
@@ -185,7 +192,8 @@ class OrderedPool(Generic[Tag, Job, Out]):
     def _submit(self, job: Job) -> Future[_Spooled] | None:
         try:
             if self.pool is None:
-                self.folder = self.folder or tempfile.mkdtemp(prefix="sagesync-pool-")
+                self.folder = self.folder or Path(tempfile.mkdtemp(prefix="outcomes-",
+                                                                   dir=self.within))
                 self.pool = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_started)
