@@ -122,6 +122,8 @@ def test_the_workers_setting_caps_every_steps_workers(
     monkeypatch.setenv("SAGESYNC_WORKERS", "two")
     refused = run_cli("run", str(demo_copy))
     assert refused.exit_code == 2 and "SAGESYNC_WORKERS='two'" in refused.output
+    refused = run_cli("transform", "--from", alone["export-orders"]["manifest"])
+    assert refused.exit_code == 2 and "SAGESYNC_WORKERS='two'" in refused.output
     assert run_cli("run", "--help").exit_code == 0
     assert run_cli("-r", str(demo_copy), "status").exit_code in (0, 1)
     monkeypatch.delenv("SAGESYNC_WORKERS")
