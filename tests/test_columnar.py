@@ -255,3 +255,41 @@ def test_the_real_stores_transform_the_same_either_way(run_cli, tmp_path: Path, 
                 assert pq.read_table(written[True] / f"{name}.parquet").equals(
                     pq.read_table(written[False] / f"{name}.parquet")), (instance, name)
     assert sum(taken) > 0
+
+
+def test_a_worker_killed_mid_transform_costs_nothing_but_time(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slices' worker killed outright after the first slice: the pool is given up, the
+    rest is read and posted here, and the checkpoint is the one a transform without a worker
+    writes."""
+    import psutil
+
+    from tests.test_export_fast import _dead, _workers
+
+    result = run_cli("-r", str(demo_copy), "export-orders")
+    assert result.exit_code == 0, result.output
+    export = open_checkpoint(Path(result.output.strip().splitlines()[-1]), "magento-export")
+    recipe = load_recipe(demo_copy)
+    monkeypatch.setattr(export_slices, "SLICE", 2)
+    monkeypatch.setattr(transform_step, "PARALLEL_AFTER_SLICES", 0)
+    alone = transform(recipe, export, None, "alone", workers=0)
+    killed = []
+    real = transform_step._build_slice
+
+    def kill_the_worker(*args: Any) -> Any:
+        built = real(*args)
+        for worker in [] if killed else _workers(psutil.Process()):
+            worker.kill()
+            _dead(worker)
+            killed.append(worker.pid)
+        return built
+
+    monkeypatch.setattr(transform_step, "_build_slice", kill_the_worker)
+    beside = transform(recipe, export, None, "beside", workers=1)
+    assert killed and beside.worker_slices > 0
+    assert _workers(psutil.Process()) == []
+    assert (beside.documents, beside.held, beside.warnings) == (
+        alone.documents, alone.held, alone.warnings)
+    for name in ("documents", "splits", "lines", "accounts"):
+        assert pq.read_table(beside.manifest.parent / f"{name}.parquet").equals(
+            pq.read_table(alone.manifest.parent / f"{name}.parquet")), name
