@@ -11,6 +11,8 @@ export's tables and builds the posting rules once, for the first job of a transf
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import tzinfo
 from functools import cached_property, partial
@@ -195,10 +197,11 @@ class ReadSlice:
 class SliceReader:
     """One process's reading of one export: its tables opened once, slices read on demand."""
 
-    def __init__(self, plan: ExportPlan) -> None:
+    def __init__(self, plan: ExportPlan, builder: DocumentBuilder | None = None) -> None:
         self.plan = plan
         self.tables = ExportTables(plan.files, plan.recipe.sage.currency)
-        self.builder = document_builder(plan.recipe) if plan.fast else None
+        # the caller's posting rules where given (its mapping files are read once), else built
+        self.builder = (builder or document_builder(plan.recipe)) if plan.fast else None
         self.documents: dict[str, SlicedTable] = {}
         self.lines: dict[str, KeyedTable] = {}
 
@@ -232,8 +235,7 @@ class SliceReader:
                 lines = lines.filter(pc.is_in(lines["document_id"],
                                               value_set=left["entity_id"]))
         rows = header_rows(table, posted.ok if posted else [False] * table.num_rows,
-                           "base_" if plan.recipe.sage.currency == "base" else "",
-                           plan.recipe.zone)
+                           self.builder.prefix if self.builder else "", plan.recipe.zone)
         return ReadSlice(kind, rows, orders, order_items, lines,
                          Posting.of(posted) if posted else None)
 
@@ -262,18 +264,24 @@ def header_rows(table: pa.Table, simple: list[bool], prefix: str, zone: tzinfo
     return rows
 
 
-_READERS: dict[str, SliceReader] = {}  # a worker's, by plan token: one transform at a time
+_READERS: dict[str, SliceReader] = {}  # this process's, by plan token
 
 
 def read_slice(job: SliceJob) -> ReadSlice | None:
     """A job's slice, read and posted (work_pool's work, in a worker or the caller)."""
     reader = _READERS.get(job.plan.token)
-    if reader is None:
+    if reader is None:  # a worker: one transform at a time
         _READERS.clear()
         reader = _READERS[job.plan.token] = SliceReader(job.plan)
     return reader.read(job.kind, job.number)
 
 
-def forget(plan: ExportPlan) -> None:
-    """Close what `read_slice` opened for `plan` in this process (its row-group caches)."""
-    _READERS.pop(plan.token, None)
+@contextmanager
+def reading(plan: ExportPlan, builder: DocumentBuilder) -> Iterator[SliceReader]:
+    """The caller's reader of `plan`, with its own posting rules; `read_slice` uses it too
+    while this lasts (the slices a pool gives the caller), and it is closed after."""
+    reader = _READERS[plan.token] = SliceReader(plan, builder)
+    try:
+        yield reader
+    finally:
+        _READERS.pop(plan.token, None)

@@ -41,10 +41,9 @@ from sagesync.pipeline.export_slices import (
     Posting,
     ReadSlice,
     SliceJob,
-    SliceReader,
     document_builder,
-    forget,
     read_slice,
+    reading,
 )
 from sagesync.pipeline.postable import POSTED, posted_kinds
 from sagesync.pipeline.read_ahead import read_ahead
@@ -135,7 +134,8 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
             plan = ExportPlan(f"{token}/{number}", recipe, _table_files(recipe, source), fast,
                               export_slices.SLICE)
             tables = ExportTables(plan.files, recipe.sage.currency)
-            with closing(_slices(plan, only, workers, result, writer.folder)) as reads:
+            with closing(_slices(plan, builder, only, workers, result,
+                                 writer.folder)) as reads:
                 for read in reads:
                     built = _build_slice(read, tables, builder, allocator, account_rows)
                     docs = built.docs
@@ -208,37 +208,38 @@ def _table_files(recipe: Recipe, export: Checkpoint) -> dict[str, Path]:
     return {name: export.table_file(name) for name in sorted(names)}
 
 
-def _slices(plan: ExportPlan, only: set[RecordKey] | None, workers: int | None,
-            result: TransformResult, folder: Path) -> Generator[ReadSlice, None, None]:
+def _slices(plan: ExportPlan, builder: DocumentBuilder, only: set[RecordKey] | None,
+            workers: int | None, result: TransformResult, folder: Path
+            ) -> Generator[ReadSlice, None, None]:
     """Every slice of the export that holds posted documents (only those of `only`, if given),
     read and posted a slice ahead: in a worker process for a large export (its outcomes pass
     through `folder`, the step's own), else on a thread (read_ahead)."""
     kinds = posted_kinds(plan.recipe)
     jobs = [SliceJob(plan, kind, n) for kind in kinds for n in range(plan.slices(kind))]
     workers = min(default_workers() if workers is None else workers, 1)
-    if only is not None or not workers or len(jobs) <= PARALLEL_AFTER_SLICES:
-        reader = SliceReader(plan)
-        wanted = {kind: pa.array(sorted(k.entity_id for k in only if k.entity_type == kind),
-                                 pa.int64()) for kind in kinds} if only is not None else {}
-        made = read_ahead(reader.read(job.kind, job.number, wanted.get(job.kind))
-                          for job in jobs)
-        yield from (read for read in made if read is not None)
-        return
-    pool: OrderedPool[None, SliceJob, ReadSlice | None] = OrderedPool(
-        read_slice, workers, start_after=SLICES_READ_HERE, backlog=SLICES_IN_FLIGHT,
-        limit=SLICES_IN_FLIGHT, folder=folder)
-    try:
-        for job in jobs:
-            while len(pool.queued) >= SLICES_IN_FLIGHT:  # the worker is never full: see above
-                _, read = pool.next()
-                if read is not None:
-                    yield read
-            pool.put(None, job)
-        yield from (read for _, read in pool.drain() if read is not None)
-    finally:
-        result.worker_slices += pool.submitted
-        pool.close()
-        forget(plan)
+    with reading(plan, builder) as reader:
+        if only is not None or not workers or len(jobs) <= PARALLEL_AFTER_SLICES:
+            wanted = {kind: pa.array(sorted(k.entity_id for k in only
+                                            if k.entity_type == kind), pa.int64())
+                      for kind in kinds} if only is not None else {}
+            made = read_ahead(reader.read(job.kind, job.number, wanted.get(job.kind))
+                              for job in jobs)
+            yield from (read for read in made if read is not None)
+            return
+        pool: OrderedPool[None, SliceJob, ReadSlice | None] = OrderedPool(
+            read_slice, workers, start_after=SLICES_READ_HERE, backlog=SLICES_IN_FLIGHT,
+            limit=SLICES_IN_FLIGHT, folder=folder)
+        try:
+            for job in jobs:
+                while len(pool.queued) >= SLICES_IN_FLIGHT:  # the worker is never full
+                    _, read = pool.next()
+                    if read is not None:
+                        yield read
+                pool.put(None, job)
+            yield from (read for _, read in pool.drain() if read is not None)
+        finally:
+            result.worker_slices += pool.submitted
+            pool.close()
 
 
 class _Outcomes:

@@ -19,13 +19,12 @@ result. A job's function is a module-level one, and a job and its outcome are pi
 A worker hands a large outcome (over SPOOL_AFTER bytes pickled) back through a file of a
 folder of the pool's own (in the step's checkpoint folder, so a killed step's leftovers go
 with it, and the export's records never leave the state folder), and the pipe carries only
-the file's name. Through the pipe, an
-outcome of a megabyte went 64 KB at a time, and the caller's thread that reads it needed the
-GIL for every piece while the caller worked: the worker waited, blocked on a full pipe, and
-the caller then waited for an outcome not yet read (measured in the transform, which hands
-back 1.6 MB a slice; the import, 290 KB a window, gained too). A smaller one (the export's
-decoded pages, 190 KB) goes through the pipe: for thousands of them a file each cost more
-than it saved.
+the file's name. Through the pipe, an outcome of a megabyte went 64 KB at a time, and the
+caller's thread that reads it needed the GIL for every piece while the caller worked: the
+worker waited, blocked on a full pipe, and the caller then waited for an outcome not yet read
+(measured in the transform, which hands back 1.6 MB a slice; the import, 290 KB a window,
+gained too). A smaller one (the export's decoded pages, 190 KB) goes through the pipe: for
+thousands of them a file each cost more than it saved.
 """
 
 from __future__ import annotations
@@ -105,9 +104,9 @@ def _spooled(work: Callable[[Any], Any], folder: str, spool_after: int, job: Any
 
 def _unspooled(outcome: _Spooled) -> Any:
     """In the caller: the outcome a worker pickled, its file (if it wrote one) removed."""
-    if outcome.path is None:
-        return pickle.loads(outcome.data or b"")
-    path = Path(outcome.path)
+    if outcome.data is not None:
+        return pickle.loads(outcome.data)
+    path = Path(str(outcome.path))
     try:
         return pickle.loads(path.read_bytes())
     finally:
@@ -165,16 +164,12 @@ class OrderedPool(Generic[Tag, Job, Out]):
         """Outcomes at the head of the queue that are done (waiting only while over `limit`)."""
         found = []
         while self.queued and (len(self.queued) > self.limit or _done(self.queued[0])):
-            found.append(self._next())
+            found.append(self.next())
         return found
-
-    def next(self) -> tuple[Tag, Out]:
-        """The outcome at the head of the queue, waiting for it."""
-        return self._next()
 
     def drain(self) -> list[tuple[Tag, Out]]:
         """Every outcome still queued, in order."""
-        return [self._next() for _ in range(len(self.queued))]
+        return [self.next() for _ in range(len(self.queued))]
 
     def close(self) -> None:
         """Stop the workers (jobs still queued are dropped: the caller is failing or done)."""
@@ -226,7 +221,8 @@ class OrderedPool(Generic[Tag, Job, Out]):
             sys.setswitchinterval(self.switch_interval)
             self.switch_interval = None
 
-    def _next(self) -> tuple[Tag, Out]:
+    def next(self) -> tuple[Tag, Out]:
+        """The outcome at the head of the queue, waiting for it."""
         queued = self.queued.popleft()
         outcome = queued.outcome
         if not isinstance(outcome, Future):
