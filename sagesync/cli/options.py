@@ -138,8 +138,8 @@ def global_options(func: F) -> F:
                           "terminal)."),
         click.option("--workers", envvar=WORKERS_VARIABLE, expose_value=False,
                      callback=_set_workers, metavar="N",
-                     help="Worker processes a large export or import may start beside this "
-                          f"one, 0 to {MAX_WORKERS_OPTION} (default: one core fewer than the "
+                     help="Worker processes a large export, transform or import may start beside "
+                          f"this one, 0 to {MAX_WORKERS_OPTION} (default: one core fewer than the "
                           "machine has, at most 3; 0: none, the least memory). Also "
                           f"{WORKERS_VARIABLE}."),
     ]
