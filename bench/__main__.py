@@ -13,8 +13,9 @@
    and nothing else (`python -m bench.floor`), in one process and then shared over every core,
    which bounds what any design can reach.
 4. Print the table, the naive/sagesync ratio, whether the naive totals equal sagesync's, held
-   documents and warnings; with `--sizes`, `sagesync run` again at each size (memory flatness);
-   write bench-data/last-result.json.
+   documents and warnings; then `sagesync run`, with and without its workers, at 20,000 and
+   50,000 orders too (or each of `--sizes`), beside the runs above (memory flatness); write
+   bench-data/last-result.json.
 
 Linux only (peak RSS comes from ru_maxrss in KiB); the library itself is not.
 
@@ -50,6 +51,9 @@ from bench.report import Row, floor_line, grouped, print_table, ratio_line, writ
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = 10  # held/warning patterns printed
+# The order counts below --orders that `sagesync run` is measured at again, to show whether
+# its peak memory grows with the store (issue 10 asks for 20,000, 50,000 and 200,000).
+FLATNESS_SIZES = (20_000, 50_000)
 
 
 class StepFailed(Exception):
@@ -71,8 +75,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                              "items (about half the bytes; cached separately)")
     parser.add_argument("--workers", type=int, default=2, help="generator processes (2)")
     parser.add_argument("--sizes", type=_sizes, default=None, metavar="N,N,...",
-                        help="also run `sagesync run` at each of these order counts and print "
-                             "its peak memory per size (default: just --orders)")
+                        help="run `sagesync run` (and with --workers 0) at each of these order "
+                             "counts and print its peak memory per size (default: 20000, "
+                             "50000 and --orders, those under --orders only)")
     parser.add_argument("--startup-runs", type=int, default=5,
                         help="`sagesync --help` runs for the start-up median (5)")
     return parser.parse_args(argv)
@@ -287,7 +292,7 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
         "warnings": [{"pattern": p, "count": n, "example": e} for p, n, e in warnings],
         "cross_check": check, "state_dir": str(state) if args.keep else None,
     }
-    result["sizes"] = _flatness(args, console, state, whole)
+    result["sizes"] = _flatness(args, console, state, {(): whole, ("--workers", "0"): alone})
     return result, 1 if held_total else 0
 
 
@@ -296,20 +301,27 @@ def _same_totals(ours: dict[str, str], theirs: dict[str, str]) -> bool:
     return all(Decimal(ours.get(k, "0")) == Decimal(theirs.get(k, "0")) for k in keys)
 
 
-def _flatness(args: argparse.Namespace, console: Console, state: Path, measured: StepRun
-              ) -> list[dict[str, Any]]:
-    """`sagesync run` at each size: peak memory should not grow with the number of orders."""
+def _flatness(args: argparse.Namespace, console: Console, state: Path,
+              measured: dict[tuple[str, ...], StepRun]) -> list[dict[str, Any]]:
+    """`sagesync run`, with its workers and without, at each size: peak memory should not grow
+    with the number of orders. The runs at --orders are the ones measured above."""
     rows = []
-    for size in args.sizes or [args.orders]:
-        if size == args.orders:
-            run = measured
-        else:
-            data, _ = _data(args, console, size)
-            run, _ = _run_whole(console, data, state, size)
-        rows.append(_row(run, size, "orders"))
+    for size in _flat_sizes(args):
+        data = None if size == args.orders else _data(args, console, size)[0]
+        for options, run in measured.items():
+            if data is not None:
+                run, _ = _run_whole(console, data, state, size, *options)
+            rows.append(_row(run, size, "orders"))
     console.print()
     print_table(console, rows, title="sagesync run by size (memory flatness)")
     return [r.as_dict() for r in rows]
+
+
+def _flat_sizes(args: argparse.Namespace) -> list[int]:
+    """--sizes, else FLATNESS_SIZES below --orders and --orders itself."""
+    if args.sizes is not None:
+        return list(args.sizes)
+    return [*(n for n in FLATNESS_SIZES if n < args.orders), args.orders]
 
 
 def _with_bytecode() -> None:
