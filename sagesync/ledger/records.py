@@ -35,9 +35,8 @@ class RecordKey(NamedTuple):
         return cls(kind, int(number), int(store) if store else -1)
 
 
-@dataclass(frozen=True)
-class Exported:
-    """A record as an export saw it."""
+class Exported(NamedTuple):
+    """A record as an export saw it (a named tuple: an export makes one per record)."""
 
     key: RecordKey
     increment_id: str
