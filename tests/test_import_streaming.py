@@ -49,12 +49,14 @@ def spooled(spec: FileSpec, documents: list[list[list[str]]], encoding: str, fol
     folder.mkdir(exist_ok=True)
     spool = _Spool(folder, lambda ref: False)
     encoder = DocumentEncoder(spec, encoding)
-    for n, rows in enumerate(documents):
-        doc = {"entity_type": "invoice", "entity_id": n, "store_id": 1, "content_hash": "h",
-               "increment_id": str(n), "account_ref": accounts[n] if accounts else "A"}
-        spool.add(doc, EncodedDocument(encoder.encode(rows), len(rows), running_cell(rows)), {})
-        if n % 3 == 2:  # an index batch per window: windows of three
-            spool.flush()
+    chosen = [({"entity_type": "invoice", "entity_id": n, "store_id": 1, "content_hash": "h",
+                "increment_id": str(n), "account_ref": accounts[n] if accounts else "A",
+                "document_key": str(n)},
+               EncodedDocument(encoder.encode(rows), len(rows), running_cell(rows)))
+              for n, rows in enumerate(documents)]
+    for first in range(0, len(chosen), 3):  # an index batch per window: windows of three
+        spool.add(chosen[first:first + 3], {doc["document_key"]: {} for doc, _ in chosen})
+        spool.flush()
     spool.seal()
     return spool
 

@@ -31,6 +31,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -399,20 +400,31 @@ class _Spool:
         self._source: pa.OSFile | None = None
         self._reader: pa.ipc.RecordBatchFileReader | None = None
 
-    def add(self, doc: dict[str, Any], encoded: EncodedDocument,
-            totals: dict[str, Decimal]) -> None:
-        data, running = encoded.data, encoded.running
-        values = (*(doc[k] for k in _KEPT), self.size, len(data), encoded.rows,
-                  running and running[0], running and running[1])
-        for column, value in zip(self._columns, values, strict=True):
-            column.append(value)
-        self.bytes.write(data)
-        self.size += len(data)
-        self.count += 1
-        ref = doc["account_ref"]
-        into = self.new_totals.setdefault(ref, {}) if self.is_new(ref) else self.totals
-        for kind, amount in totals.items():
-            into[kind] = into.get(kind, ZERO) + amount
+    def add(self, chosen: Sequence[tuple[dict[str, Any], EncodedDocument]],
+            totals: Mapping[str, dict[str, Decimal]]) -> None:
+        """A window's chosen documents, in order, each with its encoded rows; `totals`: the
+        amounts per transaction type of each, by document key. Column by column and in one
+        write: the import's caller spent 14 µs a document on them one at a time."""
+        if not chosen:
+            return
+        kept = len(_KEPT)
+        for name, column in zip(_KEPT, self._columns[:kept], strict=True):
+            column.extend([doc[name] for doc, _ in chosen])
+        lengths = [len(own.data) for _, own in chosen]
+        offset, length, rows, running_row, running_cell = self._columns[kept:]
+        offset.extend(accumulate(lengths[:-1], initial=self.size))
+        length.extend(lengths)
+        rows.extend([own.rows for _, own in chosen])
+        running_row.extend([own.running and own.running[0] for _, own in chosen])
+        running_cell.extend([own.running and own.running[1] for _, own in chosen])
+        self.bytes.write(b"".join([own.data for _, own in chosen]))
+        self.size += sum(lengths)
+        self.count += len(chosen)
+        for doc, _ in chosen:
+            ref = doc["account_ref"]
+            into = self.new_totals.setdefault(ref, {}) if self.is_new(ref) else self.totals
+            for kind, amount in totals[doc["document_key"]].items():
+                into[kind] = into.get(kind, ZERO) + amount
 
     def flush(self) -> None:
         """The documents added since the last flush become a record batch of the index."""
@@ -530,9 +542,8 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
     def settle(done: list[tuple[_Rendering, Encoded]]) -> None:
         for rendering, encoded in done:
             out = rendering.out
-            for doc, own in _settle(rendering.docs, rendering.decisions, encoded, ledger,
-                                    result, dry_run):
-                out.spool.add(doc, own, rendering.amounts.totals[doc["document_key"]])
+            out.spool.add(_settle(rendering.docs, rendering.decisions, encoded, ledger, result,
+                                  dry_run), rendering.amounts.totals)
             out.spool.flush()
 
     try:
