@@ -12,7 +12,8 @@ class RecordKey(NamedTuple):
     """Entity type + Magento entity id + store: the identity of a record in the ledger.
 
     A named tuple, not a frozen dataclass: the steps make and look up millions of keys (a
-    dictionary lookup with a new key took 2.3 µs as a frozen dataclass, 0.5 µs as a tuple)."""
+    dictionary lookup with a new key took 2.3 µs as a frozen dataclass, 0.5 µs as a tuple).
+    So a key equals, and sorts as, the plain tuple of its three fields."""
 
     entity_type: str
     entity_id: int
@@ -20,10 +21,6 @@ class RecordKey(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.entity_type}:{self.entity_id}@{self.store_id}"
-
-    def __repr__(self) -> str:
-        return (f"RecordKey(entity_type={self.entity_type!r}, entity_id={self.entity_id!r}, "
-                f"store_id={self.store_id!r})")
 
     @classmethod
     def parse(cls, text: str) -> RecordKey:
