@@ -308,9 +308,8 @@ def _flatness(args: argparse.Namespace, console: Console, state: Path,
     rows = []
     for size in _flat_sizes(args):
         data = None if size == args.orders else _data(args, console, size)[0]
-        for options, run in measured.items():
-            if data is not None:
-                run, _ = _run_whole(console, data, state, size, *options)
+        for options, done in measured.items():
+            run = done if data is None else _run_whole(console, data, state, size, *options)[0]
             rows.append(_row(run, size, "orders"))
     console.print()
     print_table(console, rows, title="sagesync run by size (memory flatness)")

@@ -54,8 +54,9 @@ def spooled(spec: FileSpec, documents: list[list[list[str]]], encoding: str, fol
                 "document_key": str(n)},
                EncodedDocument(encoder.encode(rows), len(rows), running_cell(rows)))
               for n, rows in enumerate(documents)]
+    totals: dict[str, dict[str, Decimal]] = {doc["document_key"]: {} for doc, _ in chosen}
     for first in range(0, len(chosen), 3):  # an index batch per window: windows of three
-        spool.add(chosen[first:first + 3], {doc["document_key"]: {} for doc, _ in chosen})
+        spool.add(chosen[first:first + 3], totals)
         spool.flush()
     spool.seal()
     return spool
