@@ -128,7 +128,7 @@ def decode_page(job: PageJob, *, fast: bool = True) -> PageOutcome:
             body = Path(job.path or job.origin).read_bytes()
         except OSError as exc:
             return PageOutcome(unreadable=exc.strerror or str(exc))
-    outcome = _fast(job, body) if fast and job.entity in _TWIN_DECODERS else None
+    outcome = _fast(job, body) if fast and job.entity in TWIN_DECODERS else None
     if outcome is None:
         outcome = _exact(job, body)
     outcome.size = len(body)
@@ -335,7 +335,9 @@ def _has_amounts(cls: object) -> bool:
 
 _MADE: dict[type, type] = {}
 _TWINS = {name: _twin(ENTITY_TYPES[name], _MADE) for name in ITEM_TABLES}
-_TWIN_DECODERS = {name: msgspec.json.Decoder(SearchPage[twin])  # type: ignore[valid-type]
+# The export's decoder of a page of each entity: the least any posting of a page does (the
+# bench's floor decodes with it too).
+TWIN_DECODERS = {name: msgspec.json.Decoder(SearchPage[twin])  # type: ignore[valid-type]
                   for name, twin in _TWINS.items()}
 _ENCODE = msgspec.json.Encoder(decimal_format="number").encode
 _AMOUNT = msgspec.json.Decoder(Decimal | None)
@@ -540,7 +542,7 @@ def _fast(job: PageJob, body: bytes) -> PageOutcome | None:
     """The fast way, or None when the page must go the exact way."""
     entity = job.entity
     try:
-        page: Any = _TWIN_DECODERS[entity].decode(body)
+        page: Any = TWIN_DECODERS[entity].decode(body)
     except (msgspec.DecodeError, RecursionError):
         return None
     if not page.items and page.total_count:
