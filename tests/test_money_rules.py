@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from sagesync.errors import ExitCode, RecipeError
 from sagesync.magento.entities import PAGE_DECODERS
 from sagesync.magento.tables import MagentoTableBuilder, content_hash
-from sagesync.model.money import ZERO, decimal_of_units
+from sagesync.model.money import ZERO, decimal_of_cents, decimal_of_units
 from sagesync.pipeline.amounts import amount_problem as _amount_problem
 from sagesync.recipe import load_recipe
 from sagesync.render import RowRejected, RowRenderer, load_spec, write_csv
@@ -40,7 +40,12 @@ from sagesync.testing.factory import (
     customer_spec,
     search_page,
 )
-from sagesync.transform.documents import SageDocument, document_row, split_rows
+from sagesync.transform.documents import (
+    DOCUMENT_CENTS,
+    SageDocument,
+    document_columns,
+    split_rows,
+)
 from sagesync.transform.rows import posting_rows
 from tests.conftest import DEMO_RECIPE, ROOT
 from tests.strategies import creditmemo_args, money_order_specs, order_specs
@@ -84,6 +89,17 @@ def build_real(doc_id: str, currency: str = "base", **mapping: Any) -> SageDocum
     builder = make_builder(mapping.pop("discount", "net"), currency, **mapping)
     builder = replace(builder, mapping=replace(builder.mapping, tax_codes=US_TAX))
     return builder.build(kind, row, lines, order, items, "WEBSALES")
+
+
+def document_row(d: SageDocument) -> dict[str, Any]:
+    """One document's row of the `documents` table as it reads back (amounts as Decimal),
+    but for who it bills (taken from the orders, column-wise)."""
+    row = {name: values[0] for name, values in document_columns([d]).items()}
+    for name in DOCUMENT_CENTS:
+        row[name] = None if row[name] is None else decimal_of_cents(row[name])
+    rate = row["carriage_tax_rate"]
+    row["carriage_tax_rate"] = None if rate is None else decimal_of_units(rate)
+    return row
 
 
 def rendered(document: SageDocument) -> list[list[str]]:

@@ -52,6 +52,7 @@ from sagesync.recipe import Recipe
 from sagesync.sage import products
 from sagesync.transform import columnar
 from sagesync.transform.accounts import AccountAllocator, customer_key
+from sagesync.transform.billing import billing_columns
 from sagesync.transform.documents import (
     DOCUMENT_CENTS,
     KIND_LABEL,
@@ -373,10 +374,11 @@ def _reference(d: SageDocument) -> str:
 
 @dataclass
 class _Slice:
-    """A slice's documents, in order, and the columnar part of their lines and splits (by
-    position in `docs`; those documents' own `lines` and `splits` stay empty)."""
+    """A slice's documents, in order, their orders, and the columnar part of their lines and
+    splits (by position in `docs`; those documents' own `lines` and `splits` stay empty)."""
 
     docs: list[SageDocument]
+    orders: pa.Table  # the slice's orders (who each document bills)
     posting: Posting | None = None
 
 
@@ -419,7 +421,7 @@ def _build_slice(read: ReadSlice, tables: ExportTables, builder: DocumentBuilder
                                                  if d.invoice_id is not None}))
         for d in docs:
             d.invoice_increment_id = numbers.get(d.invoice_id) if d.invoice_id else None
-    return _Slice(docs, posting)
+    return _Slice(docs, read.orders, posting)
 
 
 def _ready(d: SageDocument) -> bool:
@@ -439,8 +441,10 @@ def _in_order(exact: pa.Table, positions: list[int], posted: pa.Table | None) ->
 
 def _write_documents(writer: CheckpointWriter, built: _Slice, department: int | None) -> None:
     docs = built.docs
-    writer.write("documents", typed_table(SAGE_DOCUMENTS, document_columns(docs),
-                                          DOCUMENT_CENTS, ("carriage_tax_rate",)))
+    columns: dict[str, Any] = document_columns(docs)
+    columns.update(billing_columns(built.orders, [d.order_id for d in docs]))
+    writer.write("documents", typed_table(SAGE_DOCUMENTS, columns, DOCUMENT_CENTS,
+                                          ("carriage_tax_rate",)))
     splits = typed_table(SAGE_SPLITS, split_columns(docs, department), SPLIT_CENTS)
     lines = typed_table(SAGE_LINES, line_columns(docs), LINE_CENTS, LINE_UNITS)
     posted_splits = posted_lines = None

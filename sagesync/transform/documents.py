@@ -177,8 +177,6 @@ class SageDocument:
     # Nothing for Sage to book (a zero total): never rendered, but accounted for in the ledger.
     skip_reason: str | None = None
     company: str = ""  # [sage] companies: the Sage company, entity or site of its store
-    # who it bills (its order's billing address), by SAGE_DOCUMENTS column: see `billing_of`
-    billing: dict[str, str | None] = field(default_factory=dict)
     # a credit memo's invoice: its entity id, and its increment id where the export has it
     invoice_id: int | None = None
     invoice_increment_id: str | None = None
@@ -292,7 +290,7 @@ class DocumentBuilder:
             details=f"Magento {'credit memo' if kind == 'creditmemo' else kind} {increment}",
             currency_code=currency, total_cents=cents_of_units(self.amount(doc, "grand_total")),
             content_hash=doc.get("content_hash") or "",
-            company=self.companies.get(doc.get("store_id") or 0, ""), billing=billing_of(order),
+            company=self.companies.get(doc.get("store_id") or 0, ""),
             invoice_id=doc.get("invoice_id") if kind == "creditmemo" else None)
 
     def posting_date(self, doc: Row) -> date | None:
@@ -630,9 +628,10 @@ DOCUMENT_CENTS = ("grand_total", "net_total", "tax_total", "carriage_net", "carr
 
 
 def document_columns(docs: Sequence[SageDocument]) -> dict[str, list[Any]]:
-    """The checkpoint's `documents` table (model.schemas.SAGE_DOCUMENTS), column by column:
-    amounts in cents (`grand_total` and the totals) and the carriage rate in units, which the
-    caller turns into decimal columns in one operation each."""
+    """The checkpoint's `documents` table (model.schemas.SAGE_DOCUMENTS), column by column,
+    but for who each document bills (transform.billing, from the orders): amounts in cents
+    (`grand_total` and the totals) and the carriage rate in units, which the caller turns into
+    decimal columns in one operation each."""
     out: dict[str, list[Any]] = {name: list(map(attrgetter(name), docs))
                                  for name in _DOCUMENT_FIELDS}
     out["document_key"] = [d.document_key for d in docs]
@@ -644,45 +643,7 @@ def document_columns(docs: Sequence[SageDocument]) -> dict[str, list[Any]]:
     totals = [_totals(d) for d in docs]
     for name in TOTALS:
         out[name] = [t[name] for t in totals]
-    for name in BILLING_FIELDS:
-        out[name] = [d.billing.get(name) for d in docs]
     return out
-
-
-def document_row(d: SageDocument) -> dict[str, Any]:
-    """One document's row of the `documents` table as it reads back: amounts as Decimal."""
-    row = {name: values[0] for name, values in document_columns([d]).items()}
-    for name in DOCUMENT_CENTS:
-        row[name] = None if row[name] is None else decimal_of_cents(row[name])
-    rate = row["carriage_tax_rate"]
-    row["carriage_tax_rate"] = None if rate is None else decimal_of_units(rate)
-    return row
-
-
-#: The documents columns of who a document bills (`billing_of`).
-BILLING_FIELDS = ("customer_name", "billing_street1", "billing_street2", "billing_city",
-                  "billing_region", "billing_postcode", "billing_country_id",
-                  "billing_telephone", "customer_email")
-
-
-def billing_of(order: Row) -> dict[str, str | None]:
-    """Who a document bills, from its order's billing address: formats that name the customer
-    on each document (Sage 50 Canada keys customers by name and prints this address) read it
-    from the document, since the account record is written once and only for new accounts."""
-    street = (order.get("billing_street") or "").split("\n")
-    person = " ".join(filter(None, (order.get("billing_firstname")
-                                    or order.get("customer_firstname"),
-                                    order.get("billing_lastname")
-                                    or order.get("customer_lastname"))))
-    return {"customer_name": order.get("billing_company") or person or None,
-            "billing_street1": street[0] or None,
-            "billing_street2": ", ".join(street[1:]) or None,
-            "billing_city": order.get("billing_city"),
-            "billing_region": order.get("billing_region"),
-            "billing_postcode": order.get("billing_postcode"),
-            "billing_country_id": order.get("billing_country_id"),
-            "billing_telephone": order.get("billing_telephone"),
-            "customer_email": order.get("customer_email")}
 
 
 def _totals(d: SageDocument) -> dict[str, int | str | None]:
