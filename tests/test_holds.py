@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +24,7 @@ from sagesync.ledger import MIGRATIONS, BatchPlan, Exported, Ledger, RecordKey
 from sagesync.model import holds
 from sagesync.model.holds import CATALOGUE, Hold
 from sagesync.ops import fixup
-from sagesync.pipeline.transform_step import _hold_unimportable_credits
+from sagesync.pipeline.transform_step import _Heads, _hold_unimportable_credits, _Slice
 from sagesync.sage import products
 from sagesync.transform.documents import SageDocument, Split
 from tests.test_ledger_flows import edit, run
@@ -509,7 +510,9 @@ def test_without_credit_notes_a_credit_memo_and_a_payment_posted_as_one_are_held
     gift = Split("gift_card", "9000", "T9", 600, 0, transaction_type="SC", reference="2-GIFT")
     docs = [document("invoice", 1, goods), document("invoice", 2, goods, gift),
             document("creditmemo", 3, goods)]
-    _hold_unimportable_credits(docs, "sage50_uk")
+    _hold_unimportable_credits(_Slice("invoice", docs, [0, 1, 2], _Heads("invoice", None),
+                                      pa.table({"entity_id": pa.array([], pa.int64())})),
+                               "sage50_uk")
     assert [d.hold.code if d.hold else None for d in docs] == \
         [None, "no_credit_notes", "no_credit_notes"]
     assert docs[1].hold_reason == (

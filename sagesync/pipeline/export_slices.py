@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import tzinfo
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
@@ -156,17 +155,17 @@ _POSTED_SPLITS = pa.schema([POSITION, *(f for f in SAGE_SPLITS
 
 @dataclass
 class Posting:
-    """A slice's columnar posting (columnar.Posted): `ok` per document, header totals by
-    position, and the lines and splits of the documents it took by `position`, in their
-    checkpoint types but for the ADDED_ columns."""
+    """A slice's columnar posting (columnar.Posted): `ok` per document; the `documents`
+    columns of the documents it took (columnar.heads: a row each, by `position`); and their
+    lines and splits by `position`, in their checkpoint types but for the ADDED_ columns."""
 
     ok: list[bool]
     lines: pa.Table
     splits: pa.Table
-    totals: dict[int, dict[str, Any]]
+    heads: pa.Table
 
     @classmethod
-    def of(cls, posted: columnar.Posted) -> Posting:
+    def of(cls, posted: columnar.Posted, heads: pa.Table) -> Posting:
         splits = posted.splits
         lines = {name: posted.lines[name] for name in _POSTED_LINES.names}
         return cls(posted.ok, typed_table(_POSTED_LINES, lines, LINE_CENTS, LINE_UNITS),
@@ -175,19 +174,19 @@ class Posting:
                        "nominal_code": splits["nominal_code"], "tax_code": splits["tax_code"],
                        "net_amount": splits["net"], "tax_amount": splits["tax"],
                        "purpose": splits["purpose"]}, SPLIT_CENTS),
-                   posted.totals)
+                   heads)
 
 
 @dataclass
 class ReadSlice:
-    """A slice of posted documents and what the export holds for them: each document's row
-    (`rows`, amounts in units: see header_rows), its order (`orders`), and the columnar
-    posting of those it could take (None: none, or not asked for); for the rest, their
-    orders' lines and (invoices and credit memos) their own lines, from which the builder
-    posts them one at a time."""
+    """A slice of posted documents and what the export holds for them: the columnar posting
+    of those it could take (None: none, or not asked for); each other document's row (`rows`,
+    amounts in units: see header_rows; None where the posting took it); the documents'
+    orders (`orders`); and the other documents' orders' lines and (invoices and credit memos)
+    their own lines, from which the builder posts them one at a time."""
 
     kind: str
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Any] | None]
     orders: pa.Table
     order_items: pa.Table
     lines: pa.Table | None
@@ -234,33 +233,29 @@ class SliceReader:
             if lines is not None:
                 lines = lines.filter(pc.is_in(lines["document_id"],
                                               value_set=left["entity_id"]))
-        rows = header_rows(table, posted.ok if posted else [False] * table.num_rows,
-                           self.builder.prefix if self.builder else "", plan.recipe.zone)
-        return ReadSlice(kind, rows, orders, order_items, lines,
-                         Posting.of(posted) if posted else None)
+        dates = local_dates(table["created_at"], plan.recipe.zone)
+        posting = None
+        if posted is not None and self.builder is not None:
+            posting = Posting.of(posted, columnar.heads(
+                kind, table, orders, dates, posted.totals,
+                self.builder, self.tables.invoice_numbers))
+        rows = header_rows(table, posted.ok if posted else [False] * table.num_rows, dates)
+        return ReadSlice(kind, rows, orders, order_items, lines, posting)
 
 
-_HEADER = ("entity_id", "increment_id", "order_id", "store_id", "content_hash", "invoice_id")
-
-
-def header_rows(table: pa.Table, simple: list[bool], prefix: str, zone: tzinfo
-                ) -> list[dict[str, Any]]:
-    """The slice's documents as Python rows: whole where the builder posts them, only what
-    `DocumentBuilder.header` reads where the columnar rules did. Each has its `posting_date`
-    in place of its `created_at` (dates.local_dates: a third of the rows' cost otherwise)."""
-    dates = local_dates(table["created_at"], zone)
-    table = table.drop_columns(["created_at"])
-    if not any(simple):
-        rows = table.to_pylist()
-    else:
-        names = [n for n in (*_HEADER, f"{prefix}grand_total") if n in table.column_names]
-        rows = table.select(names).to_pylist()
-        left = [n for n, ok in enumerate(simple) if not ok]
-        for n, row in zip(left, table.take(pa.array(left, pa.int64())).to_pylist(),
-                          strict=True):
+def header_rows(table: pa.Table, simple: list[bool], dates: pa.Array
+                ) -> list[dict[str, Any] | None]:
+    """The rows of the slice's documents the builder posts (None where the columnar rules
+    did), each with its `posting_date` (dates.local_dates: a third of the rows' cost
+    otherwise) in place of its `created_at`."""
+    left = [n for n, ok in enumerate(simple) if not ok]
+    rows: list[dict[str, Any] | None] = [None] * len(simple)
+    if left:
+        taken = table.drop_columns(["created_at"]).append_column("posting_date", dates)
+        if len(left) < len(simple):
+            taken = taken.take(pa.array(left, pa.int64()))
+        for n, row in zip(left, taken.to_pylist(), strict=True):
             rows[n] = row
-    for row, day in zip(rows, dates, strict=True):
-        row["posting_date"] = day
     return rows
 
 

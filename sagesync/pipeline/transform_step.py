@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +56,11 @@ from sagesync.transform.accounts import AccountAllocator, customer_key
 from sagesync.transform.billing import billing_columns
 from sagesync.transform.documents import (
     DOCUMENT_CENTS,
-    KIND_LABEL,
     LINE_CENTS,
     LINE_UNITS,
     PURPOSE_LABEL,
     SPLIT_CENTS,
+    TOTALS,
     DocumentBuilder,
     SageDocument,
     document_columns,
@@ -139,17 +140,16 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                                  writer.folder)) as reads:
                 for read in reads:
                     built = _build_slice(read, tables, builder, allocator, account_rows)
-                    docs = built.docs
-                    _hold_unimportable_credits(docs, recipe.sage.product, recipe.sage.region,
+                    _hold_unimportable_credits(built, recipe.sage.product, recipe.sage.region,
                                                recipe.sage.post_from)
                     if review:
                         _hold_unapproved_accounts(
-                            docs, awaiting | {r for _, r, _ in allocator.new})
-                    references.hold_collisions(docs)
+                            built, awaiting | {r for _, r, _ in allocator.new})
+                    references.hold_slice(built)
                     _write_documents(writer, built, recipe.mapping.department)
-                    result.documents += len(docs)
-                    progress.advance("transform", len(docs), unit="documents")
-                    outcomes.add(*_sorted_out(docs, result, held))
+                    result.documents += built.count
+                    progress.advance("transform", built.count, unit="documents")
+                    outcomes.add(*_sorted_out(built, result, held))
         if ledger is not None:
             ledger.add_accounts(allocator.new, approved=not review)
             ledger.mark_transformed(outcomes.ready(), held, outcomes.skipped())
@@ -180,25 +180,41 @@ SLICES_READ_HERE = 1
 SLICES_IN_FLIGHT = 3
 
 
-def _sorted_out(docs: list[SageDocument], result: TransformResult,
+def _sorted_out(built: _Slice, result: TransformResult,
                 held: list[tuple[RecordKey, str, Hold | str]]
                 ) -> tuple[list[tuple[RecordKey, str, str]], list[tuple[RecordKey, str, str]]]:
-    """The slice's documents ready (with the Sage type:reference each claims) and skipped; the
-    held ones go to `held` and, with every warning, to the result."""
-    ready: list[tuple[RecordKey, str, str]] = []
+    """The slice's documents ready (with the Sage type:reference each claims) and skipped, in
+    slice order; the held ones go to `held` and, with every warning, to the result."""
+    ready: list[tuple[int, RecordKey, str, str]] = []
     skipped: list[tuple[RecordKey, str, str]] = []
-    for d in docs:
+    stopped: list[tuple[int, RecordKey, str, Hold, str]] = []  # held, and how result says it
+    for position, d in zip(built.places, built.docs, strict=True):
         key = RecordKey(d.entity_type, d.entity_id, d.store_id)
         if d.hold_reason:
-            result.holds[key] = hold = _hold_of(d)
-            held.append((key, d.content_hash, hold))
-            result.held.append(f"{key} ({d.increment_id}): {d.hold_reason}")
+            stopped.append((position, key, d.content_hash, _hold_of(d),
+                            f"{key} ({d.increment_id}): {d.hold_reason}"))
         elif d.skip_reason:
             skipped.append((key, d.content_hash, d.skip_reason))
         else:
-            ready.append((key, d.content_hash, _reference(d)))
+            ready.append((position, key, d.content_hash, _reference(d)))
         result.warnings += [f"{key} ({d.increment_id}): {w}" for w in d.warnings]
-    return ready, skipped
+    heads = built.heads
+    for n, (position, key, content_hash, reference) in enumerate(heads.claims):
+        hold = heads.holds.get(n)
+        if hold is None:
+            ready.append((position, key, content_hash, reference))
+        else:
+            stopped.append((position, key, content_hash, hold,
+                            f"{key} ({heads.increment_ids[n]}): {hold.message}"))
+    if heads.count and built.docs:  # both kinds in one slice: back in slice order
+        ready.sort(key=itemgetter(0))
+        stopped.sort(key=itemgetter(0))
+    for _, key, content_hash, hold, said in stopped:
+        result.holds[key] = hold
+        held.append((key, content_hash, hold))
+        result.held.append(said)
+    return [(key, content_hash, reference) for _, key, content_hash, reference in ready], \
+        skipped
 
 
 def _table_files(recipe: Recipe, export: Checkpoint) -> dict[str, Path]:
@@ -306,25 +322,59 @@ class _References:
         self.ledger = ledger
         self.outcomes = outcomes
 
-    def hold_collisions(self, docs: list[SageDocument]) -> None:
-        wanted = {_reference(d) for d in docs if not (d.hold_reason or d.skip_reason)}
+    def collisions(self, claims: list[tuple[RecordKey, str]]) -> dict[int, RecordKey]:
+        """Of `claims` (a document's key and the Sage type:reference it claims, in slice
+        order), the ones another document owns, by index, with that owner."""
+        wanted = {reference for _, reference in claims}
         claimed = self.outcomes.owners(wanted)
         wanted -= set(claimed)
         owners = self.ledger.reference_owners(wanted) if self.ledger and wanted else {}
-        for d in docs:
-            if d.hold_reason or d.skip_reason:
-                continue
-            key, reference = RecordKey(d.entity_type, d.entity_id, d.store_id), _reference(d)
+        found: dict[int, RecordKey] = {}
+        for n, (key, reference) in enumerate(claims):
             owner = claimed.get(reference) or owners.get(reference)
             if owner is None or owner == key:
                 claimed[reference] = key
-                continue
+            else:
+                found[n] = owner
+        return found
+
+    def hold_collisions(self, docs: list[SageDocument]) -> None:
+        """Hold each of `docs` (ready ones, in order) whose reference another owns."""
+        ready = [d for d in docs if _ready(d)]
+        claims = [(RecordKey(d.entity_type, d.entity_id, d.store_id), _reference(d))
+                  for d in ready]
+        for n, owner in self.collisions(claims).items():
+            d = ready[n]
             _hold(d, holds.reference_collision(reference=d.reference,
                                                transaction_type=d.transaction_type,
                                                owner=str(owner)))
 
+    def hold_slice(self, built: _Slice) -> None:
+        """`hold_collisions` for a slice: its documents built one at a time and its columnar
+        ones, in slice order."""
+        heads = built.heads
+        claims: list[tuple[int, RecordKey, str, SageDocument | int]] = [
+            (position, RecordKey(d.entity_type, d.entity_id, d.store_id), _reference(d), d)
+            for position, d in zip(built.places, built.docs, strict=True) if _ready(d)]
+        claims += [(position, key, reference, n)
+                   for n, (position, key, _, reference) in enumerate(heads.claims)
+                   if n not in heads.holds]
+        if built.docs and heads.count:
+            claims.sort(key=itemgetter(0))
+        found = self.collisions([(key, reference) for _, key, reference, _ in claims])
+        for n, owner in found.items():
+            which = claims[n][3]
+            if isinstance(which, SageDocument):
+                _hold(which, holds.reference_collision(
+                    reference=which.reference, transaction_type=which.transaction_type,
+                    owner=str(owner)))
+            else:
+                heads.holds[which] = holds.reference_collision(
+                    reference=heads.references[which], transaction_type=heads.transaction_type,
+                    owner=str(owner))
 
-def _hold_unimportable_credits(docs: list[SageDocument], product_key: str,
+
+def _hold_unimportable_credits(built: _Slice, product_key: str,
                                region: str = "", post_from: str = "invoices") -> None:
     """A product whose import has no credit note (Sage 50 Canada's .IMP) holds each credit
     memo with the product's advice on entering it by hand, rather than guessing a format; and
@@ -332,17 +382,22 @@ def _hold_unimportable_credits(docs: list[SageDocument], product_key: str,
     reward points taken off an invoice, amounts being positive), which it could not import
     either: the sale alone would not be what the customer was invoiced. A product whose
     credit notes import beside invoices only (Sage 100's A/R invoice entry, not its S/O
-    Sales Order Entry) holds them the same way when posting from orders."""
+    Sales Order Entry) holds them the same way when posting from orders. (The columnar rules
+    take no document with such a split.)"""
     product = products.get(product_key, region)
     caps = product.capabilities
     if caps.credit_notes_from(post_from):
         return
-    for d in docs:
+    advice = holds.no_credit_notes(product=product.title,
+                                   how=caps.credit_note_advice or "enter it by hand")
+    if built.kind == "creditmemo":
+        for n in range(built.heads.count):
+            built.heads.holds.setdefault(n, advice)
+    for d in built.docs:
         if d.hold_reason or d.skip_reason:
             continue
         if d.entity_type == "creditmemo":
-            _hold(d, holds.no_credit_notes(product=product.title,
-                                           how=caps.credit_note_advice or "enter it by hand"))
+            _hold(d, advice)
             continue
         # where Sage computes tax the file carries the net goods only (Sage X3's order lines),
         # so a payment taken off the total is not posted at all and holds nothing
@@ -359,69 +414,174 @@ def _hold_unimportable_credits(docs: list[SageDocument], product_key: str,
                        f"of the {d.entity_type}" if caps.negative_amounts else "")))
 
 
-def _hold_unapproved_accounts(docs: list[SageDocument], awaiting: set[str]) -> None:
+def _hold_unapproved_accounts(built: _Slice, awaiting: set[str]) -> None:
     """Under `[customers] new_accounts = "review"`, a document posting to a new web
     customer's account waits until a person approves the account (`sagesync accounts
     approve`, or a Sage customer export that lists it)."""
-    for d in docs:
+    for d in built.docs:
         if not (d.hold_reason or d.skip_reason) and d.account_ref in awaiting:
             _hold(d, holds.account_awaiting_approval(account_ref=d.account_ref))
+    heads = built.heads
+    for n, account in enumerate(heads.accounts):
+        if n not in heads.holds and account in awaiting:
+            heads.holds[n] = holds.account_awaiting_approval(account_ref=account)
 
 
 def _reference(d: SageDocument) -> str:
     return f"{d.transaction_type}:{d.reference}"
 
 
+class _Heads:
+    """The documents of a slice the columnar rules took, as this process needs them: their
+    `documents` columns (Posting.heads, made in the reading process), each one's account
+    (`accounts`, allocated here in slice order), and why one is held, where it is (`holds`,
+    by row)."""
+
+    def __init__(self, kind: str, table: pa.Table | None) -> None:
+        self.table = table
+        self.count = table.num_rows if table is not None else 0
+        self.transaction_type = "SC" if kind == "creditmemo" else "SI"
+        self.accounts: list[str] = []
+        self.holds: dict[int, Hold] = {}
+        if table is None:
+            self.references: list[str] = []
+            self.increment_ids: list[str] = []
+            self.order_ids: list[int] = []
+            self.currencies: list[str] = []
+            self.claims: list[tuple[int, RecordKey, str, str]] = []
+            return
+        self.references = table["reference"].to_pylist()
+        self.increment_ids = table["increment_id"].to_pylist()
+        self.order_ids = table["order_id"].to_pylist()
+        self.currencies = table["currency_code"].to_pylist()
+        claimed = f"{self.transaction_type}:"
+        # each one's position, key, content hash and the Sage type:reference it claims
+        self.claims = [(position, RecordKey(kind, entity_id, store_id), content_hash,
+                        claimed + reference)
+                       for position, entity_id, store_id, content_hash, reference in zip(
+                           table["position"].to_pylist(), table["entity_id"].to_pylist(),
+                           table["store_id"].to_pylist(), table["content_hash"].to_pylist(),
+                           self.references, strict=True)]
+
+    def documents(self) -> pa.Table:
+        """Their rows of the `documents` table (+ position): a held one with its reason and
+        no totals (documents._totals)."""
+        table = self.table
+        assert table is not None
+        count = self.count
+        held = pa.array([n in self.holds for n in range(count)], pa.bool_())
+        reasons = [hold.message if (hold := self.holds.get(n)) else None for n in range(count)]
+        columns: dict[str, Any] = {name: table[name] for name in table.column_names}
+        columns.update({
+            "account_ref": pa.array(self.accounts, pa.string()),
+            "status": pc.if_else(held, pa.scalar("held"), pa.scalar("ready")),
+            "hold_reason": pa.array(reasons, pa.string()),
+            "skip_reason": pa.nulls(count, pa.string()),
+            "warnings": pa.nulls(count, pa.string()),
+            "exchange_rate": pa.nulls(count, SAGE_DOCUMENTS.field("exchange_rate").type)})
+        if self.holds:
+            for name in TOTALS:
+                columns[name] = pc.if_else(held, pa.scalar(None, table[name].type),
+                                           table[name])
+        return typed_table(SAGE_DOCUMENTS, columns, DOCUMENT_CENTS, ("carriage_tax_rate",)) \
+            .append_column(POSITION, table["position"])
+
+    def ready(self) -> pa.Array:
+        """True for each row that is not held."""
+        return pa.array([n not in self.holds for n in range(self.count)], pa.bool_())
+
+
 @dataclass
 class _Slice:
-    """A slice's documents, in order, their orders, and the columnar part of their lines and
-    splits (by position in `docs`; those documents' own `lines` and `splits` stay empty)."""
+    """A slice's documents: those built one at a time (`docs`, at `places` in the slice) and
+    those the columnar rules took (`heads`, with their lines and splits in `posting`), and
+    the documents' orders."""
 
+    kind: str
     docs: list[SageDocument]
-    orders: pa.Table  # the slice's orders (who each document bills)
+    places: list[int]
+    heads: _Heads
+    orders: pa.Table
     posting: Posting | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.docs) + self.heads.count
+
+
+# What allocating a document's account reads of its order (AccountAllocator, customer_key).
+_ACCOUNT_COLUMNS = ("entity_id", "customer_is_guest", "customer_id", "customer_email",
+                    "customer_firstname", "customer_lastname", "billing_company")
+
+
+def _order_rows(orders: pa.Table, ids: set[int], columns: tuple[str, ...] | None = None
+                ) -> dict[int, dict[str, Any]]:
+    """The rows of `orders` whose entity ids are `ids` (`columns` only, where given)."""
+    if not ids:
+        return {}
+    if columns is not None:
+        orders = orders.select([c for c in columns if c in orders.column_names])
+    if len(ids) < orders.num_rows:
+        orders = orders.filter(pc.is_in(orders["entity_id"],
+                                        value_set=pa.array(sorted(ids), pa.int64())))
+    return {r["entity_id"]: r for r in orders.to_pylist()}
 
 
 def _build_slice(read: ReadSlice, tables: ExportTables, builder: DocumentBuilder,
                  allocator: AccountAllocator, account_rows: dict[str, dict[str, Any]]
                  ) -> _Slice:
-    kind, rows, posting = read.kind, read.rows, read.posting
-    orders = {r["entity_id"]: r for r in read.orders.to_pylist()}
-    simple = posting.ok if posting else [False] * len(rows)
-    # the rest is built one document at a time, from Python rows of its own lines only
-    order_items = _grouped(read.order_items, "order_id") if not all(simple) else {}
+    """The slice's documents built, each with its account, in slice order: whole where the
+    columnar rules did not take them, else only the account (the rest came column-wise)."""
+    kind, rows = read.kind, read.rows
+    heads = _Heads(kind, read.posting.heads if read.posting is not None else None)
+    orders = _order_rows(read.orders, {row["entity_id"] if kind == "order" else row["order_id"]
+                                       for row in rows if row is not None})
+    customers_of = _order_rows(read.orders, set(heads.order_ids), _ACCOUNT_COLUMNS)
+    # the documents built one at a time, from Python rows of their own lines only
+    order_items = _grouped(read.order_items, "order_id") if orders else {}
     lines = order_items if kind == "order" or read.lines is None else \
         _grouped(read.lines, "document_id")
-    opened: list[tuple[str, str, dict[str, Any], str]] = []  # accounts new in this slice
+    opened: list[tuple[str, str, int, str]] = []  # accounts new in this slice, their orders
     docs: list[SageDocument] = []
-    for position, (row, ok) in enumerate(zip(rows, simple, strict=True)):
-        order = orders.get(row["entity_id"] if kind == "order" else row["order_id"])
-        if order is None:
-            docs.append(_orphan(kind, row))
-            continue
-        ref, origin = allocator.account_for(order)
-        if ok and posting is not None:
-            document = builder.header(kind, row, order, ref)
-            document.totals = posting.totals[position]
+    places: list[int] = []
+    head = 0
+    for position, row in enumerate(rows):
+        if row is None:  # taken column-wise: its account only
+            order = customers_of[heads.order_ids[head]]
+            ref, origin = allocator.account_for(order)
+            heads.accounts.append(ref)
+            currency = heads.currencies[head]
+            head += 1
         else:
+            places.append(position)
+            found = orders.get(row["entity_id"] if kind == "order" else row["order_id"])
+            if found is None:
+                docs.append(_orphan(kind, row))
+                continue
+            order = found
+            ref, origin = allocator.account_for(order)
             document = builder.build(kind, row, lines.get(row["entity_id"], []), order,
                                      order_items.get(order["entity_id"], []), ref)
-        docs.append(document)
+            docs.append(document)
+            currency = document.currency_code
         key = customer_key(order)
         if origin == "generated" and key and ref not in account_rows:
             account_rows[ref] = {}  # claimed here; written below, from the customer record
-            opened.append((ref, key, order, document.currency_code))
-    customers = tables.customers_of({order.get("customer_id") for _, _, order, _ in opened})
-    for ref, key, order, currency in opened:
+            opened.append((ref, key, order["entity_id"], currency))
+    whole = _order_rows(read.orders, {order_id for _, _, order_id, _ in opened})
+    customers = tables.customers_of({whole[order_id].get("customer_id")
+                                     for _, _, order_id, _ in opened})
+    for ref, key, order_id, currency in opened:
+        order = whole[order_id]
         account_rows[ref] = _account_row(ref, key, order,
                                          customers.get(order.get("customer_id") or 0),
                                          currency, builder.mapping.customer_group)
-    if kind == "creditmemo":  # what each credit note is applied to, where the export knows
+    if kind == "creditmemo" and docs:  # what each credit note is applied to, where known
         numbers = tables.invoice_numbers(sorted({d.invoice_id for d in docs
                                                  if d.invoice_id is not None}))
         for d in docs:
             d.invoice_increment_id = numbers.get(d.invoice_id) if d.invoice_id else None
-    return _Slice(docs, read.orders, posting)
+    return _Slice(kind, docs, places, heads, read.orders, read.posting)
 
 
 def _ready(d: SageDocument) -> bool:
@@ -440,44 +600,47 @@ def _in_order(exact: pa.Table, positions: list[int], posted: pa.Table | None) ->
 
 
 def _write_documents(writer: CheckpointWriter, built: _Slice, department: int | None) -> None:
-    docs = built.docs
+    docs, places, heads = built.docs, built.places, built.heads
     columns: dict[str, Any] = document_columns(docs)
     columns.update(billing_columns(built.orders, [d.order_id for d in docs]))
-    writer.write("documents", typed_table(SAGE_DOCUMENTS, columns, DOCUMENT_CENTS,
-                                          ("carriage_tax_rate",)))
+    writer.write("documents", _in_order(
+        typed_table(SAGE_DOCUMENTS, columns, DOCUMENT_CENTS, ("carriage_tax_rate",)), places,
+        heads.documents() if heads.count else None))
     splits = typed_table(SAGE_SPLITS, split_columns(docs, department), SPLIT_CENTS)
     lines = typed_table(SAGE_LINES, line_columns(docs), LINE_CENTS, LINE_UNITS)
     posted_splits = posted_lines = None
-    if built.posting is not None:
-        ready = pa.array([_ready(d) and d.totals is not None for d in docs], pa.bool_())
-        keys = pa.array([d.document_key for d in docs], pa.string())
-        labels = pa.array([f"{KIND_LABEL[d.entity_type]} {d.increment_id}" for d in docs],
-                          pa.string())
-        posted_splits = _posted_splits(built.posting.splits, ready, keys, labels, department)
-        posted_lines = _posted_lines(built.posting.lines, ready, keys)
-    writer.write("splits", _in_order(
-        splits, [p for p, d in enumerate(docs) if _ready(d) for _ in d.splits], posted_splits))
-    writer.write("lines", _in_order(
-        lines, [p for p, d in enumerate(docs) if _ready(d) for _ in d.lines], posted_lines))
+    if built.posting is not None and heads.count:
+        ready = heads.ready()
+        posted_splits = _posted_splits(built.posting.splits, heads, ready, department)
+        posted_lines = _posted_lines(built.posting.lines, heads, ready)
+    kept = [(p, d) for p, d in zip(places, docs, strict=True) if _ready(d)]
+    writer.write("splits", _in_order(splits, [p for p, d in kept for _ in d.splits],
+                                     posted_splits))
+    writer.write("lines", _in_order(lines, [p for p, d in kept for _ in d.lines], posted_lines))
 
 
-def _posted_splits(splits: pa.Table, ready: pa.Array, keys: pa.Array, labels: pa.Array,
+def _posted_splits(splits: pa.Table, heads: _Heads, ready: pa.Array,
                    department: int | None) -> pa.Table:
     """The columnar splits of the documents still ready, as the `splits` table (+ position)."""
-    splits = splits.filter(pc.take(ready, splits["position"]))
-    position = splits["position"]
+    table = heads.table
+    assert table is not None
+    at = pc.index_in(splits["position"], value_set=table["position"])
+    splits, at = splits.filter(pc.take(ready, at)), at.filter(pc.take(ready, at))
     return _completed(SAGE_SPLITS, splits, {
-        "document_key": pc.take(keys, position),
-        "department": pa.array([department] * len(position), pa.int32()),
+        "document_key": pc.take(table["document_key"], at),
+        "department": pa.array([department] * splits.num_rows, pa.int32()),
         # a goods or carriage split's label is its purpose (PURPOSE_LABEL)
-        "details": pc.binary_join_element_wise(pc.take(labels, position),
+        "details": pc.binary_join_element_wise(pc.take(table["label"], at),
                                                splits["purpose"], " ")})
 
 
-def _posted_lines(lines: pa.Table, ready: pa.Array, keys: pa.Array) -> pa.Table:
+def _posted_lines(lines: pa.Table, heads: _Heads, ready: pa.Array) -> pa.Table:
     """The columnar lines of the documents still ready, as the `lines` table (+ position)."""
-    lines = lines.filter(pc.take(ready, lines["position"]))
-    return _completed(SAGE_LINES, lines, {"document_key": pc.take(keys, lines["position"])})
+    table = heads.table
+    assert table is not None
+    at = pc.index_in(lines["position"], value_set=table["position"])
+    lines, at = lines.filter(pc.take(ready, at)), at.filter(pc.take(ready, at))
+    return _completed(SAGE_LINES, lines, {"document_key": pc.take(table["document_key"], at)})
 
 
 def _completed(schema: pa.Schema, posted: pa.Table, added: dict[str, Any]) -> pa.Table:

@@ -16,17 +16,17 @@ range.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sagesync.model.money import UNITS, UNITS_PER_CENT
-
-if TYPE_CHECKING:
-    from sagesync.transform.documents import DocumentBuilder
+from sagesync.transform.billing import billing_columns
+from sagesync.transform.documents import KIND_LABEL, DocumentBuilder
 
 LIMIT = 10 ** 12  # units: a larger amount goes the exact way
 _KEY = 2 ** 32  # (order id, item id) as one int64; ids must be below 2**31
@@ -38,18 +38,20 @@ _DOC_MONEY = ("grand_total", "tax_amount", "shipping_amount", "shipping_tax_amou
 _LINE_MONEY = ("row_total", "discount_amount", "discount_tax_compensation_amount", "tax_amount")
 _SPLIT_KEYS = ["position", "purpose", "nominal_code", "tax_code"]
 _NO_INT = pa.scalar(None, pa.int64())
+_NO_TEXT = pa.scalar(None, pa.string())
 
 
 @dataclass
 class Posted:
     """What the columnar rules made of a slice: `ok` per document row; the lines and splits
     of the documents it took, by `position` (the document's row in the slice), amounts as
-    int64 units (lines) and cents (posted amounts, splits); header totals by position."""
+    int64 units (lines) and cents (posted amounts, splits); and their header totals, a row
+    per document taken (`position`, then TOTALS as `documents._totals` gives them)."""
 
     ok: list[bool]
     lines: pa.Table
     splits: pa.Table
-    totals: dict[int, dict[str, Any]]
+    totals: pa.Table
 
 
 def usable(builder: DocumentBuilder) -> bool:
@@ -205,7 +207,7 @@ def post(kind: str, docs: pa.Table, document_lines: pa.Table | None, order_items
     keep = pa.array(accepted, pa.bool_())
     return Posted(accepted, table.filter(pc.take(keep, table["position"])),
                   groups.filter(pc.and_(groups["kept"], pc.take(keep, groups["position"]))),
-                  rules.totals(accepted))
+                  rules.totals(keep))
 
 
 class _Rules:
@@ -411,21 +413,77 @@ class _Rules:
             .append_column("posted_price", pc.if_else(
                 in_split, pc.multiply(price, _lit(UNITS // scale)), _lit(0)))
 
-    def totals(self, accepted: list[bool]) -> dict[int, dict[str, Any]]:
-        """The header totals of each document taken, in cents (the carriage rate in units),
-        as `documents._totals` gives them."""
+    def totals(self, keep: pa.Array) -> pa.Table:
+        """The header totals of each document taken (`keep`), in cents (the carriage rate in
+        units), as `documents._totals` gives them: a document without carriage has none."""
         shipping = self.shipping
-        columns = pa.table({
+        carried = pc.fill_null(shipping["carried"], False)
+        return pa.table({
+            "position": pa.array(range(self.count), pa.int64()),
             "net_total": self.have["net"], "tax_total": self.have["tax"],
-            "carried": shipping["carried"], "carriage_net": _cents(shipping["net"]),
-            "carriage_tax": _cents(shipping["tax"]), "carriage_tax_code": shipping["code"],
-            "carriage_tax_rate": shipping["rate"]})
-        out: dict[int, dict[str, Any]] = {}
-        for position, row in enumerate(columns.to_pylist()):
-            if not accepted[position]:
-                continue
-            if not row.pop("carried"):
-                row.update(carriage_net=0, carriage_tax=0, carriage_tax_code=None,
-                           carriage_tax_rate=None)
-            out[position] = row
-        return out
+            "carriage_net": pc.if_else(carried, _cents(shipping["net"]), _lit(0)),
+            "carriage_tax": pc.if_else(carried, _cents(shipping["tax"]), _lit(0)),
+            "carriage_tax_code": pc.if_else(carried, shipping["code"], _NO_TEXT),
+            "carriage_tax_rate": pc.if_else(carried, shipping["rate"], _NO_INT)}).filter(keep)
+
+
+_DETAILS = {"invoice": "Magento invoice", "creditmemo": "Magento credit memo",
+            "order": "Magento order"}  # DocumentBuilder.header's details, before the number
+
+
+def heads(kind: str, docs: pa.Table, orders: pa.Table, dates: pa.Array, totals: pa.Table,
+          builder: DocumentBuilder, invoice_numbers: Callable[[list[int]], dict[int, str]]
+          ) -> pa.Table:
+    """The `documents` columns of the documents the rules took (a row per row of `totals`,
+    in its order), as `DocumentBuilder.header` and `document_columns` make them one at a time,
+    but for the account, the status and the amounts' decimal types, which the transform adds:
+    the header facts from `docs` (the slice's rows, amounts in units) and their `orders`, the
+    posting day (`dates`, per row of `docs`), each store's reference prefix and company, who
+    the document bills (transform.billing), a credit memo's invoice number
+    (`invoice_numbers`), and the totals; plus `label` (a split's details start with it)."""
+    position = totals["position"]
+    docs = docs.take(position)
+    count = docs.num_rows
+    text = pa.string()
+
+    def given(table: pa.Table, name: str, kind: pa.DataType = text) -> Any:
+        """A column, null where an older export lacks it (the builder's `row.get`)."""
+        return table[name] if name in table.column_names else pa.nulls(table.num_rows, kind)
+
+    entity_id = docs["entity_id"]
+    store = pc.fill_null(given(docs, "store_id", pa.int64()), _lit(0))
+    order_id = entity_id if kind == "order" else docs["order_id"]
+    order_at = pc.index_in(order_id, value_set=orders["entity_id"])
+    increment = _either(given(docs, "increment_id"), pc.cast(entity_id, text))
+    order_increment = pc.fill_null(pc.take(given(orders, "increment_id"), order_at), _lit(""))
+    currency = "base_currency_code" if builder.currency == "base" else "order_currency_code"
+    columns: dict[str, Any] = {
+        "position": position,
+        "document_key": pc.binary_join_element_wise(
+            _lit(f"{kind}:"), pc.cast(entity_id, text), _lit("@"), pc.cast(store, text),
+            _lit("")),
+        "entity_type": pa.array([kind] * count, text), "entity_id": entity_id,
+        "store_id": store, "order_id": order_id, "order_increment_id": order_increment,
+        "increment_id": increment,
+        "transaction_type": pa.array(["SC" if kind == "creditmemo" else "SI"] * count, text),
+        "posting_date": pc.take(dates, position),
+        "reference": pc.binary_join_element_wise(_by_value(
+            store, lambda s: builder.reference_prefixes.get(s, ""), text), increment, _lit("")),
+        "extra_reference": order_increment if kind != "order" else pa.array([""] * count, text),
+        "details": pc.binary_join_element_wise(_lit(_DETAILS[kind]), increment, _lit(" ")),
+        "currency_code": pc.fill_null(pc.take(given(orders, currency), order_at), _lit("")),
+        "grand_total": _cents(_money(docs, builder.prefix, "grand_total")),
+        "content_hash": pc.fill_null(given(docs, "content_hash"), _lit("")),
+        "company": _by_value(store, lambda s: builder.companies.get(s) or None, text),
+        "label": pc.binary_join_element_wise(_lit(KIND_LABEL[kind]), increment, _lit(" ")),
+        **billing_columns(orders, order_id.to_pylist()),
+        **{name: totals[name] for name in totals.column_names if name != "position"},
+    }
+    invoice_id = given(docs, "invoice_id", pa.int64()) if kind == "creditmemo" \
+        else pa.nulls(count, pa.int64())
+    columns["invoice_id"] = invoice_id
+    found = [i for i in invoice_id.to_pylist() if i]
+    numbers = invoice_numbers(sorted(set(found))) if found else {}
+    columns["invoice_increment_id"] = pa.array(
+        [numbers.get(i) if i else None for i in invoice_id.to_pylist()], text)
+    return pa.table(columns)

@@ -15,11 +15,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 _HOUR, _DAY = 3_600, 86_400
+_ZERO, _ONE = pa.scalar(0, pa.int64()), pa.scalar(1, pa.int64())
 
 
 def local_date(instant: datetime, zone: tzinfo) -> date:
@@ -41,29 +42,34 @@ def _offset(second: int, zone: tzinfo) -> int | None:
     return int(first.total_seconds())
 
 
-def local_dates(instants: pa.Array | pa.ChunkedArray, zone: tzinfo) -> list[date | None]:
-    """Each instant's calendar day in `zone` (None where there is no instant), exactly as
-    `local_date` gives it, from an Arrow timestamp column of any unit."""
-    per_second = _PER_SECOND[instants.type.unit]
-    offsets: dict[int, int | None] = {}
-    days: dict[int, date] = {}
-    out: list[date | None] = []
-    for value in instants.cast(pa.int64()).to_pylist():
-        if value is None:
-            out.append(None)
-            continue
-        second = value // per_second
-        hour = second // _HOUR
-        if hour in offsets:
-            offset = offsets[hour]
-        else:
-            offset = offsets[hour] = _offset(second, zone)
-        if offset is None:  # a clock change inside the hour: this instant on its own
-            out.append(local_date(_EPOCH + timedelta(seconds=second), zone))
-            continue
-        day = (second + offset) // _DAY
-        found = days.get(day)
-        if found is None:
-            found = days[day] = date.fromordinal(_EPOCH_DAY + day)
-        out.append(found)
-    return out
+def local_dates(instants: pa.Array | pa.ChunkedArray, zone: tzinfo) -> pa.Array:
+    """Each instant's calendar day in `zone` (null where there is no instant), exactly as
+    `local_date` gives it, from an Arrow timestamp column of any unit, as a date32 array: the
+    zone is asked for the offset of each distinct hour, and the days are worked out
+    column-wise (a Python loop over the rows took 7 µs a row)."""
+    if isinstance(instants, pa.ChunkedArray):
+        instants = instants.combine_chunks()
+    seconds = _floor_divided(instants.cast(pa.int64()), _PER_SECOND[instants.type.unit])
+    hours = _floor_divided(seconds, _HOUR)
+    distinct = pc.unique(hours).drop_null()
+    offsets = pa.array([_offset(hour * _HOUR, zone) for hour in distinct.to_pylist()],
+                       pa.int64())
+    offset = pc.take(offsets, pc.index_in(hours, value_set=distinct))
+    days = _floor_divided(pc.add(seconds, offset), _DAY).cast(pa.int32()).view(pa.date32())
+    changing = pc.and_(pc.is_valid(seconds), pc.is_null(offset)).to_pylist()
+    if not any(changing):
+        return days
+    # an hour with a clock change inside it: its instants one at a time
+    out = days.to_pylist()
+    for n, second in enumerate(seconds.to_pylist()):
+        if changing[n]:
+            out[n] = local_date(_EPOCH + timedelta(seconds=second), zone)
+    return pa.array(out, pa.date32())
+
+
+def _floor_divided(values: pa.Array, by: int) -> pa.Array:
+    """values // by (rounded down, as Python's `//`, for a positive `by`); null stays null."""
+    divisor = pa.scalar(by, pa.int64())
+    quotient = pc.divide(values, divisor)  # rounded towards zero
+    behind = pc.less(pc.subtract(values, pc.multiply(quotient, divisor)), _ZERO)
+    return pc.if_else(behind, pc.subtract(quotient, _ONE), quotient)
