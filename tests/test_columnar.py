@@ -10,6 +10,7 @@ by the real export code.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sagesync.ledger import Exported, Ledger, RecordKey
 from sagesync.magento.entities import PAGE_DECODERS
 from sagesync.magento.tables import MagentoTableBuilder
 from sagesync.model.money import decimal_of_units
@@ -32,6 +34,7 @@ from sagesync.pipeline.checkpoint import open_checkpoint
 from sagesync.pipeline.export_slices import in_units
 from sagesync.pipeline.transform_step import transform
 from sagesync.recipe import MappingSettings, load_recipe
+from sagesync.sage import products
 from sagesync.testing.factory import build_creditmemo, build_invoice, build_order, search_page
 from sagesync.transform import columnar
 from sagesync.transform.documents import _LINE_FIELDS as LINE_FIELDS
@@ -217,6 +220,49 @@ def test_a_transform_writes_the_same_checkpoint_every_way(  # type: ignore[no-un
             assert exact.num_rows
             assert pq.read_table(outcome.manifest.parent / f"{name}.parquet").equals(exact), \
                 (way, name)
+
+
+def test_documents_held_after_the_rules_took_them_are_held_as_the_builder_holds_them(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Holds the transform adds once a slice is posted land on documents the columnar rules
+    took: accounts awaiting approval (`new_accounts = "review"`), credit notes a product
+    cannot import, and a reference another document owns (in the ledger). Each way, in
+    slices of three, the checkpoint is the builder's (a held row with its reason and no
+    totals, its lines and splits gone) and so are the holds."""
+    uk = products.get("sage50_uk")
+    monkeypatch.setitem(products.PRODUCTS, "sage50_uk", replace(uk, import_format=replace(
+        uk.capabilities, credit_type="", credit_note_advice="enter it as a sales return")))
+    result = run_cli("-r", str(demo_copy), "export-orders")
+    assert result.exit_code == 0, result.output
+    export = open_checkpoint(Path(result.output.strip().splitlines()[-1]), "magento-export")
+    loaded = load_recipe(demo_copy)
+    recipe = replace(loaded, customers=replace(loaded.customers, new_accounts="review"))
+    monkeypatch.setattr(export_slices, "SLICE", 3)
+    first = transform(recipe, export, None, "first", use_columnar=False, workers=0)
+    rows = pq.read_table(first.manifest.parent / "documents.parquet").to_pylist()
+    taken = next(r for r in rows if r["status"] == "ready" and r["entity_type"] == "invoice")
+    with Ledger(tmp_path / "owner.sqlite") as lookup:  # another store's invoice claimed it
+        owner = RecordKey("invoice", 999_999, 99)
+        lookup.register_exported([Exported(owner, "x", 999_999, "x", "h")], "elsewhere")
+        lookup.mark_transformed([(owner, "h", f"SI:{taken['reference']}")], [])
+        posted: list[int] = []
+        original = columnar.post
+
+        def counted(*args: Any, **kwargs: Any) -> columnar.Posted | None:
+            found = original(*args, **kwargs)
+            posted.append(sum(found.ok) if found else 0)
+            return found
+
+        monkeypatch.setattr(columnar, "post", counted)
+        done = {fast: transform(recipe, export, None, f"f{fast}", lookup=lookup,
+                                use_columnar=fast, workers=0) for fast in (False, True)}
+    assert sum(posted)
+    causes = {hold.code for hold in done[True].holds.values()}
+    assert {"account_awaiting_approval", "no_credit_notes", "reference_collision"} <= causes
+    assert (done[True].held, done[True].holds) == (done[False].held, done[False].holds)
+    for name in ("documents", "splits", "lines", "accounts"):
+        assert pq.read_table(done[True].manifest.parent / f"{name}.parquet").equals(
+            pq.read_table(done[False].manifest.parent / f"{name}.parquet")), name
 
 
 @pytest.mark.skipif(not REAL.exists(), reason="../shared is absent")
