@@ -311,7 +311,7 @@ def test_a_worker_killed_mid_transform_costs_nothing_but_time(  # type: ignore[n
     writes."""
     import psutil
 
-    from tests.test_export_fast import _dead, _workers
+    from tests.workers import pool_workers, wait_dead
 
     result = run_cli("-r", str(demo_copy), "export-orders")
     assert result.exit_code == 0, result.output
@@ -325,16 +325,16 @@ def test_a_worker_killed_mid_transform_costs_nothing_but_time(  # type: ignore[n
 
     def kill_the_worker(*args: Any) -> Any:
         built = real(*args)
-        for worker in [] if killed else _workers(psutil.Process()):
+        for worker in [] if killed else pool_workers(psutil.Process()):
             worker.kill()
-            _dead(worker)
+            wait_dead(worker)
             killed.append(worker.pid)
         return built
 
     monkeypatch.setattr(transform_step, "_build_slice", kill_the_worker)
     beside = transform(recipe, export, None, "beside", workers=1)
     assert killed and beside.worker_slices > 0
-    assert _workers(psutil.Process()) == []
+    assert pool_workers(psutil.Process()) == []
     assert (beside.documents, beside.held, beside.warnings) == (
         alone.documents, alone.held, alone.warnings)
     for name in ("documents", "splits", "lines", "accounts"):

@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import typing
 from collections import Counter
 from concurrent.futures import Future
@@ -44,6 +43,7 @@ from sagesync.recipe import Recipe, load_recipe
 from sagesync.testing.dataset import documents, write_store
 from tests.conftest import ROOT, subprocess_env
 from tests.test_magento_export import NOW, make_recipe, raw_pages
+from tests.workers import pool_workers, wait_dead
 
 LIVE_STORE = documents(1, 45, seed=8)
 
@@ -361,11 +361,6 @@ def test_pages_decoded_in_workers_give_the_same_checkpoint(
     assert found[2] == found[0]
 
 
-def _workers(parent: psutil.Process) -> list[psutil.Process]:
-    """The pool's workers (not multiprocessing's resource tracker, which outlives a pool)."""
-    return [p for p in parent.children() if "spawn_main" in " ".join(p.cmdline())]
-
-
 def test_a_full_disk_in_the_parallel_path_stops_the_workers(
         tmp_path: Path, parallel: None, monkeypatch: pytest.MonkeyPatch) -> None:
     recipe = _recipe(tmp_path, _store(tmp_path / "pages"))
@@ -374,23 +369,8 @@ def test_a_full_disk_in_the_parallel_path_stops_the_workers(
     with pytest.raises(OSError) as caught:
         export_orders(recipe, new_run_id(), None, workers=2)
     assert caught.value.errno == errno.ENOSPC
-    assert _workers(psutil.Process()) == []  # none left behind
+    assert pool_workers(psutil.Process()) == []  # none left behind
     assert not list((recipe.state_dir / "runs").rglob("manifest.json"))
-
-
-def _dead(worker: psutil.Process) -> None:
-    """Wait until a killed worker is dead without reaping it: the pool reaps its own children
-    (a pid reaped here would look alive to the pool forever, and its manager thread would spin
-    at interpreter exit, hanging the test run)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if worker.status() == psutil.STATUS_ZOMBIE:
-                return
-        except psutil.NoSuchProcess:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"worker {worker.pid} did not die")
 
 
 def test_a_worker_killed_mid_export_costs_nothing_but_time(tmp_path: Path) -> None:
@@ -401,9 +381,9 @@ def test_a_worker_killed_mid_export_costs_nothing_but_time(tmp_path: Path) -> No
     try:
         decoder.put("first", jobs[0])
         assert [tag for tag, _ in decoder.drain()] == ["first"]
-        for worker in _workers(psutil.Process()):
+        for worker in pool_workers(psutil.Process()):
             worker.kill()
-            _dead(worker)
+            wait_dead(worker)
         for number, job in enumerate(jobs):
             decoder.put(number, job)
         outcomes = decoder.drain()
@@ -475,7 +455,7 @@ def test_workers_exit_when_the_export_is_killed_outright(tmp_path: Path) -> None
     parent = psutil.Process(export.pid)
     workers: list[psutil.Process] = []
     while not workers and export.poll() is None:  # until the pool has started
-        workers = _workers(parent)
+        workers = pool_workers(parent)
     export.kill()
     export.wait()
     assert workers, "the export ended before its workers started"
