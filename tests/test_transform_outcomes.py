@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
+
 from sagesync.ledger import Exported, Ledger, RecordKey
 from sagesync.model import holds
-from sagesync.pipeline.transform_step import _Outcomes, _References
+from sagesync.pipeline.transform_step import _Heads, _Outcomes, _References, _Slice
 from sagesync.transform.documents import SageDocument
 
 
@@ -20,6 +22,12 @@ def _document(entity_id: int, store_id: int, reference: str) -> SageDocument:
                         posting_date=None, reference=reference, extra_reference="",
                         details="", currency_code="GBP", total_cents=100,
                         content_hash=f"h{entity_id}")
+
+
+def _slice(docs: list[SageDocument]) -> _Slice:
+    """A slice of documents built one at a time (none taken column-wise)."""
+    return _Slice("invoice", docs, list(range(len(docs))), _Heads("invoice", None),
+                  pa.table({"entity_id": pa.array([], pa.int64())}))
 
 
 def test_a_reference_claimed_in_an_earlier_slice_holds_a_later_document(
@@ -35,12 +43,12 @@ def test_a_reference_claimed_in_an_earlier_slice_holds_a_later_document(
         try:
             references = _References(ledger, outcomes)
             first = [_document(1, 1, "000000001"), _document(2, 1, "000000002")]
-            references.hold_collisions(first)
+            references.hold_collisions(_slice(first))
             outcomes.add([(RecordKey("invoice", d.entity_id, 1), d.content_hash,
                            f"SI:{d.reference}") for d in first], [])
             second = [_document(1, 2, "000000001"), _document(1, 1, "000000001"),
                       _document(51, 1, "000000050"), _document(3, 1, "000000003")]
-            references.hold_collisions(second)
+            references.hold_collisions(_slice(second))
             assert [d.hold for d in second] == [
                 holds.reference_collision(reference="000000001", transaction_type="SI",
                                           owner="invoice:1@1"),

@@ -145,7 +145,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                     if review:
                         _hold_unapproved_accounts(
                             built, awaiting | {r for _, r, _ in allocator.new})
-                    references.hold_slice(built)
+                    references.hold_collisions(built)
                     _write_documents(writer, built, recipe.mapping.department)
                     result.documents += built.count
                     progress.advance("transform", built.count, unit="documents")
@@ -338,20 +338,9 @@ class _References:
                 found[n] = owner
         return found
 
-    def hold_collisions(self, docs: list[SageDocument]) -> None:
-        """Hold each of `docs` (ready ones, in order) whose reference another owns."""
-        ready = [d for d in docs if _ready(d)]
-        claims = [(RecordKey(d.entity_type, d.entity_id, d.store_id), _reference(d))
-                  for d in ready]
-        for n, owner in self.collisions(claims).items():
-            d = ready[n]
-            _hold(d, holds.reference_collision(reference=d.reference,
-                                               transaction_type=d.transaction_type,
-                                               owner=str(owner)))
-
-    def hold_slice(self, built: _Slice) -> None:
-        """`hold_collisions` for a slice: its documents built one at a time and its columnar
-        ones, in slice order."""
+    def hold_collisions(self, built: _Slice) -> None:
+        """Hold each ready document of a slice (built one at a time, or taken column-wise: in
+        slice order) whose reference another document owns."""
         heads = built.heads
         claims: list[tuple[int, RecordKey, str, SageDocument | int]] = [
             (position, RecordKey(d.entity_type, d.entity_id, d.store_id), _reference(d), d)
@@ -536,7 +525,7 @@ def _build_slice(read: ReadSlice, tables: ExportTables, builder: DocumentBuilder
     heads = _Heads(kind, read.posting.heads if read.posting is not None else None)
     orders = _order_rows(read.orders, {row["entity_id"] if kind == "order" else row["order_id"]
                                        for row in rows if row is not None})
-    customers_of = _order_rows(read.orders, set(heads.order_ids), _ACCOUNT_COLUMNS)
+    payers = _order_rows(read.orders, set(heads.order_ids), _ACCOUNT_COLUMNS)
     # the documents built one at a time, from Python rows of their own lines only
     order_items = _grouped(read.order_items, "order_id") if orders else {}
     lines = order_items if kind == "order" or read.lines is None else \
@@ -547,7 +536,7 @@ def _build_slice(read: ReadSlice, tables: ExportTables, builder: DocumentBuilder
     head = 0
     for position, row in enumerate(rows):
         if row is None:  # taken column-wise: its account only
-            order = customers_of[heads.order_ids[head]]
+            order = payers[heads.order_ids[head]]
             ref, origin = allocator.account_for(order)
             heads.accounts.append(ref)
             currency = heads.currencies[head]
