@@ -180,9 +180,6 @@ class SageDocument:
     # a credit memo's invoice: its entity id, and its increment id where the export has it
     invoice_id: int | None = None
     invoice_increment_id: str | None = None
-    # header totals the columnar rules computed (cents; the rate in units), whose lines and
-    # splits travel as Arrow columns instead of `lines` and `splits` (transform.columnar)
-    totals: dict[str, Any] | None = None
 
     @property
     def document_key(self) -> str:
@@ -653,8 +650,6 @@ def _totals(d: SageDocument) -> dict[str, int | str | None]:
     split's (None without one)."""
     if d.hold_reason or d.skip_reason:
         return dict.fromkeys(TOTALS)
-    if d.totals is not None:
-        return d.totals
     own = [s for s in d.splits if s.transaction_type is None]
     carriage = [s for s in own if s.purpose == "carriage"]
     rate = next((line.rate for line in d.lines if line.purpose == "carriage"), None)
