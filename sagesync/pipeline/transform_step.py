@@ -432,25 +432,20 @@ class _Heads:
         self.transaction_type = "SC" if kind == "creditmemo" else "SI"
         self.accounts: list[str] = []
         self.holds: dict[int, Hold] = {}
-        if table is None:
-            self.references: list[str] = []
-            self.increment_ids: list[str] = []
-            self.order_ids: list[int] = []
-            self.currencies: list[str] = []
-            self.claims: list[tuple[int, RecordKey, str, str]] = []
-            return
-        self.references = table["reference"].to_pylist()
-        self.increment_ids = table["increment_id"].to_pylist()
-        self.order_ids = table["order_id"].to_pylist()
-        self.currencies = table["currency_code"].to_pylist()
+        columns = {name: [] if table is None else table[name].to_pylist() for name in (
+            "position", "entity_id", "store_id", "content_hash", "reference", "increment_id",
+            "order_id", "currency_code")}
+        self.references: list[str] = columns["reference"]
+        self.increment_ids: list[str] = columns["increment_id"]
+        self.order_ids: list[int] = columns["order_id"]
+        self.currencies: list[str] = columns["currency_code"]
         claimed = f"{self.transaction_type}:"
         # each one's position, key, content hash and the Sage type:reference it claims
         self.claims = [(position, RecordKey(kind, entity_id, store_id), content_hash,
                         claimed + reference)
                        for position, entity_id, store_id, content_hash, reference in zip(
-                           table["position"].to_pylist(), table["entity_id"].to_pylist(),
-                           table["store_id"].to_pylist(), table["content_hash"].to_pylist(),
-                           self.references, strict=True)]
+                           columns["position"], columns["entity_id"], columns["store_id"],
+                           columns["content_hash"], self.references, strict=True)]
 
     def documents(self) -> pa.Table:
         """Their rows of the `documents` table (+ position): a held one with its reason and
@@ -458,7 +453,7 @@ class _Heads:
         table = self.table
         assert table is not None
         count = self.count
-        held = pa.array([n in self.holds for n in range(count)], pa.bool_())
+        held = self.held()
         reasons = [hold.message if (hold := self.holds.get(n)) else None for n in range(count)]
         columns: dict[str, Any] = {name: table[name] for name in table.column_names}
         columns.update({
@@ -475,9 +470,9 @@ class _Heads:
         return typed_table(SAGE_DOCUMENTS, columns, DOCUMENT_CENTS, ("carriage_tax_rate",)) \
             .append_column(POSITION, table["position"])
 
-    def ready(self) -> pa.Array:
-        """True for each row that is not held."""
-        return pa.array([n not in self.holds for n in range(self.count)], pa.bool_())
+    def held(self) -> pa.Array:
+        """True for each row that is held."""
+        return pa.array([n in self.holds for n in range(self.count)], pa.bool_())
 
 
 @dataclass
@@ -599,7 +594,7 @@ def _write_documents(writer: CheckpointWriter, built: _Slice, department: int | 
     lines = typed_table(SAGE_LINES, line_columns(docs), LINE_CENTS, LINE_UNITS)
     posted_splits = posted_lines = None
     if built.posting is not None and heads.count:
-        ready = heads.ready()
+        ready = pc.invert(heads.held())
         posted_splits = _posted_splits(built.posting.splits, heads, ready, department)
         posted_lines = _posted_lines(built.posting.lines, heads, ready)
     kept = [(p, d) for p, d in zip(places, docs, strict=True) if _ready(d)]
@@ -613,8 +608,7 @@ def _posted_splits(splits: pa.Table, heads: _Heads, ready: pa.Array,
     """The columnar splits of the documents still ready, as the `splits` table (+ position)."""
     table = heads.table
     assert table is not None
-    at = pc.index_in(splits["position"], value_set=table["position"])
-    splits, at = splits.filter(pc.take(ready, at)), at.filter(pc.take(ready, at))
+    splits, at = _of_ready(splits, table, ready)
     return _completed(SAGE_SPLITS, splits, {
         "document_key": pc.take(table["document_key"], at),
         "department": pa.array([department] * splits.num_rows, pa.int32()),
@@ -627,9 +621,16 @@ def _posted_lines(lines: pa.Table, heads: _Heads, ready: pa.Array) -> pa.Table:
     """The columnar lines of the documents still ready, as the `lines` table (+ position)."""
     table = heads.table
     assert table is not None
-    at = pc.index_in(lines["position"], value_set=table["position"])
-    lines, at = lines.filter(pc.take(ready, at)), at.filter(pc.take(ready, at))
+    lines, at = _of_ready(lines, table, ready)
     return _completed(SAGE_LINES, lines, {"document_key": pc.take(table["document_key"], at)})
+
+
+def _of_ready(rows: pa.Table, heads: pa.Table, ready: pa.Array) -> tuple[pa.Table, pa.Array]:
+    """The rows (lines or splits, by `position`) of the head rows still `ready`, and the head
+    row of each."""
+    at = pc.index_in(rows["position"], value_set=heads["position"])
+    kept = pc.take(ready, at)
+    return rows.filter(kept), at.filter(kept)
 
 
 def _completed(schema: pa.Schema, posted: pa.Table, added: dict[str, Any]) -> pa.Table:

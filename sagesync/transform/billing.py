@@ -28,7 +28,8 @@ _COMMA = pa.scalar(", ", pa.string())
 _FALSE = pa.scalar(False)
 
 
-def billing_columns(orders: pa.Table, order_ids: Sequence[int | None]
+def billing_columns(orders: pa.Table,
+                    order_ids: pa.Array | pa.ChunkedArray | Sequence[int | None]
                     ) -> dict[str, pa.Array]:
     """The billing columns of documents whose orders are `order_ids`, from `orders` (the
     slice's orders table; a document whose order it lacks, or a column an older export lacks,
@@ -39,11 +40,14 @@ def billing_columns(orders: pa.Table, order_ids: Sequence[int | None]
     - billing_street1 and billing_street2: the street's first line, and the others joined
       with ", " (null where empty);
     - the rest as the order has them."""
-    at = pc.index_in(pa.array(order_ids, pa.int64()), value_set=orders["entity_id"])
+    if not isinstance(order_ids, pa.Array | pa.ChunkedArray):
+        order_ids = pa.array(order_ids, pa.int64())
+    at = pc.index_in(order_ids, value_set=orders["entity_id"])
+    count = len(at)
 
     def taken(name: str) -> pa.Array:
         if name not in orders.column_names:
-            return pa.nulls(len(order_ids), pa.string())
+            return pa.nulls(count, pa.string())
         column = orders[name]  # one array (a table with no chunk takes nothing)
         return pc.take(column.chunk(0) if column.num_chunks == 1 else column.combine_chunks(),
                        at)

@@ -476,14 +476,15 @@ def heads(kind: str, docs: pa.Table, orders: pa.Table, dates: pa.Array, totals: 
         "content_hash": pc.fill_null(given(docs, "content_hash"), _lit("")),
         "company": _by_value(store, lambda s: builder.companies.get(s) or None, text),
         "label": pc.binary_join_element_wise(_lit(KIND_LABEL[kind]), increment, _lit(" ")),
-        **billing_columns(orders, order_id.to_pylist()),
+        **billing_columns(orders, order_id),
         **{name: totals[name] for name in totals.column_names if name != "position"},
     }
     invoice_id = given(docs, "invoice_id", pa.int64()) if kind == "creditmemo" \
         else pa.nulls(count, pa.int64())
     columns["invoice_id"] = invoice_id
-    found = [i for i in invoice_id.to_pylist() if i]
-    numbers = invoice_numbers(sorted(set(found))) if found else {}
-    columns["invoice_increment_id"] = pa.array(
-        [numbers.get(i) if i else None for i in invoice_id.to_pylist()], text)
+    ids = invoice_id.to_pylist()
+    found = sorted({i for i in ids if i})
+    numbers = invoice_numbers(found) if found else {}
+    columns["invoice_increment_id"] = pa.array([numbers.get(i) if i else None for i in ids],
+                                               text)
     return pa.table(columns)
