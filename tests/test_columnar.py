@@ -189,6 +189,31 @@ def test_a_recipe_whose_rules_have_no_columnar_form_builds_every_document() -> N
     assert decimal_of_units(200_000) == Decimal(20)
 
 
+TABLES = ("documents", "splits", "lines", "accounts")
+
+
+def same_checkpoint(got: Path, expected: Path, label: object) -> None:
+    """The two transform checkpoints (their folders) hold equal tables."""
+    for name in TABLES:
+        assert pq.read_table(got / f"{name}.parquet").equals(
+            pq.read_table(expected / f"{name}.parquet")), (label, name)
+
+
+def taken_by_rules(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many documents of each slice the columnar rules take, from now on (so a
+    comparison of the two ways is known not to be empty)."""
+    taken: list[int] = []
+    original = columnar.post
+
+    def counted(*args: Any, **kwargs: Any) -> columnar.Posted | None:
+        posted = original(*args, **kwargs)
+        taken.append(sum(posted.ok) if posted else 0)
+        return posted
+
+    monkeypatch.setattr(columnar, "post", counted)
+    return taken
+
+
 def test_a_transform_writes_the_same_checkpoint_every_way(  # type: ignore[no-untyped-def]
         run_cli, demo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole step on the sample store, through its checkpoint: the same documents,
@@ -214,11 +239,9 @@ def test_a_transform_writes_the_same_checkpoint_every_way(  # type: ignore[no-un
     for way, outcome in done.items():
         assert (outcome.documents, outcome.held, outcome.warnings) == (
             done["exact"].documents, done["exact"].held, done["exact"].warnings), way
-        for name in ("documents", "splits", "lines", "accounts"):
-            exact = pq.read_table(done["exact"].manifest.parent / f"{name}.parquet")
-            assert exact.num_rows
-            assert pq.read_table(outcome.manifest.parent / f"{name}.parquet").equals(exact), \
-                (way, name)
+        assert all(pq.read_table(done["exact"].manifest.parent / f"{name}.parquet").num_rows
+                   for name in TABLES)
+        same_checkpoint(outcome.manifest.parent, done["exact"].manifest.parent, way)
 
 
 def test_documents_held_after_the_rules_took_them_are_held_as_the_builder_holds_them(  # type: ignore[no-untyped-def]
@@ -244,24 +267,14 @@ def test_documents_held_after_the_rules_took_them_are_held_as_the_builder_holds_
         owner = RecordKey("invoice", 999_999, 99)
         lookup.register_exported([Exported(owner, "x", 999_999, "x", "h")], "elsewhere")
         lookup.mark_transformed([(owner, "h", f"SI:{taken['reference']}")], [])
-        posted: list[int] = []
-        original = columnar.post
-
-        def counted(*args: Any, **kwargs: Any) -> columnar.Posted | None:
-            found = original(*args, **kwargs)
-            posted.append(sum(found.ok) if found else 0)
-            return found
-
-        monkeypatch.setattr(columnar, "post", counted)
+        posted = taken_by_rules(monkeypatch)
         done = {fast: transform(recipe, export, None, f"f{fast}", lookup=lookup,
                                 use_columnar=fast, workers=0) for fast in (False, True)}
     assert sum(posted)
     causes = {hold.code for hold in done[True].holds.values()}
     assert {"account_awaiting_approval", "no_credit_notes", "reference_collision"} <= causes
     assert (done[True].held, done[True].holds) == (done[False].held, done[False].holds)
-    for name in ("documents", "splits", "lines", "accounts"):
-        assert pq.read_table(done[True].manifest.parent / f"{name}.parquet").equals(
-            pq.read_table(done[False].manifest.parent / f"{name}.parquet")), name
+    same_checkpoint(done[True].manifest.parent, done[False].manifest.parent, "held")
 
 
 @pytest.mark.skipif(not REAL.exists(), reason="../shared is absent")
@@ -270,15 +283,7 @@ def test_the_real_stores_transform_the_same_either_way(run_cli, tmp_path: Path, 
     """Real Magento output (../shared's corpus: eight public stores), posting from invoices
     and from orders: the checkpoint is the same either way, and some documents of it did go
     the columnar way (so the comparison is not empty)."""
-    taken = []
-    original = columnar.post
-
-    def counted(*args: Any, **kwargs: Any) -> columnar.Posted | None:
-        posted = original(*args, **kwargs)
-        taken.append(sum(posted.ok) if posted else 0)
-        return posted
-
-    monkeypatch.setattr(columnar, "post", counted)
+    taken = taken_by_rules(monkeypatch)
     instances = sorted(path.name for path in (REAL / "instances").iterdir() if path.is_dir())
     assert instances
     for instance in instances:
@@ -297,9 +302,7 @@ def test_the_real_stores_transform_the_same_either_way(run_cli, tmp_path: Path, 
             written = {fast: transform(load_recipe(recipe_file), export, None, f"f{fast}",
                                        use_columnar=fast).manifest.parent
                        for fast in (False, True)}
-            for name in ("documents", "splits", "lines", "accounts"):
-                assert pq.read_table(written[True] / f"{name}.parquet").equals(
-                    pq.read_table(written[False] / f"{name}.parquet")), (instance, name)
+            same_checkpoint(written[True], written[False], instance)
     assert sum(taken) > 0
 
 
@@ -336,6 +339,4 @@ def test_a_worker_killed_mid_transform_costs_nothing_but_time(  # type: ignore[n
     assert pool_workers(psutil.Process()) == []
     assert (beside.documents, beside.held, beside.warnings) == (
         alone.documents, alone.held, alone.warnings)
-    for name in ("documents", "splits", "lines", "accounts"):
-        assert pq.read_table(beside.manifest.parent / f"{name}.parquet").equals(
-            pq.read_table(alone.manifest.parent / f"{name}.parquet")), name
+    same_checkpoint(beside.manifest.parent, alone.manifest.parent, "worker killed")
