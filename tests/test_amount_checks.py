@@ -68,16 +68,24 @@ def test_the_window_checks_give_each_document_its_own_cause_and_totals(
     documents, splits = data.draw(windows(caps.max_amount))
     amounts = WindowAmounts(_table(splits, SAGE_SPLITS), _table(documents, SAGE_DOCUMENTS),
                             caps, negative, net_only)
-    for doc in documents:
+    counts, flagged = amounts.count, amounts.flagged
+    booked: dict[str, dict[str, Decimal]] = {}
+    for key, kind, cents in zip(*(amounts.booked[n].to_pylist()
+                                  for n in ("document_key", "kind", "booked")), strict=True):
+        assert kind not in booked.setdefault(key, {}), "a transaction type twice"
+        booked[key][kind] = Decimal(cents).scaleb(-2)
+    for n, doc in enumerate(documents):
         mine = [s for s in splits if s["document_key"] == doc["document_key"]]
-        assert amounts.count[doc["document_key"]] == len(mine)
-        assert amounts.problem(doc) == amount_problem(doc, mine, negative, caps)
+        assert counts[n] == len(mine)
+        cause = amount_problem(doc, mine, negative, caps)
+        assert flagged[n] or cause is None, "a document Sage would refuse is not flagged"
+        assert amounts.problem(doc) == cause
         expected: dict[str, Decimal] = {}
         for s in mine:
             kind = s["transaction_type"] or doc["transaction_type"]
             expected[kind] = expected.get(kind, ZERO) + s["net_amount"] + (
                 ZERO if net_only else s["tax_amount"])
-        assert amounts.totals[doc["document_key"]] == expected
+        assert booked.get(doc["document_key"], {}) == expected
 
 
 def test_the_import_holds_a_document_whose_rows_do_not_make_its_total(

@@ -47,16 +47,21 @@ def spooled(spec: FileSpec, documents: list[list[list[str]]], encoding: str, fol
     """The documents encoded into a spool, as import_sage does (document n is entity id n, of
     account accounts[n] when given), sealed for reading."""
     folder.mkdir(exist_ok=True)
-    spool = _Spool(folder, lambda ref: False)
+    spool = _Spool(folder, set())
     encoder = DocumentEncoder(spec, encoding)
-    chosen = [({"entity_type": "invoice", "entity_id": n, "store_id": 1, "content_hash": "h",
-                "increment_id": str(n), "account_ref": accounts[n] if accounts else "A",
-                "document_key": str(n)},
-               EncodedDocument(encoder.encode(rows), len(rows), running_cell(rows)))
-              for n, rows in enumerate(documents)]
-    totals: dict[str, dict[str, Decimal]] = {doc["document_key"]: {} for doc, _ in chosen}
-    for first in range(0, len(chosen), 3):  # an index batch per window: windows of three
-        spool.add(chosen[first:first + 3], totals)
+    chosen = pa.table({"entity_type": ["invoice"] * len(documents),
+                       "entity_id": list(range(len(documents))), "store_id": [1] * len(documents),
+                       "content_hash": ["h"] * len(documents),
+                       "increment_id": [str(n) for n in range(len(documents))],
+                       "account_ref": [accounts[n] if accounts else "A"
+                                       for n in range(len(documents))],
+                       "document_key": [str(n) for n in range(len(documents))]})
+    encoded = [EncodedDocument(encoder.encode(rows), len(rows), running_cell(rows))
+               for rows in documents]
+    booked = pa.table({"document_key": pa.array([], pa.string()),
+                       "kind": pa.array([], pa.string()), "booked": pa.array([], pa.int64())})
+    for first in range(0, len(documents), 3):  # an index batch per window: windows of three
+        spool.add(chosen.slice(first, 3), encoded[first:first + 3], booked)
         spool.flush()
     spool.seal()
     return spool

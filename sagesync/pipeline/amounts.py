@@ -30,6 +30,7 @@ from sagesync.transform.rows import cents_of_money
 SPLIT_FIELDS = ("document_key", "net_amount", "tax_amount", "purpose", "nominal_code",
                 "transaction_type")
 _ZERO = pa.scalar(0, pa.int64())
+_FALSE = pa.scalar(False)
 
 
 def amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
@@ -76,8 +77,10 @@ def _allowed(caps: Capabilities, negative_amounts: bool) -> tuple[str, ...]:
 
 
 class WindowAmounts:
-    """A window's splits as the import reads them: how many a document has, its totals per
-    transaction type, and the cause of any amount Sage would refuse."""
+    """A window's splits as the import reads them, checked column-wise: how many splits each
+    document has and whether one of its amounts fails a check, in the documents' order (only
+    such a document is read into Python, for `problem` to name the cause), and what each adds
+    to the totals per transaction type (`booked`)."""
 
     def __init__(self, splits: pa.Table, documents: pa.Table, caps: Capabilities,
                  negative_amounts: bool, net_only: bool) -> None:
@@ -94,34 +97,38 @@ class WindowAmounts:
                      pc.and_(negative, pc.invert(pc.fill_null(pc.is_in(
                          splits["purpose"], value_set=pa.array(
                              _allowed(caps, negative_amounts), pa.string())), False))))
-        by_kind = pa.table({"document_key": splits["document_key"], "kind": kind,
-                            "own": pc.fill_null(pc.equal(kind, own_type), False),
+        own = pc.fill_null(pc.equal(kind, own_type), False)
+        by_kind = pa.table({"document_key": splits["document_key"], "kind": kind, "own": own,
                             "total": pc.add(net, tax),
                             "booked": net if net_only else pc.add(net, tax),
-                            "odd": pc.cast(odd, pa.int64())}).group_by(
+                            "odd": odd}).group_by(
             ["document_key", "kind", "own"], use_threads=False).aggregate(
-            [("total", "sum"), ("booked", "sum"), ("odd", "sum"), ([], "count_all")])
-        self.count: dict[str, int] = defaultdict(int)
-        self.totals: dict[str, dict[str, Decimal]] = defaultdict(dict)
-        posted: dict[str, int] = defaultdict(int)
-        self.flagged: set[str] = set()
-        for row in by_kind.to_pylist():
-            key = row["document_key"]
-            self.count[key] += row["count_all"]
-            self.totals[key][row["kind"]] = Decimal(row["booked_sum"]).scaleb(-2)
-            posted[key] += row["total_sum"] if row["own"] else -row["total_sum"]
-            if row["odd_sum"] or row["total_sum"] < 0:
-                self.flagged.add(key)
-        keys, totals = documents["document_key"].to_pylist(), documents["grand_total"]
-        for key, total in zip(keys, cents_of_money(totals).to_pylist(), strict=True):
-            if total is not None and posted[key] != total:
-                self.flagged.add(key)
+            [("total", "sum"), ("booked", "sum"), ("odd", "any"), ([], "count_all")])
+        #: document_key, kind, booked (cents): a document's rows per transaction type
+        self.booked = pa.table({"document_key": by_kind["document_key"],
+                                "kind": by_kind["kind"], "booked": by_kind["booked_sum"]})
+        total = by_kind["total_sum"]
+        by_document = pa.table({
+            "document_key": by_kind["document_key"], "count": by_kind["count_all"],
+            "posted": pc.if_else(by_kind["own"], total, pc.negate(total)),
+            "odd": pc.or_(by_kind["odd_any"], pc.less(total, _ZERO))}).group_by(
+            "document_key", use_threads=False).aggregate(
+            [("count", "sum"), ("posted", "sum"), ("odd", "any")])
+        at = pc.index_in(documents["document_key"], value_set=by_document["document_key"])
+        #: how many splits each document has
+        self.count: list[int] = pc.fill_null(pc.take(by_document["count_sum"], at),
+                                             _ZERO).to_pylist()
+        grand = cents_of_money(documents["grand_total"])
+        posted = pc.fill_null(pc.take(by_document["posted_sum"], at), _ZERO)
+        #: whether a document fails a check: an amount Sage refuses, or rows that do not
+        #: make its total
+        self.flagged: list[bool] = pc.or_(
+            pc.fill_null(pc.take(by_document["odd_any"], at), _FALSE),
+            pc.fill_null(pc.not_equal(posted, grand), _FALSE)).to_pylist()
 
     def problem(self, doc: dict[str, Any]) -> Hold | None:
-        """The cause Sage would refuse this document's rows for, or None."""
+        """The cause Sage would refuse this flagged document's rows for, or None."""
         key = doc["document_key"]
-        if key not in self.flagged:
-            return None
         mine = self.splits.filter(pc.equal(self.splits["document_key"], pa.scalar(key)))
         names = [n for n in SPLIT_FIELDS if n in mine.column_names]
         return amount_problem(doc, mine.select(names).to_pylist(), self.negative_amounts,

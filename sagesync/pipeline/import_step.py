@@ -26,7 +26,7 @@ here. Only this process touches the ledger, the spool and the delivery.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -169,73 +169,103 @@ def recover(ledger: Ledger, delivery: Delivery) -> list[str]:
 
 
 Decision = tuple[str, "Hold | str | None"]  # (outcome, reason), one per document
+_FALSE = pa.scalar(False)
 
 
-def _decide(docs: list[dict[str, Any]], amounts: WindowAmounts, ledger: Ledger,
+def _decide(documents: pa.Table, amounts: WindowAmounts, at: list[int], ledger: Ledger,
             dry_run: bool) -> list[Decision]:
-    """What becomes of each document: "render" for the ones to deliver now, else why not.
-    Records the ledger does not know yet (a checkpoint from a dry transform) join it."""
-    keys = [_key(d) for d in docs]  # made once: the caller's time is the import's
-    states = ledger.states_of(keys)
-    if not dry_run:
-        ledger.ensure_records([(k, d["content_hash"], d["increment_id"], d["order_id"],
-                                d["order_increment_id"]) for k, d in zip(keys, docs, strict=True)
-                               if k not in states and not d["hold_reason"]
-                               and not d.get("skip_reason")])
+    """What becomes of each document (rows `at` of the window `amounts` checked): "render"
+    for the ones to deliver now, else why not. Read as columns (a window is too short for
+    Arrow's kernels to pay): only a document held or skipped for a reason of its own, or whose
+    amounts fail a check, is read whole. Records the ledger does not know yet (a checkpoint
+    from a dry transform) join it."""
+    names = [n for n in _READ if n in documents.column_names]
+    columns = {n: documents[n].to_pylist() for n in (
+        "entity_type", "entity_id", "store_id", "content_hash", "hold_reason", "skip_reason")
+        if n in names}
+    skips = columns.get("skip_reason") or [None] * documents.num_rows
+    states, hashes = ledger.states_in_order(columns["entity_type"], columns["entity_id"],
+                                            columns["store_id"])
+    counts, flagged = amounts.count, amounts.flagged
     decisions: list[Decision] = []
-    for key, doc in zip(keys, docs, strict=True):
-        state, known_hash = states.get(key, ("queued", doc["content_hash"]))
+    explained: list[int] = []  # documents whose reason is read whole
+    unknown: list[int] = []
+    for n, (state, known, own, hold, skip) in enumerate(zip(
+            states, hashes, columns["content_hash"], columns["hold_reason"], skips,
+            strict=True)):
+        if state is None:
+            unknown.append(n)
+            state, known = "queued", own
         if state in DONE:
             decisions.append(("sent", None))
         elif state in ("needs_attention", "void"):
             decisions.append((state, None))
-        elif doc["hold_reason"] or state == "held":
-            decisions.append(("held", doc["hold_reason"] or "on hold in the ledger"))
-        elif doc.get("skip_reason") or state == "skipped" or \
-                not amounts.count[doc["document_key"]]:
-            decisions.append(("skipped", doc.get("skip_reason") or "nothing to post"))
-        elif known_hash != doc["content_hash"]:
+        elif hold or state == "held":
+            decisions.append(("held", hold or "on hold in the ledger"))
+        elif skip or state == "skipped" or not counts[at[n]]:
+            decisions.append(("skipped", skip or "nothing to post"))
+        elif known != own:
             decisions.append(("stale", None))
+        elif flagged[at[n]]:
+            decisions.append(("render", None))
+            explained.append(n)
         else:
+            decisions.append(("render", None))
+    if explained:
+        rows = documents.select(names).take(pa.array(explained, pa.int64())).to_pylist()
+        for n, doc in zip(explained, rows, strict=True):
             problem = amounts.problem(doc)
-            decisions.append(("render", None) if problem is None else ("invalid", problem))
+            if problem is not None:
+                decisions[n] = ("invalid", problem)
+    if unknown and not dry_run:
+        rows = documents.select(names).take(pa.array(unknown, pa.int64())).to_pylist()
+        ledger.ensure_records([(_key(d), d["content_hash"], d["increment_id"], d["order_id"],
+                                d["order_increment_id"]) for d in rows
+                               if not d["hold_reason"] and not d.get("skip_reason")])
     return decisions
 
 
-def _settle(docs: list[dict[str, Any]], decisions: list[Decision], encoded: Encoded,
-            ledger: Ledger, result: ImportResult, dry_run: bool
-            ) -> list[tuple[dict[str, Any], EncodedDocument]]:
-    """The documents to deliver now, encoded (`encoded` holds those decided "render", in
-    order); the rest are counted and explained, in document order."""
+def _settle(rendering: _Rendering, encoded: Encoded, ledger: Ledger, result: ImportResult,
+            dry_run: bool) -> tuple[list[int], list[EncodedDocument]]:
+    """The documents to deliver now (their rows in `rendering.documents`) and their encoded
+    rows (`encoded` holds those decided "render", in order); the rest are counted and
+    explained, in document order."""
     rendered = iter(enumerate(encoded.documents))
-    chosen: list[tuple[dict[str, Any], EncodedDocument]] = []
-    for doc, (outcome, reason) in zip(docs, decisions, strict=True):
+    chosen: list[int] = []
+    own: list[EncodedDocument] = []
+    left: list[tuple[int, str, Hold | str | None]] = []
+    for n, (outcome, reason) in enumerate(rendering.decisions):
         if outcome == "render":
-            position, own = next(rendered)
-            if own is not None:
-                chosen.append((doc, own))
+            position, document = next(rendered)
+            if document is not None:
+                chosen.append(n)
+                own.append(document)
                 continue
-        label = f"{_key(doc)} ({doc['increment_id']})"  # only for a document not chosen
-        if outcome == "sent":
-            result.already_sent += 1
-        elif outcome == "needs_attention":
-            result.needs_attention.append(label)
-        elif outcome == "void":
-            result.void.append(label)
-        elif outcome == "held":
-            result.held.append(f"{label}: {reason}")
-        elif outcome == "skipped":
-            result.skipped.append(f"{label}: {reason}")
-        elif outcome == "stale":
-            result.stale.append(label)
-        else:
-            if outcome == "render":
-                reason = holds.recognise(encoded.held[position])  # a template rule
-            result.held.append(f"{label}: {reason}")
-            if not dry_run:
-                ledger.hold_for_validation(_key(doc), reason or "")
+            outcome, reason = "invalid", holds.recognise(encoded.held[position])  # a rule
+        left.append((n, outcome, reason))
+    if left:
+        rows = rendering.documents.select(["entity_type", "entity_id", "store_id",
+                                           "increment_id"]).take(
+            pa.array([n for n, _, _ in left], pa.int64())).to_pylist()
+        for (_, outcome, reason), doc in zip(left, rows, strict=True):
+            key = _key(doc)
+            label = f"{key} ({doc['increment_id']})"
+            if outcome == "sent":
+                result.already_sent += 1
+            elif outcome == "needs_attention":
+                result.needs_attention.append(label)
+            elif outcome == "void":
+                result.void.append(label)
+            elif outcome == "skipped":
+                result.skipped.append(f"{label}: {reason}")
+            elif outcome == "stale":
+                result.stale.append(label)
+            else:  # held, or invalid: its amounts or a template rule
+                result.held.append(f"{label}: {reason}")
+                if outcome == "invalid" and not dry_run:
+                    ledger.hold_for_validation(key, reason or "")
     result.warnings.extend(encoded.warnings)
-    return chosen
+    return chosen, own
 
 
 def _delivery_places(file: pq.ParquetFile, sale_type: str) -> tuple[pa.Array, pa.Array]:
@@ -382,54 +412,68 @@ class _Spool:
     account for documents whose account is new (it may yet fail to be written, holding them),
     and the size of each record batch."""
 
-    def __init__(self, folder: Path, is_new: Callable[[str], bool], stem: str = "") -> None:
+    def __init__(self, folder: Path, new_accounts: Collection[str], stem: str = "") -> None:
         self.folder = folder
         # a product writing several documents files spools each apart (`stem` tells them apart)
         self.names = (f"{stem}{SPOOL}", f"{stem}{INDEX}")
         self.bytes: BinaryIO = (folder / self.names[0]).open("w+b")
-        self.is_new = is_new
+        self.new_accounts = new_accounts  # references of accounts not yet in Sage
         self.count = 0
         self.totals: dict[str, Decimal] = {}
         self.new_totals: dict[str, dict[str, Decimal]] = {}
         self._writer: pa.ipc.RecordBatchFileWriter | None = pa.ipc.new_file(
             str(folder / self.names[1]), _INDEX)
-        self._rows: dict[str, list[Any]] = {name: [] for name in _INDEX.names}
+        self._kept: list[pa.Table] = []
+        self._rows: dict[str, list[Any]] = {name: [] for name in _INDEX.names
+                                            if name not in _KEPT}
         self.size = 0  # bytes spooled so far: the next document's offset
         self._batches: list[tuple[int, int]] = []  # (first index row, rows) per record batch
         self._source: pa.OSFile | None = None
         self._reader: pa.ipc.RecordBatchFileReader | None = None
 
-    def add(self, chosen: Sequence[tuple[dict[str, Any], EncodedDocument]],
-            totals: Mapping[str, dict[str, Decimal]]) -> None:
-        """A window's chosen documents, in order, each with its encoded rows; `totals`: the
-        amounts per transaction type of each, by document key. Column by column and in one
-        write: the import's caller spent 14 µs a document on them one at a time."""
-        if not chosen:
+    def add(self, chosen: pa.Table, encoded: Sequence[EncodedDocument],
+            booked: pa.Table) -> None:
+        """A window's chosen documents, in order (their _KEPT columns and document_key), each
+        with its encoded rows; `booked`: what documents add to the totals per transaction type
+        (WindowAmounts.booked, in cents), these among them. Column by column and in one write:
+        the import's caller spent 14 µs a document on them one at a time."""
+        if not chosen.num_rows:
             return
+        self._kept.append(chosen.select(list(_KEPT)))
         columns = self._rows
-        for name in _KEPT:
-            columns[name].extend([doc[name] for doc, _ in chosen])
-        lengths = [len(own.data) for _, own in chosen]
+        lengths = [len(own.data) for own in encoded]
         columns["offset"].extend(accumulate(lengths[:-1], initial=self.size))
         columns["length"].extend(lengths)
-        columns["rows"].extend([own.rows for _, own in chosen])
-        columns["running_row"].extend([own.running and own.running[0] for _, own in chosen])
-        columns["running_cell"].extend([own.running and own.running[1] for _, own in chosen])
-        self.bytes.write(b"".join([own.data for _, own in chosen]))
+        columns["rows"].extend([own.rows for own in encoded])
+        columns["running_row"].extend([own.running and own.running[0] for own in encoded])
+        columns["running_cell"].extend([own.running and own.running[1] for own in encoded])
+        self.bytes.write(b"".join([own.data for own in encoded]))
         self.size += sum(lengths)
-        self.count += len(chosen)
-        for doc, _ in chosen:
-            ref = doc["account_ref"]
-            into = self.new_totals.setdefault(ref, {}) if self.is_new(ref) else self.totals
-            for kind, amount in totals[doc["document_key"]].items():
-                into[kind] = into.get(kind, ZERO) + amount
+        self.count += chosen.num_rows
+        refs = dict(zip(chosen["document_key"].to_pylist(), chosen["account_ref"].to_pylist(),
+                        strict=True))
+        new = self.new_accounts
+        for ref in refs.values():
+            if ref in new:
+                self.new_totals.setdefault(ref, {})
+        totals = self.totals
+        for key, kind, cents in zip(*(booked[n].to_pylist() for n in ("document_key", "kind",
+                                                                      "booked")), strict=True):
+            if key in refs:
+                ref = refs[key]
+                into = self.new_totals[ref] if ref in new else totals
+                into[kind] = into.get(kind, ZERO) + Decimal(cents).scaleb(-2)
 
     def flush(self) -> None:
         """The documents added since the last flush become a record batch of the index."""
         rows = len(self._rows["offset"])
         if rows and self._writer is not None:
-            self._writer.write_batch(pa.record_batch(list(self._rows.values()), schema=_INDEX))
+            kept = pa.concat_tables(self._kept)
+            self._writer.write_batch(pa.record_batch(
+                [*(kept[name].combine_chunks().cast(_INDEX.field(name).type)
+                   for name in _KEPT), *self._rows.values()], schema=_INDEX))
             self._batches.append((self.count - rows, rows))
+            self._kept.clear()
             for column in self._rows.values():
                 column.clear()
 
@@ -521,11 +565,10 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
                       **recipe.sage.fields})
     net_only = capabilities.sage_computes_tax
     result.totals_basis = "net (Sage computes the tax)" if net_only else "net + tax"
-    fields = [c for c in _READ if c in tables.columns]
     accounts = _Accounts(documents, ledger if account_spec is not None else None,
                          recipe.sage.fields)
     outs = [_DocumentsFile(numbers[spec.name], spec,
-                           _Spool(writer.folder, accounts.is_new,
+                           _Spool(writer.folder, accounts.new,
                                   "" if n == 0 else f"{spec.name}-"))
             for n, spec in enumerate(document_specs)]
     applied = _AppliedInvoices(ledger, recipe.sage.post_from)
@@ -539,25 +582,30 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
 
     def settle(done: list[tuple[_Rendering, Encoded]]) -> None:
         for rendering, encoded in done:
-            out = rendering.out
-            out.spool.add(_settle(rendering.docs, rendering.decisions, encoded, ledger, result,
-                                  dry_run), rendering.amounts.totals)
-            out.spool.flush()
+            chosen, own = _settle(rendering, encoded, ledger, result, dry_run)
+            spool = rendering.out.spool
+            kept = rendering.documents.select([*_KEPT, "document_key"])
+            if len(chosen) < kept.num_rows:
+                kept = kept.take(pa.array(chosen, pa.int64()))
+            spool.add(kept, own, rendering.amounts.booked)
+            spool.flush()
 
     try:
         for first in range(0, tables.count, WINDOW):
             window = tables.window(first, min(first + WINDOW, tables.count))
-            window.documents = applied.add_to(window.documents)
-            docs = window.documents.select(fields).to_pylist()
-            amounts = WindowAmounts(window.children["splits"], window.documents, capabilities,
+            window.documents = table = applied.add_to(window.documents)
+            amounts = WindowAmounts(window.children["splits"], table, capabilities,
                                     recipe.sage.negative_amounts, net_only)
-            chosen = [next((n for n, out in enumerate(outs)
-                            if out.spec.takes(doc["transaction_type"] or "")), 0)
-                      for doc in docs]
+            types = table["transaction_type"].to_pylist()
+            files = {t: next((n for n, out in enumerate(outs) if out.spec.takes(t or "")), 0)
+                     for t in set(types)}
             for n, out in enumerate(outs):
-                picked = [i for i, m in enumerate(chosen) if m == n]
-                mine = [docs[i] for i in picked]
-                decisions = _decide(mine, amounts, ledger, dry_run)
+                picked = [i for i, t in enumerate(types) if files[t] == n]
+                if not picked:
+                    continue
+                mine = table if len(picked) == len(types) else table.take(
+                    pa.array(picked, pa.int64()))
+                decisions = _decide(mine, amounts, picked, ledger, dry_run)
                 batch = [picked[i] for i, (outcome, _) in enumerate(decisions)
                          if outcome == "render"]
                 renders.put(_Rendering(out, mine, decisions, amounts), RenderJob(
@@ -565,7 +613,7 @@ def _import(recipe: Recipe, documents: Checkpoint, ledger: Ledger, writer: Check
                     *window.batch(batch), first_document_no=out.numbered + 1))
                 out.numbered += len(batch)
                 settle(renders.ready())
-            progress.advance("import-sage", len(docs), total=tables.count, unit="documents")
+            progress.advance("import-sage", len(types), total=tables.count, unit="documents")
         settle(renders.drain())
         for out in outs:
             out.spool.seal()
@@ -605,7 +653,7 @@ class _Rendering:
     """A window's documents of one file, sent to be rendered: what settles them after."""
 
     out: _DocumentsFile
-    docs: list[dict[str, Any]]
+    documents: pa.Table  # the window's documents of this file, in order
     decisions: list[Decision]
     amounts: WindowAmounts
 
@@ -623,14 +671,18 @@ class _AppliedInvoices:
     def add_to(self, documents: pa.Table) -> pa.Table:
         if "invoice_id" not in documents.column_names:  # a checkpoint older than the field
             return documents
-        found = [self._of(kind, invoice_id, order_id, store_id, number)
-                 if kind == "creditmemo" else None for kind, invoice_id, order_id, store_id,
-                 number in zip(*(documents.column(n).to_pylist() for n in (
-                     "entity_type", "invoice_id", "order_id", "store_id",
-                     "invoice_increment_id")), strict=True)]
+        memos = pc.indices_nonzero(pc.fill_null(pc.equal(documents["entity_type"],
+                                                         pa.scalar("creditmemo")), _FALSE))
+        found: list[str | None] = [None] * documents.num_rows
+        if len(memos):
+            rows = documents.select(["invoice_id", "order_id", "store_id",
+                                     "invoice_increment_id"]).take(memos)
+            for n, row in zip(memos.to_pylist(), rows.to_pylist(), strict=True):
+                found[n] = self._of(row["invoice_id"], row["order_id"], row["store_id"],
+                                    row["invoice_increment_id"])
         return documents.append_column("applied_invoice", pa.array(found, pa.string()))
 
-    def _of(self, kind: str, invoice_id: int | None, order_id: int | None, store_id: int,
+    def _of(self, invoice_id: int | None, order_id: int | None, store_id: int,
             number: str | None) -> str | None:
         invoice = self.ledger.find(RecordKey("invoice", invoice_id, store_id)) \
             if invoice_id is not None else None
@@ -654,11 +706,10 @@ class _Accounts:
         self.customer_keys: dict[str, str] = dict(zip(
             table.column("account_ref").to_pylist(), table.column("customer_key").to_pylist(),
             strict=True))
-        self.delivered = ledger.delivered_accounts() if ledger is not None else None
-
-    def is_new(self, ref: str) -> bool:
-        return self.delivered is not None and ref in self.customer_keys and \
-            self.customer_keys[ref] not in self.delivered
+        delivered = ledger.delivered_accounts() if ledger is not None else None
+        #: the references of the accounts not yet in Sage
+        self.new = set() if delivered is None else {
+            ref for ref, key in self.customer_keys.items() if key not in delivered}
 
 
 def _deliver(recipe: Recipe, ledger: Ledger, writer: CheckpointWriter, destination: Delivery,
