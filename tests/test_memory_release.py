@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from sagesync.cli.main import JEMALLOC_CONF, RETURNING_JEMALLOC
 from sagesync.ledger import Ledger
 from sagesync.pipeline import run
 from sagesync.recipe import load_recipe
@@ -28,27 +29,39 @@ try:
 except SystemExit as done:
     assert done.code == 0, done.code
 import pyarrow as pa
-print(pa.default_memory_pool().backend_name, os.environ.get("ARROW_DEFAULT_MEMORY_POOL"))
+print(os.environ.get("JE_ARROW_MALLOC_CONF"), pa.default_memory_pool().backend_name,
+      os.environ.get("ARROW_DEFAULT_MEMORY_POOL"))
 """
 
 
-def _pools(tmp_path: Path, chosen: str | None) -> list[str]:
-    """Arrow's allocator after a `run` of the demo, and the one the environment passes on."""
+def _pools(tmp_path: Path, chosen: str | None, conf: str | None = None) -> list[str]:
+    """How jemalloc is told to run, Arrow's allocator after a `run` of the demo, and the
+    allocator the environment passes on (to the export's worker processes)."""
     env = subprocess_env()
     env.pop("ARROW_DEFAULT_MEMORY_POOL", None)
+    env.pop(JEMALLOC_CONF, None)
     if chosen is not None:
         env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    if conf is not None:
+        env[JEMALLOC_CONF] = conf
     found = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "state"),
                             str(DEMO_RECIPE), str(tmp_path / "out")], env=env,
                            capture_output=True, text=True, check=True)
-    return found.stdout.split()[-2:]
+    return found.stdout.split()[-3:]
 
 
 def test_a_step_picks_an_allocator_that_gives_memory_back_unless_the_environment_chose(
         tmp_path: Path) -> None:
-    returning = "jemalloc" if "jemalloc" in pa.supported_memory_backends() else "system"
-    assert _pools(tmp_path / "default", None) == [returning, returning]
-    assert _pools(tmp_path / "chosen", "mimalloc") == ["mimalloc", "mimalloc"]
+    """jemalloc, where pyarrow has it, is also told to keep one arena and give freed pages back
+    soon; a configuration of the user's own wins."""
+    if "jemalloc" in pa.supported_memory_backends():
+        assert _pools(tmp_path / "default", None) == [RETURNING_JEMALLOC, "jemalloc",
+                                                      "jemalloc"]
+        assert _pools(tmp_path / "own", None, "narenas:2") == ["narenas:2", "jemalloc",
+                                                               "jemalloc"]
+    else:
+        assert _pools(tmp_path / "default", None) == ["None", "system", "system"]
+    assert _pools(tmp_path / "chosen", "mimalloc") == ["None", "mimalloc", "mimalloc"]
 
 
 def test_run_gives_each_step_s_freed_memory_back_before_the_next(

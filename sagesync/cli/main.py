@@ -153,8 +153,18 @@ def returning_pool() -> str:
     return "system"
 
 
+# How Arrow's own jemalloc runs (read from the environment when it loads): one arena rather than
+# four per core, each keeping the pages it freed, and freed pages given back after 0.1 s rather
+# than 1 s. Measured at 200,000 orders in the same time: the transform's process tree peaked at
+# 210 MiB instead of 227, the import's at 162 instead of 172.
+JEMALLOC_CONF = "JE_ARROW_MALLOC_CONF"
+RETURNING_JEMALLOC = "narenas:1,dirty_decay_ms:100,muzzy_decay_ms:0"
+
+
 def main() -> None:
     # before any command loads pyarrow; the export's worker processes inherit it; a choice
     # already in the environment wins
     os.environ.setdefault(ARROW_POOL, returning_pool())
+    if os.environ[ARROW_POOL] == "jemalloc":
+        os.environ.setdefault(JEMALLOC_CONF, RETURNING_JEMALLOC)
     cli(prog_name="sagesync")
