@@ -6,12 +6,13 @@ document that wants it, and any chunk size leaves the ledger as one chunk does."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
-from sagesync.ledger import Exported, Ledger, RecordKey
+from sagesync.ledger import Exported, Ledger, RecordKey, TransformOutcomes
 from sagesync.model import holds
-from sagesync.pipeline.transform_step import _Heads, _Outcomes, _References, _Slice
+from sagesync.pipeline.transform_step import _Heads, _References, _Slice
 from sagesync.transform.documents import SageDocument
 
 
@@ -39,7 +40,7 @@ def test_a_reference_claimed_in_an_earlier_slice_holds_a_later_document(
         owner = RecordKey("invoice", 50, 1)
         ledger.register_exported([Exported(owner, "000000050", 50, "000000050", "h50")], "x")
         ledger.mark_transformed([(owner, "h50", "SI:000000050")], [])
-        outcomes = _Outcomes()
+        outcomes = TransformOutcomes()
         try:
             references = _References(ledger, outcomes)
             first = [_document(1, 1, "000000001"), _document(2, 1, "000000002")]
@@ -62,6 +63,29 @@ def test_a_reference_claimed_in_an_earlier_slice_holds_a_later_document(
             outcomes.close()
 
 
+def _marked(ledger: Ledger) -> tuple[list[Any], list[Any]]:
+    """The records' states, holders, reasons, causes and references, and the events after
+    the export's, in order."""
+    return (ledger.db.execute("SELECT entity_id, state, held_by, last_error, hold_code, "
+                              "sage_reference FROM records ORDER BY entity_id").fetchall(),
+            ledger.db.execute("SELECT entity_id, event, detail FROM events WHERE "
+                              "event != 'exported' ORDER BY id").fetchall())
+
+
+def _marking(ledger: Ledger, keys: list[RecordKey]
+             ) -> tuple[list[Any], list[Any], list[Any]]:
+    """Registered records (the ninth put on hold by a person) and what to mark them: four
+    ready (one claiming no reference), three held, two skipped."""
+    ledger.register_exported([Exported(k, f"{k.entity_id:09d}", k.entity_id, "",
+                                       f"h{k.entity_id}") for k in keys], "x")
+    ledger.set_state(keys[8], ("exported",), "held", "hold", "by hand",
+                     held_by="person", hold=holds.held_by_person())
+    ready = [(k, "h", f"SI:{k.entity_id:09d}" if k.entity_id != 3 else "") for k in keys[:4]]
+    held = [(keys[4], "h", holds.order_not_exported(order_id=5)), (keys[5], "h", "some words"),
+            (keys[8], "h", "not a person's")]
+    return ready, held, [(k, "h", "nothing to post") for k in keys[6:8]]
+
+
 def test_marking_in_chunks_is_marking_in_one(tmp_path: Path) -> None:
     """mark_transformed reads its three inputs once, as they come, `chunk` at a time, in one
     transaction: any chunk size leaves the same states, reasons and events as one chunk."""
@@ -69,24 +93,39 @@ def test_marking_in_chunks_is_marking_in_one(tmp_path: Path) -> None:
     outcomes = []
     for chunk in (1, 2, 10_000):
         with Ledger(tmp_path / f"ledger-{chunk}.sqlite") as ledger:
-            ledger.register_exported([Exported(k, f"{k.entity_id:09d}", k.entity_id, "",
-                                               f"h{k.entity_id}") for k in keys], "x")
-            ledger.set_state(keys[8], ("exported",), "held", "hold", "by hand",
-                             held_by="person", hold=holds.held_by_person())
-            ledger.mark_transformed(
-                (x for x in [(k, "h", f"SI:{k.entity_id:09d}") for k in keys[:4]]),
-                (x for x in [(keys[4], "h", holds.order_not_exported(order_id=5)),
-                             (keys[5], "h", "some words"), (keys[8], "h", "not a person's")]),
-                (x for x in [(k, "h", "nothing to post") for k in keys[6:8]]), chunk=chunk)
-            outcomes.append((
-                ledger.db.execute("SELECT entity_id, state, held_by, last_error, hold_code, "
-                                  "sage_reference FROM records ORDER BY entity_id").fetchall(),
-                ledger.db.execute("SELECT entity_id, event, detail FROM events WHERE "
-                                  "event != 'exported' ORDER BY id").fetchall()))
+            ready, held, skipped = _marking(ledger, keys)
+            ledger.mark_transformed((x for x in ready), (x for x in held),
+                                    (x for x in skipped), chunk=chunk)
+            outcomes.append(_marked(ledger))
     assert outcomes[0] == outcomes[1] == outcomes[2]
     records, events = outcomes[0]
     assert [r[1] for r in records] == ["queued"] * 4 + ["held"] * 2 + ["skipped"] * 2 + ["held"]
     assert records[8][2:4] == ("person", "put on hold by a person")
+    assert [r[5] for r in records[:4]] == ["SI:000000001", "SI:000000002", None, "SI:000000004"]
     assert [(e[0], e[1]) for e in events] == [
         (9, "hold"), (7, "skipped"), (8, "skipped"), (1, "queued"), (2, "queued"),
         (3, "queued"), (4, "queued"), (5, "held"), (6, "held")]
+
+
+def test_marking_from_the_outcomes_file_is_marking_from_lists(tmp_path: Path) -> None:
+    """The ledger reads a transform's ready records from its outcomes file itself (attached
+    for the transaction): the same states, reasons, references and events, in the same order,
+    as from lists; the file is detached after, and removed when closed."""
+    keys = [RecordKey("invoice", n, 1) for n in range(1, 10)]
+    with Ledger(tmp_path / "lists.sqlite") as ledger:
+        ready, held, skipped = _marking(ledger, keys)
+        ledger.mark_transformed(ready, held, skipped)
+        expected = _marked(ledger)
+    outcomes = TransformOutcomes()
+    try:
+        with Ledger(tmp_path / "file.sqlite") as ledger:
+            ready, held, skipped = _marking(ledger, keys)
+            outcomes.add(ready[:2], skipped[:1])
+            outcomes.add(ready[2:], skipped[1:])
+            ledger.mark_outcomes(outcomes, held)
+            assert _marked(ledger) == expected
+            assert [name for _, name, _ in ledger.db.execute("PRAGMA database_list")] == [
+                "main", "temp"]
+    finally:
+        outcomes.close()
+    assert not outcomes.folder.exists()

@@ -19,10 +19,12 @@ folder shows as renamed is recorded as sent (even if the folder was collected si
 stays queued, and a file renamed then collected before the journal knew needs a person.
 
 The package: `schema` (record states and the SQLite migrations), `records` (the values every
-caller passes in and gets back) and `store` (the `Ledger` itself). Pipeline steps and ops
+caller passes in and gets back), `outcomes` (a transform's outcomes, on disk until the ledger
+takes them) and `store` (the `Ledger` itself). Pipeline steps and ops
 commands both use it, so it sits below them and imports nothing of theirs.
 """
 
+from sagesync.ledger.outcomes import TransformOutcomes
 from sagesync.ledger.records import (
     BatchPlan,
     Exported,
@@ -48,5 +50,6 @@ __all__ = [
     "RecordKey",
     "RecordRow",
     "Registration",
+    "TransformOutcomes",
     "uncertain_reason",
 ]

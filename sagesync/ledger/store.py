@@ -15,6 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from sagesync.ledger.outcomes import TransformOutcomes
 from sagesync.ledger.records import (
     BatchPlan,
     Exported,
@@ -664,6 +665,30 @@ class Ledger:
             for held_part in _chunks(held, chunk):
                 self._mark_held(db, held_part, now)
 
+    def mark_outcomes(self, outcomes: TransformOutcomes,
+                      held: Iterable[tuple[RecordKey, str, Hold | str]], *,
+                      chunk: int = 10_000) -> None:
+        """mark_transformed for a transform's outcomes file (see ledger.outcomes): the same
+        changes and events, but the ready records are read by SQLite from the file, attached
+        for the transaction, not turned into Python objects and back."""
+        if sqlite3.sqlite_version_info < (3, 33):  # no UPDATE ... FROM: record by record
+            self.mark_transformed(outcomes.ready(), held, outcomes.skipped(), chunk=chunk)
+            return
+        self.db.execute("ATTACH DATABASE ? AS outcomes", (str(outcomes.path),))
+        try:
+            now = _now()
+            with self.transaction() as db:
+                for part in _chunks(outcomes.skipped(), chunk):
+                    self._mark_skipped(db, part, now)
+                self._ready_in(db)
+                db.execute("INSERT INTO ready_in (t, i, s, ref) SELECT entity_type, entity_id, "
+                           "store_id, nullif(reference, '') FROM outcomes.ready ORDER BY rowid")
+                self._queue_ready_in(db, now)
+                for held_part in _chunks(held, chunk):
+                    self._mark_held(db, held_part, now)
+        finally:
+            self.db.execute("DETACH DATABASE outcomes")
+
     def _mark_skipped(self, db: sqlite3.Connection, skipped: list[tuple[RecordKey, str, str]],
                       now: str) -> None:
         known = self._states(k for k, _, _ in skipped)  # inside the transaction: one commit
@@ -712,12 +737,21 @@ class Ledger:
         the same records move, with the same events in the same order (each key given once,
         as the transform gives each document one outcome; were one given twice, the last
         reference would win)."""
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS ready_in "
-                   "(seq INTEGER PRIMARY KEY, t TEXT, i INTEGER, s INTEGER, ref TEXT)")
-        db.execute("DELETE FROM ready_in")
+        self._ready_in(db)
         db.executemany("INSERT INTO ready_in (t, i, s, ref) VALUES (?,?,?,?)",
                        [(k.entity_type, k.entity_id, k.store_id, reference or None)
                         for k, _, reference in ready])
+        self._queue_ready_in(db, now)
+
+    @staticmethod
+    def _ready_in(db: sqlite3.Connection) -> None:
+        """The empty temp table `ready_in`: the records to queue, each with its reference."""
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS ready_in "
+                   "(seq INTEGER PRIMARY KEY, t TEXT, i INTEGER, s INTEGER, ref TEXT)")
+        db.execute("DELETE FROM ready_in")
+
+    def _queue_ready_in(self, db: sqlite3.Connection, now: str) -> None:
+        """The records of `ready_in` join the queue, with their events in its order."""
         db.execute("INSERT INTO events (at, run_id, entity_type, entity_id, store_id, event, "
                    "detail) SELECT ?, ?, r.t, r.i, r.s, 'queued', '' FROM ready_in r "
                    "JOIN records c ON c.entity_type=r.t AND c.entity_id=r.i AND c.store_id=r.s "

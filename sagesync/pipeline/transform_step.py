@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections import defaultdict
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -16,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sagesync.errors import DamagedCheckpointError, UsageError
-from sagesync.ledger import Ledger, RecordKey
+from sagesync.ledger import Ledger, RecordKey, TransformOutcomes
 from sagesync.model import holds
 from sagesync.model.holds import Hold
 from sagesync.model.money import cents_of_units
@@ -129,7 +128,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
     review = recipe.customers.new_accounts == "review"
     awaiting = (known.unapproved_accounts() if (known := ledger or lookup) and review
                 else set())
-    with closing(_Outcomes()) as outcomes:
+    with closing(TransformOutcomes()) as outcomes:
         references = _References(ledger or lookup, outcomes)
         token = uuid.uuid4().hex  # a worker's key for what it opens of this transform's plans
         for number, (source, only) in enumerate(sources):
@@ -152,7 +151,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                     outcomes.add(*_sorted_out(built, result, held))
         if ledger is not None:
             ledger.add_accounts(allocator.new, approved=not review)
-            ledger.mark_transformed(outcomes.ready(), held, outcomes.skipped())
+            ledger.mark_outcomes(outcomes, held)
     writer.write("accounts", pa.Table.from_pylist(
         [account_rows[r] for r in sorted(account_rows)], schema=SAGE_ACCOUNTS))
     result.new_accounts = len(allocator.new)
@@ -259,66 +258,13 @@ def _slices(plan: ExportPlan, builder: DocumentBuilder, only: set[RecordKey] | N
             pool.close()
 
 
-class _Outcomes:
-    """The documents found ready (each with the Sage type:reference it claims) and skipped,
-    kept on disk in a private temporary SQLite database (deleted when closed) instead of lists
-    that grow with the export; the ledger takes them in order at the end, as before. The held
-    ones are few and stay in memory (the result lists each of them anyway)."""
-
-    def __init__(self) -> None:
-        self.db = sqlite3.connect("", isolation_level=None)  # "": a temporary file
-        self.db.execute("PRAGMA journal_mode=OFF")
-        self.db.execute("PRAGMA synchronous=OFF")
-        self.db.execute("CREATE TABLE ready (entity_type TEXT, entity_id INTEGER, "
-                        "store_id INTEGER, content_hash TEXT, reference TEXT)")
-        self.db.execute("CREATE INDEX ready_reference ON ready (reference)")
-        self.db.execute("CREATE TABLE skipped (entity_type TEXT, entity_id INTEGER, "
-                        "store_id INTEGER, content_hash TEXT, reason TEXT)")
-
-    def add(self, ready: list[tuple[RecordKey, str, str]],
-            skipped: list[tuple[RecordKey, str, str]]) -> None:
-        self.db.execute("BEGIN")
-        for table, rows in (("ready", ready), ("skipped", skipped)):
-            self.db.executemany(f"INSERT INTO {table} VALUES (?,?,?,?,?)",
-                                [(k.entity_type, k.entity_id, k.store_id, h, text)
-                                 for k, h, text in rows])
-        self.db.execute("COMMIT")
-
-    def owners(self, references: set[str]) -> dict[str, RecordKey]:
-        """The document of this run that claimed each of `references`, if one did."""
-        found: dict[str, RecordKey] = {}
-        refs = sorted(references)
-        for start in range(0, len(refs), 500):
-            chunk = refs[start:start + 500]
-            for reference, kind, entity_id, store_id in self.db.execute(
-                    "SELECT reference, entity_type, entity_id, store_id FROM ready WHERE "
-                    f"reference IN ({','.join('?' * len(chunk))})", chunk):
-                found.setdefault(reference, RecordKey(kind, entity_id, store_id))
-        return found
-
-    def ready(self) -> Iterator[tuple[RecordKey, str, str]]:
-        return self._read("ready")
-
-    def skipped(self) -> Iterator[tuple[RecordKey, str, str]]:
-        return self._read("skipped")
-
-    def _read(self, table: str) -> Iterator[tuple[RecordKey, str, str]]:
-        cursor = self.db.execute(f"SELECT * FROM {table} ORDER BY rowid")
-        while rows := cursor.fetchmany(10_000):
-            for kind, entity_id, store_id, content_hash, text in rows:
-                yield RecordKey(kind, entity_id, store_id), content_hash, text
-
-    def close(self) -> None:
-        self.db.close()
-
-
 class _References:
     """A Sage type + reference belongs to one Magento document: the first one queued with it
     (from the ledger) or built in this run (`outcomes`, and the slice's own). Another document
     with the same one (two stores, or two orders, sharing an increment id: magento2#40259) is
     held, because Sage's grouped import would merge the two or refuse the second."""
 
-    def __init__(self, ledger: Ledger | None, outcomes: _Outcomes) -> None:
+    def __init__(self, ledger: Ledger | None, outcomes: TransformOutcomes) -> None:
         self.ledger = ledger
         self.outcomes = outcomes
 
