@@ -29,8 +29,11 @@ from sagesync.transform.rows import cents_of_money
 # What the amount checks read of each split (the renderer reads the columns).
 SPLIT_FIELDS = ("document_key", "net_amount", "tax_amount", "purpose", "nominal_code",
                 "transaction_type")
+# Arrow scalars made once, typed: pyarrow infers an untyped one's type, which took some 100 µs
+# a call (it tries to import dateutil, each time), per window.
 _ZERO = pa.scalar(0, pa.int64())
-_FALSE = pa.scalar(False)
+_FALSE = pa.scalar(False, pa.bool_())
+_NO_TYPE = pa.scalar("", pa.string())
 
 
 def amount_problem(doc: dict[str, Any], splits: list[dict[str, Any]],
@@ -88,16 +91,15 @@ class WindowAmounts:
         own_type = pc.take(documents["transaction_type"], pc.index_in(
             splits["document_key"], value_set=documents["document_key"]))
         given = splits["transaction_type"]
-        kind = pc.if_else(pc.fill_null(pc.not_equal(given, pa.scalar("")), False), given,
-                          own_type)
+        kind = pc.if_else(pc.fill_null(pc.not_equal(given, _NO_TYPE), _FALSE), given, own_type)
         net, tax = cents_of_money(splits["net_amount"]), cents_of_money(splits["tax_amount"])
         limit = pa.scalar(int(caps.max_amount * 100), pa.int64())  # floor: flags a superset
         negative = pc.or_(pc.less(net, _ZERO), pc.less(tax, _ZERO))
         odd = pc.or_(pc.or_(pc.greater(pc.abs(net), limit), pc.greater(pc.abs(tax), limit)),
                      pc.and_(negative, pc.invert(pc.fill_null(pc.is_in(
                          splits["purpose"], value_set=pa.array(
-                             _allowed(caps, negative_amounts), pa.string())), False))))
-        own = pc.fill_null(pc.equal(kind, own_type), False)
+                             _allowed(caps, negative_amounts), pa.string())), _FALSE))))
+        own = pc.fill_null(pc.equal(kind, own_type), _FALSE)
         by_kind = pa.table({"document_key": splits["document_key"], "kind": kind, "own": own,
                             "total": pc.add(net, tax),
                             "booked": net if net_only else pc.add(net, tax),
@@ -129,7 +131,8 @@ class WindowAmounts:
     def problem(self, doc: dict[str, Any]) -> Hold | None:
         """The cause Sage would refuse this flagged document's rows for, or None."""
         key = doc["document_key"]
-        mine = self.splits.filter(pc.equal(self.splits["document_key"], pa.scalar(key)))
+        mine = self.splits.filter(pc.equal(self.splits["document_key"],
+                                           pa.scalar(key, pa.string())))
         names = [n for n in SPLIT_FIELDS if n in mine.column_names]
         return amount_problem(doc, mine.select(names).to_pylist(), self.negative_amounts,
                               self.caps)
