@@ -361,11 +361,11 @@ class _Window:
         for name in self.needs:
             table = self.children[name]
             group = pc.index_in(table.column("document_key"), value_set=keys)
-            rows = pa.array(range(table.num_rows), pa.int64())
-            ordered = pa.table({"group": group, "row": rows}).filter(group.is_valid()) \
-                .sort_by([("group", "ascending"), ("row", "ascending")])
-            children[name] = Children(table.take(ordered.column("row")),
-                                      ordered.column("group").to_pylist())
+            present = pc.indices_nonzero(group.is_valid())
+            groups = pc.take(group, present)
+            order = pc.sort_indices(groups)  # stable: a document's rows keep their order
+            children[name] = Children(table.take(pc.take(present, order)),
+                                      pc.take(groups, order).to_pylist())
         return documents, children
 
 
