@@ -116,7 +116,8 @@ def test_marking_from_the_outcomes_file_is_marking_from_lists(tmp_path: Path) ->
         ready, held, skipped = _marking(ledger, keys)
         ledger.mark_transformed(ready, held, skipped)
         expected = _marked(ledger)
-    outcomes = TransformOutcomes()
+    outcomes = TransformOutcomes(tmp_path)  # the step's folder: cleared if the step is killed
+    assert outcomes.folder.parent == tmp_path
     try:
         with Ledger(tmp_path / "file.sqlite") as ledger:
             ready, held, skipped = _marking(ledger, keys)

@@ -20,8 +20,8 @@ stays queued, and a file renamed then collected before the journal knew needs a 
 
 The package: `schema` (record states and the SQLite migrations), `records` (the values every
 caller passes in and gets back), `outcomes` (a transform's outcomes, on disk until the ledger
-takes them) and `store` (the `Ledger` itself). Pipeline steps and ops
-commands both use it, so it sits below them and imports nothing of theirs.
+takes them) and `store` (the `Ledger` itself). Pipeline steps and ops commands both use it, so
+it sits below them and imports nothing of theirs.
 """
 
 from sagesync.ledger.outcomes import TransformOutcomes

@@ -1,7 +1,7 @@
 """What a transform found for each document, kept on disk until the ledger takes it.
 
 The documents found ready (each with the Sage type:reference it claims) and skipped go into a
-SQLite file of their own, in a temporary folder removed when closed, instead of lists that grow
+SQLite file of their own, in a folder removed when closed, instead of lists that grow
 with the export. The ledger takes them in order at the end, in one transaction: it attaches the
 file and reads the ready ones itself (`Ledger.mark_outcomes`), so none of them is turned into
 Python objects and back (1.1 s of the transform's end at 200,000 documents). The held ones are
@@ -22,8 +22,10 @@ from sagesync.ledger.records import RecordKey
 class TransformOutcomes:
     """A transform's ready and skipped documents, in the order found (see the module)."""
 
-    def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="sagesync-outcomes-"))
+    def __init__(self, within: Path | None = None) -> None:
+        # a folder of its own in `within` (the step's checkpoint folder, cleared with it if the
+        # step is killed), else among the system's temporary files
+        self.folder = Path(tempfile.mkdtemp(prefix="outcomes-", dir=within))
         self.path = self.folder / "outcomes.sqlite"
         self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=OFF")

@@ -128,7 +128,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
     review = recipe.customers.new_accounts == "review"
     awaiting = (known.unapproved_accounts() if (known := ledger or lookup) and review
                 else set())
-    with closing(TransformOutcomes()) as outcomes:
+    with closing(TransformOutcomes(writer.folder)) as outcomes:
         references = _References(ledger or lookup, outcomes)
         token = uuid.uuid4().hex  # a worker's key for what it opens of this transform's plans
         for number, (source, only) in enumerate(sources):
