@@ -173,6 +173,12 @@ _FALSE = pa.scalar(False, pa.bool_())  # typed: an untyped scalar costs some 100
 _CREDIT_MEMO = pa.scalar("creditmemo", pa.string())
 
 
+def _rows_at(table: pa.Table, names: Sequence[str], positions: list[int]
+             ) -> list[dict[str, Any]]:
+    """The `names` columns of the rows at `positions`, as dicts (the few read whole)."""
+    return table.select(names).take(pa.array(positions, pa.int64())).to_pylist()
+
+
 def _decide(documents: pa.Table, amounts: WindowAmounts, at: list[int], ledger: Ledger,
             dry_run: bool) -> list[Decision]:
     """What becomes of each document (rows `at` of the window `amounts` checked): "render"
@@ -213,15 +219,14 @@ def _decide(documents: pa.Table, amounts: WindowAmounts, at: list[int], ledger: 
         else:
             decisions.append(("render", None))
     if explained:
-        rows = documents.select(names).take(pa.array(explained, pa.int64())).to_pylist()
-        for n, doc in zip(explained, rows, strict=True):
+        for n, doc in zip(explained, _rows_at(documents, names, explained), strict=True):
             problem = amounts.problem(doc)
             if problem is not None:
                 decisions[n] = ("invalid", problem)
     if unknown and not dry_run:
-        rows = documents.select(names).take(pa.array(unknown, pa.int64())).to_pylist()
         ledger.ensure_records([(_key(d), d["content_hash"], d["increment_id"], d["order_id"],
-                                d["order_increment_id"]) for d in rows
+                                d["order_increment_id"]) for d in _rows_at(documents, names,
+                                                                           unknown)
                                if not d["hold_reason"] and not d.get("skip_reason")])
     return decisions
 
@@ -236,6 +241,9 @@ def _settle(rendering: _Rendering, encoded: Encoded, ledger: Ledger, result: Imp
     own: list[EncodedDocument] = []
     left: list[tuple[int, str, Hold | str | None]] = []
     for n, (outcome, reason) in enumerate(rendering.decisions):
+        if outcome == "sent":  # counted, never named: a rerun reads none of them
+            result.already_sent += 1
+            continue
         if outcome == "render":
             position, document = next(rendered)
             if document is not None:
@@ -245,15 +253,12 @@ def _settle(rendering: _Rendering, encoded: Encoded, ledger: Ledger, result: Imp
             outcome, reason = "invalid", holds.recognise(encoded.held[position])  # a rule
         left.append((n, outcome, reason))
     if left:
-        rows = rendering.documents.select(["entity_type", "entity_id", "store_id",
-                                           "increment_id"]).take(
-            pa.array([n for n, _, _ in left], pa.int64())).to_pylist()
+        rows = _rows_at(rendering.documents, ["entity_type", "entity_id", "store_id",
+                                              "increment_id"], [n for n, _, _ in left])
         for (_, outcome, reason), doc in zip(left, rows, strict=True):
             key = _key(doc)
             label = f"{key} ({doc['increment_id']})"
-            if outcome == "sent":
-                result.already_sent += 1
-            elif outcome == "needs_attention":
+            if outcome == "needs_attention":
                 result.needs_attention.append(label)
             elif outcome == "void":
                 result.void.append(label)
