@@ -7,6 +7,8 @@ on the thread fails the step, leaving no manifest and, inside `unfinished_remove
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 import pyarrow as pa
@@ -82,3 +84,18 @@ def test_a_write_that_fails_on_the_thread_fails_the_step(tmp_path: Path,
         writer.finish()
     assert not (writer.folder / MANIFEST).exists()
     assert not writer.folder.exists()  # the unfinished folder is removed, no write left open
+
+
+def test_a_finished_checkpoint_lets_go_of_its_parquet_writers(tmp_path: Path) -> None:
+    """A closed Parquet writer keeps every row group's description; a run keeps its finished
+    checkpoint writers until its last step ends, so each must drop its Parquet writers."""
+    recipe = _recipe(tmp_path)
+    with unfinished_removed():  # the run's scope, which holds its writers
+        writer = CheckpointWriter(recipe.state_dir, new_run_id(), "test", "test-kind", recipe,
+                                  [])
+        writer.write("things", _rows(0, 3))
+        parquet_writers = [weakref.ref(w) for w in writer._writers.values()]
+        assert parquet_writers and all(ref() is not None for ref in parquet_writers)
+        writer.finish()
+        gc.collect()
+        assert all(ref() is None for ref in parquet_writers)
