@@ -214,6 +214,13 @@ def taken_by_rules(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return taken
 
 
+def _spied(method: Any, calls: list[Any]) -> Any:
+    def spied(self: Any) -> None:
+        method(self)
+        calls.append(self)
+    return spied
+
+
 def test_a_transform_writes_the_same_checkpoint_every_way(  # type: ignore[no-untyped-def]
         run_cli, demo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole step on the sample store, through its checkpoint: the same documents,
@@ -231,8 +238,12 @@ def test_a_transform_writes_the_same_checkpoint_every_way(  # type: ignore[no-un
     monkeypatch.setattr(work_pool, "SPOOL_AFTER", 0)  # its outcomes through files
     done["exact"] = transform(recipe, export, None, "exact", use_columnar=False, workers=0)
     done["here"] = transform(recipe, export, None, "here", workers=0)
+    released: list[export_slices.SliceReader] = []  # once the worker reads, the caller's
+    monkeypatch.setattr(export_slices.SliceReader, "release",  # tables are let go
+                        _spied(export_slices.SliceReader.release, released))
     done["worker"] = transform(recipe, export, None, "worker", workers=1)
     assert done["worker"].worker_slices > 0
+    assert len(released) == 1 and not released[0].documents and not released[0].lines
     assert sorted(p.name for p in done["worker"].manifest.parent.iterdir()) == sorted(
         p.name for p in done["here"].manifest.parent.iterdir())  # the worker's outcomes gone
     assert done["here"].worker_slices == done["whole"].worker_slices == 0

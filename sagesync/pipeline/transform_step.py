@@ -245,6 +245,7 @@ def _slices(plan: ExportPlan, builder: DocumentBuilder, only: set[RecordKey] | N
         pool: OrderedPool[None, SliceJob, ReadSlice | None] = OrderedPool(
             read_slice, workers, start_after=SLICES_READ_HERE, backlog=SLICES_IN_FLIGHT,
             limit=SLICES_IN_FLIGHT, folder=folder)
+        released = False
         try:
             for job in jobs:
                 while len(pool.queued) >= SLICES_IN_FLIGHT:  # the worker is never full
@@ -252,6 +253,9 @@ def _slices(plan: ExportPlan, builder: DocumentBuilder, only: set[RecordKey] | N
                     if read is not None:
                         yield read
                 pool.put(None, job)
+                if pool.submitted and not released:  # the worker reads from here on
+                    reader.release()
+                    released = True
             yield from (read for _, read in pool.drain() if read is not None)
         finally:
             result.worker_slices += pool.submitted
