@@ -5,10 +5,14 @@ document that wants it, and any chunk size leaves the ledger as one chunk does."
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sagesync.ledger import Exported, Ledger, RecordKey, TransformOutcomes
 from sagesync.model import holds
@@ -130,3 +134,27 @@ def test_marking_from_the_outcomes_file_is_marking_from_lists(tmp_path: Path) ->
     finally:
         outcomes.close()
     assert not outcomes.folder.exists()
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(refs=st.lists(st.text(min_size=1, max_size=8), unique=True, max_size=30),
+       cuts=st.lists(st.integers(0, 30), max_size=4), batch=st.integers(1, 7))
+def test_new_accounts_come_back_from_disk_in_the_order_of_their_references(
+        tmp_path_factory: pytest.TempPathFactory, refs: list[str], cuts: list[int],
+        batch: int) -> None:
+    """The new accounts' records wait on disk, not in a dict that grows with the customers,
+    and come back whole, in the order Python sorts their references (the order the accounts
+    table was written in from the dict), whatever the slices they were opened in."""
+    records = [{"account_ref": ref, "name": f"Customer {n}", "street2": "", "town": None,
+                "postcode": "LS1 4AP" if n % 2 else None} for n, ref in enumerate(refs)]
+    outcomes = TransformOutcomes(tmp_path_factory.mktemp("accounts"))
+    try:
+        bounds = [0, *sorted(min(c, len(records)) for c in cuts), len(records)]
+        for start, end in pairwise(bounds):
+            outcomes.add([], [], records[start:end])
+        back = list(outcomes.accounts(batch))
+    finally:
+        outcomes.close()
+    assert all(0 < len(part) <= batch for part in back)
+    assert [r for part in back for r in part] == sorted(records, key=lambda r: r["account_ref"])

@@ -1,11 +1,12 @@
 """What a transform found for each document, kept on disk until the ledger takes it.
 
-The documents found ready (each with the Sage type:reference it claims) and skipped go into a
-SQLite file of their own, in a folder removed when closed, instead of lists that grow
-with the export. The ledger takes them in order at the end, in one transaction: it attaches the
-file and reads the ready ones itself (`Ledger.mark_outcomes`), so none of them is turned into
-Python objects and back (1.1 s of the transform's end at 200,000 documents). The held ones are
-few and stay with the transform (its result lists each of them anyway).
+The documents found ready (each with the Sage type:reference it claims) and skipped, and the
+new customer accounts' records, go into a SQLite file of their own, in a folder removed when
+closed, instead of lists and dicts that grow with the export. The ledger takes the documents
+in order at the end, in one transaction: it attaches the file and reads the ready ones itself
+(`Ledger.mark_outcomes`), so none of them is turned into Python objects and back (1.1 s of
+the transform's end at 200,000 documents). The held ones are few and stay with the transform
+(its result lists each of them anyway).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from sagesync.ledger.records import RecordKey
 
@@ -35,15 +39,29 @@ class TransformOutcomes:
         self.db.execute("CREATE INDEX ready_reference ON ready (reference)")
         self.db.execute("CREATE TABLE skipped (entity_type TEXT, entity_id INTEGER, "
                         "store_id INTEGER, content_hash TEXT, reason TEXT)")
+        self.db.execute("CREATE TABLE accounts (account_ref TEXT PRIMARY KEY, record BLOB)")
 
     def add(self, ready: list[tuple[RecordKey, str, str]],
-            skipped: list[tuple[RecordKey, str, str]]) -> None:
+            skipped: list[tuple[RecordKey, str, str]],
+            accounts: list[dict[str, Any]] | None = None) -> None:
+        """A slice's ready and skipped documents, and the records of the new customer
+        accounts it opened (each with its `account_ref`, a new one), in one transaction."""
         self.db.execute("BEGIN")
         for table, rows in (("ready", ready), ("skipped", skipped)):
             self.db.executemany(f"INSERT INTO {table} VALUES (?,?,?,?,?)",
                                 [(k.entity_type, k.entity_id, k.store_id, h, text)
                                  for k, h, text in rows])
+        self.db.executemany("INSERT INTO accounts VALUES (?, ?)",
+                            [(r["account_ref"], msgspec.msgpack.encode(r))
+                             for r in accounts or ()])
         self.db.execute("COMMIT")
+
+    def accounts(self, batch: int = 5_000) -> Iterator[list[dict[str, Any]]]:
+        """The accounts' records, by reference (SQLite's binary order of UTF-8 text is
+        Python's order of `str`), `batch` at a time."""
+        cursor = self.db.execute("SELECT record FROM accounts ORDER BY account_ref")
+        while rows := cursor.fetchmany(batch):
+            yield [msgspec.msgpack.decode(record) for record, in rows]
 
     def owners(self, references: set[str]) -> dict[str, RecordKey]:
         """The document of this run that claimed each of `references`, if one did."""

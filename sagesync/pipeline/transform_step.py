@@ -102,7 +102,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
     for name, schema in SAGE_TABLES.items():
         writer.declare(name, schema)
     result = TransformResult(manifest=Path())
-    account_rows: dict[str, dict[str, Any]] = {}
+    opened: set[str] = set()  # the new accounts whose records are written (outcomes)
     sources: list[tuple[Checkpoint, set[RecordKey] | None]] = [(export, None)]
     if ledger is not None:
         waiting: dict[Path, set[RecordKey]] = {}
@@ -138,7 +138,7 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
             with closing(_slices(plan, builder, only, workers, result,
                                  writer.folder)) as reads:
                 for read in reads:
-                    built = _build_slice(read, tables, builder, allocator, account_rows)
+                    built = _build_slice(read, tables, builder, allocator, opened)
                     _hold_unimportable_credits(built, recipe.sage.product, recipe.sage.region,
                                                recipe.sage.post_from)
                     if review:
@@ -148,15 +148,15 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                     _write_documents(writer, built, recipe.mapping.department)
                     result.documents += built.count
                     progress.advance("transform", built.count, unit="documents")
-                    outcomes.add(*_sorted_out(built, result, held))
+                    outcomes.add(*_sorted_out(built, result, held), built.accounts)
         if ledger is not None:
             ledger.add_accounts(allocator.new, approved=not review)
             ledger.mark_outcomes(outcomes, held)
-    writer.write("accounts", pa.Table.from_pylist(
-        [account_rows[r] for r in sorted(account_rows)], schema=SAGE_ACCOUNTS))
+        for records in outcomes.accounts():
+            writer.write("accounts", pa.Table.from_pylist(records, schema=SAGE_ACCOUNTS))
     result.new_accounts = len(allocator.new)
     result.manifest = writer.finish({"documents": result.documents, "held": len(result.held),
-                                     "accounts": len(account_rows),
+                                     "accounts": len(opened),
                                      "from_earlier_exports": len(sources) - 1})
     return result
 
@@ -428,8 +428,8 @@ class _Heads:
 @dataclass
 class _Slice:
     """A slice's documents: those built one at a time (`docs`, at `places` in the slice) and
-    those the columnar rules took (`heads`, with their lines and splits in `posting`), and
-    the documents' orders."""
+    those the columnar rules took (`heads`, with their lines and splits in `posting`), the
+    documents' orders, and the records of the accounts first opened in it."""
 
     kind: str
     docs: list[SageDocument]
@@ -437,6 +437,7 @@ class _Slice:
     heads: _Heads
     orders: pa.Table
     posting: Posting | None = None
+    accounts: list[dict[str, Any]] = field(default_factory=list)  # records of new accounts
 
     @property
     def count(self) -> int:
@@ -462,10 +463,10 @@ def _order_rows(orders: pa.Table, ids: set[int], columns: tuple[str, ...] | None
 
 
 def _build_slice(read: ReadSlice, tables: ExportTables, builder: DocumentBuilder,
-                 allocator: AccountAllocator, account_rows: dict[str, dict[str, Any]]
-                 ) -> _Slice:
+                 allocator: AccountAllocator, opened: set[str]) -> _Slice:
     """The slice's documents built, each with its account, in slice order: whole where the
-    columnar rules did not take them, else only the account (the rest came column-wise)."""
+    columnar rules did not take them, else only the account (the rest came column-wise);
+    and the records of the accounts first opened in it (added to `opened`)."""
     kind, rows = read.kind, read.rows
     heads = _Heads(kind, read.posting.heads if read.posting is not None else None)
     orders = _order_rows(read.orders, {row["entity_id"] if kind == "order" else row["order_id"]
@@ -475,7 +476,7 @@ def _build_slice(read: ReadSlice, tables: ExportTables, builder: DocumentBuilder
     order_items = _grouped(read.order_items, "order_id") if orders else {}
     lines = order_items if kind == "order" or read.lines is None else \
         _grouped(read.lines, "document_id")
-    opened: list[tuple[str, str, int, str]] = []  # accounts new in this slice, their orders
+    new: list[tuple[str, str, int, str]] = []  # accounts new in this slice, their orders
     docs: list[SageDocument] = []
     places: list[int] = []
     head = 0
@@ -499,23 +500,22 @@ def _build_slice(read: ReadSlice, tables: ExportTables, builder: DocumentBuilder
             docs.append(document)
             currency = document.currency_code
         key = customer_key(order)
-        if origin == "generated" and key and ref not in account_rows:
-            account_rows[ref] = {}  # claimed here; written below, from the customer record
-            opened.append((ref, key, order["entity_id"], currency))
-    whole = _order_rows(read.orders, {order_id for _, _, order_id, _ in opened})
+        if origin == "generated" and key and ref not in opened:
+            opened.add(ref)  # claimed here; its record is made below, from the customer's
+            new.append((ref, key, order["entity_id"], currency))
+    whole = _order_rows(read.orders, {order_id for _, _, order_id, _ in new})
     customers = tables.customers_of({whole[order_id].get("customer_id")
-                                     for _, _, order_id, _ in opened})
-    for ref, key, order_id, currency in opened:
-        order = whole[order_id]
-        account_rows[ref] = _account_row(ref, key, order,
-                                         customers.get(order.get("customer_id") or 0),
-                                         currency, builder.mapping.customer_group)
+                                     for _, _, order_id, _ in new})
+    accounts = [_account_row(ref, key, whole[order_id],
+                             customers.get(whole[order_id].get("customer_id") or 0),
+                             currency, builder.mapping.customer_group)
+                for ref, key, order_id, currency in new]
     if kind == "creditmemo" and docs:  # what each credit note is applied to, where known
         numbers = tables.invoice_numbers(sorted({d.invoice_id for d in docs
                                                  if d.invoice_id is not None}))
         for d in docs:
             d.invoice_increment_id = numbers.get(d.invoice_id) if d.invoice_id else None
-    return _Slice(kind, docs, places, heads, read.orders, read.posting)
+    return _Slice(kind, docs, places, heads, read.orders, read.posting, accounts)
 
 
 def _ready(d: SageDocument) -> bool:
