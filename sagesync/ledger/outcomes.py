@@ -24,7 +24,8 @@ from sagesync.ledger.records import RecordKey
 
 
 class TransformOutcomes:
-    """A transform's ready and skipped documents, in the order found (see the module)."""
+    """A transform's ready and skipped documents, in the order found, and the records of the
+    new customer accounts it opened (see the module)."""
 
     def __init__(self, within: Path | None = None) -> None:
         # a folder of its own in `within` (the step's checkpoint folder, cleared with it if the
