@@ -8,8 +8,9 @@ import psutil
 
 
 def pool_workers(parent: psutil.Process) -> list[psutil.Process]:
-    """The pool's workers (not multiprocessing's resource tracker, which outlives a pool)."""
-    return [p for p in parent.children() if "spawn_main" in " ".join(p.cmdline())]
+    """The pool's workers (worker_process.BOOTSTRAP names its module)."""
+    return [p for p in parent.children()
+            if "sagesync.pipeline.worker_process" in " ".join(p.cmdline())]
 
 
 def wait_dead(worker: psutil.Process) -> None:

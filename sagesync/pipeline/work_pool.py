@@ -9,12 +9,13 @@ Outcomes come back in the order jobs were queued, whoever did them, so what depe
 (dropping repeated pages, quarantine reports, the raw index, numbering documents, the ledger's
 holds) is unchanged.
 
-Workers are started with "spawn" on every platform (Windows has nothing else, and a fork of a
-process holding threads and open files is unsafe), and only once there are enough jobs to
-repay their start-up: a small export or import, and most tests, never start one. A worker
-ignores Ctrl+C (the caller stops the pool) and exits when the caller dies, even if killed
-outright. A pool that breaks (a worker killed) is given up: its jobs are done in-process, same
-result. A job's function is a module-level one, and a job and its outcome are picklable.
+Each worker is a fresh interpreter started with `subprocess` (worker_process: the same on
+every platform, where a fork of a process holding threads and open files would be unsafe), and
+only once there are enough jobs to repay its start-up: a small export or import, and most
+tests, never start one. A worker ignores Ctrl+C (the caller stops the pool) and exits when the
+caller dies, even if killed outright. A pool that breaks (a worker killed) is given up: its
+jobs are done in-process, same result. A job's function is a module-level one, and a job and
+its outcome are picklable.
 
 A worker hands a large outcome (over SPOOL_AFTER bytes pickled) back through a file of a
 folder of the pool's own (in the step's checkpoint folder, so a killed step's leftovers go
@@ -29,24 +30,19 @@ thousands of them a file each cost more than it saved.
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.connection
 import os
 import pickle
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+
+from sagesync.pipeline.worker_process import WorkerGone, WorkerProcess
 
 MAX_WORKERS = 3  # beyond this the caller's own work (Parquet, raw index, ledger) is the limit
 # While workers run, the caller's busy thread hands the GIL over after this many seconds
@@ -59,19 +55,6 @@ SWITCH_INTERVAL = 0.0005
 def default_workers() -> int:
     """Worker processes beside the caller: one core fewer than the machine has."""
     return max(0, min(MAX_WORKERS, (os.cpu_count() or 1) - 1))
-
-
-def _worker_started() -> None:
-    """In each worker: leave Ctrl+C to the caller, and exit if the caller dies first."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-
-
-def _exit_with(sentinel: int) -> None:
-    multiprocessing.connection.wait([sentinel])
-    os._exit(1)
 
 
 # Pickled outcomes larger than this go through a file (see the module docstring).
@@ -140,7 +123,7 @@ class OrderedPool(Generic[Tag, Job, Out]):
         self.limit = max(limit, workers * backlog + 1)
         self.queued: deque[_Queued[Tag, Job, Out]] = deque()
         self.seen = 0
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: list[WorkerProcess] = []  # started with the first job they take
         self.submitted = 0  # jobs given to workers
         self.switch_interval: float | None = None  # the caller's own, while workers run
         # where workers leave their large outcomes (_Spooled): a folder of its own, made in
@@ -174,9 +157,7 @@ class OrderedPool(Generic[Tag, Job, Out]):
     def close(self) -> None:
         """Stop the workers (jobs still queued are dropped: the caller is failing or done)."""
         self.queued.clear()
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+        self._stop_workers()
         self._restore_switch_interval()
         self._remove_folder()
 
@@ -186,30 +167,31 @@ class OrderedPool(Generic[Tag, Job, Out]):
 
     def _submit(self, job: Job) -> Future[_Spooled] | None:
         try:
-            if self.pool is None:
+            if not self.pool:
                 self.folder = self.folder or Path(tempfile.mkdtemp(prefix="outcomes-",
                                                                    dir=self.within))
-                self.pool = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_worker_started)
                 self.switch_interval = sys.getswitchinterval()
                 sys.setswitchinterval(min(SWITCH_INTERVAL, self.switch_interval))
-            with _main_left_out():  # a worker starts with a task, while none is idle
-                future = self.pool.submit(
-                    partial(_spooled, self.work, str(self.folder), self.spool_after), job)
+                for _ in range(self.workers):
+                    self.pool.append(WorkerProcess(_spooled, self.work, str(self.folder),
+                                                   self.spool_after))
+            future = min(self.pool, key=lambda worker: worker.waiting).submit(job)
             self.submitted += 1
             return future
-        except (OSError, BrokenProcessPool, RuntimeError):
+        except (OSError, WorkerGone):
             self._give_up()
             return None
 
     def _give_up(self) -> None:
         """No more workers: what they still hold is done in-process when its turn comes."""
         self.workers = 0
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = None
+        self._stop_workers()
         self._restore_switch_interval()
+
+    def _stop_workers(self) -> None:
+        pool, self.pool = self.pool, []
+        for worker in pool:
+            worker.close()
 
     def _remove_folder(self) -> None:
         if self.folder is not None:
@@ -229,33 +211,13 @@ class OrderedPool(Generic[Tag, Job, Out]):
             return queued.tag, outcome
         try:
             spooled = outcome.result()
-        except (BrokenProcessPool, CancelledError):
+        except (WorkerGone, CancelledError):
             self._give_up()
             return queued.tag, self.work(queued.job)
         try:
             return queued.tag, _unspooled(spooled)
         except OSError:  # its file is gone (a cleaner of temporary files): done again here
             return queued.tag, self.work(queued.job)
-
-
-@contextmanager
-def _main_left_out() -> Iterator[None]:
-    """Workers need nothing of the caller's `__main__`; "spawn" would run it again in each
-    (as `__mp_main__`), and a script without an `if __name__ == "__main__"` guard would run
-    its export again there. Hidden while they start, it is left out (and they start faster)."""
-    main = sys.modules.get("__main__")
-    if main is None:
-        yield
-        return
-    saved: dict[str, Any] = {name: main.__dict__[name] for name in ("__file__", "__spec__")
-                             if name in main.__dict__}
-    main.__dict__.pop("__file__", None)
-    main.__dict__["__spec__"] = None
-    try:
-        yield
-    finally:
-        main.__dict__.pop("__spec__", None)
-        main.__dict__.update(saved)
 
 
 def _done(queued: _Queued[Tag, Job, Out]) -> bool:
