@@ -521,7 +521,8 @@ print("worker pages", result.worker_pages, flush=True)
 
 
 def test_a_script_without_a_main_guard_is_not_run_again_by_the_workers(tmp_path: Path) -> None:
-    """"spawn" runs the caller's __main__ again in each worker unless it is left out."""
+    """A worker never runs the caller's __main__ (multiprocessing's "spawn" would, as
+    `__mp_main__`, and a script without a main guard would export again in each worker)."""
     source = tmp_path / "pages"
     write_store(source, 40, seed=4, page_size=2)
     recipe = _recipe(tmp_path, source)
