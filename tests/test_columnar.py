@@ -215,9 +215,9 @@ def taken_by_rules(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def _spied(method: Any, calls: list[Any]) -> Any:
-    def spied(self: Any) -> None:
-        method(self)
-        calls.append(self)
+    def spied(self: Any, *args: Any) -> Any:
+        calls.append(args)
+        return method(self, *args)
     return spied
 
 
@@ -238,12 +238,21 @@ def test_a_transform_writes_the_same_checkpoint_every_way(  # type: ignore[no-un
     monkeypatch.setattr(work_pool, "SPOOL_AFTER", 0)  # its outcomes through files
     done["exact"] = transform(recipe, export, None, "exact", use_columnar=False, workers=0)
     done["here"] = transform(recipe, export, None, "here", workers=0)
-    released: list[export_slices.SliceReader] = []  # once the worker reads, the caller's
-    monkeypatch.setattr(export_slices.SliceReader, "release",  # tables are let go
-                        _spied(export_slices.SliceReader.release, released))
+    read_here: list[Any] = []  # with a worker, the caller opens none of the export's tables
+    monkeypatch.setattr(export_slices.SliceReader, "read",
+                        _spied(export_slices.SliceReader.read, read_here))
+    monkeypatch.setattr(transform_step, "SLICES_AHEAD", 2)  # given more as slices are taken
+    queued: list[int] = []
+    put = work_pool.OrderedPool.put
+
+    def counted(pool: work_pool.OrderedPool[Any, Any, Any], tag: Any, job: Any) -> None:
+        put(pool, tag, job)
+        queued.append(len(pool.queued))
+
+    monkeypatch.setattr(work_pool.OrderedPool, "put", counted)
     done["worker"] = transform(recipe, export, None, "worker", workers=1)
-    assert done["worker"].worker_slices > 0
-    assert len(released) == 1 and not released[0].documents and not released[0].lines
+    assert done["worker"].worker_slices == len(queued) > 2 and read_here == []
+    assert max(queued) == 2  # never more than SLICES_AHEAD ahead of the caller
     assert sorted(p.name for p in done["worker"].manifest.parent.iterdir()) == sorted(
         p.name for p in done["here"].manifest.parent.iterdir())  # the worker's outcomes gone
     assert done["here"].worker_slices == done["whole"].worker_slices == 0

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from sagesync.ledger import Ledger
@@ -24,6 +25,7 @@ from sagesync.recipe import load_recipe
 from sagesync.render import load_spec
 from sagesync.sage import products
 from tests.conftest import ROOT
+from tests.workers import pool_workers
 
 
 def _import(site: Path, recipe_name: str, workers: int) -> tuple[Any, ...]:
@@ -106,6 +108,14 @@ def test_the_workers_setting_caps_every_steps_workers(
             (copy / "out").rglob("*.*"))]
         return steps, files
 
+    registering: list[int] = []  # the workers alive while `run` registers the export
+    register = Ledger.register_exported
+
+    def counted(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        registering.append(len(pool_workers(psutil.Process())))
+        return register(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "register_exported", counted)
     monkeypatch.setenv("SAGESYNC_WORKERS", "0")
     alone, files = run()
     assert alone["export-orders"]["worker_pages"] == 0
@@ -117,6 +127,7 @@ def test_the_workers_setting_caps_every_steps_workers(
     assert beside["transform"]["worker_slices"] > 0
     assert beside["import-sage"]["worker_renders"] > 0
     assert same_files == files
+    assert registering == [0, 1]  # the transform's worker reads while the export registers
     # a wrong value is a usage error naming where it came from, when a step asks for it;
     # help and the commands that start no worker are not stopped by it
     monkeypatch.setenv("SAGESYNC_WORKERS", "two")

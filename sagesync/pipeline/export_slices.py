@@ -204,14 +204,6 @@ class SliceReader:
         self.documents: dict[str, SlicedTable] = {}
         self.lines: dict[str, KeyedTable] = {}
 
-    def release(self) -> None:
-        """Let go of the tables opened so far (their row groups' descriptions and the last
-        groups decoded: some 20 MB at 200,000 orders), for a caller that has handed the
-        reading to a worker; a later `read` opens them again."""
-        self.tables = ExportTables(self.plan.files, self.plan.recipe.sage.currency)
-        self.documents.clear()
-        self.lines.clear()
-
     def read(self, kind: str, number: int, wanted: pa.Array | None = None) -> ReadSlice | None:
         """Slice `number` of the documents of `kind`, only those of entity ids in `wanted` if
         given; None when none of its rows is posted."""

@@ -33,7 +33,7 @@ import json
 import re
 import shutil
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -193,13 +193,15 @@ def _loose(raw: bytes) -> _Loose:
 def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
                   source: str | None = None, since: datetime | None = None,
                   until: datetime | None = None, now: datetime | None = None,
-                  workers: int | None = None) -> ExportResult:
+                  workers: int | None = None,
+                  written: Callable[[Path], None] | None = None) -> ExportResult:
     """Export, then tell the ledger what was seen and move the bookmarks (unless this is a dry
     run: ledger None). Bookmarks move only after the checkpoint is durable and registered, and
     never when a page was bad, so a failed export is simply repeated by the next run.
     `workers`: the most processes decoding pages beside this one (default: one core fewer
     than the machine has); they start only for an export of more than PARALLEL_AFTER_PAGES
-    pages."""
+    pages. `written` is called with the manifest once the checkpoint is, before the ledger
+    is told (`run` starts its transform's worker there)."""
     page_source, description = open_source(recipe, source)
     live = not isinstance(page_source, FolderSource)
     windows = _windows(recipe, ledger if live else None, since, until,
@@ -207,6 +209,8 @@ def export_orders(recipe: Recipe, run_id: str, ledger: Ledger | None, *,
     triggered = ledger.pending_triggers() if ledger is not None and live else {}
     result = _export(recipe, run_id, page_source, description, windows, live, triggered,
                      workers)
+    if written is not None:
+        written(result.manifest)
     if ledger is not None:
         records = iter_exported(recipe, open_checkpoint(result.manifest))
         fault_point("export.ledger")

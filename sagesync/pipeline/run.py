@@ -18,7 +18,12 @@ from sagesync.model.holds import Hold
 from sagesync.pipeline.checkpoint import open_checkpoint
 from sagesync.pipeline.export_step import ExportResult, export_orders
 from sagesync.pipeline.import_step import ImportResult, import_sage
-from sagesync.pipeline.transform_step import TransformResult, transform
+from sagesync.pipeline.transform_step import (
+    TransformResult,
+    TransformStart,
+    start_transform,
+    transform,
+)
 from sagesync.recipe import Recipe
 
 # How the import step lists a held record: "invoice:12@1 (000000012): the reason".
@@ -41,11 +46,24 @@ def run_recipe(recipe: Recipe, ledger: Ledger, run_id: str, *, source: str | Non
     one, `Ledger.read_only`, so that nothing can change it). `workers`: the most worker
     processes each step may start (default: one core fewer)."""
     writable = None if dry_run else ledger
-    exported = export_orders(recipe, run_id, writable, source=source, since=since, until=until,
-                             workers=workers)
-    give_back()
-    transformed = transform(recipe, open_checkpoint(exported.manifest), writable, run_id,
-                            lookup=ledger, workers=workers)
+    started: list[TransformStart] = []
+
+    def begin_transform(manifest: Path) -> None:
+        """The transform's worker reads and posts the export's slices while the export
+        registers its records in the ledger (one core's work: the other would be idle)."""
+        started.append(start_transform(recipe, open_checkpoint(manifest), run_id,
+                                       dry_run=dry_run, workers=workers))
+
+    try:
+        exported = export_orders(recipe, run_id, writable, source=source, since=since,
+                                 until=until, workers=workers, written=begin_transform)
+        give_back()
+        transformed = transform(recipe, open_checkpoint(exported.manifest), writable, run_id,
+                                lookup=ledger, workers=workers,
+                                started=started[0] if started else None)
+    finally:
+        for begun in started:  # its worker stopped, if the export failed after all
+            begun.close()
     give_back()
     imported = import_sage(recipe, open_checkpoint(transformed.manifest), ledger, run_id,
                            out_dir=out_dir, dry_run=dry_run, workers=workers)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Generator
+from collections import defaultdict, deque
+from collections.abc import Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -83,24 +83,82 @@ class TransformResult:
     worker_slices: int = 0  # slices read and posted in worker processes (work_pool)
 
 
+@dataclass
+class TransformStart:
+    """A transform begun: its checkpoint writer, posting rules and the plan of its export's
+    slices, which a worker process (`pool`, None when none is worth starting) already reads
+    and posts, up to SLICES_AHEAD of them. `run` begins its transform so as soon as the
+    export's checkpoint is written: the worker then works while the export registers its
+    records in the ledger, which leaves the second core idle (some 4 s at 200,000 orders)."""
+
+    export: Path
+    token: str  # a worker's key for what it opens of this transform's plans
+    writer: CheckpointWriter
+    builder: DocumentBuilder
+    plan: ExportPlan
+    pool: OrderedPool[None, SliceJob, ReadSlice | None] | None
+    later: deque[SliceJob]  # jobs not given to the worker yet (or read here, without one)
+
+    def close(self) -> None:
+        """Stop the worker of a transform that will not go on (the export failed)."""
+        if self.pool is not None:
+            self.pool.close()
+
+
+def start_transform(recipe: Recipe, export: Checkpoint, run_id: str, *, dry_run: bool,
+                    use_columnar: bool = True, workers: int | None = None) -> TransformStart:
+    """Open the transform's checkpoint and hand its export's slices to a worker (for more
+    than PARALLEL_AFTER_SLICES slices and `workers` not 0); see `transform`."""
+    builder = document_builder(recipe)
+    writer = CheckpointWriter(recipe.state_dir, run_id, "transform", KIND, recipe, [export.path],
+                              dry_run=dry_run)
+    for name, schema in SAGE_TABLES.items():
+        writer.declare(name, schema)
+    fast = columnar.usable(builder) if use_columnar else False
+    token = uuid.uuid4().hex
+    plan = ExportPlan(f"{token}/0", recipe, _table_files(recipe, export), fast,
+                      export_slices.SLICE)
+    jobs = deque(SliceJob(plan, kind, n) for kind in posted_kinds(recipe)
+                 for n in range(plan.slices(kind)))
+    workers = min(default_workers() if workers is None else workers, 1)
+    started = TransformStart(export.path, token, writer, builder, plan, None, jobs)
+    if workers and len(jobs) > PARALLEL_AFTER_SLICES:
+        started.pool = OrderedPool(read_slice, workers, start_after=0, backlog=SLICES_AHEAD,
+                                   limit=SLICES_AHEAD, folder=writer.folder)
+        with reading(plan, builder):  # the job at which the pool breaks, if it does, is read
+            _give_worker(started.pool, jobs)  # here
+    return started
+
+
+def _give_worker(pool: OrderedPool[None, SliceJob, ReadSlice | None],
+                 jobs: deque[SliceJob]) -> None:
+    """Hand the worker the next jobs until SLICES_AHEAD are queued (none once its pool is
+    broken); inside `reading`, for the job at which it breaks."""
+    while jobs and pool.workers and len(pool.queued) < SLICES_AHEAD:
+        pool.put(None, jobs.popleft())
+
+
 def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id: str,
               *, lookup: Ledger | None = None, use_columnar: bool = True,
-              workers: int | None = None) -> TransformResult:
+              workers: int | None = None, started: TransformStart | None = None
+              ) -> TransformResult:
     """Build every Sage document of an export, plus the ledger's queued records that earlier
     exports hold, and write the sage-documents checkpoint. Without a ledger (dry run) nothing
     is remembered; `lookup`, a read-only ledger, still tells the accounts already known.
     `use_columnar=False` builds every document one at a time (the tests compare the two).
     `workers`: the most processes reading and posting slices beside this one (default: one
-    core fewer, at most one); one starts only for more than PARALLEL_AFTER_SLICES slices."""
+    core fewer, at most one); one starts only for more than PARALLEL_AFTER_SLICES slices.
+    `started`: this transform begun already (start_transform), its worker reading."""
+    if started is None or started.export != export.path:
+        if started is not None:
+            started.close()
+        started = start_transform(recipe, export, run_id, dry_run=ledger is None,
+                                  use_columnar=use_columnar, workers=workers)
     caps = products.get(recipe.sage.product).capabilities
-    builder = document_builder(recipe)
+    builder, writer = started.builder, started.writer
     allocator = AccountAllocator(recipe.mapping,
                                  load_customer_accounts(recipe.mapping.customers_csv, caps),
                                  known.account_refs() if (known := ledger or lookup) else {})
-    writer = CheckpointWriter(recipe.state_dir, run_id, "transform", KIND, recipe, [export.path],
-                              dry_run=ledger is None)
-    for name, schema in SAGE_TABLES.items():
-        writer.declare(name, schema)
     result = TransformResult(manifest=Path())
     opened: set[str] = set()  # the new accounts whose records are written (outcomes)
     sources: list[tuple[Checkpoint, set[RecordKey] | None]] = [(export, None)]
@@ -124,19 +182,19 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                 result.warnings.append(f"{len(wanted)} queued records wait in an earlier "
                                        f"export, which is damaged: {error}")
     held: list[tuple[RecordKey, str, Hold | str]] = []
-    fast = columnar.usable(builder) if use_columnar else False
     review = recipe.customers.new_accounts == "review"
     awaiting = (known.unapproved_accounts() if (known := ledger or lookup) and review
                 else set())
     with closing(TransformOutcomes(writer.folder)) as outcomes:
         references = _References(ledger or lookup, outcomes)
-        token = uuid.uuid4().hex  # a worker's key for what it opens of this transform's plans
         for number, (source, only) in enumerate(sources):
-            plan = ExportPlan(f"{token}/{number}", recipe, _table_files(recipe, source), fast,
-                              export_slices.SLICE)
+            plan = started.plan if number == 0 else ExportPlan(
+                f"{started.token}/{number}", recipe, _table_files(recipe, source),
+                started.plan.fast, export_slices.SLICE)
             tables = ExportTables(plan.files, recipe.sage.currency)
-            with closing(_slices(plan, builder, only, workers, result,
-                                 writer.folder)) as reads:
+            reading_ = _slices(plan, builder, only) if number else \
+                _started_slices(started, result)
+            with closing(reading_) as reads:
                 for read in reads:
                     built = _build_slice(read, tables, builder, allocator, opened)
                     _hold_unimportable_credits(built, recipe.sage.product, recipe.sage.region,
@@ -170,13 +228,13 @@ def _grouped(table: pa.Table, key: str) -> dict[int, list[dict[str, Any]]]:
 
 # A worker reads and posts slices while this process builds, checks and writes the one before
 # (export_slices), for a transform of more slices than this (a worker's start-up, some 0.5 s,
-# must pay off). One worker is enough: this process's share of a slice is the larger, so it
-# reads only the first slices itself, while the worker starts, and then waits for the worker
-# (a slice read here would cost it more than waiting). At most SLICES_IN_FLIGHT slices are
-# read or being read and not yet built (each holds its tables: some 2 MB).
+# must pay off). One worker is enough: it reads every slice (the caller's share of a slice
+# is the smaller: it only waits for the worker), handing each back through a file of the
+# step's folder, so slices it is ahead by wait on disk, not in memory: at most SLICES_AHEAD
+# (some 2 MB each at 1,000 documents a slice), which at 200,000 orders it reaches while `run`
+# registers the export.
 PARALLEL_AFTER_SLICES = 20
-SLICES_READ_HERE = 1
-SLICES_IN_FLIGHT = 3
+SLICES_AHEAD = 64
 
 
 def _sorted_out(built: _Slice, result: TransformResult,
@@ -225,41 +283,40 @@ def _table_files(recipe: Recipe, export: Checkpoint) -> dict[str, Path]:
 
 
 def _slices(plan: ExportPlan, builder: DocumentBuilder, only: set[RecordKey] | None,
-            workers: int | None, result: TransformResult, folder: Path
-            ) -> Generator[ReadSlice, None, None]:
-    """Every slice of the export that holds posted documents (only those of `only`, if given),
-    read and posted a slice ahead: in a worker process for a large export (its outcomes pass
-    through `folder`, the step's own), else on a thread (read_ahead)."""
+            jobs: Iterable[SliceJob] | None = None) -> Generator[ReadSlice, None, None]:
+    """The slices of an export that hold posted documents (only those of `only`, if given;
+    `jobs` of them, if given), read and posted here, a slice ahead on a thread (read_ahead)."""
     kinds = posted_kinds(plan.recipe)
-    jobs = [SliceJob(plan, kind, n) for kind in kinds for n in range(plan.slices(kind))]
-    workers = min(default_workers() if workers is None else workers, 1)
+    if jobs is None:
+        jobs = [SliceJob(plan, kind, n) for kind in kinds for n in range(plan.slices(kind))]
     with reading(plan, builder) as reader:
-        if only is not None or not workers or len(jobs) <= PARALLEL_AFTER_SLICES:
-            wanted = {kind: pa.array(sorted(k.entity_id for k in only
-                                            if k.entity_type == kind), pa.int64())
-                      for kind in kinds} if only is not None else {}
-            made = read_ahead(reader.read(job.kind, job.number, wanted.get(job.kind))
-                              for job in jobs)
-            yield from (read for read in made if read is not None)
-            return
-        pool: OrderedPool[None, SliceJob, ReadSlice | None] = OrderedPool(
-            read_slice, workers, start_after=SLICES_READ_HERE, backlog=SLICES_IN_FLIGHT,
-            limit=SLICES_IN_FLIGHT, folder=folder)
-        released = False
+        wanted = {kind: pa.array(sorted(k.entity_id for k in only if k.entity_type == kind),
+                                 pa.int64())
+                  for kind in kinds} if only is not None else {}
+        made = read_ahead(reader.read(job.kind, job.number, wanted.get(job.kind))
+                          for job in jobs)
+        yield from (read for read in made if read is not None)
+
+
+def _started_slices(started: TransformStart, result: TransformResult
+                    ) -> Generator[ReadSlice, None, None]:
+    """The slices of a begun transform's export: the worker's, in order, the worker given
+    the next job for each one taken (any it cannot give, its pool broken, read here); then
+    any it never took, read here."""
+    pool = started.pool
+    if pool is not None:
         try:
-            for job in jobs:
-                while len(pool.queued) >= SLICES_IN_FLIGHT:  # the worker is never full
+            with reading(started.plan, started.builder):  # for a broken pool's jobs
+                while pool.queued:
                     _, read = pool.next()
+                    _give_worker(pool, started.later)
                     if read is not None:
                         yield read
-                pool.put(None, job)
-                if pool.submitted and not released:  # the worker reads from here on
-                    reader.release()
-                    released = True
-            yield from (read for _, read in pool.drain() if read is not None)
         finally:
             result.worker_slices += pool.submitted
             pool.close()
+    if started.later:
+        yield from _slices(started.plan, started.builder, None, started.later)
 
 
 class _References:
