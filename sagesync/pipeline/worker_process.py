@@ -43,7 +43,10 @@ class WorkerGone(Exception):
 
 
 def write_frame(stream: IO[bytes], value: object) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    _send(stream, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _send(stream: IO[bytes], data: bytes) -> None:
     stream.write(len(data).to_bytes(_SIZE, "little"))
     stream.write(data)
     stream.flush()
@@ -71,22 +74,36 @@ def serve() -> None:
             sys.stdout.fileno())
     sys.stdout = sys.stderr
     work, *leading = read_frame(jobs)
+    # Replies go out on a thread of their own: a large one fills the pipe until the caller's
+    # thread (which needs the GIL for each 64 KB) reads it, and meanwhile this one works on.
+    outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+    sender = threading.Thread(target=_replies, args=(outbox, replies), daemon=True)
+    sender.start()
     while True:
         try:
             job = read_frame(jobs)
         except EOFError:
-            return
+            break
         try:
             reply: tuple[bool, Any] = (True, work(*leading, job))
         except Exception as exc:  # handed to the caller, which raises it where it waits
             reply = (False, exc)
         try:
-            try:
-                write_frame(replies, reply)
-            except (pickle.PicklingError, TypeError, AttributeError) as exc:
-                write_frame(replies, (False, RuntimeError(f"{reply[1]!r}: {exc}")))
-        except OSError:  # the caller is gone
-            return
+            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            data = pickle.dumps((False, RuntimeError(f"{reply[1]!r}: {exc}")))
+        outbox.put(data)
+    outbox.put(None)
+    sender.join()
+
+
+def _replies(outbox: queue.Queue[bytes | None], replies: IO[bytes]) -> None:
+    """The worker's sender: each reply in turn; the caller gone, the worker ends at once."""
+    while (data := outbox.get()) is not None:
+        try:
+            _send(replies, data)
+        except OSError:
+            os._exit(0)
 
 
 class WorkerProcess:
