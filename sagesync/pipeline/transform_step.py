@@ -87,9 +87,9 @@ class TransformResult:
 class TransformStart:
     """A transform begun: its checkpoint writer, posting rules and the plan of its export's
     slices, which a worker process (`pool`, None when none is worth starting) already reads
-    and posts, up to SLICES_AHEAD of them. `run` begins its transform so as soon as the
-    export's checkpoint is written: the worker then works while the export registers its
-    records in the ledger, which leaves the second core idle (some 4 s at 200,000 orders)."""
+    and posts, up to SLICES_AHEAD of them. `run` begins its transform as soon as the export's
+    checkpoint is written, so the worker works while the export registers its records in the
+    ledger, which would leave the second core idle (some 4 s at 200,000 orders)."""
 
     export: Path
     token: str  # a worker's key for what it opens of this transform's plans
@@ -125,8 +125,8 @@ def start_transform(recipe: Recipe, export: Checkpoint, run_id: str, *, dry_run:
     if workers and len(jobs) > PARALLEL_AFTER_SLICES:
         started.pool = OrderedPool(read_slice, workers, start_after=0, backlog=SLICES_AHEAD,
                                    limit=SLICES_AHEAD, folder=writer.folder)
-        with reading(plan, builder):  # the job at which the pool breaks, if it does, is read
-            _give_worker(started.pool, jobs)  # here
+        with reading(plan, builder):  # should the pool break, its job is read here
+            _give_worker(started.pool, jobs)
     return started
 
 
