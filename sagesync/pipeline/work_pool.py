@@ -37,7 +37,7 @@ import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -211,7 +211,7 @@ class OrderedPool(Generic[Tag, Job, Out]):
             return queued.tag, outcome
         try:
             spooled = outcome.result()
-        except (WorkerGone, CancelledError):
+        except WorkerGone:
             self._give_up()
             return queued.tag, self.work(queued.job)
         try:
