@@ -91,7 +91,6 @@ class TransformStart:
     checkpoint is written, so the worker works while the export registers its records in the
     ledger, which would leave the second core idle (some 4 s at 200,000 orders)."""
 
-    export: Path
     token: str  # a worker's key for what it opens of this transform's plans
     writer: CheckpointWriter
     builder: DocumentBuilder
@@ -118,16 +117,21 @@ def start_transform(recipe: Recipe, export: Checkpoint, run_id: str, *, dry_run:
     token = uuid.uuid4().hex
     plan = ExportPlan(f"{token}/0", recipe, _table_files(recipe, export), fast,
                       export_slices.SLICE)
-    jobs = deque(SliceJob(plan, kind, n) for kind in posted_kinds(recipe)
-                 for n in range(plan.slices(kind)))
+    jobs = deque(_jobs(plan))
     workers = min(default_workers() if workers is None else workers, 1)
-    started = TransformStart(export.path, token, writer, builder, plan, None, jobs)
+    started = TransformStart(token, writer, builder, plan, None, jobs)
     if workers and len(jobs) > PARALLEL_AFTER_SLICES:
         started.pool = OrderedPool(read_slice, workers, start_after=0, backlog=SLICES_AHEAD,
                                    limit=SLICES_AHEAD, folder=writer.folder)
         with reading(plan, builder):  # should the pool break, its job is read here
             _give_worker(started.pool, jobs)
     return started
+
+
+def _jobs(plan: ExportPlan) -> list[SliceJob]:
+    """Every slice of the export's posted documents, kind by kind, in order."""
+    return [SliceJob(plan, kind, n) for kind in posted_kinds(plan.recipe)
+            for n in range(plan.slices(kind))]
 
 
 def _give_worker(pool: OrderedPool[None, SliceJob, ReadSlice | None],
@@ -148,10 +152,9 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
     `use_columnar=False` builds every document one at a time (the tests compare the two).
     `workers`: the most processes reading and posting slices beside this one (default: one
     core fewer, at most one); one starts only for more than PARALLEL_AFTER_SLICES slices.
-    `started`: this transform begun already (start_transform), its worker reading."""
-    if started is None or started.export != export.path:
-        if started is not None:
-            started.close()
+    `started`: this transform begun already, of this export (start_transform), its worker
+    reading."""
+    if started is None:
         started = start_transform(recipe, export, run_id, dry_run=ledger is None,
                                   use_columnar=use_columnar, workers=workers)
     caps = products.get(recipe.sage.product).capabilities
@@ -192,9 +195,9 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
                 f"{started.token}/{number}", recipe, _table_files(recipe, source),
                 started.plan.fast, export_slices.SLICE)
             tables = ExportTables(plan.files, recipe.sage.currency)
-            reading_ = _slices(plan, builder, only) if number else \
+            slices = _slices(plan, builder, only) if number else \
                 _started_slices(started, result)
-            with closing(reading_) as reads:
+            with closing(slices) as reads:
                 for read in reads:
                     built = _build_slice(read, tables, builder, allocator, opened)
                     _hold_unimportable_credits(built, recipe.sage.product, recipe.sage.region,
@@ -287,14 +290,12 @@ def _slices(plan: ExportPlan, builder: DocumentBuilder, only: set[RecordKey] | N
     """The slices of an export that hold posted documents (only those of `only`, if given;
     `jobs` of them, if given), read and posted here, a slice ahead on a thread (read_ahead)."""
     kinds = posted_kinds(plan.recipe)
-    if jobs is None:
-        jobs = [SliceJob(plan, kind, n) for kind in kinds for n in range(plan.slices(kind))]
     with reading(plan, builder) as reader:
         wanted = {kind: pa.array(sorted(k.entity_id for k in only if k.entity_type == kind),
                                  pa.int64())
                   for kind in kinds} if only is not None else {}
         made = read_ahead(reader.read(job.kind, job.number, wanted.get(job.kind))
-                          for job in jobs)
+                          for job in (_jobs(plan) if jobs is None else jobs))
         yield from (read for read in made if read is not None)
 
 
