@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from blake3 import blake3
 
 from sagesync.errors import TransientError
 from sagesync.ledger import Ledger
@@ -276,9 +277,14 @@ def test_saved_pages_are_indexed_not_copied_and_a_changed_file_is_caught(
     assert sorted(Path(e["source"]) for e in index) == [p.resolve() for p in saved]
     for entry in index:
         body = Path(entry["source"]).read_bytes()
-        assert (entry["size"], entry["sha256"]) == (len(body), hashlib.sha256(body).hexdigest())
+        assert (entry["size"], entry["blake3"]) == (len(body), blake3(body).hexdigest())
     assert raw_pages(result.manifest)  # every page reads back as exported
+    # an index from before BLAKE3 gives SHA-256: its pages are still checked
+    earlier = {k: v for k, v in index[0].items() if k != "blake3"}
+    earlier["sha256"] = hashlib.sha256(Path(earlier["source"]).read_bytes()).hexdigest()
+    assert read_raw_page(raw / "index.json", earlier) == Path(earlier["source"]).read_bytes()
     changed = Path(index[0]["source"])
     changed.write_bytes(changed.read_bytes().replace(b"}", b"} ", 1))
-    with pytest.raises(ValueError, match="not the page exported"):
-        read_raw_page(raw / "index.json", index[0])
+    for entry in (index[0], earlier):
+        with pytest.raises(ValueError, match="not the page exported"):
+            read_raw_page(raw / "index.json", entry)

@@ -35,6 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import blake3
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -69,7 +70,8 @@ ITEM_TABLES = {"orders": "order_items", "invoices": "invoice_items",
 @dataclass(frozen=True)
 class PageJob:
     """A page to decode: its bytes, or the saved file to read them from (`digest` asks for
-    their size and SHA-256, for the raw index), and the window a saved page is filtered by."""
+    their size and `page_digest`, for the raw index), and the window a saved page is filtered
+    by."""
 
     entity: str
     origin: str
@@ -89,7 +91,7 @@ class PageOutcome:
     is wrong with the page or with single records, in the words the quarantine reports use."""
 
     size: int = 0
-    sha256: str | None = None
+    digest: str | None = None  # page_digest of the bytes read, when the job asked
     unreadable: str | None = None  # the OS's reason a saved page could not be read
     bad_page: str | None = None
     body: bytes | None = None  # a bad page's bytes when the caller did not hold them
@@ -133,10 +135,16 @@ def decode_page(job: PageJob, *, fast: bool = True) -> PageOutcome:
         outcome = _exact(job, body)
     outcome.size = len(body)
     if job.digest:
-        outcome.sha256 = hashlib.sha256(body).hexdigest()
+        outcome.digest = page_digest(body)
     if outcome.bad_page is not None and job.body is None:
         outcome.body = body
     return outcome
+
+
+def page_digest(body: bytes) -> str:
+    """The raw index's digest of a page: BLAKE3, four times the speed of SHA-256 here (the
+    SHA-256 of every page was an eighth of the export's time); a hex string all the same."""
+    return str(blake3.blake3(body).hexdigest())
 
 
 def in_window(item: object, since: str | None, until: str | None,

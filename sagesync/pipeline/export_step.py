@@ -47,7 +47,15 @@ from sagesync.errors import UsageError
 from sagesync.ledger import Ledger
 from sagesync.ledger.alert_state import note_newest
 from sagesync.magento.entities import ENTITY_TYPES
-from sagesync.magento.page_tables import REJECTED, ROW, PageJob, PageOutcome, decode_page, position
+from sagesync.magento.page_tables import (
+    REJECTED,
+    ROW,
+    PageJob,
+    PageOutcome,
+    decode_page,
+    page_digest,
+    position,
+)
 from sagesync.magento.source import MAGENTO_TIME, FolderSource, PageSource, RawPage, Window
 from sagesync.model.schemas import MAGENTO_TABLES
 from sagesync.pipeline import progress
@@ -398,8 +406,8 @@ class _Pages:
         page, entity = queued.page, queued.page.entity
         if outcome.unreadable is not None:
             raise UsageError(f"Cannot read {page.origin}: {outcome.unreadable}")
-        if outcome.sha256 is not None and not self.raw.copy:
-            self.raw.saved(page, queued.number, outcome.size, outcome.sha256)
+        if outcome.digest is not None and not self.raw.copy:
+            self.raw.saved(page, queued.number, outcome.size, outcome.digest)
         if outcome.bad_page is not None:
             body = page.body or outcome.body or b""
             self.result.unreadable_pages += 1
@@ -453,17 +461,18 @@ class _Pages:
 
 
 RAW_INDEX = "index.json"
+DIGEST = "blake3"  # the index's key for page_digest
 _ZSTD = pa.Codec("zstd", compression_level=1)
 
 
 class _RawWriter:
     """Keeps every verbatim page for audit and replay. `raw/index.json` lists each page:
-    entity, page number, origin, size and SHA-256 of the bytes decoded. A saved page (folder
+    entity, page number, origin, size and digest of the bytes decoded. A saved page (folder
     source) is not copied: its entry names the file (`source`), so audit finds it and sees if
     it changed since; whoever decodes it (a worker, often) hashes it. A live store's page is
     written to `raw/<entity>/page-NNNN.json.zst` (`file`): zstd level 1, a standard frame
     (`zstd -d` reads it), cheaper than gzip level 1 and a twentieth of the bytes' size; on a
-    second thread (hashlib and zstd release the GIL), off the hot path, which for a live store
+    second thread (blake3 and zstd release the GIL), off the hot path, which for a live store
     is the network. At most a few pages wait."""
 
     def __init__(self, folder: Path, *, copy: bool, pending_limit: int = 8) -> None:
@@ -472,6 +481,7 @@ class _RawWriter:
         self.pending: deque[Future[dict[str, Any]]] = deque()
         self.index: list[dict[str, Any]] = []
         self.limit = pending_limit
+        self.folders: dict[str, Path] = {}  # each saved page's folder, resolved once
 
     def keep(self, page: RawPage, number: int) -> None:
         """A live store's page: copied and hashed on the second thread. A saved page: only
@@ -487,11 +497,17 @@ class _RawWriter:
             self.index.append(self.pending.popleft().result())
         self.pending.append(self.pool.submit(_keep_page, page, number, target))
 
-    def saved(self, page: RawPage, number: int, size: int, sha256: str) -> None:
-        """A saved page's entry, in page order: the size and SHA-256 of the bytes decoded."""
+    def saved(self, page: RawPage, number: int, size: int, digest: str) -> None:
+        """A saved page's entry, in page order: the size and digest of the bytes decoded."""
         self.index.append({"entity": page.entity, "page": number, "origin": page.origin,
-                           "size": size, "sha256": sha256,
-                           "source": str(Path(page.origin).resolve())})
+                           "size": size, DIGEST: digest, "source": str(self._resolved(page))})
+
+    def _resolved(self, page: RawPage) -> Path:
+        origin = Path(page.origin)
+        folder = self.folders.get(str(origin.parent))
+        if folder is None:
+            folder = self.folders[str(origin.parent)] = origin.parent.resolve()
+        return folder / origin.name
 
     def close(self) -> Path:
         """Wait for every page (re-raising a write error), then write the index; before the
@@ -508,7 +524,7 @@ class _RawWriter:
 def _keep_page(page: RawPage, number: int, target: Path) -> dict[str, Any]:
     entry: dict[str, Any] = {"entity": page.entity, "page": number, "origin": page.origin,
                              "size": len(page.body),
-                             "sha256": hashlib.sha256(page.body).hexdigest()}
+                             DIGEST: page_digest(page.body)}
     target.write_bytes(_ZSTD.compress(page.body, asbytes=True))
     entry["file"] = target.relative_to(target.parent.parent).as_posix()
     return entry
@@ -516,15 +532,17 @@ def _keep_page(page: RawPage, number: int, target: Path) -> dict[str, Any]:
 
 def read_raw_page(index_path: Path, entry: dict[str, Any]) -> bytes:
     """A kept page's verbatim bytes, from its `raw/index.json` entry (checked against its
-    size and SHA-256: a ValueError says a saved source file has changed since the export)."""
+    size and digest: a ValueError says a saved source file has changed since the export).
+    An index written before the digest was BLAKE3 gives each page's SHA-256 instead."""
     if "file" in entry:
         body = _ZSTD.decompress((index_path.parent / entry["file"]).read_bytes(),
                                 decompressed_size=entry["size"], asbytes=True)
     else:
         body = Path(entry["source"]).read_bytes()
-    if len(body) != entry["size"] or hashlib.sha256(body).hexdigest() != entry["sha256"]:
+    digest = page_digest(body) if DIGEST in entry else hashlib.sha256(body).hexdigest()
+    if len(body) != entry["size"] or digest != entry.get(DIGEST, entry.get("sha256")):
         raise ValueError(f"{entry.get('source') or entry['file']}: not the page exported "
-                         f"(size or SHA-256 differs from {index_path})")
+                         f"(size or digest differs from {index_path})")
     return body
 
 
