@@ -557,7 +557,7 @@ def test_a_live_store_decoded_in_workers_gives_the_same_checkpoint_and_ledger(
             ledgered = (ledger.pending_triggers(), ledger.bookmark("export:orders"),
                         ledger.bookmark("export:invoices"), ledger.counts_by_state())
         checkpoint = _checkpoint(result, recipe.state_dir)
-        checkpoint["raw"] = raw_pages(result.manifest)  # verbatim, checked against SHA-256
+        checkpoint["raw"] = raw_pages(result.manifest)  # verbatim, checked against its digest
         checkpoint["summary"].pop("source")
         found.append((checkpoint, ledgered))
     assert found[0][1][0] == {"invoices": {bad_id}}

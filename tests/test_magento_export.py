@@ -55,7 +55,7 @@ def export(recipe: Any, ledger: Ledger | None = None, now: datetime = NOW) -> Pa
 
 
 def raw_pages(manifest: Path) -> dict[tuple[str, int], bytes]:
-    """Every kept verbatim page, read through raw/index.json (checked against its SHA-256)."""
+    """Every kept verbatim page, read through raw/index.json (checked against its digest)."""
     index = manifest.parent / "raw" / "index.json"
     return {(e["entity"], e["page"]): read_raw_page(index, e)
             for e in json.loads(index.read_text("utf-8"))["pages"]}
@@ -257,7 +257,7 @@ def test_live_pages_are_kept_verbatim_as_zstd_and_indexed(tmp_path: Path,
     assert {e["file"] for e in index} == {p.relative_to(raw).as_posix()
                                           for p in raw.rglob("page-*.json.zst")}
     assert all(e["origin"].startswith("GET /V1/") for e in index)
-    pages = raw_pages(manifest)  # decompressed and checked against size and SHA-256
+    pages = raw_pages(manifest)  # decompressed and checked against size and BLAKE3
     ids = {item["entity_id"] for (entity, _), body in pages.items() if entity == "orders"
            for item in json.loads(body)["items"]}
     assert ids == set(exported(manifest))

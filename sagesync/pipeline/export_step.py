@@ -4,7 +4,7 @@ Each page becomes Arrow rows on its own (magento.page_tables), in this process o
 export, in worker processes beside it (work_pool); the rows are taken in page order and handed
 to the checkpoint writer, which writes them in row groups, with a few pages in flight, so
 memory stays flat however many pages there are. Every verbatim page is kept for audit and
-replay, listed in `raw/index.json` (entity, page, size, SHA-256): a saved page (folder source)
+replay, listed in `raw/index.json` (entity, page, size, BLAKE3): a saved page (folder source)
 is not copied, the index names its file; a live store's page is written as a zstd frame under
 `raw/` (bodies only: request headers, and so credentials, are never stored). Records repeated
 across pages are dropped by entity id.
