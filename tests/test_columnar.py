@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
+import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -25,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sagesync.errors import RecipeError
 from sagesync.ledger import Exported, Ledger, RecordKey
 from sagesync.magento.entities import PAGE_DECODERS
 from sagesync.magento.tables import MagentoTableBuilder
@@ -43,6 +45,7 @@ from sagesync.transform.mapping import ItemMap, NominalMap
 from tests.strategies import creditmemo_args, money_order_specs, order_specs
 from tests.test_real_corpus import REAL
 from tests.test_real_corpus import RECIPE as CORPUS_RECIPE
+from tests.workers import pool_workers
 
 TAX_CODES = {Decimal(20): "T1", Decimal(5): "T5", Decimal(0): "T0", Decimal("17.5"): "T3"}
 WHEN = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -360,3 +363,29 @@ def test_a_worker_killed_mid_transform_costs_nothing_but_time(  # type: ignore[n
     assert (beside.documents, beside.held, beside.warnings) == (
         alone.documents, alone.held, alone.warnings)
     same_checkpoint(beside.manifest.parent, alone.manifest.parent, "worker killed")
+
+
+def test_a_transform_that_fails_before_its_first_slice_stops_its_worker(  # type: ignore[no-untyped-def]
+        run_cli, demo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker starts with the transform; a recipe mistake found after that (a customer
+    account that is no Sage reference) still leaves no worker running in the caller."""
+    result = run_cli("-r", str(demo_copy), "export-orders")
+    assert result.exit_code == 0, result.output
+    export = open_checkpoint(Path(result.output.strip().splitlines()[-1]), "magento-export")
+    accounts = demo_copy.parent.parent / "samples" / "mapping" / "customers.csv"
+    with accounts.open("a", encoding="utf-8") as file:
+        file.write("someone@example.com,NOT-A-SAGE-REFERENCE\n")
+    monkeypatch.setattr(export_slices, "SLICE", 3)
+    monkeypatch.setattr(transform_step, "PARALLEL_AFTER_SLICES", 0)
+    started: list[Any] = []
+    start = transform_step.start_transform
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        started.append(start(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(transform_step, "start_transform", spied)
+    with pytest.raises(RecipeError, match="NOT-A-SAGE-REFERENCE"):
+        transform(load_recipe(demo_copy), export, None, "failed", workers=1)
+    assert started[0].pool is not None  # a worker was started, and is gone
+    assert pool_workers(psutil.Process()) == []

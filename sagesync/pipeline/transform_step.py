@@ -99,7 +99,8 @@ class TransformStart:
     later: deque[SliceJob]  # jobs not given to the worker yet (or read here, without one)
 
     def close(self) -> None:
-        """Stop the worker of a transform that will not go on (the export failed)."""
+        """Stop the worker, if it still runs (as often as asked: the transform stops it when
+        it ends, and `run` when its export fails before the transform goes on)."""
         if self.pool is not None:
             self.pool.close()
 
@@ -157,6 +158,13 @@ def transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None, run_id:
     if started is None:
         started = start_transform(recipe, export, run_id, dry_run=ledger is None,
                                   use_columnar=use_columnar, workers=workers)
+    with closing(started):  # its worker stopped however this ends (a recipe mistake, say)
+        return _transform(recipe, export, ledger, lookup, started)
+
+
+def _transform(recipe: Recipe, export: Checkpoint, ledger: Ledger | None,
+               lookup: Ledger | None, started: TransformStart) -> TransformResult:
+    """`transform`, once begun."""
     caps = products.get(recipe.sage.product).capabilities
     builder, writer = started.builder, started.writer
     allocator = AccountAllocator(recipe.mapping,
