@@ -1210,6 +1210,17 @@ class Ledger:
         return {RecordKey(t, i, s): _stored_hold(code, params, error, by)
                 for t, i, s, code, params, error, by in rows}
 
+    def invoice_refs(self, keys: Iterable[RecordKey]
+                     ) -> dict[RecordKey, tuple[str | None, str | None]]:
+        """The Sage invoice number (from `ack`) and the increment id of each of `keys` the
+        ledger knows: one join for a window's credit memos, not two lookups each."""
+        self._want(keys)
+        rows = self.db.execute(
+            "SELECT r.entity_type, r.entity_id, r.store_id, r.sage_invoice_ref, r.increment_id "
+            "FROM records r JOIN wanted w ON r.entity_type=w.t AND r.entity_id=w.i AND "
+            "r.store_id=w.s")
+        return {RecordKey(t, i, s): (ref, increment) for t, i, s, ref, increment in rows}
+
     def counts_by_state(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT state, count(*) FROM records GROUP BY state"))
 

@@ -682,22 +682,29 @@ class _AppliedInvoices:
         found: list[str | None] = [None] * documents.num_rows
         if len(memos):
             rows = documents.select(["invoice_id", "order_id", "store_id",
-                                     "invoice_increment_id"]).take(memos)
-            for n, row in zip(memos.to_pylist(), rows.to_pylist(), strict=True):
-                found[n] = self._of(row["invoice_id"], row["order_id"], row["store_id"],
-                                    row["invoice_increment_id"])
+                                     "invoice_increment_id"]).take(memos).to_pylist()
+            wanted = {RecordKey("invoice", r["invoice_id"], r["store_id"]) for r in rows
+                      if r["invoice_id"] is not None}
+            if self.post_from == "orders":
+                wanted |= {RecordKey("order", r["order_id"], r["store_id"]) for r in rows
+                           if r["order_id"] is not None}
+            known = self.ledger.invoice_refs(sorted(wanted)) if wanted else {}
+            for n, row in zip(memos.to_pylist(), rows, strict=True):
+                found[n] = self._of(known, row)
         return documents.append_column("applied_invoice", pa.array(found, pa.string()))
 
-    def _of(self, invoice_id: int | None, order_id: int | None, store_id: int,
-            number: str | None) -> str | None:
-        invoice = self.ledger.find(RecordKey("invoice", invoice_id, store_id)) \
+    def _of(self, known: dict[RecordKey, tuple[str | None, str | None]],
+            row: dict[str, Any]) -> str | None:
+        invoice_id, order_id, store_id = row["invoice_id"], row["order_id"], row["store_id"]
+        invoice = known.get(RecordKey("invoice", invoice_id, store_id)) \
             if invoice_id is not None else None
-        order = self.ledger.find(RecordKey("order", order_id, store_id)) \
+        order = known.get(RecordKey("order", order_id, store_id)) \
             if order_id is not None and self.post_from == "orders" else None
         for record in (invoice, order):
-            if record is not None and record.sage_invoice_ref:
-                return record.sage_invoice_ref
-        return number or (invoice.increment_id if invoice is not None else None) or None
+            if record is not None and record[0]:
+                return record[0]
+        return row["invoice_increment_id"] or (invoice[1] if invoice is not None else None) \
+            or None
 
 
 class _Accounts:
