@@ -26,6 +26,7 @@ _NO_TEXT = pa.scalar(None, pa.string())
 _SPACE = pa.scalar(" ", pa.string())
 _COMMA = pa.scalar(", ", pa.string())
 _FALSE = pa.scalar(False)
+_NOTHING = pa.array([], pa.string())
 
 
 def billing_columns(orders: pa.Table,
@@ -40,6 +41,8 @@ def billing_columns(orders: pa.Table,
     - billing_street1 and billing_street2: the street's first line, and the others joined
       with ", " (null where empty);
     - the rest as the order has them."""
+    if not len(order_ids):  # a slice taken column-wise: its heads carry their own
+        return {name: _NOTHING for name in BILLING_FIELDS}
     if not isinstance(order_ids, pa.Array | pa.ChunkedArray):
         order_ids = pa.array(order_ids, pa.int64())
     at = pc.index_in(order_ids, value_set=orders["entity_id"])

@@ -87,6 +87,10 @@ def typed_table(schema: pa.Schema, columns: Mapping[str, Any], cents: tuple[str,
                 units: tuple[str, ...] = ()) -> pa.Table:
     """A table of `schema` from columns of Python values or Arrow arrays: the `cents` and
     `units` columns (integers) become their decimal types in one operation each."""
+    if all(len(columns[column.name]) == 0 for column in schema):
+        # no row: a slice taken column-wise builds no document one at a time, and converting
+        # nothing cost some forty Arrow calls a table
+        return schema.empty_table()
     arrays = []
     for column in schema:
         values = columns[column.name]
