@@ -92,3 +92,54 @@ def test_sending_is_the_same_set_based_or_record_by_record(
             sum(1 for _, file in planned if file in delivered)
 
     _both_ways(tmp_path, monkeypatch, states, act)
+
+
+_TYPES = st.sampled_from(["invoice", "creditmemo", "order"])
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(_TYPES, st.integers(0, 40), st.integers(0, 2)), unique=True,
+                max_size=40), st.data())
+def test_a_window_s_states_are_each_record_s_whichever_way_they_are_read(
+        tmp_path: Path, known: list[tuple[str, int, int]], data: st.DataObject) -> None:
+    """The import asks the states of a window of documents: one range read when the window
+    is of one type with ids close together, else a join on its keys. Either way each key gets
+    its record's state and hash, in the window's order, and None where the ledger has none
+    (keys of other stores, or other types, inside the range included)."""
+    kind = data.draw(st.one_of(st.just(None), _TYPES))  # None: each key its own type
+    keys = st.tuples(_TYPES if kind is None else st.just(kind),
+                     st.integers(0, data.draw(st.sampled_from([40, 400]))), st.integers(0, 2))
+    window = data.draw(st.lists(keys, max_size=40, unique=data.draw(st.booleans())))
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))  # hypothesis reuses tmp_path
+    with Ledger(folder / "ledger.sqlite", run_id="r1") as ledger:
+        ledger.register_exported([Exported(RecordKey(t, i, s), f"{t}{i}", i, f"{i:09d}",
+                                           f"h{t}{i}.{s}") for t, i, s in known], "export")
+        types, ids, stores = ([k[n] for k in window] for n in range(3))
+        states, hashes = ledger.states_in_order(types, ids, stores)
+        for n, key in enumerate(window):
+            assert (states[n], hashes[n]) == (("exported", f"h{key[0]}{key[1]}.{key[2]}")
+                                              if key in known else (None, None))
+
+
+def test_a_dense_window_of_one_type_is_read_by_its_id_range(tmp_path: Path) -> None:
+    """The usual window (a checkpoint is in id order) is read without the temporary table of
+    keys, which cost the import's caller 0.35 s at 200,000 orders."""
+    with Ledger(tmp_path / "ledger.sqlite", run_id="r1") as ledger:
+        ledger.register_exported([Exported(RecordKey("invoice", n, 1), f"I{n}", n, f"{n:09d}",
+                                           f"h{n}") for n in range(1, 1001)], "export")
+        keys: list[Any] = []
+        want = ledger._want
+
+        def spied(given: Any) -> None:
+            given = list(given)
+            keys.extend(given)
+            want(given)
+
+        ledger._want = spied  # type: ignore[method-assign]
+        ids = list(range(11, 1001, 2))
+        states, hashes = ledger.states_in_order(["invoice"] * len(ids), ids, [1] * len(ids))
+        assert states == ["exported"] * len(ids) and hashes == [f"h{n}" for n in ids]
+        assert keys == []  # no key went to the temporary table
+        ledger.states_in_order(["invoice", "order"], [5, 6], [1, 1])
+        assert keys == [("invoice", 5, 1), ("order", 6, 1)]  # two types: the general way
