@@ -115,8 +115,9 @@ def test_a_window_s_states_are_each_record_s_whichever_way_they_are_read(
     with Ledger(folder / "ledger.sqlite", run_id="r1") as ledger:
         ledger.register_exported([Exported(RecordKey(t, i, s), f"{t}{i}", i, f"{i:09d}",
                                            f"h{t}{i}.{s}") for t, i, s in known], "export")
-        types, ids, stores = ([k[n] for k in window] for n in range(3))
-        states, hashes = ledger.states_in_order(types, ids, stores)
+        states, hashes = ledger.states_in_order([t for t, _, _ in window],
+                                                [i for _, i, _ in window],
+                                                [s for _, _, s in window])
         for n, key in enumerate(window):
             assert (states[n], hashes[n]) == (("exported", f"h{key[0]}{key[1]}.{key[2]}")
                                               if key in known else (None, None))
@@ -136,7 +137,7 @@ def test_a_dense_window_of_one_type_is_read_by_its_id_range(tmp_path: Path) -> N
             keys.extend(given)
             want(given)
 
-        ledger._want = spied  # type: ignore[method-assign]
+        ledger._want = spied  # type: ignore[method-assign, assignment]
         ids = list(range(11, 1001, 2))
         states, hashes = ledger.states_in_order(["invoice"] * len(ids), ids, [1] * len(ids))
         assert states == ["exported"] * len(ids) and hashes == [f"h{n}" for n in ids]
