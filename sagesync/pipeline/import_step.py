@@ -693,13 +693,13 @@ class _AppliedInvoices:
                 found[n] = self._of(known, row)
         return documents.append_column("applied_invoice", pa.array(found, pa.string()))
 
-    def _of(self, known: dict[RecordKey, tuple[str | None, str | None]],
+    @staticmethod
+    def _of(known: dict[RecordKey, tuple[str | None, str | None]],
             row: dict[str, Any]) -> str | None:
-        invoice_id, order_id, store_id = row["invoice_id"], row["order_id"], row["store_id"]
-        invoice = known.get(RecordKey("invoice", invoice_id, store_id)) \
-            if invoice_id is not None else None
-        order = known.get(RecordKey("order", order_id, store_id)) \
-            if order_id is not None and self.post_from == "orders" else None
+        # `known` holds only the keys add_to asked for: an order's only when posting from
+        # orders, and no key of a missing id
+        invoice = known.get(RecordKey("invoice", row["invoice_id"], row["store_id"]))
+        order = known.get(RecordKey("order", row["order_id"], row["store_id"]))
         for record in (invoice, order):
             if record is not None and record[0]:
                 return record[0]
