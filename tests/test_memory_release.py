@@ -1,10 +1,12 @@
 """Memory a step frees goes back to the system: the `sagesync` command runs Arrow on an allocator
 that gives it back (jemalloc where pyarrow has it, else the system's; Arrow's default keeps it,
 so a long step only grew), unless the environment chose one, and the export's worker processes
-inherit the choice; `run` hands back what each step freed before the next one starts."""
+inherit the choice; `run` hands back what each step freed before the next one starts. The
+command and its workers leave out the parts of pyarrow sagesync never uses."""
 
 from __future__ import annotations
 
+import importlib
 import platform
 import subprocess
 import sys
@@ -14,9 +16,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from sagesync.arrow_parts import UNUSED
 from sagesync.cli.main import JEMALLOC_CONF, RETURNING_JEMALLOC
 from sagesync.ledger import Ledger
 from sagesync.pipeline import run
+from sagesync.pipeline.worker_process import WorkerProcess
 from sagesync.recipe import load_recipe
 from tests.conftest import DEMO_RECIPE, subprocess_env
 
@@ -29,6 +33,11 @@ try:
 except SystemExit as done:
     assert done.code == 0, done.code
 import pyarrow as pa
+from sagesync.arrow_parts import UNUSED
+import pyarrow.dataset, pyarrow.fs
+absent = [name for name in UNUSED if name in sys.modules and sys.modules[name] is None]
+print(len(absent) == len(UNUSED), pa.fs.LocalFileSystem.__name__, pyarrow.dataset.dataset.__name__,
+      file=sys.stderr)
 print(os.environ.get("JE_ARROW_MALLOC_CONF"), pa.default_memory_pool().backend_name,
       os.environ.get("ARROW_DEFAULT_MEMORY_POOL"))
 """
@@ -47,6 +56,8 @@ def _pools(tmp_path: Path, chosen: str | None, conf: str | None = None) -> list[
     found = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "state"),
                             str(DEMO_RECIPE), str(tmp_path / "out")], env=env,
                            capture_output=True, text=True, check=True)
+    # the command ran with pyarrow's unused parts left out, and what it uses loads without them
+    assert found.stderr.split()[-3:] == ["True", "LocalFileSystem", "dataset"]
     return found.stdout.split()[-3:]
 
 
@@ -81,3 +92,22 @@ def test_run_gives_each_step_s_freed_memory_back_before_the_next(
     assert calls == ["export_orders", "trim", "transform", "trim", "import_sage"]
     if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
         assert run._malloc_trim() is not None
+
+
+def absent_arrow_parts(_: None, job: int) -> list[str]:
+    """In a worker: the parts marked absent, once the modules a step reads with are loaded."""
+    # pyarrow.parquet loads pyarrow.fs, and with it every filesystem pyarrow has;
+    # pyarrow.dataset loads Substrait, where pyarrow has it
+    for module in ("pyarrow.parquet", "pyarrow.dataset"):
+        importlib.import_module(module)
+    return [name for name in UNUSED if name in sys.modules and sys.modules[name] is None]
+
+
+def test_a_worker_leaves_out_the_arrow_parts_sagesync_never_uses() -> None:
+    """The S3, GCS, Azure and HDFS filesystems and Substrait (some 8 MiB a process, the AWS
+    SDK among them) are not loaded in a worker either, though pyarrow.fs loads all it has."""
+    worker = WorkerProcess(absent_arrow_parts, None)
+    try:
+        assert worker.submit(1).result(timeout=120) == list(UNUSED)
+    finally:
+        worker.close()

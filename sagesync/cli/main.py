@@ -17,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from sagesync import arrow_parts
+
 from .options import Context, global_options
 
 # name -> (module under sagesync.cli, attribute, short help as the command's docstring says it)
@@ -163,8 +165,9 @@ RETURNING_JEMALLOC = "narenas:1,dirty_decay_ms:100,muzzy_decay_ms:0"
 
 def main() -> None:
     # before any command loads pyarrow; the export's worker processes inherit it; a choice
-    # already in the environment wins
+    # already in the environment wins (a worker leaves out the unused parts itself)
     os.environ.setdefault(ARROW_POOL, returning_pool())
     if os.environ[ARROW_POOL] == "jemalloc":
         os.environ.setdefault(JEMALLOC_CONF, RETURNING_JEMALLOC)
+    arrow_parts.leave_out_unused()
     cli(prog_name="sagesync")

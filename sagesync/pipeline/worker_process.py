@@ -26,6 +26,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import IO, Any
 
+from sagesync import arrow_parts
+
 _SIZE = 8  # bytes of a frame's length
 # The worker's first lines: Ctrl+C ignored before anything else, then the caller's sys.path
 # (a frame) and this module from it. The module's name marks the worker in a process list.
@@ -67,6 +69,7 @@ def read_frame(stream: IO[bytes]) -> Any:
 def serve() -> None:
     """In the worker: take `(work, *leading)` once, then reply to each job with
     `(True, work(*leading, job))` or `(False, the exception it raised)`, until stdin ends."""
+    arrow_parts.leave_out_unused()  # before the work's module loads pyarrow
     jobs = sys.stdin.buffer
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     # a stray print goes to stderr (or nowhere, without one), never into a frame
