@@ -2,10 +2,12 @@
 that gives it back (jemalloc where pyarrow has it, else the system's; Arrow's default keeps it,
 so a long step only grew), unless the environment chose one, and the export's worker processes
 inherit the choice; `run` hands back what each step freed before the next one starts. The
-command and its workers leave out the parts of pyarrow sagesync never uses."""
+command and its workers leave out the parts of pyarrow sagesync never uses, and collect garbage
+tuned for batch work."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import platform
 import subprocess
@@ -18,6 +20,7 @@ import pytest
 
 from sagesync.arrow_parts import UNUSED
 from sagesync.cli.main import JEMALLOC_CONF, RETURNING_JEMALLOC
+from sagesync.collector import YOUNGEST
 from sagesync.ledger import Ledger
 from sagesync.pipeline import run
 from sagesync.pipeline.worker_process import WorkerProcess
@@ -25,7 +28,7 @@ from sagesync.recipe import load_recipe
 from tests.conftest import DEMO_RECIPE, subprocess_env
 
 PROBE = """
-import os, sys
+import gc, os, sys
 from sagesync.cli.main import main
 sys.argv = ["sagesync", "--state-dir", sys.argv[1], "run", sys.argv[2], "--out", sys.argv[3]]
 try:
@@ -37,7 +40,7 @@ from sagesync.arrow_parts import UNUSED
 import pyarrow.dataset, pyarrow.fs
 absent = [name for name in UNUSED if name in sys.modules and sys.modules[name] is None]
 print(len(absent) == len(UNUSED), pa.fs.LocalFileSystem.__name__, pyarrow.dataset.dataset.__name__,
-      file=sys.stderr)
+      gc.get_threshold()[0], file=sys.stderr)
 print(os.environ.get("JE_ARROW_MALLOC_CONF"), pa.default_memory_pool().backend_name,
       os.environ.get("ARROW_DEFAULT_MEMORY_POOL"))
 """
@@ -56,8 +59,9 @@ def _pools(tmp_path: Path, chosen: str | None, conf: str | None = None) -> list[
     found = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "state"),
                             str(DEMO_RECIPE), str(tmp_path / "out")], env=env,
                            capture_output=True, text=True, check=True)
-    # the command ran with pyarrow's unused parts left out, and what it uses loads without them
-    assert found.stderr.split()[-3:] == ["True", "LocalFileSystem", "dataset"]
+    # the command ran with pyarrow's unused parts left out, and what it uses loads without them,
+    # and with the collector tuned for its batches
+    assert found.stderr.split()[-4:] == ["True", "LocalFileSystem", "dataset", str(YOUNGEST)]
     return found.stdout.split()[-3:]
 
 
@@ -109,5 +113,21 @@ def test_a_worker_leaves_out_the_arrow_parts_sagesync_never_uses() -> None:
     worker = WorkerProcess(absent_arrow_parts, None)
     try:
         assert worker.submit(1).result(timeout=120) == list(UNUSED)
+    finally:
+        worker.close()
+
+
+def youngest_generation(_: None, job: int) -> int:
+    """In a worker: how many objects the collector's youngest generation takes."""
+    return gc.get_threshold()[0]
+
+
+def test_a_worker_collects_garbage_tuned_for_batches() -> None:
+    """A worker, like the command, collects its youngest generation every YOUNGEST objects, not
+    every 700 (its decoding made thousands of collections that found nothing)."""
+    assert gc.get_threshold()[0] != YOUNGEST  # this test's process keeps Python's own
+    worker = WorkerProcess(youngest_generation, None)
+    try:
+        assert worker.submit(1).result(timeout=120) == YOUNGEST
     finally:
         worker.close()

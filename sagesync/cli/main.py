@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from sagesync import arrow_parts
+from sagesync import arrow_parts, collector
 
 from .options import Context, global_options
 
@@ -170,4 +170,5 @@ def main() -> None:
     if os.environ[ARROW_POOL] == "jemalloc":
         os.environ.setdefault(JEMALLOC_CONF, RETURNING_JEMALLOC)
     arrow_parts.leave_out_unused()
+    collector.tune_for_batches()
     cli(prog_name="sagesync")

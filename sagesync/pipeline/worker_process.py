@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import IO, Any
 
-from sagesync import arrow_parts
+from sagesync import arrow_parts, collector
 
 _SIZE = 8  # bytes of a frame's length
 # The worker's first lines: Ctrl+C ignored before anything else, then the caller's sys.path
@@ -70,6 +70,7 @@ def serve() -> None:
     """In the worker: take `(work, *leading)` once, then reply to each job with
     `(True, work(*leading, job))` or `(False, the exception it raised)`, until stdin ends."""
     arrow_parts.leave_out_unused()  # before the work's module loads pyarrow
+    collector.tune_for_batches()
     jobs = sys.stdin.buffer
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     # a stray print goes to stderr (or nowhere, without one), never into a frame
