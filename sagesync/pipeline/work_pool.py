@@ -40,7 +40,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 from sagesync.pipeline.worker_process import WorkerGone, WorkerProcess
 
@@ -70,19 +70,59 @@ class _Spooled:
 
 
 def _spooled(work: Callable[[Any], Any], folder: str, spool_after: int, job: Any) -> _Spooled:
-    """In a worker: `work(job)`, pickled once; one of more than `spool_after` bytes written to
-    a new file in `folder` (or, where that fails, a full disk, handed back through the pipe
-    after all)."""
-    data = pickle.dumps(work(job), protocol=pickle.HIGHEST_PROTOCOL)
-    if len(data) <= spool_after:
-        return _Spooled(data=data)
+    """In a worker: `work(job)`, pickled once, as it is written (never whole in memory first: a
+    slice's 2 MB made and freed per job fragmented the worker's heap); one of more than
+    `spool_after` bytes goes to a new file in `folder` (or, where that fails, a full disk,
+    back through the pipe after all)."""
+    outcome = work(job)
+    sink = _Sink(folder, spool_after)
     try:
-        handle, path = tempfile.mkstemp(dir=folder, suffix=".outcome")
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
+        pickle.Pickler(sink, protocol=pickle.HIGHEST_PROTOCOL).dump(outcome)
     except OSError:
-        return _Spooled(data=data)
-    return _Spooled(path=path)
+        sink.discard()
+        return _Spooled(data=pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+    except BaseException:
+        sink.discard()
+        raise
+    return sink.spooled()
+
+
+class _Sink:
+    """A pickle's bytes as the pickler writes them: kept until they pass `limit`, then all
+    written to a new file of `folder`."""
+
+    def __init__(self, folder: str, limit: int) -> None:
+        self.folder, self.limit = folder, limit
+        self.kept: list[bytes] = []
+        self.size = 0
+        self.file: IO[bytes] | None = None
+        self.path: str | None = None
+
+    def write(self, data: Any) -> int:
+        size = memoryview(data).nbytes
+        self.size += size
+        if self.file is None and self.size > self.limit:
+            handle, self.path = tempfile.mkstemp(dir=self.folder, suffix=".outcome")
+            self.file = os.fdopen(handle, "wb")
+            self.file.writelines(self.kept)
+            self.kept = []
+        if self.file is not None:
+            self.file.write(data)
+        else:
+            self.kept.append(bytes(data))
+        return size
+
+    def spooled(self) -> _Spooled:
+        if self.file is None:
+            return _Spooled(data=b"".join(self.kept))
+        self.file.close()
+        return _Spooled(path=self.path)
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        if self.path is not None:
+            Path(self.path).unlink(missing_ok=True)
 
 
 def _unspooled(outcome: _Spooled) -> Any:
