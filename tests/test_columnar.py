@@ -389,3 +389,29 @@ def test_a_transform_that_fails_before_its_first_slice_stops_its_worker(  # type
         transform(load_recipe(demo_copy), export, None, "failed", workers=1)
     assert started[0].pool is not None  # a worker was started, and is gone
     assert pool_workers(psutil.Process()) == []
+
+
+_KEY_TEXT = st.one_of(st.none(), st.sampled_from(["", "4000", "4001", "T1", "T0", "goods"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["goods", "carriage"]),
+                               _KEY_TEXT, _KEY_TEXT), max_size=40))
+def test_each_line_finds_its_split_as_a_left_join_on_the_split_keys_would(
+        rows: list[tuple[int, str, str | None, str | None]]) -> None:
+    """`columnar._split_of` (no join) gives each line the row of its split that a left outer
+    join on the split keys gives it, null where a key is null (a join matches no null)."""
+    rows.sort(key=lambda r: r[0])  # lines come in document order
+    lines = pa.table({
+        "position": pa.array([r[0] for r in rows], pa.int64()),
+        "purpose": pa.array([r[1] for r in rows], pa.string()),
+        "nominal_code": pa.array([r[2] for r in rows], pa.string()),
+        "tax_code": pa.array([r[3] for r in rows], pa.string()),
+        "index": pa.array(range(len(rows)), pa.int64())})
+    groups = lines.group_by(columnar._SPLIT_KEYS, use_threads=False).aggregate(
+        [("index", "min")]).sort_by("index_min")
+    groups = groups.append_column("group", pa.array(range(groups.num_rows), pa.int64()))
+    joined = lines.join(groups.select([*columnar._SPLIT_KEYS, "group"]),
+                        keys=columnar._SPLIT_KEYS, join_type="left outer",
+                        use_threads=False).sort_by("index")
+    assert columnar._split_of(lines, groups).to_pylist() == joined["group"].to_pylist()
