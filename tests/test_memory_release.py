@@ -98,36 +98,25 @@ def test_run_gives_each_step_s_freed_memory_back_before_the_next(
         assert run._malloc_trim() is not None
 
 
-def absent_arrow_parts(_: None, job: int) -> list[str]:
-    """In a worker: the parts marked absent, once the modules a step reads with are loaded."""
+def worker_setup(_: None, job: int) -> tuple[list[str], int]:
+    """In a worker: the arrow parts marked absent, once the modules a step reads with are
+    loaded, and how many objects the collector's youngest generation takes."""
     # pyarrow.parquet loads pyarrow.fs, and with it every filesystem pyarrow has;
     # pyarrow.dataset loads Substrait, where pyarrow has it
     for module in ("pyarrow.parquet", "pyarrow.dataset"):
         importlib.import_module(module)
-    return [name for name in UNUSED if name in sys.modules and sys.modules[name] is None]
+    absent = [name for name in UNUSED if name in sys.modules and sys.modules[name] is None]
+    return absent, gc.get_threshold()[0]
 
 
-def test_a_worker_leaves_out_the_arrow_parts_sagesync_never_uses() -> None:
+def test_a_worker_sets_itself_up_as_the_command_does() -> None:
     """The S3, GCS, Azure and HDFS filesystems and Substrait (some 8 MiB a process, the AWS
-    SDK among them) are not loaded in a worker either, though pyarrow.fs loads all it has."""
-    worker = WorkerProcess(absent_arrow_parts, None)
-    try:
-        assert worker.submit(1).result(timeout=120) == list(UNUSED)
-    finally:
-        worker.close()
-
-
-def youngest_generation(_: None, job: int) -> int:
-    """In a worker: how many objects the collector's youngest generation takes."""
-    return gc.get_threshold()[0]
-
-
-def test_a_worker_collects_garbage_tuned_for_batches() -> None:
-    """A worker, like the command, collects its youngest generation every YOUNGEST objects, not
-    every 700 (its decoding made thousands of collections that found nothing)."""
+    SDK among them) are not loaded in a worker either, though pyarrow.fs loads all it has; and
+    it collects its youngest generation every YOUNGEST objects, not every 700 (its decoding
+    made thousands of collections that found nothing)."""
     assert gc.get_threshold()[0] != YOUNGEST  # this test's process keeps Python's own
-    worker = WorkerProcess(youngest_generation, None)
+    worker = WorkerProcess(worker_setup, None)
     try:
-        assert worker.submit(1).result(timeout=120) == YOUNGEST
+        assert worker.submit(1).result(timeout=120) == (list(UNUSED), YOUNGEST)
     finally:
         worker.close()
