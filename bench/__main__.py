@@ -11,7 +11,9 @@
    what the workers cost in memory and give in time), then the naive one-pass stdlib posting
    (`python -m bench.reference`, see there), then the floor: reading and decoding the pages
    and nothing else (`python -m bench.floor`), in one process and then shared over every core,
-   which bounds what any design can reach.
+   which bounds what any design can reach; then what keeping sagesync's checkpoints and
+   ledger costs for the `run` above (`python -m bench.keeping`), which with the floor bounds
+   what a design that keeps them can reach.
 4. Print the table, the naive/sagesync ratio, whether the naive totals equal sagesync's, held
    documents and warnings; then `sagesync run`, with and without its workers, at 20,000 and
    50,000 orders too (or each of `--sizes`), beside the runs above (memory flatness); write
@@ -47,7 +49,15 @@ from bench import catalog, concurrency
 from bench.generate import cache_folder, cache_root, generate
 from bench.measure import StepRun, run_step
 from bench.recipe import write_recipe
-from bench.report import Row, floor_line, grouped, print_table, ratio_line, write_json
+from bench.report import (
+    Row,
+    floor_line,
+    grouped,
+    keeping_line,
+    print_table,
+    ratio_line,
+    write_json,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = 10  # held/warning patterns printed
@@ -220,6 +230,10 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
     floor_all = _step(console, "floor on every core", [sys.executable, "-m", "bench.floor",
                                                        str(data), "--processes", str(cores)],
                       logs, (0,))
+    kept = _step(console, "keeping: checkpoints and ledger", [
+        sys.executable, "-m", "bench.keeping", str(Path(whole_manifest["_path"]).parent.parent)],
+        logs, (0,))
+    keeping = json.loads(kept.stdout.strip().splitlines()[-1])
 
     documents = int(transformed["summary"]["documents"])
     summary = imported["summary"]
@@ -242,7 +256,9 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
                          naive_run.wall_seconds),
               ratio_line("three separate steps", steps_wall, naive_run.wall_seconds),
               floor_line(floor.wall_seconds, naive_run.wall_seconds),
-              floor_line(floor_all.wall_seconds, naive_run.wall_seconds, cores)]
+              floor_line(floor_all.wall_seconds, naive_run.wall_seconds, cores),
+              keeping_line(min(floor.cpu_seconds, floor_all.cpu_seconds), keeping,
+                           naive_run.wall_seconds, cores)]
     for line in ratios:
         console.print(line, highlight=False)
     machine = {"python": platform.python_version(), "implementation":
@@ -287,7 +303,7 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "arguments": vars(args), "machine": machine,
         "data": {"folder": str(data), **info},
-        "steps": [r.as_dict() for r in rows], "ratios": ratios,
+        "steps": [r.as_dict() for r in rows], "ratios": ratios, "keeping": keeping,
         "held": [{"pattern": p, "count": n, "example": e} for p, n, e in held],
         "warnings": [{"pattern": p, "count": n, "example": e} for p, n, e in warnings],
         "cross_check": check, "state_dir": str(state) if args.keep else None,

@@ -59,6 +59,19 @@ def floor_line(floor: float, reference: float, processes: int = 1) -> str:
             f"(naive/floor = {reference / floor:.1f})")
 
 
+def keeping_line(floor_cpu: float, keeping: dict[str, Any], reference: float,
+                 processes: int) -> str:
+    """The least wall time of a design that keeps checkpoints and a ledger as sagesync does:
+    the floor's CPU (the lesser of its two rows) and the keeping's (bench.keeping), shared
+    perfectly over every core. Nothing is hashed, posted or rendered in it."""
+    cpu = floor_cpu + keeping["parquet_write"] + keeping["parquet_read"] + keeping["ledger"]
+    return (f"floor and keeping ({processes} processes): CPU {floor_cpu:.2f}s decoding + "
+            f"{keeping['parquet_write']:.2f}s writing and {keeping['parquet_read']:.2f}s "
+            f"reading the checkpoints + {keeping['ledger']:.2f}s the ledger's writes = "
+            f"{cpu:.2f}s, at best {cpu / processes:.2f}s of wall time; 10x the naive is "
+            f"{reference / 10:.2f}s")
+
+
 _NUMBERS = re.compile(r"\d+(?:\.\d+)?")
 
 
