@@ -3,7 +3,8 @@
 0. Measure `sagesync --help` start-up (median of 5 runs, wall). Every child process runs
    from compiled bytecode, as an installed copy does (_with_bytecode).
 1. Generate (or reuse from bench-data/<n>-<seed>-<page_size>/) the Magento pages; not measured.
-2. Read every page once so every step starts from the page cache; not measured.
+2. Read every page once before each step that reads them, so that each starts from the page
+   cache (this machine's does not keep them from one step to the next); not measured.
 3. Measure, each as a child process of its own under `python -m bench.launch` (wall and CPU
    seconds, kernel peak RSS and a sampled process-tree RSS): `sagesync export-orders`,
    `sagesync transform`, `sagesync import-sage`, then `sagesync run` (the same recipe, in one
@@ -155,9 +156,15 @@ def _manifest(run: StepRun) -> dict[str, Any]:
     return data
 
 
-def _step(console: Console, name: str, argv: list[str], logs: Path, ok: tuple[int, ...]
-          ) -> StepRun:
+def _step(console: Console, name: str, argv: list[str], logs: Path, ok: tuple[int, ...],
+          pages: Path | None = None) -> StepRun:
+    """Run and report one step; one that reads the store's `pages` reads them once first
+    (not measured): this machine's page cache does not keep 4 GB of pages from one step to
+    the next, and a step that read them from disk would show the disk, not itself."""
     console.print(f"[bold]{name}[/bold] …", highlight=False)
+    if pages is not None:
+        console.print(f"  pages read into the page cache in {_prime(pages):.1f} s (not measured)",
+                      highlight=False)
     run = run_step(name, argv, logs, cwd=ROOT)
     console.print(f"  {run.wall_seconds:.2f} s wall, {run.cpu_seconds:.2f} s CPU, peak RSS "
                   f"{run.peak_rss_bytes / 2**20:,.0f} MiB (tree, sampled "
@@ -182,7 +189,6 @@ def _data(args: argparse.Namespace, console: Console, orders: int) -> tuple[Path
     how = "reused (generated earlier in" if info["cached"] else "generated in"
     console.print(f"  {how} {info['seconds']:.1f} s{')' if info['cached'] else ''}; "
                   f"{info['bytes'] / 1e6:,.1f} MB; counts {info['counts']}", highlight=False)
-    console.print(f"  page cache primed in {_prime(data):.1f} s (not measured)")
     return data, info
 
 
@@ -194,7 +200,7 @@ def _run_whole(console: Console, data: Path, state: Path, orders: int, *options:
     recipe = write_recipe(folder / "bench.toml", data, folder / "state")
     run = _step(console, " ".join(("sagesync run", *options)),
                 [*_sagesync_command(), *options, "run", str(recipe), "--out",
-                 str(folder / "sage-in")], folder, (0, 1))  # its logs in its own folder
+                 str(folder / "sage-in")], folder, (0, 1), data)  # its logs in its own folder
     return run, _manifest(run)
 
 
@@ -207,7 +213,7 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
     logs.mkdir()
     sage = _sagesync_command()
     export = _step(console, "sagesync export-orders", [*sage, "export-orders", "-r", str(recipe)],
-                   logs, (0,))
+                   logs, (0,), data)
     exported = _manifest(export)
     transform = _step(console, "sagesync transform",
                       [*sage, "transform", "--from", exported["_path"]], logs, (0, 1))
@@ -222,14 +228,14 @@ def _bench(args: argparse.Namespace, console: Console, state: Path) -> tuple[dic
     alone, alone_manifest = _run_whole(console, data, state, args.orders, "--workers", "0")
     naive_run = _step(console, "naive stdlib posting",
                       [sys.executable, "-m", "bench.reference", str(recipe), str(data),
-                       str(state / "naive")], logs, (0,))
+                       str(state / "naive")], logs, (0,), data)
     naive = json.loads(naive_run.stdout.strip().splitlines()[-1])
     floor = _step(console, "floor: read + decode", [sys.executable, "-m", "bench.floor",
-                                                    str(data)], logs, (0,))
+                                                    str(data)], logs, (0,), data)
     cores = os.cpu_count() or 1
     floor_all = _step(console, "floor on every core", [sys.executable, "-m", "bench.floor",
                                                        str(data), "--processes", str(cores)],
-                      logs, (0,))
+                      logs, (0,), data)
     kept = _step(console, "keeping: checkpoints and ledger", [
         sys.executable, "-m", "bench.keeping", str(Path(whole_manifest["_path"]).parent.parent)],
         logs, (0,))
