@@ -144,3 +144,51 @@ def test_a_dense_window_of_one_type_is_read_by_its_id_range(tmp_path: Path) -> N
         assert keys == []  # no key went to the temporary table
         ledger.states_in_order(["invoice", "order"], [5, 6], [1, 1])
         assert keys == [("invoice", 5, 1), ("order", 6, 1)]  # two types: the general way
+
+
+class _LookedUpOneByOne(Ledger):
+    """Registration as before ids were compared: every key looked up, and each new record's
+    event bound from Python."""
+
+    def _newest_ids(self, kinds: Any) -> dict[str, int]:
+        return {kind: 2**62 for kind in kinds}
+
+    @staticmethod
+    def _inserted_after(db: sqlite3.Connection, before: int, count: int) -> bool:
+        return False
+
+
+_SEEN = st.tuples(st.sampled_from(["invoice", "creditmemo"]), st.integers(1, 12),
+                  st.sampled_from([0, 1]), st.sampled_from(["a", "b"]), st.booleans())
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.lists(_SEEN, max_size=10, unique_by=lambda s: s[:3]),
+                          st.lists(st.tuples(st.integers(1, 12), st.sampled_from(STATES)),
+                                   max_size=4)),
+                min_size=1, max_size=4))
+def test_registering_is_the_same_whether_new_ids_are_looked_up_or_not(
+        tmp_path: Path, exports: list[Any]) -> None:
+    """A key above the largest id of its type is not looked up, and new records' events are
+    made by SQL: the records and events are those of looking every key up and binding every
+    event, for exports of new, known, changed and cancelled records in any state."""
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    found = []
+    for kind in (Ledger, _LookedUpOneByOne):
+        ledger = kind(folder / f"{kind.__name__}.sqlite", run_id="r1")
+        for number, (seen, states) in enumerate(exports):
+            ledger.register_exported(
+                [Exported(RecordKey(t, i, s), f"{i:09d}", i, f"{i:09d}", h, "1.00",
+                          "canceled" if cancelled else "complete", cancelled,
+                          "2026-11-30 10:00:00") for t, i, s, h, cancelled in seen],
+                f"export {number}", chunk=3)
+            with ledger.transaction() as db:  # what happened to them since
+                for entity_id, (state, held_by) in states:
+                    db.execute("UPDATE records SET state=?, held_by=?, sage_reference=? "
+                               "WHERE entity_id=?", (state, held_by, f"SI:{entity_id}",
+                                                     entity_id))
+        found.append(_tables(ledger))
+        ledger.close()
+    assert found[0] == found[1]
+    assert len(found[0][1]) >= len({(t, i, s) for seen, _ in exports for t, i, s, *_ in seen})

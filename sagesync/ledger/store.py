@@ -533,11 +533,7 @@ class Ledger:
                                "entity_type=? AND entity_id=? AND store_id=?", adopted)
                 adopted.clear()
             if inserts:
-                db.executemany(
-                    "INSERT INTO records (entity_type, entity_id, store_id, increment_id, "
-                    "order_id, order_increment_id, content_hash, state, last_error, "
-                    "export_checkpoint, grand_total, magento_state, created_at, updated_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", inserts)
+                self._insert_exported(db, inserts)
                 inserts.clear()
             if updates:
                 db.executemany(
@@ -562,11 +558,10 @@ class Ledger:
             if previous is None:
                 state = VOID if record.cancelled else "exported"
                 reason = _cancelled_reason(record, None) if record.cancelled else None
-                inserts.append(
+                inserts.append(  # its event is written with it (_insert_exported)
                     (*where, record.increment_id, record.order_id,
                      record.order_increment_id, record.content_hash, state, reason,
                      checkpoint, record.grand_total, record.magento_state, now, now))
-                events.append((key, state, reason or checkpoint))
                 continue  # a document cancelled before sagesync ever queued it: no news
             state, old_hash, held_by = previous.state, previous.content_hash, \
                 previous.held_by
@@ -626,10 +621,59 @@ class Ledger:
         flush(db)
         self._events(db, events)
 
+    def _insert_exported(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """New records (register_exported's rows), each with its event (its state, and why it
+        is void or else the checkpoint), the events made by SQLite from the rows inserted, not
+        bound from Python again (at 185,733 records 0.1 s against some 0.6).
+
+        Inside the transaction nobody else inserts, and SQLite gives a new row the rowid after
+        the largest, so the new rows are those above the largest before. Where that does not
+        hold (a table that reached the largest rowid, where SQLite picks them at random), the
+        events are bound one by one as before."""
+        before = db.execute("SELECT coalesce(max(rowid), 0) FROM records").fetchone()[0]
+        db.executemany(
+            "INSERT INTO records (entity_type, entity_id, store_id, increment_id, order_id, "
+            "order_increment_id, content_hash, state, last_error, export_checkpoint, "
+            "grand_total, magento_state, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        if self._inserted_after(db, before, len(rows)):
+            db.execute("INSERT INTO events (at, run_id, entity_type, entity_id, store_id, "
+                       "event, detail) SELECT ?, ?, entity_type, entity_id, store_id, state, "
+                       "coalesce(last_error, export_checkpoint) FROM records WHERE rowid > ? "
+                       "ORDER BY rowid", (_now(), self.run_id, before))
+        else:
+            self._events(db, [(RecordKey(*row[:3]), row[7], row[8] or row[9])
+                              for row in rows])
+
+    @staticmethod
+    def _inserted_after(db: sqlite3.Connection, before: int, count: int) -> bool:
+        """Whether the last `count` records inserted are exactly those of rowids above
+        `before`."""
+        found = db.execute("SELECT count(*), coalesce(max(rowid), 0) FROM records "
+                           "WHERE rowid > ?", (before,)).fetchone()
+        return bool(found == (count, before + count))
+
+    def _newest_ids(self, kinds: Iterable[str]) -> dict[str, int]:
+        """The largest entity id the ledger holds of each of these types (none: left out)."""
+        found = {}
+        for kind in kinds:
+            newest = self.db.execute("SELECT max(entity_id) FROM records WHERE entity_type=?",
+                                     (kind,)).fetchone()[0]
+            if newest is not None:
+                found[kind] = int(newest)
+        return found
+
     def _known(self, keys: Iterable[RecordKey]) -> dict[RecordKey, _Known]:
         """What register_exported compares an exported record with (its own loop, not
         _by_key's: it is asked for every exported record, and the generator cost 0.1 to 0.2 s
-        at 185,733)."""
+        at 185,733). A key above the largest id the ledger holds of its type is new and not
+        looked up: Magento numbers its documents upwards, so most of an export is (the lookup
+        of 185,733 new ones took 0.4 s)."""
+        keys = list(keys)
+        newest = self._newest_ids({k.entity_type for k in keys})
+        keys = [k for k in keys if k.entity_id <= newest.get(k.entity_type, -1)]
+        if not keys:
+            return {}
         self._want(keys)
         rows = self.db.execute("SELECT r.entity_type, r.entity_id, r.store_id, r.state, "
                                "r.content_hash, r.held_by, r.grand_total, r.magento_state, "
