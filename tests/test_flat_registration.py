@@ -5,8 +5,10 @@ whatever order the pages were stored in), and it remembers the ids seen in a bit
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -87,3 +89,17 @@ def test_the_export_remembers_ids_seen_as_a_set_would(numbers: list[int]) -> Non
     assert all((n in ids) == (n in expected) for n in range(-6, 310))
     assert len(ids.bits) <= 2 * (max([n for n in expected if 0 <= n < ids.BITMAP_LIMIT],
                                      default=0) // 8 + 1)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(st.none(), st.decimals(min_value=Decimal("-99999999.9999"),
+                                                  max_value=Decimal("99999999.9999"),
+                                                  places=4)), max_size=20))
+def test_a_grand_total_is_written_with_two_places_as_python_writes_it(
+        amounts: list[Decimal | None]) -> None:
+    """Arrow rounds as Python's format does (half to even), but for an amount between -0.005
+    and 0, which no grand total is: Python writes it "-0.00"."""
+    column = pa.chunked_array([pa.array(amounts, pa.decimal128(18, 4))])
+    expected = ["" if a is None else f"{a:.2f}" for a in amounts]
+    assert postable._cents_text(column).to_pylist() == [
+        "0.00" if text == "-0.00" else text for text in expected]
