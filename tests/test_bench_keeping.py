@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
+import tempfile
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,7 +15,8 @@ from bench import keeping
 
 
 def test_the_keeping_of_a_run_is_measured_for_each_of_its_documents(
-        run_cli, demo_copy, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+        run_cli, demo_copy, tmp_path, capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
     state = tmp_path / "state"
     ran = run_cli("--state-dir", str(state), "run", str(demo_copy), "--out", str(tmp_path / "o"))
     assert ran.exit_code == 0, ran.output
@@ -23,13 +24,16 @@ def test_the_keeping_of_a_run_is_measured_for_each_of_its_documents(
     documents = pq.read_metadata(run / "transform" / "documents.parquet").num_rows
     assert documents > 0
     capsys.readouterr()
+    scratch = tmp_path / "temporary"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where it writes its copies
 
     assert keeping.main([str(run)]) == 0
 
     measured = json.loads(capsys.readouterr().out)
     assert measured["documents"] == documents
     assert all(measured[part] > 0 for part in ("parquet_write", "parquet_read", "ledger"))
-    assert not list(Path(tmp_path).glob("keeping-*"))  # nothing left where it wrote
+    assert not list(scratch.iterdir())  # its copies and ledger are gone
 
 
 def test_the_ledger_writes_leave_every_document_sent_with_its_three_events(tmp_path) -> None:  # type: ignore[no-untyped-def]
