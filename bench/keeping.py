@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -79,61 +80,59 @@ def ledger_seconds(run: Path, scratch: Path) -> tuple[float, int]:
                 for row in rows]
     queued = [(*row[:3], row[8]) for row in rows]
     planned = [(1, seq, *row[:3], row[6], "sage/SI.csv") for seq, row in enumerate(rows)]
+    # each write: its statements in one transaction, with the rows an executemany binds
+    writes: list[list[tuple[str, list[tuple[Any, ...]] | None]]] = [
+        [("INSERT INTO records (entity_type, entity_id, store_id, increment_id, order_id, "
+          "order_increment_id, content_hash, state, export_checkpoint, grand_total, "
+          "magento_state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", exported),
+         ("INSERT INTO events (at, run_id, entity_type, entity_id, store_id, event, detail) "
+          "SELECT 'now', 'run', entity_type, entity_id, store_id, 'exported', "
+          "export_checkpoint FROM records ORDER BY rowid", None)],
+        [("CREATE TEMP TABLE ready (seq INTEGER PRIMARY KEY, t TEXT, i INTEGER, s INTEGER, "
+          "ref TEXT)", None),
+         ("INSERT INTO ready (t, i, s, ref) VALUES (?,?,?,?)", queued),
+         ("INSERT INTO events (at, run_id, entity_type, entity_id, store_id, event, detail) "
+          "SELECT 'now', 'run', t, i, s, 'queued', '' FROM ready ORDER BY seq", None),
+         ("UPDATE records SET state='queued', sage_reference=r.ref, updated_at='now' "
+          "FROM ready r WHERE records.entity_type=r.t AND records.entity_id=r.i "
+          "AND records.store_id=r.s", None)],
+        [("INSERT INTO batches (run_id, state, plan, created_at) "
+          "VALUES ('run', 'writing', '{}', 'now')", None),
+         ("INSERT INTO batch_records (batch_id, seq, entity_type, entity_id, store_id, "
+          "content_hash, file) VALUES (?,?,?,?,?,?,?)", planned)],
+        [("UPDATE records SET state='sent', batch_id=p.batch_id, file=p.file, "
+          "content_hash=p.content_hash, sent_run=1, updated_at='now' FROM batch_records p "
+          "WHERE p.batch_id=1 AND records.entity_type=p.entity_type AND "
+          "records.entity_id=p.entity_id AND records.store_id=p.store_id", None),
+         ("INSERT INTO events (at, run_id, entity_type, entity_id, store_id, event, detail) "
+          "SELECT 'now', 'run', entity_type, entity_id, store_id, 'sent', 'batch 1: SI.csv' "
+          "FROM batch_records WHERE batch_id=1 ORDER BY seq", None)],
+    ]
     ledger = Ledger(scratch / "ledger.sqlite")
     try:
-        def register() -> None:
-            with ledger.transaction() as db:
-                db.executemany(
-                    "INSERT INTO records (entity_type, entity_id, store_id, increment_id, "
-                    "order_id, order_increment_id, content_hash, state, export_checkpoint, "
-                    "grand_total, magento_state, created_at, updated_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", exported)
-                db.execute("INSERT INTO events (at, run_id, entity_type, entity_id, store_id, "
-                           "event, detail) SELECT 'now', 'run', entity_type, entity_id, "
-                           "store_id, 'exported', export_checkpoint FROM records ORDER BY rowid")
-
-        def queue() -> None:
-            with ledger.transaction() as db:
-                db.execute("CREATE TEMP TABLE ready (seq INTEGER PRIMARY KEY, t TEXT, "
-                           "i INTEGER, s INTEGER, ref TEXT)")
-                db.executemany("INSERT INTO ready (t, i, s, ref) VALUES (?,?,?,?)", queued)
-                db.execute("INSERT INTO events (at, run_id, entity_type, entity_id, store_id, "
-                           "event, detail) SELECT 'now', 'run', t, i, s, 'queued', '' "
-                           "FROM ready ORDER BY seq")
-                db.execute("UPDATE records SET state='queued', sage_reference=r.ref, "
-                           "updated_at='now' FROM ready r WHERE records.entity_type=r.t "
-                           "AND records.entity_id=r.i AND records.store_id=r.s")
-
-        def plan() -> None:
-            with ledger.transaction() as db:
-                db.execute("INSERT INTO batches (run_id, state, plan, created_at) "
-                           "VALUES ('run', 'writing', '{}', 'now')")
-                db.executemany("INSERT INTO batch_records (batch_id, seq, entity_type, "
-                               "entity_id, store_id, content_hash, file) "
-                               "VALUES (?,?,?,?,?,?,?)", planned)
-
-        def send() -> None:
-            with ledger.transaction() as db:
-                db.execute("UPDATE records SET state='sent', batch_id=p.batch_id, file=p.file, "
-                           "content_hash=p.content_hash, sent_run=1, updated_at='now' "
-                           "FROM batch_records p WHERE p.batch_id=1 AND "
-                           "records.entity_type=p.entity_type AND "
-                           "records.entity_id=p.entity_id AND records.store_id=p.store_id")
-                db.execute("INSERT INTO events (at, run_id, entity_type, entity_id, store_id, "
-                           "event, detail) SELECT 'now', 'run', entity_type, entity_id, "
-                           "store_id, 'sent', 'batch 1: SI.csv' FROM batch_records "
-                           "WHERE batch_id=1 ORDER BY seq")
-
-        seconds = sum(_cpu(write) for write in (register, queue, plan, send))
+        seconds = sum(_cpu(partial(_write_ledger, ledger, statements)) for statements in writes)
     finally:
         ledger.close()
     return seconds, len(rows)
+
+
+def _write_ledger(ledger: Ledger, statements: list[tuple[str, list[tuple[Any, ...]] | None]]
+                  ) -> None:
+    """One of the ledger's writes: its statements in one transaction."""
+    with ledger.transaction() as db:
+        for sql, rows in statements:
+            if rows is None:
+                db.execute(sql)
+            else:
+                db.executemany(sql, rows)
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.keeping")
     parser.add_argument("run", type=Path, help="a finished run's folder (runs/RUN_ID)")
     args = parser.parse_args(argv)
+    if not (args.run / "transform" / "documents.parquet").is_file():
+        parser.error(f"{args.run}: not a finished run's folder (no transform/documents.parquet)")
     scratch = Path(tempfile.mkdtemp(prefix="keeping-"))
     try:
         written, read = parquet_seconds(args.run, scratch)
